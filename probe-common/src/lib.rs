@@ -1,0 +1,2 @@
+//! `#[repr(C)]` types shared by the eBPF programs and userspace. Nothing else.
+#![no_std]

@@ -1,0 +1,70 @@
+//! `-m comment --comment TEXT` (struct xt_comment_info { char comment[256]; }).
+
+use super::{DecodeCtx, ExtDef, ExtError, ExtKind, save_string, truncated};
+use crate::bytes::Reader;
+use crate::ruleset::Family;
+
+const NAME: &str = "comment";
+const XT_MAX_COMMENT_LEN: usize = 256;
+
+pub static DEF: ExtDef = ExtDef {
+    name: NAME,
+    kind: ExtKind::Match,
+    family: None,
+    decode,
+    parse,
+};
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+struct Comment(String);
+
+impl Comment {
+    fn words(&self) -> Vec<String> {
+        vec!["--comment".into(), save_string(&self.0)]
+    }
+}
+
+fn decode(_ctx: &DecodeCtx, blob: &[u8]) -> Result<Vec<String>, ExtError> {
+    let text = Reader::new(blob)
+        .cstr(XT_MAX_COMMENT_LEN)
+        .map_err(truncated(NAME))?;
+    Ok(Comment(text).words())
+}
+
+fn parse(_family: Family, words: &[String]) -> Result<Vec<String>, ExtError> {
+    match words {
+        [opt, text] if opt == "--comment" => {
+            if text.len() >= XT_MAX_COMMENT_LEN {
+                return Err(ExtError::BadArgument {
+                    name: NAME.into(),
+                    reason: format!("comment longer than {} bytes", XT_MAX_COMMENT_LEN - 1),
+                });
+            }
+            Ok(Comment(text.clone()).words())
+        }
+        _ => Err(ExtError::BadArgument {
+            name: NAME.into(),
+            reason: format!("expected `--comment TEXT`, got {words:?}"),
+        }),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn decode_and_parse_agree() {
+        let mut blob = vec![0u8; XT_MAX_COMMENT_LEN];
+        blob[..9].copy_from_slice(b"a comment");
+        let ctx = DecodeCtx {
+            family: Family::Ipv4,
+            revision: 0,
+        };
+        let d = decode(&ctx, &blob).unwrap();
+        assert_eq!(d, vec!["--comment", "\"a comment\""]);
+        let p = parse(Family::Ipv4, &["--comment".into(), "a comment".into()]).unwrap();
+        assert_eq!(d, p);
+        assert!(decode(&ctx, &blob[..10]).is_err());
+    }
+}

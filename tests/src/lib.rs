@@ -1,0 +1,1 @@
+//! The lab: network namespaces that play a Docker host, its containers and an external client.
