@@ -23,6 +23,7 @@
 //! lab.down().unwrap();
 //! ```
 
+pub mod bin_path;
 pub mod bugmodel;
 pub mod cmd;
 pub mod core;
