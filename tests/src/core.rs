@@ -61,6 +61,7 @@ impl LabCore {
             netns: Vec::new(),
             procs: Vec::new(),
             cgroup_parent: None,
+            created_outside: Vec::new(),
             topology: None,
             docker_state: None,
             removed_rules: Vec::new(),

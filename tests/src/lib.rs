@@ -33,8 +33,10 @@ pub mod net;
 pub mod netns;
 pub mod prereq;
 pub mod real;
+pub mod scratch;
 pub mod state;
 pub mod teardown;
+pub mod testing;
 pub mod topology;
 
 pub use crate::core::{LabCore, Vantage};

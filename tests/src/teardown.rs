@@ -17,7 +17,11 @@ pub fn teardown(state: &LabState) -> Result<()> {
     let mut errors: Vec<String> = Vec::new();
     let started = Instant::now();
 
+    let shim_sockets = shim_sockets(&state.dir);
     kill_processes(state, &mut errors);
+    for sock in &shim_sockets {
+        let _ = std::fs::remove_file(sock);
+    }
     unmount_under(&state.dir, &mut errors);
     for ns in state.netns.iter().rev() {
         if let Err(e) = netns::delete(ns) {
@@ -39,6 +43,11 @@ pub fn teardown(state: &LabState) -> Result<()> {
             ));
         }
     }
+    // Folders the lab had to create outside its own (containerd's fixed shim socket folder);
+    // removed only when empty, since another lab may be using them.
+    for p in state.created_outside.iter().rev() {
+        let _ = std::fs::remove_dir(p);
+    }
     log::info!("lab {} torn down in {:?}", state.name, started.elapsed());
     if errors.is_empty() {
         Ok(())
@@ -49,6 +58,41 @@ pub fn teardown(state: &LabState) -> Result<()> {
             errors.join("; ")
         ))
     }
+}
+
+/// What of a lab still exists (after teardown this should be empty): netns, recorded processes,
+/// processes in its namespaces or cgroup, mounts under its folder, the folder, its cgroups.
+pub fn leftovers(state: &LabState) -> Vec<String> {
+    let mut v = Vec::new();
+    for ns in &state.netns {
+        if netns::path_of(ns).exists() {
+            v.push(format!("netns {ns}"));
+        }
+    }
+    for p in &state.procs {
+        if same_process(p) {
+            v.push(format!("process {} ({})", p.pid, p.what));
+        }
+    }
+    for pid in lab_processes(state) {
+        v.push(format!("process {pid} in a lab namespace or cgroup"));
+    }
+    for m in mounts_under(&state.dir) {
+        v.push(format!("mount {}", m.point.display()));
+    }
+    if state.dir.exists() {
+        v.push(format!("folder {}", state.dir.display()));
+    }
+    if let Some(parent) = &state.cgroup_parent
+        && let Ok(hier) = std::fs::read_dir("/sys/fs/cgroup")
+    {
+        for h in hier.filter_map(|e| e.ok()) {
+            if h.path().join(parent).exists() {
+                v.push(format!("cgroup {}", h.path().join(parent).display()));
+            }
+        }
+    }
+    v
 }
 
 /// Kill what the lab started: first everything that is not a recorded daemon (container
@@ -68,7 +112,9 @@ fn kill_processes(state: &LabState, errors: &mut Vec<String>) {
     for &pid in &recorded {
         signal(pid, libc::SIGTERM);
     }
-    let deadline = Instant::now() + Duration::from_secs(5);
+    // Short grace: nothing of a lab needs a clean shutdown (its folder is deleted anyway), and
+    // dockerd waits a long time for a containerd that is going away.
+    let deadline = Instant::now() + Duration::from_millis(1000);
     loop {
         let mut alive: Vec<u32> = lab_processes(state);
         alive.extend(recorded.iter().filter(|&&p| pid_alive(p)));
@@ -96,6 +142,31 @@ fn kill_processes(state: &LabState, errors: &mut Vec<String>) {
         }
         std::thread::sleep(Duration::from_millis(50));
     }
+}
+
+/// containerd 1.6 puts shim sockets in the fixed folder /run/containerd/s; each shim's socket is
+/// named in `<state>/io.containerd.runtime.v2.task/<ns>/<id>/address`. A killed shim leaves it.
+fn shim_sockets(dir: &Path) -> Vec<PathBuf> {
+    let tasks = dir.join("containerd/state/io.containerd.runtime.v2.task");
+    let mut out = Vec::new();
+    let Ok(namespaces) = std::fs::read_dir(tasks) else {
+        return out;
+    };
+    for ns in namespaces.filter_map(|e| e.ok()) {
+        let Ok(ids) = std::fs::read_dir(ns.path()) else {
+            continue;
+        };
+        for id in ids.filter_map(|e| e.ok()) {
+            let Ok(addr) = std::fs::read_to_string(id.path().join("address")) else {
+                continue;
+            };
+            let path = addr.trim().trim_start_matches("unix://");
+            if path.starts_with("/run/containerd/s/") && !path.contains("..") {
+                out.push(PathBuf::from(path));
+            }
+        }
+    }
+    out
 }
 
 fn signal(pid: u32, sig: i32) {

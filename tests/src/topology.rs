@@ -16,6 +16,8 @@ pub enum Flavour {
     Real,
     /// Docker 28.0.1 layout built without Docker.
     Docker28,
+    /// One empty netns ([`crate::scratch::Scratch`]).
+    Scratch,
 }
 
 impl fmt::Display for Flavour {
@@ -23,6 +25,7 @@ impl fmt::Display for Flavour {
         f.write_str(match self {
             Flavour::Real => "real",
             Flavour::Docker28 => "docker28",
+            Flavour::Scratch => "scratch",
         })
     }
 }

@@ -98,7 +98,7 @@ pub enum Fault {
     /// MASQUERADE; every network but the last loses its DOCKER-FORWARD `-i BR -j ACCEPT`.
     /// CLI: `iptables-1.8.11`.
     Iptables1811,
-    /// Only the rules the buggy `-C` makes Docker skip (no wrong `-D`): the 2nd+ networks'
+    /// Only the rules the buggy `-C` makes Docker skip (no wrong `-D`): the 2nd+ networks' 7
     /// rules; the first network keeps everything. CLI: `iptables-1.8.11-skips`.
     Iptables1811SkipsOnly,
     /// Delete these rules. CLI: `delete:KIND[@NET]`, e.g. `delete:ct-accept@1`.

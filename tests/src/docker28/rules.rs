@@ -687,7 +687,7 @@ mod tests {
         // Skips-only keeps network 0's outgoing ACCEPT.
         let skips = docker_28_0_1(&nets, &ports, Compare::Iptables1811SkipsOnly, "DROP");
         let lost2 = good.missing_from(&skips);
-        assert_eq!(lost2.len(), 6);
+        assert_eq!(lost2.len(), 7);
         assert!(lost2.iter().all(|r| r.network == Some(1)));
     }
 }

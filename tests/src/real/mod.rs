@@ -82,6 +82,12 @@ impl Lab {
         netns::ensure_named(&host)?;
         let cgroup_parent = format!("nfprobe-lab-{}", core.name());
         core.state_mut().cgroup_parent = Some(cgroup_parent.clone());
+        // containerd's shims put their sockets in this fixed folder.
+        for p in ["/run/containerd", "/run/containerd/s"] {
+            if !std::path::Path::new(p).exists() {
+                core.state_mut().created_outside.push(PathBuf::from(p));
+            }
+        }
         core.save()?;
 
         let daemon = daemon::start(&mut core, &host, &options, &cgroup_parent)?;
