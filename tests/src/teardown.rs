@@ -95,8 +95,8 @@ pub fn leftovers(state: &LabState) -> Vec<String> {
     v
 }
 
-/// Kill what the lab started: first everything that is not a recorded daemon (container
-/// processes, shims), then SIGTERM the recorded processes, then SIGKILL whatever is left.
+/// Kill what the lab started, all with SIGKILL: nothing in a lab needs a clean shutdown (its
+/// folder is deleted anyway), and a graceful dockerd waits seconds for containers and containerd.
 fn kill_processes(state: &LabState, errors: &mut Vec<String>) {
     let recorded: Vec<u32> = state
         .procs
@@ -104,17 +104,7 @@ fn kill_processes(state: &LabState, errors: &mut Vec<String>) {
         .filter(|p| same_process(p))
         .map(|p| p.pid)
         .collect();
-    for pid in lab_processes(state) {
-        if !recorded.contains(&pid) {
-            signal(pid, libc::SIGKILL);
-        }
-    }
-    for &pid in &recorded {
-        signal(pid, libc::SIGTERM);
-    }
-    // Short grace: nothing of a lab needs a clean shutdown (its folder is deleted anyway), and
-    // dockerd waits a long time for a containerd that is going away.
-    let deadline = Instant::now() + Duration::from_millis(1000);
+    let deadline = Instant::now() + Duration::from_secs(5);
     loop {
         let mut alive: Vec<u32> = lab_processes(state);
         alive.extend(recorded.iter().filter(|&&p| pid_alive(p)));
@@ -124,23 +114,13 @@ fn kill_processes(state: &LabState, errors: &mut Vec<String>) {
             return;
         }
         if Instant::now() > deadline {
-            for &pid in &alive {
-                signal(pid, libc::SIGKILL);
-            }
-            std::thread::sleep(Duration::from_millis(200));
-            let still: Vec<u32> = alive.into_iter().filter(|&p| pid_alive(p)).collect();
-            if !still.is_empty() {
-                errors.push(format!("processes still alive: {still:?}"));
-            }
+            errors.push(format!("processes still alive: {alive:?}"));
             return;
         }
-        // Give daemons a moment for SIGTERM, and kill non-recorded stragglers right away.
         for &pid in &alive {
-            if !recorded.contains(&pid) {
-                signal(pid, libc::SIGKILL);
-            }
+            signal(pid, libc::SIGKILL);
         }
-        std::thread::sleep(Duration::from_millis(50));
+        std::thread::sleep(Duration::from_millis(20));
     }
 }
 

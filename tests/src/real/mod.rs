@@ -128,58 +128,92 @@ impl Lab {
             });
         }
         timings.push(("networks created".to_owned(), t0.elapsed()));
-        for (i, n) in networks.iter_mut().enumerate() {
+        // Containers start in parallel (each `docker run` takes about a second here).
+        struct Job {
+            network: usize,
+            name: String,
+            host_port: u16,
+            body: String,
+        }
+        let mut jobs = Vec::new();
+        for i in 0..networks.len() {
             for j in 0..options.containers_per_network {
-                let cname = format!("n{i}c{j}");
                 let host_port = u16::try_from(10 * i + j)
                     .ok()
                     .and_then(|d| options.first_host_port.checked_add(d))
                     .ok_or_else(|| anyhow!("host port out of range"))?;
-                let body = format!("nfprobe-lab {lab_name} {cname}\n");
-                let script = format!(
-                    "mkdir -p /tmp/www && echo '{}' > /tmp/www/index.html && exec httpd -f -p 80 -h /tmp/www",
-                    body.trim()
-                );
-                let id = docker
-                    .run(&[
-                        "run",
-                        "-d",
-                        "--name",
-                        &cname,
-                        "--network",
-                        &n.name,
-                        "-p",
-                        &format!("{host_port}:80"),
-                        IMAGE,
-                        "sh",
-                        "-c",
-                        &script,
-                    ])?
-                    .trim()
-                    .to_owned();
-                let ip: Ipv4Addr = docker
-                    .run(&[
-                        "inspect",
-                        "-f",
-                        "{{range .NetworkSettings.Networks}}{{.IPAddress}}{{end}}",
-                        &cname,
-                    ])?
-                    .trim()
-                    .parse()
-                    .with_context(|| format!("IP address of container {cname}"))?;
-                n.containers.push(Container {
-                    name: cname,
-                    id,
-                    netns: None,
-                    ip,
-                    ports: vec![PublishedPort {
-                        host_port,
-                        container_port: 80,
-                        proto: Proto::Tcp,
-                    }],
-                    http_body: body,
+                let name = format!("n{i}c{j}");
+                let body = format!("nfprobe-lab {lab_name} {name}\n");
+                jobs.push(Job {
+                    network: i,
+                    name,
+                    host_port,
+                    body,
                 });
             }
+        }
+        let ids: Vec<Result<String>> = std::thread::scope(|s| {
+            let handles: Vec<_> = jobs
+                .iter()
+                .map(|job| {
+                    let docker = &docker;
+                    let net = networks[job.network].name.clone();
+                    s.spawn(move || {
+                        let script = format!(
+                            "mkdir -p /tmp/www && echo '{}' > /tmp/www/index.html && exec httpd -f -p 80 -h /tmp/www",
+                            job.body.trim()
+                        );
+                        docker
+                            .run(&[
+                                "run",
+                                "-d",
+                                "--name",
+                                &job.name,
+                                "--network",
+                                &net,
+                                "-p",
+                                &format!("{}:80", job.host_port),
+                                IMAGE,
+                                "sh",
+                                "-c",
+                                &script,
+                            ])
+                            .map(|out| out.trim().to_owned())
+                    })
+                })
+                .collect();
+            handles
+                .into_iter()
+                .map(|h| {
+                    h.join()
+                        .unwrap_or_else(|_| Err(anyhow!("docker run thread panicked")))
+                })
+                .collect()
+        });
+        for (job, id) in jobs.into_iter().zip(ids) {
+            let id = id?;
+            let ip: Ipv4Addr = docker
+                .run(&[
+                    "inspect",
+                    "-f",
+                    "{{range .NetworkSettings.Networks}}{{.IPAddress}}{{end}}",
+                    &job.name,
+                ])?
+                .trim()
+                .parse()
+                .with_context(|| format!("IP address of container {}", job.name))?;
+            networks[job.network].containers.push(Container {
+                name: job.name,
+                id,
+                netns: None,
+                ip,
+                ports: vec![PublishedPort {
+                    host_port: job.host_port,
+                    container_port: 80,
+                    proto: Proto::Tcp,
+                }],
+                http_body: job.body,
+            });
         }
         timings.push(("containers started".to_owned(), t0.elapsed()));
 
