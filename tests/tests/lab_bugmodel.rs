@@ -163,6 +163,13 @@ fn lab_bugmodel_delete_removes_the_first_look_alike_and_ip6tables_is_modelled() 
         s.run("ip6tables-nft", &["-S", "test"]).unwrap().trim(),
         "-N test"
     );
+    // Outside a named netns (here: the init one) it refuses, before touching anything.
+    let out = std::process::Command::new(bugmodel::script_path())
+        .args(["-S"])
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(4));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("refusing"));
     // The script says what it is.
     let text = std::fs::read_to_string(bugmodel::script_path()).unwrap();
     assert!(text.lines().nth(1).unwrap().contains("NOT a real iptables"));

@@ -170,3 +170,28 @@ fn lab_docker28_state_and_teardown_after_panic() {
     assert!(result.is_err());
     assert_nothing_left(&state.unwrap());
 }
+
+#[test]
+fn lab_docker28_failed_up_removes_what_it_built() {
+    lab::core::cleanup_stale();
+    // Network 1's host port overflows u16: up fails after network 0 and its httpd exist.
+    let err = Lab::up(Options {
+        first_host_port: 65530,
+        ..Options::default()
+    })
+    .unwrap_err();
+    let msg = format!("{err:#}");
+    assert!(msg.contains("host port out of range"), "{msg}");
+    let name = msg
+        .split_whitespace()
+        .nth(1)
+        .map(|n| n.trim_end_matches(':'))
+        .unwrap();
+    assert!(name.starts_with("nfl"), "{msg}");
+    assert!(
+        !std::path::Path::new(lab::names::LAB_ROOT)
+            .join(name)
+            .exists()
+    );
+    assert!(lab::netns::list(&format!("{name}-")).is_empty());
+}

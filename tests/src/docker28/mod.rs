@@ -215,9 +215,21 @@ impl Deref for Lab {
 impl Lab {
     /// Build the lab. On error everything built so far is removed.
     pub fn up(options: Options) -> Result<Lab> {
+        let mut name = None;
+        Self::build(options, &mut name).map_err(|e| match name {
+            // The half-built lab was dropped inside build(), which tore it down.
+            Some(n) => e.context(format!(
+                "lab {n}: up failed; everything it built was removed"
+            )),
+            None => e,
+        })
+    }
+
+    fn build(options: Options, name: &mut Option<String>) -> Result<Lab> {
         crate::prereq::docker28()?;
         let started = Instant::now();
         let mut core = LabCore::begin(Flavour::Docker28)?;
+        *name = Some(core.name().to_owned());
         let host = core.add_netns("host")?;
         netns::ensure_named(&host)?;
 

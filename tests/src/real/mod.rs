@@ -74,10 +74,22 @@ impl Lab {
     /// Start containerd and dockerd in a fresh netns, then networks and containers.
     /// On error everything started so far is removed.
     pub fn up(options: Options) -> Result<Lab> {
+        let mut name = None;
+        Self::build(options, &mut name).map_err(|e| match name {
+            // The half-built lab was dropped inside build(), which tore it down.
+            Some(n) => e.context(format!(
+                "lab {n}: up failed; everything it built was removed"
+            )),
+            None => e,
+        })
+    }
+
+    fn build(options: Options, name: &mut Option<String>) -> Result<Lab> {
         crate::prereq::real_docker()?;
         let t0 = Instant::now();
         let mut timings = Vec::new();
         let mut core = LabCore::begin(Flavour::Real)?;
+        *name = Some(core.name().to_owned());
         let host = core.add_netns("host")?;
         netns::ensure_named(&host)?;
         let cgroup_parent = format!("nfprobe-lab-{}", core.name());
