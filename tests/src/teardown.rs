@@ -127,7 +127,7 @@ fn kill_processes(state: &LabState, errors: &mut Vec<String>) {
 /// containerd 1.6 puts shim sockets in the fixed folder /run/containerd/s; each shim's socket is
 /// named in `<state>/io.containerd.runtime.v2.task/<ns>/<id>/address`. A killed shim leaves it.
 fn shim_sockets(dir: &Path) -> Vec<PathBuf> {
-    let tasks = dir.join("containerd/state/io.containerd.runtime.v2.task");
+    let tasks = dir.join("fs/containerd/state/io.containerd.runtime.v2.task");
     let mut out = Vec::new();
     let Ok(namespaces) = std::fs::read_dir(tasks) else {
         return out;
