@@ -19,8 +19,12 @@ fn down(lab: Lab) {
 
 #[test]
 fn lab_docker28_healthy_every_port_answers_from_client_and_loopback() {
-    let lab = up(Options::default());
+    let lab = up(Options {
+        containers_per_network: 2,
+        ..Options::default()
+    });
     assert_eq!(lab.networks().len(), 2);
+    assert_eq!(lab.published_ports().len(), 4);
     assert!(
         lab.networks()
             .iter()
