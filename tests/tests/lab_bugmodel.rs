@@ -177,3 +177,130 @@ fn lab_bugmodel_delete_removes_the_first_look_alike_and_ip6tables_is_modelled() 
     s.down().unwrap();
     lab::testing::assert_nothing_left(&state);
 }
+
+/// Drive Docker 28.0.1's check-then-act calls through `iptables` (a path) inside the scratch
+/// netns, as dockerd would: `--wait -t T -C ...`, then `-A`/`-I`/`-D` by the answer.
+fn replay_docker_calls(s: &Scratch, iptables: &str, ops: &[lab::docker28::Op]) {
+    use lab::docker28::Op;
+    let check = |r: &lab::docker28::Rule| {
+        let mut a = vec!["--wait".to_owned()];
+        a.extend(Op::args(r, "-C"));
+        let a: Vec<&str> = a.iter().map(String::as_str).collect();
+        rc(s, iptables, &a) == 0
+    };
+    let act = |r: &lab::docker28::Rule, cmd: &str| {
+        let mut a = vec!["--wait".to_owned()];
+        a.extend(Op::args(r, cmd));
+        let a: Vec<&str> = a.iter().map(String::as_str).collect();
+        s.run(iptables, &a).unwrap();
+    };
+    for op in ops {
+        match op {
+            Op::NewChain { table, chain } => {
+                if rc(s, iptables, &["-t", table.name(), "-n", "-L", chain]) != 0 {
+                    s.run(iptables, &["-t", table.name(), "-N", chain]).unwrap();
+                }
+            }
+            Op::Append(r) => {
+                if !check(r) {
+                    act(r, "-A");
+                }
+            }
+            Op::Insert(r) => {
+                if !check(r) {
+                    act(r, "-I");
+                }
+            }
+            Op::Delete(r) => {
+                if check(r) {
+                    act(r, "-D");
+                }
+            }
+            Op::EnsureJump(r) => {
+                if check(r) {
+                    act(r, "-D");
+                }
+                act(r, "-I");
+            }
+        }
+    }
+}
+
+type Chains = std::collections::BTreeMap<(String, String), Vec<String>>;
+
+fn chains_of_save(save: &str) -> Chains {
+    let mut m = Chains::new();
+    let mut table = String::new();
+    for line in save.lines() {
+        if let Some(t) = line.strip_prefix('*') {
+            table = t.to_owned();
+        } else if let Some(rest) = line.strip_prefix("-A ") {
+            let (chain, spec) = rest.split_once(' ').unwrap();
+            m.entry((table.clone(), chain.to_owned()))
+                .or_default()
+                .push(spec.to_owned());
+        }
+    }
+    m
+}
+
+fn chains_of_model(rs: &lab::docker28::Ruleset) -> Chains {
+    let mut m = Chains::new();
+    for c in &rs.chains {
+        if !c.rules.is_empty() {
+            m.insert(
+                (c.table.name().to_owned(), c.name.clone()),
+                c.rules.iter().map(|r| r.spec.clone()).collect(),
+            );
+        }
+    }
+    m
+}
+
+#[test]
+fn lab_bugmodel_docker_28_calls_through_real_iptables_and_bug_model_match_the_rust_model() {
+    use lab::docker28::{Compare, NetSpec, PortSpec, docker_28_0_1, docker_28_0_1_calls};
+    use lab::{Ipv4Net, Proto};
+    let nets: Vec<NetSpec> = ["docker0", "br-0123456789ab", "br-ba9876543210"]
+        .iter()
+        .enumerate()
+        .map(|(i, b)| NetSpec {
+            bridge: (*b).to_owned(),
+            subnet: format!("172.{}.0.0/16", 17 + i).parse::<Ipv4Net>().unwrap(),
+        })
+        .collect();
+    let ports: Vec<PortSpec> = (0..nets.len())
+        .map(|i| PortSpec {
+            network: i,
+            container_ip: format!("172.{}.0.2", 17 + i).parse().unwrap(),
+            host_port: 8000 + 10 * i as u16,
+            container_port: 80,
+            proto: Proto::Tcp,
+        })
+        .collect();
+    let calls = docker_28_0_1_calls(&nets, &ports);
+    let runs = [
+        ("iptables-nft".to_owned(), Compare::Exact),
+        (
+            bugmodel::script_path().to_string_lossy().into_owned(),
+            Compare::Iptables1811,
+        ),
+    ];
+    // Both replays at once, each in its own scratch netns.
+    std::thread::scope(|sc| {
+        for (iptables, compare) in &runs {
+            let (calls, nets, ports) = (&calls, &nets, &ports);
+            sc.spawn(move || {
+                let s = scratch();
+                replay_docker_calls(&s, iptables, calls);
+                let kernel = chains_of_save(&s.run("iptables-nft-save", &[]).unwrap());
+                let model = chains_of_model(&docker_28_0_1(nets, ports, *compare, "ACCEPT"));
+                assert_eq!(
+                    kernel, model,
+                    "{iptables} vs the Rust replay with {compare:?}"
+                );
+                s.down().unwrap();
+            });
+        }
+    });
+}

@@ -7,8 +7,8 @@ mod rules;
 mod state;
 
 pub use rules::{
-    Chain, Compare, NetSpec, PortSpec, Rule, RuleKind, Ruleset, Table, blank_interfaces,
-    docker_28_0_1,
+    Chain, Compare, NetSpec, Op, PortSpec, Rule, RuleKind, Ruleset, Table, blank_interfaces,
+    docker_28_0_1, docker_28_0_1_calls,
 };
 pub use state::{DaemonSettings, DockerContainer, DockerNetwork, DockerPort, DockerState};
 
