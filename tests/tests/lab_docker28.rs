@@ -30,6 +30,16 @@ fn lab_docker28_healthy_every_port_answers_from_client_and_loopback() {
             .iter()
             .all(|n| n.bridge.starts_with("br-") && n.bridge.len() == 15)
     );
+    // Each container's netns path works with nsenter and holds its address.
+    for c in lab.networks().iter().flat_map(|n| &n.containers) {
+        let out = std::process::Command::new("nsenter")
+            .arg(format!("--net={}", c.netns_path.display()))
+            .args(["ip", "-4", "-o", "addr"])
+            .output()
+            .unwrap();
+        let text = String::from_utf8_lossy(&out.stdout);
+        assert!(text.contains(&format!("{}/16", c.ip)), "{}: {text}", c.name);
+    }
     assert_expectations(&lab, &[(0, Answers, Answers), (1, Answers, Answers)]);
     // What the kernel holds is what the lab says it applied, rule for rule.
     let save = lab.iptables_save().unwrap();

@@ -34,6 +34,16 @@ fn lab_real_docker_healthy_every_port_answers_from_client_and_loopback() {
     assert!(lab.docker_state().engine_version.starts_with("20.10"));
     let ps = lab.docker(&["ps", "--format", "{{.Names}}"]).unwrap();
     assert!(ps.contains("n0c0") && ps.contains("n1c0"), "{ps}");
+    // Each container's netns path works with nsenter and holds its address.
+    for c in lab.networks().iter().flat_map(|n| &n.containers) {
+        let out = std::process::Command::new("nsenter")
+            .arg(format!("--net={}", c.netns_path.display()))
+            .args(["ip", "-4", "-o", "addr"])
+            .output()
+            .unwrap();
+        let text = String::from_utf8_lossy(&out.stdout);
+        assert!(text.contains(&format!("{}/16", c.ip)), "{}: {text}", c.name);
+    }
     assert_expectations(&lab, &[(0, Answers, Answers), (1, Answers, Answers)]);
     let save = lab.iptables_save().unwrap();
     for n in lab.networks() {

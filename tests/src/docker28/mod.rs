@@ -295,6 +295,7 @@ impl Lab {
                     name: cname,
                     id: cid,
                     netns: Some(ns.name().to_owned()),
+                    netns_path: ns.path(),
                     ip,
                     ports: vec![PublishedPort {
                         host_port,

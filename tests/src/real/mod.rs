@@ -204,20 +204,25 @@ impl Lab {
         });
         for (job, id) in jobs.into_iter().zip(ids) {
             let id = id?;
-            let ip: Ipv4Addr = docker
-                .run(&[
-                    "inspect",
-                    "-f",
-                    "{{range .NetworkSettings.Networks}}{{.IPAddress}}{{end}}",
-                    &job.name,
-                ])?
+            let info = docker.run(&[
+                "inspect",
+                "-f",
+                "{{range .NetworkSettings.Networks}}{{.IPAddress}}{{end}} {{.NetworkSettings.SandboxKey}}",
+                &job.name,
+            ])?;
+            let (ip, sandbox) = info
                 .trim()
+                .split_once(' ')
+                .ok_or_else(|| anyhow!("docker inspect {}: {info:?}", job.name))?;
+            let ip: Ipv4Addr = ip
                 .parse()
                 .with_context(|| format!("IP address of container {}", job.name))?;
+            let netns_path = PathBuf::from(sandbox);
             networks[job.network].containers.push(Container {
                 name: job.name,
                 id,
                 netns: None,
+                netns_path,
                 ip,
                 ports: vec![PublishedPort {
                     host_port: job.host_port,
