@@ -27,6 +27,7 @@ pub const APT_PACKAGES: &[&str] = &[
     "conntrack",
     "hyperfine",
     "time",
+    "util-linux",
 ];
 
 const NIGHTLY: &str = "nightly";

@@ -13,7 +13,8 @@ pub fn step(what: &str) {
 
 fn show(cmd: &Command) -> String {
     let mut s = String::new();
-    for (k, v) in cmd.get_envs() {
+    // PATH is always ours (cargo's bin dir in front): not worth a screenful.
+    for (k, v) in cmd.get_envs().filter(|(k, _)| *k != "PATH") {
         if let Some(v) = v {
             s.push_str(&format!("{}={} ", k.to_string_lossy(), v.to_string_lossy()));
         }
