@@ -10,6 +10,7 @@ mod bench;
 mod bootstrap;
 mod build;
 mod fuzz;
+mod lab;
 mod run;
 mod sh;
 mod test;
@@ -23,6 +24,8 @@ struct Cli {
 
 #[derive(Debug, Subcommand)]
 enum Cmd {
+    /// Stand up / list / remove a lab (see tests/src).
+    Lab(lab::LabArgs),
     /// Install what building and testing need (idempotent; fast when done).
     Bootstrap,
     /// Build the eBPF object and nfprobe with it embedded.
@@ -64,6 +67,7 @@ enum Cmd {
 fn main() -> std::process::ExitCode {
     let cli = Cli::parse();
     let result = match cli.cmd {
+        Cmd::Lab(a) => lab::run(a),
         Cmd::Bootstrap => bootstrap::run(),
         Cmd::Build { release } => build::run(release),
         Cmd::Test {
