@@ -96,7 +96,10 @@ impl NftRule {
                                 NFTA_RULE_COMPAT_PROTO => c.proto = x.be32()?,
                                 NFTA_RULE_COMPAT_FLAGS => c.flags = x.be32()?,
                                 k => {
-                                    return Err(NlaError::new(x.offset, format!("compat attr {k}")));
+                                    return Err(NlaError::new(
+                                        x.offset,
+                                        format!("compat attr {k}"),
+                                    ));
                                 }
                             }
                         }
