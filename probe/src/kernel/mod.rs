@@ -4,3 +4,5 @@ pub mod btf;
 pub mod ebpf;
 pub mod features;
 pub mod netns;
+pub mod nfnl;
+pub mod nft;

@@ -3,5 +3,7 @@
 //! iptables-save 1.8.9 prints).
 
 pub mod model;
+pub mod nft_text;
+pub mod xlate;
 
 pub use model::*;
