@@ -79,6 +79,24 @@ pub struct ExtDef {
 /// Every extension we understand. Add one line per new extension file.
 static REGISTRY: &[&ExtDef] = &[&comment::DEF];
 
+/// Picks the name iptables-save prints for a blob when it differs from the kernel name
+/// (libxtables `.alias`: `conntrack` with the state flag prints as `state`, `CT` with the
+/// notrack-alias flag as `NOTRACK`). `None`: print the kernel name.
+pub type AliasFn = fn(&DecodeCtx, &[u8]) -> Option<&'static str>;
+
+/// Extensions whose printed name depends on the blob.
+static ALIASES: &[(ExtKind, &str, AliasFn)] = &[];
+
+/// The name iptables-save prints after `-m`/`-j` for a kernel blob of extension `name`.
+pub fn save_name(kind: ExtKind, name: &str, ctx: &DecodeCtx, blob: &[u8]) -> String {
+    ALIASES
+        .iter()
+        .find(|(k, n, _)| *k == kind && *n == name)
+        .and_then(|(_, _, f)| f(ctx, blob))
+        .unwrap_or(name)
+        .to_owned()
+}
+
 fn find(kind: ExtKind, name: &str, family: Family) -> Option<&'static ExtDef> {
     REGISTRY
         .iter()

@@ -3,5 +3,6 @@
 //! iptables-save 1.8.9 prints).
 
 pub mod model;
+pub mod render;
 
 pub use model::*;
