@@ -95,7 +95,7 @@ pub fn head(family: Family, buf: &[u8]) -> Result<EntryHead, Truncated> {
         dst: addr(family, dst, dmsk, invflags & INV_DSTIP != 0),
         in_iface: iface(&iniface, &iniface_mask, invflags & INV_VIA_IN != 0),
         out_iface: iface(&outiface, &outiface_mask, invflags & INV_VIA_OUT != 0),
-        proto: (proto != 0).then(|| ProtoMatch {
+        proto: (proto != 0).then_some(ProtoMatch {
             // ipt_ip.proto is u16 but only 0..=255 are protocols; keep the low byte.
             proto: proto as u8,
             invert: invflags & INV_PROTO != 0,
