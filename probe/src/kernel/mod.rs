@@ -4,4 +4,6 @@ pub mod btf;
 pub mod ebpf;
 pub mod features;
 pub mod netns;
+pub mod nfnl;
+pub mod nft;
 pub mod xt;
