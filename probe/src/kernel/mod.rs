@@ -6,3 +6,4 @@ pub mod features;
 pub mod netns;
 pub mod nfnl;
 pub mod nft;
+pub mod xt;
