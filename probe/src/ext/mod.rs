@@ -16,6 +16,25 @@ use crate::bytes::Truncated;
 use crate::ruleset::Family;
 
 mod comment;
+// Extensions of the `ext` branch (one block, kept together for merging).
+mod ah;
+mod cpu;
+mod dscp;
+mod ecn;
+mod esp;
+mod eui64;
+mod helper;
+mod ipcomp;
+mod mh;
+pub(crate) mod opts;
+mod quota;
+mod realm;
+#[cfg(test)]
+mod t_files;
+mod tcpmss;
+mod tos;
+mod ttl;
+// End of the `ext` branch block.
 
 #[derive(Debug, Clone, PartialEq, Eq, Error)]
 pub enum ExtError {
@@ -77,7 +96,27 @@ pub struct ExtDef {
 }
 
 /// Every extension we understand. Add one line per new extension file.
-static REGISTRY: &[&ExtDef] = &[&comment::DEF];
+static REGISTRY: &[&ExtDef] = &[
+    &comment::DEF,
+    // `ext` branch block.
+    &ah::DEF4,
+    &ah::DEF6,
+    &cpu::DEF,
+    &dscp::DEF,
+    &ecn::DEF,
+    &esp::DEF,
+    &eui64::DEF,
+    &helper::DEF,
+    &ipcomp::DEF,
+    &mh::DEF,
+    &quota::DEF,
+    &realm::DEF,
+    &tcpmss::DEF,
+    &tos::DEF,
+    &ttl::DEF_HL,
+    &ttl::DEF_TTL,
+    // End of the `ext` branch block.
+];
 
 fn find(kind: ExtKind, name: &str, family: Family) -> Option<&'static ExtDef> {
     REGISTRY
@@ -116,19 +155,19 @@ pub fn parse(
     (def.parse)(family, words)
 }
 
-/// Quote a word as iptables-save does (`xtables_save_string`): double quotes when it holds
-/// anything but `[A-Za-z0-9_-./]`-ish characters, with `"` and `\` escaped.
+/// Quote a word as iptables-save does (`xtables_save_string`): bare when it is non-empty and
+/// only `[A-Za-z0-9_-]`, else in double quotes with `"`, `\\` and `'` backslash-escaped.
 pub fn save_string(s: &str) -> String {
     let plain = !s.is_empty()
         && s.bytes()
-            .all(|b| b.is_ascii_alphanumeric() || b"-._/:@+".contains(&b) || b >= 0x80);
+            .all(|b| b.is_ascii_alphanumeric() || b == b'_' || b == b'-');
     if plain {
         return s.to_owned();
     }
     let mut out = String::with_capacity(s.len() + 2);
     out.push('"');
     for c in s.chars() {
-        if c == '"' || c == '\\' {
+        if matches!(c, '"' | '\\' | '\'') {
             out.push('\\');
         }
         out.push(c);
