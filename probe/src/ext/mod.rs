@@ -18,9 +18,14 @@ use crate::ruleset::Family;
 mod comment;
 // Extensions of the `ext` branch (one block, kept together for merging).
 mod ah;
+mod audit;
+mod checksum;
+mod connsecmark;
 mod cpu;
 mod dscp;
+mod dscp_tg;
 mod ecn;
+mod ecn_tg;
 mod esp;
 mod eui64;
 mod helper;
@@ -29,11 +34,17 @@ mod mh;
 pub(crate) mod opts;
 mod quota;
 mod realm;
+mod synproxy;
 #[cfg(test)]
 mod t_files;
 mod tcpmss;
+mod tcpoptstrip;
+mod tee;
 mod tos;
+mod tos_tg;
+mod trace;
 mod ttl;
+mod ttl_tg;
 // End of the `ext` branch block.
 
 #[derive(Debug, Clone, PartialEq, Eq, Error)]
@@ -101,9 +112,14 @@ static REGISTRY: &[&ExtDef] = &[
     // `ext` branch block.
     &ah::DEF4,
     &ah::DEF6,
+    &audit::DEF,
+    &checksum::DEF,
+    &connsecmark::DEF,
     &cpu::DEF,
     &dscp::DEF,
+    &dscp_tg::DEF,
     &ecn::DEF,
+    &ecn_tg::DEF,
     &esp::DEF,
     &eui64::DEF,
     &helper::DEF,
@@ -111,10 +127,17 @@ static REGISTRY: &[&ExtDef] = &[
     &mh::DEF,
     &quota::DEF,
     &realm::DEF,
+    &synproxy::DEF,
     &tcpmss::DEF,
+    &tcpoptstrip::DEF,
+    &tee::DEF,
     &tos::DEF,
-    &ttl::DEF_HL,
+    &tos_tg::DEF,
+    &trace::DEF,
     &ttl::DEF_TTL,
+    &ttl::DEF_HL,
+    &ttl_tg::DEF_TTL,
+    &ttl_tg::DEF_HL,
     // End of the `ext` branch block.
 ];
 
