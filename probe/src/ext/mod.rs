@@ -29,8 +29,12 @@ mod ecn_tg;
 mod esp;
 mod eui64;
 mod helper;
+mod hmark;
+mod idletimer;
 mod ipcomp;
 mod mh;
+mod nflog;
+mod nfqueue;
 pub(crate) mod opts;
 mod quota;
 mod realm;
@@ -42,6 +46,7 @@ mod tcpoptstrip;
 mod tee;
 mod tos;
 mod tos_tg;
+mod tproxy;
 mod trace;
 mod ttl;
 mod ttl_tg;
@@ -123,8 +128,12 @@ static REGISTRY: &[&ExtDef] = &[
     &esp::DEF,
     &eui64::DEF,
     &helper::DEF,
+    &hmark::DEF,
+    &idletimer::DEF,
     &ipcomp::DEF,
     &mh::DEF,
+    &nflog::DEF,
+    &nfqueue::DEF,
     &quota::DEF,
     &realm::DEF,
     &synproxy::DEF,
@@ -133,6 +142,7 @@ static REGISTRY: &[&ExtDef] = &[
     &tee::DEF,
     &tos::DEF,
     &tos_tg::DEF,
+    &tproxy::DEF,
     &trace::DEF,
     &ttl::DEF_TTL,
     &ttl::DEF_HL,
