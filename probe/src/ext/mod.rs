@@ -33,10 +33,13 @@ mod hmark;
 mod idletimer;
 mod ipcomp;
 mod mh;
+mod netmap;
 mod nflog;
 mod nfqueue;
+mod npt;
 pub(crate) mod opts;
 mod quota;
+mod rateest_tg;
 mod realm;
 mod synproxy;
 #[cfg(test)]
@@ -132,9 +135,13 @@ static REGISTRY: &[&ExtDef] = &[
     &idletimer::DEF,
     &ipcomp::DEF,
     &mh::DEF,
+    &netmap::DEF,
     &nflog::DEF,
     &nfqueue::DEF,
+    &npt::DEF_DNPT,
+    &npt::DEF_SNPT,
     &quota::DEF,
+    &rateest_tg::DEF,
     &realm::DEF,
     &synproxy::DEF,
     &tcpmss::DEF,

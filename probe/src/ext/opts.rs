@@ -300,6 +300,11 @@ pub(crate) fn addr_str(b: &[u8]) -> String {
         16 => {
             let mut a = [0u8; 16];
             a.copy_from_slice(b);
+            // glibc's inet_ntop prints an IPv4-compatible address (first 96 bits zero, the
+            // seventh group non-zero) as `::a.b.c.d`; Rust prints hex groups.
+            if a[..12].iter().all(|&x| x == 0) && (a[12] != 0 || a[13] != 0) {
+                return format!("::{}", Ipv4Addr::new(a[12], a[13], a[14], a[15]));
+            }
             Ipv6Addr::from(a).to_string()
         }
         _ => String::new(),
