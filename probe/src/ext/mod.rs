@@ -19,7 +19,11 @@ mod comment;
 // Extensions of the `ext` branch (one block, kept together for merging).
 mod ah;
 mod audit;
+mod cgroup;
 mod checksum;
+mod cluster;
+mod connbytes;
+mod connlimit;
 mod connsecmark;
 mod cpu;
 mod dscp;
@@ -34,13 +38,17 @@ mod idletimer;
 mod ipcomp;
 mod mh;
 mod netmap;
+mod nfacct;
 mod nflog;
 mod nfqueue;
 mod npt;
 pub(crate) mod opts;
+mod osf;
 mod quota;
 mod rateest_tg;
 mod realm;
+mod rpfilter;
+mod socket;
 mod synproxy;
 #[cfg(test)]
 mod t_files;
@@ -121,7 +129,11 @@ static REGISTRY: &[&ExtDef] = &[
     &ah::DEF4,
     &ah::DEF6,
     &audit::DEF,
+    &cgroup::DEF,
     &checksum::DEF,
+    &cluster::DEF,
+    &connbytes::DEF,
+    &connlimit::DEF,
     &connsecmark::DEF,
     &cpu::DEF,
     &dscp::DEF,
@@ -136,13 +148,17 @@ static REGISTRY: &[&ExtDef] = &[
     &ipcomp::DEF,
     &mh::DEF,
     &netmap::DEF,
+    &nfacct::DEF,
     &nflog::DEF,
     &nfqueue::DEF,
     &npt::DEF_DNPT,
     &npt::DEF_SNPT,
+    &osf::DEF,
     &quota::DEF,
     &rateest_tg::DEF,
     &realm::DEF,
+    &rpfilter::DEF,
+    &socket::DEF,
     &synproxy::DEF,
     &tcpmss::DEF,
     &tcpoptstrip::DEF,
