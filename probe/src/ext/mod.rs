@@ -32,10 +32,13 @@ mod ecn;
 mod ecn_tg;
 mod esp;
 mod eui64;
+mod frag;
 mod helper;
 mod hmark;
 mod idletimer;
+mod ip6opts;
 mod ipcomp;
+mod ipv6header;
 mod mh;
 mod netmap;
 mod nfacct;
@@ -48,6 +51,7 @@ mod quota;
 mod rateest_tg;
 mod realm;
 mod rpfilter;
+mod rt;
 mod socket;
 mod synproxy;
 #[cfg(test)]
@@ -142,10 +146,14 @@ static REGISTRY: &[&ExtDef] = &[
     &ecn_tg::DEF,
     &esp::DEF,
     &eui64::DEF,
+    &frag::DEF,
     &helper::DEF,
     &hmark::DEF,
     &idletimer::DEF,
+    &ip6opts::DEF_DST,
+    &ip6opts::DEF_HBH,
     &ipcomp::DEF,
+    &ipv6header::DEF,
     &mh::DEF,
     &netmap::DEF,
     &nfacct::DEF,
@@ -158,6 +166,7 @@ static REGISTRY: &[&ExtDef] = &[
     &rateest_tg::DEF,
     &realm::DEF,
     &rpfilter::DEF,
+    &rt::DEF,
     &socket::DEF,
     &synproxy::DEF,
     &tcpmss::DEF,

@@ -311,6 +311,43 @@ pub(crate) fn addr_str(b: &[u8]) -> String {
     }
 }
 
+/// `(number, official name, aliases)` from /etc/protocols, read once: what
+/// getprotobynumber/getprotobyname answer for iptables on this host.
+fn protocols() -> &'static [(u8, Vec<String>)] {
+    static MAP: std::sync::OnceLock<Vec<(u8, Vec<String>)>> = std::sync::OnceLock::new();
+    MAP.get_or_init(|| {
+        let text = std::fs::read_to_string("/etc/protocols").unwrap_or_default();
+        text.lines()
+            .filter_map(|l| {
+                let l = l.split('#').next()?;
+                let mut it = l.split_whitespace();
+                let name = it.next()?.to_owned();
+                let num: u8 = it.next()?.parse().ok()?;
+                let mut names = vec![name];
+                names.extend(it.map(str::to_owned));
+                Some((num, names))
+            })
+            .collect()
+    })
+}
+
+/// getprotobynumber's official name.
+pub(crate) fn proto_name(n: u8) -> Option<&'static str> {
+    protocols()
+        .iter()
+        .find(|(p, _)| *p == n)
+        .and_then(|(_, names)| names.first())
+        .map(String::as_str)
+}
+
+/// getprotobyname: official name or alias.
+pub(crate) fn proto_number(name: &str) -> Option<u8> {
+    protocols()
+        .iter()
+        .find(|(_, names)| names.iter().any(|n| n == name))
+        .map(|(p, _)| *p)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
