@@ -26,6 +26,7 @@ mod connbytes;
 mod connlimit;
 mod connsecmark;
 mod cpu;
+mod dccp;
 mod dscp;
 mod dscp_tg;
 mod ecn;
@@ -52,7 +53,9 @@ mod rateest_tg;
 mod realm;
 mod rpfilter;
 mod rt;
+mod sctp;
 mod socket;
+mod srh;
 mod synproxy;
 #[cfg(test)]
 mod t_files;
@@ -140,6 +143,7 @@ static REGISTRY: &[&ExtDef] = &[
     &connlimit::DEF,
     &connsecmark::DEF,
     &cpu::DEF,
+    &dccp::DEF,
     &dscp::DEF,
     &dscp_tg::DEF,
     &ecn::DEF,
@@ -167,7 +171,9 @@ static REGISTRY: &[&ExtDef] = &[
     &realm::DEF,
     &rpfilter::DEF,
     &rt::DEF,
+    &sctp::DEF,
     &socket::DEF,
+    &srh::DEF,
     &synproxy::DEF,
     &tcpmss::DEF,
     &tcpoptstrip::DEF,

@@ -348,6 +348,63 @@ pub(crate) fn proto_number(name: &str) -> Option<u8> {
         .map(|(p, _)| *p)
 }
 
+/// `(port, protocol, names)` from /etc/services, read once (what getservbyname answers).
+fn services() -> &'static [(u16, String, Vec<String>)] {
+    static MAP: std::sync::OnceLock<Vec<(u16, String, Vec<String>)>> = std::sync::OnceLock::new();
+    MAP.get_or_init(|| {
+        let text = std::fs::read_to_string("/etc/services").unwrap_or_default();
+        text.lines()
+            .filter_map(|l| {
+                let l = l.split('#').next()?;
+                let mut it = l.split_whitespace();
+                let name = it.next()?.to_owned();
+                let (port, proto) = it.next()?.split_once('/')?;
+                let mut names = vec![name];
+                names.extend(it.map(str::to_owned));
+                Some((port.parse().ok()?, proto.to_owned(), names))
+            })
+            .collect()
+    })
+}
+
+/// `xtables_parse_port`: a number 0-65535 or a service name for `proto`.
+pub(crate) fn parse_port(ext: &str, s: &str, proto: &str) -> Result<u16, ExtError> {
+    if let Some(v) = strtoul0(s) {
+        return u16::try_from(v).map_err(|_| bad(ext, format!("port `{s}` out of range")));
+    }
+    services()
+        .iter()
+        .find(|(_, p, names)| p == proto && names.iter().any(|n| n == s))
+        .map(|(port, _, _)| *port)
+        .ok_or_else(|| bad(ext, format!("invalid port/service `{s}`")))
+}
+
+/// `PORT[:PORT]` with empty ends defaulting to 0 and 65535.
+pub(crate) fn parse_port_range(ext: &str, s: &str, proto: &str) -> Result<(u16, u16), ExtError> {
+    match s.split_once(':') {
+        None => {
+            let p = parse_port(ext, s, proto)?;
+            Ok((p, p))
+        }
+        Some((a, b)) => {
+            let lo = if a.is_empty() {
+                0
+            } else {
+                parse_port(ext, a, proto)?
+            };
+            let hi = if b.is_empty() {
+                0xffff
+            } else {
+                parse_port(ext, b, proto)?
+            };
+            if lo > hi {
+                return Err(bad(ext, "invalid portrange (min > max)"));
+            }
+            Ok((lo, hi))
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
