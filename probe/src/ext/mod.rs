@@ -56,12 +56,14 @@ mod rt;
 mod sctp;
 mod socket;
 mod srh;
+mod string;
 mod synproxy;
 #[cfg(test)]
 mod t_files;
 mod tcpmss;
 mod tcpoptstrip;
 mod tee;
+mod time;
 mod tos;
 mod tos_tg;
 mod tproxy;
@@ -174,10 +176,12 @@ static REGISTRY: &[&ExtDef] = &[
     &sctp::DEF,
     &socket::DEF,
     &srh::DEF,
+    &string::DEF,
     &synproxy::DEF,
     &tcpmss::DEF,
     &tcpoptstrip::DEF,
     &tee::DEF,
+    &time::DEF,
     &tos::DEF,
     &tos_tg::DEF,
     &tproxy::DEF,
