@@ -48,6 +48,7 @@ mod nfqueue;
 mod npt;
 pub(crate) mod opts;
 mod osf;
+mod policy;
 mod quota;
 mod rateest_tg;
 mod realm;
@@ -168,6 +169,7 @@ static REGISTRY: &[&ExtDef] = &[
     &npt::DEF_DNPT,
     &npt::DEF_SNPT,
     &osf::DEF,
+    &policy::DEF,
     &quota::DEF,
     &rateest_tg::DEF,
     &realm::DEF,

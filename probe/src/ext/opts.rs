@@ -294,6 +294,16 @@ pub(crate) fn addr_mask(addr: &[u8], mask: &[u8]) -> String {
     }
 }
 
+/// `xtables_ip(6)addr_to_numeric` + `xtables_ip(6)mask_to_numeric`: like `addr_mask` but a
+/// full mask prints nothing.
+pub(crate) fn addr_opt_mask(addr: &[u8], mask: &[u8]) -> String {
+    if mask.iter().all(|&b| b == 0xff) {
+        addr_str(addr)
+    } else {
+        addr_mask(addr, mask)
+    }
+}
+
 pub(crate) fn addr_str(b: &[u8]) -> String {
     match b.len() {
         4 => Ipv4Addr::new(b[0], b[1], b[2], b[3]).to_string(),
