@@ -34,6 +34,7 @@ mod ecn_tg;
 mod esp;
 mod eui64;
 mod frag;
+mod hashlimit;
 mod helper;
 mod hmark;
 mod idletimer;
@@ -154,6 +155,7 @@ static REGISTRY: &[&ExtDef] = &[
     &esp::DEF,
     &eui64::DEF,
     &frag::DEF,
+    &hashlimit::DEF,
     &helper::DEF,
     &hmark::DEF,
     &idletimer::DEF,
