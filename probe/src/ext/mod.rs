@@ -62,7 +62,7 @@ mod string;
 mod synproxy;
 #[cfg(test)]
 mod t_files;
-mod tcpmss;
+mod tcpmss_mt;
 mod tcpoptstrip;
 mod tee;
 mod time;
@@ -182,7 +182,7 @@ static REGISTRY: &[&ExtDef] = &[
     &srh::DEF,
     &string::DEF,
     &synproxy::DEF,
-    &tcpmss::DEF,
+    &tcpmss_mt::DEF,
     &tcpoptstrip::DEF,
     &tee::DEF,
     &time::DEF,
