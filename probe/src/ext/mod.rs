@@ -51,6 +51,7 @@ pub(crate) mod opts;
 mod osf;
 mod policy;
 mod quota;
+mod rateest;
 mod rateest_tg;
 mod realm;
 mod rpfilter;
@@ -173,6 +174,7 @@ static REGISTRY: &[&ExtDef] = &[
     &osf::DEF,
     &policy::DEF,
     &quota::DEF,
+    &rateest::DEF,
     &rateest_tg::DEF,
     &realm::DEF,
     &rpfilter::DEF,
