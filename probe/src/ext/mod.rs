@@ -19,10 +19,12 @@ mod comment;
 // Extensions of the `ext` branch (one block, kept together for merging).
 mod ah;
 mod audit;
+mod bpf;
 mod cgroup;
 mod checksum;
 mod cluster;
 mod connbytes;
+mod connlabel;
 mod connlimit;
 mod connsecmark;
 mod cpu;
@@ -73,6 +75,7 @@ mod tproxy;
 mod trace;
 mod ttl;
 mod ttl_tg;
+mod u32;
 // End of the `ext` branch block.
 
 #[derive(Debug, Clone, PartialEq, Eq, Error)]
@@ -141,10 +144,12 @@ static REGISTRY: &[&ExtDef] = &[
     &ah::DEF4,
     &ah::DEF6,
     &audit::DEF,
+    &bpf::DEF,
     &cgroup::DEF,
     &checksum::DEF,
     &cluster::DEF,
     &connbytes::DEF,
+    &connlabel::DEF,
     &connlimit::DEF,
     &connsecmark::DEF,
     &cpu::DEF,
@@ -196,6 +201,7 @@ static REGISTRY: &[&ExtDef] = &[
     &ttl::DEF_HL,
     &ttl_tg::DEF_TTL,
     &ttl_tg::DEF_HL,
+    &u32::DEF,
     // End of the `ext` branch block.
 ];
 
