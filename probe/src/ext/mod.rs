@@ -16,6 +16,135 @@ use crate::bytes::Truncated;
 use crate::ruleset::Family;
 
 mod comment;
+
+#[derive(Debug, Clone, PartialEq, Eq, Error)]
+pub enum ExtError {
+    #[error("no decoder for {kind} `{name}` revision {revision}")]
+    Unknown {
+        kind: ExtKind,
+        name: String,
+        revision: u8,
+    },
+    #[error("`{name}`: blob of {len} bytes is malformed: {reason}")]
+    Malformed {
+        name: String,
+        len: usize,
+        reason: String,
+    },
+    #[error("`{name}`: {source}")]
+    Truncated {
+        name: String,
+        #[source]
+        source: Truncated,
+    },
+    #[error("`{name}`: bad argument: {reason}")]
+    BadArgument { name: String, reason: String },
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum ExtKind {
+    Match,
+    Target,
+}
+
+impl std::fmt::Display for ExtKind {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(match self {
+            ExtKind::Match => "match",
+            ExtKind::Target => "target",
+        })
+    }
+}
+
+/// What a decoder may need besides the blob.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct DecodeCtx {
+    pub family: Family,
+    pub revision: u8,
+}
+
+pub type DecodeFn = fn(&DecodeCtx, &[u8]) -> Result<Vec<String>, ExtError>;
+pub type ParseFn = fn(Family, &[String]) -> Result<Vec<String>, ExtError>;
+
+/// One extension in the registry.
+pub struct ExtDef {
+    pub name: &'static str,
+    pub kind: ExtKind,
+    /// `None`: valid for both families.
+    pub family: Option<Family>,
+    pub decode: DecodeFn,
+    pub parse: ParseFn,
+}
+
+/// Every extension we understand. Add one line per new extension file.
+static REGISTRY: &[&ExtDef] = &[&comment::DEF];
+
+fn find(kind: ExtKind, name: &str, family: Family) -> Option<&'static ExtDef> {
+    REGISTRY
+        .iter()
+        .chain(EXT_REGISTRY)
+        .copied()
+        .find(|d| d.kind == kind && d.name == name && d.family.is_none_or(|f| f == family))
+}
+
+/// Decode a kernel blob into iptables-save words.
+pub fn decode(
+    kind: ExtKind,
+    name: &str,
+    ctx: &DecodeCtx,
+    blob: &[u8],
+) -> Result<Vec<String>, ExtError> {
+    let def = find(kind, name, ctx.family).ok_or_else(|| ExtError::Unknown {
+        kind,
+        name: name.to_owned(),
+        revision: ctx.revision,
+    })?;
+    (def.decode)(ctx, blob)
+}
+
+/// Parse command-line words (those after `-m NAME`/`-j NAME`) into iptables-save words.
+pub fn parse(
+    kind: ExtKind,
+    name: &str,
+    family: Family,
+    words: &[String],
+) -> Result<Vec<String>, ExtError> {
+    let def = find(kind, name, family).ok_or_else(|| ExtError::Unknown {
+        kind,
+        name: name.to_owned(),
+        revision: 0,
+    })?;
+    (def.parse)(family, words)
+}
+
+/// Quote a word as iptables-save does (`xtables_save_string`): bare when it is non-empty and
+/// only `[A-Za-z0-9_-]`, else in double quotes with `"`, `\` and `'` backslash-escaped.
+pub fn save_string(s: &str) -> String {
+    let plain = !s.is_empty()
+        && s.bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b == b'_' || b == b'-');
+    if plain {
+        return s.to_owned();
+    }
+    let mut out = String::with_capacity(s.len() + 2);
+    out.push('"');
+    for c in s.chars() {
+        if matches!(c, '"' | '\\' | '\'') {
+            out.push('\\');
+        }
+        out.push(c);
+    }
+    out.push('"');
+    out
+}
+
+pub(crate) fn truncated(name: &str) -> impl FnOnce(Truncated) -> ExtError + '_ {
+    move |source| ExtError::Truncated {
+        name: name.to_owned(),
+        source,
+    }
+}
+
 // Extensions of the `ext` branch (one block, kept together for merging).
 mod ah;
 mod audit;
@@ -78,68 +207,8 @@ mod ttl_tg;
 mod u32;
 // End of the `ext` branch block.
 
-#[derive(Debug, Clone, PartialEq, Eq, Error)]
-pub enum ExtError {
-    #[error("no decoder for {kind} `{name}` revision {revision}")]
-    Unknown {
-        kind: ExtKind,
-        name: String,
-        revision: u8,
-    },
-    #[error("`{name}`: blob of {len} bytes is malformed: {reason}")]
-    Malformed {
-        name: String,
-        len: usize,
-        reason: String,
-    },
-    #[error("`{name}`: {source}")]
-    Truncated {
-        name: String,
-        #[source]
-        source: Truncated,
-    },
-    #[error("`{name}`: bad argument: {reason}")]
-    BadArgument { name: String, reason: String },
-}
-
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
-pub enum ExtKind {
-    Match,
-    Target,
-}
-
-impl std::fmt::Display for ExtKind {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.write_str(match self {
-            ExtKind::Match => "match",
-            ExtKind::Target => "target",
-        })
-    }
-}
-
-/// What a decoder may need besides the blob.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct DecodeCtx {
-    pub family: Family,
-    pub revision: u8,
-}
-
-pub type DecodeFn = fn(&DecodeCtx, &[u8]) -> Result<Vec<String>, ExtError>;
-pub type ParseFn = fn(Family, &[String]) -> Result<Vec<String>, ExtError>;
-
-/// One extension in the registry.
-pub struct ExtDef {
-    pub name: &'static str,
-    pub kind: ExtKind,
-    /// `None`: valid for both families.
-    pub family: Option<Family>,
-    pub decode: DecodeFn,
-    pub parse: ParseFn,
-}
-
-/// Every extension we understand. Add one line per new extension file.
-static REGISTRY: &[&ExtDef] = &[
-    &comment::DEF,
+/// The `ext` branch's extensions, searched after `REGISTRY`.
+static EXT_REGISTRY: &[&ExtDef] = &[
     // `ext` branch block.
     &ah::DEF4,
     &ah::DEF6,
@@ -204,68 +273,3 @@ static REGISTRY: &[&ExtDef] = &[
     &u32::DEF,
     // End of the `ext` branch block.
 ];
-
-fn find(kind: ExtKind, name: &str, family: Family) -> Option<&'static ExtDef> {
-    REGISTRY
-        .iter()
-        .copied()
-        .find(|d| d.kind == kind && d.name == name && d.family.is_none_or(|f| f == family))
-}
-
-/// Decode a kernel blob into iptables-save words.
-pub fn decode(
-    kind: ExtKind,
-    name: &str,
-    ctx: &DecodeCtx,
-    blob: &[u8],
-) -> Result<Vec<String>, ExtError> {
-    let def = find(kind, name, ctx.family).ok_or_else(|| ExtError::Unknown {
-        kind,
-        name: name.to_owned(),
-        revision: ctx.revision,
-    })?;
-    (def.decode)(ctx, blob)
-}
-
-/// Parse command-line words (those after `-m NAME`/`-j NAME`) into iptables-save words.
-pub fn parse(
-    kind: ExtKind,
-    name: &str,
-    family: Family,
-    words: &[String],
-) -> Result<Vec<String>, ExtError> {
-    let def = find(kind, name, family).ok_or_else(|| ExtError::Unknown {
-        kind,
-        name: name.to_owned(),
-        revision: 0,
-    })?;
-    (def.parse)(family, words)
-}
-
-/// Quote a word as iptables-save does (`xtables_save_string`): bare when it is non-empty and
-/// only `[A-Za-z0-9_-]`, else in double quotes with `"`, `\\` and `'` backslash-escaped.
-pub fn save_string(s: &str) -> String {
-    let plain = !s.is_empty()
-        && s.bytes()
-            .all(|b| b.is_ascii_alphanumeric() || b == b'_' || b == b'-');
-    if plain {
-        return s.to_owned();
-    }
-    let mut out = String::with_capacity(s.len() + 2);
-    out.push('"');
-    for c in s.chars() {
-        if matches!(c, '"' | '\\' | '\'') {
-            out.push('\\');
-        }
-        out.push(c);
-    }
-    out.push('"');
-    out
-}
-
-pub(crate) fn truncated(name: &str) -> impl FnOnce(Truncated) -> ExtError + '_ {
-    move |source| ExtError::Truncated {
-        name: name.to_owned(),
-        source,
-    }
-}
