@@ -1,3 +1,6 @@
 //! The only module that talks to the kernel: netlink sockets, getsockopt, setns, bpf(2),
 //! /proc and /sys. Everything it returns is typed, bounds-checked data.
+pub mod exec;
 pub mod netns;
+pub mod proc;
+pub mod sysctl;
