@@ -161,3 +161,6 @@ pub fn canonical(e: &Expectation) -> Vec<Result<Rule, String>> {
         .map(|r| to_rule(r.family, &r.args).map_err(|err| err.to_string()))
         .collect()
 }
+
+#[cfg(test)]
+pub(crate) mod tests;
