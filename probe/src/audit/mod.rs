@@ -310,7 +310,25 @@ pub fn run(input: &Input<'_>) -> Audit {
         }
     }
     findings.extend(extras(input, &idx, backend, &explained));
-    let host = host::findings(input, &idx, backend, &findings);
+    let mut host = host::findings(input, &idx, backend, &findings);
+    for c in &e.chains {
+        if idx.chain(backend, c.family, &c.table, &c.chain).is_none() {
+            host.push(HostFinding {
+                kind: "chain_missing".into(),
+                severity: Severity::Problem,
+                message: format!(
+                    "{:?} chain {}/{} does not exist in the {backend:?} backend: every rule Docker puts there is missing",
+                    c.family, c.table, c.chain
+                ),
+                fix: Some(format!(
+                    "{} -w -t {} -N {}",
+                    binary_name(c.family, backend),
+                    c.table,
+                    c.chain
+                )),
+            });
+        }
+    }
     let networks = input
         .state
         .networks
