@@ -5,5 +5,8 @@ pub mod ebpf;
 pub mod exec;
 pub mod features;
 pub mod netns;
+pub mod nfnl;
+pub mod nft;
 pub mod proc;
 pub mod sysctl;
+pub mod xt;
