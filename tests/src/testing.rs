@@ -20,52 +20,70 @@ pub enum Expect {
     TimesOut,
 }
 
-/// Probe every published port of `net` from the external client and from the host's loopback;
-/// returns a list of mismatches (empty = as expected).
+/// Probe every published port of `net` from the external client and from the host's loopback
+/// (all probes at once, so timeouts do not add up); returns the mismatches (empty = as expected).
 pub fn check_network(
     lab: &LabCore,
     net: &Network,
     from_client: Expect,
     from_host: Expect,
 ) -> Vec<String> {
-    let mut bad = Vec::new();
+    let mut probes = Vec::new();
     for c in &net.containers {
         for p in &c.ports {
-            for (who, expect, got) in [
-                (
-                    "external client",
-                    from_client,
-                    lab.http_from_client(p.host_port, PROBE_TIMEOUT),
-                ),
-                (
-                    "host 127.0.0.1",
-                    from_host,
-                    lab.http_from_host(p.host_port, PROBE_TIMEOUT),
-                ),
-            ] {
-                let ok = match (expect, &got) {
-                    (Expect::Answers, Outcome::Ok(body)) => body == &c.http_body,
-                    (Expect::TimesOut, Outcome::TimedOut) => true,
-                    _ => false,
-                };
-                if !ok {
-                    bad.push(format!(
-                        "network {} ({}) container {} port {}: from {who} expected {expect:?}, got {got:?}",
-                        net.name, net.bridge, c.name, p.host_port
-                    ));
-                }
-            }
+            probes.push((c, p.host_port, "external client", from_client));
+            probes.push((c, p.host_port, "host 127.0.0.1", from_host));
         }
     }
-    bad
+    std::thread::scope(|s| {
+        let handles: Vec<_> = probes
+            .iter()
+            .map(|&(c, port, who, expect)| {
+                s.spawn(move || {
+                    let got = if who == "external client" {
+                        lab.http_from_client(port, PROBE_TIMEOUT)
+                    } else {
+                        lab.http_from_host(port, PROBE_TIMEOUT)
+                    };
+                    let ok = match (expect, &got) {
+                        (Expect::Answers, Outcome::Ok(body)) => body == &c.http_body,
+                        (Expect::TimesOut, Outcome::TimedOut) => true,
+                        _ => false,
+                    };
+                    (!ok).then(|| {
+                        format!(
+                            "network {} ({}) container {} port {port}: from {who} expected {expect:?}, got {got:?}",
+                            net.name, net.bridge, c.name
+                        )
+                    })
+                })
+            })
+            .collect();
+        handles
+            .into_iter()
+            .filter_map(|h| {
+                h.join()
+                    .unwrap_or_else(|_| Some("probe thread panicked".into()))
+            })
+            .collect()
+    })
 }
 
 /// Panic with every mismatch listed (and the ruleset, to debug).
 pub fn assert_expectations(lab: &LabCore, expectations: &[(usize, Expect, Expect)]) {
-    let mut bad = Vec::new();
-    for &(i, c, h) in expectations {
-        bad.extend(check_network(lab, &lab.networks()[i], c, h));
-    }
+    let bad: Vec<String> = std::thread::scope(|s| {
+        let handles: Vec<_> = expectations
+            .iter()
+            .map(|&(i, c, h)| s.spawn(move || check_network(lab, &lab.networks()[i], c, h)))
+            .collect();
+        handles
+            .into_iter()
+            .flat_map(|h| {
+                h.join()
+                    .unwrap_or_else(|_| vec!["probe thread panicked".into()])
+            })
+            .collect()
+    });
     if !bad.is_empty() {
         panic!(
             "{}\n--- iptables-save of {}:\n{}",
