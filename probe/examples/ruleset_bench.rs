@@ -32,9 +32,14 @@ fn main() -> anyhow::Result<()> {
                 },
                 ..Default::default()
             };
-            let rs = nft::read_ruleset_with(None, &opts)?;
-            let t1 = Instant::now();
-            let ipt = xlate::iptables_ruleset(&rs, Family::Ipv4);
+            let ipt = if mode == "ours" {
+                // Read and translate chain by chain (what `nfprobe ruleset` uses).
+                xlate::read_iptables_ruleset(None, Family::Ipv4)?
+            } else {
+                let rs = nft::read_ruleset_with(None, &opts)?;
+                xlate::iptables_ruleset(&rs, Family::Ipv4)
+            };
+            let t1 = t0;
             let t2 = Instant::now();
             let text = render::save(&ipt, false);
             let t3 = Instant::now();
@@ -47,8 +52,7 @@ fn main() -> anyhow::Result<()> {
                     .map(|c| c.rules.len())
                     .sum();
                 eprintln!(
-                    "rules {rules}: dump+decode {:?}, xlate {:?}, render {:?}, write {:?}",
-                    t1 - t0,
+                    "rules {rules}: dump+decode+xlate {:?}, render {:?}, write {:?}",
                     t2 - t1,
                     t3 - t2,
                     t3.elapsed()
