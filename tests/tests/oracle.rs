@@ -176,8 +176,9 @@ fn compare(label: &str, backend: Backend, live: &str, ours: &str, t: &mut Tally)
         {
             t.excused += 1;
         } else {
-            t.mismatches
-                .push(format!("  {label} [{be}]\n    live:    {l}\n    nfprobe: {o}"));
+            t.mismatches.push(format!(
+                "  {label} [{be}]\n    live:    {l}\n    nfprobe: {o}"
+            ));
         }
     }
 }
@@ -215,7 +216,11 @@ fn run_file(tf: &TFile, backend: Backend, t: &mut Tally) {
         ns = Netns::new("or");
         setup(&ns);
         for c in &tf.cases {
-            let one = ns.run(&restore, &["--noflush"], Some(&restore_text(std::slice::from_ref(c))));
+            let one = ns.run(
+                &restore,
+                &["--noflush"],
+                Some(&restore_text(std::slice::from_ref(c))),
+            );
             if one.status.success() {
                 t.loaded += 1;
             } else {
@@ -224,7 +229,13 @@ fn run_file(tf: &TFile, backend: Backend, t: &mut Tally) {
         }
     }
     let live = live_save(&ns, backend, tf.family, false);
-    compare(&tf.name, backend, &live, &ours(&ns, backend, tf.family, false), t);
+    compare(
+        &tf.name,
+        backend,
+        &live,
+        &ours(&ns, backend, tf.family, false),
+        t,
+    );
 }
 
 fn extensions(backend: Backend) {
@@ -245,8 +256,15 @@ fn extensions(backend: Backend) {
     }
     let report = t.report(&format!("oracle extensions, {backend:?} backend"));
     println!("{report}");
-    println!("out of scope (arptables/ebtables or helper commands): {}", out_of_scope.join(" "));
-    assert!(t.loaded > 0, "no rule loaded at all: is {} working?", tool(backend, Family::Ipv4, "restore"));
+    println!(
+        "out of scope (arptables/ebtables or helper commands): {}",
+        out_of_scope.join(" ")
+    );
+    assert!(
+        t.loaded > 0,
+        "no rule loaded at all: is {} working?",
+        tool(backend, Family::Ipv4, "restore")
+    );
     assert!(t.mismatches.is_empty(), "{report}");
 }
 
@@ -262,12 +280,19 @@ fn oracle_extensions_nft() {
 
 fn dumps(backend: Backend) {
     let dir = oracle_dir().join("dumps");
-    let mut files: Vec<_> = std::fs::read_dir(&dir).unwrap().map(|e| e.unwrap().path()).collect();
+    let mut files: Vec<_> = std::fs::read_dir(&dir)
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .collect();
     files.sort();
     let mut t = Tally::default();
     for p in &files {
         let name = p.file_name().unwrap().to_string_lossy().into_owned();
-        let family = if name.contains("ip6") { Family::Ipv6 } else { Family::Ipv4 };
+        let family = if name.contains("ip6") {
+            Family::Ipv6
+        } else {
+            Family::Ipv4
+        };
         let text = std::fs::read_to_string(p).unwrap();
         let ns = Netns::new("dump");
         let out = ns.run(&tool(backend, family, "restore"), &["-c"], Some(&text));
@@ -281,9 +306,17 @@ fn dumps(backend: Backend) {
         }
         t.loaded += text.lines().filter(|l| l.contains("-A ")).count();
         let live = live_save(&ns, backend, family, true);
-        compare(&name, backend, &live, &ours(&ns, backend, family, true), &mut t);
+        compare(
+            &name,
+            backend,
+            &live,
+            &ours(&ns, backend, family, true),
+            &mut t,
+        );
     }
-    let report = t.report(&format!("oracle dumps (with -c counters), {backend:?} backend"));
+    let report = t.report(&format!(
+        "oracle dumps (with -c counters), {backend:?} backend"
+    ));
     println!("{report}");
     assert!(t.loaded > 0);
     assert!(t.mismatches.is_empty(), "{report}");
@@ -313,7 +346,11 @@ fn corpus(backend: Backend) {
         let before = t.skipped;
         run_file(&tf, backend, &mut t);
         // Our own corpus must load completely: every line is meant to be valid.
-        assert_eq!(t.skipped, before, "{}: iptables refused lines of our own corpus", tf.name);
+        assert_eq!(
+            t.skipped, before,
+            "{}: iptables refused lines of our own corpus",
+            tf.name
+        );
     }
     let report = t.report(&format!("Docker/Kubernetes corpus, {backend:?} backend"));
     println!("{report}");
