@@ -6,72 +6,14 @@
 //! Needs root (netns, bpf), iproute2 and kernel BTF; fails naming what is missing.
 
 use std::net::{Ipv4Addr, SocketAddrV4, UdpSocket};
-use std::process::Command;
-use std::sync::atomic::{AtomicU32, Ordering};
 use std::time::{Duration, Instant};
 
 use nfprobe::kernel::btf::Btf;
 use nfprobe::kernel::ebpf::{DropCounter, netns_inode};
-use nfprobe::kernel::netns::{NetnsSpec, run_in};
+use nfprobe::kernel::netns::run_in;
 
-/// A network namespace this test created; deleted on drop (also when the test panics).
-struct TestNetns {
-    name: String,
-    spec: NetnsSpec,
-}
-
-impl TestNetns {
-    fn new(tag: &str) -> Self {
-        static COUNTER: AtomicU32 = AtomicU32::new(0);
-        let name = format!(
-            "nfp-{tag}-{}-{}",
-            std::process::id(),
-            COUNTER.fetch_add(1, Ordering::Relaxed)
-        );
-        ip(&["netns", "add", &name]);
-        let ns = Self {
-            spec: NetnsSpec::parse(&name),
-            name,
-        };
-        ip(&["-n", &ns.name, "link", "set", "lo", "up"]);
-        ns
-    }
-}
-
-impl Drop for TestNetns {
-    fn drop(&mut self) {
-        let _ = Command::new("ip")
-            .args(["netns", "del", &self.name])
-            .status();
-    }
-}
-
-fn ip(args: &[&str]) {
-    let out = Command::new("ip")
-        .args(args)
-        .output()
-        .unwrap_or_else(|e| panic!("this test needs iproute2 (`ip`): {e}"));
-    assert!(
-        out.status.success(),
-        "`ip {}` failed: {}",
-        args.join(" "),
-        String::from_utf8_lossy(&out.stderr)
-    );
-}
-
-fn require_root_and_btf() {
-    // SAFETY: geteuid has no preconditions.
-    let euid = unsafe { libc::geteuid() };
-    assert_eq!(
-        euid, 0,
-        "this test needs root (network namespaces, bpf); run it as root (CI does)"
-    );
-    assert!(
-        std::path::Path::new(nfprobe::kernel::btf::VMLINUX).exists(),
-        "this test needs kernel BTF at {} (CONFIG_DEBUG_INFO_BTF)",
-        nfprobe::kernel::btf::VMLINUX
-    );
-}
+mod common;
+use common::{TestNetns, require_root_and_btf};
 
 /// Send `n` datagrams to a port nobody listens on, from inside `ns`.
 fn send_to_closed_port(ns: &TestNetns, n: u32) {

@@ -354,3 +354,11 @@ static EXT_REGISTRY: &[&ExtDef] = &[
     &u32::DEF,
     // End of the `ext` branch block.
 ];
+
+/// Kind and name of every registered extension (for tests and fuzzing).
+pub fn registered() -> impl Iterator<Item = (ExtKind, &'static str)> {
+    REGISTRY
+        .iter()
+        .chain(EXT_REGISTRY)
+        .map(|d| (d.kind, d.name))
+}

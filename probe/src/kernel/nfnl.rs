@@ -567,4 +567,18 @@ mod tests {
         d[0] = 200;
         assert!(walk_datagram("x", &d, 5, false, &mut st, &mut |_| Ok(())).is_err());
     }
+
+    proptest::proptest! {
+        #[test]
+        fn random_datagrams_never_panic(d in proptest::collection::vec(proptest::prelude::any::<u8>(), 0..512), seq in 0u32..4) {
+            let mut st = DumpStatus::default();
+            let _ = walk_datagram("x", &d, seq, true, &mut st, &mut |m| {
+                for a in NlaIter::new(m.attrs).flatten() {
+                    let _ = (a.be32(), a.be64(), a.u8(), a.string());
+                    for n in a.nested() { let _ = n; }
+                }
+                Ok(())
+            });
+        }
+    }
 }

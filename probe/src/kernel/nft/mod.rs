@@ -109,3 +109,6 @@ pub fn read_ruleset_with(
 pub fn read_genid(ns: Option<&NetnsSpec>) -> Result<u32, NftError> {
     run_in(ns, snapshot::genid_only)?
 }
+
+#[cfg(test)]
+mod tests;

@@ -38,7 +38,7 @@ fn chain(c: &NftChain, family: Family, builtin: bool) -> Chain {
     Chain {
         name: c.name.clone(),
         builtin,
-        policy: builtin.then(|| match c.policy {
+        policy: builtin.then_some(match c.policy {
             Some(POLICY_DROP) => Policy::Drop,
             _ => Policy::Accept,
         }),
