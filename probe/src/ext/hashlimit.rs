@@ -46,11 +46,9 @@ struct Cfg {
 }
 
 fn cost_to_bytes(cost: u64) -> u64 {
-    let r = if cost != 0 {
-        u64::from(u32::MAX) / cost
-    } else {
-        u64::from(u32::MAX)
-    };
+    let r = u64::from(u32::MAX)
+        .checked_div(cost)
+        .unwrap_or(u64::from(u32::MAX));
     r.wrapping_sub(1) << BYTE_SHIFT
 }
 
@@ -330,7 +328,7 @@ fn parse(family: Family, words: &[String]) -> Result<Vec<String>, ExtError> {
             if c.burst < unit {
                 return Err(bad(NAME, format!("burst cannot be smaller than {unit}b")));
             }
-            burst = c.burst / unit + u64::from(c.burst % unit != 0);
+            burst = c.burst / unit + u64::from(!c.burst.is_multiple_of(unit));
             if !have_expire {
                 c.expire = BYTE_EXPIRE_BURST * 1000;
             }

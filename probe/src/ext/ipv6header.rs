@@ -57,10 +57,10 @@ struct Ipv6header {
 }
 
 fn header_name(proto: u8) -> String {
-    if proto != 0 {
-        if let Some(n) = proto_name(proto) {
-            return n.to_owned();
-        }
+    if proto != 0
+        && let Some(n) = proto_name(proto)
+    {
+        return n.to_owned();
     }
     NAMES
         .iter()

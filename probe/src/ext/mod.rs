@@ -226,6 +226,14 @@ pub(crate) fn truncated(name: &str) -> impl FnOnce(Truncated) -> ExtError + '_ {
     }
 }
 
+/// Kind and name of every registered extension (for tests and fuzzing).
+pub fn registered() -> impl Iterator<Item = (ExtKind, &'static str)> {
+    REGISTRY
+        .iter()
+        .chain(EXT_REGISTRY)
+        .map(|d| (d.kind, d.name))
+}
+
 // Extensions of the `ext` branch (one block, kept together for merging).
 mod ah;
 mod audit;
@@ -354,11 +362,3 @@ static EXT_REGISTRY: &[&ExtDef] = &[
     &u32::DEF,
     // End of the `ext` branch block.
 ];
-
-/// Kind and name of every registered extension (for tests and fuzzing).
-pub fn registered() -> impl Iterator<Item = (ExtKind, &'static str)> {
-    REGISTRY
-        .iter()
-        .chain(EXT_REGISTRY)
-        .map(|d| (d.kind, d.name))
-}

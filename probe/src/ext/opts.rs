@@ -180,11 +180,6 @@ pub(crate) fn push_inv(out: &mut Vec<String>, invert: bool) {
     }
 }
 
-/// Push words given as `&str`.
-pub(crate) fn push(out: &mut Vec<String>, words: &[&str]) {
-    out.extend(words.iter().map(|w| (*w).to_owned()));
-}
-
 /// `%u` or `%u:%u` when the two ends differ.
 pub(crate) fn span(a: u64, b: u64) -> String {
     if a == b {
@@ -194,18 +189,9 @@ pub(crate) fn span(a: u64, b: u64) -> String {
     }
 }
 
-/// An IPv4 address field in network order.
-pub(crate) fn ipv4(r: &mut Reader<'_>) -> Result<Ipv4Addr, Truncated> {
-    Ok(Ipv4Addr::from(r.array::<4>()?))
-}
-
 /// `union nf_inet_addr` (16 bytes); IPv4 uses the first four.
 pub(crate) fn inet_addr(r: &mut Reader<'_>) -> Result<[u8; 16], Truncated> {
     r.array::<16>()
-}
-
-pub(crate) fn ipv6(b: [u8; 16]) -> Ipv6Addr {
-    Ipv6Addr::from(b)
 }
 
 /// Prefix length of a contiguous mask, `None` when it has holes.

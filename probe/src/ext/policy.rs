@@ -153,7 +153,7 @@ fn parse(family: Family, words: &[String]) -> Result<Vec<String>, ExtError> {
     let mut cur = Elem::default();
     let mut done: Vec<Elem> = Vec::new();
     while let Some((inv, o)) = a.next_opt()? {
-        let mut set = |bit: u8, cur: &mut Elem| -> Result<(), ExtError> {
+        let set = |bit: u8, cur: &mut Elem| -> Result<(), ExtError> {
             if cur.matches & bit != 0 {
                 return Err(bad(NAME, format!("double {o} option")));
             }

@@ -16,6 +16,7 @@ pub(crate) fn oracle_dir() -> PathBuf {
 
 /// One OK line of a `.t` file.
 #[derive(Debug, Clone)]
+#[allow(dead_code)] // table/chains/variant are used by the live kernel test
 pub(crate) struct TLine {
     pub file: String,
     pub family: Family,
