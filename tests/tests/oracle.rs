@@ -25,6 +25,8 @@ struct TFile {
     family: Family,
     /// `@cmd` lines of our own corpus, run in the namespace first.
     setup: Vec<String>,
+    /// `=NAME` lines of our own corpus: user chains (table, name) created first.
+    user_chains: Vec<(String, String)>,
     cases: Vec<Case>,
 }
 
@@ -46,6 +48,7 @@ fn parse_t(path: &Path, backend: Backend, allow_setup: bool) -> Option<TFile> {
     let mut table = "filter".to_owned();
     let mut chains: Vec<String> = Vec::new();
     let mut setup = Vec::new();
+    let mut user_chains = Vec::new();
     let mut cases = Vec::new();
     let be = match backend {
         Backend::Nft => "NFT",
@@ -62,6 +65,10 @@ fn parse_t(path: &Path, backend: Backend, allow_setup: bool) -> Option<TFile> {
         }
         if let Some(c) = line.strip_prefix(':') {
             chains = c.split(',').map(str::to_owned).collect();
+            continue;
+        }
+        if let Some(c) = line.strip_prefix('=') {
+            user_chains.push((table.clone(), c.to_owned()));
             continue;
         }
         if line.starts_with('@') || line.starts_with('%') {
@@ -98,6 +105,7 @@ fn parse_t(path: &Path, backend: Backend, allow_setup: bool) -> Option<TFile> {
         name,
         family,
         setup,
+        user_chains,
         cases,
     })
 }
@@ -127,6 +135,7 @@ struct Tally {
     excused: usize,
     loaded: usize,
     skipped: usize,
+    refused: Vec<String>,
     mismatches: Vec<String>,
 }
 
@@ -198,6 +207,15 @@ fn run_file(tf: &TFile, backend: Backend, t: &mut Tally) {
     let restore = tool(backend, tf.family, "restore");
     let mut ns = Netns::new("or");
     let setup = |ns: &Netns| {
+        for (table, chain) in &tf.user_chains {
+            let text = format!("*{table}\n:{chain} - [0:0]\nCOMMIT\n");
+            let out = ns.run(&restore, &["--noflush"], Some(&text));
+            assert!(
+                out.status.success(),
+                "{}: cannot create chain {chain}",
+                tf.name
+            );
+        }
         for cmd in &tf.setup {
             let out = ns.sh(cmd);
             assert!(
@@ -225,6 +243,17 @@ fn run_file(tf: &TFile, backend: Backend, t: &mut Tally) {
                 t.loaded += 1;
             } else {
                 t.skipped += 1;
+                t.refused.push(format!(
+                    "  {} [{backend:?}] -t {} -A {} {}: {}",
+                    tf.name,
+                    c.table,
+                    c.chain,
+                    c.rule,
+                    String::from_utf8_lossy(&one.stderr)
+                        .lines()
+                        .next()
+                        .unwrap_or("")
+                ));
             }
         }
     }
@@ -347,9 +376,11 @@ fn corpus(backend: Backend) {
         run_file(&tf, backend, &mut t);
         // Our own corpus must load completely: every line is meant to be valid.
         assert_eq!(
-            t.skipped, before,
-            "{}: iptables refused lines of our own corpus",
-            tf.name
+            t.skipped,
+            before,
+            "{}: iptables refused lines of our own corpus:\n{}",
+            tf.name,
+            t.refused.join("\n")
         );
     }
     let report = t.report(&format!("Docker/Kubernetes corpus, {backend:?} backend"));

@@ -25,7 +25,17 @@ pub fn read(
         Backend::Legacy => Ok(xt::read_ruleset(ns, family)?),
         Backend::Nft => {
             let snap = nft::read_ruleset(ns)?;
-            Ok(super::xlate::iptables_ruleset(&snap, family))
+            // `-m set` compat blobs name sets by index: translate inside the namespace so
+            // ipset there can name them.
+            let rs = crate::kernel::netns::run_in(ns, || {
+                let ipset = xt::ipset::IpsetNames::open().ok();
+                let resolve = move |i: u16| ipset.as_ref().and_then(|s| s.name(i));
+                crate::ext::set::with_names(resolve, || {
+                    super::xlate::iptables_ruleset(&snap, family)
+                })
+            })
+            .map_err(xt::XtError::from)?;
+            Ok(rs)
         }
     }
 }
