@@ -6,6 +6,7 @@ use clap::{Parser, Subcommand};
 use nfprobe::kernel::netns::NetnsSpec;
 
 mod features;
+mod ruleset;
 
 #[derive(Debug, Parser)]
 #[command(
@@ -32,6 +33,8 @@ pub struct Cli {
 pub enum Command {
     /// Which kernel features nfprobe can use here (nf_tables, legacy tables, BTF, tcx, eBPF).
     Features(features::Args),
+    /// The kernel's ruleset (nf_tables or legacy xtables), as iptables-save would print it.
+    Ruleset(ruleset::Args),
 }
 
 /// Options every command understands.
@@ -58,6 +61,7 @@ impl Cli {
         };
         match self.command {
             Command::Features(args) => features::run(&global, args),
+            Command::Ruleset(args) => ruleset::run(&global, args),
         }
     }
 }
