@@ -152,6 +152,7 @@ mod bpf;
 mod cgroup;
 mod checksum;
 mod cluster;
+mod clusterip;
 mod connbytes;
 mod connlabel;
 mod connlimit;
@@ -172,6 +173,8 @@ mod idletimer;
 mod ip6opts;
 mod ipcomp;
 mod ipv6header;
+mod ipvs;
+mod led;
 mod mh;
 mod netmap;
 mod nfacct;
@@ -188,6 +191,7 @@ mod realm;
 mod rpfilter;
 mod rt;
 mod sctp;
+mod secmark;
 mod socket;
 mod srh;
 mod string;
@@ -217,6 +221,7 @@ static EXT_REGISTRY: &[&ExtDef] = &[
     &cgroup::DEF,
     &checksum::DEF,
     &cluster::DEF,
+    &clusterip::DEF,
     &connbytes::DEF,
     &connlabel::DEF,
     &connlimit::DEF,
@@ -238,6 +243,8 @@ static EXT_REGISTRY: &[&ExtDef] = &[
     &ip6opts::DEF_HBH,
     &ipcomp::DEF,
     &ipv6header::DEF,
+    &ipvs::DEF,
+    &led::DEF,
     &mh::DEF,
     &netmap::DEF,
     &nfacct::DEF,
@@ -254,6 +261,7 @@ static EXT_REGISTRY: &[&ExtDef] = &[
     &rpfilter::DEF,
     &rt::DEF,
     &sctp::DEF,
+    &secmark::DEF,
     &socket::DEF,
     &srh::DEF,
     &string::DEF,
