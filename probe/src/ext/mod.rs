@@ -148,6 +148,8 @@ pub(crate) fn truncated(name: &str) -> impl FnOnce(Truncated) -> ExtError + '_ {
 // Extensions of the `ext` branch (one block, kept together for merging).
 mod ah;
 mod audit;
+#[cfg(test)]
+mod blob_tests;
 mod bpf;
 mod cgroup;
 mod checksum;
@@ -188,6 +190,8 @@ mod quota;
 mod rateest;
 mod rateest_tg;
 mod realm;
+#[cfg(test)]
+mod robust_tests;
 mod rpfilter;
 mod rt;
 mod sctp;
