@@ -15,7 +15,32 @@ use thiserror::Error;
 use crate::bytes::Truncated;
 use crate::ruleset::Family;
 
+mod addrtype;
+pub(crate) mod args;
+mod classify;
 mod comment;
+mod connmark_tg;
+mod conntrack;
+mod ct;
+mod icmp;
+mod iprange;
+mod length;
+mod limit;
+mod log;
+mod mac;
+mod mark;
+mod mark_tg;
+mod multiport;
+mod nat;
+mod owner;
+mod physdev;
+mod pkttype;
+mod recent;
+mod reject;
+mod statistic;
+mod tcp;
+mod tcpmss;
+mod udp;
 
 #[derive(Debug, Clone, PartialEq, Eq, Error)]
 pub enum ExtError {
@@ -77,7 +102,63 @@ pub struct ExtDef {
 }
 
 /// Every extension we understand. Add one line per new extension file.
-static REGISTRY: &[&ExtDef] = &[&comment::DEF];
+static REGISTRY: &[&ExtDef] = &[
+    &comment::DEF,
+    // core matches (xt helper)
+    &tcp::DEF,
+    &udp::DEF,
+    &icmp::DEF4,
+    &icmp::DEF6,
+    &addrtype::DEF,
+    &conntrack::DEF,
+    &conntrack::STATE,
+    &mark::MARK,
+    &mark::CONNMARK,
+    &multiport::DEF,
+    &physdev::DEF,
+    &statistic::DEF,
+    &recent::DEF,
+    &limit::DEF,
+    &iprange::DEF,
+    &length::DEF,
+    &mac::DEF,
+    &owner::DEF,
+    &pkttype::DEF,
+    // core targets (xt helper)
+    &nat::SNAT,
+    &nat::DNAT,
+    &nat::MASQUERADE,
+    &nat::REDIRECT,
+    &reject::DEF,
+    &mark_tg::DEF,
+    &connmark_tg::DEF,
+    &log::DEF,
+    &ct::DEF,
+    &ct::NOTRACK_DEF,
+    &tcpmss::DEF,
+    &classify::DEF,
+];
+
+/// Picks the name iptables-save prints for a blob when it differs from the kernel name
+/// (libxtables `.alias`: `conntrack` with the state flag prints as `state`, `CT` with the
+/// notrack-alias flag as `NOTRACK`). `None`: print the kernel name.
+pub type AliasFn = fn(&DecodeCtx, &[u8]) -> Option<&'static str>;
+
+/// Extensions whose printed name depends on the blob.
+static ALIASES: &[(ExtKind, &str, AliasFn)] = &[
+    (ExtKind::Match, "conntrack", conntrack::alias),
+    (ExtKind::Target, "CT", ct::alias),
+];
+
+/// The name iptables-save prints after `-m`/`-j` for a kernel blob of extension `name`.
+pub fn save_name(kind: ExtKind, name: &str, ctx: &DecodeCtx, blob: &[u8]) -> String {
+    ALIASES
+        .iter()
+        .find(|(k, n, _)| *k == kind && *n == name)
+        .and_then(|(_, _, f)| f(ctx, blob))
+        .unwrap_or(name)
+        .to_owned()
+}
 
 fn find(kind: ExtKind, name: &str, family: Family) -> Option<&'static ExtDef> {
     REGISTRY
@@ -143,6 +224,14 @@ pub(crate) fn truncated(name: &str) -> impl FnOnce(Truncated) -> ExtError + '_ {
         name: name.to_owned(),
         source,
     }
+}
+
+/// Kind and name of every registered extension (for tests and fuzzing).
+pub fn registered() -> impl Iterator<Item = (ExtKind, &'static str)> {
+    REGISTRY
+        .iter()
+        .chain(EXT_REGISTRY)
+        .map(|d| (d.kind, d.name))
 }
 
 // Extensions of the `ext` branch (one block, kept together for merging).

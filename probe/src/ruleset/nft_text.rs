@@ -1,0 +1,1 @@
+//! Native nf_tables rulesets in `nft list ruleset` syntax.
