@@ -5,6 +5,8 @@
 use clap::{Parser, Subcommand};
 use nfprobe::kernel::netns::NetnsSpec;
 
+mod check;
+mod collect;
 mod features;
 
 #[derive(Debug, Parser)]
@@ -32,6 +34,10 @@ pub struct Cli {
 pub enum Command {
     /// Which kernel features nfprobe can use here (nf_tables, legacy tables, BTF, tcx, eBPF).
     Features(features::Args),
+    /// The truth report: Docker's expected rules vs the kernel vs the iptables CLI.
+    Check(check::Args),
+    /// Write a bundle (Docker state, kernel rulesets, iptables claims, sysctls) to a file.
+    Collect(collect::Args),
 }
 
 /// Options every command understands.
@@ -58,6 +64,8 @@ impl Cli {
         };
         match self.command {
             Command::Features(args) => features::run(&global, args),
+            Command::Check(args) => check::run(&global, args),
+            Command::Collect(args) => collect::run(&global, args),
         }
     }
 }
