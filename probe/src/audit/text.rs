@@ -17,7 +17,7 @@ pub fn spec(chain: &str, r: &Rule) -> String {
 pub fn shell_quote(s: &str) -> String {
     if !s.is_empty()
         && s.bytes()
-            .all(|b| b.is_ascii_alphanumeric() || b"-_./:,=+@[]".contains(&b))
+            .all(|b| b.is_ascii_alphanumeric() || b"-_./:,=+@[]!".contains(&b))
     {
         s.to_owned()
     } else {
