@@ -5,6 +5,8 @@
 use clap::{Parser, Subcommand};
 use nfprobe::kernel::netns::NetnsSpec;
 
+mod check;
+mod collect;
 mod features;
 mod ruleset;
 
@@ -35,6 +37,10 @@ pub enum Command {
     Features(features::Args),
     /// The kernel's ruleset (nf_tables or legacy xtables), as iptables-save would print it.
     Ruleset(ruleset::Args),
+    /// The truth report: Docker's expected rules vs the kernel vs the iptables CLI.
+    Check(check::Args),
+    /// Write a bundle (Docker state, kernel rulesets, iptables claims, sysctls) to a file.
+    Collect(collect::Args),
 }
 
 /// Options every command understands.
@@ -62,6 +68,8 @@ impl Cli {
         match self.command {
             Command::Features(args) => features::run(&global, args),
             Command::Ruleset(args) => ruleset::run(&global, args),
+            Command::Check(args) => check::run(&global, args),
+            Command::Collect(args) => collect::run(&global, args),
         }
     }
 }

@@ -3,6 +3,7 @@
 
 use anyhow::{Result, bail};
 
+mod check;
 mod ruleset;
 mod startup;
 
@@ -14,7 +15,7 @@ pub struct Bench {
 }
 
 /// Every benchmark. Add one line per new file.
-pub static BENCHES: &[&Bench] = &[&startup::BENCH, &ruleset::BENCH];
+pub static BENCHES: &[&Bench] = &[&startup::BENCH, &ruleset::BENCH, &check::BENCH];
 
 pub fn run(name: Option<&str>, args: &[String]) -> Result<()> {
     let Some(name) = name else {
