@@ -1,3 +1,6 @@
 //! The only module that talks to the kernel: netlink sockets, getsockopt, setns, bpf(2),
 //! /proc and /sys. Everything it returns is typed, bounds-checked data.
+pub mod btf;
+pub mod kallsyms;
+pub mod link;
 pub mod netns;
