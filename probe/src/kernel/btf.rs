@@ -125,6 +125,15 @@ impl Btf {
         Self::from_path(Path::new(VMLINUX))
     }
 
+    /// Same as [`Btf::from_sys`] (aya's spelling).
+    pub fn from_sys_fs() -> Result<Self, BtfError> {
+        Self::from_sys()
+    }
+
+    pub fn from_file(path: &Path) -> Result<Self, BtfError> {
+        Self::from_path(path)
+    }
+
     pub fn from_path(path: &Path) -> Result<Self, BtfError> {
         let data = std::fs::read(path).map_err(|source| BtfError::Read {
             path: path.display().to_string(),
@@ -324,16 +333,33 @@ impl Btf {
     }
 
     /// All values of `enum NAME` (empty names are never looked up), in declaration order.
-    pub fn enum_values(&self, name: &str) -> Result<Vec<(String, i64)>, BtfError> {
+    pub fn enum_values(&self, name: &str) -> Result<&[(String, i64)], BtfError> {
         self.by_name
             .get(name)
             .into_iter()
             .flatten()
             .find_map(|&id| match self.get(id) {
-                Some(Type::Enum { values, .. }) => Some(values.clone()),
+                Some(Type::Enum { values, .. }) => Some(values.as_slice()),
                 _ => None,
             })
             .ok_or_else(|| BtfError::NoType(format!("enum {name}")))
+    }
+
+    /// The value of `value_name` in `enum enum_name`.
+    pub fn enum_value(&self, enum_name: &str, value_name: &str) -> Result<i64, BtfError> {
+        self.enum_values(enum_name)?
+            .iter()
+            .find(|(n, _)| n == value_name)
+            .map(|(_, v)| *v)
+            .ok_or_else(|| BtfError::NoMember {
+                ty: format!("enum {enum_name}"),
+                member: value_name.to_owned(),
+            })
+    }
+
+    /// Byte offset of the member reached through `path` (one name per nesting level).
+    pub fn member_offset(&self, ty: &str, path: &[&str]) -> Result<u32, BtfError> {
+        Ok(self.member(ty, &path.join("."))?.offset)
     }
 
     /// The value of one enumerator, searching every enum (anonymous ones included).
@@ -492,7 +518,9 @@ mod tests {
             Field { offset: 8, size: 8 }
         );
         assert!(btf.member("outer", "zz").is_err());
-        assert_eq!(btf.enum_values("e").unwrap(), vec![("X".to_owned(), 7)]);
+        assert_eq!(btf.enum_values("e").unwrap(), &[("X".to_owned(), 7)]);
+        assert_eq!(btf.enum_value("e", "X").unwrap(), 7);
+        assert_eq!(btf.member_offset("outer", &["c"]).unwrap(), 8);
         assert_eq!(btf.enumerator("X"), Some(7));
     }
 
