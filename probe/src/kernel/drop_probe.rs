@@ -54,7 +54,9 @@ pub enum DropProbeError {
         #[source]
         source: BtfError,
     },
-    #[error("{what}: permission denied (eBPF needs root, or CAP_BPF + CAP_PERFMON + CAP_NET_ADMIN): {source}")]
+    #[error(
+        "{what}: permission denied (eBPF needs root, or CAP_BPF + CAP_PERFMON + CAP_NET_ADMIN): {source}"
+    )]
     NotPermitted {
         what: String,
         #[source]
@@ -154,8 +156,14 @@ pub fn resolve_config(
         addr_ip6_input: addr("ip6_input"),
     };
     for (field, size) in [
-        ("sk_buff.network_header", btf.member("sk_buff", "network_header")?.size),
-        ("sk_buff.transport_header", btf.member("sk_buff", "transport_header")?.size),
+        (
+            "sk_buff.network_header",
+            btf.member("sk_buff", "network_header")?.size,
+        ),
+        (
+            "sk_buff.transport_header",
+            btf.member("sk_buff", "transport_header")?.size,
+        ),
         ("sk_buff.protocol", btf.member("sk_buff", "protocol")?.size),
         ("sk_buff.len", btf.member("sk_buff", "len")?.size),
         ("net.ns.inum", btf.member("net", "ns.inum")?.size),
@@ -220,7 +228,8 @@ impl DropProbe {
                 .ok_or(DropProbeError::Missing("tc program"))?
                 .try_into()
                 .map_err(|e| aya_err(format!("{name} is not a classifier"), e))?;
-            p.load().map_err(|e| aya_err(format!("loading {name}"), e))?;
+            p.load()
+                .map_err(|e| aya_err(format!("loading {name}"), e))?;
         }
         let samples = ebpf
             .take_map(MAP_SAMPLES)
@@ -306,9 +315,10 @@ impl DropProbe {
                 .ok_or(DropProbeError::Missing("tc program"))?
                 .try_into()
                 .map_err(|e| aya_err(format!("{name} is not a classifier"), e))?;
-            let ifname = ifname.to_owned();
+            let iface = ifname.to_owned();
             // tc/tcx resolve the interface in the calling thread's namespace.
             let res = run_in(ns, move || {
+                let ifname = iface;
                 if !tcx {
                     // A SIGKILLed earlier run leaves its clsact filters behind: remove them.
                     match tc::qdisc_detach_program(&ifname, ty, name) {

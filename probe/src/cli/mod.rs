@@ -1,0 +1,63 @@
+//! The command line: one file per command, each thin (parse, call the library, print).
+//!
+//! To add a command: `mod NAME;`, a variant in [`Command`] and its arm in [`Cli::run`].
+
+use clap::{Parser, Subcommand};
+use nfprobe::kernel::netns::NetnsSpec;
+
+mod features;
+
+#[derive(Debug, Parser)]
+#[command(
+    name = "nfprobe",
+    version,
+    about = "The kernel's truth about this host's firewall and dropped packets"
+)]
+pub struct Cli {
+    /// Work inside this network namespace: a name under /run/netns, or a path such as
+    /// /proc/PID/ns/net.
+    #[arg(long, global = true, value_name = "NAME|PATH")]
+    pub netns: Option<String>,
+    /// Print JSON instead of text.
+    #[arg(long, global = true)]
+    pub json: bool,
+    /// More log output (-v info, -vv debug, -vvv trace); RUST_LOG overrides.
+    #[arg(short, long, global = true, action = clap::ArgAction::Count)]
+    pub verbose: u8,
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Which kernel features nfprobe can use here (nf_tables, legacy tables, BTF, tcx, eBPF).
+    Features(features::Args),
+}
+
+/// Options every command understands.
+#[derive(Debug, Clone)]
+pub struct Global {
+    pub netns: Option<NetnsSpec>,
+    pub json: bool,
+}
+
+/// How a command that ran to the end went; errors (could not run) are `Err`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Outcome {
+    /// Nothing to report: exit 0.
+    Clean,
+    /// The command found problems and reported them: exit 1.
+    Findings,
+}
+
+impl Cli {
+    pub fn run(self) -> anyhow::Result<Outcome> {
+        let global = Global {
+            netns: self.netns.as_deref().map(NetnsSpec::parse),
+            json: self.json,
+        };
+        match self.command {
+            Command::Features(args) => features::run(&global, args),
+        }
+    }
+}
