@@ -13,13 +13,6 @@ pub const WATCH_PORT: u32 = 2;
 pub const WATCH_PEER: u32 = 4;
 pub const WATCH_NAMED: u32 = 8;
 
-/// Which part of the route the skb had when it was freed (dst->input compared with the kernel's
-/// forward / local-deliver functions, whose addresses userspace takes from kallsyms).
-pub const PATH_UNROUTED: u8 = 0;
-pub const PATH_FORWARD: u8 = 1;
-pub const PATH_LOCAL_IN: u8 = 2;
-pub const PATH_LOCAL_OUT: u8 = 3;
-
 /// `DropKey::flags`: which watched device matched, and how skb->dev relates to the route.
 pub const MATCH_DEV: u8 = 1;
 pub const MATCH_DST: u8 = 2;
@@ -41,11 +34,14 @@ pub struct DropKey {
     pub reason: u32,
     /// Address the skb was freed from (symbolised from kallsyms).
     pub location: u64,
-    pub path: u8,
+    /// The route's `dst->input` function (0: no route). Userspace symbolises it: ip_forward
+    /// means forwarded, ip_local_deliver/ip6_input local delivery, anything else locally
+    /// generated or an error route.
+    pub route_input: u64,
     pub flags: u8,
     /// 4 or 6, 0 for other protocols.
     pub family: u8,
-    pub _pad: [u8; 5],
+    pub _pad: [u8; 6],
 }
 
 #[repr(C)]
@@ -61,6 +57,7 @@ pub struct Counter {
 pub struct DropSample {
     pub ts_ns: u64,
     pub location: u64,
+    pub route_input: u64,
     pub netns: u32,
     pub ifindex: u32,
     pub in_ifindex: u32,
@@ -70,9 +67,8 @@ pub struct DropSample {
     /// IPPROTO_* of the transport header.
     pub proto: u8,
     pub tcp_flags: u8,
-    pub path: u8,
     pub flags: u8,
-    pub _pad: [u8; 3],
+    pub _pad: [u8; 4],
     /// IPv4 addresses use the first four bytes.
     pub saddr: [u8; 16],
     pub daddr: [u8; 16],
@@ -110,8 +106,7 @@ pub struct IfKey {
 pub const DIR_INGRESS: u32 = 0;
 pub const DIR_EGRESS: u32 = 1;
 
-/// Load-time global `DROP_CONFIG`: kernel struct offsets from the running kernel's BTF and
-/// function addresses from kallsyms. `enabled == 0` (the default in the object) makes the
+/// Load-time global `DROP_CONFIG`: kernel struct offsets from the running kernel's BTF. `enabled == 0` (the default in the object) makes the
 /// program do nothing, so a missing field can never lead to reads at wrong offsets.
 #[repr(C)]
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
@@ -131,10 +126,6 @@ pub struct DropConfig {
     pub net_inum: u32,
     pub dst_dev: u32,
     pub dst_input: u32,
-    pub addr_ip_forward: u64,
-    pub addr_ip_local_deliver: u64,
-    pub addr_ip6_forward: u64,
-    pub addr_ip6_input: u64,
 }
 
 #[cfg(feature = "user")]
@@ -151,6 +142,6 @@ mod pod {
 }
 
 // The eBPF side and userspace must agree byte for byte, without implicit padding.
-const _: () = assert!(core::mem::size_of::<DropKey>() == 32);
-const _: () = assert!(core::mem::size_of::<DropSample>() == 88);
-const _: () = assert!(core::mem::size_of::<DropConfig>() == 88);
+const _: () = assert!(core::mem::size_of::<DropKey>() == 40);
+const _: () = assert!(core::mem::size_of::<DropSample>() == 96);
+const _: () = assert!(core::mem::size_of::<DropConfig>() == 56);

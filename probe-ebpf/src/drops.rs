@@ -28,10 +28,6 @@ static DROP_CONFIG: DropConfig = DropConfig {
     net_inum: 0,
     dst_dev: 0,
     dst_input: 0,
-    addr_ip_forward: 0,
-    addr_ip_local_deliver: 0,
-    addr_ip6_forward: 0,
-    addr_ip6_input: 0,
 };
 
 #[map]
@@ -152,17 +148,10 @@ unsafe fn on_drop(c: &DropConfig, skb: u64, location: u64, reason: u32) {
         dev_id
     };
     let Some(target) = target else { return };
-    let path = if dst == 0 {
-        PATH_UNROUTED
+    let route_input: u64 = if dst != 0 {
+        unsafe { read(dst, c.dst_input) }.unwrap_or(0)
     } else {
-        let input: u64 = unsafe { read(dst, c.dst_input) }.unwrap_or(0);
-        if input != 0 && (input == c.addr_ip_forward || input == c.addr_ip6_forward) {
-            PATH_FORWARD
-        } else if input != 0 && (input == c.addr_ip_local_deliver || input == c.addr_ip6_input) {
-            PATH_LOCAL_IN
-        } else {
-            PATH_LOCAL_OUT
-        }
+        0
     };
     let len: u32 = unsafe { read(skb, c.skb_len) }.unwrap_or(0);
     let proto: u16 = unsafe { read(skb, c.skb_protocol) }.unwrap_or(0);
@@ -177,10 +166,10 @@ unsafe fn on_drop(c: &DropConfig, skb: u64, location: u64, reason: u32) {
         in_ifindex: dev_id.map(|k| k.ifindex).unwrap_or(0),
         reason,
         location,
-        path,
+        route_input,
         flags,
         family,
-        _pad: [0; 5],
+        _pad: [0; 6],
     };
     match NFP_DROPS.get_ptr_mut(&key) {
         Some(v) => unsafe {
@@ -210,13 +199,13 @@ unsafe fn on_drop(c: &DropConfig, skb: u64, location: u64, reason: u32) {
     let mut s = DropSample {
         ts_ns: unsafe { bpf_ktime_get_ns() },
         location,
+        route_input,
         netns: target.netns,
         ifindex: target.ifindex,
         in_ifindex: key.in_ifindex,
         reason,
         len,
         family,
-        path,
         flags,
         ..DropSample::default()
     };

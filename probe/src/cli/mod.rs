@@ -5,6 +5,7 @@
 use clap::{Parser, Subcommand};
 use nfprobe::kernel::netns::NetnsSpec;
 
+mod drops;
 mod features;
 
 #[derive(Debug, Parser)]
@@ -32,6 +33,9 @@ pub struct Cli {
 pub enum Command {
     /// Which kernel features nfprobe can use here (nf_tables, legacy tables, BTF, tcx, eBPF).
     Features(features::Args),
+    /// Live drop counters on the Docker bridges (or named interfaces): what the kernel dropped,
+    /// where and why.
+    Drops(drops::Args),
 }
 
 /// Options every command understands.
@@ -58,6 +62,7 @@ impl Cli {
         };
         match self.command {
             Command::Features(args) => features::run(&global, args),
+            Command::Drops(args) => drops::run(&global, args),
         }
     }
 }

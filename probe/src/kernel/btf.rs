@@ -362,6 +362,16 @@ impl Btf {
         Ok(self.member(ty, &path.join("."))?.offset)
     }
 
+    /// Every named enum with its values (for subsystem drop-reason enums).
+    pub fn enums(&self) -> impl Iterator<Item = (&str, &[(String, i64)])> {
+        self.types.iter().filter_map(|t| match t {
+            Type::Enum { name, values, .. } if !name.is_empty() => {
+                Some((name.as_str(), values.as_slice()))
+            }
+            _ => None,
+        })
+    }
+
     /// The value of one enumerator, searching every enum (anonymous ones included).
     pub fn enumerator(&self, name: &str) -> Option<i64> {
         self.types.iter().find_map(|t| match t {

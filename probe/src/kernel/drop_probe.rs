@@ -21,7 +21,6 @@ use probe_common::drops::{
 use thiserror::Error;
 
 use super::btf::{Btf, BtfError};
-use super::kallsyms::Kallsyms;
 use super::netns::{NetnsError, NetnsSpec, run_in};
 
 pub const PROG_DROPS: &str = "nfp_drops";
@@ -121,19 +120,13 @@ pub fn netns_inode_of(ns: Option<&NetnsSpec>) -> Result<u32, DropProbeError> {
     }
 }
 
-/// Offsets from the kernel's BTF and function addresses from kallsyms, as the program needs
-/// them. Any missing struct member is an error naming it.
-pub fn resolve_config(
-    btf: &Btf,
-    ksyms: &Kallsyms,
-    sample_per_sec: u32,
-) -> Result<DropConfig, DropProbeError> {
+/// Offsets from the kernel's BTF, as the program needs them. Any missing struct member is an error naming it.
+pub fn resolve_config(btf: &Btf, sample_per_sec: u32) -> Result<DropConfig, DropProbeError> {
     let off = |ty: &'static str, path: &'static str, field: &'static str| {
         btf.member(ty, path)
             .map(|f| f.offset)
             .map_err(|source| DropProbeError::MissingField { field, source })
     };
-    let addr = |name: &str| ksyms.address(name).unwrap_or(0);
     let cfg = DropConfig {
         enabled: 1,
         sample_per_sec,
@@ -149,11 +142,6 @@ pub fn resolve_config(
         net_inum: off("net", "ns.inum", "net.ns.inum")?,
         dst_dev: off("dst_entry", "dev", "dst_entry.dev")?,
         dst_input: off("dst_entry", "input", "dst_entry.input")?,
-        // 0 when unknown: the path is then reported as "local-out/unknown", never guessed.
-        addr_ip_forward: addr("ip_forward"),
-        addr_ip_local_deliver: addr("ip_local_deliver"),
-        addr_ip6_forward: addr("ip6_forward"),
-        addr_ip6_input: addr("ip6_input"),
     };
     for (field, size) in [
         (

@@ -175,6 +175,57 @@ pub fn netnsid_of(from: Option<&NetnsSpec>, ns: &NetnsSpec) -> Result<Option<i32
     run_in(from, || Rtnl::open()?.nsid_for_fd(file.as_raw_fd()))?
 }
 
+/// Network namespaces visible on this host: names under /run/netns and those of processes,
+/// one path per namespace (by inode). Used to map a veth's `link_netnsid` to a namespace.
+pub fn namespaces() -> Vec<(std::path::PathBuf, u64)> {
+    use std::os::unix::fs::MetadataExt;
+    let mut seen = std::collections::BTreeSet::new();
+    let mut out = Vec::new();
+    let mut consider = |path: std::path::PathBuf| {
+        if let Ok(meta) = std::fs::metadata(&path)
+            && seen.insert(meta.ino())
+        {
+            out.push((path, meta.ino()));
+        }
+    };
+    if let Ok(dir) = std::fs::read_dir("/run/netns") {
+        for entry in dir.flatten() {
+            consider(entry.path());
+        }
+    }
+    if let Ok(dir) = std::fs::read_dir("/proc") {
+        for entry in dir.flatten() {
+            if entry
+                .file_name()
+                .to_string_lossy()
+                .bytes()
+                .all(|b| b.is_ascii_digit())
+            {
+                consider(entry.path().join("ns/net"));
+            }
+        }
+    }
+    out
+}
+
+/// The ids the namespaces at `paths` have in the namespace `from` (None: no id assigned or
+/// the namespace is gone). One socket, one thread.
+pub fn netnsids(
+    from: Option<&NetnsSpec>,
+    paths: &[std::path::PathBuf],
+) -> Result<Vec<Option<i32>>, LinkError> {
+    run_in(from, || {
+        let sock = Rtnl::open()?;
+        Ok(paths
+            .iter()
+            .map(|p| {
+                let file = std::fs::File::open(p).ok()?;
+                sock.nsid_for_fd(file.as_raw_fd()).ok().flatten()
+            })
+            .collect())
+    })?
+}
+
 /// A NETLINK_ROUTE socket in the namespace of the thread that opened it.
 pub struct Rtnl {
     fd: OwnedFd,

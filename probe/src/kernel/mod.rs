@@ -7,3 +7,4 @@ pub mod features;
 pub mod kallsyms;
 pub mod link;
 pub mod netns;
+pub mod signals;
