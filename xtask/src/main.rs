@@ -1,1 +1,84 @@
-fn main() {}
+//! `cargo xtask ...`: set up the machine, build, test, benchmark and fuzz nfprobe.
+//!
+//! Every step prints what it does (`xtask: ...` and `+ command`). Only the steps that need root
+//! (installing apt packages) ask for it. To add a command: a variant in [`Cmd`], its arm in
+//! [`main`], and a file of its own.
+
+use clap::{Parser, Subcommand};
+
+mod bench;
+mod bootstrap;
+mod build;
+mod fuzz;
+mod run;
+mod sh;
+mod test;
+
+#[derive(Debug, Parser)]
+#[command(name = "cargo xtask", about = "nfprobe's developer tasks")]
+struct Cli {
+    #[command(subcommand)]
+    cmd: Cmd,
+}
+
+#[derive(Debug, Subcommand)]
+enum Cmd {
+    /// Install what building and testing need (idempotent; fast when done).
+    Bootstrap,
+    /// Build the eBPF object and nfprobe with it embedded.
+    Build {
+        /// Optimised build: target/release/nfprobe.
+        #[arg(long)]
+        release: bool,
+    },
+    /// Bootstrap, build, lint and run the whole test suite.
+    Test {
+        /// Skip `cargo fmt --check` and clippy.
+        #[arg(long)]
+        no_lint: bool,
+        /// Extra arguments for `cargo test` (after `--`), e.g. a test name filter.
+        #[arg(last = true)]
+        cargo_test_args: Vec<String>,
+    },
+    /// Bootstrap, build --release and run nfprobe's main job against this host.
+    RunCheck {
+        /// Extra arguments for nfprobe (e.g. --json).
+        #[arg(last = true)]
+        args: Vec<String>,
+    },
+    /// Benchmarks against the real tools (`cargo xtask bench` lists them).
+    Bench {
+        name: Option<String>,
+        #[arg(trailing_var_arg = true, allow_hyphen_values = true)]
+        args: Vec<String>,
+    },
+    /// Long fuzz runs of the decoders (`cargo xtask fuzz` lists the targets).
+    Fuzz {
+        target: Option<String>,
+        /// Number of generated inputs.
+        #[arg(long, default_value_t = 200_000)]
+        cases: u64,
+    },
+}
+
+fn main() -> std::process::ExitCode {
+    let cli = Cli::parse();
+    let result = match cli.cmd {
+        Cmd::Bootstrap => bootstrap::run(),
+        Cmd::Build { release } => build::run(release),
+        Cmd::Test {
+            no_lint,
+            cargo_test_args,
+        } => test::run(!no_lint, &cargo_test_args),
+        Cmd::RunCheck { args } => run::check(&args),
+        Cmd::Bench { name, args } => bench::run(name.as_deref(), &args),
+        Cmd::Fuzz { target, cases } => fuzz::run(target.as_deref(), cases),
+    };
+    match result {
+        Ok(()) => std::process::ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("xtask: error: {e:#}");
+            std::process::ExitCode::FAILURE
+        }
+    }
+}

@@ -143,3 +143,8 @@ pub(crate) fn truncated(name: &str) -> impl FnOnce(Truncated) -> ExtError + '_ {
         source,
     }
 }
+
+/// Kind and name of every registered extension (for tests and fuzzing).
+pub fn registered() -> impl Iterator<Item = (ExtKind, &'static str)> {
+    REGISTRY.iter().map(|d| (d.kind, d.name))
+}

@@ -1,0 +1,120 @@
+//! Running commands loudly, and the paths every task needs.
+
+use std::path::{Path, PathBuf};
+use std::process::{Command, ExitStatus, Stdio};
+use std::time::Instant;
+
+use anyhow::{Context, Result, bail};
+
+/// Print a step header.
+pub fn step(what: &str) {
+    eprintln!("xtask: {what}");
+}
+
+fn show(cmd: &Command) -> String {
+    let mut s = String::new();
+    // PATH is always ours (cargo's bin dir in front): not worth a screenful.
+    for (k, v) in cmd.get_envs().filter(|(k, _)| *k != "PATH") {
+        if let Some(v) = v {
+            s.push_str(&format!("{}={} ", k.to_string_lossy(), v.to_string_lossy()));
+        }
+    }
+    s.push_str(&cmd.get_program().to_string_lossy());
+    for a in cmd.get_args() {
+        s.push(' ');
+        s.push_str(&a.to_string_lossy());
+    }
+    s
+}
+
+/// Run `cmd` with inherited stdio; fail unless it exits 0.
+pub fn run(cmd: &mut Command) -> Result<()> {
+    let status = status(cmd)?;
+    if !status.success() {
+        bail!("`{}` failed: {status}", show(cmd));
+    }
+    Ok(())
+}
+
+/// Run `cmd` with inherited stdio and return its status.
+pub fn status(cmd: &mut Command) -> Result<ExitStatus> {
+    eprintln!("+ {}", show(cmd));
+    let start = Instant::now();
+    let status = cmd
+        .status()
+        .with_context(|| format!("cannot start `{}`", show(cmd)))?;
+    let secs = start.elapsed().as_secs_f64();
+    if secs >= 1.0 {
+        eprintln!("  ({secs:.1}s)");
+    }
+    Ok(status)
+}
+
+/// Run quietly and capture stdout; None when the program is missing or fails.
+pub fn output(cmd: &mut Command) -> Option<String> {
+    let out = cmd.stderr(Stdio::null()).output().ok()?;
+    out.status
+        .success()
+        .then(|| String::from_utf8_lossy(&out.stdout).into_owned())
+}
+
+/// The workspace root (xtask's parent directory).
+pub fn workspace_root() -> PathBuf {
+    let here = Path::new(env!("CARGO_MANIFEST_DIR"));
+    here.parent().unwrap_or(here).to_path_buf()
+}
+
+/// The cargo target directory: `$CARGO_TARGET_DIR` or `<workspace>/target`.
+pub fn target_dir() -> PathBuf {
+    std::env::var_os("CARGO_TARGET_DIR")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| workspace_root().join("target"))
+}
+
+/// `$CARGO_HOME` or `~/.cargo`.
+pub fn cargo_home() -> PathBuf {
+    std::env::var_os("CARGO_HOME")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| home().join(".cargo"))
+}
+
+pub fn home() -> PathBuf {
+    std::env::var_os("HOME")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| PathBuf::from("/root"))
+}
+
+/// A `cargo` command run in the workspace, with `$CARGO_HOME/bin` (bpf-linker) on PATH.
+pub fn cargo() -> Command {
+    let mut cmd = Command::new(std::env::var_os("CARGO").unwrap_or_else(|| "cargo".into()));
+    cmd.current_dir(workspace_root());
+    cmd.env("PATH", path_with_cargo_bin());
+    cmd
+}
+
+/// PATH with `$CARGO_HOME/bin` in front (where `cargo install` puts bpf-linker).
+pub fn path_with_cargo_bin() -> std::ffi::OsString {
+    let bin = cargo_home().join("bin");
+    let mut parts = vec![bin.clone()];
+    if let Some(path) = std::env::var_os("PATH") {
+        parts.extend(std::env::split_paths(&path).filter(|p| *p != bin));
+    }
+    std::env::join_paths(parts).unwrap_or_default()
+}
+
+pub fn is_root() -> bool {
+    // /proc/self/status "Uid: real effective ..." without unsafe or libc.
+    std::fs::read_to_string("/proc/self/status")
+        .ok()
+        .and_then(|s| {
+            s.lines()
+                .find(|l| l.starts_with("Uid:"))
+                .and_then(|l| l.split_whitespace().nth(2).map(|e| e == "0"))
+        })
+        .unwrap_or(false)
+}
+
+/// Seconds since `start`, for the timing summary.
+pub fn elapsed(start: Instant) -> String {
+    format!("{:.1}s", start.elapsed().as_secs_f64())
+}

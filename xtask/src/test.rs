@@ -1,0 +1,129 @@
+//! `cargo xtask test`: bootstrap, build, lint, then the whole test suite.
+//!
+//! The suite's output ends with one cargo-style summary line adding up every test binary, so
+//! the verdict is the last thing a reader (or CI) sees, whatever binary happened to run last.
+
+use std::io::{BufRead, BufReader, Write};
+use std::process::Stdio;
+use std::time::Instant;
+
+use anyhow::{Context, Result, bail};
+
+use crate::sh::{self, step};
+
+pub fn run(lint: bool, cargo_test_args: &[String]) -> Result<()> {
+    let start = Instant::now();
+    crate::bootstrap::run()?;
+    crate::build::build(false)?;
+    if lint {
+        step("lint: rustfmt and clippy");
+        sh::run(sh::cargo().args(["fmt", "--all", "--check"]))?;
+        sh::run(sh::cargo().args(["clippy", "--all-targets", "--", "-D", "warnings"]))?;
+    }
+    if !sh::is_root() {
+        step("WARNING: not root; the tests that need namespaces, bpf or dockerd will fail");
+    }
+    step(&format!(
+        "running the whole test suite (setup took {})",
+        sh::elapsed(start)
+    ));
+    let mut cmd = sh::cargo();
+    cmd.args([
+        "test",
+        "--workspace",
+        "--exclude",
+        "probe-ebpf",
+        "--no-fail-fast",
+    ]);
+    if !cargo_test_args.is_empty() {
+        cmd.arg("--").args(cargo_test_args);
+    }
+    eprintln!("+ cargo test --workspace --exclude probe-ebpf --no-fail-fast");
+    let tests_start = Instant::now();
+    let mut child = cmd
+        .stdout(Stdio::piped())
+        .spawn()
+        .context("cannot start cargo test")?;
+    let mut totals = Totals::default();
+    if let Some(out) = child.stdout.take() {
+        let mut stdout = std::io::stdout().lock();
+        for line in BufReader::new(out).lines() {
+            let line = line.context("reading cargo test output")?;
+            totals.add(&line);
+            writeln!(stdout, "{line}")?;
+            stdout.flush()?;
+        }
+    }
+    let status = child.wait().context("waiting for cargo test")?;
+    let ok = status.success() && totals.failed == 0;
+    println!();
+    println!(
+        "test result: {}. {} passed; {} failed; {} ignored; 0 measured; {} filtered out; \
+         finished in {:.2}s",
+        if ok { "ok" } else { "FAILED" },
+        totals.passed,
+        totals.failed,
+        totals.ignored,
+        totals.filtered,
+        tests_start.elapsed().as_secs_f64()
+    );
+    if !ok {
+        // The summary above stays the last line on stdout; the reason goes to stderr.
+        bail!("the test suite failed ({status})");
+    }
+    Ok(())
+}
+
+#[derive(Debug, Default, PartialEq, Eq)]
+struct Totals {
+    passed: u64,
+    failed: u64,
+    ignored: u64,
+    filtered: u64,
+}
+
+impl Totals {
+    /// Add one `test result: ok. 3 passed; 0 failed; 1 ignored; 0 measured; 2 filtered out; ...`.
+    fn add(&mut self, line: &str) {
+        let Some(rest) = line.strip_prefix("test result: ") else {
+            return;
+        };
+        // The first part is "ok. 3 passed": drop the verdict word.
+        let rest = rest.split_once(". ").map_or(rest, |(_, r)| r);
+        for part in rest.split(';') {
+            let mut words = part.split_whitespace();
+            let Some(Ok(n)) = words.next().map(str::parse::<u64>) else {
+                continue;
+            };
+            match words.next() {
+                Some("passed") => self.passed += n,
+                Some("failed") => self.failed += n,
+                Some("ignored") => self.ignored += n,
+                Some("filtered") => self.filtered += n,
+                _ => {}
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn adds_cargo_summaries() {
+        let mut t = Totals::default();
+        t.add("test result: ok. 3 passed; 0 failed; 1 ignored; 0 measured; 2 filtered out; finished in 0.01s");
+        t.add("test result: FAILED. 1 passed; 2 failed; 0 ignored; 0 measured; 0 filtered out; finished in 1.00s");
+        t.add("running 3 tests");
+        assert_eq!(
+            t,
+            Totals {
+                passed: 4,
+                failed: 2,
+                ignored: 1,
+                filtered: 2
+            }
+        );
+    }
+}
