@@ -10,6 +10,7 @@ mod bench;
 mod bootstrap;
 mod build;
 mod fuzz;
+mod lab;
 mod run;
 mod sh;
 mod test;
@@ -52,6 +53,8 @@ enum Cmd {
         #[arg(trailing_var_arg = true, allow_hyphen_values = true)]
         args: Vec<String>,
     },
+    /// Stand up / list / remove a lab (see tests/src).
+    Lab(lab::LabArgs),
     /// Long fuzz runs of the decoders (`cargo xtask fuzz` lists the targets).
     Fuzz {
         target: Option<String>,
@@ -72,6 +75,7 @@ fn main() -> std::process::ExitCode {
         } => test::run(!no_lint, &cargo_test_args),
         Cmd::RunCheck { args } => run::check(&args),
         Cmd::Bench { name, args } => bench::run(name.as_deref(), &args),
+        Cmd::Lab(a) => lab::run(a),
         Cmd::Fuzz { target, cases } => fuzz::run(target.as_deref(), cases),
     };
     match result {

@@ -1,0 +1,295 @@
+//! A real Docker Engine (Debian's dockerd 20.10 + containerd) confined to a lab netns
+//! (shared/reference/real-docker-here.md): private data/exec roots, sockets and pidfiles under the
+//! lab folder, `--bridge=none`, userland-proxy off, an offline busybox image, N user networks with
+//! busybox httpd containers on published ports, and an external client netns.
+//!
+//! With `faulty_iptables`, dockerd's PATH starts with a folder whose `iptables`/`ip6tables` are
+//! the [`crate::bugmodel`] wrapper, so dockerd itself loses the rules the 1.8.11 bug loses.
+
+mod daemon;
+mod image;
+
+use std::net::{Ipv4Addr, SocketAddr, SocketAddrV4};
+use std::ops::Deref;
+use std::path::PathBuf;
+use std::process::Command;
+use std::time::{Duration, Instant};
+
+use anyhow::{Context, Result, anyhow, bail};
+
+use crate::cmd;
+use crate::core::{LabCore, Vantage};
+use crate::docker28::DockerState;
+use crate::netns;
+use crate::state::LabState;
+use crate::topology::{Container, Flavour, Ipv4Net, Network, Proto, PublishedPort, Topology};
+
+/// Name of the offline image every container runs.
+pub const IMAGE: &str = "nfprobe-lab-busybox:latest";
+
+/// What to build.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Options {
+    /// User networks, created in order (`--bridge=none`: no docker0). Default 2.
+    pub networks: usize,
+    /// Containers per network, each publishing one TCP port to its port 80. Default 1.
+    pub containers_per_network: usize,
+    /// Run dockerd with the iptables-1.8.11 bug model as its `iptables`. Default false.
+    pub faulty_iptables: bool,
+    /// Host port of network i, container j = first_host_port + 10*i + j. Default 8000.
+    pub first_host_port: u16,
+    /// dockerd `--userland-proxy`. Default false (the incident's setting).
+    pub userland_proxy: bool,
+}
+
+impl Default for Options {
+    fn default() -> Self {
+        Self {
+            networks: 2,
+            containers_per_network: 1,
+            faulty_iptables: false,
+            first_host_port: 8000,
+            userland_proxy: false,
+        }
+    }
+}
+
+/// A running real-Docker lab. Derefs to [`LabCore`] for the common accessors and probes.
+#[derive(Debug)]
+pub struct Lab {
+    core: LabCore,
+    options: Options,
+    docker_state: DockerState,
+    timings: Vec<(String, Duration)>,
+}
+
+impl Deref for Lab {
+    type Target = LabCore;
+    fn deref(&self) -> &LabCore {
+        &self.core
+    }
+}
+
+impl Lab {
+    /// Start containerd and dockerd in a fresh netns, then networks and containers.
+    /// On error everything started so far is removed.
+    pub fn up(options: Options) -> Result<Lab> {
+        crate::prereq::real_docker()?;
+        let t0 = Instant::now();
+        let mut timings = Vec::new();
+        let mut core = LabCore::begin(Flavour::Real)?;
+        let host = core.add_netns("host")?;
+        netns::ensure_named(&host)?;
+        let cgroup_parent = format!("nfprobe-lab-{}", core.name());
+        core.state_mut().cgroup_parent = Some(cgroup_parent.clone());
+        core.save()?;
+
+        let daemon = daemon::start(&mut core, &host, &options, &cgroup_parent)?;
+        timings.push(("containerd+dockerd ready".to_owned(), t0.elapsed()));
+        let docker = Docker {
+            socket: daemon.socket.clone(),
+            config_dir: core.dir().join("docker-cli"),
+        };
+        image::import(&docker, &core.dir().join("image"))?;
+        timings.push(("image imported".to_owned(), t0.elapsed()));
+
+        let lab_name = core.name().to_owned();
+        let mut networks = Vec::new();
+        for i in 0..options.networks {
+            let name = format!("labnet{i}");
+            let third = u8::try_from(18 + i).map_err(|_| anyhow!("too many networks"))?;
+            let subnet = Ipv4Net::new(Ipv4Addr::new(172, third, 0, 0), 16);
+            let id = docker
+                .run(&[
+                    "network",
+                    "create",
+                    "--driver",
+                    "bridge",
+                    "--subnet",
+                    &subnet.to_string(),
+                    &name,
+                ])?
+                .trim()
+                .to_owned();
+            let short: String = id.chars().take(12).collect();
+            networks.push(Network {
+                name,
+                id,
+                bridge: format!("br-{short}"),
+                subnet,
+                gateway: subnet.nth(1),
+                containers: Vec::new(),
+            });
+        }
+        timings.push(("networks created".to_owned(), t0.elapsed()));
+        for (i, n) in networks.iter_mut().enumerate() {
+            for j in 0..options.containers_per_network {
+                let cname = format!("n{i}c{j}");
+                let host_port = u16::try_from(10 * i + j)
+                    .ok()
+                    .and_then(|d| options.first_host_port.checked_add(d))
+                    .ok_or_else(|| anyhow!("host port out of range"))?;
+                let body = format!("nfprobe-lab {lab_name} {cname}\n");
+                let script = format!(
+                    "mkdir -p /tmp/www && echo '{}' > /tmp/www/index.html && exec httpd -f -p 80 -h /tmp/www",
+                    body.trim()
+                );
+                let id = docker
+                    .run(&[
+                        "run",
+                        "-d",
+                        "--name",
+                        &cname,
+                        "--network",
+                        &n.name,
+                        "-p",
+                        &format!("{host_port}:80"),
+                        IMAGE,
+                        "sh",
+                        "-c",
+                        &script,
+                    ])?
+                    .trim()
+                    .to_owned();
+                let ip: Ipv4Addr = docker
+                    .run(&[
+                        "inspect",
+                        "-f",
+                        "{{range .NetworkSettings.Networks}}{{.IPAddress}}{{end}}",
+                        &cname,
+                    ])?
+                    .trim()
+                    .parse()
+                    .with_context(|| format!("IP address of container {cname}"))?;
+                n.containers.push(Container {
+                    name: cname,
+                    id,
+                    netns: None,
+                    ip,
+                    ports: vec![PublishedPort {
+                        host_port,
+                        container_port: 80,
+                        proto: Proto::Tcp,
+                    }],
+                    http_body: body,
+                });
+            }
+        }
+        timings.push(("containers started".to_owned(), t0.elapsed()));
+
+        let client = core.add_client(&host)?;
+        let mut docker_state = crate::docker28::docker_state_of(&networks, false);
+        docker_state.engine_version = daemon.version.clone();
+        docker_state.daemon.userland_proxy = options.userland_proxy;
+        let topology = Topology {
+            flavour: Flavour::Real,
+            host_netns: host.name().to_owned(),
+            client,
+            networks,
+            docker_socket: Some(daemon.socket.clone()),
+            backend: "nft".to_owned(),
+            userland_proxy: options.userland_proxy,
+        };
+        core.state_mut().docker_state = Some(docker_state.clone());
+        core.set_topology(topology)?;
+        let mut lab = Lab {
+            core,
+            options,
+            docker_state,
+            timings,
+        };
+        lab.wait_for_servers(Duration::from_secs(10))?;
+        lab.timings
+            .push(("servers answering".to_owned(), t0.elapsed()));
+        log::info!("real docker lab {} up in {:?}", lab.name(), t0.elapsed());
+        Ok(lab)
+    }
+
+    fn wait_for_servers(&self, limit: Duration) -> Result<()> {
+        let deadline = Instant::now() + limit;
+        for n in self.networks() {
+            for c in &n.containers {
+                let addr = SocketAddr::V4(SocketAddrV4::new(c.ip, 80));
+                loop {
+                    let o = self.tcp(&Vantage::Host, addr, Duration::from_millis(300));
+                    if o.is_ok() {
+                        break;
+                    }
+                    if Instant::now() > deadline {
+                        bail!(
+                            "httpd of container {} ({addr}) not answering: {o:?}; logs: {}",
+                            c.name,
+                            self.docker(&["logs", &c.name]).unwrap_or_default()
+                        );
+                    }
+                    std::thread::sleep(Duration::from_millis(30));
+                }
+            }
+        }
+        Ok(())
+    }
+
+    pub fn options(&self) -> &Options {
+        &self.options
+    }
+
+    /// Run the docker CLI against this lab's dockerd; returns stdout.
+    pub fn docker(&self, args: &[&str]) -> Result<String> {
+        self.docker_client().run(args)
+    }
+
+    /// A docker CLI handle (socket + private CLI config folder).
+    pub fn docker_client(&self) -> Docker {
+        Docker {
+            socket: self.docker_socket().map(PathBuf::from).unwrap_or_default(),
+            config_dir: self.dir().join("docker-cli"),
+        }
+    }
+
+    /// The Docker state (networks, containers, ports, daemon settings), same shape as the
+    /// docker28 flavour's.
+    pub fn docker_state(&self) -> &DockerState {
+        &self.docker_state
+    }
+
+    /// How long each stage of `up` took (cumulative from the start).
+    pub fn timings(&self) -> &[(String, Duration)] {
+        &self.timings
+    }
+
+    /// dockerd's log (debug level: it shows every iptables call).
+    pub fn dockerd_log(&self) -> String {
+        std::fs::read_to_string(self.dir().join("dockerd.log")).unwrap_or_default()
+    }
+
+    /// Tear down now.
+    pub fn down(self) -> Result<()> {
+        self.core.down()
+    }
+
+    /// Keep running after this process (see [`LabCore::persist`]).
+    pub fn persist(self) -> Result<LabState> {
+        self.core.persist()
+    }
+}
+
+/// The docker CLI pointed at a lab's dockerd.
+#[derive(Debug, Clone)]
+pub struct Docker {
+    pub socket: PathBuf,
+    /// DOCKER_CONFIG: keeps the CLI away from ~/.docker.
+    pub config_dir: PathBuf,
+}
+
+impl Docker {
+    pub fn command(&self) -> Command {
+        let mut c = Command::new("docker");
+        c.env("DOCKER_CONFIG", &self.config_dir)
+            .arg("-H")
+            .arg(format!("unix://{}", self.socket.display()));
+        c
+    }
+    pub fn run(&self, args: &[&str]) -> Result<String> {
+        cmd::run(self.command().args(args))
+    }
+}
