@@ -79,13 +79,16 @@ impl std::fmt::Debug for Session {
 impl Session {
     /// Load and attach the probe, then watch the interfaces `opts` selects.
     pub fn start(opts: Options) -> Result<Self, DropsError> {
+        let t0 = Instant::now();
         let btf = Btf::from_sys()?;
         let ksyms = Kallsyms::from_proc()?;
         let reasons = ReasonNames::from_btf(&btf)?;
         let config = drop_probe::resolve_config(&btf, opts.sample_per_sec)?;
         drop(btf);
+        log::debug!("BTF and kallsyms read in {:?}", t0.elapsed());
         let netns_ino = drop_probe::netns_inode_of(opts.netns.as_ref())?;
         let probe = DropProbe::load(crate::kernel::ebpf::embedded_object(), &config)?;
+        log::debug!("probe loaded and attached after {:?}", t0.elapsed());
         let warnings = Vec::new();
         let mut s = Self {
             opts,

@@ -7,6 +7,7 @@
 //! Only the clsact fallback survives a SIGKILL; [`DropProbe::attach_tc`] removes such leftovers
 //! of an earlier run before attaching.
 
+use std::collections::BTreeSet;
 use std::os::unix::fs::MetadataExt;
 use std::path::Path;
 
@@ -400,14 +401,18 @@ fn sum(v: &PerCpuValues<Counter>) -> Counter {
     })
 }
 
-/// Programs named like ours that are loaded in the kernel right now (leftover check).
-pub fn loaded_program_names() -> Result<Vec<String>, DropProbeError> {
-    let mut out = Vec::new();
+/// Ids of every BPF program and link loaded in the kernel right now (leftover checks).
+pub fn loaded_ids() -> Result<(BTreeSet<u32>, BTreeSet<u32>), DropProbeError> {
+    let mut progs = BTreeSet::new();
     for p in aya::programs::loaded_programs() {
-        let p = p.map_err(|e| aya_err("listing loaded BPF programs", e))?;
-        if let Some(name) = p.name_as_str() {
-            out.push(name.to_owned());
-        }
+        progs.insert(
+            p.map_err(|e| aya_err("listing loaded BPF programs", e))?
+                .id(),
+        );
     }
-    Ok(out)
+    let mut links = BTreeSet::new();
+    for l in aya::programs::loaded_links() {
+        links.insert(l.map_err(|e| aya_err("listing BPF links", e))?.id());
+    }
+    Ok((progs, links))
 }
