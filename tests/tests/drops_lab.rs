@@ -231,7 +231,7 @@ fn forward_drops_of_the_broken_network_land_on_its_bridge_with_their_flow() {
     let broken = &lab.networks()[1];
     let ctr = &broken.containers[0];
     let port = ctr.ports[0];
-    let probe = Probe::start(&lab.host_netns().name().to_owned(), &["--samples"]);
+    let probe = Probe::start(lab.host_netns().name(), &["--samples"]);
     const N: u32 = 10;
     let timed_out = syns_from_client(&lab, port.host_port, N);
     assert_eq!(
@@ -304,7 +304,7 @@ fn loopback_curl_without_masquerade_shows_the_drop_the_kernel_makes() {
     let broken = &lab.networks()[1];
     let ctr = &broken.containers[0];
     let port = ctr.ports[0];
-    let probe = Probe::start(&lab.host_netns().name().to_owned(), &["--samples"]);
+    let probe = Probe::start(lab.host_netns().name(), &["--samples"]);
     let outcome = lab.http_from_host(port.host_port, Duration::from_secs(3));
     assert!(
         outcome.is_timeout(),
@@ -356,7 +356,7 @@ fn healthy_lab_gives_no_drops_for_the_same_traffic() {
     require_root_and_btf();
     let _g = serial();
     let lab = healthy_lab();
-    let probe = Probe::start(&lab.host_netns().name().to_owned(), &["--samples"]);
+    let probe = Probe::start(lab.host_netns().name(), &["--samples"]);
     for port in lab.published_ports() {
         for _ in 0..5 {
             let o = lab.http_from_client(port.host_port, Duration::from_secs(2));
@@ -457,7 +457,7 @@ fn nothing_stays_attached_after_sigkill() {
     require_root_and_btf();
     let _g = serial();
     let lab = faulty_lab();
-    let probe = Probe::start(&lab.host_netns().name().to_owned(), &["--samples"]);
+    let probe = Probe::start(lab.host_netns().name(), &["--samples"]);
     let (progs, links) = bpf_ids(probe.pid());
     // kfree_skb + two classifiers; the tracepoint link plus ingress/egress on 2 bridges and 2
     // ports (tcx on this kernel).
