@@ -524,26 +524,28 @@ fn real_dockerd_lost_rules_show_as_drops_on_the_second_bridge() {
             && is(r, "iface", &broken.bridge)
     });
     assert!(forward >= u64::from(N), "{}", out.rows());
-    // Observed with real dockerd on 6.18 (reference kernel-drops-observed.md): the loopback
-    // request's neighbour resolution towards the container fails on the bridge.
+    // The loopback request (source 127.0.0.1 kept: no loopback MASQUERADE) dies behind the
+    // broken network's bridge, never in netfilter. Which drop depends on the neighbour entry:
+    // the reference run (no entry yet) saw NEIGH_FAILED on the bridge; with the entry resolved
+    // (this lab probes its containers from the host first) the container's stack drops the
+    // martian SYN as IP_LOCALNET, as observed here on 6.18.
     let loopback: Vec<&Value> = out
         .events
         .iter()
         .filter(|e| is(e, "src", "127.0.0.1") && is(e, "dst", &ctr.ip.to_string()))
         .collect();
     assert!(
-        loopback
-            .iter()
-            .all(|e| is(e, "bridge", &broken.bridge) && !is(e, "reason", "NETFILTER_DROP")),
-        "{loopback:?}"
-    );
-    let neigh = out.packets(|r| is(r, "reason", "NEIGH_FAILED") && is(r, "iface", &broken.bridge));
-    assert!(
-        neigh >= 1,
-        "no NEIGH_FAILED on {}:\n{}",
-        broken.bridge,
+        !loopback.is_empty(),
+        "no drop of the loopback request:\n{}",
         out.rows()
     );
+    for e in &loopback {
+        assert!(
+            is(e, "bridge", &broken.bridge)
+                && (is(e, "reason", "IP_LOCALNET") || is(e, "reason", "NEIGH_FAILED")),
+            "{e}"
+        );
+    }
     lab.down().expect("lab down");
 }
 
