@@ -7,6 +7,7 @@ use nfprobe::kernel::netns::NetnsSpec;
 
 mod check;
 mod collect;
+mod drops;
 mod features;
 mod ruleset;
 
@@ -41,6 +42,9 @@ pub enum Command {
     Check(check::Args),
     /// Write a bundle (Docker state, kernel rulesets, iptables claims, sysctls) to a file.
     Collect(collect::Args),
+    /// Live drop counters on the Docker bridges (or named interfaces): what the kernel dropped,
+    /// where and why.
+    Drops(drops::Args),
 }
 
 /// Options every command understands.
@@ -70,6 +74,7 @@ impl Cli {
             Command::Ruleset(args) => ruleset::run(&global, args),
             Command::Check(args) => check::run(&global, args),
             Command::Collect(args) => collect::run(&global, args),
+            Command::Drops(args) => drops::run(&global, args),
         }
     }
 }
