@@ -33,7 +33,10 @@ pub fn findings(
     let mut out = Vec::new();
     let state = input.state;
     if let Some(d) = &state.degraded {
-        out.push(info("degraded_view", format!("Docker's state is incomplete: {d}")));
+        out.push(info(
+            "degraded_view",
+            format!("Docker's state is incomplete: {d}"),
+        ));
     }
     let both = idx.docker_backends();
     if both.len() == 2 {
@@ -55,10 +58,28 @@ pub fn findings(
                     .any(|c| c.lie && c.binary == b.path.display().to_string())
             })
             .collect();
-        let v = b.version.clone().unwrap_or_else(|| "unknown version".into());
+        let v = b
+            .version
+            .clone()
+            .unwrap_or_else(|| "unknown version".into());
         if !lies.is_empty() {
-            let iface = lies.iter().filter(|f| f.lookalike.is_some() && f.detail.as_deref().is_none_or(|d| !d.contains("prefix length"))).count();
-            let prefix = lies.iter().filter(|f| f.detail.as_deref().is_some_and(|d| d.contains("prefix length"))).count();
+            let iface = lies
+                .iter()
+                .filter(|f| {
+                    f.lookalike.is_some()
+                        && f.detail
+                            .as_deref()
+                            .is_none_or(|d| !d.contains("prefix length"))
+                })
+                .count();
+            let prefix = lies
+                .iter()
+                .filter(|f| {
+                    f.detail
+                        .as_deref()
+                        .is_some_and(|d| d.contains("prefix length"))
+                })
+                .count();
             out.push(problem(
                 "iptables_cli_lies",
                 format!(
@@ -91,7 +112,11 @@ pub fn findings(
                 });
                 let msg = format!(
                     "{family:?} FORWARD policy is DROP: forwarded container traffic depends on Docker's ACCEPT rules{}",
-                    if missing_filter { ", and some are missing, so that traffic is dropped" } else { "" }
+                    if missing_filter {
+                        ", and some are missing, so that traffic is dropped"
+                    } else {
+                        ""
+                    }
                 );
                 out.push(info("forward_policy_drop", msg));
             }
@@ -130,7 +155,12 @@ pub fn findings(
     }
     let needs_brnf = state.networks.iter().any(|n| !n.icc)
         || (!state.daemon.userland_proxy && layout != Layout::V20);
-    if needs_brnf && state.daemon.iptables && input.sysctls.contains_key("net.bridge.bridge-nf-call-iptables") {
+    if needs_brnf
+        && state.daemon.iptables
+        && input
+            .sysctls
+            .contains_key("net.bridge.bridge-nf-call-iptables")
+    {
         match sys("net.bridge.bridge-nf-call-iptables").as_deref() {
             Some("1") => {}
             other => out.push(problem(
@@ -174,7 +204,11 @@ fn nft_findings(input: &Input<'_>) -> Vec<HostFinding> {
             (None, _) => false,
             (Some(_), None) => true,
             (Some(c), Some(want)) => {
-                c.comments.iter().filter(|k| k.as_deref() == Some(want.as_str())).count() >= x.count
+                c.comments
+                    .iter()
+                    .filter(|k| k.as_deref() == Some(want.as_str()))
+                    .count()
+                    >= x.count
             }
         };
         if !ok {
@@ -184,7 +218,10 @@ fn nft_findings(input: &Input<'_>) -> Vec<HostFinding> {
                     "{:?} docker-bridges {}{}: missing ({}) — {}",
                     x.family,
                     x.chain,
-                    x.comment.as_ref().map(|c| format!(" rule \"{c}\" x{}", x.count)).unwrap_or_default(),
+                    x.comment
+                        .as_ref()
+                        .map(|c| format!(" rule \"{c}\" x{}", x.count))
+                        .unwrap_or_default(),
                     x.what,
                     x.effect
                 ),

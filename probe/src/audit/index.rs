@@ -134,9 +134,14 @@ impl<'a> KernelIndex<'a> {
         Self { chains, tables }
     }
 
-    pub fn chain(&self, b: Backend, f: Family, table: &str, chain: &str) -> Option<&ChainIndex<'a>> {
-        self.chains
-            .get(&(b, f, table.to_owned(), chain.to_owned()))
+    pub fn chain(
+        &self,
+        b: Backend,
+        f: Family,
+        table: &str,
+        chain: &str,
+    ) -> Option<&ChainIndex<'a>> {
+        self.chains.get(&(b, f, table.to_owned(), chain.to_owned()))
     }
 
     pub fn chain_mut(

@@ -126,7 +126,10 @@ pub struct NetworkSummary {
 
 impl Audit {
     pub fn problems(&self) -> usize {
-        self.findings.iter().filter(|f| f.status.is_problem()).count()
+        self.findings
+            .iter()
+            .filter(|f| f.status.is_problem())
+            .count()
             + self
                 .host
                 .iter()
@@ -248,7 +251,10 @@ pub fn run(input: &Input<'_>) -> Audit {
         if present {
             if any_lie_absent {
                 f.status = Status::PresentCliClaimsMissing;
-                f.detail = Some("the rule is in the kernel; a CLI says it is not (Docker may add it again)".into());
+                f.detail = Some(
+                    "the rule is in the kernel; a CLI says it is not (Docker may add it again)"
+                        .into(),
+                );
             }
         } else {
             let chain = idx.chain_mut(backend, x.family, &x.table, &x.chain);
@@ -276,8 +282,15 @@ pub fn run(input: &Input<'_>) -> Audit {
                 Status::Missing
             };
             if backend_other(backend).is_some_and(|o| !present_in(&idx, o).is_empty()) {
-                let d = f.detail.take().map(|d| format!("{d}; ")).unwrap_or_default();
-                f.detail = Some(format!("{d}present only in the {:?} backend", backend_other(backend).unwrap_or(backend)));
+                let d = f
+                    .detail
+                    .take()
+                    .map(|d| format!("{d}; "))
+                    .unwrap_or_default();
+                f.detail = Some(format!(
+                    "{d}present only in the {:?} backend",
+                    backend_other(backend).unwrap_or(backend)
+                ));
             }
         }
         findings.push(f);
@@ -304,7 +317,12 @@ pub fn run(input: &Input<'_>) -> Audit {
                 e.rules[o.first].table,
                 e.rules[o.first].chain,
                 b + 1,
-                e.rules[o.first].args.iter().map(|a| text::shell_quote(a)).collect::<Vec<_>>().join(" "),
+                e.rules[o.first]
+                    .args
+                    .iter()
+                    .map(|a| text::shell_quote(a))
+                    .collect::<Vec<_>>()
+                    .join(" "),
                 e.rules[o.first].chain,
             ));
         }
@@ -406,15 +424,24 @@ fn extras(
     let docker_iface = |n: &str| {
         bridges.contains(n)
             || n == "docker0"
-            || n.strip_prefix("br-").is_some_and(|h| h.len() == 12 && h.bytes().all(|b| b.is_ascii_hexdigit()))
+            || n.strip_prefix("br-")
+                .is_some_and(|h| h.len() == 12 && h.bytes().all(|b| b.is_ascii_hexdigit()))
     };
-    let docker_chain = |c: &str| c.starts_with("DOCKER") && c != "DOCKER-USER" && !c.starts_with("DOCKER-INGRESS");
-    let mut keys: Vec<_> = idx.chains.keys().filter(|k| k.0 == backend).cloned().collect();
+    let docker_chain =
+        |c: &str| c.starts_with("DOCKER") && c != "DOCKER-USER" && !c.starts_with("DOCKER-INGRESS");
+    let mut keys: Vec<_> = idx
+        .chains
+        .keys()
+        .filter(|k| k.0 == backend)
+        .cloned()
+        .collect();
     keys.sort();
     let mut out = Vec::new();
     for key in keys {
         let (_, family, table, chain) = &key;
-        let Some(c) = idx.chains.get(&key) else { continue };
+        let Some(c) = idx.chains.get(&key) else {
+            continue;
+        };
         let in_docker_chain = docker_chain(chain);
         for (p, r) in c.rules.iter().enumerate() {
             if explained.contains(&(*family, table.clone(), chain.clone(), p)) {

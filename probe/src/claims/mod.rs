@@ -155,7 +155,8 @@ pub fn probe(path: &Path, explicit: bool, opts: &Options) -> Binary {
             b.error = Some(format!(
                 "`{} -V` failed ({}): {}",
                 path.display(),
-                o.code.map_or("timeout or signal".into(), |c| format!("exit {c}")),
+                o.code
+                    .map_or("timeout or signal".into(), |c| format!("exit {c}")),
                 String::from_utf8_lossy(&o.stderr).trim()
             ))
         }
@@ -225,7 +226,10 @@ pub fn ask_all(
 ) -> Vec<Claim> {
     let mut jobs: Vec<(&Binary, &Question<'_>)> = Vec::new();
     for q in questions {
-        for b in binaries.iter().filter(|b| b.error.is_none() && b.family == q.0) {
+        for b in binaries
+            .iter()
+            .filter(|b| b.error.is_none() && b.family == q.0)
+        {
             jobs.push((b, q));
         }
     }
@@ -276,11 +280,15 @@ mod tests {
 
     #[test]
     fn version_lines() {
-        let mut b = probe(Path::new("/nonexistent/iptables"), false, &Options {
-            netns: None,
-            timeout: Duration::from_secs(1),
-            wait: 1,
-        });
+        let mut b = probe(
+            Path::new("/nonexistent/iptables"),
+            false,
+            &Options {
+                netns: None,
+                timeout: Duration::from_secs(1),
+                wait: 1,
+            },
+        );
         assert!(b.error.is_some());
         parse_version_line(&mut b, "ip6tables v1.8.11 (nf_tables)");
         assert_eq!(b.family, Family::Ipv6);

@@ -266,10 +266,12 @@ mod ipcomp;
 mod ipv6header;
 mod ipvs;
 mod led;
+#[cfg(test)]
+mod live_tests;
 mod mh;
 mod netmap;
 mod nfacct;
-mod nflog;
+pub(crate) mod nflog;
 mod nfqueue;
 mod npt;
 pub(crate) mod opts;

@@ -47,24 +47,41 @@ pub fn verdict(a: &Audit) -> String {
         );
     }
     if missing > 0 {
-        let _ = write!(v, " {missing} rule(s) are missing (the CLI agrees they are absent).");
+        let _ = write!(
+            v,
+            " {missing} rule(s) are missing (the CLI agrees they are absent)."
+        );
     }
     if order > 0 {
         let _ = write!(v, " {order} rule(s) sit below a rule that shadows them.");
     }
     if denied > 0 {
-        let _ = write!(v, " {denied} rule(s) are present but the CLI says they are not.");
+        let _ = write!(
+            v,
+            " {denied} rule(s) are present but the CLI says they are not."
+        );
     }
     if undec > 0 {
-        let _ = write!(v, " {undec} rule(s) could not be decoded, so nfprobe cannot vouch for them.");
+        let _ = write!(
+            v,
+            " {undec} rule(s) could not be decoded, so nfprobe cannot vouch for them."
+        );
     }
     if extra > 0 {
-        let _ = write!(v, " {extra} Docker-looking rule(s) match nothing Docker should have.");
+        let _ = write!(
+            v,
+            " {extra} Docker-looking rule(s) match nothing Docker should have."
+        );
     }
     let mut effects: Vec<&str> = a
         .findings
         .iter()
-        .filter(|f| matches!(f.status, Status::Missing | Status::MissingCliClaimsPresent | Status::WrongOrder))
+        .filter(|f| {
+            matches!(
+                f.status,
+                Status::Missing | Status::MissingCliClaimsPresent | Status::WrongOrder
+            )
+        })
         .filter_map(|f| f.effect.as_deref())
         .collect();
     effects.sort_unstable();
@@ -78,7 +95,11 @@ pub fn verdict(a: &Audit) -> String {
             let _ = write!(v, "\n  - ... and {} more", effects.len() - 12);
         }
     }
-    let host: Vec<_> = a.host.iter().filter(|h| h.severity == Severity::Problem).collect();
+    let host: Vec<_> = a
+        .host
+        .iter()
+        .filter(|h| h.severity == Severity::Problem)
+        .collect();
     for h in &host {
         let _ = write!(v, "\n  * {}", h.message);
     }
@@ -92,12 +113,22 @@ pub fn verdict(a: &Audit) -> String {
 }
 
 fn finding_block(out: &mut String, f: &Finding) {
-    let _ = writeln!(out, "  {:<34} {} {}  {}", f.status.label(), f.table, f.chain, f.rule);
+    let _ = writeln!(
+        out,
+        "  {:<34} {} {}  {}",
+        f.status.label(),
+        f.table,
+        f.chain,
+        f.rule
+    );
     if let Some(e) = &f.effect {
         let _ = writeln!(out, "      effect: {e}");
     }
     if let Some(l) = &f.lookalike {
-        let _ = writeln!(out, "      look-alike in the kernel (differs only in interface names or prefix): {l}");
+        let _ = writeln!(
+            out,
+            "      look-alike in the kernel (differs only in interface names or prefix): {l}"
+        );
     }
     if let Some(d) = &f.detail {
         let _ = writeln!(out, "      note: {d}");
@@ -135,7 +166,11 @@ pub fn text(a: &Audit, verbose: bool) -> String {
     let _ = writeln!(out);
     let _ = writeln!(out, "{}", verdict(a));
     for n in &a.networks {
-        let fs: Vec<&Finding> = a.findings.iter().filter(|f| f.network.as_deref() == Some(&n.name)).collect();
+        let fs: Vec<&Finding> = a
+            .findings
+            .iter()
+            .filter(|f| f.network.as_deref() == Some(&n.name))
+            .collect();
         let ok = fs.iter().filter(|f| f.status == Status::Ok).count();
         let _ = writeln!(
             out,
@@ -154,7 +189,11 @@ pub fn text(a: &Audit, verbose: bool) -> String {
     let daemon: Vec<&Finding> = a
         .findings
         .iter()
-        .filter(|f| f.network.is_none() && f.status != Status::Extra && !(f.status == Status::Undecodable && f.claims.is_empty() && f.fix.is_none()))
+        .filter(|f| {
+            f.network.is_none()
+                && f.status != Status::Extra
+                && !(f.status == Status::Undecodable && f.claims.is_empty() && f.fix.is_none())
+        })
         .collect();
     let ok = daemon.iter().filter(|f| f.status == Status::Ok).count();
     let _ = writeln!(out, "\nDaemon-wide rules: {ok}/{} ok", daemon.len());
@@ -164,12 +203,23 @@ pub fn text(a: &Audit, verbose: bool) -> String {
     let extra: Vec<&Finding> = a
         .findings
         .iter()
-        .filter(|f| f.network.is_none() && (f.status == Status::Extra || (f.status == Status::Undecodable && f.fix.is_none())))
+        .filter(|f| {
+            f.network.is_none()
+                && (f.status == Status::Extra
+                    || (f.status == Status::Undecodable && f.fix.is_none()))
+        })
         .collect();
     if !extra.is_empty() {
         let _ = writeln!(out, "\nRules Docker did not ask for ({}):", extra.len());
         for f in extra {
-            let _ = writeln!(out, "  {:<12} {:?} {} {}", f.status.label(), f.family, f.table, f.rule);
+            let _ = writeln!(
+                out,
+                "  {:<12} {:?} {} {}",
+                f.status.label(),
+                f.family,
+                f.table,
+                f.rule
+            );
         }
     }
     if !a.host.is_empty() {
@@ -195,7 +245,10 @@ pub fn text(a: &Audit, verbose: bool) -> String {
             "  {} — {}{}",
             b.path.display(),
             b.version.as_deref().unwrap_or("?"),
-            b.error.as_ref().map(|e| format!(" (unusable: {e})")).unwrap_or_default()
+            b.error
+                .as_ref()
+                .map(|e| format!(" (unusable: {e})"))
+                .unwrap_or_default()
         );
     }
     out
@@ -207,7 +260,11 @@ pub fn fix_script(a: &Audit) -> String {
     let mut s = String::from(
         "#!/bin/sh\n# Generated by nfprobe check. It applies nothing until you run it: read it first.\n# Rules are restored with -I/-A only (never -D by spec: a buggy iptables deletes look-alikes).\nset -e\n",
     );
-    let chains: Vec<_> = a.host.iter().filter(|h| h.kind == "chain_missing").collect();
+    let chains: Vec<_> = a
+        .host
+        .iter()
+        .filter(|h| h.kind == "chain_missing")
+        .collect();
     if !chains.is_empty() {
         s.push_str("\n# missing chains\n");
         for h in chains {
@@ -219,7 +276,12 @@ pub fn fix_script(a: &Audit) -> String {
     let rules: Vec<&Finding> = a
         .findings
         .iter()
-        .filter(|f| matches!(f.status, Status::Missing | Status::MissingCliClaimsPresent | Status::WrongOrder))
+        .filter(|f| {
+            matches!(
+                f.status,
+                Status::Missing | Status::MissingCliClaimsPresent | Status::WrongOrder
+            )
+        })
         .collect();
     if !rules.is_empty() {
         s.push_str("\n# missing or misplaced rules, in Docker's order\n");

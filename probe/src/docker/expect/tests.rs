@@ -180,7 +180,13 @@ fn check(state: &DockerState, text: &str, only_tables: &[&str]) {
                 .position(|(t, c, w)| *t == e.rules[i].table && *c == e.rules[i].chain && w == r)
                 .unwrap()
         };
-        assert!(pos(o.first) < pos(o.then), "{} before {}: {}", a.spec(), b.spec(), o.why);
+        assert!(
+            pos(o.first) < pos(o.then),
+            "{} before {}: {}",
+            a.spec(),
+            b.spec(),
+            o.why
+        );
     }
 }
 
@@ -205,11 +211,26 @@ fn b4_published_port_proxy_off() {
 
 #[test]
 fn layouts_by_version() {
-    assert_eq!(Layout::for_version(Some((20, 10)), false), Some(Layout::V20));
-    assert_eq!(Layout::for_version(Some((28, 0)), false), Some(Layout::V28_0));
-    assert_eq!(Layout::for_version(Some((28, 2)), false), Some(Layout::V28_2));
-    assert_eq!(Layout::for_version(Some((28, 5)), false), Some(Layout::V28_3));
-    assert_eq!(Layout::for_version(Some((29, 0)), true), Some(Layout::V29Nft));
+    assert_eq!(
+        Layout::for_version(Some((20, 10)), false),
+        Some(Layout::V20)
+    );
+    assert_eq!(
+        Layout::for_version(Some((28, 0)), false),
+        Some(Layout::V28_0)
+    );
+    assert_eq!(
+        Layout::for_version(Some((28, 2)), false),
+        Some(Layout::V28_2)
+    );
+    assert_eq!(
+        Layout::for_version(Some((28, 5)), false),
+        Some(Layout::V28_3)
+    );
+    assert_eq!(
+        Layout::for_version(Some((29, 0)), true),
+        Some(Layout::V29Nft)
+    );
 }
 
 #[test]
@@ -258,30 +279,64 @@ fn settings_change_rules() {
     let specs: Vec<String> = e.rules.iter().map(Expected::spec).collect();
     assert!(specs.contains(&"-A DOCKER-FORWARD -i bridge1 -o bridge1 -j DROP".to_owned()));
     assert!(specs.contains(&"-A DOCKER-FORWARD -i bridge1 ! -o bridge1 -j ACCEPT".to_owned()));
-    assert!(specs.contains(&"-A POSTROUTING -s 192.0.2.0/24 ! -o bridge1 -j SNAT --to-source 198.51.100.7".to_owned()));
+    assert!(specs.contains(
+        &"-A POSTROUTING -s 192.0.2.0/24 ! -o bridge1 -j SNAT --to-source 198.51.100.7".to_owned()
+    ));
     s.networks[1].gateway_mode_ipv4 = GatewayMode::NatUnprotected;
-    let specs: Vec<String> = expect(&s, Layout::V28_0).rules.iter().map(Expected::spec).collect();
+    let specs: Vec<String> = expect(&s, Layout::V28_0)
+        .rules
+        .iter()
+        .map(Expected::spec)
+        .collect();
     assert!(specs.contains(&"-A DOCKER ! -i bridge1 -o bridge1 -j ACCEPT".to_owned()));
-    assert!(!specs.iter().any(|s| s.contains("--dport 80 -j ACCEPT")), "{specs:?}");
-    assert!(!specs.iter().any(|s| s.starts_with("-A PREROUTING -p tcp -d 192.0.2.2")));
+    assert!(
+        !specs.iter().any(|s| s.contains("--dport 80 -j ACCEPT")),
+        "{specs:?}"
+    );
+    assert!(
+        !specs
+            .iter()
+            .any(|s| s.starts_with("-A PREROUTING -p tcp -d 192.0.2.2"))
+    );
     s.networks[1].gateway_mode_ipv4 = GatewayMode::Routed;
-    let specs: Vec<String> = expect(&s, Layout::V28_0).rules.iter().map(Expected::spec).collect();
+    let specs: Vec<String> = expect(&s, Layout::V28_0)
+        .rules
+        .iter()
+        .map(Expected::spec)
+        .collect();
     assert!(specs.contains(&"-A DOCKER -o bridge1 -p icmp -j ACCEPT".to_owned()));
     assert!(specs.contains(&"-A DOCKER-ISOLATION-STAGE-1 -o bridge1 -j RETURN".to_owned()));
     assert!(!specs.iter().any(|s| s.contains("DNAT")));
     s.networks[1].internal = true;
-    let specs: Vec<String> = expect(&s, Layout::V28_0).rules.iter().map(Expected::spec).collect();
-    assert!(specs.contains(&"-A DOCKER-ISOLATION-STAGE-1 -i bridge1 ! -d 192.0.2.0/24 -j DROP".to_owned()));
+    let specs: Vec<String> = expect(&s, Layout::V28_0)
+        .rules
+        .iter()
+        .map(Expected::spec)
+        .collect();
+    assert!(
+        specs.contains(
+            &"-A DOCKER-ISOLATION-STAGE-1 -i bridge1 ! -d 192.0.2.0/24 -j DROP".to_owned()
+        )
+    );
     assert!(!specs.iter().any(|s| s.contains("-o bridge1 -j DOCKER")));
     // 29: DOCKER-INTERNAL, no skip-DNAT RETURN, no DOCKER-USER RETURN; 28.2 raw per endpoint.
     let s = example_state(true, true);
-    let specs: Vec<String> = expect(&s, Layout::V29).rules.iter().map(Expected::spec).collect();
+    let specs: Vec<String> = expect(&s, Layout::V29)
+        .rules
+        .iter()
+        .map(Expected::spec)
+        .collect();
     assert!(specs.contains(&"-A DOCKER-FORWARD -j DOCKER-INTERNAL".to_owned()));
-    assert!(!specs.iter().any(|s| s.contains("ISOLATION") || s == "-A DOCKER -i bridge1 -j RETURN" || s == "-A DOCKER-USER -j RETURN"));
+    assert!(!specs.iter().any(|s| s.contains("ISOLATION")
+        || s == "-A DOCKER -i bridge1 -j RETURN"
+        || s == "-A DOCKER-USER -j RETURN"));
     assert!(specs.contains(&"-A PREROUTING -d 192.0.2.2 ! -i bridge1 -j DROP".to_owned()));
     // nftables: shape only.
     let e = expect(&s, Layout::V29Nft);
     assert!(e.rules.is_empty());
-    assert!(e.nft.iter().any(|n| n.chain == "filter-forward-in__bridge1" && n.comment.as_deref() == Some("UNPUBLISHED PORT DROP")));
-    assert!(e.nft.iter().any(|n| n.chain == "nat-prerouting-and-output" && n.comment.as_deref() == Some("DNAT") && n.count == 1));
+    assert!(e.nft.iter().any(|n| n.chain == "filter-forward-in__bridge1"
+        && n.comment.as_deref() == Some("UNPUBLISHED PORT DROP")));
+    assert!(e.nft.iter().any(|n| n.chain == "nat-prerouting-and-output"
+        && n.comment.as_deref() == Some("DNAT")
+        && n.count == 1));
 }
