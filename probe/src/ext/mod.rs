@@ -250,6 +250,7 @@ mod connlimit;
 mod connsecmark;
 mod cpu;
 mod dccp;
+mod devgroup;
 mod dscp;
 mod dscp_tg;
 mod ecn;
@@ -323,6 +324,7 @@ static EXT_REGISTRY: &[&ExtDef] = &[
     &connsecmark::DEF,
     &cpu::DEF,
     &dccp::DEF,
+    &devgroup::DEF,
     &dscp::DEF,
     &dscp_tg::DEF,
     &ecn::DEF,
