@@ -37,6 +37,7 @@ mod physdev;
 mod pkttype;
 mod recent;
 mod reject;
+pub mod set;
 mod statistic;
 mod tcp;
 mod tcpmss;
@@ -124,6 +125,7 @@ static REGISTRY: &[&ExtDef] = &[
     &mac::DEF,
     &owner::DEF,
     &pkttype::DEF,
+    &set::DEF,
     // core targets (xt helper)
     &nat::SNAT,
     &nat::DNAT,
