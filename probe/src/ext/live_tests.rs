@@ -10,8 +10,7 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 
 use super::t_files::{TLine, ok_lines, ours, save_words, segments, shell_words};
 use crate::kernel::netns::NetnsSpec;
-use crate::kernel::{nft, xt};
-use crate::ruleset::{Backend, Family, Ruleset, render, xlate};
+use crate::ruleset::{Backend, Family, Ruleset, render};
 
 /// Lines whose nf_tables form is not a compat blob of ours but a native expression that
 /// `ruleset::xlate` (not this branch) still has to turn back into the extension; reported,
@@ -117,13 +116,7 @@ fn tool(backend: Backend, family: Family, save: bool) -> String {
 }
 
 fn read(backend: Backend, spec: &NetnsSpec, family: Family) -> Ruleset {
-    match backend {
-        Backend::Legacy => xt::read_ruleset(Some(spec), family).expect("legacy read"),
-        Backend::Nft => {
-            let rs = nft::read_ruleset(Some(spec)).expect("nf_tables read");
-            xlate::iptables_ruleset(&rs, family)
-        }
-    }
+    crate::ruleset::read::read(Some(spec), backend, family).expect("kernel read")
 }
 
 fn uses_ours(l: &TLine) -> bool {
@@ -163,6 +156,7 @@ fn check_backend(backend: Backend) {
     };
     for bin in [
         "ip",
+        "ipset",
         "iptables-legacy",
         "ip6tables-legacy",
         "iptables-nft",
@@ -196,6 +190,20 @@ fn check_backend(backend: Backend) {
             .find(|l| &l.file == file)
             .map(|l| l.family)
             .unwrap();
+        // Sets the SET target lines of live_extra.txt refer to.
+        for (name, kind, fam) in [
+            ("nfpext_a", "hash:ip", "inet"),
+            ("nfpext_b", "hash:ip,port", "inet"),
+            ("nfpext_a6", "hash:ip", "inet6"),
+            ("nfpext_m", "hash:ip", "inet"),
+        ] {
+            // skbinfo for --map-set; harmless on the others.
+            let args: Vec<String> = ["create", name, kind, "family", fam, "skbinfo"]
+                .iter()
+                .map(|s| (*s).to_owned())
+                .collect();
+            ns.run("ipset", &args);
+        }
         for setup in setup_lines(file) {
             let mut w = shell_words(&setup);
             w.remove(0);

@@ -290,6 +290,7 @@ mod rpfilter;
 mod rt;
 mod sctp;
 mod secmark;
+mod set_tg;
 mod socket;
 mod srh;
 mod string;
@@ -361,6 +362,7 @@ static EXT_REGISTRY: &[&ExtDef] = &[
     &rt::DEF,
     &sctp::DEF,
     &secmark::DEF,
+    &set_tg::DEF,
     &socket::DEF,
     &srh::DEF,
     &string::DEF,
