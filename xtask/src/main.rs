@@ -24,6 +24,8 @@ struct Cli {
 
 #[derive(Debug, Subcommand)]
 enum Cmd {
+    /// Stand up / list / remove a lab (see tests/src).
+    Lab(lab::LabArgs),
     /// Install what building and testing need (idempotent; fast when done).
     Bootstrap,
     /// Build the eBPF object and nfprobe with it embedded.
@@ -53,8 +55,6 @@ enum Cmd {
         #[arg(trailing_var_arg = true, allow_hyphen_values = true)]
         args: Vec<String>,
     },
-    /// Stand up / list / remove a lab (see tests/src).
-    Lab(lab::LabArgs),
     /// Long fuzz runs of the decoders (`cargo xtask fuzz` lists the targets).
     Fuzz {
         target: Option<String>,
@@ -67,6 +67,7 @@ enum Cmd {
 fn main() -> std::process::ExitCode {
     let cli = Cli::parse();
     let result = match cli.cmd {
+        Cmd::Lab(a) => lab::run(a),
         Cmd::Bootstrap => bootstrap::run(),
         Cmd::Build { release } => build::run(release),
         Cmd::Test {
@@ -75,7 +76,6 @@ fn main() -> std::process::ExitCode {
         } => test::run(!no_lint, &cargo_test_args),
         Cmd::RunCheck { args } => run::check(&args),
         Cmd::Bench { name, args } => bench::run(name.as_deref(), &args),
-        Cmd::Lab(a) => lab::run(a),
         Cmd::Fuzz { target, cases } => fuzz::run(target.as_deref(), cases),
     };
     match result {

@@ -7,6 +7,7 @@ use nfprobe::kernel::netns::NetnsSpec;
 
 mod drops;
 mod features;
+mod ruleset;
 
 #[derive(Debug, Parser)]
 #[command(
@@ -36,6 +37,8 @@ pub enum Command {
     /// Live drop counters on the Docker bridges (or named interfaces): what the kernel dropped,
     /// where and why.
     Drops(drops::Args),
+    /// The kernel's ruleset (nf_tables or legacy xtables), as iptables-save would print it.
+    Ruleset(ruleset::Args),
 }
 
 /// Options every command understands.
@@ -63,6 +66,7 @@ impl Cli {
         match self.command {
             Command::Features(args) => features::run(&global, args),
             Command::Drops(args) => drops::run(&global, args),
+            Command::Ruleset(args) => ruleset::run(&global, args),
         }
     }
 }

@@ -15,7 +15,33 @@ use thiserror::Error;
 use crate::bytes::Truncated;
 use crate::ruleset::Family;
 
+mod addrtype;
+pub(crate) mod args;
+mod classify;
 mod comment;
+mod connmark_tg;
+mod conntrack;
+mod ct;
+mod icmp;
+mod iprange;
+mod length;
+mod limit;
+mod log;
+mod mac;
+mod mark;
+mod mark_tg;
+mod multiport;
+mod nat;
+mod owner;
+mod physdev;
+mod pkttype;
+mod recent;
+mod reject;
+pub mod set;
+mod statistic;
+mod tcp;
+mod tcpmss;
+mod udp;
 
 #[derive(Debug, Clone, PartialEq, Eq, Error)]
 pub enum ExtError {
@@ -77,11 +103,69 @@ pub struct ExtDef {
 }
 
 /// Every extension we understand. Add one line per new extension file.
-static REGISTRY: &[&ExtDef] = &[&comment::DEF];
+static REGISTRY: &[&ExtDef] = &[
+    &comment::DEF,
+    // core matches (xt helper)
+    &tcp::DEF,
+    &udp::DEF,
+    &icmp::DEF4,
+    &icmp::DEF6,
+    &addrtype::DEF,
+    &conntrack::DEF,
+    &conntrack::STATE,
+    &mark::MARK,
+    &mark::CONNMARK,
+    &multiport::DEF,
+    &physdev::DEF,
+    &statistic::DEF,
+    &recent::DEF,
+    &limit::DEF,
+    &iprange::DEF,
+    &length::DEF,
+    &mac::DEF,
+    &owner::DEF,
+    &pkttype::DEF,
+    &set::DEF,
+    // core targets (xt helper)
+    &nat::SNAT,
+    &nat::DNAT,
+    &nat::MASQUERADE,
+    &nat::REDIRECT,
+    &reject::DEF,
+    &mark_tg::DEF,
+    &connmark_tg::DEF,
+    &log::DEF,
+    &ct::DEF,
+    &ct::NOTRACK_DEF,
+    &tcpmss::DEF,
+    &classify::DEF,
+];
+
+/// Picks the name iptables-save prints for a blob when it differs from the kernel name
+/// (libxtables `.alias`: `conntrack` with the state flag prints as `state`, `CT` with the
+/// notrack-alias flag as `NOTRACK`). `None`: print the kernel name.
+pub type AliasFn = fn(&DecodeCtx, &[u8]) -> Option<&'static str>;
+
+/// Extensions whose printed name depends on the blob.
+static ALIASES: &[(ExtKind, &str, AliasFn)] = &[
+    (ExtKind::Match, "conntrack", conntrack::alias),
+    (ExtKind::Target, "CT", ct::alias),
+];
+
+/// The name iptables-save prints after `-m`/`-j` for a kernel blob of extension `name`.
+pub fn save_name(kind: ExtKind, name: &str, ctx: &DecodeCtx, blob: &[u8]) -> String {
+    ALIASES
+        .iter()
+        .find(|(k, n, _)| *k == kind && *n == name)
+        .and_then(|(_, _, f)| f(ctx, blob))
+        .unwrap_or(name)
+        .to_owned()
+}
 
 fn find(kind: ExtKind, name: &str, family: Family) -> Option<&'static ExtDef> {
     REGISTRY
         .iter()
+        .chain(EXT_REGISTRY)
         .copied()
         .find(|d| d.kind == kind && d.name == name && d.family.is_none_or(|f| f == family))
 }
@@ -116,19 +200,19 @@ pub fn parse(
     (def.parse)(family, words)
 }
 
-/// Quote a word as iptables-save does (`xtables_save_string`): double quotes when it holds
-/// anything but `[A-Za-z0-9_-./]`-ish characters, with `"` and `\` escaped.
+/// Quote a word as iptables-save does (`xtables_save_string`): bare when it is non-empty and
+/// only `[A-Za-z0-9_-]`, else in double quotes with `"`, `\` and `'` backslash-escaped.
 pub fn save_string(s: &str) -> String {
     let plain = !s.is_empty()
         && s.bytes()
-            .all(|b| b.is_ascii_alphanumeric() || b"-._/:@+".contains(&b) || b >= 0x80);
+            .all(|b| b.is_ascii_alphanumeric() || b == b'_' || b == b'-');
     if plain {
         return s.to_owned();
     }
     let mut out = String::with_capacity(s.len() + 2);
     out.push('"');
     for c in s.chars() {
-        if c == '"' || c == '\\' {
+        if matches!(c, '"' | '\\' | '\'') {
             out.push('\\');
         }
         out.push(c);
@@ -146,5 +230,149 @@ pub(crate) fn truncated(name: &str) -> impl FnOnce(Truncated) -> ExtError + '_ {
 
 /// Kind and name of every registered extension (for tests and fuzzing).
 pub fn registered() -> impl Iterator<Item = (ExtKind, &'static str)> {
-    REGISTRY.iter().map(|d| (d.kind, d.name))
+    REGISTRY
+        .iter()
+        .chain(EXT_REGISTRY)
+        .map(|d| (d.kind, d.name))
 }
+
+// Extensions of the `ext` branch (one block, kept together for merging).
+mod ah;
+mod audit;
+#[cfg(test)]
+mod blob_tests;
+mod bpf;
+mod cgroup;
+mod checksum;
+mod cluster;
+mod clusterip;
+mod connbytes;
+mod connlabel;
+mod connlimit;
+mod connsecmark;
+mod cpu;
+mod dccp;
+mod dscp;
+mod dscp_tg;
+mod ecn;
+mod ecn_tg;
+mod esp;
+mod eui64;
+mod frag;
+mod hashlimit;
+mod helper;
+mod hmark;
+mod idletimer;
+mod ip6opts;
+mod ipcomp;
+mod ipv6header;
+mod ipvs;
+mod led;
+mod mh;
+mod netmap;
+mod nfacct;
+mod nflog;
+mod nfqueue;
+mod npt;
+pub(crate) mod opts;
+mod osf;
+mod policy;
+mod quota;
+mod rateest;
+mod rateest_tg;
+mod realm;
+#[cfg(test)]
+mod robust_tests;
+mod rpfilter;
+mod rt;
+mod sctp;
+mod secmark;
+mod socket;
+mod srh;
+mod string;
+mod synproxy;
+#[cfg(test)]
+mod t_files;
+mod tcpmss_mt;
+mod tcpoptstrip;
+mod tee;
+mod time;
+mod tos;
+mod tos_tg;
+mod tproxy;
+mod trace;
+mod ttl;
+mod ttl_tg;
+mod u32;
+// End of the `ext` branch block.
+
+/// The `ext` branch's extensions, searched after `REGISTRY`.
+static EXT_REGISTRY: &[&ExtDef] = &[
+    // `ext` branch block.
+    &ah::DEF4,
+    &ah::DEF6,
+    &audit::DEF,
+    &bpf::DEF,
+    &cgroup::DEF,
+    &checksum::DEF,
+    &cluster::DEF,
+    &clusterip::DEF,
+    &connbytes::DEF,
+    &connlabel::DEF,
+    &connlimit::DEF,
+    &connsecmark::DEF,
+    &cpu::DEF,
+    &dccp::DEF,
+    &dscp::DEF,
+    &dscp_tg::DEF,
+    &ecn::DEF,
+    &ecn_tg::DEF,
+    &esp::DEF,
+    &eui64::DEF,
+    &frag::DEF,
+    &hashlimit::DEF,
+    &helper::DEF,
+    &hmark::DEF,
+    &idletimer::DEF,
+    &ip6opts::DEF_DST,
+    &ip6opts::DEF_HBH,
+    &ipcomp::DEF,
+    &ipv6header::DEF,
+    &ipvs::DEF,
+    &led::DEF,
+    &mh::DEF,
+    &netmap::DEF,
+    &nfacct::DEF,
+    &nflog::DEF,
+    &nfqueue::DEF,
+    &npt::DEF_DNPT,
+    &npt::DEF_SNPT,
+    &osf::DEF,
+    &policy::DEF,
+    &quota::DEF,
+    &rateest::DEF,
+    &rateest_tg::DEF,
+    &realm::DEF,
+    &rpfilter::DEF,
+    &rt::DEF,
+    &sctp::DEF,
+    &secmark::DEF,
+    &socket::DEF,
+    &srh::DEF,
+    &string::DEF,
+    &synproxy::DEF,
+    &tcpmss_mt::DEF,
+    &tcpoptstrip::DEF,
+    &tee::DEF,
+    &time::DEF,
+    &tos::DEF,
+    &tos_tg::DEF,
+    &tproxy::DEF,
+    &trace::DEF,
+    &ttl::DEF_TTL,
+    &ttl::DEF_HL,
+    &ttl_tg::DEF_TTL,
+    &ttl_tg::DEF_HL,
+    &u32::DEF,
+    // End of the `ext` branch block.
+];

@@ -3,8 +3,14 @@
 pub mod btf;
 pub mod drop_probe;
 pub mod ebpf;
+pub mod exec;
 pub mod features;
 pub mod kallsyms;
 pub mod link;
 pub mod netns;
+pub mod nfnl;
+pub mod nft;
+pub mod proc;
 pub mod signals;
+pub mod sysctl;
+pub mod xt;

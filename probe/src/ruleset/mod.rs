@@ -3,5 +3,9 @@
 //! iptables-save 1.8.9 prints).
 
 pub mod model;
+pub mod nft_text;
+pub mod read;
+pub mod render;
+pub mod xlate;
 
 pub use model::*;

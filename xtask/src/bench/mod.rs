@@ -4,6 +4,7 @@
 use anyhow::{Result, bail};
 
 mod drops;
+mod ruleset;
 mod startup;
 
 /// A benchmark: its name, one line about it, and its entry point (gets the extra arguments).
@@ -14,7 +15,7 @@ pub struct Bench {
 }
 
 /// Every benchmark. Add one line per new file.
-pub static BENCHES: &[&Bench] = &[&startup::BENCH, &drops::BENCH];
+pub static BENCHES: &[&Bench] = &[&startup::BENCH, &ruleset::BENCH, &drops::BENCH];
 
 pub fn run(name: Option<&str>, args: &[String]) -> Result<()> {
     let Some(name) = name else {

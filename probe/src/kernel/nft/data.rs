@@ -1,0 +1,146 @@
+//! `NFTA_DATA_*`: the value-or-verdict payload of cmp, immediate, range, bitwise and set
+//! elements.
+
+use serde::{Serialize, Serializer};
+
+use crate::kernel::nfnl::{NlaError, NlaIter};
+
+const NFTA_DATA_VALUE: u16 = 1;
+const NFTA_DATA_VERDICT: u16 = 2;
+const NFTA_VERDICT_CODE: u16 = 1;
+const NFTA_VERDICT_CHAIN: u16 = 2;
+const NFTA_VERDICT_CHAIN_ID: u16 = 3;
+/// NFT_DATA_VALUE_MAXLEN: the kernel never sends a longer value.
+pub const VALUE_MAXLEN: usize = 64;
+
+/// A value (register contents, big-endian as on the wire) or a verdict.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum NftData {
+    Value(#[serde(serialize_with = "hex")] Box<[u8]>),
+    Verdict(Verdict),
+}
+
+/// nf_tables verdicts (`NF_*` and `NFT_*` codes).
+#[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Verdict {
+    Drop,
+    Accept,
+    Stolen,
+    Queue,
+    Repeat,
+    Continue,
+    Break,
+    Jump(String),
+    Goto(String),
+    Return,
+    /// A code we do not know.
+    Other(i32),
+}
+
+impl Verdict {
+    fn from_code(code: i32, chain: Option<String>) -> Result<Self, NlaError> {
+        Ok(match code {
+            0 => Verdict::Drop,
+            1 => Verdict::Accept,
+            2 => Verdict::Stolen,
+            3 => Verdict::Queue,
+            4 => Verdict::Repeat,
+            -1 => Verdict::Continue,
+            -2 => Verdict::Break,
+            -3 | -4 => {
+                let chain = chain.ok_or_else(|| NlaError::new(0, "jump/goto without a chain"))?;
+                if code == -3 {
+                    Verdict::Jump(chain)
+                } else {
+                    Verdict::Goto(chain)
+                }
+            }
+            -5 => Verdict::Return,
+            other => Verdict::Other(other),
+        })
+    }
+}
+
+/// Decodes the attributes inside an `NFTA_DATA` nest.
+pub fn decode_data(buf: &[u8]) -> Result<NftData, NlaError> {
+    let mut out = None;
+    for a in NlaIter::new(buf) {
+        let a = a?;
+        match a.kind {
+            NFTA_DATA_VALUE => {
+                if a.data.len() > VALUE_MAXLEN {
+                    return Err(NlaError::new(
+                        a.offset,
+                        format!("value of {} bytes exceeds {VALUE_MAXLEN}", a.data.len()),
+                    ));
+                }
+                out = Some(NftData::Value(a.data.into()));
+            }
+            NFTA_DATA_VERDICT => {
+                let mut code = None;
+                let mut chain = None;
+                for v in a.nested() {
+                    let v = v?;
+                    match v.kind {
+                        NFTA_VERDICT_CODE => code = Some(v.be32()? as i32),
+                        NFTA_VERDICT_CHAIN => chain = Some(v.string()),
+                        NFTA_VERDICT_CHAIN_ID => {}
+                        k => {
+                            return Err(NlaError::new(v.offset, format!("verdict attribute {k}")));
+                        }
+                    }
+                }
+                let code = code.ok_or_else(|| NlaError::new(a.offset, "verdict without code"))?;
+                out = Some(NftData::Verdict(Verdict::from_code(code, chain)?));
+            }
+            k => return Err(NlaError::new(a.offset, format!("data attribute {k}"))),
+        }
+    }
+    out.ok_or_else(|| NlaError::new(0, "empty data"))
+}
+
+/// Serialises bytes as a lowercase hex string (JSON reports).
+pub fn hex<S: Serializer>(b: &[u8], s: S) -> Result<S::Ok, S::Error> {
+    s.serialize_str(&to_hex(b))
+}
+
+pub fn hex_opt<S: Serializer>(b: &Option<Box<[u8]>>, s: S) -> Result<S::Ok, S::Error> {
+    match b {
+        Some(b) => s.serialize_str(&to_hex(b)),
+        None => s.serialize_none(),
+    }
+}
+
+pub fn to_hex(b: &[u8]) -> String {
+    use std::fmt::Write;
+    let mut out = String::with_capacity(b.len() * 2);
+    for x in b {
+        let _ = write!(out, "{x:02x}");
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::kernel::nft::expr::testutil::*;
+
+    #[test]
+    fn value_and_verdicts() {
+        assert_eq!(
+            decode_data(&nla(1, &[1, 2])).unwrap(),
+            NftData::Value(vec![1, 2].into())
+        );
+        let jump = nest(2, &[be32(1, (-3i32) as u32), nla(2, b"DOCKER\0")]);
+        assert_eq!(
+            decode_data(&jump).unwrap(),
+            NftData::Verdict(Verdict::Jump("DOCKER".into()))
+        );
+        let bad = nest(2, &[be32(1, (-3i32) as u32)]);
+        assert!(decode_data(&bad).is_err());
+        assert!(decode_data(&nla(1, &[0; 65])).is_err());
+        assert!(decode_data(&[]).is_err());
+    }
+}

@@ -1,0 +1,64 @@
+//! `bitwise`: `dreg = (sreg & mask) ^ xor`, or a shift by `data`.
+
+use serde::Serialize;
+
+use super::{missing, reg, unknown, value};
+use crate::kernel::nfnl::{NlaError, NlaIter};
+
+const EXPR: &str = "bitwise";
+const NFTA_BITWISE_SREG: u16 = 1;
+const NFTA_BITWISE_DREG: u16 = 2;
+const NFTA_BITWISE_LEN: u16 = 3;
+const NFTA_BITWISE_MASK: u16 = 4;
+const NFTA_BITWISE_XOR: u16 = 5;
+const NFTA_BITWISE_OP: u16 = 6;
+const NFTA_BITWISE_DATA: u16 = 7;
+
+pub const OP_BOOL: u32 = 0;
+pub const OP_LSHIFT: u32 = 1;
+pub const OP_RSHIFT: u32 = 2;
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Bitwise {
+    pub sreg: u32,
+    pub dreg: u32,
+    pub len: u32,
+    pub mask: Option<Box<[u8]>>,
+    pub xor: Option<Box<[u8]>>,
+    pub op: Option<u32>,
+    pub data: Option<Box<[u8]>>,
+}
+
+impl Bitwise {
+    pub fn decode(buf: &[u8]) -> Result<Self, NlaError> {
+        let mut sreg = None;
+        let mut dreg = None;
+        let mut len = None;
+        let mut mask = None;
+        let mut xor = None;
+        let mut op = None;
+        let mut data = None;
+        for a in NlaIter::new(buf) {
+            let a = a?;
+            match a.kind {
+                NFTA_BITWISE_SREG => sreg = Some(reg(&a)?),
+                NFTA_BITWISE_DREG => dreg = Some(reg(&a)?),
+                NFTA_BITWISE_LEN => len = Some(a.be32()?),
+                NFTA_BITWISE_MASK => mask = Some(value(EXPR, &a)?),
+                NFTA_BITWISE_XOR => xor = Some(value(EXPR, &a)?),
+                NFTA_BITWISE_OP => op = Some(a.be32()?),
+                NFTA_BITWISE_DATA => data = Some(value(EXPR, &a)?),
+                _ => return Err(unknown(EXPR, &a)),
+            }
+        }
+        Ok(Self {
+            sreg: sreg.ok_or_else(|| missing(EXPR, "NFTA_BITWISE_SREG"))?,
+            dreg: dreg.ok_or_else(|| missing(EXPR, "NFTA_BITWISE_DREG"))?,
+            len: len.ok_or_else(|| missing(EXPR, "NFTA_BITWISE_LEN"))?,
+            mask,
+            xor,
+            op,
+            data,
+        })
+    }
+}

@@ -1,0 +1,60 @@
+//! `cmp`: compare a register with a constant.
+
+use serde::Serialize;
+
+use super::{missing, reg, unknown, value};
+use crate::kernel::nfnl::{NlaError, NlaIter};
+
+const EXPR: &str = "cmp";
+const NFTA_CMP_SREG: u16 = 1;
+const NFTA_CMP_OP: u16 = 2;
+const NFTA_CMP_DATA: u16 = 3;
+
+pub const OP_EQ: u32 = 0;
+pub const OP_NEQ: u32 = 1;
+pub const OP_LT: u32 = 2;
+pub const OP_LTE: u32 = 3;
+pub const OP_GT: u32 = 4;
+pub const OP_GTE: u32 = 5;
+
+/// nft's spelling of a comparison operator (`==` is implicit and printed as nothing).
+pub fn op_str(op: u32) -> Option<&'static str> {
+    Some(match op {
+        OP_EQ => "",
+        OP_NEQ => "!=",
+        OP_LT => "<",
+        OP_LTE => "<=",
+        OP_GT => ">",
+        OP_GTE => ">=",
+        _ => return None,
+    })
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Cmp {
+    pub sreg: u32,
+    pub op: u32,
+    pub data: Box<[u8]>,
+}
+
+impl Cmp {
+    pub fn decode(buf: &[u8]) -> Result<Self, NlaError> {
+        let mut sreg = None;
+        let mut op = None;
+        let mut data = None;
+        for a in NlaIter::new(buf) {
+            let a = a?;
+            match a.kind {
+                NFTA_CMP_SREG => sreg = Some(reg(&a)?),
+                NFTA_CMP_OP => op = Some(a.be32()?),
+                NFTA_CMP_DATA => data = Some(value(EXPR, &a)?),
+                _ => return Err(unknown(EXPR, &a)),
+            }
+        }
+        Ok(Self {
+            sreg: sreg.ok_or_else(|| missing(EXPR, "NFTA_CMP_SREG"))?,
+            op: op.ok_or_else(|| missing(EXPR, "NFTA_CMP_OP"))?,
+            data: data.ok_or_else(|| missing(EXPR, "NFTA_CMP_DATA"))?,
+        })
+    }
+}

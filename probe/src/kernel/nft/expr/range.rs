@@ -1,0 +1,45 @@
+//! `range`: is the register between two constants?
+
+use serde::Serialize;
+
+use super::{missing, reg, unknown, value};
+use crate::kernel::nfnl::{NlaError, NlaIter};
+
+const EXPR: &str = "range";
+const NFTA_RANGE_SREG: u16 = 1;
+const NFTA_RANGE_OP: u16 = 2;
+const NFTA_RANGE_FROM_DATA: u16 = 3;
+const NFTA_RANGE_TO_DATA: u16 = 4;
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Range {
+    pub sreg: u32,
+    pub op: u32,
+    pub from: Box<[u8]>,
+    pub to: Box<[u8]>,
+}
+
+impl Range {
+    pub fn decode(buf: &[u8]) -> Result<Self, NlaError> {
+        let mut sreg = None;
+        let mut op = None;
+        let mut from = None;
+        let mut to = None;
+        for a in NlaIter::new(buf) {
+            let a = a?;
+            match a.kind {
+                NFTA_RANGE_SREG => sreg = Some(reg(&a)?),
+                NFTA_RANGE_OP => op = Some(a.be32()?),
+                NFTA_RANGE_FROM_DATA => from = Some(value(EXPR, &a)?),
+                NFTA_RANGE_TO_DATA => to = Some(value(EXPR, &a)?),
+                _ => return Err(unknown(EXPR, &a)),
+            }
+        }
+        Ok(Self {
+            sreg: sreg.ok_or_else(|| missing(EXPR, "NFTA_RANGE_SREG"))?,
+            op: op.ok_or_else(|| missing(EXPR, "NFTA_RANGE_OP"))?,
+            from: from.ok_or_else(|| missing(EXPR, "NFTA_RANGE_FROM_DATA"))?,
+            to: to.ok_or_else(|| missing(EXPR, "NFTA_RANGE_TO_DATA"))?,
+        })
+    }
+}

@@ -1,0 +1,51 @@
+//! `match` / `target`: xtables compat expressions. iptables-nft keeps every `-m`/`-j` it cannot
+//! express natively as one of these: the extension name, its revision and the raw
+//! `xt_*_info` blob, which `crate::ext` decodes exactly like a legacy entry's.
+
+use serde::Serialize;
+
+use super::{missing, unknown};
+use crate::kernel::nfnl::{NlaError, NlaIter};
+
+const EXPR: &str = "match/target";
+// NFTA_MATCH_* and NFTA_TARGET_* share the numbering.
+const NFTA_XT_NAME: u16 = 1;
+const NFTA_XT_REV: u16 = 2;
+const NFTA_XT_INFO: u16 = 3;
+/// XT_EXTENSION_MAXNAMELEN (29, NUL included): the kernel rejects longer names.
+const MAX_NAME: usize = 29;
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Xt {
+    pub name: String,
+    pub rev: u32,
+    #[serde(serialize_with = "crate::kernel::nft::data::hex")]
+    pub info: Box<[u8]>,
+}
+
+impl Xt {
+    pub fn decode(buf: &[u8]) -> Result<Self, NlaError> {
+        let mut name = None;
+        let mut rev = None;
+        let mut info = None;
+        for a in NlaIter::new(buf) {
+            let a = a?;
+            match a.kind {
+                NFTA_XT_NAME => {
+                    if a.data.len() > MAX_NAME {
+                        return Err(NlaError::new(a.offset, "extension name too long"));
+                    }
+                    name = Some(a.string());
+                }
+                NFTA_XT_REV => rev = Some(a.be32()?),
+                NFTA_XT_INFO => info = Some(Box::<[u8]>::from(a.data)),
+                _ => return Err(unknown(EXPR, &a)),
+            }
+        }
+        Ok(Self {
+            name: name.ok_or_else(|| missing(EXPR, "NFTA_MATCH_NAME"))?,
+            rev: rev.ok_or_else(|| missing(EXPR, "NFTA_MATCH_REV"))?,
+            info: info.unwrap_or_default(),
+        })
+    }
+}

@@ -1,0 +1,126 @@
+//! nf_tables reader: a consistent snapshot of every table, chain, rule (every expression),
+//! set (with elements), flowtable and object, in every family, straight from the kernel over
+//! nfnetlink. No nft/iptables binary is involved.
+//!
+//! Entry points: [`read_ruleset`] (everything) and [`read_ruleset_with`] (one family, or the
+//! rule-dump strategy for benchmarks). The result is plain typed data ([`NftRuleset`]); turn
+//! iptables-nft tables into the canonical model with `crate::ruleset::xlate::iptables_ruleset`,
+//! or print nft syntax with `crate::ruleset::nft_text`.
+
+use thiserror::Error;
+
+use crate::kernel::netns::{NetnsError, NetnsSpec, run_in};
+use crate::kernel::nfnl::{NfnlError, NlaError};
+
+pub mod chain;
+pub mod data;
+pub mod expr;
+pub mod family;
+pub mod flowtable;
+pub mod generation;
+pub mod object;
+pub mod rule;
+pub mod set;
+mod snapshot;
+pub mod table;
+pub mod udata;
+
+pub use chain::{Hook, NftChain, NftCounters};
+pub use data::{NftData, Verdict};
+pub use expr::Expr;
+pub use family::NftFamily;
+pub use flowtable::NftFlowtable;
+pub use object::NftObject;
+pub use rule::NftRule;
+pub use set::{NftSet, NftSetElem};
+pub use snapshot::{BareDumpStats, ChainVisitor, bare_rule_dump};
+pub use table::NftTable;
+
+pub(crate) use data::{hex, hex_opt};
+
+/// The whole nf_tables ruleset of one network namespace at one generation.
+#[derive(Debug, Clone, PartialEq, serde::Serialize)]
+pub struct NftRuleset {
+    /// Generation id (`NFTA_GEN_ID`); unchanged from before to after the snapshot.
+    pub genid: u32,
+    /// Tables in kernel order (the order `nft list ruleset` prints).
+    pub tables: Vec<NftTable>,
+}
+
+impl NftRuleset {
+    pub fn table(&self, family: NftFamily, name: &str) -> Option<&NftTable> {
+        self.tables
+            .iter()
+            .find(|t| t.family == family && t.name == name)
+    }
+}
+
+/// How rules are asked for. The kernel resumes a dump by re-walking the rule lists from the
+/// start, so one dump per chain (the default) is much cheaper on big rulesets than one per
+/// family.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum RuleDump {
+    #[default]
+    PerChain,
+    PerFamily,
+}
+
+#[derive(Debug, Clone, Default)]
+pub struct ReadOptions {
+    /// Only this family (None: all).
+    pub family: Option<NftFamily>,
+    /// Only tables with this name (None: all).
+    pub table: Option<String>,
+    pub rule_dump: RuleDump,
+}
+
+#[derive(Debug, Error)]
+pub enum NftError {
+    #[error(transparent)]
+    Netns(#[from] NetnsError),
+    #[error(transparent)]
+    Nfnl(#[from] NfnlError),
+    #[error("malformed nf_tables {what} message: {source}")]
+    Malformed {
+        what: &'static str,
+        #[source]
+        source: NlaError,
+    },
+    #[error(
+        "the nf_tables ruleset kept changing while being read ({attempts} attempts); try again"
+    )]
+    Unstable { attempts: u32 },
+}
+
+/// Reads the whole ruleset of the namespace (`None`: the current one).
+pub fn read_ruleset(ns: Option<&NetnsSpec>) -> Result<NftRuleset, NftError> {
+    read_ruleset_with(ns, &ReadOptions::default())
+}
+
+/// Reads with options (family/table filter, rule-dump strategy).
+pub fn read_ruleset_with(
+    ns: Option<&NetnsSpec>,
+    opts: &ReadOptions,
+) -> Result<NftRuleset, NftError> {
+    run_in(ns, || snapshot::read(opts, &mut |_, _, _| {}))?
+}
+
+/// Like [`read_ruleset_with`], calling `visit(family, table, chain)` for every chain as soon as
+/// its rules are read, so a caller can translate and drop them chain by chain (flat memory on
+/// huge rulesets). If the snapshot must restart because the ruleset changed, chains are
+/// visited again: the visitor must overwrite, not append.
+pub fn read_ruleset_visit(
+    ns: Option<&NetnsSpec>,
+    opts: &ReadOptions,
+    visit: &mut ChainVisitor<'_>,
+) -> Result<NftRuleset, NftError> {
+    run_in(ns, || snapshot::read(opts, visit))?
+}
+
+/// The current generation id, alone (cheap; used to prove reads change nothing).
+pub fn read_genid(ns: Option<&NetnsSpec>) -> Result<u32, NftError> {
+    run_in(ns, snapshot::genid_only)?
+}
+
+#[cfg(test)]
+mod tests;

@@ -1,0 +1,141 @@
+//! `NFT_MSG_NEWRULE` → [`NftRule`]: handle, position, userdata (comment) and every expression.
+
+use serde::Serialize;
+
+use super::expr::{Expr, decode_expr};
+use super::{hex_opt, udata};
+use crate::kernel::nfnl::{NlaError, NlaIter};
+
+const NFTA_RULE_TABLE: u16 = 1;
+const NFTA_RULE_CHAIN: u16 = 2;
+const NFTA_RULE_HANDLE: u16 = 3;
+const NFTA_RULE_EXPRESSIONS: u16 = 4;
+const NFTA_RULE_COMPAT: u16 = 5;
+const NFTA_RULE_POSITION: u16 = 6;
+const NFTA_RULE_USERDATA: u16 = 7;
+const NFTA_RULE_PAD: u16 = 8;
+const NFTA_RULE_ID: u16 = 9;
+
+const NFTA_RULE_COMPAT_PROTO: u16 = 1;
+const NFTA_RULE_COMPAT_FLAGS: u16 = 2;
+/// NFT_RULE_COMPAT_F_INV: the compat protocol is inverted (`! -p`).
+pub const COMPAT_F_INV: u32 = 2;
+
+/// `NFTA_RULE_COMPAT`: the `-p` an xt match was loaded with (iptables-nft sets it).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+pub struct RuleCompat {
+    pub proto: u32,
+    pub flags: u32,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct NftRule {
+    pub handle: u64,
+    pub position: Option<u64>,
+    #[serde(serialize_with = "hex_opt")]
+    pub userdata: Option<Box<[u8]>>,
+    /// The comment TLV of the userdata (`comment "..."`, iptables-nft's `-m comment`).
+    pub comment: Option<String>,
+    pub exprs: Vec<Expr>,
+    pub compat: Option<RuleCompat>,
+    /// Parts of the message this build did not understand; with `raw` set the rule is
+    /// undecodable as a whole.
+    pub problems: Vec<String>,
+    #[serde(serialize_with = "hex_opt")]
+    pub raw: Option<Box<[u8]>>,
+}
+
+/// A decoded rule message and where it belongs.
+pub struct RuleMsg<'a> {
+    pub table: &'a [u8],
+    pub chain: &'a [u8],
+    pub rule: NftRule,
+}
+
+impl NftRule {
+    /// Never fails on the rule's content: a malformed rule comes back with `problems` and the
+    /// raw attribute bytes; only the routing (table/chain) is required.
+    pub fn decode(buf: &[u8]) -> Result<RuleMsg<'_>, NlaError> {
+        let mut table = None;
+        let mut chain = None;
+        let mut r = NftRule {
+            handle: 0,
+            position: None,
+            userdata: None,
+            comment: None,
+            exprs: Vec::new(),
+            compat: None,
+            problems: Vec::new(),
+            raw: None,
+        };
+        for a in NlaIter::new(buf) {
+            let a = match a {
+                Ok(a) => a,
+                Err(e) => {
+                    r.problems.push(e.to_string());
+                    break;
+                }
+            };
+            let res: Result<(), NlaError> = (|| {
+                match a.kind {
+                    NFTA_RULE_TABLE => table = Some(trim_nul(a.data)),
+                    NFTA_RULE_CHAIN => chain = Some(trim_nul(a.data)),
+                    NFTA_RULE_HANDLE => r.handle = a.be64()?,
+                    NFTA_RULE_EXPRESSIONS => {
+                        // Typical rules hold < 16 expressions; one allocation.
+                        r.exprs.reserve(8);
+                        for e in a.nested() {
+                            r.exprs.push(decode_expr(e?.data));
+                        }
+                    }
+                    NFTA_RULE_COMPAT => {
+                        let mut c = RuleCompat { proto: 0, flags: 0 };
+                        for x in a.nested() {
+                            let x = x?;
+                            match x.kind {
+                                NFTA_RULE_COMPAT_PROTO => c.proto = x.be32()?,
+                                NFTA_RULE_COMPAT_FLAGS => c.flags = x.be32()?,
+                                k => {
+                                    return Err(NlaError::new(
+                                        x.offset,
+                                        format!("compat attr {k}"),
+                                    ));
+                                }
+                            }
+                        }
+                        r.compat = Some(c);
+                    }
+                    NFTA_RULE_POSITION => r.position = Some(a.be64()?),
+                    NFTA_RULE_USERDATA => {
+                        r.comment = udata::string(a.data, udata::COMMENT);
+                        r.userdata = Some(a.data.into());
+                    }
+                    NFTA_RULE_PAD | NFTA_RULE_ID => {}
+                    k => {
+                        return Err(NlaError::new(
+                            a.offset,
+                            format!("unknown rule attribute {k}"),
+                        ));
+                    }
+                }
+                Ok(())
+            })();
+            if let Err(e) = res {
+                r.problems.push(e.to_string());
+            }
+        }
+        if !r.problems.is_empty() {
+            r.raw = Some(buf.into());
+        }
+        Ok(RuleMsg {
+            table: table.ok_or_else(|| NlaError::new(0, "rule without a table"))?,
+            chain: chain.ok_or_else(|| NlaError::new(0, "rule without a chain"))?,
+            rule: r,
+        })
+    }
+}
+
+fn trim_nul(b: &[u8]) -> &[u8] {
+    let end = b.iter().position(|&c| c == 0).unwrap_or(b.len());
+    &b[..end]
+}

@@ -1,0 +1,329 @@
+//! The consistent snapshot: GETGEN, dumps, GETGEN again; restart when the generation moved,
+//! a message carried another generation (`res_id`), or the kernel flagged NLM_F_DUMP_INTR.
+
+use std::collections::HashMap;
+use std::time::{Duration, Instant};
+
+use super::chain::NftChain;
+use super::flowtable::NftFlowtable;
+use super::generation::decode_genid;
+use super::object::NftObject;
+use super::rule::NftRule;
+use super::set::{NftSet, NftSetElem};
+use super::table::NftTable;
+use super::{NftError, NftFamily, NftRuleset, ReadOptions, RuleDump};
+use crate::kernel::nfnl::{
+    NFNL_SUBSYS_NFTABLES, NLM_F_DUMP, NfMsg, NfnlError, NfnlSocket, Request,
+};
+
+const MSG_GETTABLE: u16 = 1;
+const MSG_GETCHAIN: u16 = 4;
+const MSG_GETRULE: u16 = 7;
+const MSG_GETSET: u16 = 10;
+const MSG_GETSETELEM: u16 = 13;
+const MSG_GETGEN: u16 = 16;
+const MSG_GETOBJ: u16 = 19;
+const MSG_GETFLOWTABLE: u16 = 23;
+
+const NFTA_RULE_TABLE: u16 = 1;
+const NFTA_RULE_CHAIN: u16 = 2;
+const NFTA_SET_ELEM_LIST_TABLE: u16 = 1;
+const NFTA_SET_ELEM_LIST_SET: u16 = 2;
+
+const MAX_ATTEMPTS: u32 = 10;
+
+/// Outcome of one attempt.
+enum Attempt {
+    Done(NftRuleset),
+    /// The ruleset changed under us: try again.
+    Changed,
+}
+
+/// Per-attempt consistency bookkeeping.
+struct Consistency {
+    res_id: u16,
+    stale: bool,
+}
+
+impl Consistency {
+    fn check(&mut self, m: &NfMsg<'_>) {
+        if m.res_id != self.res_id {
+            self.stale = true;
+        }
+    }
+}
+
+fn malformed(what: &'static str) -> impl FnOnce(crate::kernel::nfnl::NlaError) -> NfnlError {
+    move |e| NfnlError::Malformed {
+        what,
+        reason: e.to_string(),
+    }
+}
+
+pub(super) fn genid_only() -> Result<u32, NftError> {
+    let mut sock = NfnlSocket::open()?;
+    Ok(getgen(&mut sock)?)
+}
+
+fn getgen(sock: &mut NfnlSocket) -> Result<u32, NfnlError> {
+    let mut req = Request::new(NFNL_SUBSYS_NFTABLES, MSG_GETGEN, 0, 0);
+    let mut genid = None;
+    sock.request("GETGEN", &mut req, false, |m| {
+        genid = Some(decode_genid(m.attrs).map_err(malformed("generation"))?);
+        Ok(())
+    })?;
+    genid.ok_or(NfnlError::Malformed {
+        what: "GETGEN",
+        reason: "no generation message in the reply".into(),
+    })
+}
+
+pub(super) fn read(
+    opts: &ReadOptions,
+    visit: &mut ChainVisitor<'_>,
+) -> Result<NftRuleset, NftError> {
+    let mut last_err = None;
+    for _ in 0..MAX_ATTEMPTS {
+        let mut sock = NfnlSocket::open()?;
+        match attempt(&mut sock, opts, visit) {
+            Ok(Attempt::Done(rs)) => return Ok(rs),
+            Ok(Attempt::Changed) => {}
+            // The buffer grew; the partial dump is discarded with the socket.
+            Err(e @ NfnlError::Truncated { .. }) => last_err = Some(e),
+            Err(e) => return Err(e.into()),
+        }
+        std::thread::sleep(Duration::from_millis(5));
+    }
+    Err(match last_err {
+        Some(e) => e.into(),
+        None => NftError::Unstable {
+            attempts: MAX_ATTEMPTS,
+        },
+    })
+}
+
+fn family_nfproto(opts: &ReadOptions) -> u8 {
+    opts.family.map(NftFamily::nfproto).unwrap_or(0)
+}
+
+fn wanted(opts: &ReadOptions, family: u8, table: &str) -> bool {
+    opts.family.is_none_or(|f| f.nfproto() == family)
+        && opts.table.as_deref().is_none_or(|t| t == table)
+}
+
+/// Called once per chain right after its rules were read (again on a restarted snapshot).
+pub type ChainVisitor<'v> = dyn FnMut(NftFamily, &str, &mut NftChain) + Send + 'v;
+
+fn attempt(
+    sock: &mut NfnlSocket,
+    opts: &ReadOptions,
+    visit: &mut ChainVisitor<'_>,
+) -> Result<Attempt, NfnlError> {
+    let gen_before = getgen(sock)?;
+    let mut cons = Consistency {
+        res_id: (gen_before & 0xffff) as u16,
+        stale: false,
+    };
+    let mut interrupted = false;
+    let fam = family_nfproto(opts);
+
+    // Tables.
+    let mut tables: Vec<NftTable> = Vec::new();
+    let mut req = Request::new(NFNL_SUBSYS_NFTABLES, MSG_GETTABLE, NLM_F_DUMP, fam);
+    let st = sock.request("GETTABLE dump", &mut req, true, |m| {
+        cons.check(&m);
+        let t = NftTable::decode(m.family, m.attrs).map_err(malformed("table"))?;
+        if wanted(opts, m.family, &t.name) {
+            tables.push(t);
+        }
+        Ok(())
+    })?;
+    interrupted |= st.interrupted;
+    let index: HashMap<(u8, String), usize> = tables
+        .iter()
+        .enumerate()
+        .map(|(i, t)| ((t.family.nfproto(), t.name.clone()), i))
+        .collect();
+    let find = |family: u8, table: &str| index.get(&(family, table.to_owned())).copied();
+
+    // Chains.
+    let mut req = Request::new(NFNL_SUBSYS_NFTABLES, MSG_GETCHAIN, NLM_F_DUMP, fam);
+    let st = sock.request("GETCHAIN dump", &mut req, true, |m| {
+        cons.check(&m);
+        let c = NftChain::decode(m.attrs).map_err(malformed("chain"))?;
+        if let Some(i) = find(m.family, &c.table) {
+            tables[i].chains.push(c.chain);
+        }
+        Ok(())
+    })?;
+    interrupted |= st.interrupted;
+
+    // Sets, then the elements of each.
+    let mut req = Request::new(NFNL_SUBSYS_NFTABLES, MSG_GETSET, NLM_F_DUMP, fam);
+    let st = sock.request("GETSET dump", &mut req, true, |m| {
+        cons.check(&m);
+        let s = NftSet::decode(m.attrs).map_err(malformed("set"))?;
+        if let Some(i) = find(m.family, &s.table) {
+            tables[i].sets.push(s.set);
+        }
+        Ok(())
+    })?;
+    interrupted |= st.interrupted;
+    for t in tables.iter_mut() {
+        let family = t.family.nfproto();
+        for set in t.sets.iter_mut() {
+            let mut req = Request::new(NFNL_SUBSYS_NFTABLES, MSG_GETSETELEM, NLM_F_DUMP, family);
+            req.attr_str(NFTA_SET_ELEM_LIST_TABLE, &t.name)
+                .attr_str(NFTA_SET_ELEM_LIST_SET, &set.name);
+            let st = sock.request("GETSETELEM dump", &mut req, true, |m| {
+                cons.check(&m);
+                let e = NftSetElem::decode_msg(m.attrs).map_err(malformed("set element"))?;
+                if e.set == set.name && e.table == t.name {
+                    set.elements.extend(e.elements);
+                }
+                Ok(())
+            })?;
+            interrupted |= st.interrupted;
+        }
+    }
+
+    // Flowtables and objects.
+    let mut req = Request::new(NFNL_SUBSYS_NFTABLES, MSG_GETFLOWTABLE, NLM_F_DUMP, fam);
+    let st = sock.request("GETFLOWTABLE dump", &mut req, true, |m| {
+        cons.check(&m);
+        let f = NftFlowtable::decode(m.attrs).map_err(malformed("flowtable"))?;
+        if let Some(i) = find(m.family, &f.table) {
+            tables[i].flowtables.push(f.flowtable);
+        }
+        Ok(())
+    })?;
+    interrupted |= st.interrupted;
+    let mut req = Request::new(NFNL_SUBSYS_NFTABLES, MSG_GETOBJ, NLM_F_DUMP, fam);
+    let st = sock.request("GETOBJ dump", &mut req, true, |m| {
+        cons.check(&m);
+        let o = NftObject::decode(m.attrs).map_err(malformed("object"))?;
+        if let Some(i) = find(m.family, &o.table) {
+            tables[i].objects.push(o.obj);
+        }
+        Ok(())
+    })?;
+    interrupted |= st.interrupted;
+
+    // Rules.
+    match opts.rule_dump {
+        RuleDump::PerChain => {
+            let mut req = Request::default();
+            for t in tables.iter_mut() {
+                let family = t.family.nfproto();
+                for c in t.chains.iter_mut() {
+                    req.reset(NFNL_SUBSYS_NFTABLES, MSG_GETRULE, NLM_F_DUMP, family);
+                    req.attr_str(NFTA_RULE_TABLE, &t.name)
+                        .attr_str(NFTA_RULE_CHAIN, &c.name);
+                    let st = sock.request("GETRULE dump", &mut req, true, |m| {
+                        cons.check(&m);
+                        let r = NftRule::decode(m.attrs).map_err(malformed("rule"))?;
+                        if r.chain == c.name.as_bytes() && r.table == t.name.as_bytes() {
+                            c.rules.push(r.rule);
+                        }
+                        Ok(())
+                    })?;
+                    interrupted |= st.interrupted;
+                    // Hand the chain over while its rules are fresh (lets callers keep memory
+                    // flat by translating and dropping them chain by chain).
+                    visit(t.family, &t.name, c);
+                }
+            }
+        }
+        RuleDump::PerFamily => {
+            let mut req = Request::new(NFNL_SUBSYS_NFTABLES, MSG_GETRULE, NLM_F_DUMP, fam);
+            // Remember the last chain looked up: dumps come chain by chain.
+            let mut last: Option<(usize, usize)> = None;
+            let st = sock.request("GETRULE dump", &mut req, true, |m| {
+                cons.check(&m);
+                let r = NftRule::decode(m.attrs).map_err(malformed("rule"))?;
+                let hit = last.filter(|&(ti, ci)| {
+                    tables[ti].family.nfproto() == m.family
+                        && tables[ti].name.as_bytes() == r.table
+                        && tables[ti].chains[ci].name.as_bytes() == r.chain
+                });
+                let slot = hit.or_else(|| {
+                    let ti = tables.iter().position(|t| {
+                        t.family.nfproto() == m.family && t.name.as_bytes() == r.table
+                    })?;
+                    let ci = tables[ti]
+                        .chains
+                        .iter()
+                        .position(|c| c.name.as_bytes() == r.chain)?;
+                    Some((ti, ci))
+                });
+                if let Some((ti, ci)) = slot {
+                    tables[ti].chains[ci].rules.push(r.rule);
+                    last = Some((ti, ci));
+                }
+                Ok(())
+            })?;
+            interrupted |= st.interrupted;
+            for t in tables.iter_mut() {
+                for c in t.chains.iter_mut() {
+                    visit(t.family, &t.name, c);
+                }
+            }
+        }
+    }
+
+    let gen_after = getgen(sock)?;
+    if interrupted || cons.stale || gen_before != gen_after {
+        log::debug!(
+            "nf_tables changed during the snapshot (gen {gen_before} -> {gen_after}, intr {interrupted}, stale res_id {})",
+            cons.stale
+        );
+        return Ok(Attempt::Changed);
+    }
+    Ok(Attempt::Done(NftRuleset {
+        genid: gen_before,
+        tables,
+    }))
+}
+
+/// What a bare rule dump received (the benchmark's floor: no decoding at all).
+#[derive(Debug, Clone, Copy, Default)]
+pub struct BareDumpStats {
+    pub messages: usize,
+    pub elapsed: Duration,
+}
+
+/// Dumps the rules of `family` and only counts the messages: one GETRULE per family, or one
+/// per chain (the chain list is dumped first, untimed work included).
+pub fn bare_rule_dump(family: NftFamily, per_chain: bool) -> Result<BareDumpStats, NftError> {
+    let mut sock = NfnlSocket::open()?;
+    let fam = family.nfproto();
+    let start = Instant::now();
+    let mut messages = 0;
+    if per_chain {
+        // Only names are kept: (table, chain) pairs.
+        let mut names: Vec<(String, String)> = Vec::new();
+        let mut req = Request::new(NFNL_SUBSYS_NFTABLES, MSG_GETCHAIN, NLM_F_DUMP, fam);
+        sock.request("GETCHAIN dump", &mut req, true, |m| {
+            let c = NftChain::decode(m.attrs).map_err(malformed("chain"))?;
+            names.push((c.table, c.chain.name));
+            Ok(())
+        })?;
+        for (t, c) in &names {
+            let mut req = Request::new(NFNL_SUBSYS_NFTABLES, MSG_GETRULE, NLM_F_DUMP, fam);
+            req.attr_str(NFTA_RULE_TABLE, t)
+                .attr_str(NFTA_RULE_CHAIN, c);
+            messages += sock
+                .request("GETRULE dump", &mut req, true, |_| Ok(()))?
+                .messages;
+        }
+    } else {
+        let mut req = Request::new(NFNL_SUBSYS_NFTABLES, MSG_GETRULE, NLM_F_DUMP, fam);
+        messages += sock
+            .request("GETRULE dump", &mut req, true, |_| Ok(()))?
+            .messages;
+    }
+    Ok(BareDumpStats {
+        messages,
+        elapsed: start.elapsed(),
+    })
+}

@@ -1,0 +1,19 @@
+//! nf_tables tables written by iptables-nft → the canonical model, the way iptables-nft 1.8.9
+//! itself reads them back for `iptables-save`: native expressions (interfaces, addresses,
+//! protocol, fragment, tcp/udp ports and flags, mark, limit, NFLOG) turn into the same header
+//! fields and extension blobs iptables-nft would rebuild, xt compat `match`/`target` blobs go
+//! through `crate::ext`, and anything else is kept in `Rule::undecoded`, never dropped.
+//!
+//! Entry points: [`read_iptables_ruleset`] (read + translate chain by chain: flat memory) and
+//! [`iptables_ruleset`] (translate a snapshot already read).
+
+mod chains;
+mod compat;
+mod header;
+mod native;
+mod ports;
+mod rule;
+mod tables;
+
+pub use rule::xlate_rule;
+pub use tables::{IPTABLES_TABLES, iptables_ruleset, is_iptables_nft_table, read_iptables_ruleset};

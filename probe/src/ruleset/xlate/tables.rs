@@ -1,0 +1,100 @@
+//! Which nf_tables tables are iptables tables, and in which order iptables-nft-save prints
+//! them.
+
+use std::collections::HashMap;
+
+use super::chains::chains_in_save_order;
+use super::rule::xlate_rule;
+use crate::kernel::netns::NetnsSpec;
+use crate::kernel::nft::{self, NftError, NftFamily, NftRuleset, NftTable, ReadOptions};
+use crate::ruleset::{Backend, Family, Rule, Ruleset, Table};
+
+/// iptables-nft 1.8.9 walks its own table array (mangle, security, raw, filter, nat) and
+/// prints the ones that exist in the kernel.
+pub const IPTABLES_TABLES: [&str; 5] = ["mangle", "security", "raw", "filter", "nat"];
+
+/// The built-in chains iptables-nft creates for a table, with their hooks.
+pub(crate) fn builtin_chains(table: &str) -> &'static [&'static str] {
+    match table {
+        "filter" | "security" => &["INPUT", "FORWARD", "OUTPUT"],
+        "nat" => &["PREROUTING", "INPUT", "OUTPUT", "POSTROUTING"],
+        "mangle" => &["PREROUTING", "INPUT", "FORWARD", "OUTPUT", "POSTROUTING"],
+        "raw" => &["PREROUTING", "OUTPUT"],
+        _ => &[],
+    }
+}
+
+fn nft_family(f: Family) -> NftFamily {
+    match f {
+        Family::Ipv4 => NftFamily::Ip,
+        Family::Ipv6 => NftFamily::Ip6,
+    }
+}
+
+/// True when `t` looks like a table iptables-nft manages: an `ip`/`ip6` table with an
+/// iptables table name whose base chains all carry iptables built-in names. (This is also
+/// what makes `nft` warn "table ip nat is managed by iptables-nft, do not touch!".)
+pub fn is_iptables_nft_table(t: &NftTable) -> bool {
+    if !matches!(t.family, NftFamily::Ip | NftFamily::Ip6)
+        || !IPTABLES_TABLES.contains(&t.name.as_str())
+    {
+        return false;
+    }
+    let builtins = builtin_chains(&t.name);
+    t.chains
+        .iter()
+        .filter(|c| c.hook.is_some())
+        .all(|c| builtins.contains(&c.name.as_str()))
+}
+
+/// The iptables view of one family of an nf_tables snapshot (what `iptables-nft-save` or
+/// `ip6tables-nft-save` prints). Tables that are not iptables tables are left out.
+pub fn iptables_ruleset(rs: &NftRuleset, family: Family) -> Ruleset {
+    assemble(rs, family, &mut |_, c| {
+        c.rules.iter().map(|r| xlate_rule(r, family)).collect()
+    })
+}
+
+/// Reads the kernel and translates in one go, chain by chain while the snapshot is taken, so
+/// the raw nf_tables rules never pile up (what `nfprobe ruleset --backend nft` wants on big
+/// rulesets). Same result as `iptables_ruleset(&read_ruleset(..)?, family)`.
+pub fn read_iptables_ruleset(ns: Option<&NetnsSpec>, family: Family) -> Result<Ruleset, NftError> {
+    let nf = nft_family(family);
+    let opts = ReadOptions {
+        family: Some(nf),
+        ..ReadOptions::default()
+    };
+    let mut done: HashMap<(String, String), Vec<Rule>> = HashMap::new();
+    let rs = nft::read_ruleset_visit(ns, &opts, &mut |_, table, chain| {
+        if IPTABLES_TABLES.contains(&table) {
+            let rules = std::mem::take(&mut chain.rules)
+                .iter()
+                .map(|r| xlate_rule(r, family))
+                .collect();
+            done.insert((table.to_owned(), chain.name.clone()), rules);
+        }
+    })?;
+    Ok(assemble(&rs, family, &mut |t, c| {
+        done.remove(&(t.name.clone(), c.name.clone()))
+            .unwrap_or_default()
+    }))
+}
+
+fn assemble(rs: &NftRuleset, family: Family, rules_of: &mut super::chains::RulesOf<'_>) -> Ruleset {
+    let nf = nft_family(family);
+    let tables = IPTABLES_TABLES
+        .iter()
+        .filter_map(|name| rs.table(nf, name))
+        .filter(|t| is_iptables_nft_table(t))
+        .map(|t| Table {
+            name: t.name.clone(),
+            chains: chains_in_save_order(t, rules_of),
+        })
+        .collect();
+    Ruleset {
+        backend: Backend::Nft,
+        family,
+        genid: Some(rs.genid),
+        tables,
+    }
+}
