@@ -114,22 +114,29 @@ unsafe fn on_drop(c: &DropConfig, skb: u64, location: u64, reason: u32) {
     } else {
         None
     };
-    let dst_id = if dst_dev != 0 {
-        unsafe { device(c, dst_dev) }
-    } else {
-        None
-    };
     let mut flags = 0u8;
-    if let Some(k) = dst_id {
-        if NFP_WATCH.get_ptr(&k).is_some() {
+    if let Some(k) = dev_id
+        && NFP_WATCH.get_ptr(&k).is_some()
+    {
+        flags |= MATCH_DEV;
+    }
+    // Locally generated and POSTROUTING skbs carry the route's device already: one lookup.
+    let dst_id = if dst_dev == 0 {
+        None
+    } else if dst_dev == dev {
+        if flags & MATCH_DEV != 0 {
             flags |= MATCH_DST;
         }
-    }
-    if let Some(k) = dev_id {
-        if NFP_WATCH.get_ptr(&k).is_some() {
-            flags |= MATCH_DEV;
+        dev_id
+    } else {
+        let k = unsafe { device(c, dst_dev) };
+        if let Some(k) = k
+            && NFP_WATCH.get_ptr(&k).is_some()
+        {
+            flags |= MATCH_DST;
         }
-    }
+        k
+    };
     if flags == 0 {
         return;
     }
