@@ -416,3 +416,38 @@ pub fn loaded_ids() -> Result<(BTreeSet<u32>, BTreeSet<u32>), DropProbeError> {
     }
     Ok((progs, links))
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A valid BTF blob with no types at all: every field is missing.
+    fn empty_btf() -> Btf {
+        let mut b = Vec::new();
+        b.extend_from_slice(&0xeb9fu16.to_ne_bytes());
+        b.extend_from_slice(&[1, 0]);
+        for v in [24u32, 0, 0, 0, 1] {
+            b.extend_from_slice(&v.to_ne_bytes());
+        }
+        b.push(0);
+        Btf::parse(&b).unwrap()
+    }
+
+    #[test]
+    fn a_missing_field_disables_the_probe_with_its_name() {
+        let err = resolve_config(&empty_btf(), 0).unwrap_err();
+        assert!(err.to_string().contains("lacks `sk_buff.dev`"), "{err}");
+    }
+
+    #[test]
+    fn offsets_of_the_running_kernel() {
+        let btf = Btf::from_sys().expect("this test needs /sys/kernel/btf/vmlinux");
+        let c = resolve_config(&btf, 7).unwrap();
+        assert_eq!((c.enabled, c.sample_per_sec), (1, 7));
+        let skb = btf.struct_size("sk_buff").unwrap();
+        for off in [c.skb_len, c.skb_head, c.skb_protocol, c.skb_refdst] {
+            assert!(off > 0 && off < skb, "{c:?}");
+        }
+        assert!(c.dev_ifindex < btf.struct_size("net_device").unwrap());
+    }
+}
