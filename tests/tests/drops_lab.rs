@@ -652,3 +652,38 @@ fn an_unknown_interface_is_a_clear_error() {
     let err = String::from_utf8_lossy(&out.stderr);
     assert!(err.contains("no interface `nope0`"), "{err}");
 }
+
+#[test]
+fn a_drop_before_routing_on_the_uplink_is_attributed_to_the_bridge_by_its_flow() {
+    require_root_and_btf();
+    let _g = serial();
+    let lab = healthy_lab();
+    let net = &lab.networks()[0];
+    let ctr = &net.containers[0];
+    // The uplink (ext0) is not watched and the packet never gets a route: only its destination
+    // address ties it to the bridge's subnet.
+    let ip = ctr.ip.to_string();
+    lab.run_in_host(
+        "iptables",
+        &["-t", "raw", "-A", "PREROUTING", "-d", &ip, "-j", "DROP"],
+    )
+    .expect("raw PREROUTING rule");
+    let probe = Probe::start(lab.host_netns().name(), &["--samples"]);
+    const N: u32 = 8;
+    let addr = SocketAddr::V4(SocketAddrV4::new(ctr.ip, 80));
+    for _ in 0..N {
+        let o = lab.tcp(&Vantage::Client, addr, Duration::from_millis(300));
+        assert!(o.is_timeout(), "{o:?}");
+    }
+    std::thread::sleep(Duration::from_millis(300));
+    let out = probe.stop();
+    let counted = out.packets(|r| {
+        is(r, "iface", &net.bridge)
+            && is(r, "reason", "NETFILTER_DROP")
+            && is(r, "hook", "PREROUTING")
+            && is(r, "matched", "flow")
+            && is(r, "in_iface", "ext0")
+    });
+    assert_eq!(counted, u64::from(N), "{}", out.rows());
+    lab.down().expect("lab down");
+}

@@ -7,8 +7,9 @@ use std::path::PathBuf;
 use std::time::{Duration, Instant};
 
 use probe_common::drops::{
-    DIR_EGRESS, DIR_INGRESS, DropKey, DropSample, MATCH_DEV, MATCH_DST, STAT_COUNT_MAP_FULL,
-    STAT_MATCHED, STAT_SAMPLE_RATE_LIMITED, STAT_SAMPLE_RINGBUF_FULL, STAT_SAMPLED, WatchKey,
+    DIR_EGRESS, DIR_INGRESS, DropKey, DropSample, MATCH_DEV, MATCH_DST, MATCH_FLOW,
+    STAT_COUNT_MAP_FULL, STAT_MATCHED, STAT_SAMPLE_RATE_LIMITED, STAT_SAMPLE_RINGBUF_FULL,
+    STAT_SAMPLED, WatchKey,
 };
 use thiserror::Error;
 
@@ -177,6 +178,16 @@ impl Session {
                 log::warn!("{msg}");
                 self.warnings.push(msg);
             }
+            for (net, prefix) in &t.nets {
+                self.probe.watch_net(
+                    *net,
+                    *prefix,
+                    Some(WatchKey {
+                        netns: t.netns,
+                        ifindex: t.ifindex,
+                    }),
+                )?;
+            }
             log::info!("watching {} ({:?}, ifindex {})", t.name, t.role, t.ifindex);
             added.push(t.clone());
         }
@@ -191,7 +202,11 @@ impl Session {
                 netns: key.0,
                 ifindex: key.1,
             })?;
-            self.targets.remove(&key);
+            if let Some(t) = self.targets.remove(&key) {
+                for (net, prefix) in t.nets {
+                    self.probe.watch_net(net, prefix, None)?;
+                }
+            }
         }
         self.targets.extend(wanted);
         Ok(added)
@@ -243,6 +258,7 @@ impl Session {
                 role: Role::Peer,
                 bridge: port.bridge.clone(),
                 peer: None,
+                nets: Vec::new(),
             });
         }
         out
@@ -303,7 +319,9 @@ impl Session {
                 matched: match (k.flags & MATCH_DEV != 0, k.flags & MATCH_DST != 0) {
                     (true, true) => "device+route",
                     (false, true) => "route",
-                    _ => "device",
+                    (true, false) => "device",
+                    (false, false) if k.flags & MATCH_FLOW != 0 => "flow",
+                    (false, false) => "?",
                 },
                 family: k.family,
                 packets: c.packets,

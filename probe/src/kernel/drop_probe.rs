@@ -11,6 +11,7 @@ use std::collections::BTreeSet;
 use std::os::unix::fs::MetadataExt;
 use std::path::Path;
 
+use aya::maps::lpm_trie::{Key as LpmKey, LpmTrie};
 use aya::maps::{HashMap, MapData, PerCpuArray, PerCpuHashMap, PerCpuValues, RingBuf};
 use aya::programs::tc::{self, TcAttachType};
 use aya::programs::{BtfTracePoint, SchedClassifier};
@@ -35,6 +36,8 @@ const MAP_DROPS: &str = "NFP_DROPS";
 const MAP_SAMPLES: &str = "NFP_SAMPLES";
 const MAP_STATS: &str = "NFP_STATS";
 const MAP_IFCOUNT: &str = "NFP_IFCOUNT";
+const MAP_NETS4: &str = "NFP_NETS4";
+const MAP_NETS6: &str = "NFP_NETS6";
 
 #[derive(Debug, Error)]
 pub enum DropProbeError {
@@ -262,6 +265,51 @@ impl DropProbe {
         match watch.remove(&key) {
             Ok(()) | Err(aya::maps::MapError::KeyNotFound) => Ok(()),
             Err(e) => Err(aya_err("updating the watch list", e)),
+        }
+    }
+
+    /// Count drops of packets to or from `net/prefix` (a bridge's subnet) on `key`, even when
+    /// neither the skb's device nor its route's is watched. `key = None` removes the subnet.
+    pub fn watch_net(
+        &mut self,
+        net: std::net::IpAddr,
+        prefix: u8,
+        key: Option<WatchKey>,
+    ) -> Result<(), DropProbeError> {
+        fn apply<const N: usize>(
+            map: &mut aya::maps::Map,
+            data: [u8; N],
+            prefix: u8,
+            key: Option<WatchKey>,
+        ) -> Result<(), DropProbeError> {
+            let mut trie: LpmTrie<_, [u8; N], WatchKey> =
+                LpmTrie::try_from(map).map_err(|e| aya_err("opening the subnet watch", e))?;
+            let k = LpmKey::new(u32::from(prefix), data);
+            match key {
+                Some(v) => trie
+                    .insert(&k, v, 0)
+                    .map_err(|e| aya_err("filling the subnet watch", e)),
+                None => match trie.remove(&k) {
+                    Ok(()) | Err(aya::maps::MapError::KeyNotFound) => Ok(()),
+                    Err(e) => Err(aya_err("updating the subnet watch", e)),
+                },
+            }
+        }
+        match net {
+            std::net::IpAddr::V4(a) => {
+                let map = self
+                    .ebpf
+                    .map_mut(MAP_NETS4)
+                    .ok_or(DropProbeError::Missing("map NFP_NETS4"))?;
+                apply(map, a.octets(), prefix.min(32), key)
+            }
+            std::net::IpAddr::V6(a) => {
+                let map = self
+                    .ebpf
+                    .map_mut(MAP_NETS6)
+                    .ok_or(DropProbeError::Missing("map NFP_NETS6"))?;
+                apply(map, a.octets(), prefix.min(128), key)
+            }
         }
     }
 
