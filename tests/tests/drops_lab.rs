@@ -687,3 +687,34 @@ fn a_drop_before_routing_on_the_uplink_is_attributed_to_the_bridge_by_its_flow()
     assert_eq!(counted, u64::from(N), "{}", out.rows());
     lab.down().expect("lab down");
 }
+
+#[test]
+fn a_named_interface_that_vanishes_while_running_is_dropped_from_the_watch() {
+    require_root_and_btf();
+    let _g = serial();
+    let ns = TestNetns::new("drv");
+    common::ip(&[
+        "-n", &ns.name, "link", "add", "d0", "type", "veth", "peer", "name", "d1",
+    ]);
+    common::ip(&["-n", &ns.name, "link", "set", "d0", "up"]);
+    let probe = Probe::start(&ns.name, &["--iface", "d0", "--iface", "lo"]);
+    common::ip(&["-n", &ns.name, "link", "del", "d0"]);
+    std::thread::sleep(Duration::from_millis(2500));
+    udp_to_closed_port(&ns, 3);
+    std::thread::sleep(Duration::from_millis(300));
+    // Still running, still counting on lo; exits cleanly.
+    let out = probe.stop();
+    assert_eq!(
+        out.packets(|r| is(r, "reason", "NO_SOCKET")),
+        3,
+        "{}",
+        out.rows()
+    );
+    let names: Vec<_> = out.summary["targets"]
+        .as_array()
+        .expect("targets")
+        .iter()
+        .filter_map(|t| t["name"].as_str())
+        .collect();
+    assert_eq!(names, ["lo"]);
+}

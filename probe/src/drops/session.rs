@@ -66,6 +66,7 @@ pub struct Session {
     started: Instant,
     last: Option<(Instant, HashMap<DropKey, u64>)>,
     warnings: Vec<String>,
+    started_watching: bool,
 }
 
 impl std::fmt::Debug for Session {
@@ -104,6 +105,7 @@ impl Session {
             started: Instant::now(),
             last: None,
             warnings,
+            started_watching: false,
         };
         s.refresh()?;
         if s.targets.is_empty() {
@@ -141,13 +143,33 @@ impl Session {
             self.names
                 .insert((self.netns_ino, l.ifindex), l.name.clone());
         }
+        // A named interface must exist at start; one that vanishes later (its container
+        // stopped) is just no longer watched, and watched again if it comes back.
+        let ifaces: Vec<String> = if self.started_watching {
+            self.opts
+                .ifaces
+                .iter()
+                .filter(|n| snap.by_name(n).is_some())
+                .cloned()
+                .collect()
+        } else {
+            self.opts.ifaces.clone()
+        };
+        if self.started_watching && !self.opts.ifaces.is_empty() && ifaces.is_empty() {
+            log::warn!("none of the named interfaces exists any more");
+        }
         let mut wanted =
-            watch::select(&snap, self.netns_ino, &self.opts.ifaces).map_err(|name| {
-                DropsError::NoInterface {
-                    name,
-                    netns: self.netns_label(),
-                }
-            })?;
+            if self.started_watching && !self.opts.ifaces.is_empty() && ifaces.is_empty() {
+                Vec::new()
+            } else {
+                watch::select(&snap, self.netns_ino, &ifaces).map_err(|name| {
+                    DropsError::NoInterface {
+                        name,
+                        netns: self.netns_label(),
+                    }
+                })?
+            };
+        self.started_watching = true;
         let peers = self.peers(&wanted);
         wanted.extend(peers);
         let wanted = watch::by_key(&wanted);
