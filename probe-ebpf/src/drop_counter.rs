@@ -86,7 +86,7 @@ fn count_reason(key: ReasonKey) {
         // SAFETY: per-CPU value, see bump.
         unsafe { *v += 1 };
     } else if DROP_REASONS.insert(key, 1, 0).is_err() {
-        // A racing insert on this CPU cannot happen (per-CPU, no preemption), so this is "full".
+        // BPF_ANY insert only fails when the map is full; count that instead of losing it.
         bump(counter::REASONS_FULL);
     }
 }

@@ -1,1 +1,499 @@
-//! TODO: see DESIGN.md
+//! Joins Docker's intent (expected rules), the kernel's truth (rulesets) and the CLI's
+//! claims into one finding per expected rule, plus `extra` rules and host findings.
+
+pub mod host;
+pub mod index;
+pub mod text;
+
+use std::collections::{BTreeMap, HashSet};
+
+use serde::{Deserialize, Serialize};
+
+use crate::claims::{Answer, Binary, Claim};
+use crate::docker::expect::{Expectation, Expected, Layout, Op};
+use crate::docker::state::DockerState;
+use crate::ruleset::{Backend, Family, Ruleset, Target};
+use index::KernelIndex;
+
+pub const SCHEMA_VERSION: u32 = 1;
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Status {
+    Ok,
+    Missing,
+    MissingCliClaimsPresent,
+    PresentCliClaimsMissing,
+    WrongOrder,
+    Undecodable,
+    Extra,
+}
+
+impl Status {
+    pub fn is_problem(self) -> bool {
+        self != Status::Ok
+    }
+    pub fn label(self) -> &'static str {
+        match self {
+            Status::Ok => "ok",
+            Status::Missing => "MISSING",
+            Status::MissingCliClaimsPresent => "MISSING (CLI lies: says present)",
+            Status::PresentCliClaimsMissing => "present (CLI says missing)",
+            Status::WrongOrder => "WRONG ORDER",
+            Status::Undecodable => "undecodable",
+            Status::Extra => "extra",
+        }
+    }
+}
+
+/// What one binary answered about a rule.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct ClaimView {
+    pub binary: String,
+    pub version: Option<String>,
+    #[serde(flatten)]
+    pub answer: Answer,
+    /// The answer contradicts the kernel (for the binary's own backend).
+    pub lie: bool,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Finding {
+    pub status: Status,
+    pub network: Option<String>,
+    pub bridge: Option<String>,
+    pub family: Family,
+    pub table: String,
+    pub chain: String,
+    /// `-A CHAIN ...` (Docker's arguments for expected rules, iptables-save words for extras).
+    pub rule: String,
+    pub what: String,
+    /// User-visible effect (non-ok findings).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub effect: Option<String>,
+    /// Command that restores the rule (applies nothing by itself).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub fix: Option<String>,
+    pub claims: Vec<ClaimView>,
+    /// A rule differing only in interface names is in the chain: iptables-nft 1.8.11 `-C`
+    /// answers "present" for this rule, which is why Docker skipped it.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub lookalike: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub detail: Option<String>,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Severity {
+    Problem,
+    Info,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct HostFinding {
+    pub kind: String,
+    pub severity: Severity,
+    pub message: String,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub fix: Option<String>,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Audit {
+    pub schema: u32,
+    pub layout: Layout,
+    pub engine_version: Option<String>,
+    pub docker_source: crate::docker::state::StateSource,
+    pub degraded: Option<String>,
+    /// Backend whose tables hold Docker's rules.
+    pub docker_backend: Backend,
+    pub networks: Vec<NetworkSummary>,
+    pub findings: Vec<Finding>,
+    pub host: Vec<HostFinding>,
+    pub binaries: Vec<Binary>,
+    pub notes: Vec<String>,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct NetworkSummary {
+    pub name: String,
+    pub bridge: String,
+    pub subnets: Vec<String>,
+    pub internal: bool,
+    pub containers: usize,
+}
+
+impl Audit {
+    pub fn problems(&self) -> usize {
+        self.findings
+            .iter()
+            .filter(|f| f.status.is_problem())
+            .count()
+            + self
+                .host
+                .iter()
+                .filter(|h| h.severity == Severity::Problem)
+                .count()
+    }
+}
+
+/// Everything the audit looks at.
+pub struct Input<'a> {
+    pub state: &'a DockerState,
+    pub expectation: &'a Expectation,
+    pub rulesets: &'a [Ruleset],
+    /// Native nftables view (29 nftables backend); None when not read.
+    pub nft: Option<&'a NftView>,
+    pub binaries: &'a [Binary],
+    pub claims: &'a [Claim],
+    pub sysctls: &'a BTreeMap<String, Option<String>>,
+}
+
+/// The `docker-bridges` tables as seen in the kernel: chains and their rules' comments.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct NftView {
+    pub tables: Vec<NftTableView>,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct NftTableView {
+    pub family: Family,
+    pub name: String,
+    pub chains: Vec<NftChainView>,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct NftChainView {
+    pub name: String,
+    pub comments: Vec<Option<String>>,
+}
+
+fn docker_backend(idx: &KernelIndex<'_>, binaries: &[Binary]) -> Backend {
+    let have = idx.docker_backends();
+    if have.len() == 1 {
+        return have[0];
+    }
+    // Both or neither: the backend of the plain `iptables` Docker runs.
+    binaries
+        .iter()
+        .find(|b| b.path.file_name().is_some_and(|f| f == "iptables"))
+        .and_then(|b| b.backend)
+        .unwrap_or(Backend::Nft)
+}
+
+pub fn run(input: &Input<'_>) -> Audit {
+    let e = input.expectation;
+    let canon = crate::docker::expect::canonical(e);
+    let mut idx = KernelIndex::new(input.rulesets);
+    let backend = docker_backend(&idx, input.binaries);
+    let mut findings = Vec::with_capacity(e.rules.len());
+    // (family, table, chain, position) of kernel rules some expected rule explains.
+    let mut explained: HashSet<(Family, String, String, usize)> = HashSet::new();
+    let mut positions: Vec<Option<usize>> = vec![None; e.rules.len()];
+    let bin_of = |p: &std::path::Path| input.binaries.iter().find(|b| b.path == p);
+    for (i, (x, parsed)) in e.rules.iter().zip(&canon).enumerate() {
+        let mut f = Finding {
+            status: Status::Ok,
+            network: x.network.clone(),
+            bridge: x.bridge.clone(),
+            family: x.family,
+            table: x.table.clone(),
+            chain: x.chain.clone(),
+            rule: x.spec(),
+            what: x.what.clone(),
+            effect: None,
+            fix: None,
+            claims: Vec::new(),
+            lookalike: None,
+            detail: None,
+        };
+        let rule = match parsed {
+            Ok(r) => r,
+            Err(err) => {
+                f.status = Status::Undecodable;
+                f.detail = Some(format!("nfprobe cannot parse Docker's rule: {err}"));
+                findings.push(f);
+                continue;
+            }
+        };
+        let present_in = |idx: &KernelIndex<'_>, b: Backend| {
+            idx.chain(b, x.family, &x.table, &x.chain)
+                .map(|c| c.find_all(rule))
+                .unwrap_or_default()
+        };
+        let found = present_in(&idx, backend);
+        for &p in &found {
+            explained.insert((x.family, x.table.clone(), x.chain.clone(), p));
+        }
+        positions[i] = found.first().copied();
+        let present = !found.is_empty();
+        for c in input.claims.iter().filter(|c| {
+            c.family == x.family && c.table == x.table && c.chain == x.chain && c.args == x.args
+        }) {
+            let b = bin_of(&c.binary);
+            let b_backend = b.and_then(|b| b.backend).unwrap_or(backend);
+            let truth = !present_in(&idx, b_backend).is_empty();
+            let lie = match &c.answer {
+                Answer::Present => !truth,
+                Answer::Absent => truth,
+                _ => false,
+            };
+            f.claims.push(ClaimView {
+                binary: c.binary.display().to_string(),
+                version: b.and_then(|b| b.version.clone()),
+                answer: c.answer.clone(),
+                lie,
+            });
+        }
+        let any_lie_present = f.claims.iter().any(|c| c.lie && c.answer.says_present());
+        let any_lie_absent = f.claims.iter().any(|c| c.lie && c.answer.says_absent());
+        if present {
+            if any_lie_absent {
+                f.status = Status::PresentCliClaimsMissing;
+                f.detail = Some(
+                    "the rule is in the kernel; a CLI says it is not (Docker may add it again)"
+                        .into(),
+                );
+            }
+        } else {
+            let chain = idx.chain_mut(backend, x.family, &x.table, &x.chain);
+            let undecoded = chain.as_ref().map_or(0, |c| c.undecoded.len());
+            if let Some(c) = chain {
+                if let Some(p) = c.lookalike(rule) {
+                    f.lookalike = Some(text::spec(&x.chain, &c.rules[p]));
+                } else if x.family == Family::Ipv6 {
+                    if let Some(p) = c.mask_lookalike(rule) {
+                        f.lookalike = Some(text::spec(&x.chain, &c.rules[p]));
+                        f.detail = Some("differs only in prefix length from a rule in the chain: ip6tables-nft -C ignores prefix lengths".into());
+                    }
+                }
+            }
+            f.effect = Some(x.effect.clone());
+            f.fix = Some(fix_command(x, backend));
+            f.status = if undecoded > 0 {
+                f.detail = Some(format!(
+                    "not among the decoded rules, but {undecoded} rule(s) of this chain could not be decoded"
+                ));
+                Status::Undecodable
+            } else if any_lie_present {
+                Status::MissingCliClaimsPresent
+            } else {
+                Status::Missing
+            };
+            if backend_other(backend).is_some_and(|o| !present_in(&idx, o).is_empty()) {
+                let d = f
+                    .detail
+                    .take()
+                    .map(|d| format!("{d}; "))
+                    .unwrap_or_default();
+                f.detail = Some(format!(
+                    "{d}present only in the {:?} backend",
+                    backend_other(backend).unwrap_or(backend)
+                ));
+            }
+        }
+        findings.push(f);
+    }
+    // Order constraints between rules that are both present.
+    for o in &e.order {
+        let (Some(a), Some(b)) = (positions[o.first], positions[o.then]) else {
+            continue;
+        };
+        if a > b && findings[o.first].status == Status::Ok {
+            let f = &mut findings[o.first];
+            f.status = Status::WrongOrder;
+            f.effect = Some(o.why.clone());
+            f.detail = Some(format!(
+                "rule {} of the chain, below `{}` (rule {})",
+                a + 1,
+                e.rules[o.then].spec(),
+                b + 1
+            ));
+            f.fix = Some(format!(
+                "# move it above rule {}: {} -t {} -I {} {} {}   (then delete the old copy BY NUMBER: `-D {} N`, never by spec)",
+                b + 1,
+                binary_name(e.rules[o.first].family, backend),
+                e.rules[o.first].table,
+                e.rules[o.first].chain,
+                b + 1,
+                e.rules[o.first]
+                    .args
+                    .iter()
+                    .map(|a| text::shell_quote(a))
+                    .collect::<Vec<_>>()
+                    .join(" "),
+                e.rules[o.first].chain,
+            ));
+        }
+    }
+    findings.extend(extras(input, &idx, backend, &explained));
+    let mut host = host::findings(input, &idx, backend, &findings);
+    for c in &e.chains {
+        if idx.chain(backend, c.family, &c.table, &c.chain).is_none() {
+            host.push(HostFinding {
+                kind: "chain_missing".into(),
+                severity: Severity::Problem,
+                message: format!(
+                    "{:?} chain {}/{} does not exist in the {backend:?} backend: every rule Docker puts there is missing",
+                    c.family, c.table, c.chain
+                ),
+                fix: Some(format!(
+                    "{} -w -t {} -N {}",
+                    binary_name(c.family, backend),
+                    c.table,
+                    c.chain
+                )),
+            });
+        }
+    }
+    let networks = input
+        .state
+        .networks
+        .iter()
+        .map(|n| NetworkSummary {
+            name: n.name.clone(),
+            bridge: n.bridge(),
+            subnets: n.subnets.iter().map(|s| s.subnet.to_string()).collect(),
+            internal: n.internal,
+            containers: input
+                .state
+                .containers
+                .iter()
+                .filter(|c| c.endpoints.iter().any(|ep| ep.network == n.name))
+                .count(),
+        })
+        .collect();
+    Audit {
+        schema: SCHEMA_VERSION,
+        layout: e.layout,
+        engine_version: input.state.engine_version.clone(),
+        docker_source: input.state.source,
+        degraded: input.state.degraded.clone(),
+        docker_backend: backend,
+        networks,
+        findings,
+        host,
+        binaries: input.binaries.to_vec(),
+        notes: e.notes.clone(),
+    }
+}
+
+fn backend_other(b: Backend) -> Option<Backend> {
+    Some(match b {
+        Backend::Nft => Backend::Legacy,
+        Backend::Legacy => Backend::Nft,
+    })
+}
+
+pub fn binary_name(family: Family, backend: Backend) -> String {
+    let base = match family {
+        Family::Ipv4 => "iptables",
+        Family::Ipv6 => "ip6tables",
+    };
+    match backend {
+        Backend::Nft => format!("{base}-nft"),
+        Backend::Legacy => format!("{base}-legacy"),
+    }
+}
+
+/// `iptables-nft -w -t TABLE -I|-A CHAIN ARGS` for one expected rule.
+pub fn fix_command(x: &Expected, backend: Backend) -> String {
+    let op = match x.op {
+        Op::Insert => "-I",
+        Op::Append => "-A",
+    };
+    let args: Vec<String> = x.args.iter().map(|a| text::shell_quote(a)).collect();
+    format!(
+        "{} -w -t {} {op} {} {}",
+        binary_name(x.family, backend),
+        x.table,
+        x.chain,
+        args.join(" ")
+    )
+}
+
+/// Kernel rules that look like Docker's but no expected rule explains.
+fn extras(
+    input: &Input<'_>,
+    idx: &KernelIndex<'_>,
+    backend: Backend,
+    explained: &HashSet<(Family, String, String, usize)>,
+) -> Vec<Finding> {
+    let bridges: HashSet<String> = input.state.networks.iter().map(|n| n.bridge()).collect();
+    let docker_iface = |n: &str| {
+        bridges.contains(n)
+            || n == "docker0"
+            || n.strip_prefix("br-")
+                .is_some_and(|h| h.len() == 12 && h.bytes().all(|b| b.is_ascii_hexdigit()))
+    };
+    let docker_chain =
+        |c: &str| c.starts_with("DOCKER") && c != "DOCKER-USER" && !c.starts_with("DOCKER-INGRESS");
+    let mut keys: Vec<_> = idx
+        .chains
+        .keys()
+        .filter(|k| k.0 == backend)
+        .cloned()
+        .collect();
+    keys.sort();
+    let mut out = Vec::new();
+    for key in keys {
+        let (_, family, table, chain) = &key;
+        let Some(c) = idx.chains.get(&key) else {
+            continue;
+        };
+        let in_docker_chain = docker_chain(chain);
+        for (p, r) in c.rules.iter().enumerate() {
+            if explained.contains(&(*family, table.clone(), chain.clone(), p)) {
+                continue;
+            }
+            let looks = in_docker_chain
+                || [&r.ip.in_iface, &r.ip.out_iface]
+                    .into_iter()
+                    .flatten()
+                    .any(|i| docker_iface(&i.name))
+                || matches!(&r.target, Target::Jump(j) | Target::Goto(j) if docker_chain(j) || j == "DOCKER-USER");
+            if !looks {
+                continue;
+            }
+            let undecodable = !r.is_decoded();
+            out.push(Finding {
+                status: if undecodable { Status::Undecodable } else { Status::Extra },
+                network: None,
+                bridge: None,
+                family: *family,
+                table: table.clone(),
+                chain: chain.clone(),
+                rule: text::spec(chain, r),
+                what: format!("rule {} of {table}/{chain}", p + 1),
+                effect: Some(if undecodable {
+                    "nfprobe could not decode this rule".into()
+                } else {
+                    "a Docker-looking rule no network, container or setting explains (left over from a removed network, a swarm/--link rule, or added by hand)".into()
+                }),
+                fix: None,
+                claims: Vec::new(),
+                lookalike: None,
+                detail: None,
+            });
+        }
+    }
+    out
+}
+
+/// The sysctls the host findings need, for the given Docker state.
+pub fn sysctl_names(state: &DockerState) -> Vec<String> {
+    let mut v = vec![
+        "net.ipv4.ip_forward".to_owned(),
+        "net.ipv6.conf.all.forwarding".to_owned(),
+        "net.bridge.bridge-nf-call-iptables".to_owned(),
+        "net.bridge.bridge-nf-call-ip6tables".to_owned(),
+    ];
+    for n in &state.networks {
+        v.push(format!("net.ipv4.conf.{}.route_localnet", n.bridge()));
+    }
+    v
+}
+
+#[cfg(test)]
+mod tests;

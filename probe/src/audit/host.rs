@@ -1,0 +1,233 @@
+//! Host-level findings: both backends populated, a lying or known-bad iptables, the FORWARD
+//! policy, and the sysctls Docker's rules depend on.
+
+use super::index::KernelIndex;
+use super::{Finding, HostFinding, Input, Severity, Status};
+use crate::docker::expect::Layout;
+use crate::ruleset::{Backend, Family, Policy};
+
+fn problem(kind: &str, message: String, fix: Option<String>) -> HostFinding {
+    HostFinding {
+        kind: kind.into(),
+        severity: Severity::Problem,
+        message,
+        fix,
+    }
+}
+
+fn info(kind: &str, message: String) -> HostFinding {
+    HostFinding {
+        kind: kind.into(),
+        severity: Severity::Info,
+        message,
+        fix: None,
+    }
+}
+
+pub fn findings(
+    input: &Input<'_>,
+    idx: &KernelIndex<'_>,
+    backend: Backend,
+    rules: &[Finding],
+) -> Vec<HostFinding> {
+    let mut out = Vec::new();
+    let state = input.state;
+    if let Some(d) = &state.degraded {
+        out.push(info(
+            "degraded_view",
+            format!("Docker's state is incomplete: {d}"),
+        ));
+    }
+    let both = idx.docker_backends();
+    if both.len() == 2 {
+        out.push(problem(
+            "rules_in_both_backends",
+            format!(
+                "Docker chains exist in both nf_tables and legacy xtables; packets traverse both, so a DROP in either wins. Docker's current backend looks like {backend:?}."
+            ),
+            Some("remove the stale backend's Docker chains after checking which iptables dockerd uses".into()),
+        ));
+    }
+    // Lying binaries, by the lie itself.
+    for b in input.binaries {
+        let lies: Vec<&Finding> = rules
+            .iter()
+            .filter(|f| {
+                f.claims
+                    .iter()
+                    .any(|c| c.lie && c.binary == b.path.display().to_string())
+            })
+            .collect();
+        let v = b
+            .version
+            .clone()
+            .unwrap_or_else(|| "unknown version".into());
+        if !lies.is_empty() {
+            let iface = lies
+                .iter()
+                .filter(|f| {
+                    f.lookalike.is_some()
+                        && f.detail
+                            .as_deref()
+                            .is_none_or(|d| !d.contains("prefix length"))
+                })
+                .count();
+            let prefix = lies
+                .iter()
+                .filter(|f| {
+                    f.detail
+                        .as_deref()
+                        .is_some_and(|d| d.contains("prefix length"))
+                })
+                .count();
+            out.push(problem(
+                "iptables_cli_lies",
+                format!(
+                    "{} ({v}) answered `-C` wrongly for {} rule(s){}{}. Docker trusts that answer and skips or deletes rules.",
+                    b.path.display(),
+                    lies.len(),
+                    if iface > 0 { format!("; {iface} differ from a kernel rule only in interface names (the iptables-nft 1.8.11 bug)") } else { String::new() },
+                    if prefix > 0 { format!("; {prefix} differ only in IPv6 prefix length (ip6tables-nft prefix-length bug)") } else { String::new() },
+                ),
+                Some("upgrade iptables (1.8.12, or a distribution 1.8.11 with the fix, e.g. Debian 1.8.11-2), then restart dockerd".into()),
+            ));
+        } else if b.backend == Some(Backend::Nft) && b.version_triple() == Some((1, 8, 11)) {
+            out.push(info(
+                "iptables_known_bad_version",
+                format!(
+                    "{} is iptables-nft 1.8.11: upstream 1.8.11 `-C`/`-D` ignore interface names (distribution builds may carry the fix); no wrong answer was observed in this run.",
+                    b.path.display()
+                ),
+            ));
+        }
+    }
+    // FORWARD policy.
+    for family in [Family::Ipv4, Family::Ipv6] {
+        if let Some(c) = idx.chain(backend, family, "filter", "FORWARD") {
+            if c.policy == Some(Policy::Drop) {
+                let missing_filter = rules.iter().any(|f| {
+                    f.family == family
+                        && f.table == "filter"
+                        && matches!(f.status, Status::Missing | Status::MissingCliClaimsPresent)
+                });
+                let msg = format!(
+                    "{family:?} FORWARD policy is DROP: forwarded container traffic depends on Docker's ACCEPT rules{}",
+                    if missing_filter {
+                        ", and some are missing, so that traffic is dropped"
+                    } else {
+                        ""
+                    }
+                );
+                out.push(info("forward_policy_drop", msg));
+            }
+        }
+    }
+    let sys = |k: &str| input.sysctls.get(k).cloned().flatten();
+    let any_external = state.networks.iter().any(|n| !n.internal);
+    if state.daemon.iptables && any_external && !state.networks.is_empty() {
+        if sys("net.ipv4.ip_forward").as_deref() == Some("0") {
+            out.push(problem(
+                "ip_forward_off",
+                "net.ipv4.ip_forward=0: containers cannot reach outside and published ports are not forwarded".into(),
+                Some("sysctl -w net.ipv4.ip_forward=1".into()),
+            ));
+        }
+    }
+    let layout = input.expectation.layout;
+    if !state.daemon.userland_proxy && layout != Layout::V29Nft {
+        for n in state.networks.iter().filter(|n| !n.internal) {
+            let br = n.bridge();
+            let k = format!("net.ipv4.conf.{br}.route_localnet");
+            match sys(&k).as_deref() {
+                Some("1") => {}
+                Some(v) => out.push(problem(
+                    "route_localnet_off",
+                    format!("{k}={v} with userland-proxy off: localhost:PORT to containers on {br} fails"),
+                    Some(format!("sysctl -w {k}=1")),
+                )),
+                None if input.sysctls.contains_key(&k) => out.push(info(
+                    "route_localnet_unknown",
+                    format!("{k} not readable (bridge {br} absent from this namespace?)"),
+                )),
+                None => {}
+            }
+        }
+    }
+    let needs_brnf = state.networks.iter().any(|n| !n.icc)
+        || (!state.daemon.userland_proxy && layout != Layout::V20);
+    if needs_brnf
+        && state.daemon.iptables
+        && input
+            .sysctls
+            .contains_key("net.bridge.bridge-nf-call-iptables")
+    {
+        match sys("net.bridge.bridge-nf-call-iptables").as_deref() {
+            Some("1") => {}
+            other => out.push(problem(
+                "br_netfilter_off",
+                format!(
+                    "net.bridge.bridge-nf-call-iptables={}: traffic between containers on one bridge skips iptables, so icc=false (and hairpin NAT) are not enforced",
+                    other.unwrap_or("absent (br_netfilter not loaded)")
+                ),
+                Some("modprobe br_netfilter && sysctl -w net.bridge.bridge-nf-call-iptables=1".into()),
+            )),
+        }
+    }
+    for n in &input.expectation.notes {
+        out.push(info("not_modelled", n.clone()));
+    }
+    out.extend(nft_findings(input));
+    out
+}
+
+/// 29 nftables backend: shape of the `docker-bridges` tables.
+fn nft_findings(input: &Input<'_>) -> Vec<HostFinding> {
+    let e = input.expectation;
+    if e.nft.is_empty() {
+        return Vec::new();
+    }
+    let Some(view) = input.nft else {
+        return vec![problem(
+            "nft_not_read",
+            "Docker uses the nftables backend but the docker-bridges tables were not read".into(),
+            None,
+        )];
+    };
+    let mut out = Vec::new();
+    for x in &e.nft {
+        let table = view
+            .tables
+            .iter()
+            .find(|t| t.family == x.family && t.name == crate::docker::expect::nft29::TABLE);
+        let chain = table.and_then(|t| t.chains.iter().find(|c| c.name == x.chain));
+        let ok = match (chain, &x.comment) {
+            (None, _) => false,
+            (Some(_), None) => true,
+            (Some(c), Some(want)) => {
+                c.comments
+                    .iter()
+                    .filter(|k| k.as_deref() == Some(want.as_str()))
+                    .count()
+                    >= x.count
+            }
+        };
+        if !ok {
+            out.push(problem(
+                "nft_missing",
+                format!(
+                    "{:?} docker-bridges {}{}: missing ({}) — {}",
+                    x.family,
+                    x.chain,
+                    x.comment
+                        .as_ref()
+                        .map(|c| format!(" rule \"{c}\" x{}", x.count))
+                        .unwrap_or_default(),
+                    x.what,
+                    x.effect
+                ),
+                Some("restart dockerd (it re-creates the docker-bridges tables)".into()),
+            ));
+        }
+    }
+    out
+}

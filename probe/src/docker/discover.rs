@@ -1,0 +1,542 @@
+//! Docker's view of itself, from the Engine API over its unix socket, plus the daemon settings
+//! that change the firewall (dockerd's command line and its config file). Without an API the
+//! caller builds a degraded view from the bridges the kernel knows (`degraded`).
+
+use std::collections::BTreeMap;
+use std::net::IpAddr;
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use serde_json::Value;
+use thiserror::Error;
+
+use super::http::{self, HttpError};
+use super::state::*;
+use crate::kernel::proc;
+
+pub const DEFAULT_SOCKET: &str = "/var/run/docker.sock";
+
+#[derive(Debug, Error)]
+pub enum DiscoverError {
+    #[error("Docker host `{0}` is not supported: only unix:///path sockets are")]
+    UnsupportedHost(String),
+    #[error(transparent)]
+    Http(#[from] HttpError),
+    #[error("Docker API {what}: not JSON: {source}")]
+    Json {
+        what: String,
+        #[source]
+        source: serde_json::Error,
+    },
+    #[error("Docker API {what}: {reason}")]
+    Shape { what: String, reason: String },
+}
+
+/// `--docker-host` if given, else `$DOCKER_HOST`, else the default socket.
+pub fn socket_path(flag: Option<&str>) -> Result<PathBuf, DiscoverError> {
+    let env = std::env::var("DOCKER_HOST").ok().filter(|s| !s.is_empty());
+    let host = flag.map(str::to_owned).or(env);
+    match host {
+        None => Ok(PathBuf::from(DEFAULT_SOCKET)),
+        Some(h) => match h.strip_prefix("unix://") {
+            Some(p) if !p.is_empty() => Ok(PathBuf::from(p)),
+            _ if h.starts_with('/') => Ok(PathBuf::from(h)),
+            _ => Err(DiscoverError::UnsupportedHost(h)),
+        },
+    }
+}
+
+/// Everything from the Engine API on `socket`, and the daemon's settings.
+pub fn from_api(socket: &Path, timeout: Duration) -> Result<DockerState, DiscoverError> {
+    let get = |path: &str| -> Result<Value, DiscoverError> {
+        let body = http::get(socket, path, timeout)?;
+        serde_json::from_slice(&body).map_err(|source| DiscoverError::Json {
+            what: path.to_owned(),
+            source,
+        })
+    };
+    let version = get("/version")?;
+    let networks = get("/networks")?;
+    let containers = get("/containers/json")?;
+    let mut state = DockerState {
+        source: StateSource::Api,
+        degraded: None,
+        engine_version: version
+            .get("Version")
+            .and_then(Value::as_str)
+            .map(str::to_owned),
+        daemon: daemon_settings(socket),
+        networks: parse_networks(&networks)?,
+        containers: Vec::new(),
+    };
+    state.containers = parse_containers(&containers, &state.networks)?;
+    Ok(state)
+}
+
+fn s<'a>(v: &'a Value, k: &str) -> Option<&'a str> {
+    v.get(k).and_then(Value::as_str)
+}
+
+fn opt_bool(opts: &BTreeMap<String, String>, k: &str, default: bool) -> bool {
+    match opts.get(k).map(String::as_str) {
+        Some("true") | Some("1") => true,
+        Some("false") | Some("0") => false,
+        _ => default,
+    }
+}
+
+fn opt_ip(opts: &BTreeMap<String, String>, k: &str) -> Option<IpAddr> {
+    opts.get(k)
+        .and_then(|v| v.parse::<IpAddr>().ok())
+        .filter(|ip| !ip.is_unspecified())
+}
+
+/// `GET /networks` → bridge networks in creation order.
+pub fn parse_networks(v: &Value) -> Result<Vec<Network>, DiscoverError> {
+    let list = v.as_array().ok_or_else(|| DiscoverError::Shape {
+        what: "/networks".into(),
+        reason: "not a list".into(),
+    })?;
+    let mut out: Vec<(String, Network)> = Vec::new();
+    for n in list {
+        if s(n, "Driver") != Some("bridge") {
+            continue;
+        }
+        let options: BTreeMap<String, String> = n
+            .get("Options")
+            .and_then(Value::as_object)
+            .map(|o| {
+                o.iter()
+                    .filter_map(|(k, v)| Some((k.clone(), v.as_str()?.to_owned())))
+                    .collect()
+            })
+            .unwrap_or_default();
+        let mut subnets = Vec::new();
+        if let Some(cfg) = n
+            .get("IPAM")
+            .and_then(|i| i.get("Config"))
+            .and_then(Value::as_array)
+        {
+            for c in cfg {
+                let Some(subnet) = s(c, "Subnet").and_then(|x| x.parse::<Cidr>().ok()) else {
+                    continue;
+                };
+                let gateway = s(c, "Gateway").and_then(|g| g.parse().ok());
+                subnets.push(Subnet { subnet, gateway });
+            }
+        }
+        let mode = |k: &str| {
+            options
+                .get(k)
+                .and_then(|m| GatewayMode::parse(m))
+                .unwrap_or_default()
+        };
+        let net = Network {
+            name: s(n, "Name").unwrap_or_default().to_owned(),
+            id: s(n, "Id").unwrap_or_default().to_owned(),
+            bridge: String::new(),
+            internal: n.get("Internal").and_then(Value::as_bool).unwrap_or(false),
+            enable_ipv6: n
+                .get("EnableIPv6")
+                .and_then(Value::as_bool)
+                .unwrap_or(false),
+            subnets,
+            icc: opt_bool(&options, "com.docker.network.bridge.enable_icc", true),
+            masquerade: opt_bool(
+                &options,
+                "com.docker.network.bridge.enable_ip_masquerade",
+                true,
+            ),
+            host_ipv4: opt_ip(&options, "com.docker.network.host_ipv4"),
+            host_ipv6: opt_ip(&options, "com.docker.network.host_ipv6"),
+            host_binding_ipv4: opt_ip(&options, "com.docker.network.bridge.host_binding_ipv4"),
+            gateway_mode_ipv4: mode("com.docker.network.bridge.gateway_mode_ipv4"),
+            gateway_mode_ipv6: mode("com.docker.network.bridge.gateway_mode_ipv6"),
+            options,
+        };
+        let mut net = net;
+        net.bridge = net.bridge();
+        out.push((created_key(s(n, "Created").unwrap_or_default()), net));
+    }
+    // Stable: equal timestamps keep the API's order.
+    out.sort_by(|a, b| a.0.cmp(&b.0));
+    Ok(out.into_iter().map(|(_, n)| n).collect())
+}
+
+/// RFC 3339 with a variable-length fraction → a key that sorts chronologically.
+fn created_key(t: &str) -> String {
+    let (head, rest) = t.split_once('.').unwrap_or((t.trim_end_matches('Z'), "Z"));
+    let frac: String = rest.chars().take_while(char::is_ascii_digit).collect();
+    format!("{head}.{frac:0<9}")
+}
+
+/// `GET /containers/json` (running containers) → endpoints and published ports.
+pub fn parse_containers(v: &Value, nets: &[Network]) -> Result<Vec<Container>, DiscoverError> {
+    let list = v.as_array().ok_or_else(|| DiscoverError::Shape {
+        what: "/containers/json".into(),
+        reason: "not a list".into(),
+    })?;
+    let mut out = Vec::new();
+    for c in list {
+        let name = c
+            .get("Names")
+            .and_then(Value::as_array)
+            .and_then(|n| n.first())
+            .and_then(Value::as_str)
+            .unwrap_or_default()
+            .trim_start_matches('/')
+            .to_owned();
+        let mut endpoints = Vec::new();
+        if let Some(ns) = c
+            .get("NetworkSettings")
+            .and_then(|n| n.get("Networks"))
+            .and_then(Value::as_object)
+        {
+            for (net_name, e) in ns {
+                if !nets.iter().any(|n| &n.name == net_name) {
+                    continue;
+                }
+                let ip = |k: &str| {
+                    s(e, k)
+                        .filter(|x| !x.is_empty())
+                        .and_then(|x| x.parse::<IpAddr>().ok())
+                };
+                endpoints.push(Endpoint {
+                    network: net_name.clone(),
+                    ipv4: ip("IPAddress"),
+                    ipv6: ip("GlobalIPv6Address"),
+                });
+            }
+        }
+        let mut ports = Vec::new();
+        for p in c
+            .get("Ports")
+            .and_then(Value::as_array)
+            .into_iter()
+            .flatten()
+        {
+            let Some(host_port) = p.get("PublicPort").and_then(Value::as_u64) else {
+                continue; // exposed, not published: no rules
+            };
+            let Some(container_port) = p.get("PrivatePort").and_then(Value::as_u64) else {
+                continue;
+            };
+            let (Ok(host_port), Ok(container_port)) =
+                (u16::try_from(host_port), u16::try_from(container_port))
+            else {
+                continue;
+            };
+            let Some(proto) = s(p, "Type").and_then(Proto::parse) else {
+                continue;
+            };
+            ports.push(PortBinding {
+                host_ip: s(p, "IP").and_then(|x| x.parse().ok()),
+                host_port,
+                container_port,
+                proto,
+            });
+        }
+        ports.sort_by_key(|p| {
+            (
+                p.container_port,
+                p.proto,
+                p.host_ip.is_some_and(|i| i.is_ipv6()),
+            )
+        });
+        ports.dedup();
+        let mode = c
+            .get("HostConfig")
+            .and_then(|h| s(h, "NetworkMode"))
+            .map(|m| if m == "default" { "bridge" } else { m });
+        let ports_network = mode
+            .filter(|m| endpoints.iter().any(|e| &e.network == m))
+            .map(str::to_owned);
+        out.push(Container {
+            name,
+            id: s(c, "Id").unwrap_or_default().to_owned(),
+            endpoints,
+            ports,
+            ports_network,
+        });
+    }
+    out.sort_by(|a, b| a.name.cmp(&b.name));
+    Ok(out)
+}
+
+/// The settings of the dockerd serving `socket`: its command line, then its config file.
+pub fn daemon_settings(socket: &Path) -> DaemonSettings {
+    let pid = proc::socket_server_pid(socket);
+    let args = pid.and_then(proc::cmdline).unwrap_or_default();
+    let config_path = flag_value(&args, "--config-file")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| PathBuf::from("/etc/docker/daemon.json"));
+    let config = std::fs::read(&config_path)
+        .ok()
+        .and_then(|b| serde_json::from_slice::<Value>(&b).ok());
+    let mut d = settings_from(&args, config.as_ref(), &config_path.display().to_string());
+    if let Some(pid) = pid {
+        d.sources.insert("dockerd-pid".into(), pid.to_string());
+    }
+    d
+}
+
+/// Combine a dockerd argv and a parsed daemon.json (command line wins).
+pub fn settings_from(args: &[String], config: Option<&Value>, config_name: &str) -> DaemonSettings {
+    let mut d = DaemonSettings::default();
+    let mut src = BTreeMap::new();
+    let bool_keys = [
+        "userland-proxy",
+        "iptables",
+        "ip6tables",
+        "ip-forward",
+        "ip-forward-no-drop",
+        "icc",
+        "ip-masq",
+    ];
+    for key in bool_keys {
+        let from_cli = flag_bool(args, &format!("--{key}"));
+        let from_cfg = config.and_then(|c| c.get(key)).and_then(Value::as_bool);
+        let (val, from) = match (from_cli, from_cfg) {
+            (Some(v), _) => (Some(v), "cmdline".to_owned()),
+            (None, Some(v)) => (Some(v), config_name.to_owned()),
+            _ => (None, "default".to_owned()),
+        };
+        if let Some(v) = val {
+            match key {
+                "userland-proxy" => d.userland_proxy = v,
+                "iptables" => d.iptables = v,
+                "ip6tables" => d.ip6tables = Some(v),
+                "ip-forward" => d.ip_forward = v,
+                "ip-forward-no-drop" => d.ip_forward_no_drop = v,
+                "icc" => d.icc = v,
+                _ => d.ip_masq = v,
+            }
+        }
+        src.insert(key.to_owned(), from);
+    }
+    let backend = flag_value(args, "--firewall-backend")
+        .map(|v| (v, "cmdline".to_owned()))
+        .or_else(|| {
+            config
+                .and_then(|c| c.get("firewall-backend"))
+                .and_then(Value::as_str)
+                .map(|v| (v.to_owned(), config_name.to_owned()))
+        });
+    if let Some((v, from)) = backend {
+        d.firewall_backend = Some(v);
+        src.insert("firewall-backend".into(), from);
+    }
+    let ip = flag_value(args, "--ip").or_else(|| {
+        config
+            .and_then(|c| c.get("ip"))
+            .and_then(Value::as_str)
+            .map(str::to_owned)
+    });
+    d.ip = ip
+        .and_then(|v| v.parse::<IpAddr>().ok())
+        .filter(|i| !i.is_unspecified());
+    d.sources = src;
+    d
+}
+
+/// `--name=VALUE` or `--name VALUE`.
+fn flag_value(args: &[String], name: &str) -> Option<String> {
+    let eq = format!("{name}=");
+    let mut it = args.iter();
+    while let Some(a) = it.next() {
+        if let Some(v) = a.strip_prefix(&eq) {
+            return Some(v.to_owned());
+        }
+        if a == name {
+            return it.next().cloned();
+        }
+    }
+    None
+}
+
+/// Go-style bool flag: `--name`, `--name=true|false`.
+fn flag_bool(args: &[String], name: &str) -> Option<bool> {
+    let eq = format!("{name}=");
+    let mut found = None;
+    for a in args {
+        if a == name {
+            found = Some(true);
+        } else if let Some(v) = a.strip_prefix(&eq) {
+            found = match v {
+                "true" | "1" | "t" | "T" | "TRUE" | "True" => Some(true),
+                "false" | "0" | "f" | "F" | "FALSE" | "False" => Some(false),
+                _ => found,
+            };
+        }
+    }
+    found
+}
+
+/// A bridge the kernel reports, for the degraded (no API) view.
+#[derive(Debug, Clone)]
+pub struct KernelBridge {
+    pub name: String,
+    pub addrs: Vec<Cidr>,
+}
+
+/// Docker-looking bridges (`docker0`, `br-<12 hex>`) as networks with Docker's defaults.
+pub fn degraded(bridges: &[KernelBridge], reason: &str) -> DockerState {
+    let docker_like = |n: &str| {
+        n == "docker0"
+            || n.strip_prefix("br-")
+                .is_some_and(|h| h.len() == 12 && h.bytes().all(|b| b.is_ascii_hexdigit()))
+    };
+    let networks = bridges
+        .iter()
+        .filter(|b| docker_like(&b.name))
+        .map(|b| Network {
+            name: if b.name == "docker0" {
+                "bridge".into()
+            } else {
+                b.name.clone()
+            },
+            id: String::new(),
+            bridge: b.name.clone(),
+            internal: false,
+            enable_ipv6: b
+                .addrs
+                .iter()
+                .any(|a| !a.is_v4() && !is_link_local6(&a.addr)),
+            subnets: b
+                .addrs
+                .iter()
+                .filter(|a| a.is_v4() || !is_link_local6(&a.addr))
+                .map(|a| Subnet {
+                    subnet: a.network(),
+                    gateway: Some(a.addr),
+                })
+                .collect(),
+            icc: true,
+            masquerade: true,
+            host_ipv4: None,
+            host_ipv6: None,
+            host_binding_ipv4: None,
+            gateway_mode_ipv4: GatewayMode::Nat,
+            gateway_mode_ipv6: GatewayMode::Nat,
+            options: BTreeMap::new(),
+        })
+        .collect();
+    DockerState {
+        source: StateSource::Netlink,
+        degraded: Some(format!(
+            "{reason}; bridges and addresses come from the kernel, containers, published ports \
+             and network options are unknown (Docker's defaults assumed)"
+        )),
+        engine_version: None,
+        daemon: DaemonSettings::default(),
+        networks,
+        containers: Vec::new(),
+    }
+}
+
+fn is_link_local6(a: &IpAddr) -> bool {
+    matches!(a, IpAddr::V6(v) if (v.segments()[0] & 0xffc0) == 0xfe80)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    #[test]
+    fn host_selection() {
+        assert_eq!(
+            socket_path(Some("unix:///tmp/d.sock")).unwrap(),
+            PathBuf::from("/tmp/d.sock")
+        );
+        assert!(socket_path(Some("tcp://1.2.3.4:2375")).is_err());
+    }
+
+    #[test]
+    fn networks_from_api_json() {
+        let v = json!([
+            {"Name":"web","Id":"0123456789abcdef","Driver":"bridge","Created":"2025-01-01T10:00:00.5Z",
+             "Internal":false,"EnableIPv6":false,
+             "IPAM":{"Config":[{"Subnet":"192.0.2.0/24","Gateway":"192.0.2.1"}]},
+             "Options":{"com.docker.network.bridge.enable_icc":"false",
+                        "com.docker.network.host_ipv4":"198.51.100.9"}},
+            {"Name":"host","Driver":"host"},
+            {"Name":"bridge","Id":"ffff","Driver":"bridge","Created":"2025-01-01T10:00:00.12Z",
+             "IPAM":{"Config":[{"Subnet":"172.17.0.0/16"}]},
+             "Options":{"com.docker.network.bridge.name":"docker0"}}
+        ]);
+        let n = parse_networks(&v).unwrap();
+        assert_eq!(n.len(), 2);
+        assert_eq!(n[0].name, "bridge", "sorted by creation time");
+        assert_eq!(n[0].bridge, "docker0");
+        assert_eq!(n[1].bridge, "br-0123456789ab");
+        assert!(!n[1].icc);
+        assert_eq!(n[1].host_ipv4, Some("198.51.100.9".parse().unwrap()));
+        assert!(parse_networks(&json!({})).is_err());
+    }
+
+    #[test]
+    fn containers_from_api_json() {
+        let nets = parse_networks(&json!([
+            {"Name":"bridge","Id":"ffff","Driver":"bridge",
+             "IPAM":{"Config":[{"Subnet":"172.17.0.0/16"}]},
+             "Options":{"com.docker.network.bridge.name":"docker0"}}
+        ]))
+        .unwrap();
+        let v = json!([{"Id":"c1id","Names":["/c1"],"HostConfig":{"NetworkMode":"default"},
+            "Ports":[{"IP":"0.0.0.0","PrivatePort":80,"PublicPort":8080,"Type":"tcp"},
+                     {"IP":"::","PrivatePort":80,"PublicPort":8080,"Type":"tcp"},
+                     {"PrivatePort":443,"Type":"tcp"}],
+            "NetworkSettings":{"Networks":{"bridge":{"IPAddress":"172.17.0.2","GlobalIPv6Address":""}}}}]);
+        let c = parse_containers(&v, &nets).unwrap();
+        assert_eq!(c[0].name, "c1");
+        assert_eq!(c[0].ports.len(), 2);
+        assert_eq!(c[0].ports_network.as_deref(), Some("bridge"));
+        assert_eq!(c[0].endpoints[0].ipv4, Some("172.17.0.2".parse().unwrap()));
+        assert_eq!(c[0].endpoints[0].ipv6, None);
+    }
+
+    #[test]
+    fn settings_cmdline_beats_config() {
+        let args: Vec<String> = ["dockerd", "--userland-proxy=false", "--ip", "10.0.0.1"]
+            .map(String::from)
+            .into();
+        let cfg =
+            json!({"userland-proxy": true, "iptables": false, "firewall-backend": "nftables"});
+        let d = settings_from(&args, Some(&cfg), "daemon.json");
+        assert!(!d.userland_proxy);
+        assert!(!d.iptables);
+        assert!(d.nftables());
+        assert_eq!(d.ip, Some("10.0.0.1".parse().unwrap()));
+        assert_eq!(d.sources["userland-proxy"], "cmdline");
+        assert_eq!(d.sources["iptables"], "daemon.json");
+        let d = settings_from(&[], None, "x");
+        assert!(d.userland_proxy && d.iptables && d.icc);
+    }
+
+    #[test]
+    fn degraded_view_keeps_docker_bridges_only() {
+        let b = vec![
+            KernelBridge {
+                name: "docker0".into(),
+                addrs: vec!["172.17.0.1/16".parse().unwrap()],
+            },
+            KernelBridge {
+                name: "virbr0".into(),
+                addrs: vec![],
+            },
+            KernelBridge {
+                name: "br-0123456789ab".into(),
+                addrs: vec![
+                    "fe80::1/64".parse().unwrap(),
+                    "10.1.0.1/24".parse().unwrap(),
+                ],
+            },
+        ];
+        let s = degraded(&b, "no API");
+        assert_eq!(s.networks.len(), 2);
+        assert_eq!(s.networks[0].subnets[0].subnet.to_string(), "172.17.0.0/16");
+        assert_eq!(s.networks[1].subnets.len(), 1);
+        assert!(s.degraded.is_some());
+    }
+}

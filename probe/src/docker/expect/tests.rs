@@ -1,0 +1,342 @@
+//! The reference's Docker 28.0.1 worked examples (b.1, b.2, b.4): the expectation must be
+//! exactly the rules Docker's generated documents list, and their order must satisfy every
+//! ordering constraint.
+
+use super::*;
+use crate::docker::state::*;
+
+pub(crate) fn example_state(proxy: bool, with_user_net: bool) -> DockerState {
+    let mut nets = vec![Network {
+        name: "bridge".into(),
+        id: "f".repeat(64),
+        bridge: "docker0".into(),
+        internal: false,
+        enable_ipv6: false,
+        subnets: vec![Subnet {
+            subnet: "172.17.0.0/16".parse().unwrap(),
+            gateway: Some("172.17.0.1".parse().unwrap()),
+        }],
+        icc: true,
+        masquerade: true,
+        host_ipv4: None,
+        host_ipv6: None,
+        host_binding_ipv4: None,
+        gateway_mode_ipv4: GatewayMode::Nat,
+        gateway_mode_ipv6: GatewayMode::Nat,
+        options: Default::default(),
+    }];
+    let mut containers = vec![];
+    if with_user_net {
+        let mut n = nets[0].clone();
+        n.name = "bridge1".into();
+        n.bridge = "bridge1".into();
+        n.subnets = vec![Subnet {
+            subnet: "192.0.2.0/24".parse().unwrap(),
+            gateway: Some("192.0.2.1".parse().unwrap()),
+        }];
+        nets.push(n);
+        containers.push(Container {
+            name: "c1".into(),
+            id: String::new(),
+            endpoints: vec![Endpoint {
+                network: "bridge1".into(),
+                ipv4: Some("192.0.2.2".parse().unwrap()),
+                ipv6: None,
+            }],
+            ports: vec![PortBinding {
+                host_ip: Some("0.0.0.0".parse().unwrap()),
+                host_port: 8080,
+                container_port: 80,
+                proto: Proto::Tcp,
+            }],
+            ports_network: None,
+        });
+    }
+    DockerState {
+        source: StateSource::Bundle,
+        degraded: None,
+        engine_version: Some("28.0.1".into()),
+        daemon: DaemonSettings {
+            userland_proxy: proxy,
+            ip6tables: Some(false),
+            ..Default::default()
+        },
+        networks: nets,
+        containers,
+    }
+}
+
+pub(crate) const B1: &str = "
+*filter
+-A FORWARD -j DOCKER-USER
+-A FORWARD -j DOCKER-FORWARD
+-A DOCKER ! -i docker0 -o docker0 -j DROP
+-A DOCKER-BRIDGE -o docker0 -j DOCKER
+-A DOCKER-CT -o docker0 -m conntrack --ctstate RELATED,ESTABLISHED -j ACCEPT
+-A DOCKER-FORWARD -j DOCKER-CT
+-A DOCKER-FORWARD -j DOCKER-ISOLATION-STAGE-1
+-A DOCKER-FORWARD -j DOCKER-BRIDGE
+-A DOCKER-FORWARD -i docker0 -j ACCEPT
+-A DOCKER-ISOLATION-STAGE-1 -i docker0 ! -o docker0 -j DOCKER-ISOLATION-STAGE-2
+-A DOCKER-ISOLATION-STAGE-2 -o docker0 -j DROP
+-A DOCKER-USER -j RETURN
+*nat
+-A PREROUTING -m addrtype --dst-type LOCAL -j DOCKER
+-A OUTPUT ! -d 127.0.0.0/8 -m addrtype --dst-type LOCAL -j DOCKER
+-A POSTROUTING -s 172.17.0.0/16 ! -o docker0 -j MASQUERADE
+-A DOCKER -i docker0 -j RETURN
+";
+
+pub(crate) const B2: &str = "
+*filter
+-A FORWARD -j DOCKER-USER
+-A FORWARD -j DOCKER-FORWARD
+-A DOCKER -d 192.0.2.2/32 ! -i bridge1 -o bridge1 -p tcp -m tcp --dport 80 -j ACCEPT
+-A DOCKER ! -i docker0 -o docker0 -j DROP
+-A DOCKER ! -i bridge1 -o bridge1 -j DROP
+-A DOCKER-BRIDGE -o docker0 -j DOCKER
+-A DOCKER-BRIDGE -o bridge1 -j DOCKER
+-A DOCKER-CT -o docker0 -m conntrack --ctstate RELATED,ESTABLISHED -j ACCEPT
+-A DOCKER-CT -o bridge1 -m conntrack --ctstate RELATED,ESTABLISHED -j ACCEPT
+-A DOCKER-FORWARD -j DOCKER-CT
+-A DOCKER-FORWARD -j DOCKER-ISOLATION-STAGE-1
+-A DOCKER-FORWARD -j DOCKER-BRIDGE
+-A DOCKER-FORWARD -i docker0 -j ACCEPT
+-A DOCKER-FORWARD -i bridge1 -j ACCEPT
+-A DOCKER-ISOLATION-STAGE-1 -i docker0 ! -o docker0 -j DOCKER-ISOLATION-STAGE-2
+-A DOCKER-ISOLATION-STAGE-1 -i bridge1 ! -o bridge1 -j DOCKER-ISOLATION-STAGE-2
+-A DOCKER-ISOLATION-STAGE-2 -o bridge1 -j DROP
+-A DOCKER-ISOLATION-STAGE-2 -o docker0 -j DROP
+-A DOCKER-USER -j RETURN
+*nat
+-A PREROUTING -m addrtype --dst-type LOCAL -j DOCKER
+-A OUTPUT ! -d 127.0.0.0/8 -m addrtype --dst-type LOCAL -j DOCKER
+-A POSTROUTING -s 192.0.2.0/24 ! -o bridge1 -j MASQUERADE
+-A POSTROUTING -s 172.17.0.0/16 ! -o docker0 -j MASQUERADE
+-A DOCKER -i bridge1 -j RETURN
+-A DOCKER -i docker0 -j RETURN
+-A DOCKER ! -i bridge1 -p tcp -m tcp --dport 8080 -j DNAT --to-destination 192.0.2.2:80
+*raw
+-A PREROUTING -d 192.0.2.2/32 ! -i bridge1 -p tcp -m tcp --dport 80 -j DROP
+";
+
+pub(crate) const B4_NAT_RAW: &str = "
+*nat
+-A PREROUTING -m addrtype --dst-type LOCAL -j DOCKER
+-A OUTPUT -m addrtype --dst-type LOCAL -j DOCKER
+-A POSTROUTING -o bridge1 -m addrtype --src-type LOCAL -j MASQUERADE
+-A POSTROUTING -s 192.0.2.0/24 ! -o bridge1 -j MASQUERADE
+-A POSTROUTING -o docker0 -m addrtype --src-type LOCAL -j MASQUERADE
+-A POSTROUTING -s 172.17.0.0/16 ! -o docker0 -j MASQUERADE
+-A POSTROUTING -s 192.0.2.2/32 -d 192.0.2.2/32 -p tcp -m tcp --dport 80 -j MASQUERADE
+-A DOCKER -p tcp -m tcp --dport 8080 -j DNAT --to-destination 192.0.2.2:80
+*raw
+-A PREROUTING -d 192.0.2.2/32 ! -i bridge1 -p tcp -m tcp --dport 80 -j DROP
+";
+
+/// `*table` / `-A CHAIN args` lines → (table, chain, rule) in order.
+pub(crate) fn parse_save(text: &str) -> Vec<(String, String, Rule)> {
+    let mut table = String::new();
+    let mut out = Vec::new();
+    for l in text.lines().map(str::trim).filter(|l| !l.is_empty()) {
+        if let Some(t) = l.strip_prefix('*') {
+            table = t.into();
+            continue;
+        }
+        let w: Vec<String> = l.split_whitespace().map(String::from).collect();
+        assert_eq!(w[0], "-A");
+        let rule = to_rule(Family::Ipv4, &w[2..]).unwrap();
+        out.push((table.clone(), w[1].clone(), rule));
+    }
+    out
+}
+
+fn check(state: &DockerState, text: &str, only_tables: &[&str]) {
+    let e = expect(state, Layout::V28_0);
+    let canon = canonical(&e);
+    let want = parse_save(text);
+    let got: Vec<(String, String, Rule)> = e
+        .rules
+        .iter()
+        .zip(&canon)
+        .filter(|(r, _)| only_tables.is_empty() || only_tables.contains(&r.table.as_str()))
+        .map(|(r, c)| (r.table.clone(), r.chain.clone(), c.clone().unwrap()))
+        .collect();
+    for g in &got {
+        assert!(want.contains(g), "expected but not in the example: {g:?}");
+    }
+    for w in &want {
+        assert!(got.contains(w), "in the example but not expected: {w:?}");
+    }
+    // Every ordering constraint holds in Docker's own listing.
+    for o in &e.order {
+        let (a, b) = (&e.rules[o.first], &e.rules[o.then]);
+        if !only_tables.is_empty() && !only_tables.contains(&a.table.as_str()) {
+            continue;
+        }
+        let pos = |i: usize| {
+            let r = canon[i].as_ref().unwrap();
+            want.iter()
+                .position(|(t, c, w)| *t == e.rules[i].table && *c == e.rules[i].chain && w == r)
+                .unwrap()
+        };
+        assert!(
+            pos(o.first) < pos(o.then),
+            "{} before {}: {}",
+            a.spec(),
+            b.spec(),
+            o.why
+        );
+    }
+}
+
+#[test]
+fn b1_new_daemon() {
+    check(&example_state(true, false), B1, &[]);
+}
+
+#[test]
+fn b2_user_network_published_port_proxy_on() {
+    check(&example_state(true, true), B2, &[]);
+}
+
+#[test]
+fn b4_published_port_proxy_off() {
+    let s = example_state(false, true);
+    check(&s, B4_NAT_RAW, &["nat", "raw"]);
+    // filter is identical to b.2.
+    let b2_filter: String = B2.split("*nat").next().unwrap().to_owned();
+    check(&s, &b2_filter, &["filter"]);
+}
+
+#[test]
+fn layouts_by_version() {
+    assert_eq!(
+        Layout::for_version(Some((20, 10)), false),
+        Some(Layout::V20)
+    );
+    assert_eq!(
+        Layout::for_version(Some((28, 0)), false),
+        Some(Layout::V28_0)
+    );
+    assert_eq!(
+        Layout::for_version(Some((28, 2)), false),
+        Some(Layout::V28_2)
+    );
+    assert_eq!(
+        Layout::for_version(Some((28, 5)), false),
+        Some(Layout::V28_3)
+    );
+    assert_eq!(
+        Layout::for_version(Some((29, 0)), true),
+        Some(Layout::V29Nft)
+    );
+}
+
+#[test]
+fn v20_default_bridge_matches_reference_d() {
+    let mut s = example_state(true, false);
+    s.engine_version = Some("20.10.24".into());
+    let e = expect(&s, Layout::V20);
+    let want = parse_save(
+        "*filter
+-A FORWARD -j DOCKER-USER
+-A FORWARD -j DOCKER-ISOLATION-STAGE-1
+-A FORWARD -o docker0 -m conntrack --ctstate RELATED,ESTABLISHED -j ACCEPT
+-A FORWARD -o docker0 -j DOCKER
+-A FORWARD -i docker0 ! -o docker0 -j ACCEPT
+-A FORWARD -i docker0 -o docker0 -j ACCEPT
+-A DOCKER-ISOLATION-STAGE-1 -i docker0 ! -o docker0 -j DOCKER-ISOLATION-STAGE-2
+-A DOCKER-ISOLATION-STAGE-1 -j RETURN
+-A DOCKER-ISOLATION-STAGE-2 -o docker0 -j DROP
+-A DOCKER-ISOLATION-STAGE-2 -j RETURN
+-A DOCKER-USER -j RETURN
+*nat
+-A PREROUTING -m addrtype --dst-type LOCAL -j DOCKER
+-A OUTPUT ! -d 127.0.0.0/8 -m addrtype --dst-type LOCAL -j DOCKER
+-A POSTROUTING -s 172.17.0.0/16 ! -o docker0 -j MASQUERADE
+-A DOCKER -i docker0 -j RETURN",
+    );
+    let canon = canonical(&e);
+    assert_eq!(canon.len(), want.len());
+    for (r, c) in e.rules.iter().zip(&canon) {
+        let t = (r.table.clone(), r.chain.clone(), c.clone().unwrap());
+        assert!(want.contains(&t), "{t:?}");
+    }
+}
+
+#[test]
+fn settings_change_rules() {
+    // iptables=false: nothing.
+    let mut s = example_state(true, true);
+    s.daemon.iptables = false;
+    assert!(expect(&s, Layout::V28_0).rules.is_empty());
+    // icc=false, host_ipv4, nat-unprotected, routed, internal.
+    let mut s = example_state(true, true);
+    s.networks[1].icc = false;
+    s.networks[1].host_ipv4 = Some("198.51.100.7".parse().unwrap());
+    let e = expect(&s, Layout::V28_0);
+    let specs: Vec<String> = e.rules.iter().map(Expected::spec).collect();
+    assert!(specs.contains(&"-A DOCKER-FORWARD -i bridge1 -o bridge1 -j DROP".to_owned()));
+    assert!(specs.contains(&"-A DOCKER-FORWARD -i bridge1 ! -o bridge1 -j ACCEPT".to_owned()));
+    assert!(specs.contains(
+        &"-A POSTROUTING -s 192.0.2.0/24 ! -o bridge1 -j SNAT --to-source 198.51.100.7".to_owned()
+    ));
+    s.networks[1].gateway_mode_ipv4 = GatewayMode::NatUnprotected;
+    let specs: Vec<String> = expect(&s, Layout::V28_0)
+        .rules
+        .iter()
+        .map(Expected::spec)
+        .collect();
+    assert!(specs.contains(&"-A DOCKER ! -i bridge1 -o bridge1 -j ACCEPT".to_owned()));
+    assert!(
+        !specs.iter().any(|s| s.contains("--dport 80 -j ACCEPT")),
+        "{specs:?}"
+    );
+    assert!(
+        !specs
+            .iter()
+            .any(|s| s.starts_with("-A PREROUTING -p tcp -d 192.0.2.2"))
+    );
+    s.networks[1].gateway_mode_ipv4 = GatewayMode::Routed;
+    let specs: Vec<String> = expect(&s, Layout::V28_0)
+        .rules
+        .iter()
+        .map(Expected::spec)
+        .collect();
+    assert!(specs.contains(&"-A DOCKER -o bridge1 -p icmp -j ACCEPT".to_owned()));
+    assert!(specs.contains(&"-A DOCKER-ISOLATION-STAGE-1 -o bridge1 -j RETURN".to_owned()));
+    assert!(!specs.iter().any(|s| s.contains("DNAT")));
+    s.networks[1].internal = true;
+    let specs: Vec<String> = expect(&s, Layout::V28_0)
+        .rules
+        .iter()
+        .map(Expected::spec)
+        .collect();
+    assert!(
+        specs.contains(
+            &"-A DOCKER-ISOLATION-STAGE-1 -i bridge1 ! -d 192.0.2.0/24 -j DROP".to_owned()
+        )
+    );
+    assert!(!specs.iter().any(|s| s.contains("-o bridge1 -j DOCKER")));
+    // 29: DOCKER-INTERNAL, no skip-DNAT RETURN, no DOCKER-USER RETURN; 28.2 raw per endpoint.
+    let s = example_state(true, true);
+    let specs: Vec<String> = expect(&s, Layout::V29)
+        .rules
+        .iter()
+        .map(Expected::spec)
+        .collect();
+    assert!(specs.contains(&"-A DOCKER-FORWARD -j DOCKER-INTERNAL".to_owned()));
+    assert!(!specs.iter().any(|s| s.contains("ISOLATION")
+        || s == "-A DOCKER -i bridge1 -j RETURN"
+        || s == "-A DOCKER-USER -j RETURN"));
+    assert!(specs.contains(&"-A PREROUTING -d 192.0.2.2 ! -i bridge1 -j DROP".to_owned()));
+    // nftables: shape only.
+    let e = expect(&s, Layout::V29Nft);
+    assert!(e.rules.is_empty());
+    assert!(e.nft.iter().any(|n| n.chain == "filter-forward-in__bridge1"
+        && n.comment.as_deref() == Some("UNPUBLISHED PORT DROP")));
+    assert!(e.nft.iter().any(|n| n.chain == "nat-prerouting-and-output"
+        && n.comment.as_deref() == Some("DNAT")
+        && n.count == 1));
+}
