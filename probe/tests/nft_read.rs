@@ -206,3 +206,37 @@ fn snapshots_are_consistent_under_concurrent_changes() {
     eprintln!("consistent snapshots: {ok}, gave up (clear error): {unstable}");
     assert!(ok > 0, "never got a snapshot under churn");
 }
+
+/// Without CAP_NET_ADMIN the kernel refuses nfnetlink: the error says what is missing.
+/// (Runs itself again as a child process that drops to nobody before reading.)
+#[test]
+fn unprivileged_read_is_a_clear_error() {
+    if std::env::var_os("NFP_UNPRIV_CHILD").is_some() {
+        // SAFETY: plain id-changing syscalls in a single-purpose child process.
+        unsafe {
+            assert_eq!(libc::setgroups(0, std::ptr::null()), 0);
+            assert_eq!(libc::setresgid(65534, 65534, 65534), 0);
+            assert_eq!(libc::setresuid(65534, 65534, 65534), 0);
+        }
+        let e = nft::read_ruleset(None).unwrap_err();
+        assert!(e.to_string().contains("CAP_NET_ADMIN"), "{e}");
+        return;
+    }
+    let out = std::process::Command::new(std::env::current_exe().unwrap())
+        .args([
+            "--exact",
+            "unprivileged_read_is_a_clear_error",
+            "--test-threads",
+            "1",
+        ])
+        .env("NFP_UNPRIV_CHILD", "1")
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "child failed: {}{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(String::from_utf8_lossy(&out.stdout).contains("1 passed"));
+}
