@@ -7,6 +7,7 @@
 //!   text on stdout, like `iptables-nft-save`;
 //! - `ours-model`: the same through the canonical model (`read_iptables_ruleset` + render);
 //! - `ours-family`: through a full snapshot with one GETRULE dump for the whole family;
+//! - `ours-legacy`: legacy xtables through getsockopt + render, like `iptables-legacy-save`;
 //! - `bare-family` / `bare-chain`: receive the rule messages and drop them (the floor).
 //!
 //! `-v` prints the phase timings on stderr.
@@ -31,6 +32,16 @@ fn main() -> anyhow::Result<()> {
             if verbose {
                 eprintln!("{} lines in {:?}", text.lines().count(), t0.elapsed());
             }
+        }
+        "ours-legacy" => {
+            // The legacy reader (kernel::xt) + render, like `iptables-legacy-save`.
+            let text = nfprobe::ruleset::read::save_text(
+                None,
+                nfprobe::ruleset::Backend::Legacy,
+                Family::Ipv4,
+                false,
+            )?;
+            std::io::stdout().lock().write_all(text.as_bytes())?;
         }
         "ours-model" | "ours-family" => {
             let opts = ReadOptions {

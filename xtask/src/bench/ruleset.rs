@@ -6,7 +6,8 @@
 //! each contender runs as its own process (output to /dev/null) and we keep its best wall time
 //! and its peak RSS (`/usr/bin/time`), plus its CPU time (wait4), which is the fairer number
 //! when other work shares the cores:
-//! - ours: nf_tables snapshot + xlate + iptables-save text (examples/ruleset_bench.rs);
+//! - ours: nf_tables snapshot + xlate + iptables-save text (examples/ruleset_bench.rs), and
+//!   ours on the legacy tables (kernel::xt + render);
 //! - `iptables-nft-save`, `iptables-legacy-save`, `nft -j list ruleset`;
 //! - the floor: a bare GETRULE dump that only receives the bytes, whole family and per chain.
 //!
@@ -288,9 +289,20 @@ fn run(args: &[String]) -> Result<()> {
                 .join("\n")
         };
         let same = strip(&ours_text) == strip(&save_text);
+        let ours_legacy =
+            sh::output(ns.cmd(&w).arg("ours-legacy")).context("worker (legacy) failed")?;
+        let legacy_text =
+            sh::output(&mut ns.cmd("iptables-legacy-save")).context("iptables-legacy-save")?;
+        let same_legacy = strip(&ours_legacy) == strip(&legacy_text);
+        eprintln!("  legacy output identical to iptables-legacy-save: {same_legacy}");
         eprintln!("  output identical to iptables-nft-save: {same}");
-        let contenders: [(&str, Vec<&str>, &str); 6] = [
+        let contenders: [(&str, Vec<&str>, &str); 7] = [
             ("nfprobe (ours)", vec![w.as_str(), "ours"], "ours"),
+            (
+                "nfprobe legacy (ours)",
+                vec![w.as_str(), "ours-legacy"],
+                "ours-legacy",
+            ),
             ("iptables-nft-save", vec!["iptables-nft-save"], "nft-save"),
             (
                 "iptables-legacy-save",
@@ -345,6 +357,13 @@ fn run(args: &[String]) -> Result<()> {
             r(g("nft-j").cpu, ours.cpu),
             ours.maxrss_kib as f64 / 1024.0,
             g("nft-save").maxrss_kib as f64 / 1024.0,
+        ));
+        verdicts.push(format!(
+            "{n} rules: legacy: ours/iptables-legacy-save {:.2}x wall (target <= 1.3), {:.2}x cpu; RSS {:.1} vs {:.1} MiB; identical output: {same_legacy}",
+            r(g("ours-legacy").wall, g("legacy-save").wall),
+            r(g("ours-legacy").cpu, g("legacy-save").cpu),
+            g("ours-legacy").maxrss_kib as f64 / 1024.0,
+            g("legacy-save").maxrss_kib as f64 / 1024.0,
         ));
         drop(ns);
     }
