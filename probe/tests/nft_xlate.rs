@@ -253,6 +253,10 @@ fn live_save(ns: &TestNetns, cmd: &str, counters: bool) -> String {
 fn assert_same_as_save(ns: &TestNetns, family: Family) {
     let rs = nft::read_ruleset(Some(&ns.spec())).unwrap();
     let ipt = iptables_ruleset(&rs, family);
+    // The streaming reader (translate chain by chain) gives the same model.
+    let streamed =
+        nfprobe::ruleset::xlate::read_iptables_ruleset(Some(&ns.spec()), family).unwrap();
+    assert_eq!(format!("{streamed:?}"), format!("{ipt:?}"));
     let cmd = match family {
         Family::Ipv4 => "iptables-nft-save",
         Family::Ipv6 => "ip6tables-nft-save",

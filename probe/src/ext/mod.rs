@@ -244,10 +244,13 @@ pub fn registered() -> impl Iterator<Item = (ExtKind, &'static str)> {
 // Extensions of the `ext` branch (one block, kept together for merging).
 mod ah;
 mod audit;
+#[cfg(test)]
+mod blob_tests;
 mod bpf;
 mod cgroup;
 mod checksum;
 mod cluster;
+mod clusterip;
 mod connbytes;
 mod connlabel;
 mod connlimit;
@@ -268,6 +271,8 @@ mod idletimer;
 mod ip6opts;
 mod ipcomp;
 mod ipv6header;
+mod ipvs;
+mod led;
 mod mh;
 mod netmap;
 mod nfacct;
@@ -281,9 +286,12 @@ mod quota;
 mod rateest;
 mod rateest_tg;
 mod realm;
+#[cfg(test)]
+mod robust_tests;
 mod rpfilter;
 mod rt;
 mod sctp;
+mod secmark;
 mod socket;
 mod srh;
 mod string;
@@ -313,6 +321,7 @@ static EXT_REGISTRY: &[&ExtDef] = &[
     &cgroup::DEF,
     &checksum::DEF,
     &cluster::DEF,
+    &clusterip::DEF,
     &connbytes::DEF,
     &connlabel::DEF,
     &connlimit::DEF,
@@ -334,6 +343,8 @@ static EXT_REGISTRY: &[&ExtDef] = &[
     &ip6opts::DEF_HBH,
     &ipcomp::DEF,
     &ipv6header::DEF,
+    &ipvs::DEF,
+    &led::DEF,
     &mh::DEF,
     &netmap::DEF,
     &nfacct::DEF,
@@ -350,6 +361,7 @@ static EXT_REGISTRY: &[&ExtDef] = &[
     &rpfilter::DEF,
     &rt::DEF,
     &sctp::DEF,
+    &secmark::DEF,
     &socket::DEF,
     &srh::DEF,
     &string::DEF,

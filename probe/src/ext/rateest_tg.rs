@@ -62,15 +62,16 @@ impl Rateest {
         if !(0..=20).contains(&shift) || self.ewma_log >= 32 {
             return Err(malformed(NAME, 0, "interval/ewma_log out of range"));
         }
-        let interval = (1_000_000u64 << shift) / 4;
-        let ewma = interval * (1u64 << self.ewma_log);
+        // iptables computes these in unsigned int.
+        let interval = ((1_000_000u64 << shift) / 4) as u32;
+        let ewma = interval.wrapping_mul(1u32 << self.ewma_log);
         Ok(vec![
             "--rateest-name".into(),
             self.name.clone(),
             "--rateest-interval".into(),
-            time_str(interval),
+            time_str(interval.into()),
             "--rateest-ewmalog".into(),
-            time_str(ewma & u64::from(u32::MAX)),
+            time_str(ewma.into()),
         ])
     }
 }

@@ -1,0 +1,149 @@
+//! A real dockerd (Debian's 20.10) in a lab netns, asked through its Engine API:
+//! healthy → exit 0; dockerd running the iptables-1.8.11 bug model and `--iptables` pointing at
+//! the same model → every lost rule is `missing_cli_claims_present` and nothing else is flagged;
+//! the same host checked with the system iptables → those rules are `missing`.
+//! Then the bundle round trip: `collect` here, `check --docker-state` from another netns gives
+//! the same findings.
+
+mod check_common;
+
+use check_common::*;
+use lab::real::{Lab, Options};
+use serde_json::Value;
+
+fn check(lab: &Lab, extra: &[&str]) -> (i32, Value) {
+    let ns = lab.host_netns_path();
+    let sock = format!(
+        "unix://{}",
+        lab.docker_socket()
+            .expect("real lab has a socket")
+            .display()
+    );
+    let mut args = vec![
+        "--netns",
+        ns.to_str().unwrap(),
+        "check",
+        "--docker-host",
+        &sock,
+    ];
+    args.extend_from_slice(extra);
+    nfprobe_json(&args)
+}
+
+fn keyed(v: &Value) -> Vec<(String, String, String)> {
+    let mut k: Vec<_> = v["findings"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|f| {
+            (
+                f["status"].as_str().unwrap().to_owned(),
+                f["table"].as_str().unwrap().to_owned(),
+                f["rule"].as_str().unwrap().to_owned(),
+            )
+        })
+        .collect();
+    k.sort();
+    k
+}
+
+#[test]
+fn real_dockerd_healthy_is_clean() {
+    let lab = Lab::up(Options::default()).unwrap();
+    let (code, v) = check(&lab, &[]);
+    assert!(problems(&v).is_empty(), "{:#?}", problems(&v));
+    assert!(host_problems(&v).is_empty(), "{:#?}", host_problems(&v));
+    assert_eq!(code, 0);
+    assert_eq!(v["docker_source"], "api");
+    assert_eq!(v["layout"], "v20");
+    assert_eq!(v["networks"].as_array().unwrap().len(), 2);
+    let rules = v["findings"].as_array().unwrap().len();
+    assert!(
+        rules >= 25,
+        "two networks with a published port each: {rules} rules checked"
+    );
+    lab.down().unwrap();
+}
+
+#[test]
+fn real_dockerd_with_buggy_iptables() {
+    let lab = Lab::up(Options {
+        networks: 3,
+        faulty_iptables: true,
+        ..Options::default()
+    })
+    .unwrap();
+    let model = lab::bugmodel::script_path();
+    let (code, v) = check(&lab, &["--iptables", model.to_str().unwrap()]);
+    assert_eq!(code, 1);
+    let p = problems(&v);
+    assert!(
+        p.len() >= 6,
+        "networks 2 and 3 lose their FORWARD and isolation rules: {p:#?}"
+    );
+    for f in &p {
+        assert_eq!(f["status"], "missing_cli_claims_present", "{f:#}");
+        assert!(f["lookalike"].is_string(), "{f:#}");
+        let net = f["network"].as_str().unwrap_or("");
+        assert!(!net.is_empty(), "a lost rule belongs to a network: {f:#}");
+    }
+    // Nothing else: the only host problem is the lying binary itself.
+    let kinds: Vec<_> = host_problems(&v)
+        .iter()
+        .map(|h| h["kind"].clone())
+        .collect();
+    assert_eq!(
+        kinds,
+        vec![Value::from("iptables_cli_lies")],
+        "{:#?}",
+        v["host"]
+    );
+
+    // Same host, system iptables only: the same rules, now plainly missing.
+    let (code2, v2) = check(&lab, &[]);
+    assert_eq!(code2, 1);
+    let p2 = problems(&v2);
+    assert_eq!(p2.len(), p.len());
+    for f in &p2 {
+        assert_eq!(f["status"], "missing", "{f:#}");
+    }
+    let rules = |p: &[&Value]| {
+        let mut r: Vec<String> = p
+            .iter()
+            .map(|f| f["rule"].as_str().unwrap().to_owned())
+            .collect();
+        r.sort();
+        r
+    };
+    assert_eq!(rules(&p), rules(&p2));
+    assert!(host_problems(&v2).is_empty(), "{:#?}", host_problems(&v2));
+
+    // Bundle round trip: collect here, check the bundle from another (empty) netns.
+    let other = Scratch::new("rt");
+    let file = other.dir.join("bundle.json");
+    let ns = lab.host_netns_path();
+    let sock = format!("unix://{}", lab.docker_socket().unwrap().display());
+    let (c, _, err) = nfprobe_text(&[
+        "--netns",
+        ns.to_str().unwrap(),
+        "collect",
+        "--docker-host",
+        &sock,
+        "--iptables",
+        model.to_str().unwrap(),
+        "-o",
+        file.to_str().unwrap(),
+    ]);
+    assert_eq!(c, 0, "{err}");
+    let (code3, v3) = nfprobe_json(&[
+        "--netns",
+        &other.path(),
+        "check",
+        "--docker-state",
+        file.to_str().unwrap(),
+    ]);
+    assert_eq!(code3, code);
+    assert_eq!(keyed(&v3), keyed(&v));
+    assert_eq!(v3["host"], v["host"]);
+    lab.down().unwrap();
+}

@@ -1,0 +1,245 @@
+//! The reference's Docker 28.0.1 worked examples (docker-firewall.md b.1, b.2, b.4), loaded
+//! with the real iptables-nft into a netns of our own: `nfprobe check --docker-state` reports
+//! 0 findings for each; removing one rule is reported exactly, with its effect and fix.
+
+mod check_common;
+
+use check_common::*;
+use serde_json::{Value, json};
+
+const B1: &str = "*filter
+-A FORWARD -j DOCKER-USER
+-A FORWARD -j DOCKER-FORWARD
+-A DOCKER ! -i docker0 -o docker0 -j DROP
+-A DOCKER-BRIDGE -o docker0 -j DOCKER
+-A DOCKER-CT -o docker0 -m conntrack --ctstate RELATED,ESTABLISHED -j ACCEPT
+-A DOCKER-FORWARD -j DOCKER-CT
+-A DOCKER-FORWARD -j DOCKER-ISOLATION-STAGE-1
+-A DOCKER-FORWARD -j DOCKER-BRIDGE
+-A DOCKER-FORWARD -i docker0 -j ACCEPT
+-A DOCKER-ISOLATION-STAGE-1 -i docker0 ! -o docker0 -j DOCKER-ISOLATION-STAGE-2
+-A DOCKER-ISOLATION-STAGE-2 -o docker0 -j DROP
+-A DOCKER-USER -j RETURN
+*nat
+-A PREROUTING -m addrtype --dst-type LOCAL -j DOCKER
+-A OUTPUT ! -d 127.0.0.0/8 -m addrtype --dst-type LOCAL -j DOCKER
+-A POSTROUTING -s 172.17.0.0/16 ! -o docker0 -j MASQUERADE
+-A DOCKER -i docker0 -j RETURN
+";
+
+const B2_FILTER: &str = "*filter
+-A FORWARD -j DOCKER-USER
+-A FORWARD -j DOCKER-FORWARD
+-A DOCKER -d 192.0.2.2/32 ! -i bridge1 -o bridge1 -p tcp -m tcp --dport 80 -j ACCEPT
+-A DOCKER ! -i docker0 -o docker0 -j DROP
+-A DOCKER ! -i bridge1 -o bridge1 -j DROP
+-A DOCKER-BRIDGE -o docker0 -j DOCKER
+-A DOCKER-BRIDGE -o bridge1 -j DOCKER
+-A DOCKER-CT -o docker0 -m conntrack --ctstate RELATED,ESTABLISHED -j ACCEPT
+-A DOCKER-CT -o bridge1 -m conntrack --ctstate RELATED,ESTABLISHED -j ACCEPT
+-A DOCKER-FORWARD -j DOCKER-CT
+-A DOCKER-FORWARD -j DOCKER-ISOLATION-STAGE-1
+-A DOCKER-FORWARD -j DOCKER-BRIDGE
+-A DOCKER-FORWARD -i docker0 -j ACCEPT
+-A DOCKER-FORWARD -i bridge1 -j ACCEPT
+-A DOCKER-ISOLATION-STAGE-1 -i docker0 ! -o docker0 -j DOCKER-ISOLATION-STAGE-2
+-A DOCKER-ISOLATION-STAGE-1 -i bridge1 ! -o bridge1 -j DOCKER-ISOLATION-STAGE-2
+-A DOCKER-ISOLATION-STAGE-2 -o bridge1 -j DROP
+-A DOCKER-ISOLATION-STAGE-2 -o docker0 -j DROP
+-A DOCKER-USER -j RETURN
+";
+
+const B2_NAT_RAW: &str = "*nat
+-A PREROUTING -m addrtype --dst-type LOCAL -j DOCKER
+-A OUTPUT ! -d 127.0.0.0/8 -m addrtype --dst-type LOCAL -j DOCKER
+-A POSTROUTING -s 192.0.2.0/24 ! -o bridge1 -j MASQUERADE
+-A POSTROUTING -s 172.17.0.0/16 ! -o docker0 -j MASQUERADE
+-A DOCKER -i bridge1 -j RETURN
+-A DOCKER -i docker0 -j RETURN
+-A DOCKER ! -i bridge1 -p tcp -m tcp --dport 8080 -j DNAT --to-destination 192.0.2.2:80
+*raw
+-A PREROUTING -d 192.0.2.2/32 ! -i bridge1 -p tcp -m tcp --dport 80 -j DROP
+";
+
+const B4_NAT_RAW: &str = "*nat
+-A PREROUTING -m addrtype --dst-type LOCAL -j DOCKER
+-A OUTPUT -m addrtype --dst-type LOCAL -j DOCKER
+-A POSTROUTING -o bridge1 -m addrtype --src-type LOCAL -j MASQUERADE
+-A POSTROUTING -s 192.0.2.0/24 ! -o bridge1 -j MASQUERADE
+-A POSTROUTING -o docker0 -m addrtype --src-type LOCAL -j MASQUERADE
+-A POSTROUTING -s 172.17.0.0/16 ! -o docker0 -j MASQUERADE
+-A POSTROUTING -s 192.0.2.2/32 -d 192.0.2.2/32 -p tcp -m tcp --dport 80 -j MASQUERADE
+-A DOCKER -p tcp -m tcp --dport 8080 -j DNAT --to-destination 192.0.2.2:80
+*raw
+-A PREROUTING -d 192.0.2.2/32 ! -i bridge1 -p tcp -m tcp --dport 80 -j DROP
+";
+
+/// `*table` + `-A` lines → iptables-restore input (chains declared, FORWARD policy DROP as
+/// when dockerd enabled forwarding itself).
+fn restore_input(text: &str) -> String {
+    let builtin = ["INPUT", "FORWARD", "OUTPUT", "PREROUTING", "POSTROUTING"];
+    let mut out = String::new();
+    let mut table: Option<String> = None;
+    let mut lines: Vec<&str> = Vec::new();
+    let mut flush = |out: &mut String, table: &Option<String>, lines: &mut Vec<&str>| {
+        let Some(t) = table else { return };
+        out.push_str(&format!("*{t}\n"));
+        if t == "filter" {
+            out.push_str(":FORWARD DROP [0:0]\n");
+        }
+        let mut chains: Vec<&str> = Vec::new();
+        for l in lines.iter() {
+            let w: Vec<&str> = l.split_whitespace().collect();
+            for c in [
+                Some(w[1]),
+                w.iter().position(|x| *x == "-j").map(|i| w[i + 1]),
+            ]
+            .into_iter()
+            .flatten()
+            {
+                if c.starts_with("DOCKER") && !chains.contains(&c) {
+                    chains.push(c);
+                }
+            }
+            let _ = builtin;
+        }
+        for c in chains {
+            out.push_str(&format!(":{c} - [0:0]\n"));
+        }
+        for l in lines.drain(..) {
+            out.push_str(l);
+            out.push('\n');
+        }
+        out.push_str("COMMIT\n");
+    };
+    for l in text.lines().map(str::trim).filter(|l| !l.is_empty()) {
+        if let Some(t) = l.strip_prefix('*') {
+            flush(&mut out, &table, &mut lines);
+            table = Some(t.to_owned());
+        } else {
+            lines.push(l);
+        }
+    }
+    flush(&mut out, &table, &mut lines);
+    out
+}
+
+fn state(proxy: bool, user_net: bool) -> Value {
+    let mut nets = vec![json!({"name": "bridge", "bridge": "docker0",
+        "subnets": [{"subnet": "172.17.0.0/16", "gateway": "172.17.0.1"}]})];
+    let mut containers = vec![];
+    if user_net {
+        nets.push(json!({"name": "bridge1", "id": "1".repeat(64),
+            "options": {"com.docker.network.bridge.name": "bridge1"},
+            "subnets": [{"subnet": "192.0.2.0/24", "gateway": "192.0.2.1"}]}));
+        containers.push(json!({"name": "c1", "endpoints": [{"network": "bridge1", "ipv4": "192.0.2.2"}],
+            "ports": [{"host_ip": "0.0.0.0", "host_port": 8080, "container_port": 80, "proto": "tcp"}]}));
+    }
+    json!({"format": "nfprobe-bundle", "version": 1, "host": "worked example",
+        "docker": {"engine_version": "28.0.1",
+            "daemon": {"userland-proxy": proxy, "ip6tables": false},
+            "networks": nets, "containers": containers}})
+}
+
+/// Load `text` into a fresh netns the way Docker 28.0.1 leaves it, run check on `bundle`.
+fn check_example(
+    tag: &str,
+    text: &str,
+    bundle: &Value,
+    proxy: bool,
+    bridges: &[&str],
+) -> (i32, Value) {
+    let s = Scratch::new(tag);
+    for b in bridges {
+        s.run("ip", &["link", "add", b, "type", "bridge"], None);
+        s.run(
+            "sysctl",
+            &[
+                "-qw",
+                &format!("net.ipv4.conf.{b}.route_localnet={}", u8::from(!proxy)),
+            ],
+            None,
+        );
+    }
+    s.run("sysctl", &["-qw", "net.ipv4.ip_forward=1"], None);
+    s.run("iptables-nft-restore", &[], Some(&restore_input(text)));
+    let file = s.dir.join("bundle.json");
+    write_json(&file, bundle);
+    nfprobe_json(&[
+        "--netns",
+        &s.path(),
+        "check",
+        "--docker-state",
+        file.to_str().unwrap(),
+    ])
+}
+
+fn assert_clean(name: &str, (code, v): (i32, Value)) {
+    let p = problems(&v);
+    let h = host_problems(&v);
+    assert!(
+        p.is_empty() && h.is_empty(),
+        "{name}: findings {p:#?} host {h:#?}"
+    );
+    assert_eq!(code, 0, "{name}");
+    assert!(
+        v["findings"].as_array().unwrap().len() > 10,
+        "{name}: the rules were checked"
+    );
+}
+
+#[test]
+fn worked_examples_have_no_findings() {
+    assert_clean(
+        "b.1",
+        check_example("b1", B1, &state(true, false), true, &["docker0"]),
+    );
+    let b2 = format!("{B2_FILTER}{B2_NAT_RAW}");
+    assert_clean(
+        "b.2",
+        check_example("b2", &b2, &state(true, true), true, &["docker0", "bridge1"]),
+    );
+    let b4 = format!("{B2_FILTER}{B4_NAT_RAW}");
+    assert_clean(
+        "b.4",
+        check_example(
+            "b4",
+            &b4,
+            &state(false, true),
+            false,
+            &["docker0", "bridge1"],
+        ),
+    );
+}
+
+#[test]
+fn one_removed_rule_is_reported_exactly() {
+    let gone = "-A DOCKER-CT -o bridge1 -m conntrack --ctstate RELATED,ESTABLISHED -j ACCEPT";
+    let b4 = format!("{B2_FILTER}{B4_NAT_RAW}").replace(&format!("{gone}\n"), "");
+    let (code, v) = check_example(
+        "b4x",
+        &b4,
+        &state(false, true),
+        false,
+        &["docker0", "bridge1"],
+    );
+    assert_eq!(code, 1);
+    let p = problems(&v);
+    assert_eq!(p.len(), 1, "{p:#?}");
+    let f = p[0];
+    assert_eq!(
+        f["status"], "missing",
+        "the system iptables 1.8.9 tells the truth: {f:#}"
+    );
+    assert_eq!(finding_rule(f).2, parse_line(gone).1);
+    assert_eq!(f["network"], "bridge1");
+    assert!(f["effect"].as_str().unwrap().contains("replies"), "{f:#}");
+    assert!(
+        f["lookalike"].as_str().unwrap().contains("-o docker0"),
+        "{f:#}"
+    );
+    assert_eq!(
+        f["fix"],
+        "iptables-nft -w -t filter -A DOCKER-CT -o bridge1 -m conntrack --ctstate RELATED,ESTABLISHED -j ACCEPT"
+    );
+}
