@@ -6,6 +6,8 @@
 //! - `ours`: nf_tables snapshot of family ip (rules chain by chain) + xlate + iptables-save
 //!   text on stdout, like `iptables-nft-save`;
 //! - `ours-family`: the same with one GETRULE dump for the whole family;
+//! - `ours-legacy`: legacy ip_tables read (getsockopt) + decode + iptables-save text, like
+//!   `iptables-legacy-save`;
 //! - `bare-family` / `bare-chain`: receive the rule messages and drop them (the floor).
 //!
 //! `-v` prints the phase timings on stderr.
@@ -22,6 +24,18 @@ fn main() -> anyhow::Result<()> {
     let verbose = args.iter().any(|a| a == "-v");
     let t0 = Instant::now();
     match mode {
+        "ours-legacy" => {
+            let text = nfprobe::ruleset::read::save_text(
+                None,
+                nfprobe::ruleset::Backend::Legacy,
+                Family::Ipv4,
+                false,
+            )?;
+            std::io::stdout().lock().write_all(text.as_bytes())?;
+            if verbose {
+                eprintln!("legacy read+decode+render+write {:?}", t0.elapsed());
+            }
+        }
         "ours" | "ours-family" => {
             let opts = ReadOptions {
                 family: Some(NftFamily::Ip),

@@ -276,8 +276,13 @@ fn run(args: &[String]) -> Result<()> {
         };
         let same = strip(&ours_text) == strip(&save_text);
         eprintln!("  output identical to iptables-nft-save: {same}");
-        let contenders: [(&str, Vec<&str>, &str); 6] = [
+        let contenders: [(&str, Vec<&str>, &str); 7] = [
             ("nfprobe (ours)", vec![w.as_str(), "ours"], "ours"),
+            (
+                "nfprobe legacy (ours)",
+                vec![w.as_str(), "ours-legacy"],
+                "ours-legacy",
+            ),
             ("iptables-nft-save", vec!["iptables-nft-save"], "nft-save"),
             (
                 "iptables-legacy-save",
@@ -332,6 +337,12 @@ fn run(args: &[String]) -> Result<()> {
             r(g("nft-j").wall, ours.wall),
             ours.maxrss_kib as f64 / 1024.0,
             g("nft-save").maxrss_kib as f64 / 1024.0,
+        ));
+        verdicts.push(format!(
+            "{n} rules: legacy ours/iptables-legacy-save {:.2}x (target <= 1.3), RSS ours {:.1} MiB vs {:.1} MiB",
+            r(g("ours-legacy").wall, g("legacy-save").wall),
+            g("ours-legacy").maxrss_kib as f64 / 1024.0,
+            g("legacy-save").maxrss_kib as f64 / 1024.0,
         ));
         drop(ns);
     }
