@@ -24,6 +24,18 @@ fn main() -> anyhow::Result<()> {
     let verbose = args.iter().any(|a| a == "-v");
     let t0 = Instant::now();
     match mode {
+        "ours-legacy" => {
+            let text = nfprobe::ruleset::read::save_text(
+                None,
+                nfprobe::ruleset::Backend::Legacy,
+                Family::Ipv4,
+                false,
+            )?;
+            std::io::stdout().lock().write_all(text.as_bytes())?;
+            if verbose {
+                eprintln!("legacy read+decode+render+write {:?}", t0.elapsed());
+            }
+        }
         "ours" => {
             // What `nfprobe ruleset --backend nft --format save` does: read, translate and
             // render chain by chain.

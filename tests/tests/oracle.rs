@@ -9,7 +9,7 @@ mod xt_support;
 
 use std::path::Path;
 
-use nfprobe::ruleset::{Backend, Family, read};
+use nfprobe::ruleset::{Backend, Family, Ruleset, parse, read, render};
 use xt_support::{Netns, exceptions, live_save, oracle_dir, tool};
 
 #[derive(Debug, Clone)]
@@ -137,6 +137,9 @@ struct Tally {
     skipped: usize,
     refused: Vec<String>,
     mismatches: Vec<String>,
+    /// iptables-save text → ruleset::parse → render must give the text back.
+    parse_lines: usize,
+    parse_failures: Vec<String>,
 }
 
 impl Tally {
@@ -154,6 +157,11 @@ impl Tally {
             s.push_str(m);
             s.push('\n');
         }
+        s.push_str(&format!(
+            "  parse round trip (iptables-save text -> ruleset::parse -> render): {}/{} lines\n",
+            self.parse_lines - self.parse_failures.len().min(self.parse_lines),
+            self.parse_lines
+        ));
         s
     }
 }
@@ -265,6 +273,47 @@ fn run_file(tf: &TFile, backend: Backend, t: &mut Tally) {
         &ours(&ns, backend, tf.family, false),
         t,
     );
+    round_trip(&tf.name, tf.family, &live, false, t);
+}
+
+/// Parse the live iptables-save text with ruleset::parse and render it again.
+fn round_trip(label: &str, family: Family, live: &str, counters: bool, t: &mut Tally) {
+    let rules: Vec<&str> = live
+        .lines()
+        .filter(|l| l.starts_with("-A ") || l.starts_with('['))
+        .collect();
+    t.parse_lines += rules.len();
+    match parse::parse_save(family, live) {
+        Ok(tables) => {
+            let rs = Ruleset {
+                backend: Backend::Legacy,
+                family,
+                genid: None,
+                tables,
+            };
+            let again = render::save(&rs, counters);
+            for (a, b) in live.lines().zip(again.lines()) {
+                if a != b {
+                    t.parse_failures
+                        .push(format!("  {label}: {a}\n    parsed+rendered: {b}"));
+                }
+            }
+        }
+        Err(e) => {
+            let before = t.parse_failures.len();
+            for r in rules {
+                let r = r.split_once("] ").map_or(r, |(_, rest)| rest);
+                let words = parse::split_words(r).unwrap_or_default();
+                if let Err(e) = parse::parse_args(family, &words) {
+                    t.parse_failures
+                        .push(format!("  {label}: {r}\n    parse error: {e}"));
+                }
+            }
+            if t.parse_failures.len() == before {
+                t.parse_failures.push(format!("  {label}: {e}"));
+            }
+        }
+    }
 }
 
 fn extensions(backend: Backend) {
@@ -342,6 +391,7 @@ fn dumps(backend: Backend) {
             &ours(&ns, backend, family, true),
             &mut t,
         );
+        round_trip(&name, family, &live, true, &mut t);
     }
     let report = t.report(&format!(
         "oracle dumps (with -c counters), {backend:?} backend"
@@ -387,6 +437,12 @@ fn corpus(backend: Backend) {
     println!("{report}");
     assert!(t.loaded > 0);
     assert!(t.mismatches.is_empty(), "{report}");
+    // Docker's and Kubernetes' rules must parse to exactly what the kernel holds.
+    assert!(
+        t.parse_failures.is_empty(),
+        "parse round trip failures:\n{}",
+        t.parse_failures.join("\n")
+    );
 }
 
 #[test]

@@ -82,6 +82,8 @@ pub fn run(global: &Global, args: Args) -> anyhow::Result<Outcome> {
         }
         _ => print!("{}", render::save(&rs, args.counters)),
     }
+    // The process ends right after: freeing 100k small allocations one by one is pure cost.
+    std::mem::forget(rs);
     if undecoded > 0 {
         log::warn!("{undecoded} rule(s) could not be fully decoded (marked [undecoded ...])");
         return Ok(Outcome::Findings);

@@ -141,6 +141,11 @@ static REGISTRY: &[&ExtDef] = &[
     &classify::DEF,
 ];
 
+/// A protocol number as iptables reads it (`strtoul(.., 0)`), for the header parser.
+pub fn args_num_u8(s: &str) -> Option<u8> {
+    args::num_u64(s).and_then(|v| u8::try_from(v).ok())
+}
+
 /// Picks the name iptables-save prints for a blob when it differs from the kernel name
 /// (libxtables `.alias`: `conntrack` with the state flag prints as `state`, `CT` with the
 /// notrack-alias flag as `NOTRACK`). `None`: print the kernel name.

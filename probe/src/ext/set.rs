@@ -29,9 +29,10 @@ pub static DEF: ExtDef = ExtDef {
 };
 
 type Resolver<'a> = &'a dyn Fn(u16) -> Option<String>;
+type NameFn = Box<dyn Fn(u16) -> Option<String>>;
 
 thread_local! {
-    static RESOLVER: RefCell<Option<Box<dyn Fn(u16) -> Option<String>>>> = const { RefCell::new(None) };
+    static RESOLVER: RefCell<Option<NameFn>> = const { RefCell::new(None) };
 }
 
 /// Run `f` with set indexes resolved to names by `names` (on this thread).
@@ -142,7 +143,7 @@ fn decode(ctx: &DecodeCtx, blob: &[u8]) -> Result<Vec<String>, ExtError> {
     }
     if ctx.revision >= 3 {
         r.skip(4).map_err(t)?;
-        let mut ctr = |r: &mut crate::bytes::Reader| -> Result<(u8, u64), ExtError> {
+        let ctr = |r: &mut crate::bytes::Reader| -> Result<(u8, u64), ExtError> {
             // v3: { u8 op; u64 value } ; v4: { u64 value; u8 op } (both 16 bytes).
             if ctx.revision == 3 {
                 let op = r.u8().map_err(t)?;

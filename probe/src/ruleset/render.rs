@@ -17,7 +17,14 @@ use super::model::{
 
 /// The whole ruleset (every table, in the order given).
 pub fn save(rs: &Ruleset, counters: bool) -> String {
-    let mut out = String::new();
+    // Rough size up front: one growing 5 MB string would be copied ~20 times.
+    let rules: usize = rs
+        .tables
+        .iter()
+        .flat_map(|t| &t.chains)
+        .map(|c| c.rules.len() + 1)
+        .sum();
+    let mut out = String::with_capacity(rules * 128);
     for t in &rs.tables {
         table(&mut out, t, counters);
     }

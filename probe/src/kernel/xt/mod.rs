@@ -92,8 +92,9 @@ pub fn read_tables_here(family: Family) -> Result<Vec<Table>, XtError> {
         names
             .iter()
             .map(|name| {
-                let (info, blob) = snapshot(&sock, family, name)?;
-                Ok(table::decode(family, name, &info, &blob))
+                let (info, answer) = snapshot(&sock, family, name)?;
+                let blob = answer.get(sockopt::GET_ENTRIES_HDR..).unwrap_or_default();
+                Ok(table::decode(family, name, &info, blob))
             })
             .collect()
     })

@@ -30,7 +30,7 @@ pub struct TableInfo {
 
 const GETINFO_LEN: usize = TABLE_MAXNAMELEN + 4 + 4 * NUMHOOKS * 2 + 4 + 4;
 /// `sizeof(struct ipt_get_entries)`: name, size, padding to the 8-byte aligned entry table.
-const GET_ENTRIES_HDR: usize = 40;
+pub const GET_ENTRIES_HDR: usize = 40;
 
 /// A raw socket of the family, the handle the getsockopt calls need.
 pub struct XtSocket {
@@ -111,8 +111,9 @@ impl XtSocket {
         })
     }
 
-    /// `*_SO_GET_ENTRIES`: the entry blob of exactly `size` bytes. `EAGAIN` means the table
-    /// changed size since `info`; the caller asks again.
+    /// `*_SO_GET_ENTRIES`: the answer, whose entry blob of exactly `size` bytes starts at
+    /// [`GET_ENTRIES_HDR`] (left in place: no copy of a multi-megabyte blob). `EAGAIN` means
+    /// the table changed size since `info`; the caller asks again.
     pub fn entries(&self, table: &str, size: u32) -> io::Result<Vec<u8>> {
         let mut buf = vec![0u8; GET_ENTRIES_HDR + size as usize];
         put_name(&mut buf, table)?;
@@ -124,7 +125,6 @@ impl XtSocket {
                 format!("GET_ENTRIES returned {n} bytes"),
             ));
         }
-        buf.drain(..GET_ENTRIES_HDR);
         Ok(buf)
     }
 }

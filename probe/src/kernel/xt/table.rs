@@ -368,3 +368,105 @@ fn ext_match(family: Family, m: &ExtBlob) -> Match {
         body,
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const E: usize = 112; // sizeof(struct ipt_entry)
+
+    fn entry(target: &[u8], tname: &str, counters: (u64, u64)) -> Vec<u8> {
+        let tsize = (EXT_HDR + target.len()).div_ceil(8) * 8;
+        let mut b = vec![0u8; E + tsize];
+        b[88..90].copy_from_slice(&(E as u16).to_ne_bytes());
+        b[90..92].copy_from_slice(&((E + tsize) as u16).to_ne_bytes());
+        b[96..104].copy_from_slice(&counters.0.to_ne_bytes());
+        b[104..112].copy_from_slice(&counters.1.to_ne_bytes());
+        b[E..E + 2].copy_from_slice(&(tsize as u16).to_ne_bytes());
+        b[E + 2..E + 2 + tname.len()].copy_from_slice(tname.as_bytes());
+        b[E + EXT_HDR..E + EXT_HDR + target.len()].copy_from_slice(target);
+        b
+    }
+
+    fn verdict(v: i32) -> Vec<u8> {
+        entry(&v.to_ne_bytes(), "", (0, 0))
+    }
+
+    fn error(name: &str) -> Vec<u8> {
+        let mut t = [0u8; 30];
+        t[..name.len()].copy_from_slice(name.as_bytes());
+        entry(&t, "ERROR", (0, 0))
+    }
+
+    /// filter: INPUT (jump to X, policy DROP), FORWARD, OUTPUT, user chain X (RETURN).
+    fn table() -> (TableInfo, Vec<u8>) {
+        let mut blob = Vec::new();
+        let mut info = TableInfo {
+            valid_hooks: 0b1110,
+            hook_entry: [0; NUMHOOKS],
+            underflow: [0; NUMHOOKS],
+            num_entries: 0,
+            size: 0,
+        };
+        // INPUT: rule jumping to X, then policy.
+        info.hook_entry[1] = blob.len() as u32;
+        let jump_at = blob.len();
+        blob.extend(verdict(0)); // patched below
+        info.underflow[1] = blob.len() as u32;
+        blob.extend(entry(&V_DROP.to_ne_bytes(), "", (5, 500)));
+        for h in [2, 3] {
+            info.hook_entry[h] = blob.len() as u32;
+            info.underflow[h] = blob.len() as u32;
+            blob.extend(verdict(V_ACCEPT));
+        }
+        blob.extend(error("X"));
+        let x_start = blob.len() as i32;
+        blob.extend(verdict(V_RETURN));
+        blob.extend(error("ERROR"));
+        let v = jump_at + E + EXT_HDR;
+        blob[v..v + 4].copy_from_slice(&x_start.to_ne_bytes());
+        info.size = blob.len() as u32;
+        (info, blob)
+    }
+
+    #[test]
+    fn decodes_chains_policies_jumps() {
+        let (info, blob) = table();
+        let t = decode(Family::Ipv4, "filter", &info, &blob);
+        let names: Vec<_> = t.chains.iter().map(|c| c.name.as_str()).collect();
+        assert_eq!(names, ["INPUT", "FORWARD", "OUTPUT", "X"]);
+        assert_eq!(t.chains[0].policy, Some(Policy::Drop));
+        assert_eq!(
+            t.chains[0].counters,
+            Some(Counters {
+                packets: 5,
+                bytes: 500
+            })
+        );
+        assert_eq!(t.chains[0].rules[0].target, Target::Jump("X".into()));
+        assert!(t.chains[3].rules.is_empty());
+    }
+
+    #[test]
+    fn malformed_blobs_never_panic() {
+        let (info, blob) = table();
+        for n in 0..blob.len() {
+            let t = decode(Family::Ipv4, "filter", &info, &blob[..n]);
+            // A truncated table is never silently complete.
+            let undecoded = t
+                .chains
+                .iter()
+                .flat_map(|c| &c.rules)
+                .any(|r| !r.is_decoded());
+            assert!(undecoded || n == 0, "truncation at {n} went unnoticed");
+        }
+        for i in 0..blob.len() {
+            for x in [0xffu8, 0x01, 0x80] {
+                let mut b = blob.clone();
+                b[i] ^= x;
+                let _ = decode(Family::Ipv4, "filter", &info, &b);
+                let _ = decode(Family::Ipv6, "filter", &info, &b);
+            }
+        }
+    }
+}
