@@ -3,13 +3,14 @@
 
 pub mod host;
 pub mod index;
+pub mod probe;
 pub mod text;
 
 use std::collections::{BTreeMap, HashSet};
 
 use serde::{Deserialize, Serialize};
 
-use crate::claims::{Answer, Binary, Claim};
+use crate::claims::{Answer, Binary, Claim, LieProbe};
 use crate::docker::expect::{Expectation, Expected, Layout, Op};
 use crate::docker::state::DockerState;
 use crate::ruleset::{Backend, Family, Ruleset, Target};
@@ -147,6 +148,8 @@ pub struct Input<'a> {
     pub nft: Option<&'a NftView>,
     pub binaries: &'a [Binary],
     pub claims: &'a [Claim],
+    /// Bug probes (`probe::questions` asked through `claims::probe_lies`).
+    pub probes: &'a [LieProbe],
     pub sysctls: &'a BTreeMap<String, Option<String>>,
 }
 
@@ -167,6 +170,10 @@ pub struct NftTableView {
 pub struct NftChainView {
     pub name: String,
     pub comments: Vec<Option<String>>,
+}
+
+pub fn docker_backend_of(rulesets: &[Ruleset], binaries: &[Binary]) -> Backend {
+    docker_backend(&KernelIndex::new(rulesets), binaries)
 }
 
 fn docker_backend(idx: &KernelIndex<'_>, binaries: &[Binary]) -> Backend {

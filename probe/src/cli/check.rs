@@ -7,7 +7,7 @@ use std::time::Duration;
 
 use anyhow::{Context, bail};
 use nfprobe::audit::{self, NftChainView, NftTableView, NftView};
-use nfprobe::claims::{self, Binary, Claim};
+use nfprobe::claims::{self, Binary, Claim, LieProbe};
 use nfprobe::docker::discover::{self, KernelBridge};
 use nfprobe::docker::expect::{self, Expectation, Layout};
 use nfprobe::docker::state::DockerState;
@@ -85,9 +85,9 @@ pub fn audit_bundle(b: &Bundle, e: &Expectation) -> audit::Audit {
         Some(k) => (k.rulesets.as_slice(), k.nft.as_ref()),
         None => (&[][..], None),
     };
-    let (binaries, claims): (&[Binary], &[Claim]) = match &b.iptables {
-        Some(i) => (&i.binaries, &i.claims),
-        None => (&[], &[]),
+    let (binaries, claims, probes): (&[Binary], &[Claim], &[LieProbe]) = match &b.iptables {
+        Some(i) => (&i.binaries, &i.claims, &i.probes),
+        None => (&[], &[], &[]),
     };
     audit::run(&audit::Input {
         state: &b.docker,
@@ -96,6 +96,7 @@ pub fn audit_bundle(b: &Bundle, e: &Expectation) -> audit::Audit {
         nft: nft_view,
         binaries,
         claims,
+        probes,
         sysctls: b.sysctls.as_ref().unwrap_or(&empty),
     })
 }
@@ -264,5 +265,17 @@ fn ask_claims(
         })
         .collect();
     let claims = claims::ask_all(&binaries, &questions, &opts, &has_table);
-    IptablesSection { binaries, claims }
+    let rulesets: Vec<Ruleset> = b.kernel.iter().flat_map(|k| k.rulesets.clone()).collect();
+    let backend = audit::docker_backend_of(&rulesets, &binaries);
+    let probes = audit::probe::questions(&rulesets, backend)
+        .iter()
+        .flat_map(|(family, kind, q)| {
+            claims::probe_lies(&binaries, *family, *kind, q, &opts, &has_table)
+        })
+        .collect();
+    IptablesSection {
+        binaries,
+        claims,
+        probes,
+    }
 }

@@ -78,13 +78,24 @@ fn run(_args: &[String]) -> Result<()> {
     // The expected rules, as nfprobe's own fix script for an empty host.
     step("expected rules (nfprobe check --fix-script on the empty netns)");
     let out = Command::new(&bin)
-        .args(["--netns", &ns.path(), "check", "--no-claims", "--fix-script", "--docker-state"])
+        .args([
+            "--netns",
+            &ns.path(),
+            "check",
+            "--no-claims",
+            "--fix-script",
+            "--docker-state",
+        ])
         .arg(&file)
         .output()?;
     let script = String::from_utf8(out.stdout)?;
-    let mut tables: std::collections::BTreeMap<String, (Vec<String>, Vec<String>)> = Default::default();
+    let mut tables: std::collections::BTreeMap<String, (Vec<String>, Vec<String>)> =
+        Default::default();
     let mut checks: Vec<(String, String)> = Vec::new(); // (table, "CHAIN args")
-    for l in script.lines().filter(|l| l.starts_with("iptables-nft -w -t ")) {
+    for l in script
+        .lines()
+        .filter(|l| l.starts_with("iptables-nft -w -t "))
+    {
         let rest = &l["iptables-nft -w -t ".len()..];
         let (table, cmd) = rest.split_once(' ').context("fix line")?;
         let e = tables.entry(table.to_owned()).or_default();
@@ -112,7 +123,10 @@ fn run(_args: &[String]) -> Result<()> {
             for i in 0..filler {
                 restore.push_str(&format!(
                     "-A BENCH-FILLER -s 172.{}.{}.{}/32 -p tcp -m tcp --dport {} -j ACCEPT\n",
-                    16 + i / 65536 % 16, i / 256 % 256, i % 256, 1 + i % 60000
+                    16 + i / 65536 % 16,
+                    i / 256 % 256,
+                    i % 256,
+                    1 + i % 60000
                 ));
             }
         }
@@ -122,9 +136,18 @@ fn run(_args: &[String]) -> Result<()> {
         }
         restore.push_str("COMMIT\n");
     }
-    step(&format!("loading {expected} Docker rules + {filler} others with iptables-nft-restore"));
-    let mut child = ns.cmd("iptables-nft-restore").stdin(Stdio::piped()).spawn()?;
-    child.stdin.take().context("stdin")?.write_all(restore.as_bytes())?;
+    step(&format!(
+        "loading {expected} Docker rules + {filler} others with iptables-nft-restore"
+    ));
+    let mut child = ns
+        .cmd("iptables-nft-restore")
+        .stdin(Stdio::piped())
+        .spawn()?;
+    child
+        .stdin
+        .take()
+        .context("stdin")?
+        .write_all(restore.as_bytes())?;
     if !child.wait()?.success() {
         bail!("iptables-nft-restore failed");
     }
@@ -132,17 +155,28 @@ fn run(_args: &[String]) -> Result<()> {
     step("nfprobe check (kernel read + expectation + audit, no CLI claims)");
     let t = Instant::now();
     let out = Command::new(&bin)
-        .args(["--netns", &ns.path(), "check", "--no-claims", "--json", "--docker-state"])
+        .args([
+            "--netns",
+            &ns.path(),
+            "check",
+            "--no-claims",
+            "--json",
+            "--docker-state",
+        ])
         .arg(&file)
         .output()?;
     let ours = t.elapsed();
     let v: serde_json::Value = serde_json::from_slice(&out.stdout).context("nfprobe JSON")?;
-    let ok = v["findings"].as_array().map_or(0, |f| f.iter().filter(|f| f["status"] == "ok").count());
+    let ok = v["findings"]
+        .as_array()
+        .map_or(0, |f| f.iter().filter(|f| f["status"] == "ok").count());
     if ok != expected {
         bail!("nfprobe found {ok} of {expected} expected rules ok: the benchmark host is wrong");
     }
 
-    step(&format!("{expected} x iptables -w -t T -C ... (one shell in the netns)"));
+    step(&format!(
+        "{expected} x iptables -w -t T -C ... (one shell in the netns)"
+    ));
     let mut sh = String::new();
     for (t, rule) in &checks {
         sh.push_str(&format!("iptables -w -t {t} -C {rule} || echo MISSING\n"));
@@ -150,7 +184,9 @@ fn run(_args: &[String]) -> Result<()> {
     let t = Instant::now();
     let out = ns.cmd("sh").arg("-c").arg(&sh).output()?;
     let theirs = t.elapsed();
-    let missing = String::from_utf8_lossy(&out.stdout).matches("MISSING").count();
+    let missing = String::from_utf8_lossy(&out.stdout)
+        .matches("MISSING")
+        .count();
     if missing != 0 {
         bail!("iptables -C answered missing for {missing} rules: the benchmark host is wrong");
     }
