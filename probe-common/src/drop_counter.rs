@@ -22,8 +22,11 @@ pub mod counter {
     pub const READ_ERRORS: u32 = 2;
     /// Events the reason hash could not take (it was full).
     pub const REASONS_FULL: u32 = 3;
+    /// Filtered events whose skb had no device (socket-level drops): their netns is unknown,
+    /// so they are not counted.
+    pub const NO_DEVICE: u32 = 4;
     /// Number of slots.
-    pub const LEN: u32 = 4;
+    pub const LEN: u32 = 5;
 }
 
 /// Key of the per-reason hash: the raw `enum skb_drop_reason` value.

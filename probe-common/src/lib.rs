@@ -5,5 +5,6 @@
 #![no_std]
 
 pub mod drop_counter;
+pub mod drops;
 
 pub use drop_counter::{DropFilter, ReasonKey, counter};

@@ -41,9 +41,13 @@ pub fn kfree_skb(ctx: BtfTracePointContext) -> i32 {
     if filter.netns_ino != 0 {
         let skb: *const u8 = ctx.arg(ARG_SKB);
         match netns_inode(skb, &filter) {
-            Some(ino) if ino == filter.netns_ino => {}
-            Some(_) => return 0,
-            None => {
+            Netns::Inode(ino) if ino == filter.netns_ino => {}
+            Netns::Inode(_) => return 0,
+            Netns::NoDevice => {
+                bump(counter::NO_DEVICE);
+                return 0;
+            }
+            Netns::ReadError => {
                 bump(counter::READ_ERRORS);
                 return 0;
             }
@@ -55,23 +59,40 @@ pub fn kfree_skb(ctx: BtfTracePointContext) -> i32 {
     0
 }
 
-/// `skb->dev->nd_net.net->ns.inum`, or None when a pointer is NULL or unreadable.
-fn netns_inode(skb: *const u8, f: &DropFilter) -> Option<u32> {
-    let dev: *const u8 = read_at(skb, f.off_skb_dev)?;
-    let net: *const u8 = read_at(dev, f.off_dev_net)?;
-    // SAFETY: bpf_probe_read_kernel checks the address; a bad one is an error, not a fault.
-    unsafe { bpf_probe_read_kernel(net.wrapping_add(f.off_net_inum as usize).cast::<u32>()) }.ok()
+enum Netns {
+    Inode(u32),
+    /// `skb->dev` is NULL (e.g. a drop in the socket layer).
+    NoDevice,
+    ReadError,
 }
 
-/// Read a non-NULL kernel pointer stored at `base + off`.
-fn read_at(base: *const u8, off: u32) -> Option<*const u8> {
+/// `skb->dev->nd_net.net->ns.inum`.
+fn netns_inode(skb: *const u8, f: &DropFilter) -> Netns {
+    let dev = match read_ptr(skb, f.off_skb_dev) {
+        Some(p) if p.is_null() => return Netns::NoDevice,
+        Some(p) => p,
+        None => return Netns::ReadError,
+    };
+    let net = match read_ptr(dev, f.off_dev_net) {
+        Some(p) if !p.is_null() => p,
+        _ => return Netns::ReadError,
+    };
+    // SAFETY: bpf_probe_read_kernel checks the address; a bad one is an error, not a fault.
+    match unsafe { bpf_probe_read_kernel(net.wrapping_add(f.off_net_inum as usize).cast::<u32>()) }
+    {
+        Ok(ino) => Netns::Inode(ino),
+        Err(_) => Netns::ReadError,
+    }
+}
+
+/// Read the kernel pointer stored at `base + off` (None when `base` is NULL or unreadable).
+fn read_ptr(base: *const u8, off: u32) -> Option<*const u8> {
     if base.is_null() {
         return None;
     }
     let field = base.wrapping_add(off as usize).cast::<*const u8>();
     // SAFETY: see netns_inode.
-    let p = unsafe { bpf_probe_read_kernel(field) }.ok()?;
-    (!p.is_null()).then_some(p)
+    unsafe { bpf_probe_read_kernel(field) }.ok()
 }
 
 fn bump(slot: u32) {
@@ -86,7 +107,7 @@ fn count_reason(key: ReasonKey) {
         // SAFETY: per-CPU value, see bump.
         unsafe { *v += 1 };
     } else if DROP_REASONS.insert(key, 1, 0).is_err() {
-        // A racing insert on this CPU cannot happen (per-CPU, no preemption), so this is "full".
+        // BPF_ANY insert only fails when the map is full; count that instead of losing it.
         bump(counter::REASONS_FULL);
     }
 }

@@ -5,6 +5,7 @@
 #![no_main]
 
 mod drop_counter;
+mod drops;
 
 #[cfg(not(test))]
 #[panic_handler]

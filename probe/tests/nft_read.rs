@@ -76,3 +76,92 @@ fn reads_iptables_nft_tables() {
     let post = nat.chains.iter().find(|c| c.name == "POSTROUTING").unwrap();
     assert!(matches!(post.rules[0].exprs.last(), Some(Expr::Target(t)) if t.name == "MASQUERADE"));
 }
+
+#[test]
+fn reads_change_nothing() {
+    let ns = TestNetns::new("ro");
+    let spec = ns.spec();
+    // An empty namespace: reading must not create anything.
+    let g0 = nft::read_genid(Some(&spec)).unwrap();
+    let empty = nft::read_ruleset(Some(&spec)).unwrap();
+    assert!(empty.tables.is_empty());
+    assert_eq!(nft::read_genid(Some(&spec)).unwrap(), g0);
+    assert_eq!(ns.run(&["nft", "list", "ruleset"]), "");
+
+    ns.run_stdin(&["iptables-nft-restore"], IPT_RULES);
+    ns.run_stdin(&["nft", "-f", "-"], include_str!("data/nft_corpus.nft"));
+    let before_text = ns.run(&["nft", "list", "ruleset"]);
+    let g1 = nft::read_genid(Some(&spec)).unwrap();
+    assert!(g1 > g0, "loading rules moves the generation");
+    let mut opts = nft::ReadOptions::default();
+    for strategy in [nft::RuleDump::PerChain, nft::RuleDump::PerFamily] {
+        opts.rule_dump = strategy;
+        for family in [None, Some(NftFamily::Ip), Some(NftFamily::Inet)] {
+            opts.family = family;
+            let rs = nft::read_ruleset_with(Some(&spec), &opts).unwrap();
+            assert_eq!(rs.genid, g1, "snapshot taken at the current generation");
+        }
+    }
+    let all = nft::read_ruleset(Some(&spec)).unwrap();
+    let _ = nfprobe::ruleset::nft_text::ruleset(&all);
+    let _ = nfprobe::ruleset::xlate::iptables_ruleset(&all, nfprobe::ruleset::Family::Ipv4);
+    assert_eq!(
+        nft::read_genid(Some(&spec)).unwrap(),
+        g1,
+        "reads moved the generation"
+    );
+    assert_eq!(ns.run(&["nft", "list", "ruleset"]), before_text);
+}
+
+#[test]
+fn both_dump_strategies_agree_and_sets_have_elements() {
+    let ns = TestNetns::new("st");
+    ns.run_stdin(&["nft", "-f", "-"], include_str!("data/nft_corpus.nft"));
+    ns.run_stdin(&["iptables-nft-restore"], IPT_RULES);
+    let spec = ns.spec();
+    let a = nft::read_ruleset(Some(&spec)).unwrap();
+    let b = nft::read_ruleset_with(
+        Some(&spec),
+        &nft::ReadOptions {
+            rule_dump: nft::RuleDump::PerFamily,
+            ..Default::default()
+        },
+    )
+    .unwrap();
+    assert_eq!(a, b);
+    let fw = a.table(NftFamily::Inet, "fw").unwrap();
+    let ports = fw.sets.iter().find(|s| s.name == "ports").unwrap();
+    assert_eq!(ports.elements.len(), 3);
+    assert_eq!(fw.objects.len(), 1);
+    let db = a.table(NftFamily::Ip, "docker-bridges").unwrap();
+    let vmap = db
+        .sets
+        .iter()
+        .find(|s| s.name == "filter-forward-in-jumps")
+        .unwrap();
+    assert_eq!(vmap.elements.len(), 2);
+    assert!(
+        vmap.elements
+            .iter()
+            .all(|e| matches!(&e.data, Some(nft::NftData::Verdict(Verdict::Jump(_)))))
+    );
+    let only_ip = nft::read_ruleset_with(
+        Some(&spec),
+        &nft::ReadOptions {
+            family: Some(NftFamily::Ip),
+            ..Default::default()
+        },
+    )
+    .unwrap();
+    assert!(only_ip.tables.iter().all(|t| t.family == NftFamily::Ip));
+    assert_eq!(only_ip.tables.len(), 3);
+}
+
+#[test]
+fn missing_namespace_is_a_clear_error() {
+    let e = nft::read_ruleset(Some(&nfprobe::kernel::netns::NetnsSpec::parse(
+        "nfprobe-no-such-ns",
+    )))
+    .unwrap_err();
+    assert!(e.to_string().contains("nfprobe-no-such-ns"), "{e}");
+}

@@ -45,9 +45,21 @@ impl LabCore {
     /// Start a lab record: a fresh name and its private folder.
     pub(crate) fn begin(flavour: Flavour) -> Result<Self> {
         crate::prereq::require_root()?;
-        let name = names::lab_name();
-        let dir = Path::new(LAB_ROOT).join(&name);
-        std::fs::create_dir_all(&dir).with_context(|| format!("creating {}", dir.display()))?;
+        std::fs::create_dir_all(LAB_ROOT).with_context(|| format!("creating {LAB_ROOT}"))?;
+        // A reused pid could meet a stale lab's name: take the next counter then (create_dir
+        // fails on an existing folder, so two labs never share one).
+        let (name, dir) = loop {
+            let name = names::lab_name();
+            let dir = Path::new(LAB_ROOT).join(&name);
+            match std::fs::create_dir(&dir) {
+                Ok(()) if netns::list(&format!("{name}-")).is_empty() => break (name, dir),
+                Ok(()) => {
+                    let _ = std::fs::remove_dir(&dir);
+                }
+                Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => {}
+                Err(e) => return Err(e).with_context(|| format!("creating {}", dir.display())),
+            }
+        };
         let state = LabState {
             name,
             flavour,
@@ -61,6 +73,7 @@ impl LabCore {
             netns: Vec::new(),
             procs: Vec::new(),
             cgroup_parent: None,
+            created_outside: Vec::new(),
             topology: None,
             docker_state: None,
             removed_rules: Vec::new(),

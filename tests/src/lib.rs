@@ -13,6 +13,19 @@
 //! `cargo xtask lab down` instead. Every lab records its objects in
 //! `/run/nfprobe-lab/<name>/state.json` ([`state`]), so another process can list or remove it.
 //!
+//! Pointing nfprobe at a lab: the Docker host is `lab.host_netns()` (`/run/netns/<lab>-host`);
+//! run `nsenter --net=<lab.host_netns_path()> nfprobe ...` or `nfprobe --netns <name>`. The
+//! iptables 1.8.11 bug model for `--iptables` is [`bugmodel::script_path`] (it refuses to run
+//! outside a named netns). The Docker state a docker28 lab plays is
+//! [`docker28::Lab::docker_state`] (serde); the real lab's dockerd is at
+//! [`LabCore::docker_socket`]. The rules a healthy Docker 28.0.1 would have are
+//! [`docker28::Lab::expected_rules`], the ones removed on purpose
+//! [`docker28::Lab::removed_rules`].
+//!
+//! By hand: `cargo xtask lab up [--flavour real|docker28] [--networks N] [--faulty]
+//! [--faults iptables-1.8.11,...] [--backend nft|legacy]`, then `cargo xtask lab status`,
+//! `cargo xtask lab down NAME`.
+//!
 //! Typical test:
 //! ```no_run
 //! use std::time::Duration;
@@ -33,8 +46,10 @@ pub mod net;
 pub mod netns;
 pub mod prereq;
 pub mod real;
+pub mod scratch;
 pub mod state;
 pub mod teardown;
+pub mod testing;
 pub mod topology;
 
 pub use crate::core::{LabCore, Vantage};

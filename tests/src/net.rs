@@ -1,15 +1,17 @@
 //! Connectivity probes run from inside a namespace: a TCP connect or an HTTP GET with a timeout.
 //!
-//! The socket is opened on a thread that entered the namespace (nfprobe's `kernel::netns::run_in`),
-//! so no external curl is needed and the result is typed.
+//! The socket is opened on a short-lived thread that entered the namespace with setns(2), so no
+//! external curl is needed and the result is typed. (The lab does not use the `nfprobe` crate:
+//! `cargo xtask` links the lab, and must build before bootstrap has installed bpf-linker.)
 
 use std::io::{ErrorKind, Read, Write};
 use std::net::{SocketAddr, TcpStream};
 use std::path::Path;
 use std::time::{Duration, Instant};
 
-use nfprobe::kernel::netns::{NetnsSpec, run_in};
 use serde::{Deserialize, Serialize};
+use std::fs::File;
+use std::os::fd::AsRawFd;
 
 /// What a probe saw.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -49,12 +51,28 @@ pub fn http_get(netns: &Path, addr: SocketAddr, timeout: Duration) -> Outcome {
     in_netns(netns, move || http_get_here(addr, timeout))
 }
 
+/// Run `f` on a fresh thread that entered the namespace at `netns` (setns affects only the
+/// calling thread, so the caller stays where it is).
 fn in_netns(netns: &Path, f: impl FnOnce() -> Outcome + Send) -> Outcome {
-    let spec = NetnsSpec::parse(&netns.to_string_lossy());
-    match run_in(Some(&spec), f) {
-        Ok(o) => o,
-        Err(e) => Outcome::Error(e.to_string()),
-    }
+    let file = match File::open(netns) {
+        Ok(f) => f,
+        Err(e) => return Outcome::Error(format!("netns {}: {e}", netns.display())),
+    };
+    std::thread::scope(|s| {
+        let h = s.spawn(move || {
+            // SAFETY: setns on an open namespace fd; it changes only this thread.
+            if unsafe { libc::setns(file.as_raw_fd(), libc::CLONE_NEWNET) } != 0 {
+                return Outcome::Error(format!(
+                    "setns {}: {}",
+                    netns.display(),
+                    std::io::Error::last_os_error()
+                ));
+            }
+            f()
+        });
+        h.join()
+            .unwrap_or_else(|_| Outcome::Error("probe thread panicked".into()))
+    })
 }
 
 fn connect_error(e: std::io::Error) -> Outcome {

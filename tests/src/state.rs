@@ -36,6 +36,9 @@ pub struct LabState {
     pub procs: Vec<ProcRecord>,
     /// cgroup parent given to dockerd (a folder under each /sys/fs/cgroup hierarchy).
     pub cgroup_parent: Option<String>,
+    /// Folders outside `dir` the lab had to create (removed at teardown if empty).
+    #[serde(default)]
+    pub created_outside: Vec<PathBuf>,
     /// Filled in once `up` has built the topology.
     pub topology: Option<Topology>,
     /// docker28 flavour: the Docker state the lab plays (see `docker28::DockerState`).

@@ -17,7 +17,11 @@ pub fn teardown(state: &LabState) -> Result<()> {
     let mut errors: Vec<String> = Vec::new();
     let started = Instant::now();
 
+    let shim_sockets = shim_sockets(&state.dir);
     kill_processes(state, &mut errors);
+    for sock in &shim_sockets {
+        let _ = std::fs::remove_file(sock);
+    }
     unmount_under(&state.dir, &mut errors);
     for ns in state.netns.iter().rev() {
         if let Err(e) = netns::delete(ns) {
@@ -39,6 +43,11 @@ pub fn teardown(state: &LabState) -> Result<()> {
             ));
         }
     }
+    // Folders the lab had to create outside its own (containerd's fixed shim socket folder);
+    // removed only when empty, since another lab may be using them.
+    for p in state.created_outside.iter().rev() {
+        let _ = std::fs::remove_dir(p);
+    }
     log::info!("lab {} torn down in {:?}", state.name, started.elapsed());
     if errors.is_empty() {
         Ok(())
@@ -51,8 +60,43 @@ pub fn teardown(state: &LabState) -> Result<()> {
     }
 }
 
-/// Kill what the lab started: first everything that is not a recorded daemon (container
-/// processes, shims), then SIGTERM the recorded processes, then SIGKILL whatever is left.
+/// What of a lab still exists (after teardown this should be empty): netns, recorded processes,
+/// processes in its namespaces or cgroup, mounts under its folder, the folder, its cgroups.
+pub fn leftovers(state: &LabState) -> Vec<String> {
+    let mut v = Vec::new();
+    for ns in &state.netns {
+        if netns::path_of(ns).exists() {
+            v.push(format!("netns {ns}"));
+        }
+    }
+    for p in &state.procs {
+        if same_process(p) {
+            v.push(format!("process {} ({})", p.pid, p.what));
+        }
+    }
+    for pid in lab_processes(state) {
+        v.push(format!("process {pid} in a lab namespace or cgroup"));
+    }
+    for m in mounts_under(&state.dir) {
+        v.push(format!("mount {}", m.point.display()));
+    }
+    if state.dir.exists() {
+        v.push(format!("folder {}", state.dir.display()));
+    }
+    if let Some(parent) = &state.cgroup_parent
+        && let Ok(hier) = std::fs::read_dir("/sys/fs/cgroup")
+    {
+        for h in hier.filter_map(|e| e.ok()) {
+            if h.path().join(parent).exists() {
+                v.push(format!("cgroup {}", h.path().join(parent).display()));
+            }
+        }
+    }
+    v
+}
+
+/// Kill what the lab started, all with SIGKILL: nothing in a lab needs a clean shutdown (its
+/// folder is deleted anyway), and a graceful dockerd waits seconds for containers and containerd.
 fn kill_processes(state: &LabState, errors: &mut Vec<String>) {
     let recorded: Vec<u32> = state
         .procs
@@ -60,14 +104,6 @@ fn kill_processes(state: &LabState, errors: &mut Vec<String>) {
         .filter(|p| same_process(p))
         .map(|p| p.pid)
         .collect();
-    for pid in lab_processes(state) {
-        if !recorded.contains(&pid) {
-            signal(pid, libc::SIGKILL);
-        }
-    }
-    for &pid in &recorded {
-        signal(pid, libc::SIGTERM);
-    }
     let deadline = Instant::now() + Duration::from_secs(5);
     loop {
         let mut alive: Vec<u32> = lab_processes(state);
@@ -78,24 +114,39 @@ fn kill_processes(state: &LabState, errors: &mut Vec<String>) {
             return;
         }
         if Instant::now() > deadline {
-            for &pid in &alive {
-                signal(pid, libc::SIGKILL);
-            }
-            std::thread::sleep(Duration::from_millis(200));
-            let still: Vec<u32> = alive.into_iter().filter(|&p| pid_alive(p)).collect();
-            if !still.is_empty() {
-                errors.push(format!("processes still alive: {still:?}"));
-            }
+            errors.push(format!("processes still alive: {alive:?}"));
             return;
         }
-        // Give daemons a moment for SIGTERM, and kill non-recorded stragglers right away.
         for &pid in &alive {
-            if !recorded.contains(&pid) {
-                signal(pid, libc::SIGKILL);
+            signal(pid, libc::SIGKILL);
+        }
+        std::thread::sleep(Duration::from_millis(20));
+    }
+}
+
+/// containerd 1.6 puts shim sockets in the fixed folder /run/containerd/s; each shim's socket is
+/// named in `<state>/io.containerd.runtime.v2.task/<ns>/<id>/address`. A killed shim leaves it.
+fn shim_sockets(dir: &Path) -> Vec<PathBuf> {
+    let tasks = dir.join("fs/containerd/state/io.containerd.runtime.v2.task");
+    let mut out = Vec::new();
+    let Ok(namespaces) = std::fs::read_dir(tasks) else {
+        return out;
+    };
+    for ns in namespaces.filter_map(|e| e.ok()) {
+        let Ok(ids) = std::fs::read_dir(ns.path()) else {
+            continue;
+        };
+        for id in ids.filter_map(|e| e.ok()) {
+            let Ok(addr) = std::fs::read_to_string(id.path().join("address")) else {
+                continue;
+            };
+            let path = addr.trim().trim_start_matches("unix://");
+            if path.starts_with("/run/containerd/s/") && !path.contains("..") {
+                out.push(PathBuf::from(path));
             }
         }
-        std::thread::sleep(Duration::from_millis(50));
     }
+    out
 }
 
 fn signal(pid: u32, sig: i32) {

@@ -16,6 +16,8 @@ pub enum Flavour {
     Real,
     /// Docker 28.0.1 layout built without Docker.
     Docker28,
+    /// One empty netns ([`crate::scratch::Scratch`]).
+    Scratch,
 }
 
 impl fmt::Display for Flavour {
@@ -23,6 +25,7 @@ impl fmt::Display for Flavour {
         f.write_str(match self {
             Flavour::Real => "real",
             Flavour::Docker28 => "docker28",
+            Flavour::Scratch => "scratch",
         })
     }
 }
@@ -96,8 +99,11 @@ pub struct Container {
     pub name: String,
     /// 64-hex id (Docker's, or a made-up one in the docker28 flavour).
     pub id: String,
-    /// docker28: the lab netns that plays this container. real: None (Docker's own netns).
+    /// docker28: the lab netns (name under /run/netns) that plays this container. real: None.
     pub netns: Option<String>,
+    /// The container's network namespace as a path, both flavours (docker28: /run/netns/NAME;
+    /// real: Docker's sandbox key under the lab folder). Usable with `nsenter --net=PATH`.
+    pub netns_path: PathBuf,
     pub ip: Ipv4Addr,
     pub ports: Vec<PublishedPort>,
     /// What its HTTP server answers to `GET /` (so a probe can tell who answered).

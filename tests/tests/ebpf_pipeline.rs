@@ -9,7 +9,7 @@ use std::net::{Ipv4Addr, SocketAddrV4, UdpSocket};
 use std::time::{Duration, Instant};
 
 use nfprobe::kernel::btf::Btf;
-use nfprobe::kernel::ebpf::{DropCounter, netns_inode};
+use nfprobe::kernel::ebpf::{DropCounter, loaded_program_ids, netns_inode};
 use nfprobe::kernel::netns::run_in;
 
 mod common;
@@ -97,7 +97,7 @@ fn kfree_skb_counts_exactly_the_drops_of_its_own_namespace() {
 }
 
 #[test]
-fn unfiltered_counter_sees_at_least_the_provoked_drops() {
+fn unfiltered_counter_sees_at_least_the_provoked_drops_and_detaches_on_drop() {
     require_root_and_btf();
     const N: u32 = 20;
     let ns = TestNetns::new("ebpfa");
@@ -109,5 +109,18 @@ fn unfiltered_counter_sees_at_least_the_provoked_drops() {
         got >= u64::from(N),
         "expected at least {N} NO_SOCKET drops host-wide, counted {got}"
     );
+
+    // Dropping the counter detaches and unloads the program.
+    let id = counter.program_id().unwrap();
+    assert!(loaded_program_ids().unwrap().contains(&id));
     drop(counter);
+    let deadline = Instant::now() + Duration::from_secs(3);
+    while loaded_program_ids().unwrap().contains(&id) {
+        // The kernel frees programs after an RCU grace period.
+        assert!(
+            Instant::now() < deadline,
+            "program {id} still loaded after drop"
+        );
+        std::thread::sleep(Duration::from_millis(20));
+    }
 }

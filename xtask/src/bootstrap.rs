@@ -187,7 +187,7 @@ fn bpf_linker() -> Result<()> {
     if !bpf_linker_works() {
         bail!(
             "bpf-linker was installed into {} but `bpf-linker --version` still fails",
-            sh::cargo_home().join("bin").display()
+            sh::cargo_bin_dir().display()
         );
     }
     Ok(())

@@ -17,13 +17,16 @@ pub struct LabArgs {
 pub enum LabCommand {
     /// Build a lab and leave it running; prints what it created.
     Up(UpArgs),
-    /// Remove a lab (by name), or every lab with --all.
+    /// Remove a lab (by name), the stale ones (--stale), or every lab (--all).
     Down {
         /// Lab name as printed by `up` / `status` (nfl<pid>-<n>).
         name: Option<String>,
-        /// Remove every lab under /run/nfprobe-lab.
+        /// Remove every lab under /run/nfprobe-lab, including other people's running ones.
         #[arg(long)]
         all: bool,
+        /// Remove only labs whose creating process is gone and that were not persisted.
+        #[arg(long)]
+        stale: bool,
     },
     /// List the labs under /run/nfprobe-lab and what they contain.
     Status {
@@ -64,7 +67,14 @@ pub struct UpArgs {
 pub fn run(args: LabArgs) -> Result<()> {
     match args.command {
         LabCommand::Up(up) => run_up(up),
-        LabCommand::Down { name, all } => run_down(name, all),
+        LabCommand::Down { name, all, stale } => {
+            if stale {
+                let gone = lab::core::cleanup_stale();
+                println!("removed {} stale lab(s) {}", gone.len(), gone.join(" "));
+                return Ok(());
+            }
+            run_down(name, all)
+        }
         LabCommand::Status { json } => run_status(json),
     }
 }
@@ -126,7 +136,7 @@ fn run_down(name: Option<String>, all: bool) -> Result<()> {
     let labs = match (name, all) {
         (Some(n), false) => vec![lab::state::find(&n)?],
         (None, true) => lab::state::list_all(),
-        _ => bail!("give a lab name or --all"),
+        _ => bail!("give a lab name, --stale or --all"),
     };
     let mut failed = 0;
     for st in labs {

@@ -84,7 +84,7 @@ pub fn home() -> PathBuf {
         .unwrap_or_else(|| PathBuf::from("/root"))
 }
 
-/// A `cargo` command run in the workspace, with `$CARGO_HOME/bin` (bpf-linker) on PATH.
+/// A `cargo` command run in the workspace, with cargo's install dir (bpf-linker) on PATH.
 pub fn cargo() -> Command {
     let mut cmd = Command::new(std::env::var_os("CARGO").unwrap_or_else(|| "cargo".into()));
     cmd.current_dir(workspace_root());
@@ -92,9 +92,17 @@ pub fn cargo() -> Command {
     cmd
 }
 
-/// PATH with `$CARGO_HOME/bin` in front (where `cargo install` puts bpf-linker).
+/// Where `cargo install` puts binaries: `$CARGO_INSTALL_ROOT/bin` or `$CARGO_HOME/bin`.
+pub fn cargo_bin_dir() -> PathBuf {
+    std::env::var_os("CARGO_INSTALL_ROOT")
+        .map(PathBuf::from)
+        .unwrap_or_else(cargo_home)
+        .join("bin")
+}
+
+/// PATH with cargo's install dir in front (where `cargo install` puts bpf-linker).
 pub fn path_with_cargo_bin() -> std::ffi::OsString {
-    let bin = cargo_home().join("bin");
+    let bin = cargo_bin_dir();
     let mut parts = vec![bin.clone()];
     if let Some(path) = std::env::var_os("PATH") {
         parts.extend(std::env::split_paths(&path).filter(|p| *p != bin));

@@ -7,7 +7,9 @@ use nfprobe::kernel::netns::NetnsSpec;
 
 mod check;
 mod collect;
+mod drops;
 mod features;
+mod ruleset;
 
 #[derive(Debug, Parser)]
 #[command(
@@ -34,10 +36,15 @@ pub struct Cli {
 pub enum Command {
     /// Which kernel features nfprobe can use here (nf_tables, legacy tables, BTF, tcx, eBPF).
     Features(features::Args),
+    /// The kernel's ruleset (nf_tables or legacy xtables), as iptables-save would print it.
+    Ruleset(ruleset::Args),
     /// The truth report: Docker's expected rules vs the kernel vs the iptables CLI.
     Check(check::Args),
     /// Write a bundle (Docker state, kernel rulesets, iptables claims, sysctls) to a file.
     Collect(collect::Args),
+    /// Live drop counters on the Docker bridges (or named interfaces): what the kernel dropped,
+    /// where and why.
+    Drops(drops::Args),
 }
 
 /// Options every command understands.
@@ -64,8 +71,10 @@ impl Cli {
         };
         match self.command {
             Command::Features(args) => features::run(&global, args),
+            Command::Ruleset(args) => ruleset::run(&global, args),
             Command::Check(args) => check::run(&global, args),
             Command::Collect(args) => collect::run(&global, args),
+            Command::Drops(args) => drops::run(&global, args),
         }
     }
 }

@@ -76,19 +76,24 @@ fn decode(ctx: &DecodeCtx, blob: &[u8]) -> Result<Vec<String>, ExtError> {
         }
     };
     let mut r = need(NAME, blob, if v2 { 15 } else { 13 })?;
-    let mut c = Connmark {
-        ctmark: r.u32().map_err(t)?,
-        ctmask: r.u32().map_err(t)?,
-        nfmask: r.u32().map_err(t)?,
-        mode: r.u8().map_err(t)?,
-        shift_dir: 0,
-        shift_bits: 0,
+    let ctmark = r.u32().map_err(t)?;
+    let ctmask = r.u32().map_err(t)?;
+    let nfmask = r.u32().map_err(t)?;
+    // tginfo1 ends with mode; tginfo2 has shift_dir, shift_bits, then mode.
+    let (shift_dir, shift_bits) = if v2 {
+        (r.u8().map_err(t)?, r.u8().map_err(t)?)
+    } else {
+        (0, 0)
     };
-    if v2 {
-        c.shift_dir = r.u8().map_err(t)?;
-        c.shift_bits = r.u8().map_err(t)?;
+    Connmark {
+        ctmark,
+        ctmask,
+        nfmask,
+        mode: r.u8().map_err(t)?,
+        shift_dir,
+        shift_bits,
     }
-    c.words()
+    .words()
 }
 
 fn parse(_family: Family, w: &[String]) -> Result<Vec<String>, ExtError> {

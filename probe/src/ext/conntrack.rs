@@ -61,8 +61,8 @@ pub static STATE: ExtDef = ExtDef {
 
 /// `conntrack` blobs made for `-m state` print as `state`.
 pub fn alias(_ctx: &DecodeCtx, blob: &[u8]) -> Option<&'static str> {
-    // match_flags sits at offset 144 in every revision >= 1.
-    let f = Reader::new(blob.get(144..146)?).u16().ok()?;
+    // match_flags sits at offset 146 in every revision >= 1.
+    let f = Reader::new(blob.get(146..148)?).u16().ok()?;
     (f & F_STATE_ALIAS != 0).then_some("state")
 }
 

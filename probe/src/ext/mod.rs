@@ -37,6 +37,7 @@ mod physdev;
 mod pkttype;
 mod recent;
 mod reject;
+pub mod set;
 mod statistic;
 mod tcp;
 mod tcpmss;
@@ -124,6 +125,7 @@ static REGISTRY: &[&ExtDef] = &[
     &mac::DEF,
     &owner::DEF,
     &pkttype::DEF,
+    &set::DEF,
     // core targets (xt helper)
     &nat::SNAT,
     &nat::DNAT,
@@ -163,6 +165,7 @@ pub fn save_name(kind: ExtKind, name: &str, ctx: &DecodeCtx, blob: &[u8]) -> Str
 fn find(kind: ExtKind, name: &str, family: Family) -> Option<&'static ExtDef> {
     REGISTRY
         .iter()
+        .chain(EXT_REGISTRY)
         .copied()
         .find(|d| d.kind == kind && d.name == name && d.family.is_none_or(|f| f == family))
 }
@@ -227,5 +230,149 @@ pub(crate) fn truncated(name: &str) -> impl FnOnce(Truncated) -> ExtError + '_ {
 
 /// Kind and name of every registered extension (for tests and fuzzing).
 pub fn registered() -> impl Iterator<Item = (ExtKind, &'static str)> {
-    REGISTRY.iter().map(|d| (d.kind, d.name))
+    REGISTRY
+        .iter()
+        .chain(EXT_REGISTRY)
+        .map(|d| (d.kind, d.name))
 }
+
+// Extensions of the `ext` branch (one block, kept together for merging).
+mod ah;
+mod audit;
+#[cfg(test)]
+mod blob_tests;
+mod bpf;
+mod cgroup;
+mod checksum;
+mod cluster;
+mod clusterip;
+mod connbytes;
+mod connlabel;
+mod connlimit;
+mod connsecmark;
+mod cpu;
+mod dccp;
+mod dscp;
+mod dscp_tg;
+mod ecn;
+mod ecn_tg;
+mod esp;
+mod eui64;
+mod frag;
+mod hashlimit;
+mod helper;
+mod hmark;
+mod idletimer;
+mod ip6opts;
+mod ipcomp;
+mod ipv6header;
+mod ipvs;
+mod led;
+mod mh;
+mod netmap;
+mod nfacct;
+mod nflog;
+mod nfqueue;
+mod npt;
+pub(crate) mod opts;
+mod osf;
+mod policy;
+mod quota;
+mod rateest;
+mod rateest_tg;
+mod realm;
+#[cfg(test)]
+mod robust_tests;
+mod rpfilter;
+mod rt;
+mod sctp;
+mod secmark;
+mod socket;
+mod srh;
+mod string;
+mod synproxy;
+#[cfg(test)]
+mod t_files;
+mod tcpmss_mt;
+mod tcpoptstrip;
+mod tee;
+mod time;
+mod tos;
+mod tos_tg;
+mod tproxy;
+mod trace;
+mod ttl;
+mod ttl_tg;
+mod u32;
+// End of the `ext` branch block.
+
+/// The `ext` branch's extensions, searched after `REGISTRY`.
+static EXT_REGISTRY: &[&ExtDef] = &[
+    // `ext` branch block.
+    &ah::DEF4,
+    &ah::DEF6,
+    &audit::DEF,
+    &bpf::DEF,
+    &cgroup::DEF,
+    &checksum::DEF,
+    &cluster::DEF,
+    &clusterip::DEF,
+    &connbytes::DEF,
+    &connlabel::DEF,
+    &connlimit::DEF,
+    &connsecmark::DEF,
+    &cpu::DEF,
+    &dccp::DEF,
+    &dscp::DEF,
+    &dscp_tg::DEF,
+    &ecn::DEF,
+    &ecn_tg::DEF,
+    &esp::DEF,
+    &eui64::DEF,
+    &frag::DEF,
+    &hashlimit::DEF,
+    &helper::DEF,
+    &hmark::DEF,
+    &idletimer::DEF,
+    &ip6opts::DEF_DST,
+    &ip6opts::DEF_HBH,
+    &ipcomp::DEF,
+    &ipv6header::DEF,
+    &ipvs::DEF,
+    &led::DEF,
+    &mh::DEF,
+    &netmap::DEF,
+    &nfacct::DEF,
+    &nflog::DEF,
+    &nfqueue::DEF,
+    &npt::DEF_DNPT,
+    &npt::DEF_SNPT,
+    &osf::DEF,
+    &policy::DEF,
+    &quota::DEF,
+    &rateest::DEF,
+    &rateest_tg::DEF,
+    &realm::DEF,
+    &rpfilter::DEF,
+    &rt::DEF,
+    &sctp::DEF,
+    &secmark::DEF,
+    &socket::DEF,
+    &srh::DEF,
+    &string::DEF,
+    &synproxy::DEF,
+    &tcpmss_mt::DEF,
+    &tcpoptstrip::DEF,
+    &tee::DEF,
+    &time::DEF,
+    &tos::DEF,
+    &tos_tg::DEF,
+    &tproxy::DEF,
+    &trace::DEF,
+    &ttl::DEF_TTL,
+    &ttl::DEF_HL,
+    &ttl_tg::DEF_TTL,
+    &ttl_tg::DEF_HL,
+    &u32::DEF,
+    // End of the `ext` branch block.
+];

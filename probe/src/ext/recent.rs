@@ -9,8 +9,8 @@ use crate::ruleset::Family;
 
 const NAME: &str = "recent";
 const NAME_LEN: usize = 200;
-const SET: u8 = 1;
-const CHECK: u8 = 2;
+const SET: u8 = 2;
+const CHECK: u8 = 1;
 const UPDATE: u8 = 4;
 const REMOVE: u8 = 8;
 const TTL: u8 = 16;

@@ -1,111 +1,119 @@
-//! A minimal reader of the kernel's BTF (/sys/kernel/btf/vmlinux): struct member offsets and
-//! enum values, which our eBPF programs need because aya has no CO-RE for Rust programs.
+//! A small reader of the kernel's BTF (/sys/kernel/btf/vmlinux).
 //!
-//! Parsing is bounds-checked (`bytes::Reader`); a malformed blob is an error, never a panic.
-//! Format: include/uapi/linux/btf.h (header, type section, string section).
+//! We need two things from it: the values of enums (`enum skb_drop_reason` names the drop
+//! reasons; the kernel renumbers them between versions) and struct member offsets (sk_buff,
+//! net_device, ...), because aya has no CO-RE relocations for Rust programs: offsets are resolved
+//! here and handed to the eBPF programs as load-time globals. Every read is bounds-checked; a
+//! malformed blob gives an error, never a panic or a wrong offset.
 
 use std::collections::HashMap;
-use std::path::{Path, PathBuf};
+use std::path::Path;
 
 use thiserror::Error;
 
 use crate::bytes::{Reader, Truncated};
 
 pub const VMLINUX: &str = "/sys/kernel/btf/vmlinux";
+
 const MAGIC: u16 = 0xeb9f;
+
+const KIND_INT: u8 = 1;
+const KIND_PTR: u8 = 2;
+const KIND_ARRAY: u8 = 3;
+const KIND_STRUCT: u8 = 4;
+const KIND_UNION: u8 = 5;
+const KIND_ENUM: u8 = 6;
+const KIND_FWD: u8 = 7;
+const KIND_TYPEDEF: u8 = 8;
+const KIND_VOLATILE: u8 = 9;
+const KIND_CONST: u8 = 10;
+const KIND_RESTRICT: u8 = 11;
+const KIND_FUNC: u8 = 12;
+const KIND_FUNC_PROTO: u8 = 13;
+const KIND_VAR: u8 = 14;
+const KIND_DATASEC: u8 = 15;
+const KIND_FLOAT: u8 = 16;
+const KIND_DECL_TAG: u8 = 17;
+const KIND_TYPE_TAG: u8 = 18;
+const KIND_ENUM64: u8 = 19;
 
 #[derive(Debug, Error)]
 pub enum BtfError {
-    #[error("kernel BTF not readable at {path} (needs CONFIG_DEBUG_INFO_BTF): {source}")]
+    #[error("cannot read BTF from {path}: {source}")]
     Read {
-        path: PathBuf,
+        path: String,
         #[source]
         source: std::io::Error,
     },
-    #[error("BTF is malformed: {0}")]
-    Malformed(String),
-    #[error("BTF is truncated: {0}")]
+    #[error("not a BTF blob (magic {0:#06x})")]
+    BadMagic(u16),
+    #[error("malformed BTF: {0}")]
     Truncated(#[from] Truncated),
-    #[error("BTF has no {kind} named `{name}`")]
-    NoType { kind: &'static str, name: String },
-    #[error("BTF: `{ty}` has no member `{member}`")]
+    #[error("malformed BTF: {0}")]
+    Malformed(String),
+    #[error("BTF has no type `{0}`")]
+    NoType(String),
+    #[error("BTF type `{ty}` has no member `{member}`")]
     NoMember { ty: String, member: String },
-    #[error("BTF: `{ty}.{member}` is a bitfield, not addressable by byte offset")]
+    #[error("BTF member `{ty}.{member}` is a bitfield; no byte offset")]
     Bitfield { ty: String, member: String },
 }
 
-/// BTF kinds we look at (BTF_KIND_*); the rest are only skipped over.
-mod kind {
-    pub const INT: u32 = 1;
-    pub const PTR: u32 = 2;
-    pub const ARRAY: u32 = 3;
-    pub const STRUCT: u32 = 4;
-    pub const UNION: u32 = 5;
-    pub const ENUM: u32 = 6;
-    pub const FWD: u32 = 7;
-    pub const TYPEDEF: u32 = 8;
-    pub const VOLATILE: u32 = 9;
-    pub const CONST: u32 = 10;
-    pub const RESTRICT: u32 = 11;
-    pub const FUNC: u32 = 12;
-    pub const FUNC_PROTO: u32 = 13;
-    pub const VAR: u32 = 14;
-    pub const DATASEC: u32 = 15;
-    pub const FLOAT: u32 = 16;
-    pub const DECL_TAG: u32 = 17;
-    pub const TYPE_TAG: u32 = 18;
-    pub const ENUM64: u32 = 19;
+/// One member of a struct or union.
+#[derive(Debug, Clone, PartialEq, Eq)]
+struct Member {
+    name: String,
+    ty: u32,
+    bit_offset: u32,
+    bitfield_size: u32,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Member {
-    pub name: String,
-    pub type_id: u32,
-    /// Offset from the start of the containing struct, in bits.
-    pub bit_offset: u32,
-    /// Non-zero for bitfields (only when the struct's kind_flag is set).
-    pub bitfield_size: u32,
-}
-
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub enum Type {
+enum Type {
+    Int {
+        name: String,
+        size: u32,
+    },
+    Ptr,
+    Array {
+        elem: u32,
+        nelems: u32,
+    },
     Struct {
         name: String,
+        size: u32,
         members: Vec<Member>,
     },
     Union {
         name: String,
+        size: u32,
         members: Vec<Member>,
     },
     Enum {
         name: String,
+        size: u32,
         values: Vec<(String, i64)>,
     },
-    /// Typedef and the qualifiers (const, volatile, restrict, type tag): point at another type.
+    /// typedef, const, volatile, restrict, type tag: a name (maybe empty) for another type.
     Alias {
         name: String,
         target: u32,
     },
-    /// Everything else, kept only so ids stay aligned.
     Other {
         name: String,
     },
 }
 
-impl Type {
-    fn name(&self) -> &str {
-        match self {
-            Type::Struct { name, .. }
-            | Type::Union { name, .. }
-            | Type::Enum { name, .. }
-            | Type::Alias { name, .. }
-            | Type::Other { name } => name,
-        }
-    }
+/// Where a (possibly nested) member sits, in bytes from the start of the outer struct.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Field {
+    pub offset: u32,
+    /// Size in bytes of the member's type (pointers are 8 on the 64-bit kernels we support).
+    pub size: u32,
 }
 
-/// Parsed BTF: types by id (id 0 is `void`, so `types[id - 1]`).
-#[derive(Debug, Clone)]
+/// The parsed type section of a BTF blob. Type ids start at 1 (0 is void).
+#[derive(Debug)]
 pub struct Btf {
     types: Vec<Type>,
     by_name: HashMap<String, Vec<u32>>,
@@ -113,72 +121,198 @@ pub struct Btf {
 
 impl Btf {
     /// The running kernel's BTF.
+    pub fn from_sys() -> Result<Self, BtfError> {
+        Self::from_path(Path::new(VMLINUX))
+    }
+
+    /// Same as [`Btf::from_sys`] (aya's spelling).
     pub fn from_sys_fs() -> Result<Self, BtfError> {
-        Self::from_file(Path::new(VMLINUX))
+        Self::from_sys()
     }
 
     pub fn from_file(path: &Path) -> Result<Self, BtfError> {
+        Self::from_path(path)
+    }
+
+    pub fn from_path(path: &Path) -> Result<Self, BtfError> {
         let data = std::fs::read(path).map_err(|source| BtfError::Read {
-            path: path.to_owned(),
+            path: path.display().to_string(),
             source,
         })?;
         Self::parse(&data)
     }
 
-    /// Parse a native-endian BTF blob.
     pub fn parse(data: &[u8]) -> Result<Self, BtfError> {
-        let mut hdr = Reader::new(data);
-        let magic = hdr.u16()?;
+        let mut r = Reader::new(data);
+        let magic = r.u16()?;
         if magic != MAGIC {
-            return Err(BtfError::Malformed(format!(
-                "magic {magic:#06x}, expected {MAGIC:#06x} (or foreign endianness)"
-            )));
+            return Err(BtfError::BadMagic(magic));
         }
-        let _version = hdr.u8()?;
-        let _flags = hdr.u8()?;
-        let hdr_len = hdr.u32()? as usize;
-        let type_off = hdr.u32()? as usize;
-        let type_len = hdr.u32()? as usize;
-        let str_off = hdr.u32()? as usize;
-        let str_len = hdr.u32()? as usize;
-        let section = |off: usize, len: usize, what: &str| -> Result<&[u8], BtfError> {
+        let _version = r.u8()?;
+        let _flags = r.u8()?;
+        let hdr_len = r.u32()? as usize;
+        let type_off = r.u32()? as usize;
+        let type_len = r.u32()? as usize;
+        let str_off = r.u32()? as usize;
+        let str_len = r.u32()? as usize;
+        let section = |off: usize, len: usize| -> Result<&[u8], BtfError> {
             hdr_len
                 .checked_add(off)
-                .and_then(|start| Some(start..start.checked_add(len)?))
-                .and_then(|r| data.get(r))
-                .ok_or_else(|| BtfError::Malformed(format!("{what} section out of bounds")))
+                .and_then(|s| s.checked_add(len).map(|e| (s, e)))
+                .and_then(|(s, e)| data.get(s..e))
+                .ok_or_else(|| BtfError::Malformed(format!("section {off}+{len} out of bounds")))
         };
-        let types = section(type_off, type_len, "type")?;
-        let strings = section(str_off, str_len, "string")?;
+        let types_raw = section(type_off, type_len)?;
+        let strings = section(str_off, str_len)?;
+        let name = |off: u32| -> Result<String, BtfError> {
+            let s = strings
+                .get(off as usize..)
+                .ok_or_else(|| BtfError::Malformed(format!("string offset {off} out of bounds")))?;
+            let end = s.iter().position(|&b| b == 0).unwrap_or(s.len());
+            Ok(String::from_utf8_lossy(&s[..end]).into_owned())
+        };
 
-        let mut r = Reader::new(types);
-        let mut parsed = Vec::new();
+        let mut types = Vec::new();
+        let mut r = Reader::new(types_raw);
         while r.remaining() > 0 {
-            parsed.push(parse_type(&mut r, strings)?);
+            let name_off = r.u32()?;
+            let info = r.u32()?;
+            let size_or_type = r.u32()?;
+            let vlen = (info & 0xffff) as usize;
+            let kind = ((info >> 24) & 0x1f) as u8;
+            let kind_flag = info >> 31 == 1;
+            let ty = match kind {
+                KIND_INT => {
+                    r.skip(4)?;
+                    Type::Int {
+                        name: name(name_off)?,
+                        size: size_or_type,
+                    }
+                }
+                KIND_PTR => Type::Ptr,
+                KIND_ARRAY => {
+                    let elem = r.u32()?;
+                    let _index = r.u32()?;
+                    let nelems = r.u32()?;
+                    Type::Array { elem, nelems }
+                }
+                KIND_STRUCT | KIND_UNION => {
+                    let mut members = Vec::with_capacity(vlen.min(1024));
+                    for _ in 0..vlen {
+                        let m_name = r.u32()?;
+                        let m_ty = r.u32()?;
+                        let m_off = r.u32()?;
+                        let (bit_offset, bitfield_size) = if kind_flag {
+                            (m_off & 0x00ff_ffff, m_off >> 24)
+                        } else {
+                            (m_off, 0)
+                        };
+                        members.push(Member {
+                            name: name(m_name)?,
+                            ty: m_ty,
+                            bit_offset,
+                            bitfield_size,
+                        });
+                    }
+                    let name = name(name_off)?;
+                    if kind == KIND_STRUCT {
+                        Type::Struct {
+                            name,
+                            size: size_or_type,
+                            members,
+                        }
+                    } else {
+                        Type::Union {
+                            name,
+                            size: size_or_type,
+                            members,
+                        }
+                    }
+                }
+                KIND_ENUM | KIND_ENUM64 => {
+                    let mut values = Vec::with_capacity(vlen.min(4096));
+                    for _ in 0..vlen {
+                        let v_name = r.u32()?;
+                        let value = if kind == KIND_ENUM {
+                            let raw = r.u32()?;
+                            // kind_flag marks a signed enum.
+                            if kind_flag {
+                                i64::from(raw as i32)
+                            } else {
+                                i64::from(raw)
+                            }
+                        } else {
+                            let lo = u64::from(r.u32()?);
+                            let hi = u64::from(r.u32()?);
+                            ((hi << 32) | lo) as i64
+                        };
+                        values.push((name(v_name)?, value));
+                    }
+                    Type::Enum {
+                        name: name(name_off)?,
+                        size: size_or_type,
+                        values,
+                    }
+                }
+                KIND_TYPEDEF | KIND_VOLATILE | KIND_CONST | KIND_RESTRICT | KIND_TYPE_TAG => {
+                    Type::Alias {
+                        name: name(name_off)?,
+                        target: size_or_type,
+                    }
+                }
+                KIND_FWD | KIND_FUNC | KIND_FLOAT => Type::Other {
+                    name: name(name_off)?,
+                },
+                KIND_FUNC_PROTO => {
+                    r.skip(vlen.checked_mul(8).ok_or_else(|| too_long(vlen))?)?;
+                    Type::Other {
+                        name: String::new(),
+                    }
+                }
+                KIND_VAR | KIND_DECL_TAG => {
+                    r.skip(4)?;
+                    Type::Other {
+                        name: name(name_off)?,
+                    }
+                }
+                KIND_DATASEC => {
+                    r.skip(vlen.checked_mul(12).ok_or_else(|| too_long(vlen))?)?;
+                    Type::Other {
+                        name: name(name_off)?,
+                    }
+                }
+                other => {
+                    return Err(BtfError::Malformed(format!(
+                        "unknown BTF kind {other} at type {}",
+                        types.len() + 1
+                    )));
+                }
+            };
+            types.push(ty);
         }
         let mut by_name: HashMap<String, Vec<u32>> = HashMap::new();
-        for (i, t) in parsed.iter().enumerate() {
-            if !t.name().is_empty() {
-                let id = u32::try_from(i + 1)
-                    .map_err(|_| BtfError::Malformed("too many types".into()))?;
-                by_name.entry(t.name().to_owned()).or_default().push(id);
+        for (i, t) in types.iter().enumerate() {
+            let n = match t {
+                Type::Struct { name, .. } | Type::Union { name, .. } | Type::Enum { name, .. } => {
+                    name
+                }
+                _ => continue,
+            };
+            if !n.is_empty() {
+                by_name.entry(n.clone()).or_default().push(i as u32 + 1);
             }
         }
-        Ok(Self {
-            types: parsed,
-            by_name,
-        })
+        Ok(Self { types, by_name })
     }
 
-    pub fn type_by_id(&self, id: u32) -> Option<&Type> {
-        let idx = usize::try_from(id).ok()?.checked_sub(1)?;
-        self.types.get(idx)
+    fn get(&self, id: u32) -> Option<&Type> {
+        id.checked_sub(1).and_then(|i| self.types.get(i as usize))
     }
 
-    /// Follow typedefs and qualifiers to the underlying type (bounded, so a cycle cannot hang).
+    /// Follow typedefs and qualifiers (bounded, so a loop in a bad blob cannot hang us).
     fn resolve(&self, mut id: u32) -> Option<(u32, &Type)> {
         for _ in 0..32 {
-            match self.type_by_id(id)? {
+            match self.get(id)? {
                 Type::Alias { target, .. } => id = *target,
                 t => return Some((id, t)),
             }
@@ -186,108 +320,32 @@ impl Btf {
         None
     }
 
-    fn struct_members(&self, name: &str) -> Result<&[Member], BtfError> {
-        self.by_name
-            .get(name)
-            .into_iter()
-            .flatten()
-            .find_map(|&id| match self.type_by_id(id) {
-                Some(Type::Struct { members, .. }) if !members.is_empty() => {
-                    Some(members.as_slice())
-                }
-                _ => None,
-            })
-            .ok_or_else(|| BtfError::NoType {
-                kind: "struct",
-                name: name.to_owned(),
-            })
+    fn size_of(&self, id: u32) -> Option<u32> {
+        match self.resolve(id)?.1 {
+            Type::Int { size, .. }
+            | Type::Struct { size, .. }
+            | Type::Union { size, .. }
+            | Type::Enum { size, .. } => Some(*size),
+            Type::Ptr => Some(8),
+            Type::Array { elem, nelems } => self.size_of(*elem)?.checked_mul(*nelems),
+            _ => None,
+        }
     }
 
-    /// Byte offset of `path` inside `struct ty` (e.g. `("net_device", &["nd_net", "net"])`),
-    /// looking through anonymous structs/unions and typedefs as C does.
-    pub fn member_offset(&self, ty: &str, path: &[&str]) -> Result<u32, BtfError> {
-        let mut members = self.struct_members(ty)?;
-        let mut bits = 0u32;
-        let mut owner = ty.to_owned();
-        for (i, name) in path.iter().enumerate() {
-            let (bit_offset, member) =
-                self.find_member(members, name, 0)
-                    .ok_or_else(|| BtfError::NoMember {
-                        ty: owner.clone(),
-                        member: (*name).to_owned(),
-                    })?;
-            if member.bitfield_size != 0 || bit_offset % 8 != 0 {
-                return Err(BtfError::Bitfield {
-                    ty: owner,
-                    member: (*name).to_owned(),
-                });
-            }
-            bits = bits
-                .checked_add(bit_offset)
-                .ok_or_else(|| BtfError::Malformed("offset overflow".into()))?;
-            if i + 1 < path.len() {
-                match self.resolve(member.type_id) {
-                    Some((_, Type::Struct { members: m, .. } | Type::Union { members: m, .. })) => {
-                        members = m
-                    }
-                    _ => {
-                        return Err(BtfError::NoMember {
-                            ty: format!("{owner}.{name}"),
-                            member: path[i + 1].to_owned(),
-                        });
-                    }
-                }
-                owner = format!("{owner}.{name}");
-            }
-        }
-        Ok(bits / 8)
-    }
-
-    /// Find `name` among `members`, descending into anonymous struct/union members; returns the
-    /// member and its bit offset from the start of the outer struct.
-    fn find_member<'a>(
-        &'a self,
-        members: &'a [Member],
-        name: &str,
-        depth: u32,
-    ) -> Option<(u32, &'a Member)> {
-        if depth > 8 {
-            return None;
-        }
-        for m in members {
-            if m.name == name {
-                return Some((m.bit_offset, m));
-            }
-            if m.name.is_empty()
-                && let Some((
-                    _,
-                    Type::Struct { members: inner, .. } | Type::Union { members: inner, .. },
-                )) = self.resolve(m.type_id)
-                && let Some((off, found)) = self.find_member(inner, name, depth + 1)
-            {
-                return Some((m.bit_offset.checked_add(off)?, found));
-            }
-        }
-        None
-    }
-
-    /// The values of `enum name` (e.g. `skb_drop_reason`), as declared.
+    /// All values of `enum NAME` (empty names are never looked up), in declaration order.
     pub fn enum_values(&self, name: &str) -> Result<&[(String, i64)], BtfError> {
         self.by_name
             .get(name)
             .into_iter()
             .flatten()
-            .find_map(|&id| match self.type_by_id(id) {
+            .find_map(|&id| match self.get(id) {
                 Some(Type::Enum { values, .. }) => Some(values.as_slice()),
                 _ => None,
             })
-            .ok_or_else(|| BtfError::NoType {
-                kind: "enum",
-                name: name.to_owned(),
-            })
+            .ok_or_else(|| BtfError::NoType(format!("enum {name}")))
     }
 
-    /// The value of one enumerator, e.g. `("skb_drop_reason", "SKB_DROP_REASON_NO_SOCKET")`.
+    /// The value of `value_name` in `enum enum_name`.
     pub fn enum_value(&self, enum_name: &str, value_name: &str) -> Result<i64, BtfError> {
         self.enum_values(enum_name)?
             .iter()
@@ -298,137 +356,149 @@ impl Btf {
                 member: value_name.to_owned(),
             })
     }
-}
 
-fn string_at(strings: &[u8], off: u32) -> Result<String, BtfError> {
-    let tail = usize::try_from(off)
-        .ok()
-        .and_then(|o| strings.get(o..))
-        .ok_or_else(|| BtfError::Malformed(format!("string offset {off} out of bounds")))?;
-    let end = tail.iter().position(|&b| b == 0).unwrap_or(tail.len());
-    Ok(String::from_utf8_lossy(&tail[..end]).into_owned())
-}
+    /// Byte offset of the member reached through `path` (one name per nesting level).
+    pub fn member_offset(&self, ty: &str, path: &[&str]) -> Result<u32, BtfError> {
+        Ok(self.member(ty, &path.join("."))?.offset)
+    }
 
-fn parse_type(r: &mut Reader<'_>, strings: &[u8]) -> Result<Type, BtfError> {
-    let name = string_at(strings, r.u32()?)?;
-    let info = r.u32()?;
-    let size_or_type = r.u32()?;
-    let vlen = (info & 0xffff) as usize;
-    let kind = (info >> 24) & 0x1f;
-    let kind_flag = info >> 31 == 1;
-    Ok(match kind {
-        kind::STRUCT | kind::UNION => {
-            let mut members = Vec::with_capacity(vlen.min(r.remaining() / 12));
-            for _ in 0..vlen {
-                let m_name = string_at(strings, r.u32()?)?;
-                let type_id = r.u32()?;
-                let offset = r.u32()?;
-                let (bit_offset, bitfield_size) = if kind_flag {
-                    (offset & 0x00ff_ffff, offset >> 24)
-                } else {
-                    (offset, 0)
-                };
-                members.push(Member {
-                    name: m_name,
-                    type_id,
-                    bit_offset,
-                    bitfield_size,
+    /// Every named enum with its values (for subsystem drop-reason enums).
+    pub fn enums(&self) -> impl Iterator<Item = (&str, &[(String, i64)])> {
+        self.types.iter().filter_map(|t| match t {
+            Type::Enum { name, values, .. } if !name.is_empty() => {
+                Some((name.as_str(), values.as_slice()))
+            }
+            _ => None,
+        })
+    }
+
+    /// The value of one enumerator, searching every enum (anonymous ones included).
+    pub fn enumerator(&self, name: &str) -> Option<i64> {
+        self.types.iter().find_map(|t| match t {
+            Type::Enum { values, .. } => values.iter().find(|(n, _)| n == name).map(|(_, v)| *v),
+            _ => None,
+        })
+    }
+
+    fn struct_id(&self, name: &str) -> Result<u32, BtfError> {
+        self.by_name
+            .get(name)
+            .into_iter()
+            .flatten()
+            .copied()
+            .find(|&id| matches!(self.get(id), Some(Type::Struct { .. } | Type::Union { .. })))
+            .ok_or_else(|| BtfError::NoType(format!("struct {name}")))
+    }
+
+    /// Size of `struct NAME`.
+    pub fn struct_size(&self, name: &str) -> Result<u32, BtfError> {
+        let id = self.struct_id(name)?;
+        self.size_of(id)
+            .ok_or_else(|| BtfError::NoType(format!("struct {name}")))
+    }
+
+    /// Byte offset and size of `path` (members separated by `.`, e.g. `ns.inum`) inside
+    /// `struct ty`. Members of anonymous unions/structs are found as the C compiler finds them.
+    pub fn member(&self, ty: &str, path: &str) -> Result<Field, BtfError> {
+        let mut id = self.struct_id(ty)?;
+        let mut offset_bits: u32 = 0;
+        let mut size = 0;
+        for part in path.split('.') {
+            let no_member = || BtfError::NoMember {
+                ty: ty.to_owned(),
+                member: path.to_owned(),
+            };
+            let (bits, m) = self.find_member(id, part, 0).ok_or_else(no_member)?;
+            if m.bitfield_size != 0 {
+                return Err(BtfError::Bitfield {
+                    ty: ty.to_owned(),
+                    member: path.to_owned(),
                 });
             }
-            if kind == kind::STRUCT {
-                Type::Struct { name, members }
-            } else {
-                Type::Union { name, members }
-            }
+            offset_bits = offset_bits.checked_add(bits).ok_or_else(no_member)?;
+            size = self.size_of(m.ty).ok_or_else(no_member)?;
+            id = m.ty;
         }
-        kind::ENUM | kind::ENUM64 => {
-            let mut values = Vec::with_capacity(vlen.min(r.remaining() / 8));
-            for _ in 0..vlen {
-                let v_name = string_at(strings, r.u32()?)?;
-                let value = if kind == kind::ENUM {
-                    let raw = r.u32()?;
-                    // kind_flag marks a signed enum.
-                    if kind_flag {
-                        i64::from(raw as i32)
-                    } else {
-                        i64::from(raw)
-                    }
-                } else {
-                    let lo = u64::from(r.u32()?);
-                    let hi = u64::from(r.u32()?);
-                    ((hi << 32) | lo) as i64
-                };
-                values.push((v_name, value));
-            }
-            Type::Enum { name, values }
+        if !offset_bits.is_multiple_of(8) {
+            return Err(BtfError::Bitfield {
+                ty: ty.to_owned(),
+                member: path.to_owned(),
+            });
         }
-        kind::TYPEDEF | kind::VOLATILE | kind::CONST | kind::RESTRICT | kind::TYPE_TAG => {
-            Type::Alias {
-                name,
-                target: size_or_type,
-            }
+        Ok(Field {
+            offset: offset_bits / 8,
+            size,
+        })
+    }
+
+    /// Depth-first search through anonymous members; returns the bit offset from `id`'s start.
+    fn find_member(&self, id: u32, name: &str, depth: u32) -> Option<(u32, &Member)> {
+        if depth > 8 {
+            return None;
         }
-        kind::INT | kind::VAR | kind::DECL_TAG => {
-            r.skip(4)?;
-            Type::Other { name }
+        let members = match self.resolve(id)?.1 {
+            Type::Struct { members, .. } | Type::Union { members, .. } => members,
+            _ => return None,
+        };
+        if let Some(m) = members.iter().find(|m| m.name == name) {
+            return Some((m.bit_offset, m));
         }
-        kind::ARRAY => {
-            r.skip(12)?;
-            Type::Other { name }
+        members.iter().filter(|m| m.name.is_empty()).find_map(|m| {
+            let (inner, found) = self.find_member(m.ty, name, depth + 1)?;
+            Some((m.bit_offset.checked_add(inner)?, found))
+        })
+    }
+
+    /// Whether `struct ty` has `path`, for optional fields.
+    pub fn has_member(&self, ty: &str, path: &str) -> bool {
+        self.member(ty, path).is_ok()
+    }
+
+    /// Name of the int/enum/struct a member's type resolves to (tests and diagnostics).
+    pub fn type_name_of(&self, ty: &str, member: &str) -> Option<String> {
+        let id = self.struct_id(ty).ok()?;
+        let (_, m) = self.find_member(id, member, 0)?;
+        match self.resolve(m.ty)?.1 {
+            Type::Int { name, .. }
+            | Type::Struct { name, .. }
+            | Type::Union { name, .. }
+            | Type::Enum { name, .. } => Some(name.clone()),
+            Type::Ptr => Some("*".into()),
+            _ => None,
         }
-        kind::FUNC_PROTO => {
-            r.skip(
-                vlen.checked_mul(8)
-                    .ok_or(BtfError::Malformed("vlen".into()))?,
-            )?;
-            Type::Other { name }
-        }
-        kind::DATASEC => {
-            r.skip(
-                vlen.checked_mul(12)
-                    .ok_or(BtfError::Malformed("vlen".into()))?,
-            )?;
-            Type::Other { name }
-        }
-        kind::PTR | kind::FWD | kind::FUNC | kind::FLOAT => Type::Other { name },
-        other => return Err(BtfError::Malformed(format!("unknown BTF kind {other}"))),
-    })
+    }
+}
+
+fn too_long(vlen: usize) -> BtfError {
+    BtfError::Malformed(format!("vlen {vlen} too long"))
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
 
-    /// Build a tiny BTF blob: `struct outer { int a; union { int b; struct inner c; }; }`,
-    /// `struct inner { int x; int y; }`, `enum e { E0 = 0, E7 = 7 }`.
-    fn sample() -> Vec<u8> {
-        let strings = b"\0int\0outer\0a\0b\0c\0inner\0x\0y\0e\0E0\0E7\0";
-        let s = |name: &str| -> u32 {
-            let pat = format!("\0{name}\0");
-            strings
-                .windows(pat.len())
-                .position(|w| w == pat.as_bytes())
-                .unwrap() as u32
-                + 1
+    /// A hand-made blob: struct outer { int a; union { int b; long c; }; } and enum e { X = 7 }.
+    fn blob() -> Vec<u8> {
+        let strings = b"\0int\0outer\0a\0b\0c\0e\0X\0long\0".to_vec();
+        let s = |n: &str| -> u32 {
+            let pos = strings
+                .windows(n.len() + 2)
+                .position(|w| w[0] == 0 && &w[1..=n.len()] == n.as_bytes() && w[n.len() + 1] == 0)
+                .unwrap();
+            pos as u32 + 1
         };
         let mut t = Vec::new();
         let mut push = |v: &[u32]| v.iter().for_each(|x| t.extend_from_slice(&x.to_ne_bytes()));
-        // 1: int
-        push(&[s("int"), kind::INT << 24, 4, 32]);
-        // 2: struct inner { x@0, y@32 }
-        push(&[s("inner"), kind::STRUCT << 24 | 2, 8]);
-        push(&[s("x"), 1, 0, s("y"), 1, 32]);
-        // 3: anonymous union { b@0, c@0 }
-        push(&[0, kind::UNION << 24 | 2, 8]);
-        push(&[s("b"), 1, 0, s("c"), 5, 0]);
-        // 4: struct outer { a@0, <anon union>@64 }
-        push(&[s("outer"), kind::STRUCT << 24 | 2, 16]);
-        push(&[s("a"), 1, 0, 0, 3, 64]);
-        // 5: typedef inner_t -> 2 (unnamed typedef is fine for the test)
-        push(&[0, kind::TYPEDEF << 24, 2]);
-        // 6: enum e
-        push(&[s("e"), kind::ENUM << 24 | 2, 4]);
-        push(&[s("E0"), 0, s("E7"), 7]);
+        push(&[s("int"), (KIND_INT as u32) << 24, 4, 32]); // 1
+        push(&[s("long"), (KIND_INT as u32) << 24, 8, 64]); // 2
+        push(&[0, (KIND_UNION as u32) << 24 | 2, 8]); // 3
+        push(&[s("b"), 1, 0]);
+        push(&[s("c"), 2, 0]);
+        push(&[s("outer"), (KIND_STRUCT as u32) << 24 | 2, 16]); // 4
+        push(&[s("a"), 1, 0]);
+        push(&[0, 3, 64]);
+        push(&[s("e"), (KIND_ENUM as u32) << 24 | 1, 4]); // 5
+        push(&[s("X"), 7]);
         let mut out = Vec::new();
         out.extend_from_slice(&MAGIC.to_ne_bytes());
         out.extend_from_slice(&[1, 0]);
@@ -442,48 +512,66 @@ mod tests {
             out.extend_from_slice(&v.to_ne_bytes());
         }
         out.extend_from_slice(&t);
-        out.extend_from_slice(strings);
+        out.extend_from_slice(&strings);
         out
     }
 
     #[test]
-    fn offsets_through_anonymous_unions_and_typedefs() {
-        let btf = Btf::parse(&sample()).unwrap();
-        assert_eq!(btf.member_offset("outer", &["a"]).unwrap(), 0);
-        assert_eq!(btf.member_offset("outer", &["b"]).unwrap(), 8);
-        assert_eq!(btf.member_offset("outer", &["c", "y"]).unwrap(), 12);
-        assert_eq!(btf.enum_value("e", "E7").unwrap(), 7);
-        assert!(matches!(
-            btf.member_offset("outer", &["zz"]),
-            Err(BtfError::NoMember { .. })
-        ));
-        assert!(matches!(
-            btf.member_offset("nope", &["a"]),
-            Err(BtfError::NoType { .. })
-        ));
+    fn anonymous_members_and_enums() {
+        let btf = Btf::parse(&blob()).unwrap();
+        assert_eq!(
+            btf.member("outer", "a").unwrap(),
+            Field { offset: 0, size: 4 }
+        );
+        assert_eq!(
+            btf.member("outer", "c").unwrap(),
+            Field { offset: 8, size: 8 }
+        );
+        assert!(btf.member("outer", "zz").is_err());
+        assert_eq!(btf.enum_values("e").unwrap(), &[("X".to_owned(), 7)]);
+        assert_eq!(btf.enum_value("e", "X").unwrap(), 7);
+        assert_eq!(btf.member_offset("outer", &["c"]).unwrap(), 8);
+        assert_eq!(btf.enumerator("X"), Some(7));
     }
 
     #[test]
     fn every_truncation_is_an_error_not_a_panic() {
-        let blob = sample();
-        for len in 0..blob.len() {
-            let _ = Btf::parse(&blob[..len]);
+        let b = blob();
+        for n in 0..b.len() {
+            let _ = Btf::parse(&b[..n]);
         }
-        let mut bad = blob.clone();
-        bad[0] ^= 0xff;
-        assert!(matches!(Btf::parse(&bad), Err(BtfError::Malformed(_))));
+        let mut bad = b.clone();
+        bad[0] = 0;
+        assert!(matches!(Btf::parse(&bad), Err(BtfError::BadMagic(_))));
     }
 
     #[test]
-    fn running_kernel_has_the_fields_the_drop_counter_needs() {
-        let btf = Btf::from_sys_fs().expect("this test needs /sys/kernel/btf/vmlinux");
-        let dev = btf.member_offset("sk_buff", &["dev"]).unwrap();
-        assert!(dev < 256, "sk_buff.dev at {dev}");
-        btf.member_offset("net_device", &["nd_net", "net"]).unwrap();
-        btf.member_offset("net", &["ns", "inum"]).unwrap();
-        let no_socket = btf
-            .enum_value("skb_drop_reason", "SKB_DROP_REASON_NO_SOCKET")
-            .unwrap();
-        assert!(no_socket > 0, "NO_SOCKET = {no_socket}");
+    fn running_kernel() {
+        let btf = Btf::from_sys().expect("this test needs /sys/kernel/btf/vmlinux");
+        let reasons = btf.enum_values("skb_drop_reason").unwrap();
+        assert!(
+            reasons
+                .iter()
+                .any(|(n, _)| n == "SKB_DROP_REASON_NO_SOCKET")
+        );
+        assert!(
+            reasons
+                .iter()
+                .any(|(n, _)| n == "SKB_DROP_REASON_NETFILTER_DROP")
+        );
+        let len = btf.member("sk_buff", "len").unwrap();
+        assert_eq!(len.size, 4);
+        assert!(len.offset > 0 && len.offset < btf.struct_size("sk_buff").unwrap());
+        // dev sits in anonymous unions/structs at the start of sk_buff.
+        let dev = btf.member("sk_buff", "dev").unwrap();
+        assert_eq!(dev.size, 8);
+        assert!(dev.offset < 64);
+        assert_eq!(btf.type_name_of("sk_buff", "dev").as_deref(), Some("*"));
+        assert!(btf.member("net", "ns.inum").is_ok());
+        assert!(btf.member("net_device", "ifindex").is_ok());
+        assert!(btf.member("net_device", "nd_net.net").is_ok());
+        assert!(btf.member("dst_entry", "dev").is_ok());
+        assert!(btf.member("sk_buff", "_skb_refdst").is_ok());
+        assert!(btf.member("sk_buff", "no_such_field").is_err());
     }
 }

@@ -125,6 +125,8 @@ pub struct DropTotals {
     pub read_errors: u64,
     /// Events the per-reason map had no room for.
     pub reasons_full: u64,
+    /// Filtered-out events whose skb had no device (netns unknown).
+    pub no_device: u64,
 }
 
 /// The attached `kfree_skb` drop counter. Dropping it detaches the program.
@@ -174,6 +176,21 @@ impl DropCounter {
         Ok(Self { ebpf })
     }
 
+    /// The kernel's id of the loaded kfree_skb program (to check it is gone after drop).
+    pub fn program_id(&self) -> Result<u32, EbpfError> {
+        let program = self
+            .ebpf
+            .program(KFREE_SKB_PROGRAM)
+            .ok_or(EbpfError::Missing {
+                kind: "program",
+                name: KFREE_SKB_PROGRAM,
+            })?;
+        let info = program
+            .info()
+            .map_err(|e| EbpfError::aya("reading program info", e))?;
+        Ok(info.id())
+    }
+
     pub fn totals(&self) -> Result<DropTotals, EbpfError> {
         let map = self.ebpf.map(COUNTERS_MAP).ok_or(EbpfError::Missing {
             kind: "map",
@@ -192,6 +209,7 @@ impl DropCounter {
             counted: slot(counter::COUNTED)?,
             read_errors: slot(counter::READ_ERRORS)?,
             reasons_full: slot(counter::REASONS_FULL)?,
+            no_device: slot(counter::NO_DEVICE)?,
         })
     }
 
@@ -216,4 +234,14 @@ impl DropCounter {
 /// Can this process load and attach the drop counter here? Loads, attaches and detaches at once.
 pub fn probe_load() -> Result<(), EbpfError> {
     DropCounter::attach(None).map(drop)
+}
+
+/// Ids of every eBPF program loaded in the kernel right now.
+pub fn loaded_program_ids() -> Result<Vec<u32>, EbpfError> {
+    aya::programs::loaded_programs()
+        .map(|p| {
+            p.map(|info| info.id())
+                .map_err(|e| EbpfError::aya("listing loaded programs", e))
+        })
+        .collect()
 }

@@ -213,7 +213,16 @@ pub struct Request {
 impl Request {
     /// `msg` is the NFT_MSG_* number; `family` the NFPROTO_* of the nfgenmsg.
     pub fn new(subsys: u16, msg: u16, flags: u16, family: u8) -> Self {
-        let mut buf = Vec::with_capacity(128);
+        Self::new_in(Vec::with_capacity(128), subsys, msg, flags, family)
+    }
+    /// Starts over in the same allocation (dumps chain by chain reuse one request).
+    pub fn reset(&mut self, subsys: u16, msg: u16, flags: u16, family: u8) {
+        let fresh = Self::new_in(std::mem::take(&mut self.buf), subsys, msg, flags, family);
+        *self = fresh;
+    }
+
+    fn new_in(mut buf: Vec<u8>, subsys: u16, msg: u16, flags: u16, family: u8) -> Self {
+        buf.clear();
         buf.extend_from_slice(&0u32.to_ne_bytes()); // length, patched in finish()
         buf.extend_from_slice(&((subsys << 8) | msg).to_ne_bytes());
         buf.extend_from_slice(&(NLM_F_REQUEST | flags).to_ne_bytes());
@@ -222,6 +231,7 @@ impl Request {
         buf.extend_from_slice(&[family, 0 /* NFNETLINK_V0 */, 0, 0]);
         Self { buf }
     }
+
     pub fn attr(&mut self, kind: u16, data: &[u8]) -> &mut Self {
         let len = 4 + data.len();
         // Attribute payloads we build are names (≤ 256 bytes); clamp defensively.
@@ -234,10 +244,13 @@ impl Request {
     }
     /// A NUL-terminated string attribute.
     pub fn attr_str(&mut self, kind: u16, s: &str) -> &mut Self {
-        let mut v = Vec::with_capacity(s.len() + 1);
-        v.extend_from_slice(s.as_bytes());
-        v.push(0);
-        self.attr(kind, &v)
+        let len = u16::try_from(4 + s.len() + 1).unwrap_or(u16::MAX);
+        self.buf.extend_from_slice(&len.to_ne_bytes());
+        self.buf.extend_from_slice(&kind.to_ne_bytes());
+        self.buf.extend_from_slice(s.as_bytes());
+        self.buf.push(0);
+        self.buf.resize(align4(self.buf.len()), 0);
+        self
     }
     fn finish(&mut self, seq: u32) -> &[u8] {
         let len = u32::try_from(self.buf.len()).unwrap_or(u32::MAX);
@@ -566,5 +579,19 @@ mod tests {
         // a lying length is an error, not a panic
         d[0] = 200;
         assert!(walk_datagram("x", &d, 5, false, &mut st, &mut |_| Ok(())).is_err());
+    }
+
+    proptest::proptest! {
+        #[test]
+        fn random_datagrams_never_panic(d in proptest::collection::vec(proptest::prelude::any::<u8>(), 0..512), seq in 0u32..4) {
+            let mut st = DumpStatus::default();
+            let _ = walk_datagram("x", &d, seq, true, &mut st, &mut |m| {
+                for a in NlaIter::new(m.attrs).flatten() {
+                    let _ = (a.be32(), a.be64(), a.u8(), a.string());
+                    for n in a.nested() { let _ = n; }
+                }
+                Ok(())
+            });
+        }
     }
 }

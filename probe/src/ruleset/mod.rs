@@ -4,6 +4,7 @@
 
 pub mod model;
 pub mod nft_text;
+pub mod read;
 pub mod render;
 pub mod xlate;
 

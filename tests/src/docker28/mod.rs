@@ -7,8 +7,8 @@ mod rules;
 mod state;
 
 pub use rules::{
-    Chain, Compare, NetSpec, PortSpec, Rule, RuleKind, Ruleset, Table, blank_interfaces,
-    docker_28_0_1,
+    Chain, Compare, NetSpec, Op, PortSpec, Rule, RuleKind, Ruleset, Table, blank_interfaces,
+    docker_28_0_1, docker_28_0_1_calls,
 };
 pub use state::{DaemonSettings, DockerContainer, DockerNetwork, DockerPort, DockerState};
 
@@ -98,7 +98,7 @@ pub enum Fault {
     /// MASQUERADE; every network but the last loses its DOCKER-FORWARD `-i BR -j ACCEPT`.
     /// CLI: `iptables-1.8.11`.
     Iptables1811,
-    /// Only the rules the buggy `-C` makes Docker skip (no wrong `-D`): the 2nd+ networks'
+    /// Only the rules the buggy `-C` makes Docker skip (no wrong `-D`): the 2nd+ networks' 7
     /// rules; the first network keeps everything. CLI: `iptables-1.8.11-skips`.
     Iptables1811SkipsOnly,
     /// Delete these rules. CLI: `delete:KIND[@NET]`, e.g. `delete:ct-accept@1`.
@@ -215,9 +215,21 @@ impl Deref for Lab {
 impl Lab {
     /// Build the lab. On error everything built so far is removed.
     pub fn up(options: Options) -> Result<Lab> {
+        let mut name = None;
+        Self::build(options, &mut name).map_err(|e| match name {
+            // The half-built lab was dropped inside build(), which tore it down.
+            Some(n) => e.context(format!(
+                "lab {n}: up failed; everything it built was removed"
+            )),
+            None => e,
+        })
+    }
+
+    fn build(options: Options, name: &mut Option<String>) -> Result<Lab> {
         crate::prereq::docker28()?;
         let started = Instant::now();
         let mut core = LabCore::begin(Flavour::Docker28)?;
+        *name = Some(core.name().to_owned());
         let host = core.add_netns("host")?;
         netns::ensure_named(&host)?;
 
@@ -283,6 +295,7 @@ impl Lab {
                     name: cname,
                     id: cid,
                     netns: Some(ns.name().to_owned()),
+                    netns_path: ns.path(),
                     ip,
                     ports: vec![PublishedPort {
                         host_port,

@@ -296,10 +296,40 @@ pub fn blank_interfaces(spec: &str) -> String {
     out.join(" ")
 }
 
-/// The replay: Docker's calls against the in-memory ruleset.
+/// One check-then-act call of Docker's (reference a.6), independent of what `-C` answers.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub enum Op {
+    /// `-n -L CHAIN`, then `-N CHAIN` if absent.
+    NewChain { table: Table, chain: String },
+    /// `Rule.Append()`: `-C RULE`; `-A RULE` unless it "exists".
+    Append(Rule),
+    /// `Rule.Insert()`: `-C RULE`; `-I CHAIN RULE` (at the top) unless it "exists".
+    Insert(Rule),
+    /// `Rule.Delete()`: `-C RULE`; `-D RULE` if it "exists".
+    Delete(Rule),
+    /// `EnsureJumpRule`: `-C`, `-D` if it "exists", then always `-I`.
+    EnsureJump(Rule),
+}
+
+impl Op {
+    /// iptables arguments `-t TABLE <cmd> CHAIN SPEC...` for `cmd` on this op's rule.
+    pub fn args(rule: &Rule, cmd: &str) -> Vec<String> {
+        let mut v = vec![
+            "-t".to_owned(),
+            rule.table.name().to_owned(),
+            cmd.to_owned(),
+            rule.chain.clone(),
+        ];
+        v.extend(rule.spec.split_whitespace().map(str::to_owned));
+        v
+    }
+}
+
+/// The replay: Docker's calls against the in-memory ruleset (and the list of calls made).
 struct Replay {
     rs: Ruleset,
     compare: Compare,
+    ops: Vec<Op>,
 }
 
 impl Replay {
@@ -325,12 +355,14 @@ impl Replay {
     }
     /// `Rule.Append()`: `-C`, then `-A` unless it "exists".
     fn append(&mut self, r: Rule) {
+        self.ops.push(Op::Append(r.clone()));
         if self.find(&r, false).is_none() {
             self.rs.chain_mut(r.table, &r.chain.clone()).rules.push(r);
         }
     }
     /// `Rule.Insert()`: `-C`, then `-I` (at the top) unless it "exists".
     fn insert(&mut self, r: Rule) {
+        self.ops.push(Op::Insert(r.clone()));
         if self.find(&r, false).is_none() {
             self.rs
                 .chain_mut(r.table, &r.chain.clone())
@@ -340,21 +372,30 @@ impl Replay {
     }
     /// `Rule.Delete()`: `-C`, then `-D RULE`, which removes the first rule that compares equal.
     fn delete(&mut self, r: Rule) {
-        if self.find(&r, false).is_some()
-            && let Some(i) = self.find(&r, true)
+        self.ops.push(Op::Delete(r.clone()));
+        self.do_delete(&r);
+    }
+    fn do_delete(&mut self, r: &Rule) {
+        if self.find(r, false).is_some()
+            && let Some(i) = self.find(r, true)
         {
             self.rs.chain_mut(r.table, &r.chain.clone()).rules.remove(i);
         }
     }
     /// `EnsureJumpRule(from, to)`: delete the jump if present, then always `-I`.
     fn ensure_jump(&mut self, r: Rule) {
-        self.delete(r.clone());
+        self.ops.push(Op::EnsureJump(r.clone()));
+        self.do_delete(&r);
         self.rs
             .chain_mut(r.table, &r.chain.clone())
             .rules
             .insert(0, r);
     }
     fn new_chain(&mut self, t: Table, name: &str) {
+        self.ops.push(Op::NewChain {
+            table: t,
+            chain: name.to_owned(),
+        });
         self.rs.chain_mut(t, name);
     }
 }
@@ -395,11 +436,27 @@ pub fn docker_28_0_1(
     compare: Compare,
     forward_policy: &str,
 ) -> Ruleset {
+    replay_28_0_1(nets, ports, compare, forward_policy).0
+}
+
+/// The calls Docker 28.0.1 makes for this layout, in order (to replay them against a real or
+/// wrapped iptables).
+pub fn docker_28_0_1_calls(nets: &[NetSpec], ports: &[PortSpec]) -> Vec<Op> {
+    replay_28_0_1(nets, ports, Compare::Exact, "ACCEPT").1
+}
+
+fn replay_28_0_1(
+    nets: &[NetSpec],
+    ports: &[PortSpec],
+    compare: Compare,
+    forward_policy: &str,
+) -> (Ruleset, Vec<Op>) {
     use RuleKind::*;
     use Table::*;
     let mut r = Replay {
         rs: Ruleset::new(forward_policy),
         compare,
+        ops: Vec::new(),
     };
     // 1. Driver init: chains, nat jumps (proxy off: no `! -d 127.0.0.0/8`), the DOCKER-FORWARD
     // jumps via EnsureJumpRule (each inserted at the top).
@@ -589,7 +646,7 @@ pub fn docker_28_0_1(
             net,
         ));
     }
-    r.rs
+    (r.rs, r.ops)
 }
 
 #[cfg(test)]
@@ -687,7 +744,7 @@ mod tests {
         // Skips-only keeps network 0's outgoing ACCEPT.
         let skips = docker_28_0_1(&nets, &ports, Compare::Iptables1811SkipsOnly, "DROP");
         let lost2 = good.missing_from(&skips);
-        assert_eq!(lost2.len(), 6);
+        assert_eq!(lost2.len(), 7);
         assert!(lost2.iter().all(|r| r.network == Some(1)));
     }
 }

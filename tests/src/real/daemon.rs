@@ -29,9 +29,18 @@ pub fn start(
     cgroup_parent: &str,
 ) -> Result<Daemon> {
     let dir = core.dir().to_path_buf();
+    // Docker's and containerd's data live on a tmpfs mounted inside the lab folder: faster on
+    // this disk, and teardown frees it by unmounting instead of deleting thousands of files.
+    let fs = dir.join("fs");
+    std::fs::create_dir_all(&fs)?;
+    crate::cmd::run(
+        std::process::Command::new("mount")
+            .args(["-t", "tmpfs", "-o", "size=1g,mode=0700", "nfprobe-lab"])
+            .arg(&fs),
+    )?;
     let ctr_sock = dir.join("containerd.sock");
     let ctr_conf = dir.join("containerd.toml");
-    std::fs::write(&ctr_conf, containerd_config(&dir, &ctr_sock))?;
+    std::fs::write(&ctr_conf, containerd_config(&fs, &ctr_sock))?;
     let ctr_conf_s = ctr_conf.to_string_lossy().into_owned();
     core.spawn(
         host,
@@ -58,8 +67,8 @@ pub fn start(
     });
     std::fs::write(&conf, serde_json::to_string_pretty(&daemon_json)?)?;
     let s = |p: &Path| p.to_string_lossy().into_owned();
-    let data_root = s(&dir.join("data"));
-    let exec_root = s(&dir.join("exec"));
+    let data_root = s(&fs.join("data"));
+    let exec_root = s(&fs.join("exec"));
     let pidfile = s(&dir.join("dockerd.pid"));
     let host_arg = format!("unix://{}", sock.display());
     let ctr = s(&ctr_sock);
@@ -105,8 +114,8 @@ pub fn start(
     })
 }
 
-fn containerd_config(dir: &Path, sock: &Path) -> String {
-    let d = dir.display();
+fn containerd_config(fs: &Path, sock: &Path) -> String {
+    let d = fs.display();
     format!(
         r#"# containerd for nfprobe lab {d}: everything private to the lab folder.
 version = 2

@@ -74,14 +74,32 @@ impl Lab {
     /// Start containerd and dockerd in a fresh netns, then networks and containers.
     /// On error everything started so far is removed.
     pub fn up(options: Options) -> Result<Lab> {
+        let mut name = None;
+        Self::build(options, &mut name).map_err(|e| match name {
+            // The half-built lab was dropped inside build(), which tore it down.
+            Some(n) => e.context(format!(
+                "lab {n}: up failed; everything it built was removed"
+            )),
+            None => e,
+        })
+    }
+
+    fn build(options: Options, name: &mut Option<String>) -> Result<Lab> {
         crate::prereq::real_docker()?;
         let t0 = Instant::now();
         let mut timings = Vec::new();
         let mut core = LabCore::begin(Flavour::Real)?;
+        *name = Some(core.name().to_owned());
         let host = core.add_netns("host")?;
         netns::ensure_named(&host)?;
         let cgroup_parent = format!("nfprobe-lab-{}", core.name());
         core.state_mut().cgroup_parent = Some(cgroup_parent.clone());
+        // containerd's shims put their sockets in this fixed folder.
+        for p in ["/run/containerd", "/run/containerd/s"] {
+            if !std::path::Path::new(p).exists() {
+                core.state_mut().created_outside.push(PathBuf::from(p));
+            }
+        }
         core.save()?;
 
         let daemon = daemon::start(&mut core, &host, &options, &cgroup_parent)?;
@@ -122,58 +140,97 @@ impl Lab {
             });
         }
         timings.push(("networks created".to_owned(), t0.elapsed()));
-        for (i, n) in networks.iter_mut().enumerate() {
+        // Containers start in parallel (each `docker run` takes about a second here).
+        struct Job {
+            network: usize,
+            name: String,
+            host_port: u16,
+            body: String,
+        }
+        let mut jobs = Vec::new();
+        for i in 0..networks.len() {
             for j in 0..options.containers_per_network {
-                let cname = format!("n{i}c{j}");
                 let host_port = u16::try_from(10 * i + j)
                     .ok()
                     .and_then(|d| options.first_host_port.checked_add(d))
                     .ok_or_else(|| anyhow!("host port out of range"))?;
-                let body = format!("nfprobe-lab {lab_name} {cname}\n");
-                let script = format!(
-                    "mkdir -p /tmp/www && echo '{}' > /tmp/www/index.html && exec httpd -f -p 80 -h /tmp/www",
-                    body.trim()
-                );
-                let id = docker
-                    .run(&[
-                        "run",
-                        "-d",
-                        "--name",
-                        &cname,
-                        "--network",
-                        &n.name,
-                        "-p",
-                        &format!("{host_port}:80"),
-                        IMAGE,
-                        "sh",
-                        "-c",
-                        &script,
-                    ])?
-                    .trim()
-                    .to_owned();
-                let ip: Ipv4Addr = docker
-                    .run(&[
-                        "inspect",
-                        "-f",
-                        "{{range .NetworkSettings.Networks}}{{.IPAddress}}{{end}}",
-                        &cname,
-                    ])?
-                    .trim()
-                    .parse()
-                    .with_context(|| format!("IP address of container {cname}"))?;
-                n.containers.push(Container {
-                    name: cname,
-                    id,
-                    netns: None,
-                    ip,
-                    ports: vec![PublishedPort {
-                        host_port,
-                        container_port: 80,
-                        proto: Proto::Tcp,
-                    }],
-                    http_body: body,
+                let name = format!("n{i}c{j}");
+                let body = format!("nfprobe-lab {lab_name} {name}\n");
+                jobs.push(Job {
+                    network: i,
+                    name,
+                    host_port,
+                    body,
                 });
             }
+        }
+        let ids: Vec<Result<String>> = std::thread::scope(|s| {
+            let handles: Vec<_> = jobs
+                .iter()
+                .map(|job| {
+                    let docker = &docker;
+                    let net = networks[job.network].name.clone();
+                    s.spawn(move || {
+                        let script = format!(
+                            "mkdir -p /tmp/www && echo '{}' > /tmp/www/index.html && exec httpd -f -p 80 -h /tmp/www",
+                            job.body.trim()
+                        );
+                        docker
+                            .run(&[
+                                "run",
+                                "-d",
+                                "--name",
+                                &job.name,
+                                "--network",
+                                &net,
+                                "-p",
+                                &format!("{}:80", job.host_port),
+                                IMAGE,
+                                "sh",
+                                "-c",
+                                &script,
+                            ])
+                            .map(|out| out.trim().to_owned())
+                    })
+                })
+                .collect();
+            handles
+                .into_iter()
+                .map(|h| {
+                    h.join()
+                        .unwrap_or_else(|_| Err(anyhow!("docker run thread panicked")))
+                })
+                .collect()
+        });
+        for (job, id) in jobs.into_iter().zip(ids) {
+            let id = id?;
+            let info = docker.run(&[
+                "inspect",
+                "-f",
+                "{{range .NetworkSettings.Networks}}{{.IPAddress}}{{end}} {{.NetworkSettings.SandboxKey}}",
+                &job.name,
+            ])?;
+            let (ip, sandbox) = info
+                .trim()
+                .split_once(' ')
+                .ok_or_else(|| anyhow!("docker inspect {}: {info:?}", job.name))?;
+            let ip: Ipv4Addr = ip
+                .parse()
+                .with_context(|| format!("IP address of container {}", job.name))?;
+            let netns_path = PathBuf::from(sandbox);
+            networks[job.network].containers.push(Container {
+                name: job.name,
+                id,
+                netns: None,
+                netns_path,
+                ip,
+                ports: vec![PublishedPort {
+                    host_port: job.host_port,
+                    container_port: 80,
+                    proto: Proto::Tcp,
+                }],
+                http_body: job.body,
+            });
         }
         timings.push(("containers started".to_owned(), t0.elapsed()));
 

@@ -4,6 +4,8 @@
 use anyhow::{Result, bail};
 
 mod check;
+mod drops;
+mod ruleset;
 mod startup;
 
 /// A benchmark: its name, one line about it, and its entry point (gets the extra arguments).
@@ -14,7 +16,12 @@ pub struct Bench {
 }
 
 /// Every benchmark. Add one line per new file.
-pub static BENCHES: &[&Bench] = &[&startup::BENCH, &check::BENCH];
+pub static BENCHES: &[&Bench] = &[
+    &startup::BENCH,
+    &ruleset::BENCH,
+    &check::BENCH,
+    &drops::BENCH,
+];
 
 pub fn run(name: Option<&str>, args: &[String]) -> Result<()> {
     let Some(name) = name else {

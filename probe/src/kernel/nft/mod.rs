@@ -33,7 +33,7 @@ pub use flowtable::NftFlowtable;
 pub use object::NftObject;
 pub use rule::NftRule;
 pub use set::{NftSet, NftSetElem};
-pub use snapshot::{BareDumpStats, bare_rule_dump};
+pub use snapshot::{BareDumpStats, ChainVisitor, bare_rule_dump};
 pub use table::NftTable;
 
 pub(crate) use data::{hex, hex_opt};
@@ -102,10 +102,25 @@ pub fn read_ruleset_with(
     ns: Option<&NetnsSpec>,
     opts: &ReadOptions,
 ) -> Result<NftRuleset, NftError> {
-    run_in(ns, || snapshot::read(opts))?
+    run_in(ns, || snapshot::read(opts, &mut |_, _, _| {}))?
+}
+
+/// Like [`read_ruleset_with`], calling `visit(family, table, chain)` for every chain as soon as
+/// its rules are read, so a caller can translate and drop them chain by chain (flat memory on
+/// huge rulesets). If the snapshot must restart because the ruleset changed, chains are
+/// visited again: the visitor must overwrite, not append.
+pub fn read_ruleset_visit(
+    ns: Option<&NetnsSpec>,
+    opts: &ReadOptions,
+    visit: &mut ChainVisitor<'_>,
+) -> Result<NftRuleset, NftError> {
+    run_in(ns, || snapshot::read(opts, visit))?
 }
 
 /// The current generation id, alone (cheap; used to prove reads change nothing).
 pub fn read_genid(ns: Option<&NetnsSpec>) -> Result<u32, NftError> {
     run_in(ns, snapshot::genid_only)?
 }
+
+#[cfg(test)]
+mod tests;

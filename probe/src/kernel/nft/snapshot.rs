@@ -78,11 +78,14 @@ fn getgen(sock: &mut NfnlSocket) -> Result<u32, NfnlError> {
     })
 }
 
-pub(super) fn read(opts: &ReadOptions) -> Result<NftRuleset, NftError> {
+pub(super) fn read(
+    opts: &ReadOptions,
+    visit: &mut ChainVisitor<'_>,
+) -> Result<NftRuleset, NftError> {
     let mut last_err = None;
     for _ in 0..MAX_ATTEMPTS {
         let mut sock = NfnlSocket::open()?;
-        match attempt(&mut sock, opts) {
+        match attempt(&mut sock, opts, visit) {
             Ok(Attempt::Done(rs)) => return Ok(rs),
             Ok(Attempt::Changed) => {}
             // The buffer grew; the partial dump is discarded with the socket.
@@ -108,7 +111,14 @@ fn wanted(opts: &ReadOptions, family: u8, table: &str) -> bool {
         && opts.table.as_deref().is_none_or(|t| t == table)
 }
 
-fn attempt(sock: &mut NfnlSocket, opts: &ReadOptions) -> Result<Attempt, NfnlError> {
+/// Called once per chain right after its rules were read (again on a restarted snapshot).
+pub type ChainVisitor<'v> = dyn FnMut(NftFamily, &str, &mut NftChain) + Send + 'v;
+
+fn attempt(
+    sock: &mut NfnlSocket,
+    opts: &ReadOptions,
+    visit: &mut ChainVisitor<'_>,
+) -> Result<Attempt, NfnlError> {
     let gen_before = getgen(sock)?;
     let mut cons = Consistency {
         res_id: (gen_before & 0xffff) as u16,
@@ -202,11 +212,11 @@ fn attempt(sock: &mut NfnlSocket, opts: &ReadOptions) -> Result<Attempt, NfnlErr
     // Rules.
     match opts.rule_dump {
         RuleDump::PerChain => {
+            let mut req = Request::default();
             for t in tables.iter_mut() {
                 let family = t.family.nfproto();
                 for c in t.chains.iter_mut() {
-                    let mut req =
-                        Request::new(NFNL_SUBSYS_NFTABLES, MSG_GETRULE, NLM_F_DUMP, family);
+                    req.reset(NFNL_SUBSYS_NFTABLES, MSG_GETRULE, NLM_F_DUMP, family);
                     req.attr_str(NFTA_RULE_TABLE, &t.name)
                         .attr_str(NFTA_RULE_CHAIN, &c.name);
                     let st = sock.request("GETRULE dump", &mut req, true, |m| {
@@ -218,6 +228,9 @@ fn attempt(sock: &mut NfnlSocket, opts: &ReadOptions) -> Result<Attempt, NfnlErr
                         Ok(())
                     })?;
                     interrupted |= st.interrupted;
+                    // Hand the chain over while its rules are fresh (lets callers keep memory
+                    // flat by translating and dropping them chain by chain).
+                    visit(t.family, &t.name, c);
                 }
             }
         }
@@ -250,6 +263,11 @@ fn attempt(sock: &mut NfnlSocket, opts: &ReadOptions) -> Result<Attempt, NfnlErr
                 Ok(())
             })?;
             interrupted |= st.interrupted;
+            for t in tables.iter_mut() {
+                for c in t.chains.iter_mut() {
+                    visit(t.family, &t.name, c);
+                }
+            }
         }
     }
 

@@ -6,6 +6,7 @@
 //! table makes the kernel create it).
 
 mod entry;
+pub mod ipset;
 mod sockopt;
 mod table;
 
@@ -84,13 +85,18 @@ pub fn read_tables_here(family: Family) -> Result<Vec<Table>, XtError> {
     }
     let sock =
         sockopt::XtSocket::open(family).map_err(|source| XtError::Socket { family, source })?;
-    names
-        .iter()
-        .map(|name| {
-            let (info, blob) = snapshot(&sock, family, name)?;
-            Ok(table::decode(family, name, &info, &blob))
-        })
-        .collect()
+    // `-m set` blobs name sets by index; resolve them while still in this namespace.
+    let ipset = ipset::IpsetNames::open().ok();
+    let resolve = move |i: u16| ipset.as_ref().and_then(|s| s.name(i));
+    crate::ext::set::with_names(resolve, || {
+        names
+            .iter()
+            .map(|name| {
+                let (info, blob) = snapshot(&sock, family, name)?;
+                Ok(table::decode(family, name, &info, &blob))
+            })
+            .collect()
+    })
 }
 
 /// INFO then ENTRIES, retried while the table changes size in between (`EAGAIN`).

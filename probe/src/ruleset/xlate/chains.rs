@@ -3,18 +3,21 @@
 //! `ACCEPT [0:0]`), then every other chain sorted by name (iptables-nft's cache keeps user
 //! chains sorted).
 
-use super::rule::xlate_rule;
 use super::tables::builtin_chains;
 use crate::kernel::nft::chain::POLICY_DROP;
 use crate::kernel::nft::{NftChain, NftTable};
-use crate::ruleset::{Chain, Counters, Family, Policy};
+use crate::ruleset::{Chain, Counters, Policy, Rule};
 
-pub(super) fn chains_in_save_order(t: &NftTable, family: Family) -> Vec<Chain> {
+/// `rules_of` gives the translated rules of a chain (translated now, or earlier while the
+/// chain was being read).
+pub(super) type RulesOf<'a> = dyn FnMut(&NftTable, &NftChain) -> Vec<Rule> + 'a;
+
+pub(super) fn chains_in_save_order(t: &NftTable, rules_of: &mut RulesOf<'_>) -> Vec<Chain> {
     let builtins = builtin_chains(&t.name);
     let mut out: Vec<Chain> = builtins
         .iter()
         .map(|name| match t.chains.iter().find(|c| c.name == *name) {
-            Some(c) => chain(c, family, true),
+            Some(c) => chain(t, c, true, rules_of),
             None => Chain {
                 name: (*name).to_owned(),
                 builtin: true,
@@ -30,15 +33,15 @@ pub(super) fn chains_in_save_order(t: &NftTable, family: Family) -> Vec<Chain> {
         .filter(|c| !builtins.contains(&c.name.as_str()))
         .collect();
     user.sort_by(|a, b| a.name.as_bytes().cmp(b.name.as_bytes()));
-    out.extend(user.into_iter().map(|c| chain(c, family, false)));
+    out.extend(user.into_iter().map(|c| chain(t, c, false, rules_of)));
     out
 }
 
-fn chain(c: &NftChain, family: Family, builtin: bool) -> Chain {
+fn chain(t: &NftTable, c: &NftChain, builtin: bool, rules_of: &mut RulesOf<'_>) -> Chain {
     Chain {
         name: c.name.clone(),
         builtin,
-        policy: builtin.then(|| match c.policy {
+        policy: builtin.then_some(match c.policy {
             Some(POLICY_DROP) => Policy::Drop,
             _ => Policy::Accept,
         }),
@@ -50,6 +53,6 @@ fn chain(c: &NftChain, family: Family, builtin: bool) -> Chain {
                 })
                 .unwrap_or_default(),
         ),
-        rules: c.rules.iter().map(|r| xlate_rule(r, family)).collect(),
+        rules: rules_of(t, c),
     }
 }

@@ -21,11 +21,20 @@ fn body(kind: ExtKind, family: Family, name: &str, rev: u8, blob: &[u8]) -> ExtB
     }
 }
 
+/// The name iptables-save prints (`conntrack` with the state flag prints as `state`, ...).
+fn save_name(kind: ExtKind, family: Family, name: &str, rev: u8, blob: &[u8]) -> String {
+    let ctx = DecodeCtx {
+        family,
+        revision: rev,
+    };
+    ext::save_name(kind, name, &ctx, blob)
+}
+
 pub(super) fn add_match(x: &mut Xlate, m: &Xt) {
     let rev = u8::try_from(m.rev).unwrap_or(u8::MAX);
     let b = body(ExtKind::Match, x.family, &m.name, rev, &m.info);
     x.rule.matches.push(Match {
-        name: m.name.clone(),
+        name: save_name(ExtKind::Match, x.family, &m.name, rev, &m.info),
         revision: rev,
         body: b,
     });
@@ -34,7 +43,7 @@ pub(super) fn add_match(x: &mut Xlate, m: &Xt) {
 pub(super) fn target(family: Family, t: &Xt) -> Target {
     let rev = u8::try_from(t.rev).unwrap_or(u8::MAX);
     Target::Ext {
-        name: t.name.clone(),
+        name: save_name(ExtKind::Target, family, &t.name, rev, &t.info),
         revision: rev,
         body: body(ExtKind::Target, family, &t.name, rev, &t.info),
     }

@@ -4,7 +4,8 @@
 //! fields and extension blobs iptables-nft would rebuild, xt compat `match`/`target` blobs go
 //! through `crate::ext`, and anything else is kept in `Rule::undecoded`, never dropped.
 //!
-//! Entry point: [`iptables_ruleset`].
+//! Entry points: [`read_iptables_ruleset`] (read + translate chain by chain: flat memory) and
+//! [`iptables_ruleset`] (translate a snapshot already read).
 
 mod chains;
 mod compat;
@@ -15,4 +16,4 @@ mod rule;
 mod tables;
 
 pub use rule::xlate_rule;
-pub use tables::{IPTABLES_TABLES, iptables_ruleset, is_iptables_nft_table};
+pub use tables::{IPTABLES_TABLES, iptables_ruleset, is_iptables_nft_table, read_iptables_ruleset};

@@ -1,9 +1,13 @@
 //! Which nf_tables tables are iptables tables, and in which order iptables-nft-save prints
 //! them.
 
+use std::collections::HashMap;
+
 use super::chains::chains_in_save_order;
-use crate::kernel::nft::{NftFamily, NftRuleset, NftTable};
-use crate::ruleset::{Backend, Family, Ruleset, Table};
+use super::rule::xlate_rule;
+use crate::kernel::netns::NetnsSpec;
+use crate::kernel::nft::{self, NftError, NftFamily, NftRuleset, NftTable, ReadOptions};
+use crate::ruleset::{Backend, Family, Rule, Ruleset, Table};
 
 /// iptables-nft 1.8.9 walks its own table array (mangle, security, raw, filter, nat) and
 /// prints the ones that exist in the kernel.
@@ -46,6 +50,37 @@ pub fn is_iptables_nft_table(t: &NftTable) -> bool {
 /// The iptables view of one family of an nf_tables snapshot (what `iptables-nft-save` or
 /// `ip6tables-nft-save` prints). Tables that are not iptables tables are left out.
 pub fn iptables_ruleset(rs: &NftRuleset, family: Family) -> Ruleset {
+    assemble(rs, family, &mut |_, c| {
+        c.rules.iter().map(|r| xlate_rule(r, family)).collect()
+    })
+}
+
+/// Reads the kernel and translates in one go, chain by chain while the snapshot is taken, so
+/// the raw nf_tables rules never pile up (what `nfprobe ruleset --backend nft` wants on big
+/// rulesets). Same result as `iptables_ruleset(&read_ruleset(..)?, family)`.
+pub fn read_iptables_ruleset(ns: Option<&NetnsSpec>, family: Family) -> Result<Ruleset, NftError> {
+    let nf = nft_family(family);
+    let opts = ReadOptions {
+        family: Some(nf),
+        ..ReadOptions::default()
+    };
+    let mut done: HashMap<(String, String), Vec<Rule>> = HashMap::new();
+    let rs = nft::read_ruleset_visit(ns, &opts, &mut |_, table, chain| {
+        if IPTABLES_TABLES.contains(&table) {
+            let rules = std::mem::take(&mut chain.rules)
+                .iter()
+                .map(|r| xlate_rule(r, family))
+                .collect();
+            done.insert((table.to_owned(), chain.name.clone()), rules);
+        }
+    })?;
+    Ok(assemble(&rs, family, &mut |t, c| {
+        done.remove(&(t.name.clone(), c.name.clone()))
+            .unwrap_or_default()
+    }))
+}
+
+fn assemble(rs: &NftRuleset, family: Family, rules_of: &mut super::chains::RulesOf<'_>) -> Ruleset {
     let nf = nft_family(family);
     let tables = IPTABLES_TABLES
         .iter()
@@ -53,7 +88,7 @@ pub fn iptables_ruleset(rs: &NftRuleset, family: Family) -> Ruleset {
         .filter(|t| is_iptables_nft_table(t))
         .map(|t| Table {
             name: t.name.clone(),
-            chains: chains_in_save_order(t, family),
+            chains: chains_in_save_order(t, rules_of),
         })
         .collect();
     Ruleset {

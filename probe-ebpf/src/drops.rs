@@ -1,0 +1,318 @@
+//! Drop counting: the `kfree_skb` BTF tracepoint and per-interface tc counters.
+//!
+//! Offsets into kernel structs come from `DROP_CONFIG`, set by userspace from the running
+//! kernel's BTF; with `enabled == 0` nothing is read.
+
+use aya_ebpf::{
+    bindings::TC_ACT_UNSPEC,
+    helpers::{bpf_ktime_get_ns, bpf_probe_read_kernel},
+    macros::{btf_tracepoint, classifier, map},
+    maps::{HashMap, PerCpuArray, PerCpuHashMap, RingBuf},
+    programs::{BtfTracePointContext, TcContext},
+};
+use probe_common::drops::*;
+
+#[unsafe(no_mangle)]
+static DROP_CONFIG: DropConfig = DropConfig {
+    enabled: 0,
+    sample_per_sec: 0,
+    skb_dev: 0,
+    skb_len: 0,
+    skb_protocol: 0,
+    skb_network_header: 0,
+    skb_transport_header: 0,
+    skb_head: 0,
+    skb_refdst: 0,
+    dev_ifindex: 0,
+    dev_nd_net: 0,
+    net_inum: 0,
+    dst_dev: 0,
+    dst_input: 0,
+};
+
+#[map]
+static NFP_WATCH: HashMap<WatchKey, u32> = HashMap::with_max_entries(4096, 0);
+#[map]
+static NFP_DROPS: PerCpuHashMap<DropKey, Counter> = PerCpuHashMap::with_max_entries(16384, 0);
+#[map]
+static NFP_SAMPLES: RingBuf = RingBuf::with_byte_size(256 * 1024, 0);
+#[map]
+static NFP_STATS: PerCpuArray<u64> = PerCpuArray::with_max_entries(STATS_LEN, 0);
+#[map]
+static NFP_RATE: PerCpuArray<RateWindow> = PerCpuArray::with_max_entries(1, 0);
+#[map]
+static NFP_IFCOUNT: PerCpuHashMap<IfKey, Counter> = PerCpuHashMap::with_max_entries(4096, 0);
+
+const ETH_P_IP_BE: u16 = 0x0008; // htons(0x0800)
+const ETH_P_IPV6_BE: u16 = 0xdd86; // htons(0x86dd)
+const IPPROTO_TCP: u8 = 6;
+const IPPROTO_UDP: u8 = 17;
+const IPPROTO_ICMP: u8 = 1;
+const IPPROTO_ICMPV6: u8 = 58;
+
+#[inline(always)]
+fn config() -> DropConfig {
+    // SAFETY: a static read; volatile so the compiler does not fold the load-time value.
+    unsafe { core::ptr::read_volatile(&DROP_CONFIG) }
+}
+
+#[inline(always)]
+fn stat(idx: u32) {
+    if let Some(p) = NFP_STATS.get_ptr_mut(idx) {
+        // SAFETY: per-CPU slot, only this CPU writes it.
+        unsafe { *p += 1 }
+    }
+}
+
+#[inline(always)]
+unsafe fn read<T>(base: u64, off: u32) -> Option<T> {
+    if base == 0 {
+        return None;
+    }
+    // SAFETY: bpf_probe_read_kernel faults safely on bad addresses.
+    unsafe { bpf_probe_read_kernel((base + off as u64) as *const T).ok() }
+}
+
+/// (netns inode, ifindex) of a `struct net_device *`.
+#[inline(always)]
+unsafe fn device(c: &DropConfig, dev: u64) -> Option<WatchKey> {
+    let ifindex: i32 = unsafe { read(dev, c.dev_ifindex)? };
+    let net: u64 = unsafe { read(dev, c.dev_nd_net)? };
+    let netns: u32 = unsafe { read(net, c.net_inum)? };
+    Some(WatchKey {
+        netns,
+        ifindex: ifindex as u32,
+    })
+}
+
+#[btf_tracepoint(function = "kfree_skb")]
+pub fn nfp_drops(ctx: BtfTracePointContext) -> i32 {
+    let c = config();
+    if c.enabled == 0 {
+        return 0;
+    }
+    let skb: u64 = ctx.arg(0);
+    let location: u64 = ctx.arg(1);
+    let reason: u32 = ctx.arg(2);
+    // SAFETY: all kernel reads go through bpf_probe_read_kernel.
+    unsafe { on_drop(&c, skb, location, reason) };
+    0
+}
+
+#[inline(always)]
+unsafe fn on_drop(c: &DropConfig, skb: u64, location: u64, reason: u32) {
+    let dev: u64 = unsafe { read(skb, c.skb_dev) }.unwrap_or(0);
+    let refdst: u64 = unsafe { read(skb, c.skb_refdst) }.unwrap_or(0);
+    let dst = refdst & !1u64;
+    let dst_dev: u64 = if dst != 0 {
+        unsafe { read(dst, c.dst_dev) }.unwrap_or(0)
+    } else {
+        0
+    };
+    let dev_id = if dev != 0 {
+        unsafe { device(c, dev) }
+    } else {
+        None
+    };
+    let dst_id = if dst_dev != 0 {
+        unsafe { device(c, dst_dev) }
+    } else {
+        None
+    };
+    let mut flags = 0u8;
+    if let Some(k) = dst_id {
+        if NFP_WATCH.get_ptr(&k).is_some() {
+            flags |= MATCH_DST;
+        }
+    }
+    if let Some(k) = dev_id {
+        if NFP_WATCH.get_ptr(&k).is_some() {
+            flags |= MATCH_DEV;
+        }
+    }
+    if flags == 0 {
+        return;
+    }
+    stat(STAT_MATCHED);
+    if dev != 0 {
+        flags |= HAS_DEV;
+        if dev == dst_dev {
+            flags |= DEV_IS_DST_DEV;
+        }
+    }
+    // Attribute to the route's output device when it is watched: a FORWARD drop then lands on
+    // the bridge the packet was headed for, not on the input interface.
+    let target = if flags & MATCH_DST != 0 {
+        dst_id
+    } else {
+        dev_id
+    };
+    let Some(target) = target else { return };
+    let route_input: u64 = if dst != 0 {
+        unsafe { read(dst, c.dst_input) }.unwrap_or(0)
+    } else {
+        0
+    };
+    let len: u32 = unsafe { read(skb, c.skb_len) }.unwrap_or(0);
+    let proto: u16 = unsafe { read(skb, c.skb_protocol) }.unwrap_or(0);
+    let family = match proto {
+        ETH_P_IP_BE => 4,
+        ETH_P_IPV6_BE => 6,
+        _ => 0,
+    };
+    let key = DropKey {
+        netns: target.netns,
+        ifindex: target.ifindex,
+        in_ifindex: dev_id.map(|k| k.ifindex).unwrap_or(0),
+        reason,
+        location,
+        route_input,
+        flags,
+        family,
+        _pad: [0; 6],
+    };
+    match NFP_DROPS.get_ptr_mut(&key) {
+        Some(v) => unsafe {
+            (*v).packets += 1;
+            (*v).bytes += len as u64;
+        },
+        None => {
+            let v = Counter {
+                packets: 1,
+                bytes: len as u64,
+            };
+            if NFP_DROPS.insert(&key, &v, 0).is_err() {
+                stat(STAT_COUNT_MAP_FULL);
+            }
+        }
+    }
+    if c.sample_per_sec == 0 || !rate_ok(c.sample_per_sec) {
+        if c.sample_per_sec != 0 {
+            stat(STAT_SAMPLE_RATE_LIMITED);
+        }
+        return;
+    }
+    let Some(mut entry) = NFP_SAMPLES.reserve::<DropSample>(0) else {
+        stat(STAT_SAMPLE_RINGBUF_FULL);
+        return;
+    };
+    let mut s = DropSample {
+        ts_ns: unsafe { bpf_ktime_get_ns() },
+        location,
+        route_input,
+        netns: target.netns,
+        ifindex: target.ifindex,
+        in_ifindex: key.in_ifindex,
+        reason,
+        len,
+        family,
+        flags,
+        ..DropSample::default()
+    };
+    if family != 0 {
+        unsafe { fill_flow(c, skb, &mut s) };
+    }
+    entry.write(s);
+    entry.submit(0);
+    stat(STAT_SAMPLED);
+}
+
+#[inline(always)]
+fn rate_ok(limit: u32) -> bool {
+    let Some(w) = NFP_RATE.get_ptr_mut(0) else {
+        return false;
+    };
+    let now = unsafe { bpf_ktime_get_ns() };
+    // SAFETY: per-CPU slot, only this CPU writes it.
+    unsafe {
+        if now.wrapping_sub((*w).start_ns) >= 1_000_000_000 {
+            (*w).start_ns = now;
+            (*w).count = 0;
+        }
+        if (*w).count >= limit as u64 {
+            return false;
+        }
+        (*w).count += 1;
+    }
+    true
+}
+
+/// Addresses, ports and TCP flags from the packet headers the skb points at.
+#[inline(always)]
+unsafe fn fill_flow(c: &DropConfig, skb: u64, s: &mut DropSample) {
+    let head: u64 = unsafe { read(skb, c.skb_head) }.unwrap_or(0);
+    let nh: u16 = unsafe { read(skb, c.skb_network_header) }.unwrap_or(0xffff);
+    let th: u16 = unsafe { read(skb, c.skb_transport_header) }.unwrap_or(0xffff);
+    if head == 0 || nh == 0xffff {
+        return;
+    }
+    let ip = head + nh as u64;
+    let mut l4 = if th != 0xffff && th > nh {
+        head + th as u64
+    } else {
+        0
+    };
+    if s.family == 4 {
+        let Some(vihl) = (unsafe { read::<u8>(ip, 0) }) else {
+            return;
+        };
+        s.proto = unsafe { read::<u8>(ip, 9) }.unwrap_or(0);
+        if let Some(a) = unsafe { read::<[u8; 4]>(ip, 12) } {
+            s.saddr[..4].copy_from_slice(&a);
+        }
+        if let Some(a) = unsafe { read::<[u8; 4]>(ip, 16) } {
+            s.daddr[..4].copy_from_slice(&a);
+        }
+        // The transport header offset is not always set yet; the IHL always says it.
+        l4 = ip + ((vihl & 0x0f) as u64) * 4;
+    } else {
+        s.proto = unsafe { read::<u8>(ip, 6) }.unwrap_or(0);
+        s.saddr = unsafe { read::<[u8; 16]>(ip, 8) }.unwrap_or([0; 16]);
+        s.daddr = unsafe { read::<[u8; 16]>(ip, 24) }.unwrap_or([0; 16]);
+        if l4 == 0 {
+            l4 = ip + 40;
+        }
+    }
+    match s.proto {
+        IPPROTO_TCP | IPPROTO_UDP => {
+            let ports: [u8; 4] = unsafe { read(l4, 0) }.unwrap_or([0; 4]);
+            s.sport = u16::from_be_bytes([ports[0], ports[1]]);
+            s.dport = u16::from_be_bytes([ports[2], ports[3]]);
+            if s.proto == IPPROTO_TCP {
+                s.tcp_flags = unsafe { read::<u8>(l4, 13) }.unwrap_or(0);
+            }
+        }
+        IPPROTO_ICMP | IPPROTO_ICMPV6 => {
+            let tc: [u8; 2] = unsafe { read(l4, 0) }.unwrap_or([0; 2]);
+            s.sport = tc[0] as u16;
+            s.dport = tc[1] as u16;
+        }
+        _ => {}
+    }
+}
+
+#[inline(always)]
+fn count_if(ctx: &TcContext, dir: u32) -> i32 {
+    // SAFETY: reading __sk_buff fields the verifier allows for tc programs.
+    let ifindex = unsafe { (*ctx.skb.skb).ifindex };
+    let key = IfKey { ifindex, dir };
+    // Only interfaces userspace registered have an entry; others are not counted.
+    if let Some(v) = NFP_IFCOUNT.get_ptr_mut(&key) {
+        // SAFETY: per-CPU value, only this CPU writes it.
+        unsafe {
+            (*v).packets += 1;
+            (*v).bytes += ctx.len() as u64;
+        }
+    }
+    TC_ACT_UNSPEC
+}
+
+#[classifier]
+pub fn nfp_tc_in(ctx: TcContext) -> i32 {
+    count_if(&ctx, DIR_INGRESS)
+}
+
+#[classifier]
+pub fn nfp_tc_out(ctx: TcContext) -> i32 {
+    count_if(&ctx, DIR_EGRESS)
+}

@@ -1,0 +1,71 @@
+//! Worker for `cargo xtask bench ruleset`: one measured job per process, run inside the
+//! benchmark's namespace (`ip netns exec NS ruleset_bench MODE`), so wall time and peak RSS
+//! compare with `iptables-nft-save` and friends run the same way.
+//!
+//! Modes:
+//! - `ours`: nf_tables snapshot of family ip (rules chain by chain) + xlate + iptables-save
+//!   text on stdout, like `iptables-nft-save`;
+//! - `ours-family`: the same with one GETRULE dump for the whole family;
+//! - `bare-family` / `bare-chain`: receive the rule messages and drop them (the floor).
+//!
+//! `-v` prints the phase timings on stderr.
+
+use std::io::Write;
+use std::time::Instant;
+
+use nfprobe::kernel::nft::{self, NftFamily, ReadOptions, RuleDump};
+use nfprobe::ruleset::{Family, render, xlate};
+
+fn main() -> anyhow::Result<()> {
+    let args: Vec<String> = std::env::args().skip(1).collect();
+    let mode = args.first().map(String::as_str).unwrap_or("ours");
+    let verbose = args.iter().any(|a| a == "-v");
+    let t0 = Instant::now();
+    match mode {
+        "ours" | "ours-family" => {
+            let opts = ReadOptions {
+                family: Some(NftFamily::Ip),
+                rule_dump: if mode == "ours" {
+                    RuleDump::PerChain
+                } else {
+                    RuleDump::PerFamily
+                },
+                ..Default::default()
+            };
+            let ipt = if mode == "ours" {
+                // Read and translate chain by chain (what `nfprobe ruleset` uses).
+                xlate::read_iptables_ruleset(None, Family::Ipv4)?
+            } else {
+                let rs = nft::read_ruleset_with(None, &opts)?;
+                xlate::iptables_ruleset(&rs, Family::Ipv4)
+            };
+            let t1 = t0;
+            let t2 = Instant::now();
+            let text = render::save(&ipt, false);
+            let t3 = Instant::now();
+            std::io::stdout().lock().write_all(text.as_bytes())?;
+            if verbose {
+                let rules: usize = ipt
+                    .tables
+                    .iter()
+                    .flat_map(|t| &t.chains)
+                    .map(|c| c.rules.len())
+                    .sum();
+                eprintln!(
+                    "rules {rules}: dump+decode+xlate {:?}, render {:?}, write {:?}",
+                    t2 - t1,
+                    t3 - t2,
+                    t3.elapsed()
+                );
+            }
+        }
+        "bare-family" | "bare-chain" => {
+            let st = nft::bare_rule_dump(NftFamily::Ip, mode == "bare-chain")?;
+            if verbose {
+                eprintln!("{} messages in {:?}", st.messages, st.elapsed);
+            }
+        }
+        other => anyhow::bail!("unknown mode `{other}`"),
+    }
+    Ok(())
+}

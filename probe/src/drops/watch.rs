@@ -1,0 +1,137 @@
+//! Which interfaces to watch: the Docker bridges of a namespace with their veth ports (and the
+//! container-side peers), or the interfaces the user named.
+
+use std::collections::BTreeMap;
+
+use probe_common::drops::{WATCH_BRIDGE, WATCH_NAMED, WATCH_PEER, WATCH_PORT};
+use serde::Serialize;
+
+use crate::kernel::link::Snapshot;
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Role {
+    Bridge,
+    Port,
+    Peer,
+    Named,
+}
+
+impl Role {
+    pub fn bits(self) -> u32 {
+        match self {
+            Role::Bridge => WATCH_BRIDGE,
+            Role::Port => WATCH_PORT,
+            Role::Peer => WATCH_PEER,
+            Role::Named => WATCH_NAMED,
+        }
+    }
+}
+
+/// One watched interface.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Target {
+    /// Inode of its network namespace.
+    pub netns: u32,
+    pub ifindex: u32,
+    pub name: String,
+    pub role: Role,
+    /// The bridge a port belongs to (or the bridge behind a peer).
+    pub bridge: Option<String>,
+    /// For a port: the peer's (netnsid, ifindex) as seen from the port's namespace.
+    #[serde(skip)]
+    pub peer: Option<(i32, u32)>,
+}
+
+/// What to watch in the namespace `netns` (its inode) given its links: the named interfaces
+/// if any (all must exist), else every Docker bridge and its ports.
+pub fn select(snap: &Snapshot, netns: u32, ifaces: &[String]) -> Result<Vec<Target>, String> {
+    let mut out = Vec::new();
+    if !ifaces.is_empty() {
+        for name in ifaces {
+            let link = snap.by_name(name).ok_or_else(|| name.clone())?;
+            out.push(Target {
+                netns,
+                ifindex: link.ifindex,
+                name: link.name.clone(),
+                role: Role::Named,
+                bridge: link
+                    .master
+                    .and_then(|m| snap.by_index(m))
+                    .map(|b| b.name.clone()),
+                peer: None,
+            });
+        }
+        return Ok(out);
+    }
+    for br in snap.docker_bridges() {
+        out.push(Target {
+            netns,
+            ifindex: br.link.ifindex,
+            name: br.link.name.clone(),
+            role: Role::Bridge,
+            bridge: None,
+            peer: None,
+        });
+        for port in br.ports {
+            out.push(Target {
+                netns,
+                ifindex: port.ifindex,
+                name: port.name.clone(),
+                role: Role::Port,
+                bridge: Some(br.link.name.clone()),
+                peer: port.link_netnsid.zip(port.link),
+            });
+        }
+    }
+    Ok(out)
+}
+
+/// Targets keyed by (netns, ifindex), the watch map's key.
+pub fn by_key(targets: &[Target]) -> BTreeMap<(u32, u32), Target> {
+    targets
+        .iter()
+        .map(|t| ((t.netns, t.ifindex), t.clone()))
+        .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::kernel::link::Link;
+
+    fn link(ifindex: u32, name: &str, kind: &str, master: Option<u32>) -> Link {
+        Link {
+            ifindex,
+            name: name.into(),
+            kind: Some(kind.into()),
+            master,
+            link: None,
+            link_netnsid: None,
+            up: true,
+            mtu: None,
+            mac: None,
+        }
+    }
+
+    #[test]
+    fn docker_bridges_and_ports_or_named() {
+        let snap = Snapshot {
+            links: vec![
+                link(2, "docker0", "bridge", None),
+                link(3, "vethaaa", "veth", Some(2)),
+                link(4, "virbr0", "bridge", None),
+                link(5, "vethbbb", "veth", Some(4)),
+            ],
+            addresses: vec![],
+        };
+        let t = select(&snap, 99, &[]).unwrap();
+        let names: Vec<_> = t.iter().map(|t| (t.name.as_str(), t.role)).collect();
+        assert_eq!(names, [("docker0", Role::Bridge), ("vethaaa", Role::Port)]);
+        assert_eq!(t[1].bridge.as_deref(), Some("docker0"));
+        let t = select(&snap, 99, &["vethbbb".into()]).unwrap();
+        assert_eq!(t[0].role, Role::Named);
+        assert_eq!(t[0].bridge.as_deref(), Some("virbr0"));
+        assert_eq!(select(&snap, 99, &["nope".into()]).unwrap_err(), "nope");
+    }
+}

@@ -1,0 +1,89 @@
+//! Decoders of extensions the kernel here does not load (ipvs, LED, SECMARK, CLUSTERIP), fed
+//! blobs laid out by hand from the uapi structs, against the `.t` SAVE field. The other
+//! extensions are checked against the live kernel by the legacy oracle test.
+
+use super::{DecodeCtx, ExtKind, decode};
+use crate::ruleset::Family;
+
+fn ctx(family: Family, revision: u8) -> DecodeCtx {
+    DecodeCtx { family, revision }
+}
+
+fn words(s: &str) -> Vec<String> {
+    super::t_files::save_words(s)
+}
+
+#[test]
+fn ipvs_blob() {
+    let mut b = vec![0u8; 40];
+    b[..4].copy_from_slice(&[1, 2, 3, 4]);
+    b[16..20].copy_from_slice(&[255, 255, 0, 0]);
+    b[32..34].copy_from_slice(&22u16.to_be_bytes());
+    b[34] = 6; // l4proto
+    b[35] = 3; // IP_VS_CONN_F_DROUTE
+    b[39] = 0b0011_1110; // proto, vaddr, vport, dir, method
+    let got = decode(ExtKind::Match, "ipvs", &ctx(Family::Ipv4, 0), &b).unwrap();
+    assert_eq!(
+        got,
+        words("--vproto 6 --vaddr 1.2.3.4/16 --vport 22 --vdir ORIGINAL --vmethod GATE")
+    );
+    b[38] = 0b0010_0000; // invert method
+    b[35] = 2;
+    b[39] = 0b0010_0000;
+    let got = decode(ExtKind::Match, "ipvs", &ctx(Family::Ipv4, 0), &b).unwrap();
+    assert_eq!(got, words("! --vmethod IPIP"));
+    assert!(decode(ExtKind::Match, "ipvs", &ctx(Family::Ipv4, 0), &b[..39]).is_err());
+}
+
+#[test]
+fn led_blob() {
+    let mut b = vec![0u8; 40];
+    b[..13].copy_from_slice(b"netfilter-foo");
+    b[27] = 1;
+    b[28..32].copy_from_slice(&42u32.to_ne_bytes());
+    let got = decode(ExtKind::Target, "LED", &ctx(Family::Ipv4, 0), &b).unwrap();
+    assert_eq!(
+        got,
+        words("--led-trigger-id \"foo\" --led-delay 42 --led-always-blink")
+    );
+}
+
+#[test]
+fn secmark_blob() {
+    let ctxs = "system_u:object_r:firewalld_exec_t:s0";
+    let mut b = vec![0u8; 264];
+    b[0] = 1;
+    b[1..1 + ctxs.len()].copy_from_slice(ctxs.as_bytes());
+    let got = decode(ExtKind::Target, "SECMARK", &ctx(Family::Ipv4, 1), &b).unwrap();
+    assert_eq!(got, words(&format!("--selctx {ctxs}")));
+    let mut b0 = vec![0u8; 264];
+    b0[0] = 1;
+    b0[8..8 + ctxs.len()].copy_from_slice(ctxs.as_bytes());
+    let got = decode(ExtKind::Target, "SECMARK", &ctx(Family::Ipv4, 0), &b0).unwrap();
+    assert_eq!(got, words(&format!("--selctx {ctxs}")));
+}
+
+#[test]
+fn clusterip_blob() {
+    let mut b = vec![0u8; 64];
+    b[..4].copy_from_slice(&1u32.to_ne_bytes());
+    b[4..10].copy_from_slice(&[0x01, 0xaa, 0x7b, 0x47, 0xf7, 0xd7]);
+    b[10..12].copy_from_slice(&2u16.to_ne_bytes());
+    b[12..14].copy_from_slice(&1u16.to_ne_bytes());
+    b[14..16].copy_from_slice(&1u16.to_ne_bytes());
+    b[48..52].copy_from_slice(&0u32.to_ne_bytes());
+    b[52..56].copy_from_slice(&1u32.to_ne_bytes());
+    let got = decode(ExtKind::Target, "CLUSTERIP", &ctx(Family::Ipv4, 0), &b).unwrap();
+    assert_eq!(
+        got,
+        words(
+            "--new --hashmode sourceip --clustermac 01:AA:7B:47:F7:D7 --total-nodes 2 --local-node 1 --hash-init 1"
+        )
+    );
+    b[0] = 0;
+    assert!(
+        decode(ExtKind::Target, "CLUSTERIP", &ctx(Family::Ipv4, 0), &b)
+            .unwrap()
+            .is_empty()
+    );
+}

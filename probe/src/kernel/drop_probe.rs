@@ -1,0 +1,418 @@
+//! The drop probe in the kernel: the `kfree_skb` BTF tracepoint with its watch list, drop
+//! counters and flow samples, and the tc counters on watched interfaces (tcx on kernels ≥ 6.6,
+//! clsact otherwise).
+//!
+//! Everything attached belongs to the [`DropProbe`]: dropping it (or the process dying, even by
+//! SIGKILL) closes the program and link fds, which detaches the tracepoint and the tcx links.
+//! Only the clsact fallback survives a SIGKILL; [`DropProbe::attach_tc`] removes such leftovers
+//! of an earlier run before attaching.
+
+use std::collections::BTreeSet;
+use std::os::unix::fs::MetadataExt;
+use std::path::Path;
+
+use aya::maps::{HashMap, MapData, PerCpuArray, PerCpuHashMap, PerCpuValues, RingBuf};
+use aya::programs::tc::{self, TcAttachType};
+use aya::programs::{BtfTracePoint, SchedClassifier};
+use aya::util::KernelVersion;
+use aya::{Ebpf, EbpfLoader};
+use probe_common::drops::{
+    Counter, DIR_EGRESS, DIR_INGRESS, DropConfig, DropKey, DropSample, IfKey, STATS_LEN, WatchKey,
+};
+use thiserror::Error;
+
+use super::btf::{Btf, BtfError};
+use super::netns::{NetnsError, NetnsSpec, run_in};
+
+pub const PROG_DROPS: &str = "nfp_drops";
+pub const PROG_TC_IN: &str = "nfp_tc_in";
+pub const PROG_TC_OUT: &str = "nfp_tc_out";
+/// Names our programs have in the kernel (bpftool shows them), for leftover checks.
+pub const PROGRAM_NAMES: [&str; 3] = [PROG_DROPS, PROG_TC_IN, PROG_TC_OUT];
+const CONFIG_GLOBAL: &str = "DROP_CONFIG";
+const MAP_WATCH: &str = "NFP_WATCH";
+const MAP_DROPS: &str = "NFP_DROPS";
+const MAP_SAMPLES: &str = "NFP_SAMPLES";
+const MAP_STATS: &str = "NFP_STATS";
+const MAP_IFCOUNT: &str = "NFP_IFCOUNT";
+
+#[derive(Debug, Error)]
+pub enum DropProbeError {
+    #[error(
+        "this nfprobe was built without its eBPF object (AYA_BUILD_SKIP was set); \
+         rebuild with `cargo xtask build`"
+    )]
+    NotEmbedded,
+    #[error("kernel BTF: {0}")]
+    Btf(#[from] BtfError),
+    #[error(
+        "the running kernel lacks `{field}` in its BTF ({source}); drop counting is disabled \
+         rather than reading at a guessed offset"
+    )]
+    MissingField {
+        field: &'static str,
+        #[source]
+        source: BtfError,
+    },
+    #[error(
+        "{what}: permission denied (eBPF needs root, or CAP_BPF + CAP_PERFMON + CAP_NET_ADMIN): {source}"
+    )]
+    NotPermitted {
+        what: String,
+        #[source]
+        source: Box<dyn std::error::Error + Send + Sync>,
+    },
+    #[error("{what}: {source}")]
+    Aya {
+        what: String,
+        #[source]
+        source: Box<dyn std::error::Error + Send + Sync>,
+    },
+    #[error("the eBPF object has no {0} (stale build?)")]
+    Missing(&'static str),
+    #[error(transparent)]
+    Netns(#[from] NetnsError),
+    #[error("cannot identify network namespace {path}: {source}")]
+    NetnsInode {
+        path: String,
+        #[source]
+        source: std::io::Error,
+    },
+}
+
+fn aya_err<E: std::error::Error + Send + Sync + 'static>(
+    what: impl Into<String>,
+    e: E,
+) -> DropProbeError {
+    let what = what.into();
+    let mut cur: Option<&(dyn std::error::Error + 'static)> = Some(&e);
+    while let Some(err) = cur {
+        if let Some(io) = err.downcast_ref::<std::io::Error>()
+            && matches!(io.raw_os_error(), Some(libc::EPERM) | Some(libc::EACCES))
+        {
+            return DropProbeError::NotPermitted {
+                what,
+                source: Box::new(e),
+            };
+        }
+        cur = err.source();
+    }
+    DropProbeError::Aya {
+        what,
+        source: Box::new(e),
+    }
+}
+
+/// Inode of a network namespace (`net->ns.inum`): `/run/netns/NAME`, `/proc/PID/ns/net`.
+pub fn netns_inode(path: &Path) -> Result<u32, DropProbeError> {
+    let err = |source| DropProbeError::NetnsInode {
+        path: path.display().to_string(),
+        source,
+    };
+    let meta = std::fs::metadata(path).map_err(err)?;
+    u32::try_from(meta.ino()).map_err(|_| err(std::io::Error::other("inode beyond 32 bits")))
+}
+
+/// The inode of `ns`, or of this process's namespace.
+pub fn netns_inode_of(ns: Option<&NetnsSpec>) -> Result<u32, DropProbeError> {
+    match ns {
+        Some(ns) => netns_inode(&ns.path),
+        None => netns_inode(Path::new("/proc/self/ns/net")),
+    }
+}
+
+/// Offsets from the kernel's BTF, as the program needs them. Any missing struct member is an error naming it.
+pub fn resolve_config(btf: &Btf, sample_per_sec: u32) -> Result<DropConfig, DropProbeError> {
+    let off = |ty: &'static str, path: &'static str, field: &'static str| {
+        btf.member(ty, path)
+            .map(|f| f.offset)
+            .map_err(|source| DropProbeError::MissingField { field, source })
+    };
+    let cfg = DropConfig {
+        enabled: 1,
+        sample_per_sec,
+        skb_dev: off("sk_buff", "dev", "sk_buff.dev")?,
+        skb_len: off("sk_buff", "len", "sk_buff.len")?,
+        skb_protocol: off("sk_buff", "protocol", "sk_buff.protocol")?,
+        skb_network_header: off("sk_buff", "network_header", "sk_buff.network_header")?,
+        skb_transport_header: off("sk_buff", "transport_header", "sk_buff.transport_header")?,
+        skb_head: off("sk_buff", "head", "sk_buff.head")?,
+        skb_refdst: off("sk_buff", "_skb_refdst", "sk_buff._skb_refdst")?,
+        dev_ifindex: off("net_device", "ifindex", "net_device.ifindex")?,
+        dev_nd_net: off("net_device", "nd_net.net", "net_device.nd_net.net")?,
+        net_inum: off("net", "ns.inum", "net.ns.inum")?,
+        dst_dev: off("dst_entry", "dev", "dst_entry.dev")?,
+        dst_input: off("dst_entry", "input", "dst_entry.input")?,
+    };
+    for (field, size) in [
+        (
+            "sk_buff.network_header",
+            btf.member("sk_buff", "network_header")?.size,
+        ),
+        (
+            "sk_buff.transport_header",
+            btf.member("sk_buff", "transport_header")?.size,
+        ),
+        ("sk_buff.protocol", btf.member("sk_buff", "protocol")?.size),
+        ("sk_buff.len", btf.member("sk_buff", "len")?.size),
+        ("net.ns.inum", btf.member("net", "ns.inum")?.size),
+    ] {
+        let want = if field.ends_with("len") || field.ends_with("inum") {
+            4
+        } else {
+            2
+        };
+        if size != want {
+            return Err(DropProbeError::MissingField {
+                field,
+                source: BtfError::Malformed(format!("size {size}, the program reads {want}")),
+            });
+        }
+    }
+    Ok(cfg)
+}
+
+/// Loaded and attached drop probe. Dropping it detaches everything.
+pub struct DropProbe {
+    ebpf: Ebpf,
+    samples: Option<RingBuf<MapData>>,
+    tcx: bool,
+    /// (netns inode, ifindex) with tc programs attached.
+    tc_attached: Vec<(u32, u32)>,
+}
+
+impl std::fmt::Debug for DropProbe {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("DropProbe")
+            .field("tcx", &self.tcx)
+            .field("tc_attached", &self.tc_attached)
+            .finish_non_exhaustive()
+    }
+}
+
+impl DropProbe {
+    /// Load the embedded object with `config` and attach the `kfree_skb` tracepoint.
+    pub fn load(object: &[u8], config: &DropConfig) -> Result<Self, DropProbeError> {
+        if object.is_empty() {
+            return Err(DropProbeError::NotEmbedded);
+        }
+        let aya_btf = aya::Btf::from_sys_fs().map_err(|e| aya_err("reading kernel BTF", e))?;
+        let mut ebpf = EbpfLoader::new()
+            .btf(Some(&aya_btf))
+            .override_global(CONFIG_GLOBAL, config, true)
+            .load(object)
+            .map_err(|e| aya_err("loading the eBPF object", e))?;
+        let prog: &mut BtfTracePoint = ebpf
+            .program_mut(PROG_DROPS)
+            .ok_or(DropProbeError::Missing("program nfp_drops"))?
+            .try_into()
+            .map_err(|e| aya_err("nfp_drops is not a BTF tracepoint", e))?;
+        prog.load("kfree_skb", &aya_btf)
+            .map_err(|e| aya_err("loading tp_btf/kfree_skb", e))?;
+        prog.attach()
+            .map_err(|e| aya_err("attaching tp_btf/kfree_skb", e))?;
+        for name in [PROG_TC_IN, PROG_TC_OUT] {
+            let p: &mut SchedClassifier = ebpf
+                .program_mut(name)
+                .ok_or(DropProbeError::Missing("tc program"))?
+                .try_into()
+                .map_err(|e| aya_err(format!("{name} is not a classifier"), e))?;
+            p.load()
+                .map_err(|e| aya_err(format!("loading {name}"), e))?;
+        }
+        let samples = ebpf
+            .take_map(MAP_SAMPLES)
+            .ok_or(DropProbeError::Missing("map NFP_SAMPLES"))?;
+        let samples =
+            RingBuf::try_from(samples).map_err(|e| aya_err("opening the sample ring", e))?;
+        let tcx = KernelVersion::current().is_ok_and(|v| v >= KernelVersion::new(6, 6, 0));
+        Ok(Self {
+            ebpf,
+            samples: Some(samples),
+            tcx,
+            tc_attached: Vec::new(),
+        })
+    }
+
+    /// Whether tc programs attach through tcx links (else the clsact fallback).
+    pub fn uses_tcx(&self) -> bool {
+        self.tcx
+    }
+
+    /// Count drops on this device (and drops routed towards it).
+    pub fn watch(&mut self, key: WatchKey, role: u32) -> Result<(), DropProbeError> {
+        let map = self
+            .ebpf
+            .map_mut(MAP_WATCH)
+            .ok_or(DropProbeError::Missing("map NFP_WATCH"))?;
+        let mut watch: HashMap<_, WatchKey, u32> =
+            HashMap::try_from(map).map_err(|e| aya_err("opening NFP_WATCH", e))?;
+        watch
+            .insert(key, role, 0)
+            .map_err(|e| aya_err("filling the watch list", e))
+    }
+
+    pub fn unwatch(&mut self, key: WatchKey) -> Result<(), DropProbeError> {
+        let map = self
+            .ebpf
+            .map_mut(MAP_WATCH)
+            .ok_or(DropProbeError::Missing("map NFP_WATCH"))?;
+        let mut watch: HashMap<_, WatchKey, u32> =
+            HashMap::try_from(map).map_err(|e| aya_err("opening NFP_WATCH", e))?;
+        match watch.remove(&key) {
+            Ok(()) | Err(aya::maps::MapError::KeyNotFound) => Ok(()),
+            Err(e) => Err(aya_err("updating the watch list", e)),
+        }
+    }
+
+    /// Attach the ingress/egress counters to `ifname` (ifindex `ifindex`) in namespace `ns`.
+    /// Only one namespace's interfaces can be counted by tc at a time (keys are ifindexes).
+    pub fn attach_tc(
+        &mut self,
+        ns: Option<&NetnsSpec>,
+        netns_ino: u32,
+        ifname: &str,
+        ifindex: u32,
+    ) -> Result<(), DropProbeError> {
+        if self.tc_attached.contains(&(netns_ino, ifindex)) {
+            return Ok(());
+        }
+        {
+            let map = self
+                .ebpf
+                .map_mut(MAP_IFCOUNT)
+                .ok_or(DropProbeError::Missing("map NFP_IFCOUNT"))?;
+            let mut counters: PerCpuHashMap<_, IfKey, Counter> =
+                PerCpuHashMap::try_from(map).map_err(|e| aya_err("opening NFP_IFCOUNT", e))?;
+            let ncpu = aya::util::nr_cpus().map_err(|(_, e)| aya_err("counting CPUs", e))?;
+            for dir in [DIR_INGRESS, DIR_EGRESS] {
+                let zero = PerCpuValues::try_from(vec![Counter::default(); ncpu])
+                    .map_err(|e| aya_err("per-CPU values", e))?;
+                counters
+                    .insert(IfKey { ifindex, dir }, zero, 0)
+                    .map_err(|e| aya_err("registering interface counters", e))?;
+            }
+        }
+        let tcx = self.tcx;
+        for (name, ty) in [
+            (PROG_TC_IN, TcAttachType::Ingress),
+            (PROG_TC_OUT, TcAttachType::Egress),
+        ] {
+            let prog: &mut SchedClassifier = self
+                .ebpf
+                .program_mut(name)
+                .ok_or(DropProbeError::Missing("tc program"))?
+                .try_into()
+                .map_err(|e| aya_err(format!("{name} is not a classifier"), e))?;
+            let iface = ifname.to_owned();
+            // tc/tcx resolve the interface in the calling thread's namespace.
+            let res = run_in(ns, move || {
+                let ifname = iface;
+                if !tcx {
+                    // A SIGKILLed earlier run leaves its clsact filters behind: remove them.
+                    match tc::qdisc_detach_program(&ifname, ty, name) {
+                        Ok(()) => log::info!("removed a leftover {name} filter from {ifname}"),
+                        Err(e) => log::debug!("no leftover {name} on {ifname}: {e}"),
+                    }
+                    if let Err(e) = tc::qdisc_add_clsact(&ifname) {
+                        log::debug!("clsact on {ifname}: {e} (probably exists)");
+                    }
+                }
+                prog.attach(&ifname, ty).map(|_| ())
+            })?;
+            res.map_err(|e| aya_err(format!("attaching {name} to {ifname}"), e))?;
+        }
+        self.tc_attached.push((netns_ino, ifindex));
+        Ok(())
+    }
+
+    /// Drop counters summed over CPUs.
+    pub fn drops(&self) -> Result<Vec<(DropKey, Counter)>, DropProbeError> {
+        let map = self
+            .ebpf
+            .map(MAP_DROPS)
+            .ok_or(DropProbeError::Missing("map NFP_DROPS"))?;
+        let hash: PerCpuHashMap<_, DropKey, Counter> =
+            PerCpuHashMap::try_from(map).map_err(|e| aya_err("opening NFP_DROPS", e))?;
+        let mut out = Vec::new();
+        for entry in hash.iter() {
+            let (k, v) = entry.map_err(|e| aya_err("reading NFP_DROPS", e))?;
+            out.push((k, sum(&v)));
+        }
+        Ok(out)
+    }
+
+    /// Per-interface, per-direction tc counters summed over CPUs.
+    pub fn if_counters(&self) -> Result<Vec<(IfKey, Counter)>, DropProbeError> {
+        let map = self
+            .ebpf
+            .map(MAP_IFCOUNT)
+            .ok_or(DropProbeError::Missing("map NFP_IFCOUNT"))?;
+        let hash: PerCpuHashMap<_, IfKey, Counter> =
+            PerCpuHashMap::try_from(map).map_err(|e| aya_err("opening NFP_IFCOUNT", e))?;
+        let mut out = Vec::new();
+        for entry in hash.iter() {
+            let (k, v) = entry.map_err(|e| aya_err("reading NFP_IFCOUNT", e))?;
+            out.push((k, sum(&v)));
+        }
+        Ok(out)
+    }
+
+    /// The program's own statistics (`probe_common::drops::STAT_*`), summed over CPUs.
+    pub fn stats(&self) -> Result<[u64; STATS_LEN as usize], DropProbeError> {
+        let map = self
+            .ebpf
+            .map(MAP_STATS)
+            .ok_or(DropProbeError::Missing("map NFP_STATS"))?;
+        let arr: PerCpuArray<_, u64> =
+            PerCpuArray::try_from(map).map_err(|e| aya_err("opening NFP_STATS", e))?;
+        let mut out = [0u64; STATS_LEN as usize];
+        for (i, slot) in out.iter_mut().enumerate() {
+            let v = arr
+                .get(&(i as u32), 0)
+                .map_err(|e| aya_err("reading NFP_STATS", e))?;
+            *slot = v.iter().fold(0u64, |a, x| a.saturating_add(*x));
+        }
+        Ok(out)
+    }
+
+    /// Drain the sample ring, at most `max` samples.
+    pub fn samples(&mut self, max: usize) -> Vec<DropSample> {
+        let mut out = Vec::new();
+        let Some(ring) = self.samples.as_mut() else {
+            return out;
+        };
+        while out.len() < max {
+            let Some(item) = ring.next() else { break };
+            if item.len() >= std::mem::size_of::<DropSample>() {
+                // SAFETY: the slice holds at least size_of::<DropSample>() bytes, and
+                // DropSample is plain old data (every bit pattern is valid).
+                out.push(unsafe { std::ptr::read_unaligned(item.as_ptr().cast::<DropSample>()) });
+            }
+        }
+        out
+    }
+}
+
+fn sum(v: &PerCpuValues<Counter>) -> Counter {
+    v.iter().fold(Counter::default(), |a, c| Counter {
+        packets: a.packets.saturating_add(c.packets),
+        bytes: a.bytes.saturating_add(c.bytes),
+    })
+}
+
+/// Ids of every BPF program and link loaded in the kernel right now (leftover checks).
+pub fn loaded_ids() -> Result<(BTreeSet<u32>, BTreeSet<u32>), DropProbeError> {
+    let mut progs = BTreeSet::new();
+    for p in aya::programs::loaded_programs() {
+        progs.insert(
+            p.map_err(|e| aya_err("listing loaded BPF programs", e))?
+                .id(),
+        );
+    }
+    let mut links = BTreeSet::new();
+    for l in aya::programs::loaded_links() {
+        links.insert(l.map_err(|e| aya_err("listing BPF links", e))?.id());
+    }
+    Ok((progs, links))
+}

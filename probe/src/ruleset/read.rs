@@ -1,0 +1,52 @@
+//! One entry point for "the kernel's ruleset of this backend and family", whichever
+//! subsystem holds it, and its iptables-save text.
+
+use thiserror::Error;
+
+use super::{Backend, Family, Ruleset, render};
+use crate::kernel::netns::NetnsSpec;
+use crate::kernel::{nft, xt};
+
+#[derive(Debug, Error)]
+pub enum ReadError {
+    #[error("legacy xtables: {0}")]
+    Legacy(#[from] xt::XtError),
+    #[error("nf_tables: {0}")]
+    Nft(#[from] nft::NftError),
+}
+
+/// Read the ruleset of `backend`/`family` inside `ns` (None: the current namespace).
+pub fn read(
+    ns: Option<&NetnsSpec>,
+    backend: Backend,
+    family: Family,
+) -> Result<Ruleset, ReadError> {
+    match backend {
+        Backend::Legacy => Ok(xt::read_ruleset(ns, family)?),
+        Backend::Nft => {
+            let snap = nft::read_ruleset(ns)?;
+            // `-m set` compat blobs name sets by index: translate inside the namespace so
+            // ipset there can name them.
+            let rs = crate::kernel::netns::run_in(ns, || {
+                let ipset = xt::ipset::IpsetNames::open().ok();
+                let resolve = move |i: u16| ipset.as_ref().and_then(|s| s.name(i));
+                crate::ext::set::with_names(resolve, || {
+                    super::xlate::iptables_ruleset(&snap, family)
+                })
+            })
+            .map_err(xt::XtError::from)?;
+            Ok(rs)
+        }
+    }
+}
+
+/// What `iptables-save` / `ip6tables-save` (`-c` with `counters`) prints for this backend,
+/// without its `#` comment lines.
+pub fn save_text(
+    ns: Option<&NetnsSpec>,
+    backend: Backend,
+    family: Family,
+    counters: bool,
+) -> Result<String, ReadError> {
+    Ok(render::save(&read(ns, backend, family)?, counters))
+}

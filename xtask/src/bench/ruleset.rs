@@ -1,0 +1,343 @@
+//! `cargo xtask bench ruleset [--sizes 1000,10000,50000] [--runs N]`: reading the firewall.
+//!
+//! For each size, a private network namespace gets a Kubernetes-like ruleset (filter + nat,
+//! comments, compat matches, one chain per 25 rules: 2,000 chains at 50k) loaded with
+//! `iptables-nft-restore` and the same with `iptables-legacy-restore`. Then, in that namespace,
+//! each contender runs as its own process (output to /dev/null) and we keep its best wall time
+//! and its peak RSS (wait4 rusage):
+//! - ours: nf_tables snapshot + xlate + iptables-save text (examples/ruleset_bench.rs);
+//! - `iptables-nft-save`, `iptables-legacy-save`, `nft -j list ruleset`;
+//! - the floor: a bare GETRULE dump that only receives the bytes, whole family and per chain.
+//!
+//! Ratios against the targets of issue 3 are printed from the same run.
+
+use std::fmt::Write as _;
+use std::path::PathBuf;
+use std::process::{Command, Stdio};
+use std::sync::atomic::{AtomicU32, Ordering};
+use std::time::{Duration, Instant};
+
+use anyhow::{Context, Result, bail};
+
+use super::Bench;
+use crate::sh::{self, step};
+
+pub static BENCH: Bench = Bench {
+    name: "ruleset",
+    about: "read+decode+render vs iptables-nft-save, iptables-legacy-save, nft -j, bare dump",
+    run,
+};
+
+/// One namespace, removed on drop (also on error or panic).
+struct Netns(String);
+
+impl Netns {
+    fn new() -> Result<Self> {
+        static N: AtomicU32 = AtomicU32::new(0);
+        let name = format!(
+            "nfpb-{}-{}",
+            std::process::id(),
+            N.fetch_add(1, Ordering::SeqCst)
+        );
+        sh::run(Command::new("ip").args(["netns", "add", &name]))?;
+        Ok(Self(name))
+    }
+    fn cmd(&self, prog: &str) -> Command {
+        let mut c = Command::new("ip");
+        c.args(["netns", "exec", &self.0, prog]);
+        c
+    }
+}
+
+impl Drop for Netns {
+    fn drop(&mut self) {
+        let _ = Command::new("ip").args(["netns", "del", &self.0]).status();
+    }
+}
+
+#[derive(Debug, Clone, Copy)]
+struct Sample {
+    wall: Duration,
+    cpu: Duration,
+    maxrss_kib: i64,
+}
+
+/// Runs `cmd` (stdout to /dev/null) and reads its own rusage with wait4.
+fn measure(cmd: &mut Command) -> Result<Sample> {
+    let start = Instant::now();
+    let child = cmd
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped())
+        .spawn()
+        .context("spawn")?;
+    let pid = child.id() as libc::pid_t;
+    let mut status = 0;
+    // SAFETY: zeroed rusage is a valid out-parameter; pid is our child, not yet reaped.
+    let mut ru: libc::rusage = unsafe { std::mem::zeroed() };
+    // SAFETY: valid pointers to live locals.
+    let rc = unsafe { libc::wait4(pid, &mut status, 0, &mut ru) };
+    let wall = start.elapsed();
+    if rc != pid {
+        bail!("wait4 failed: {}", std::io::Error::last_os_error());
+    }
+    if !(libc::WIFEXITED(status) && libc::WEXITSTATUS(status) == 0) {
+        let mut err = String::new();
+        if let Some(mut e) = child.stderr {
+            use std::io::Read;
+            let _ = e.read_to_string(&mut err);
+        }
+        bail!("{:?} failed (status {status}): {err}", cmd);
+    }
+    let tv = |t: libc::timeval| {
+        Duration::from_secs(t.tv_sec as u64) + Duration::from_micros(t.tv_usec as u64)
+    };
+    Ok(Sample {
+        wall,
+        cpu: tv(ru.ru_utime) + tv(ru.ru_stime),
+        maxrss_kib: ru.ru_maxrss,
+    })
+}
+
+/// Best wall time and the largest peak RSS over `runs` runs (after one warm-up).
+fn best_of(runs: usize, mut make: impl FnMut() -> Command) -> Result<Sample> {
+    measure(&mut make())?;
+    let mut best: Option<Sample> = None;
+    let mut rss = 0;
+    for _ in 0..runs {
+        let s = measure(&mut make())?;
+        rss = rss.max(s.maxrss_kib);
+        if best.is_none_or(|b| s.wall < b.wall) {
+            best = Some(s);
+        }
+    }
+    let mut b = best.context("no runs")?;
+    b.maxrss_kib = rss;
+    Ok(b)
+}
+
+/// A Kubernetes/Docker-like ruleset of exactly `n` rules, a chain per ~25 rules, half in
+/// filter, half in nat; base chains jump to every chain of their table.
+fn generate(n: usize) -> String {
+    let chains = (n / 25).max(2);
+    let per_table = chains / 2;
+    let mut filter =
+        String::from("*filter\n:INPUT ACCEPT [0:0]\n:FORWARD ACCEPT [0:0]\n:OUTPUT ACCEPT [0:0]\n");
+    let mut nat = String::from(
+        "*nat\n:PREROUTING ACCEPT [0:0]\n:INPUT ACCEPT [0:0]\n:OUTPUT ACCEPT [0:0]\n:POSTROUTING ACCEPT [0:0]\n:KUBE-MARK-MASQ - [0:0]\n-A KUBE-MARK-MASQ -j MARK --or-mark 0x4000\n",
+    );
+    let mut count = 1;
+    for c in 0..per_table {
+        let _ = writeln!(filter, ":KUBE-FW-{c:05} - [0:0]");
+        let _ = writeln!(nat, ":KUBE-SVC-{c:05} - [0:0]");
+    }
+    for c in 0..per_table {
+        let _ = writeln!(
+            filter,
+            "-A FORWARD -m comment --comment \"ns{c}/svc fw\" -j KUBE-FW-{c:05}"
+        );
+        let _ = writeln!(
+            nat,
+            "-A PREROUTING -m comment --comment \"ns{c}/svc portals\" -j KUBE-SVC-{c:05}"
+        );
+        count += 2;
+    }
+    let mut i = 0usize;
+    'outer: loop {
+        for c in 0..per_table {
+            if count >= n {
+                break 'outer;
+            }
+            let (a, b) = ((i / 250) % 250, i % 250);
+            let port = 1024 + (i % 60000);
+            let line = match i % 6 {
+                0 => format!(
+                    "-A KUBE-FW-{c:05} -d 10.96.{a}.{b}/32 -p tcp -m comment --comment \"ns{c}/svc-{i}:http cluster IP\" -m tcp --dport {port} -j ACCEPT\n"
+                ),
+                1 => format!("-A KUBE-FW-{c:05} -m conntrack --ctstate INVALID -j DROP\n"),
+                2 => format!(
+                    "-A KUBE-FW-{c:05} -i eth0 -o br-{c:012x} -m mark --mark 0x4000/0x4000 -j ACCEPT\n"
+                ),
+                3 => format!(
+                    "-A KUBE-SVC-{c:05} -m comment --comment \"ns{c}/svc-{i} -> 10.244.{a}.{b}:8080\" -m statistic --mode random --probability 0.25000000000 -j KUBE-MARK-MASQ\n"
+                ),
+                4 => format!(
+                    "-A KUBE-SVC-{c:05} -p tcp -m comment --comment \"ns{c}/svc-{i}\" -m tcp -j DNAT --to-destination 10.244.{a}.{b}:{port}\n"
+                ),
+                _ => format!(
+                    "-A KUBE-SVC-{c:05} ! -s 10.244.0.0/16 -d 10.96.{a}.{b}/32 -p udp -m udp --dport {port} -m addrtype --dst-type LOCAL -j KUBE-MARK-MASQ\n"
+                ),
+            };
+            if line.starts_with("-A KUBE-FW") {
+                filter.push_str(&line);
+            } else {
+                nat.push_str(&line);
+            }
+            count += 1;
+            i += 1;
+        }
+    }
+    format!("{filter}COMMIT\n{nat}COMMIT\n")
+}
+
+fn worker() -> Result<PathBuf> {
+    step("building the benchmark worker (release)");
+    sh::run(
+        Command::new("cargo")
+            .args([
+                "build",
+                "--release",
+                "-p",
+                "probe",
+                "--example",
+                "ruleset_bench",
+            ])
+            .env("AYA_BUILD_SKIP", "1"),
+    )?;
+    let p = sh::target_dir().join("release/examples/ruleset_bench");
+    if !p.exists() {
+        bail!("worker not found at {}", p.display());
+    }
+    Ok(p)
+}
+
+fn load(ns: &Netns, prog: &str, rules: &str) -> Result<Duration> {
+    use std::io::Write;
+    let start = Instant::now();
+    let mut child = ns
+        .cmd(prog)
+        .stdin(Stdio::piped())
+        .stdout(Stdio::null())
+        .spawn()
+        .with_context(|| format!("prerequisite missing: {prog}"))?;
+    child
+        .stdin
+        .take()
+        .context("stdin")?
+        .write_all(rules.as_bytes())?;
+    let st = child.wait()?;
+    if !st.success() {
+        bail!("{prog} failed: {st}");
+    }
+    Ok(start.elapsed())
+}
+
+fn ms(d: Duration) -> String {
+    format!("{:.1}", d.as_secs_f64() * 1000.0)
+}
+
+fn run(args: &[String]) -> Result<()> {
+    let mut sizes = vec![1_000usize, 10_000, 50_000];
+    let mut runs = 5usize;
+    let mut it = args.iter();
+    while let Some(a) = it.next() {
+        match a.as_str() {
+            "--sizes" => {
+                sizes = it
+                    .next()
+                    .context("--sizes N,N,...")?
+                    .split(',')
+                    .map(|s| s.trim().parse().context("bad size"))
+                    .collect::<Result<_>>()?;
+            }
+            "--runs" => runs = it.next().context("--runs N")?.parse()?,
+            other => bail!("unknown argument `{other}` (use --sizes 1000,10000 --runs 5)"),
+        }
+    }
+    let worker = worker()?;
+    let w = worker.to_string_lossy().into_owned();
+    let mut report = String::new();
+    let _ = writeln!(
+        report,
+        "| rules | contender | wall ms (best of {runs}) | cpu ms | peak RSS MiB |\n|---:|---|---:|---:|---:|"
+    );
+    let mut verdicts = Vec::new();
+    for &n in &sizes {
+        let ns = Netns::new()?;
+        let rules = generate(n);
+        step(&format!(
+            "{n} rules: loading with iptables-nft-restore and iptables-legacy-restore"
+        ));
+        let t_nft = load(&ns, "iptables-nft-restore", &rules)?;
+        let t_leg = load(&ns, "iptables-legacy-restore", &rules)?;
+        eprintln!(
+            "  loaded in {} ms (nft), {} ms (legacy)",
+            ms(t_nft),
+            ms(t_leg)
+        );
+        // Sanity: our output equals iptables-nft-save's (minus comments) on this ruleset.
+        let ours_text = sh::output(ns.cmd(&w).arg("ours")).context("worker failed")?;
+        let save_text =
+            sh::output(&mut ns.cmd("iptables-nft-save")).context("iptables-nft-save")?;
+        let strip = |s: &str| {
+            s.lines()
+                .filter(|l| !l.starts_with('#'))
+                .collect::<Vec<_>>()
+                .join("\n")
+        };
+        let same = strip(&ours_text) == strip(&save_text);
+        eprintln!("  output identical to iptables-nft-save: {same}");
+        let contenders: [(&str, Vec<&str>, &str); 6] = [
+            ("nfprobe (ours)", vec![w.as_str(), "ours"], "ours"),
+            ("iptables-nft-save", vec!["iptables-nft-save"], "nft-save"),
+            (
+                "iptables-legacy-save",
+                vec!["iptables-legacy-save"],
+                "legacy-save",
+            ),
+            (
+                "nft -j list ruleset",
+                vec!["nft", "-j", "list", "ruleset"],
+                "nft-j",
+            ),
+            (
+                "bare dump, per family",
+                vec![w.as_str(), "bare-family"],
+                "bare-family",
+            ),
+            (
+                "bare dump, per chain",
+                vec![w.as_str(), "bare-chain"],
+                "bare-chain",
+            ),
+        ];
+        let mut res = std::collections::HashMap::new();
+        for (label, argv, key) in &contenders {
+            step(&format!("{n} rules: {label}"));
+            let s = best_of(runs, || {
+                let mut c = ns.cmd(argv[0]);
+                c.args(&argv[1..]);
+                c
+            })?;
+            let _ = writeln!(
+                report,
+                "| {n} | {label} | {} | {} | {:.1} |",
+                ms(s.wall),
+                ms(s.cpu),
+                s.maxrss_kib as f64 / 1024.0
+            );
+            res.insert(*key, s);
+        }
+        let g = |k: &str| res[k];
+        let ours = g("ours");
+        let floor = if g("bare-family").wall < g("bare-chain").wall {
+            g("bare-family")
+        } else {
+            g("bare-chain")
+        };
+        let r = |a: Duration, b: Duration| a.as_secs_f64() / b.as_secs_f64().max(1e-9);
+        verdicts.push(format!(
+            "{n} rules: ours/floor {:.2}x (target <= 1.3), iptables-nft-save/ours {:.2}x (>= 1.5), nft -j/ours {:.2}x (>= 5), RSS ours {:.1} MiB vs iptables-nft-save {:.1} MiB (below), identical output: {same}",
+            r(ours.wall, floor.wall),
+            r(g("nft-save").wall, ours.wall),
+            r(g("nft-j").wall, ours.wall),
+            ours.maxrss_kib as f64 / 1024.0,
+            g("nft-save").maxrss_kib as f64 / 1024.0,
+        ));
+        drop(ns);
+    }
+    println!("{report}");
+    for v in verdicts {
+        println!("{v}");
+    }
+    Ok(())
+}
