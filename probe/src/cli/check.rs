@@ -62,7 +62,7 @@ pub struct Args {
 }
 
 pub fn run(global: &Global, args: Args) -> anyhow::Result<Outcome> {
-    let (b, e) = gather(global, &args.src)?;
+    let (b, e) = gather(global, &args.src, true)?;
     let a = audit_bundle(&b, &e);
     if args.fix_script {
         print!("{}", report::fix_script(&a));
@@ -102,14 +102,20 @@ pub fn audit_bundle(b: &Bundle, e: &Expectation) -> audit::Audit {
 }
 
 /// Everything `check` needs, from the bundle where it has a section, live otherwise.
-pub fn gather(global: &Global, src: &SourceArgs) -> anyhow::Result<(Bundle, Expectation)> {
+/// `docker_only`: read only built-in and Docker chains from nf_tables (what `check` needs;
+/// `collect` reads everything).
+pub fn gather(
+    global: &Global,
+    src: &SourceArgs,
+    docker_only: bool,
+) -> anyhow::Result<(Bundle, Expectation)> {
     let ns = global.netns.as_ref();
     let mut b = match &src.docker_state {
         Some(path) => Bundle::read(path)?,
         None => Bundle::new(docker_state(ns, src)?),
     };
     if b.kernel.is_none() {
-        b.kernel = Some(read_kernel(ns)?);
+        b.kernel = Some(read_kernel(ns, docker_only)?);
     }
     let layout = choose_layout(src.layout.as_deref(), &b)?;
     let e = expect::expect(&b.docker, layout);
@@ -150,12 +156,30 @@ fn kernel_bridges(_ns: Option<&NetnsSpec>) -> anyhow::Result<Vec<KernelBridge>> 
     bail!("the degraded view needs kernel::link (rtnetlink), which this build does not have yet")
 }
 
-/// Both backends, both families, plus the docker-bridges nftables tables.
-pub fn read_kernel(ns: Option<&NetnsSpec>) -> anyhow::Result<KernelSection> {
-    let snap = nft::read_ruleset(ns).context("reading nf_tables (needs root / CAP_NET_ADMIN)")?;
+/// Chains whose rules `check` needs besides the built-in ones.
+fn docker_chain(table: &str, chain: &str) -> bool {
+    table == expect::nft29::TABLE || chain.starts_with("DOCKER")
+}
+
+/// Both backends, both families, plus the docker-bridges nftables tables. With
+/// `docker_only`, nf_tables rules are read only for built-in and Docker chains (other chains
+/// are left out entirely): a host's unrelated 50,000 rules cost nothing.
+pub fn read_kernel(ns: Option<&NetnsSpec>, docker_only: bool) -> anyhow::Result<KernelSection> {
+    let opts = nft::ReadOptions {
+        rules_of: docker_only.then_some(docker_chain as fn(&str, &str) -> bool),
+        ..Default::default()
+    };
+    let snap = nft::read_ruleset_with(ns, &opts)
+        .context("reading nf_tables (needs root / CAP_NET_ADMIN)")?;
     let mut rulesets = Vec::new();
     for family in [Family::Ipv4, Family::Ipv6] {
-        let rs = xlate::iptables_ruleset(&snap, family);
+        let mut rs = xlate::iptables_ruleset(&snap, family);
+        if docker_only {
+            for t in &mut rs.tables {
+                t.chains
+                    .retain(|c| c.builtin || docker_chain(&t.name, &c.name));
+            }
+        }
         if !rs.tables.is_empty() {
             rulesets.push(rs);
         }

@@ -216,6 +216,11 @@ fn attempt(
             for t in tables.iter_mut() {
                 let family = t.family.nfproto();
                 for c in t.chains.iter_mut() {
+                    if let Some(wanted) = opts.rules_of {
+                        if c.hook.is_none() && !wanted(&t.name, &c.name) {
+                            continue;
+                        }
+                    }
                     req.reset(NFNL_SUBSYS_NFTABLES, MSG_GETRULE, NLM_F_DUMP, family);
                     req.attr_str(NFTA_RULE_TABLE, &t.name)
                         .attr_str(NFTA_RULE_CHAIN, &c.name);
