@@ -199,6 +199,19 @@ pub fn run(input: &Input<'_>) -> Audit {
     let mut explained: HashSet<(Family, String, String, usize)> = HashSet::new();
     let mut positions: Vec<Option<usize>> = vec![None; e.rules.len()];
     let bin_of = |p: &std::path::Path| input.binaries.iter().find(|b| b.path == p);
+    let mut claims_of: std::collections::HashMap<(Family, &str, &str, &[String]), Vec<&Claim>> =
+        std::collections::HashMap::new();
+    for c in input.claims {
+        claims_of
+            .entry((
+                c.family,
+                c.table.as_str(),
+                c.chain.as_str(),
+                c.args.as_slice(),
+            ))
+            .or_default()
+            .push(c);
+    }
     for (i, (x, parsed)) in e.rules.iter().zip(&canon).enumerate() {
         let mut f = Finding {
             status: Status::Ok,
@@ -235,9 +248,13 @@ pub fn run(input: &Input<'_>) -> Audit {
         }
         positions[i] = found.first().copied();
         let present = !found.is_empty();
-        for c in input.claims.iter().filter(|c| {
-            c.family == x.family && c.table == x.table && c.chain == x.chain && c.args == x.args
-        }) {
+        let key = (
+            x.family,
+            x.table.as_str(),
+            x.chain.as_str(),
+            x.args.as_slice(),
+        );
+        for c in claims_of.get(&key).into_iter().flatten() {
             let b = bin_of(&c.binary);
             let b_backend = b.and_then(|b| b.backend).unwrap_or(backend);
             let truth = !present_in(&idx, b_backend).is_empty();

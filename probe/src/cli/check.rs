@@ -11,7 +11,7 @@ use nfprobe::claims::{self, Binary, Claim, LieProbe};
 use nfprobe::docker::discover::{self, KernelBridge};
 use nfprobe::docker::expect::{self, Expectation, Layout};
 use nfprobe::docker::state::DockerState;
-use nfprobe::kernel::netns::NetnsSpec;
+use nfprobe::kernel::netns::{self, NetnsSpec};
 use nfprobe::kernel::{nft, sysctl, xt};
 use nfprobe::report::{self, bundle::*};
 use nfprobe::ruleset::{Backend, Family, Ruleset, xlate};
@@ -114,19 +114,31 @@ pub fn gather(
         Some(path) => Bundle::read(path)?,
         None => Bundle::new(docker_state(ns, src)?),
     };
-    if b.kernel.is_none() {
-        b.kernel = Some(read_kernel(ns, docker_only)?);
+    let names = audit::sysctl_names(&b.docker);
+    if b.kernel.is_none() || b.sysctls.is_none() {
+        // One thread in the target namespace for every kernel read.
+        let need_kernel = b.kernel.is_none();
+        let (kernel, sysctls) = netns::run_in(ns, || {
+            let k = if need_kernel {
+                Some(read_kernel(None, docker_only))
+            } else {
+                None
+            };
+            let s = sysctl::read(None, &names);
+            (k, s)
+        })
+        .context("entering the target network namespace")?;
+        if let Some(k) = kernel {
+            b.kernel = Some(k?);
+        }
+        if b.sysctls.is_none() {
+            b.sysctls = Some(sysctls.context("reading sysctls in the target namespace")?);
+        }
     }
     let layout = choose_layout(src.layout.as_deref(), &b)?;
     let e = expect::expect(&b.docker, layout);
     if b.iptables.is_none() && !src.no_claims {
         b.iptables = Some(ask_claims(ns, src, &b, &e));
-    }
-    if b.sysctls.is_none() {
-        b.sysctls = Some(
-            sysctl::read(ns, &audit::sysctl_names(&b.docker))
-                .context("reading sysctls in the target namespace")?,
-        );
     }
     Ok((b, e))
 }
