@@ -18,6 +18,9 @@ pub const MATCH_DEV: u8 = 1;
 pub const MATCH_DST: u8 = 2;
 pub const DEV_IS_DST_DEV: u8 = 4;
 pub const HAS_DEV: u8 = 8;
+/// Neither device is watched, but the packet's address is in a watched bridge's subnet
+/// (NFP_NETS4/NFP_NETS6, filled by userspace): e.g. a drop before routing on the uplink.
+pub const MATCH_FLOW: u8 = 16;
 
 /// Key of the per-CPU DROPS hash.
 #[repr(C)]

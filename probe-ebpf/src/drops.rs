@@ -7,7 +7,7 @@ use aya_ebpf::{
     bindings::TC_ACT_UNSPEC,
     helpers::{bpf_ktime_get_ns, bpf_probe_read_kernel},
     macros::{btf_tracepoint, classifier, map},
-    maps::{HashMap, PerCpuArray, PerCpuHashMap, RingBuf},
+    maps::{HashMap, LpmTrie, PerCpuArray, PerCpuHashMap, RingBuf, lpm_trie::Key},
     programs::{BtfTracePointContext, TcContext},
 };
 use probe_common::drops::*;
@@ -40,6 +40,11 @@ static NFP_SAMPLES: RingBuf = RingBuf::with_byte_size(256 * 1024, 0);
 static NFP_STATS: PerCpuArray<u64> = PerCpuArray::with_max_entries(STATS_LEN, 0);
 #[map]
 static NFP_RATE: PerCpuArray<RateWindow> = PerCpuArray::with_max_entries(1, 0);
+/// Watched subnets (a bridge's networks) → the bridge, for drops matched by their flow.
+#[map]
+static NFP_NETS4: LpmTrie<[u8; 4], WatchKey> = LpmTrie::with_max_entries(1024, 0);
+#[map]
+static NFP_NETS6: LpmTrie<[u8; 16], WatchKey> = LpmTrie::with_max_entries(1024, 0);
 #[map]
 static NFP_IFCOUNT: PerCpuHashMap<IfKey, Counter> = PerCpuHashMap::with_max_entries(4096, 0);
 
@@ -114,24 +119,36 @@ unsafe fn on_drop(c: &DropConfig, skb: u64, location: u64, reason: u32) {
     } else {
         None
     };
-    let dst_id = if dst_dev != 0 {
-        unsafe { device(c, dst_dev) }
-    } else {
-        None
-    };
     let mut flags = 0u8;
-    if let Some(k) = dst_id {
-        if NFP_WATCH.get_ptr(&k).is_some() {
+    if let Some(k) = dev_id
+        && NFP_WATCH.get_ptr(&k).is_some()
+    {
+        flags |= MATCH_DEV;
+    }
+    // Locally generated and POSTROUTING skbs carry the route's device already: one lookup.
+    let dst_id = if dst_dev == 0 {
+        None
+    } else if dst_dev == dev {
+        if flags & MATCH_DEV != 0 {
             flags |= MATCH_DST;
         }
-    }
-    if let Some(k) = dev_id {
-        if NFP_WATCH.get_ptr(&k).is_some() {
-            flags |= MATCH_DEV;
+        dev_id
+    } else {
+        let k = unsafe { device(c, dst_dev) };
+        if let Some(k) = k
+            && NFP_WATCH.get_ptr(&k).is_some()
+        {
+            flags |= MATCH_DST;
         }
-    }
+        k
+    };
+    let mut flow_id = None;
     if flags == 0 {
-        return;
+        flow_id = unsafe { flow_match(c, skb) };
+        if flow_id.is_none() {
+            return;
+        }
+        flags |= MATCH_FLOW;
     }
     stat(STAT_MATCHED);
     if dev != 0 {
@@ -144,8 +161,10 @@ unsafe fn on_drop(c: &DropConfig, skb: u64, location: u64, reason: u32) {
     // the bridge the packet was headed for, not on the input interface.
     let target = if flags & MATCH_DST != 0 {
         dst_id
-    } else {
+    } else if flags & MATCH_DEV != 0 {
         dev_id
+    } else {
+        flow_id
     };
     let Some(target) = target else { return };
     let route_input: u64 = if dst != 0 {
@@ -215,6 +234,39 @@ unsafe fn on_drop(c: &DropConfig, skb: u64, location: u64, reason: u32) {
     entry.write(s);
     entry.submit(0);
     stat(STAT_SAMPLED);
+}
+
+/// The watched bridge whose subnet holds the packet's destination (or source) address.
+#[inline(always)]
+unsafe fn flow_match(c: &DropConfig, skb: u64) -> Option<WatchKey> {
+    let proto: u16 = unsafe { read(skb, c.skb_protocol) }?;
+    let head: u64 = unsafe { read(skb, c.skb_head) }?;
+    let nh: u16 = unsafe { read(skb, c.skb_network_header) }?;
+    if head == 0 || nh == 0xffff {
+        return None;
+    }
+    let ip = head + nh as u64;
+    match proto {
+        ETH_P_IP_BE => {
+            for off in [16u32, 12] {
+                let a: [u8; 4] = unsafe { read(ip, off) }?;
+                if let Some(k) = NFP_NETS4.get(Key::new(32, a)) {
+                    return Some(*k);
+                }
+            }
+            None
+        }
+        ETH_P_IPV6_BE => {
+            for off in [24u32, 8] {
+                let a: [u8; 16] = unsafe { read(ip, off) }?;
+                if let Some(k) = NFP_NETS6.get(Key::new(128, a)) {
+                    return Some(*k);
+                }
+            }
+            None
+        }
+        _ => None,
+    }
 }
 
 #[inline(always)]

@@ -5,7 +5,9 @@
 //! Modes:
 //! - `ours`: nf_tables snapshot of family ip (rules chain by chain) + xlate + iptables-save
 //!   text on stdout, like `iptables-nft-save`;
-//! - `ours-family`: the same with one GETRULE dump for the whole family;
+//! - `ours-model`: the same through the canonical model (`read_iptables_ruleset` + render);
+//! - `ours-family`: through a full snapshot with one GETRULE dump for the whole family;
+//! - `ours-legacy`: legacy xtables through getsockopt + render, like `iptables-legacy-save`;
 //! - `bare-family` / `bare-chain`: receive the rule messages and drop them (the floor).
 //!
 //! `-v` prints the phase timings on stderr.
@@ -22,7 +24,26 @@ fn main() -> anyhow::Result<()> {
     let verbose = args.iter().any(|a| a == "-v");
     let t0 = Instant::now();
     match mode {
-        "ours" | "ours-family" => {
+        "ours" => {
+            // What `nfprobe ruleset --backend nft --format save` does: read, translate and
+            // render chain by chain.
+            let text = xlate::read_iptables_save(None, Family::Ipv4, false)?;
+            std::io::stdout().lock().write_all(text.as_bytes())?;
+            if verbose {
+                eprintln!("{} lines in {:?}", text.lines().count(), t0.elapsed());
+            }
+        }
+        "ours-legacy" => {
+            // The legacy reader (kernel::xt) + render, like `iptables-legacy-save`.
+            let text = nfprobe::ruleset::read::save_text(
+                None,
+                nfprobe::ruleset::Backend::Legacy,
+                Family::Ipv4,
+                false,
+            )?;
+            std::io::stdout().lock().write_all(text.as_bytes())?;
+        }
+        "ours-model" | "ours-family" => {
             let opts = ReadOptions {
                 family: Some(NftFamily::Ip),
                 rule_dump: if mode == "ours" {
@@ -32,7 +53,7 @@ fn main() -> anyhow::Result<()> {
                 },
                 ..Default::default()
             };
-            let ipt = if mode == "ours" {
+            let ipt = if mode == "ours-model" {
                 // Read and translate chain by chain (what `nfprobe ruleset` uses).
                 xlate::read_iptables_ruleset(None, Family::Ipv4)?
             } else {

@@ -652,3 +652,69 @@ fn an_unknown_interface_is_a_clear_error() {
     let err = String::from_utf8_lossy(&out.stderr);
     assert!(err.contains("no interface `nope0`"), "{err}");
 }
+
+#[test]
+fn a_drop_before_routing_on_the_uplink_is_attributed_to_the_bridge_by_its_flow() {
+    require_root_and_btf();
+    let _g = serial();
+    let lab = healthy_lab();
+    let net = &lab.networks()[0];
+    let ctr = &net.containers[0];
+    // The uplink (ext0) is not watched and the packet never gets a route: only its destination
+    // address ties it to the bridge's subnet.
+    let ip = ctr.ip.to_string();
+    lab.run_in_host(
+        "iptables",
+        &["-t", "raw", "-A", "PREROUTING", "-d", &ip, "-j", "DROP"],
+    )
+    .expect("raw PREROUTING rule");
+    let probe = Probe::start(lab.host_netns().name(), &["--samples"]);
+    const N: u32 = 8;
+    let addr = SocketAddr::V4(SocketAddrV4::new(ctr.ip, 80));
+    for _ in 0..N {
+        let o = lab.tcp(&Vantage::Client, addr, Duration::from_millis(300));
+        assert!(o.is_timeout(), "{o:?}");
+    }
+    std::thread::sleep(Duration::from_millis(300));
+    let out = probe.stop();
+    let counted = out.packets(|r| {
+        is(r, "iface", &net.bridge)
+            && is(r, "reason", "NETFILTER_DROP")
+            && is(r, "hook", "PREROUTING")
+            && is(r, "matched", "flow")
+            && is(r, "in_iface", "ext0")
+    });
+    assert_eq!(counted, u64::from(N), "{}", out.rows());
+    lab.down().expect("lab down");
+}
+
+#[test]
+fn a_named_interface_that_vanishes_while_running_is_dropped_from_the_watch() {
+    require_root_and_btf();
+    let _g = serial();
+    let ns = TestNetns::new("drv");
+    common::ip(&[
+        "-n", &ns.name, "link", "add", "d0", "type", "veth", "peer", "name", "d1",
+    ]);
+    common::ip(&["-n", &ns.name, "link", "set", "d0", "up"]);
+    let probe = Probe::start(&ns.name, &["--iface", "d0", "--iface", "lo"]);
+    common::ip(&["-n", &ns.name, "link", "del", "d0"]);
+    std::thread::sleep(Duration::from_millis(2500));
+    udp_to_closed_port(&ns, 3);
+    std::thread::sleep(Duration::from_millis(300));
+    // Still running, still counting on lo; exits cleanly.
+    let out = probe.stop();
+    assert_eq!(
+        out.packets(|r| is(r, "reason", "NO_SOCKET")),
+        3,
+        "{}",
+        out.rows()
+    );
+    let names: Vec<_> = out.summary["targets"]
+        .as_array()
+        .expect("targets")
+        .iter()
+        .filter_map(|t| t["name"].as_str())
+        .collect();
+    assert_eq!(names, ["lo"]);
+}

@@ -5,14 +5,14 @@ use std::collections::{BTreeMap, HashSet};
 use std::path::PathBuf;
 use std::time::Duration;
 
-use anyhow::{Context, bail};
+use anyhow::Context;
 use nfprobe::audit::{self, NftChainView, NftTableView, NftView};
 use nfprobe::claims::{self, Binary, Claim, LieProbe};
 use nfprobe::docker::discover::{self, KernelBridge};
 use nfprobe::docker::expect::{self, Expectation, Layout};
-use nfprobe::docker::state::DockerState;
+use nfprobe::docker::state::{Cidr, DockerState};
 use nfprobe::kernel::netns::{self, NetnsSpec};
-use nfprobe::kernel::{nft, sysctl, xt};
+use nfprobe::kernel::{link, nft, sysctl, xt};
 use nfprobe::report::{self, bundle::*};
 use nfprobe::ruleset::{Backend, Family, Ruleset, xlate};
 
@@ -162,10 +162,23 @@ fn degraded(ns: Option<&NetnsSpec>, why: &str) -> anyhow::Result<DockerState> {
 }
 
 /// Docker-looking bridges and their addresses from rtnetlink.
-fn kernel_bridges(_ns: Option<&NetnsSpec>) -> anyhow::Result<Vec<KernelBridge>> {
-    // kernel::link (rtnetlink) is being merged from the `drops` branch; until then the
-    // degraded view cannot run, and says so instead of guessing.
-    bail!("the degraded view needs kernel::link (rtnetlink), which this build does not have yet")
+fn kernel_bridges(ns: Option<&NetnsSpec>) -> anyhow::Result<Vec<KernelBridge>> {
+    let snap = link::snapshot(ns).context("reading links and addresses (rtnetlink)")?;
+    Ok(snap
+        .docker_bridges()
+        .into_iter()
+        .map(|b| KernelBridge {
+            name: b.link.name.clone(),
+            addrs: b
+                .addresses
+                .iter()
+                .map(|a| Cidr {
+                    addr: a.addr,
+                    prefix: a.prefix_len,
+                })
+                .collect(),
+        })
+        .collect())
 }
 
 /// Chains whose rules `check` needs besides the built-in ones.

@@ -7,8 +7,9 @@ use std::path::PathBuf;
 use std::time::{Duration, Instant};
 
 use probe_common::drops::{
-    DIR_EGRESS, DIR_INGRESS, DropKey, DropSample, MATCH_DEV, MATCH_DST, STAT_COUNT_MAP_FULL,
-    STAT_MATCHED, STAT_SAMPLE_RATE_LIMITED, STAT_SAMPLE_RINGBUF_FULL, STAT_SAMPLED, WatchKey,
+    DIR_EGRESS, DIR_INGRESS, DropKey, DropSample, MATCH_DEV, MATCH_DST, MATCH_FLOW,
+    STAT_COUNT_MAP_FULL, STAT_MATCHED, STAT_SAMPLE_RATE_LIMITED, STAT_SAMPLE_RINGBUF_FULL,
+    STAT_SAMPLED, WatchKey,
 };
 use thiserror::Error;
 
@@ -65,6 +66,7 @@ pub struct Session {
     started: Instant,
     last: Option<(Instant, HashMap<DropKey, u64>)>,
     warnings: Vec<String>,
+    started_watching: bool,
 }
 
 impl std::fmt::Debug for Session {
@@ -103,6 +105,7 @@ impl Session {
             started: Instant::now(),
             last: None,
             warnings,
+            started_watching: false,
         };
         s.refresh()?;
         if s.targets.is_empty() {
@@ -140,13 +143,33 @@ impl Session {
             self.names
                 .insert((self.netns_ino, l.ifindex), l.name.clone());
         }
+        // A named interface must exist at start; one that vanishes later (its container
+        // stopped) is just no longer watched, and watched again if it comes back.
+        let ifaces: Vec<String> = if self.started_watching {
+            self.opts
+                .ifaces
+                .iter()
+                .filter(|n| snap.by_name(n).is_some())
+                .cloned()
+                .collect()
+        } else {
+            self.opts.ifaces.clone()
+        };
+        if self.started_watching && !self.opts.ifaces.is_empty() && ifaces.is_empty() {
+            log::warn!("none of the named interfaces exists any more");
+        }
         let mut wanted =
-            watch::select(&snap, self.netns_ino, &self.opts.ifaces).map_err(|name| {
-                DropsError::NoInterface {
-                    name,
-                    netns: self.netns_label(),
-                }
-            })?;
+            if self.started_watching && !self.opts.ifaces.is_empty() && ifaces.is_empty() {
+                Vec::new()
+            } else {
+                watch::select(&snap, self.netns_ino, &ifaces).map_err(|name| {
+                    DropsError::NoInterface {
+                        name,
+                        netns: self.netns_label(),
+                    }
+                })?
+            };
+        self.started_watching = true;
         let peers = self.peers(&wanted);
         wanted.extend(peers);
         let wanted = watch::by_key(&wanted);
@@ -177,6 +200,16 @@ impl Session {
                 log::warn!("{msg}");
                 self.warnings.push(msg);
             }
+            for (net, prefix) in &t.nets {
+                self.probe.watch_net(
+                    *net,
+                    *prefix,
+                    Some(WatchKey {
+                        netns: t.netns,
+                        ifindex: t.ifindex,
+                    }),
+                )?;
+            }
             log::info!("watching {} ({:?}, ifindex {})", t.name, t.role, t.ifindex);
             added.push(t.clone());
         }
@@ -191,7 +224,11 @@ impl Session {
                 netns: key.0,
                 ifindex: key.1,
             })?;
-            self.targets.remove(&key);
+            if let Some(t) = self.targets.remove(&key) {
+                for (net, prefix) in t.nets {
+                    self.probe.watch_net(net, prefix, None)?;
+                }
+            }
         }
         self.targets.extend(wanted);
         Ok(added)
@@ -243,6 +280,7 @@ impl Session {
                 role: Role::Peer,
                 bridge: port.bridge.clone(),
                 peer: None,
+                nets: Vec::new(),
             });
         }
         out
@@ -303,7 +341,9 @@ impl Session {
                 matched: match (k.flags & MATCH_DEV != 0, k.flags & MATCH_DST != 0) {
                     (true, true) => "device+route",
                     (false, true) => "route",
-                    _ => "device",
+                    (true, false) => "device",
+                    (false, false) if k.flags & MATCH_FLOW != 0 => "flow",
+                    (false, false) => "?",
                 },
                 family: k.family,
                 packets: c.packets,

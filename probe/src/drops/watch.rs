@@ -2,6 +2,7 @@
 //! container-side peers), or the interfaces the user named.
 
 use std::collections::BTreeMap;
+use std::net::IpAddr;
 
 use probe_common::drops::{WATCH_BRIDGE, WATCH_NAMED, WATCH_PEER, WATCH_PORT};
 use serde::Serialize;
@@ -41,6 +42,29 @@ pub struct Target {
     /// For a port: the peer's (netnsid, ifindex) as seen from the port's namespace.
     #[serde(skip)]
     pub peer: Option<(i32, u32)>,
+    /// For a bridge: its subnets (network address, prefix), watched as flows.
+    #[serde(skip)]
+    pub nets: Vec<(IpAddr, u8)>,
+}
+
+/// The network address of `addr/prefix`.
+pub fn network(addr: IpAddr, prefix: u8) -> IpAddr {
+    match addr {
+        IpAddr::V4(a) => {
+            let bits = u32::from(a);
+            let mask = u32::MAX
+                .checked_shl(32 - u32::from(prefix.min(32)))
+                .unwrap_or(0);
+            IpAddr::from((bits & mask).to_be_bytes())
+        }
+        IpAddr::V6(a) => {
+            let bits = u128::from(a);
+            let mask = u128::MAX
+                .checked_shl(128 - u32::from(prefix.min(128)))
+                .unwrap_or(0);
+            IpAddr::from((bits & mask).to_be_bytes())
+        }
+    }
 }
 
 /// What to watch in the namespace `netns` (its inode) given its links: the named interfaces
@@ -60,6 +84,7 @@ pub fn select(snap: &Snapshot, netns: u32, ifaces: &[String]) -> Result<Vec<Targ
                     .and_then(|m| snap.by_index(m))
                     .map(|b| b.name.clone()),
                 peer: None,
+                nets: Vec::new(),
             });
         }
         return Ok(out);
@@ -72,6 +97,12 @@ pub fn select(snap: &Snapshot, netns: u32, ifaces: &[String]) -> Result<Vec<Targ
             role: Role::Bridge,
             bridge: None,
             peer: None,
+            nets: br
+                .addresses
+                .iter()
+                .filter(|a| !a.addr.is_ipv6() || !is_link_local(a.addr))
+                .map(|a| (network(a.addr, a.prefix_len), a.prefix_len))
+                .collect(),
         });
         for port in br.ports {
             out.push(Target {
@@ -81,10 +112,18 @@ pub fn select(snap: &Snapshot, netns: u32, ifaces: &[String]) -> Result<Vec<Targ
                 role: Role::Port,
                 bridge: Some(br.link.name.clone()),
                 peer: port.link_netnsid.zip(port.link),
+                nets: Vec::new(),
             });
         }
     }
     Ok(out)
+}
+
+fn is_link_local(a: IpAddr) -> bool {
+    match a {
+        IpAddr::V6(v6) => (v6.segments()[0] & 0xffc0) == 0xfe80,
+        IpAddr::V4(_) => false,
+    }
 }
 
 /// Targets keyed by (netns, ifindex), the watch map's key.
@@ -133,5 +172,17 @@ mod tests {
         assert_eq!(t[0].role, Role::Named);
         assert_eq!(t[0].bridge.as_deref(), Some("virbr0"));
         assert_eq!(select(&snap, 99, &["nope".into()]).unwrap_err(), "nope");
+        assert_eq!(
+            network("172.18.0.1".parse().unwrap(), 16),
+            "172.18.0.0".parse::<IpAddr>().unwrap()
+        );
+        assert_eq!(
+            network("fd00::1:2".parse().unwrap(), 64),
+            "fd00::".parse::<IpAddr>().unwrap()
+        );
+        assert_eq!(
+            network("10.1.2.3".parse().unwrap(), 0),
+            "0.0.0.0".parse::<IpAddr>().unwrap()
+        );
     }
 }

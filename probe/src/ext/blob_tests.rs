@@ -87,3 +87,34 @@ fn clusterip_blob() {
             .is_empty()
     );
 }
+
+/// hashlimit revisions 1 and 2 (older kernels) laid out by hand; revision 3 is what the
+/// kernel here uses and is covered live.
+#[test]
+fn hashlimit_old_revisions() {
+    let want = words("--hashlimit-upto 1/sec --hashlimit-burst 5 --hashlimit-name mini1");
+    // rev 1: name[16], cfg1 { mode, avg, burst, size, max, gc_interval, expire; u8 srcmask,
+    // dstmask }, ptr at 48.
+    let mut b = vec![0u8; 56];
+    b[..5].copy_from_slice(b"mini1");
+    for (i, v) in [0u32, 10_000, 5, 0, 0, 1000, 1000].iter().enumerate() {
+        b[16 + 4 * i..20 + 4 * i].copy_from_slice(&v.to_ne_bytes());
+    }
+    b[44] = 32;
+    b[45] = 32;
+    let got = decode(ExtKind::Match, "hashlimit", &ctx(Family::Ipv4, 1), &b).unwrap();
+    assert_eq!(got, want);
+    // rev 2: name[255], cfg2 at 256 { u64 avg, burst; u32 mode, size, max, gc, expire; u8
+    // srcmask, dstmask }.
+    let mut b = vec![0u8; 304];
+    b[..5].copy_from_slice(b"mini1");
+    b[256..264].copy_from_slice(&1_000_000u64.to_ne_bytes());
+    b[264..272].copy_from_slice(&5u64.to_ne_bytes());
+    for (i, v) in [0u32, 0, 0, 1000, 1000].iter().enumerate() {
+        b[272 + 4 * i..276 + 4 * i].copy_from_slice(&v.to_ne_bytes());
+    }
+    b[292] = 128;
+    b[293] = 128;
+    let got = decode(ExtKind::Match, "hashlimit", &ctx(Family::Ipv6, 2), &b).unwrap();
+    assert_eq!(got, want);
+}

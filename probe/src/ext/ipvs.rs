@@ -2,7 +2,8 @@
 //! fwd_method; be16 vportctl; u8 invert; u8 bitmask; }).
 
 use super::opts::{
-    Args, addr_opt_mask, bad, parse_port, proto_number, push_inv, sized, strtoul0, tr,
+    Args, addr_opt_mask, bad, parse_host_mask16, parse_port, proto_number, push_inv, sized,
+    strtoul0, tr,
 };
 use super::{DecodeCtx, ExtDef, ExtError, ExtKind};
 use crate::ruleset::Family;
@@ -124,35 +125,7 @@ fn parse(family: Family, words: &[String]) -> Result<Vec<String>, ExtError> {
                 PROTO
             }
             "--vaddr" => {
-                let v = a.value(o)?;
-                let (addr, mask) = match v.split_once('/') {
-                    Some((x, l)) => (x, Some(l)),
-                    None => (v, None),
-                };
-                let n = match family {
-                    Family::Ipv4 => 4,
-                    Family::Ipv6 => 16,
-                };
-                match family {
-                    Family::Ipv4 => {
-                        m.vaddr[..4].copy_from_slice(&super::opts::parse_addr::<4>(NAME, addr)?)
-                    }
-                    Family::Ipv6 => m.vaddr = super::opts::parse_addr::<16>(NAME, addr)?,
-                }
-                m.vmask = [0; 16];
-                match mask {
-                    None => m.vmask[..n].fill(0xff),
-                    Some(l) => match l.parse::<u32>() {
-                        Ok(bits) if bits as usize <= n * 8 => {
-                            let full = super::opts::mask_bytes::<16>(bits);
-                            m.vmask[..n].copy_from_slice(&full[..n]);
-                        }
-                        _ if n == 4 => {
-                            m.vmask[..4].copy_from_slice(&super::opts::parse_addr::<4>(NAME, l)?)
-                        }
-                        _ => m.vmask = super::opts::parse_addr::<16>(NAME, l)?,
-                    },
-                }
+                (m.vaddr, m.vmask) = parse_host_mask16(NAME, family, a.value(o)?)?;
                 VADDR
             }
             "--vport" => {

@@ -252,6 +252,7 @@ mod connlimit;
 mod connsecmark;
 mod cpu;
 mod dccp;
+mod devgroup;
 mod dscp;
 mod dscp_tg;
 mod ecn;
@@ -268,10 +269,12 @@ mod ipcomp;
 mod ipv6header;
 mod ipvs;
 mod led;
+#[cfg(test)]
+mod live_tests;
 mod mh;
 mod netmap;
 mod nfacct;
-mod nflog;
+pub(crate) mod nflog;
 mod nfqueue;
 mod npt;
 pub(crate) mod opts;
@@ -287,6 +290,7 @@ mod rpfilter;
 mod rt;
 mod sctp;
 mod secmark;
+mod set_tg;
 mod socket;
 mod srh;
 mod string;
@@ -323,6 +327,7 @@ static EXT_REGISTRY: &[&ExtDef] = &[
     &connsecmark::DEF,
     &cpu::DEF,
     &dccp::DEF,
+    &devgroup::DEF,
     &dscp::DEF,
     &dscp_tg::DEF,
     &ecn::DEF,
@@ -357,6 +362,7 @@ static EXT_REGISTRY: &[&ExtDef] = &[
     &rt::DEF,
     &sctp::DEF,
     &secmark::DEF,
+    &set_tg::DEF,
     &socket::DEF,
     &srh::DEF,
     &string::DEF,

@@ -71,8 +71,10 @@ fn parse(family: Family, words: &[String]) -> Result<Vec<String>, ExtError> {
                         (x.to_vec(), m.to_vec())
                     }
                 };
-                let max = addr.iter().zip(&mask).map(|(x, m)| x | !m).collect();
-                n = Some(Netmap { min: addr, max });
+                // NETMAP_parse keeps the network part only.
+                let min: Vec<u8> = addr.iter().zip(&mask).map(|(x, m)| x & m).collect();
+                let max = min.iter().zip(&mask).map(|(x, m)| x | !m).collect();
+                n = Some(Netmap { min, max });
             }
             _ => return Err(a.unknown(o)),
         }

@@ -52,6 +52,26 @@ impl Nflog {
     }
 }
 
+/// The words for an NFLOG target iptables-nft keeps as a native `log` expression: there the
+/// prefix is not limited to the 63 bytes of `xt_nflog_info`, and iptables-nft-save prints it
+/// whole. For `ruleset::xlate`, which otherwise would have to squeeze it into a blob.
+#[allow(dead_code)] // used by ruleset::xlate once it switches from building a blob
+pub(crate) fn native_words(
+    snaplen: Option<u32>,
+    group: u16,
+    threshold: u16,
+    prefix: Option<&str>,
+) -> Vec<String> {
+    Nflog {
+        len: snaplen.unwrap_or(0),
+        group,
+        threshold,
+        flags: if snaplen.is_some() { F_COPY_LEN } else { 0 },
+        prefix: prefix.unwrap_or("").to_owned(),
+    }
+    .words()
+}
+
 fn decode(_ctx: &DecodeCtx, blob: &[u8]) -> Result<Vec<String>, ExtError> {
     let mut r = sized(NAME, blob, 76)?;
     let len = tr(NAME, r.u32())?;
@@ -112,4 +132,20 @@ fn parse(_f: Family, words: &[String]) -> Result<Vec<String>, ExtError> {
         n.flags |= F_COPY_LEN;
     }
     Ok(n.words())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn native_prefix_is_not_truncated() {
+        let p = "x".repeat(65);
+        let w = native_words(None, 0, 0, Some(&p));
+        assert_eq!(w, vec!["--nflog-prefix".to_owned(), p]);
+        assert_eq!(
+            native_words(Some(0), 5, 0, None),
+            ["--nflog-group", "5", "--nflog-size", "0"]
+        );
+    }
 }

@@ -229,7 +229,9 @@ pub(crate) fn mask_bytes<const N: usize>(len: u32) -> [u8; N] {
     m
 }
 
-/// Parse `ADDR[/LEN|/MASK]` of one family into (address bytes, mask bytes), address masked.
+/// XTTYPE_HOSTMASK (`xtopt_parse_hostmask`): `ADDR[/LEN|/MASK]` of one family, the address
+/// as given (not masked). A dotted mask with holes cannot be expressed as a prefix length and
+/// ends up as a full mask, exactly as iptables 1.8.9 stores it.
 pub(crate) fn parse_host_mask<const N: usize>(
     ext: &str,
     s: &str,
@@ -241,22 +243,39 @@ pub(crate) fn parse_host_mask<const N: usize>(
     let addr: [u8; N] = parse_addr(ext, a)?;
     let mask: [u8; N] = match m {
         None => [0xff; N],
-        Some(m) => {
-            if let Ok(len) = m.parse::<u32>() {
-                if len as usize > N * 8 {
-                    return Err(bad(ext, format!("bad prefix length `{m}`")));
-                }
-                mask_bytes(len)
-            } else {
-                parse_addr(ext, m)?
+        Some(m) => match strtoul0(m) {
+            Some(len) if len as usize <= N * 8 && !m.contains('.') && !m.contains(':') => {
+                mask_bytes(len as u32)
             }
-        }
+            _ => {
+                let dotted: [u8; N] = parse_addr(ext, m)?;
+                match prefix_len(&dotted) {
+                    Some(len) => mask_bytes(len),
+                    None => [0xff; N],
+                }
+            }
+        },
     };
-    let mut masked = addr;
-    for (x, y) in masked.iter_mut().zip(mask) {
-        *x &= y;
+    Ok((addr, mask))
+}
+
+/// `parse_host_mask` into `union nf_inet_addr`-sized arrays (IPv4 in the first 4 bytes).
+pub(crate) fn parse_host_mask16(
+    ext: &str,
+    family: crate::ruleset::Family,
+    s: &str,
+) -> Result<([u8; 16], [u8; 16]), ExtError> {
+    let mut a16 = [0u8; 16];
+    let mut m16 = [0u8; 16];
+    match family {
+        crate::ruleset::Family::Ipv4 => {
+            let (a, m) = parse_host_mask::<4>(ext, s)?;
+            a16[..4].copy_from_slice(&a);
+            m16[..4].copy_from_slice(&m);
+        }
+        crate::ruleset::Family::Ipv6 => (a16, m16) = parse_host_mask::<16>(ext, s)?,
     }
-    Ok((masked, mask))
+    Ok((a16, m16))
 }
 
 pub(crate) fn parse_addr<const N: usize>(ext: &str, s: &str) -> Result<[u8; N], ExtError> {
@@ -399,6 +418,59 @@ pub(crate) fn parse_port_range(ext: &str, s: &str, proto: &str) -> Result<(u16, 
             Ok((lo, hi))
         }
     }
+}
+
+/// An iproute2-style `id name` file (rt_realms, group), as `xtables_lmap_init` reads it.
+pub(crate) fn read_lmap(path: &str) -> Vec<(u32, String)> {
+    std::fs::read_to_string(path)
+        .unwrap_or_default()
+        .lines()
+        .filter_map(|l| {
+            let l = l.trim_start();
+            if l.starts_with('#') {
+                return None;
+            }
+            let mut it = l.split_whitespace();
+            let id = strtoul0(it.next()?)?;
+            let name = it.next()?;
+            Some((u32::try_from(id).ok()?, name.to_owned()))
+        })
+        .collect()
+}
+
+/// `xtables_print_val_mask`: `0xV/0xM`, or with a full mask the map's name or `0xV`.
+pub(crate) fn val_mask_str(val: u32, mask: u32, map: &[(u32, String)]) -> String {
+    if mask != u32::MAX {
+        return format!("{val:#x}/{mask:#x}");
+    }
+    match map.iter().find(|(i, _)| *i == val) {
+        Some((_, n)) => n.clone(),
+        None => format!("{val:#x}"),
+    }
+}
+
+/// `xtables_parse_val_mask` with a name map: `V[/M]` numbers, or a name (mask all ones).
+pub(crate) fn parse_val_mask_named(
+    ext: &str,
+    s: &str,
+    map: &[(u32, String)],
+) -> Result<(u32, u32), ExtError> {
+    if let Some((v, m)) = s.split_once('/') {
+        return Ok((
+            uint(ext, v, 0, u32::MAX.into())? as u32,
+            uint(ext, m, 0, u32::MAX.into())? as u32,
+        ));
+    }
+    if let Some(v) = strtoul0(s) {
+        return Ok((
+            u32::try_from(v).map_err(|_| bad(ext, format!("`{s}` out of range")))?,
+            u32::MAX,
+        ));
+    }
+    map.iter()
+        .find(|(_, n)| n == s)
+        .map(|(i, _)| (*i, u32::MAX))
+        .ok_or_else(|| bad(ext, format!("unknown name `{s}`")))
 }
 
 #[cfg(test)]

@@ -3,8 +3,8 @@
 //! mode, u8 match bits, u8 invert bits).
 
 use super::opts::{
-    Args, addr_opt_mask, bad, malformed, parse_addr, proto_name, proto_number, push_inv, sized,
-    strtoul0, tr, uint,
+    Args, addr_opt_mask, bad, malformed, parse_host_mask16, proto_name, proto_number, push_inv,
+    sized, strtoul0, tr, uint,
 };
 use super::{DecodeCtx, ExtDef, ExtError, ExtKind};
 use crate::ruleset::Family;
@@ -215,7 +215,7 @@ fn parse(family: Family, words: &[String]) -> Result<Vec<String>, ExtError> {
             "--tunnel-src" | "--tunnel-dst" => {
                 let src = o == "--tunnel-src";
                 set(if src { S_SADDR } else { S_DADDR }, &mut cur)?;
-                let (addr, mask) = host_mask(family, a.value(o)?)?;
+                let (addr, mask) = parse_host_mask16(NAME, family, a.value(o)?)?;
                 if src {
                     (cur.saddr, cur.smask) = (addr, mask);
                 } else {
@@ -263,41 +263,4 @@ fn parse(family: Family, words: &[String]) -> Result<Vec<String>, ExtError> {
     }
     p.elems = done;
     Ok(p.words(family))
-}
-
-/// XTTYPE_HOSTMASK: the address as given (not masked) and its mask.
-fn host_mask(family: Family, s: &str) -> Result<([u8; 16], [u8; 16]), ExtError> {
-    let (addr, len) = match s.split_once('/') {
-        Some((x, l)) => (x, Some(l)),
-        None => (s, None),
-    };
-    let mut a16 = [0u8; 16];
-    let mut m16 = [0u8; 16];
-    let n = match family {
-        Family::Ipv4 => {
-            a16[..4].copy_from_slice(&parse_addr::<4>(NAME, addr)?);
-            4
-        }
-        Family::Ipv6 => {
-            a16 = parse_addr::<16>(NAME, addr)?;
-            16
-        }
-    };
-    match len {
-        None => m16[..n].fill(0xff),
-        Some(l) => match l.parse::<u32>() {
-            Ok(bits) if bits as usize <= n * 8 => {
-                let full = super::opts::mask_bytes::<16>(bits);
-                m16[..n].copy_from_slice(&full[..n]);
-            }
-            _ => {
-                if n == 4 {
-                    m16[..4].copy_from_slice(&parse_addr::<4>(NAME, l)?);
-                } else {
-                    m16 = parse_addr::<16>(NAME, l)?;
-                }
-            }
-        },
-    }
-    Ok((a16, m16))
 }

@@ -42,7 +42,7 @@ pub fn with_names<T>(names: impl Fn(u16) -> Option<String> + 'static, f: impl Fn
     out
 }
 
-fn resolve(index: u16) -> Result<String, ExtError> {
+pub(crate) fn resolve(index: u16) -> Result<String, ExtError> {
     RESOLVER.with(|r| {
         let r = r.borrow();
         let f: Option<Resolver> = r.as_deref();

@@ -432,10 +432,23 @@ impl Btf {
     }
 
     /// Depth-first search through anonymous members; returns the bit offset from `id`'s start.
+    /// Bounded in depth and in types visited, so a malicious blob cannot make it explode.
     fn find_member(&self, id: u32, name: &str, depth: u32) -> Option<(u32, &Member)> {
-        if depth > 8 {
+        let mut budget = 4096u32;
+        self.find_member_in(id, name, depth, &mut budget)
+    }
+
+    fn find_member_in(
+        &self,
+        id: u32,
+        name: &str,
+        depth: u32,
+        budget: &mut u32,
+    ) -> Option<(u32, &Member)> {
+        if depth > 8 || *budget == 0 {
             return None;
         }
+        *budget -= 1;
         let members = match self.resolve(id)?.1 {
             Type::Struct { members, .. } | Type::Union { members, .. } => members,
             _ => return None,
@@ -443,10 +456,15 @@ impl Btf {
         if let Some(m) = members.iter().find(|m| m.name == name) {
             return Some((m.bit_offset, m));
         }
-        members.iter().filter(|m| m.name.is_empty()).find_map(|m| {
-            let (inner, found) = self.find_member(m.ty, name, depth + 1)?;
-            Some((m.bit_offset.checked_add(inner)?, found))
-        })
+        for m in members.iter().filter(|m| m.name.is_empty()) {
+            if let Some((inner, found)) = self.find_member_in(m.ty, name, depth + 1, budget) {
+                return Some((m.bit_offset.checked_add(inner)?, found));
+            }
+            if *budget == 0 {
+                return None;
+            }
+        }
+        None
     }
 
     /// Whether `struct ty` has `path`, for optional fields.
@@ -532,6 +550,36 @@ mod tests {
         assert_eq!(btf.enum_value("e", "X").unwrap(), 7);
         assert_eq!(btf.member_offset("outer", &["c"]).unwrap(), 8);
         assert_eq!(btf.enumerator("X"), Some(7));
+    }
+
+    #[test]
+    fn self_referencing_anonymous_members_stay_bounded() {
+        // struct s { 64 anonymous members of type s } : a naive search is 64^9 steps.
+        let strings = b"\0s\0".to_vec();
+        let mut t = Vec::new();
+        let mut push = |v: &[u32]| v.iter().for_each(|x| t.extend_from_slice(&x.to_ne_bytes()));
+        push(&[1, (KIND_STRUCT as u32) << 24 | 64, 8]);
+        for _ in 0..64 {
+            push(&[0, 1, 0]);
+        }
+        let mut out = Vec::new();
+        out.extend_from_slice(&MAGIC.to_ne_bytes());
+        out.extend_from_slice(&[1, 0]);
+        for v in [
+            24u32,
+            0,
+            t.len() as u32,
+            t.len() as u32,
+            strings.len() as u32,
+        ] {
+            out.extend_from_slice(&v.to_ne_bytes());
+        }
+        out.extend_from_slice(&t);
+        out.extend_from_slice(&strings);
+        let btf = Btf::parse(&out).unwrap();
+        let start = std::time::Instant::now();
+        assert!(btf.member("s", "missing").is_err());
+        assert!(start.elapsed() < std::time::Duration::from_secs(2));
     }
 
     #[test]

@@ -11,6 +11,7 @@ use std::collections::BTreeSet;
 use std::os::unix::fs::MetadataExt;
 use std::path::Path;
 
+use aya::maps::lpm_trie::{Key as LpmKey, LpmTrie};
 use aya::maps::{HashMap, MapData, PerCpuArray, PerCpuHashMap, PerCpuValues, RingBuf};
 use aya::programs::tc::{self, TcAttachType};
 use aya::programs::{BtfTracePoint, SchedClassifier};
@@ -35,6 +36,8 @@ const MAP_DROPS: &str = "NFP_DROPS";
 const MAP_SAMPLES: &str = "NFP_SAMPLES";
 const MAP_STATS: &str = "NFP_STATS";
 const MAP_IFCOUNT: &str = "NFP_IFCOUNT";
+const MAP_NETS4: &str = "NFP_NETS4";
+const MAP_NETS6: &str = "NFP_NETS6";
 
 #[derive(Debug, Error)]
 pub enum DropProbeError {
@@ -265,6 +268,51 @@ impl DropProbe {
         }
     }
 
+    /// Count drops of packets to or from `net/prefix` (a bridge's subnet) on `key`, even when
+    /// neither the skb's device nor its route's is watched. `key = None` removes the subnet.
+    pub fn watch_net(
+        &mut self,
+        net: std::net::IpAddr,
+        prefix: u8,
+        key: Option<WatchKey>,
+    ) -> Result<(), DropProbeError> {
+        fn apply<const N: usize>(
+            map: &mut aya::maps::Map,
+            data: [u8; N],
+            prefix: u8,
+            key: Option<WatchKey>,
+        ) -> Result<(), DropProbeError> {
+            let mut trie: LpmTrie<_, [u8; N], WatchKey> =
+                LpmTrie::try_from(map).map_err(|e| aya_err("opening the subnet watch", e))?;
+            let k = LpmKey::new(u32::from(prefix), data);
+            match key {
+                Some(v) => trie
+                    .insert(&k, v, 0)
+                    .map_err(|e| aya_err("filling the subnet watch", e)),
+                None => match trie.remove(&k) {
+                    Ok(()) | Err(aya::maps::MapError::KeyNotFound) => Ok(()),
+                    Err(e) => Err(aya_err("updating the subnet watch", e)),
+                },
+            }
+        }
+        match net {
+            std::net::IpAddr::V4(a) => {
+                let map = self
+                    .ebpf
+                    .map_mut(MAP_NETS4)
+                    .ok_or(DropProbeError::Missing("map NFP_NETS4"))?;
+                apply(map, a.octets(), prefix.min(32), key)
+            }
+            std::net::IpAddr::V6(a) => {
+                let map = self
+                    .ebpf
+                    .map_mut(MAP_NETS6)
+                    .ok_or(DropProbeError::Missing("map NFP_NETS6"))?;
+                apply(map, a.octets(), prefix.min(128), key)
+            }
+        }
+    }
+
     /// Attach the ingress/egress counters to `ifname` (ifindex `ifindex`) in namespace `ns`.
     /// Only one namespace's interfaces can be counted by tc at a time (keys are ifindexes).
     pub fn attach_tc(
@@ -415,4 +463,39 @@ pub fn loaded_ids() -> Result<(BTreeSet<u32>, BTreeSet<u32>), DropProbeError> {
         links.insert(l.map_err(|e| aya_err("listing BPF links", e))?.id());
     }
     Ok((progs, links))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A valid BTF blob with no types at all: every field is missing.
+    fn empty_btf() -> Btf {
+        let mut b = Vec::new();
+        b.extend_from_slice(&0xeb9fu16.to_ne_bytes());
+        b.extend_from_slice(&[1, 0]);
+        for v in [24u32, 0, 0, 0, 1] {
+            b.extend_from_slice(&v.to_ne_bytes());
+        }
+        b.push(0);
+        Btf::parse(&b).unwrap()
+    }
+
+    #[test]
+    fn a_missing_field_disables_the_probe_with_its_name() {
+        let err = resolve_config(&empty_btf(), 0).unwrap_err();
+        assert!(err.to_string().contains("lacks `sk_buff.dev`"), "{err}");
+    }
+
+    #[test]
+    fn offsets_of_the_running_kernel() {
+        let btf = Btf::from_sys().expect("this test needs /sys/kernel/btf/vmlinux");
+        let c = resolve_config(&btf, 7).unwrap();
+        assert_eq!((c.enabled, c.sample_per_sec), (1, 7));
+        let skb = btf.struct_size("sk_buff").unwrap();
+        for off in [c.skb_len, c.skb_head, c.skb_protocol, c.skb_refdst] {
+            assert!(off > 0 && off < skb, "{c:?}");
+        }
+        assert!(c.dev_ifindex < btf.struct_size("net_device").unwrap());
+    }
 }

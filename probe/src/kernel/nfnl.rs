@@ -292,6 +292,11 @@ pub struct NfnlSocket {
 impl NfnlSocket {
     /// Opens the socket in the calling thread's network namespace.
     pub fn open() -> Result<Self, NfnlError> {
+        Self::open_with(0)
+    }
+
+    /// Same, with a receive buffer of at least `buf` bytes (bounded).
+    pub fn open_with(buf: usize) -> Result<Self, NfnlError> {
         // SAFETY: plain socket(2) call; the fd is owned right away.
         let fd = unsafe {
             libc::socket(
@@ -326,7 +331,7 @@ impl NfnlSocket {
         Ok(Self {
             fd,
             seq: seed,
-            buf: vec![0; RECV_BUF],
+            buf: vec![0; buf.clamp(RECV_BUF, RECV_BUF_MAX)],
         })
     }
 

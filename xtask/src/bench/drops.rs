@@ -29,7 +29,7 @@ pub static BENCH: Bench = Bench {
     run,
 };
 
-const ROUNDS: usize = 3;
+const ROUNDS: usize = 5;
 const ROUND: Duration = Duration::from_secs(3);
 const STORM: Duration = Duration::from_secs(10);
 const CTR_ADDR: Ipv4Addr = Ipv4Addr::new(172, 31, 0, 2);

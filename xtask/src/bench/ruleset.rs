@@ -4,8 +4,10 @@
 //! comments, compat matches, one chain per 25 rules: 2,000 chains at 50k) loaded with
 //! `iptables-nft-restore` and the same with `iptables-legacy-restore`. Then, in that namespace,
 //! each contender runs as its own process (output to /dev/null) and we keep its best wall time
-//! and its peak RSS (wait4 rusage):
-//! - ours: nf_tables snapshot + xlate + iptables-save text (examples/ruleset_bench.rs);
+//! and its peak RSS (`/usr/bin/time`), plus its CPU time (wait4), which is the fairer number
+//! when other work shares the cores:
+//! - ours: nf_tables snapshot + xlate + iptables-save text (examples/ruleset_bench.rs), and
+//!   ours on the legacy tables (kernel::xt + render);
 //! - `iptables-nft-save`, `iptables-legacy-save`, `nft -j list ruleset`;
 //! - the floor: a bare GETRULE dump that only receives the bytes, whole family and per chain.
 //!
@@ -62,15 +64,26 @@ struct Sample {
     maxrss_kib: i64,
 }
 
-/// Runs `cmd` (stdout to /dev/null) and reads its own rusage with wait4.
-fn measure(cmd: &mut Command) -> Result<Sample> {
+/// Runs `argv` (stdout to /dev/null) under `/usr/bin/time`, which reports the peak RSS of
+/// that command alone (wait4 on a child forked from this big process would inherit our own
+/// high-water mark), and reads the CPU time of the whole tree with wait4.
+fn measure(ns: &Netns, argv: &[&str]) -> Result<Sample> {
+    let mut cmd = Command::new("/usr/bin/time");
+    cmd.args(["-f", "maxrss=%M", "ip", "netns", "exec", &ns.0])
+        .args(argv);
     let start = Instant::now();
     let child = cmd
         .stdout(Stdio::null())
         .stderr(Stdio::piped())
         .spawn()
-        .context("spawn")?;
+        .context("prerequisite missing: /usr/bin/time (apt-get install time)")?;
     let pid = child.id() as libc::pid_t;
+    let mut stderr = child.stderr.context("stderr")?;
+    let mut err = String::new();
+    {
+        use std::io::Read;
+        let _ = stderr.read_to_string(&mut err);
+    }
     let mut status = 0;
     // SAFETY: zeroed rusage is a valid out-parameter; pid is our child, not yet reaped.
     let mut ru: libc::rusage = unsafe { std::mem::zeroed() };
@@ -81,30 +94,31 @@ fn measure(cmd: &mut Command) -> Result<Sample> {
         bail!("wait4 failed: {}", std::io::Error::last_os_error());
     }
     if !(libc::WIFEXITED(status) && libc::WEXITSTATUS(status) == 0) {
-        let mut err = String::new();
-        if let Some(mut e) = child.stderr {
-            use std::io::Read;
-            let _ = e.read_to_string(&mut err);
-        }
-        bail!("{:?} failed (status {status}): {err}", cmd);
+        bail!("{argv:?} failed (status {status}): {err}");
     }
+    let maxrss_kib = err
+        .lines()
+        .rev()
+        .find_map(|l| l.strip_prefix("maxrss="))
+        .and_then(|v| v.trim().parse().ok())
+        .context("no maxrss from /usr/bin/time")?;
     let tv = |t: libc::timeval| {
         Duration::from_secs(t.tv_sec as u64) + Duration::from_micros(t.tv_usec as u64)
     };
     Ok(Sample {
         wall,
         cpu: tv(ru.ru_utime) + tv(ru.ru_stime),
-        maxrss_kib: ru.ru_maxrss,
+        maxrss_kib,
     })
 }
 
 /// Best wall time and the largest peak RSS over `runs` runs (after one warm-up).
-fn best_of(runs: usize, mut make: impl FnMut() -> Command) -> Result<Sample> {
-    measure(&mut make())?;
+fn best_of(runs: usize, ns: &Netns, argv: &[&str]) -> Result<Sample> {
+    measure(ns, argv)?;
     let mut best: Option<Sample> = None;
     let mut rss = 0;
     for _ in 0..runs {
-        let s = measure(&mut make())?;
+        let s = measure(ns, argv)?;
         rss = rss.max(s.maxrss_kib);
         if best.is_none_or(|b| s.wall < b.wall) {
             best = Some(s);
@@ -275,9 +289,20 @@ fn run(args: &[String]) -> Result<()> {
                 .join("\n")
         };
         let same = strip(&ours_text) == strip(&save_text);
+        let ours_legacy =
+            sh::output(ns.cmd(&w).arg("ours-legacy")).context("worker (legacy) failed")?;
+        let legacy_text =
+            sh::output(&mut ns.cmd("iptables-legacy-save")).context("iptables-legacy-save")?;
+        let same_legacy = strip(&ours_legacy) == strip(&legacy_text);
+        eprintln!("  legacy output identical to iptables-legacy-save: {same_legacy}");
         eprintln!("  output identical to iptables-nft-save: {same}");
-        let contenders: [(&str, Vec<&str>, &str); 6] = [
+        let contenders: [(&str, Vec<&str>, &str); 7] = [
             ("nfprobe (ours)", vec![w.as_str(), "ours"], "ours"),
+            (
+                "nfprobe legacy (ours)",
+                vec![w.as_str(), "ours-legacy"],
+                "ours-legacy",
+            ),
             ("iptables-nft-save", vec!["iptables-nft-save"], "nft-save"),
             (
                 "iptables-legacy-save",
@@ -303,11 +328,7 @@ fn run(args: &[String]) -> Result<()> {
         let mut res = std::collections::HashMap::new();
         for (label, argv, key) in &contenders {
             step(&format!("{n} rules: {label}"));
-            let s = best_of(runs, || {
-                let mut c = ns.cmd(argv[0]);
-                c.args(&argv[1..]);
-                c
-            })?;
+            let s = best_of(runs, &ns, argv)?;
             let _ = writeln!(
                 report,
                 "| {n} | {label} | {} | {} | {:.1} |",
@@ -325,13 +346,24 @@ fn run(args: &[String]) -> Result<()> {
             g("bare-chain")
         };
         let r = |a: Duration, b: Duration| a.as_secs_f64() / b.as_secs_f64().max(1e-9);
+        let cpu_floor = g("bare-family").cpu.min(g("bare-chain").cpu);
         verdicts.push(format!(
-            "{n} rules: ours/floor {:.2}x (target <= 1.3), iptables-nft-save/ours {:.2}x (>= 1.5), nft -j/ours {:.2}x (>= 5), RSS ours {:.1} MiB vs iptables-nft-save {:.1} MiB (below), identical output: {same}",
+            "{n} rules: wall: ours/floor {:.2}x (target <= 1.3), iptables-nft-save/ours {:.2}x (>= 1.5), nft -j/ours {:.2}x (>= 5); cpu: ours/floor {:.2}x, iptables-nft-save/ours {:.2}x, nft -j/ours {:.2}x; RSS ours {:.1} MiB vs iptables-nft-save {:.1} MiB (below); identical output: {same}",
             r(ours.wall, floor.wall),
             r(g("nft-save").wall, ours.wall),
             r(g("nft-j").wall, ours.wall),
+            r(ours.cpu, cpu_floor),
+            r(g("nft-save").cpu, ours.cpu),
+            r(g("nft-j").cpu, ours.cpu),
             ours.maxrss_kib as f64 / 1024.0,
             g("nft-save").maxrss_kib as f64 / 1024.0,
+        ));
+        verdicts.push(format!(
+            "{n} rules: legacy: ours/iptables-legacy-save {:.2}x wall (target <= 1.3), {:.2}x cpu; RSS {:.1} vs {:.1} MiB; identical output: {same_legacy}",
+            r(g("ours-legacy").wall, g("legacy-save").wall),
+            r(g("ours-legacy").cpu, g("legacy-save").cpu),
+            g("ours-legacy").maxrss_kib as f64 / 1024.0,
+            g("legacy-save").maxrss_kib as f64 / 1024.0,
         ));
         drop(ns);
     }

@@ -105,17 +105,18 @@ pub fn read_ruleset_with(
     ns: Option<&NetnsSpec>,
     opts: &ReadOptions,
 ) -> Result<NftRuleset, NftError> {
-    run_in(ns, || snapshot::read(opts, &mut |_, _, _| {}))?
+    run_in(ns, || snapshot::read(opts, &|_, _, _| {}))?
 }
 
 /// Like [`read_ruleset_with`], calling `visit(family, table, chain)` for every chain as soon as
 /// its rules are read, so a caller can translate and drop them chain by chain (flat memory on
-/// huge rulesets). If the snapshot must restart because the ruleset changed, chains are
-/// visited again: the visitor must overwrite, not append.
+/// huge rulesets). Big rulesets are dumped by several threads (one socket each), so the
+/// visitor may run concurrently for different chains. If the snapshot must restart because
+/// the ruleset changed, chains are visited again: the visitor must overwrite, not append.
 pub fn read_ruleset_visit(
     ns: Option<&NetnsSpec>,
     opts: &ReadOptions,
-    visit: &mut ChainVisitor<'_>,
+    visit: &ChainVisitor<'_>,
 ) -> Result<NftRuleset, NftError> {
     run_in(ns, || snapshot::read(opts, visit))?
 }

@@ -78,18 +78,20 @@ fn getgen(sock: &mut NfnlSocket) -> Result<u32, NfnlError> {
     })
 }
 
-pub(super) fn read(
-    opts: &ReadOptions,
-    visit: &mut ChainVisitor<'_>,
-) -> Result<NftRuleset, NftError> {
+pub(super) fn read(opts: &ReadOptions, visit: &ChainVisitor<'_>) -> Result<NftRuleset, NftError> {
     let mut last_err = None;
+    let mut buf_hint = 0;
     for _ in 0..MAX_ATTEMPTS {
-        let mut sock = NfnlSocket::open()?;
-        match attempt(&mut sock, opts, visit) {
+        let mut sock = NfnlSocket::open_with(buf_hint)?;
+        match attempt(&mut sock, opts, visit, buf_hint) {
             Ok(Attempt::Done(rs)) => return Ok(rs),
             Ok(Attempt::Changed) => {}
-            // The buffer grew; the partial dump is discarded with the socket.
-            Err(e @ NfnlError::Truncated { .. }) => last_err = Some(e),
+            // A message did not fit: restart with a buffer that holds it (the partial dump
+            // is discarded with the socket).
+            Err(e @ NfnlError::Truncated { size, .. }) => {
+                buf_hint = buf_hint.max(size);
+                last_err = Some(e);
+            }
             Err(e) => return Err(e.into()),
         }
         std::thread::sleep(Duration::from_millis(5));
@@ -112,12 +114,13 @@ fn wanted(opts: &ReadOptions, family: u8, table: &str) -> bool {
 }
 
 /// Called once per chain right after its rules were read (again on a restarted snapshot).
-pub type ChainVisitor<'v> = dyn FnMut(NftFamily, &str, &mut NftChain) + Send + 'v;
+pub type ChainVisitor<'v> = dyn Fn(NftFamily, &str, &mut NftChain) + Sync + 'v;
 
 fn attempt(
     sock: &mut NfnlSocket,
     opts: &ReadOptions,
-    visit: &mut ChainVisitor<'_>,
+    visit: &ChainVisitor<'_>,
+    buf_hint: usize,
 ) -> Result<Attempt, NfnlError> {
     let gen_before = getgen(sock)?;
     let mut cons = Consistency {
@@ -212,30 +215,63 @@ fn attempt(
     // Rules.
     match opts.rule_dump {
         RuleDump::PerChain => {
-            let mut req = Request::default();
+            let mut work: Vec<(NftFamily, &str, &mut NftChain)> = Vec::new();
             for t in tables.iter_mut() {
-                let family = t.family.nfproto();
                 for c in t.chains.iter_mut() {
                     if let Some(wanted) = opts.rules_of {
                         if c.hook.is_none() && !wanted(&t.name, &c.name) {
                             continue;
                         }
                     }
-                    req.reset(NFNL_SUBSYS_NFTABLES, MSG_GETRULE, NLM_F_DUMP, family);
-                    req.attr_str(NFTA_RULE_TABLE, &t.name)
-                        .attr_str(NFTA_RULE_CHAIN, &c.name);
-                    let st = sock.request("GETRULE dump", &mut req, true, |m| {
-                        cons.check(&m);
-                        let r = NftRule::decode(m.attrs).map_err(malformed("rule"))?;
-                        if r.chain == c.name.as_bytes() && r.table == t.name.as_bytes() {
-                            c.rules.push(r.rule);
-                        }
-                        Ok(())
-                    })?;
-                    interrupted |= st.interrupted;
-                    // Hand the chain over while its rules are fresh (lets callers keep memory
-                    // flat by translating and dropping them chain by chain).
-                    visit(t.family, &t.name, c);
+                    work.push((t.family, t.name.as_str(), c));
+                }
+            }
+            let workers = if work.len() >= PARALLEL_MIN_CHAINS {
+                std::thread::available_parallelism()
+                    .map_or(1, |n| n.get())
+                    .clamp(1, MAX_WORKERS)
+            } else {
+                1
+            };
+            if workers == 1 {
+                let st = dump_chains(sock, work, visit, cons.res_id)?;
+                interrupted |= st.0;
+                cons.stale |= st.1;
+            } else {
+                // Round-robin keeps the shares even; each worker has its own socket (the
+                // kernel does the dump work in the receiving thread, so the cores split it).
+                let mut shares: Vec<Vec<(NftFamily, &str, &mut NftChain)>> =
+                    (0..workers).map(|_| Vec::new()).collect();
+                for (i, w) in work.into_iter().enumerate() {
+                    shares[i % workers].push(w);
+                }
+                let res_id = cons.res_id;
+                let results: Vec<Result<(bool, bool), NfnlError>> = std::thread::scope(|s| {
+                    let handles: Vec<_> = shares
+                        .into_iter()
+                        .map(|share| {
+                            s.spawn(move || {
+                                let mut sock = NfnlSocket::open_with(buf_hint)?;
+                                dump_chains(&mut sock, share, visit, res_id)
+                            })
+                        })
+                        .collect();
+                    handles
+                        .into_iter()
+                        .map(|h| {
+                            h.join().unwrap_or_else(|_| {
+                                Err(NfnlError::Malformed {
+                                    what: "GETRULE dump",
+                                    reason: "a dump worker thread panicked".into(),
+                                })
+                            })
+                        })
+                        .collect()
+                });
+                for r in results {
+                    let (intr, stale) = r?;
+                    interrupted |= intr;
+                    cons.stale |= stale;
                 }
             }
         }
@@ -288,6 +324,46 @@ fn attempt(
         genid: gen_before,
         tables,
     }))
+}
+
+/// Below this many chains one socket is enough.
+const PARALLEL_MIN_CHAINS: usize = 64;
+const MAX_WORKERS: usize = 4;
+
+/// Dumps the rules of each chain (one GETRULE per chain) and visits it. Returns whether a
+/// dump was interrupted and whether a message carried another generation than `res_id`.
+fn dump_chains(
+    sock: &mut NfnlSocket,
+    work: Vec<(NftFamily, &str, &mut NftChain)>,
+    visit: &ChainVisitor<'_>,
+    res_id: u16,
+) -> Result<(bool, bool), NfnlError> {
+    let mut req = Request::default();
+    let mut interrupted = false;
+    let mut stale = false;
+    for (family, table, c) in work {
+        req.reset(
+            NFNL_SUBSYS_NFTABLES,
+            MSG_GETRULE,
+            NLM_F_DUMP,
+            family.nfproto(),
+        );
+        req.attr_str(NFTA_RULE_TABLE, table)
+            .attr_str(NFTA_RULE_CHAIN, &c.name);
+        let st = sock.request("GETRULE dump", &mut req, true, |m| {
+            stale |= m.res_id != res_id;
+            let r = NftRule::decode(m.attrs).map_err(malformed("rule"))?;
+            if r.chain == c.name.as_bytes() && r.table == table.as_bytes() {
+                c.rules.push(r.rule);
+            }
+            Ok(())
+        })?;
+        interrupted |= st.interrupted;
+        // Hand the chain over while its rules are fresh (callers can translate and drop
+        // them chain by chain: flat memory).
+        visit(family, table, c);
+    }
+    Ok((interrupted, stale))
 }
 
 /// What a bare rule dump received (the benchmark's floor: no decoding at all).

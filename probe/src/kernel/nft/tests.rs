@@ -294,14 +294,3 @@ proptest! {
         }
     }
 }
-
-#[test]
-fn print_sizes() {
-    eprintln!(
-        "Expr {} NftRule {} Rule {} Match {}",
-        std::mem::size_of::<Expr>(),
-        std::mem::size_of::<NftRule>(),
-        std::mem::size_of::<crate::ruleset::Rule>(),
-        std::mem::size_of::<crate::ruleset::Match>()
-    );
-}

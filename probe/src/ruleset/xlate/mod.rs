@@ -5,7 +5,8 @@
 //! through `crate::ext`, and anything else is kept in `Rule::undecoded`, never dropped.
 //!
 //! Entry points: [`read_iptables_ruleset`] (read + translate chain by chain: flat memory) and
-//! [`iptables_ruleset`] (translate a snapshot already read).
+//! [`iptables_ruleset`] (translate a snapshot already read); [`read_iptables_save`] streams
+//! straight to `iptables-save` text (the least memory).
 
 mod chains;
 mod compat;
@@ -16,4 +17,7 @@ mod rule;
 mod tables;
 
 pub use rule::xlate_rule;
-pub use tables::{IPTABLES_TABLES, iptables_ruleset, is_iptables_nft_table, read_iptables_ruleset};
+pub use tables::{
+    IPTABLES_TABLES, iptables_ruleset, is_iptables_nft_table, read_iptables_ruleset,
+    read_iptables_save,
+};

@@ -2,12 +2,13 @@
 //! them.
 
 use std::collections::HashMap;
+use std::sync::Mutex;
 
 use super::chains::chains_in_save_order;
 use super::rule::xlate_rule;
 use crate::kernel::netns::NetnsSpec;
 use crate::kernel::nft::{self, NftError, NftFamily, NftRuleset, NftTable, ReadOptions};
-use crate::ruleset::{Backend, Family, Rule, Ruleset, Table};
+use crate::ruleset::{Backend, Family, Rule, Ruleset, Table, render};
 
 /// iptables-nft 1.8.9 walks its own table array (mangle, security, raw, filter, nat) and
 /// prints the ones that exist in the kernel.
@@ -56,28 +57,72 @@ pub fn iptables_ruleset(rs: &NftRuleset, family: Family) -> Ruleset {
 }
 
 /// Reads the kernel and translates in one go, chain by chain while the snapshot is taken, so
-/// the raw nf_tables rules never pile up (what `nfprobe ruleset --backend nft` wants on big
-/// rulesets). Same result as `iptables_ruleset(&read_ruleset(..)?, family)`.
+/// the raw nf_tables rules never pile up. Same result as
+/// `iptables_ruleset(&read_ruleset(..)?, family)`.
 pub fn read_iptables_ruleset(ns: Option<&NetnsSpec>, family: Family) -> Result<Ruleset, NftError> {
-    let nf = nft_family(family);
-    let opts = ReadOptions {
-        family: Some(nf),
-        ..ReadOptions::default()
-    };
-    let mut done: HashMap<(String, String), Vec<Rule>> = HashMap::new();
-    let rs = nft::read_ruleset_visit(ns, &opts, &mut |_, table, chain| {
+    let done: Mutex<HashMap<(String, String), Vec<Rule>>> = Mutex::default();
+    let rs = nft::read_ruleset_visit(ns, &read_opts(family), &|_, table, chain| {
         if IPTABLES_TABLES.contains(&table) {
             let rules = std::mem::take(&mut chain.rules)
                 .iter()
                 .map(|r| xlate_rule(r, family))
                 .collect();
-            done.insert((table.to_owned(), chain.name.clone()), rules);
+            lock(&done).insert((table.to_owned(), chain.name.clone()), rules);
         }
     })?;
+    let mut done = done.into_inner().unwrap_or_else(|e| e.into_inner());
     Ok(assemble(&rs, family, &mut |t, c| {
         done.remove(&(t.name.clone(), c.name.clone()))
             .unwrap_or_default()
     }))
+}
+
+/// What `iptables-nft-save` (`-c` with `counters`) prints for `family`, `#` lines aside,
+/// read and rendered chain by chain: only the text is kept, so memory stays near the size
+/// of the output even for 100k rules.
+pub fn read_iptables_save(
+    ns: Option<&NetnsSpec>,
+    family: Family,
+    counters: bool,
+) -> Result<String, NftError> {
+    let done: Mutex<HashMap<(String, String), String>> = Mutex::default();
+    let rs = nft::read_ruleset_visit(ns, &read_opts(family), &|_, table, chain| {
+        if IPTABLES_TABLES.contains(&table) {
+            let mut text = String::new();
+            for r in std::mem::take(&mut chain.rules) {
+                render::rule_line(&mut text, &chain.name, &xlate_rule(&r, family), counters);
+            }
+            lock(&done).insert((table.to_owned(), chain.name.clone()), text);
+        }
+    })?;
+    let mut done = done.into_inner().unwrap_or_else(|e| e.into_inner());
+    // Table and chain lines come from the renderer itself (rules left empty), then each
+    // chain's rule text in the same order.
+    let skeleton = assemble(&rs, family, &mut |_, _| Vec::new());
+    let mut out = String::new();
+    for t in &skeleton.tables {
+        let mut head = String::new();
+        render::table(&mut head, t, counters);
+        out.push_str(head.strip_suffix("COMMIT\n").unwrap_or(&head));
+        for c in &t.chains {
+            if let Some(text) = done.remove(&(t.name.clone(), c.name.clone())) {
+                out.push_str(&text);
+            }
+        }
+        out.push_str("COMMIT\n");
+    }
+    Ok(out)
+}
+
+fn read_opts(family: Family) -> ReadOptions {
+    ReadOptions {
+        family: Some(nft_family(family)),
+        ..ReadOptions::default()
+    }
+}
+
+fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
+    m.lock().unwrap_or_else(|e| e.into_inner())
 }
 
 fn assemble(rs: &NftRuleset, family: Family, rules_of: &mut super::chains::RulesOf<'_>) -> Ruleset {

@@ -192,21 +192,33 @@ pub(crate) fn decode_expr_depth(elem: &[u8], depth: u8) -> Expr {
             }
         }
     }
-    let Some(name) = name.map(cstr) else {
+    let Some(name) = name else {
         return Expr::Raw(RawExpr {
             name: String::new(),
             data: elem.into(),
             reason: "expression without a name".into(),
         });
     };
-    match decode_named(&name, data, depth) {
-        Ok(e) => e,
-        Err(e) => Expr::Raw(RawExpr {
-            name,
+    // Names are matched as bytes: no allocation on the hot path.
+    let name = trim_nul(name);
+    match std::str::from_utf8(name).map(|n| decode_named(n, data, depth)) {
+        Ok(Ok(e)) => e,
+        Ok(Err(e)) => Expr::Raw(RawExpr {
+            name: cstr(name),
             data: data.into(),
             reason: e.to_string(),
         }),
+        Err(_) => Expr::Raw(RawExpr {
+            name: cstr(name),
+            data: data.into(),
+            reason: "expression name is not UTF-8".into(),
+        }),
     }
+}
+
+fn trim_nul(b: &[u8]) -> &[u8] {
+    let end = b.iter().position(|&c| c == 0).unwrap_or(b.len());
+    &b[..end]
 }
 
 fn decode_named(name: &str, d: &[u8], depth: u8) -> Result<Expr, NlaError> {
