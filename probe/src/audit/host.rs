@@ -140,8 +140,10 @@ pub fn findings(
     }
     // FORWARD policy.
     for family in [Family::Ipv4, Family::Ipv6] {
-        if let Some(c) = idx.chain(backend, family, "filter", "FORWARD") {
-            if c.policy == Some(Policy::Drop) {
+        if let Some(c) = idx.chain(backend, family, "filter", "FORWARD")
+            && c.policy == Some(Policy::Drop)
+        {
+            {
                 let missing_filter = rules.iter().any(|f| {
                     f.family == family
                         && f.table == "filter"
@@ -161,14 +163,12 @@ pub fn findings(
     }
     let sys = |k: &str| input.sysctls.get(k).cloned().flatten();
     let any_external = state.networks.iter().any(|n| !n.internal);
-    if state.daemon.iptables && any_external && !state.networks.is_empty() {
-        if sys("net.ipv4.ip_forward").as_deref() == Some("0") {
-            out.push(problem(
-                "ip_forward_off",
-                "net.ipv4.ip_forward=0: containers cannot reach outside and published ports are not forwarded".into(),
-                Some("sysctl -w net.ipv4.ip_forward=1".into()),
-            ));
-        }
+    if state.daemon.iptables && any_external && sys("net.ipv4.ip_forward").as_deref() == Some("0") {
+        out.push(problem(
+            "ip_forward_off",
+            "net.ipv4.ip_forward=0: containers cannot reach outside and published ports are not forwarded".into(),
+            Some("sysctl -w net.ipv4.ip_forward=1".into()),
+        ));
     }
     let layout = input.expectation.layout;
     if !state.daemon.userland_proxy && layout != Layout::V29Nft {

@@ -286,11 +286,11 @@ pub fn run(input: &Input<'_>) -> Audit {
             if let Some(c) = chain {
                 if let Some(p) = c.lookalike(rule) {
                     f.lookalike = Some(text::spec(&x.chain, &c.rules[p]));
-                } else if x.family == Family::Ipv6 {
-                    if let Some(p) = c.mask_lookalike(rule) {
-                        f.lookalike = Some(text::spec(&x.chain, &c.rules[p]));
-                        f.detail = Some("differs only in prefix length from a rule in the chain: ip6tables-nft -C ignores prefix lengths".into());
-                    }
+                } else if x.family == Family::Ipv6
+                    && let Some(p) = c.mask_lookalike(rule)
+                {
+                    f.lookalike = Some(text::spec(&x.chain, &c.rules[p]));
+                    f.detail = Some("differs only in prefix length from a rule in the chain: ip6tables-nft -C ignores prefix lengths".into());
                 }
             }
             f.effect = Some(x.effect.clone());

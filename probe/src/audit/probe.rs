@@ -74,7 +74,7 @@ pub fn questions(
                         let (Some(a), Some(_)) = (altered, simple(r)) else {
                             continue;
                         };
-                        if c.rules.iter().any(|k| *k == a) {
+                        if c.rules.contains(&a) {
                             continue;
                         }
                         let Some(args) = simple(&a) else { continue };

@@ -66,11 +66,11 @@ impl Builder {
         effect: impl Into<String>,
     ) -> usize {
         let args: Vec<String> = args.iter().map(|s| (*s).to_owned()).collect();
-        if let Some(i) = self.e.rules.iter().position(|r| {
-            r.family == family && r.table == table && r.chain == chain && r.args == args
-        }) {
+        let key = (family, table.to_owned(), chain.to_owned(), args.clone());
+        if let Some(&i) = self.seen.get(&key) {
             return i;
         }
+        self.seen.insert(key, self.e.rules.len());
         self.e.rules.push(Expected {
             family,
             table: table.into(),
