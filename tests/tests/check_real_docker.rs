@@ -62,6 +62,52 @@ fn real_dockerd_healthy_is_clean() {
         rules >= 25,
         "two networks with a published port each: {rules} rules checked"
     );
+
+    // Without the API: bridges from the kernel, clearly marked as a degraded view.
+    let ns = lab.host_netns_path();
+    let (_, d) = nfprobe_json(&["--netns", ns.to_str().unwrap(), "check", "--no-docker-api"]);
+    assert_eq!(d["docker_source"], "netlink");
+    assert!(
+        d["degraded"]
+            .as_str()
+            .is_some_and(|s| s.contains("--no-docker-api")),
+        "{}",
+        d["degraded"]
+    );
+    assert!(
+        d["host"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|h| h["kind"] == "degraded_view"),
+        "{:#?}",
+        d["host"]
+    );
+    let bridges: Vec<&str> = d["networks"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|n| n["bridge"].as_str().unwrap())
+        .collect();
+    assert_eq!(bridges.len(), 2, "{bridges:?}");
+    for n in lab.networks() {
+        assert!(
+            bridges.contains(&n.bridge.as_str()),
+            "{} not in {bridges:?}",
+            n.bridge
+        );
+    }
+    // The per-network FORWARD rules do not depend on the unknown settings: all present.
+    let fwd: Vec<&Value> = d["findings"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|f| f["chain"] == "FORWARD" && f["network"].is_string())
+        .collect();
+    assert!(fwd.len() >= 8, "{fwd:#?}");
+    for f in fwd {
+        assert_eq!(f["status"], "ok", "{f:#}");
+    }
     lab.down().unwrap();
 }
 

@@ -3,8 +3,11 @@
 
 use super::index::KernelIndex;
 use super::{Finding, HostFinding, Input, Severity, Status};
+use crate::claims::ProbeKind;
 use crate::docker::expect::Layout;
 use crate::ruleset::{Backend, Family, Policy};
+
+const UPGRADE: &str = "upgrade iptables (1.8.12, or a distribution 1.8.11 with the fix, e.g. Debian 1.8.11-2), then restart dockerd";
 
 fn problem(kind: &str, message: String, fix: Option<String>) -> HostFinding {
     HostFinding {
@@ -62,34 +65,55 @@ pub fn findings(
             .version
             .clone()
             .unwrap_or_else(|| "unknown version".into());
+        let probe = |kind: ProbeKind| {
+            input
+                .probes
+                .iter()
+                .find(|p| p.binary == b.path && p.kind == kind && p.answer.says_present())
+        };
+        let iface_probe = probe(ProbeKind::InterfaceNames);
+        let prefix_probe = probe(ProbeKind::Ipv6PrefixLength);
+        let proof = iface_probe
+            .map(|p| {
+                format!(
+                    " Proof: `-t {} -C {} {}` answers \"present\" although only `{}` is in the kernel.",
+                    p.table,
+                    p.chain,
+                    p.args.join(" "),
+                    p.from_rule
+                )
+            })
+            .unwrap_or_default();
         if !lies.is_empty() {
+            let prefix_lie = |f: &&&Finding| {
+                f.detail
+                    .as_deref()
+                    .is_some_and(|d| d.contains("prefix length"))
+            };
+            let prefix = lies.iter().filter(prefix_lie).count();
             let iface = lies
                 .iter()
-                .filter(|f| {
-                    f.lookalike.is_some()
-                        && f.detail
-                            .as_deref()
-                            .is_none_or(|d| !d.contains("prefix length"))
-                })
-                .count();
-            let prefix = lies
-                .iter()
-                .filter(|f| {
-                    f.detail
-                        .as_deref()
-                        .is_some_and(|d| d.contains("prefix length"))
-                })
+                .filter(|f| f.lookalike.is_some() && !prefix_lie(f))
                 .count();
             out.push(problem(
                 "iptables_cli_lies",
                 format!(
-                    "{} ({v}) answered `-C` wrongly for {} rule(s){}{}. Docker trusts that answer and skips or deletes rules.",
+                    "{} ({v}) answered `-C` wrongly for {} rule(s){}{}. Docker trusts that answer and skips or deletes rules.{proof}",
                     b.path.display(),
                     lies.len(),
                     if iface > 0 { format!("; {iface} differ from a kernel rule only in interface names (the iptables-nft 1.8.11 bug)") } else { String::new() },
                     if prefix > 0 { format!("; {prefix} differ only in IPv6 prefix length (ip6tables-nft prefix-length bug)") } else { String::new() },
                 ),
-                Some("upgrade iptables (1.8.12, or a distribution 1.8.11 with the fix, e.g. Debian 1.8.11-2), then restart dockerd".into()),
+                Some(UPGRADE.into()),
+            ));
+        } else if iface_probe.is_some() {
+            out.push(problem(
+                "iptables_cli_lies",
+                format!(
+                    "{} ({v}) ignores interface names in `-C`/`-D` (the iptables-nft 1.8.11 bug): Docker's rules are intact now, but the next network or restart will lose or delete rules.{proof}",
+                    b.path.display()
+                ),
+                Some(UPGRADE.into()),
             ));
         } else if b.backend == Some(Backend::Nft) && b.version_triple() == Some((1, 8, 11)) {
             out.push(info(
@@ -100,11 +124,26 @@ pub fn findings(
                 ),
             ));
         }
+        if let Some(p) = prefix_probe {
+            out.push(info(
+                "ip6tables_prefix_length_lie",
+                format!(
+                    "{} ignores IPv6 prefix lengths in `-C`/`-D` (`-t {} -C {} {}` answers \"present\"; only `{}` exists): checking or deleting one IPv6 subnet's rule can hit another subnet's rule.",
+                    b.path.display(),
+                    p.table,
+                    p.chain,
+                    p.args.join(" "),
+                    p.from_rule
+                ),
+            ));
+        }
     }
     // FORWARD policy.
     for family in [Family::Ipv4, Family::Ipv6] {
-        if let Some(c) = idx.chain(backend, family, "filter", "FORWARD") {
-            if c.policy == Some(Policy::Drop) {
+        if let Some(c) = idx.chain(backend, family, "filter", "FORWARD")
+            && c.policy == Some(Policy::Drop)
+        {
+            {
                 let missing_filter = rules.iter().any(|f| {
                     f.family == family
                         && f.table == "filter"
@@ -124,14 +163,12 @@ pub fn findings(
     }
     let sys = |k: &str| input.sysctls.get(k).cloned().flatten();
     let any_external = state.networks.iter().any(|n| !n.internal);
-    if state.daemon.iptables && any_external && !state.networks.is_empty() {
-        if sys("net.ipv4.ip_forward").as_deref() == Some("0") {
-            out.push(problem(
-                "ip_forward_off",
-                "net.ipv4.ip_forward=0: containers cannot reach outside and published ports are not forwarded".into(),
-                Some("sysctl -w net.ipv4.ip_forward=1".into()),
-            ));
-        }
+    if state.daemon.iptables && any_external && sys("net.ipv4.ip_forward").as_deref() == Some("0") {
+        out.push(problem(
+            "ip_forward_off",
+            "net.ipv4.ip_forward=0: containers cannot reach outside and published ports are not forwarded".into(),
+            Some("sysctl -w net.ipv4.ip_forward=1".into()),
+        ));
     }
     let layout = input.expectation.layout;
     if !state.daemon.userland_proxy && layout != Layout::V29Nft {

@@ -3,13 +3,14 @@
 
 pub mod host;
 pub mod index;
+pub mod probe;
 pub mod text;
 
 use std::collections::{BTreeMap, HashSet};
 
 use serde::{Deserialize, Serialize};
 
-use crate::claims::{Answer, Binary, Claim};
+use crate::claims::{Answer, Binary, Claim, LieProbe};
 use crate::docker::expect::{Expectation, Expected, Layout, Op};
 use crate::docker::state::DockerState;
 use crate::ruleset::{Backend, Family, Ruleset, Target};
@@ -147,6 +148,8 @@ pub struct Input<'a> {
     pub nft: Option<&'a NftView>,
     pub binaries: &'a [Binary],
     pub claims: &'a [Claim],
+    /// Bug probes (`probe::questions` asked through `claims::probe_lies`).
+    pub probes: &'a [LieProbe],
     pub sysctls: &'a BTreeMap<String, Option<String>>,
 }
 
@@ -167,6 +170,10 @@ pub struct NftTableView {
 pub struct NftChainView {
     pub name: String,
     pub comments: Vec<Option<String>>,
+}
+
+pub fn docker_backend_of(rulesets: &[Ruleset], binaries: &[Binary]) -> Backend {
+    docker_backend(&KernelIndex::new(rulesets), binaries)
 }
 
 fn docker_backend(idx: &KernelIndex<'_>, binaries: &[Binary]) -> Backend {
@@ -192,6 +199,19 @@ pub fn run(input: &Input<'_>) -> Audit {
     let mut explained: HashSet<(Family, String, String, usize)> = HashSet::new();
     let mut positions: Vec<Option<usize>> = vec![None; e.rules.len()];
     let bin_of = |p: &std::path::Path| input.binaries.iter().find(|b| b.path == p);
+    let mut claims_of: std::collections::HashMap<(Family, &str, &str, &[String]), Vec<&Claim>> =
+        std::collections::HashMap::new();
+    for c in input.claims {
+        claims_of
+            .entry((
+                c.family,
+                c.table.as_str(),
+                c.chain.as_str(),
+                c.args.as_slice(),
+            ))
+            .or_default()
+            .push(c);
+    }
     for (i, (x, parsed)) in e.rules.iter().zip(&canon).enumerate() {
         let mut f = Finding {
             status: Status::Ok,
@@ -228,9 +248,13 @@ pub fn run(input: &Input<'_>) -> Audit {
         }
         positions[i] = found.first().copied();
         let present = !found.is_empty();
-        for c in input.claims.iter().filter(|c| {
-            c.family == x.family && c.table == x.table && c.chain == x.chain && c.args == x.args
-        }) {
+        let key = (
+            x.family,
+            x.table.as_str(),
+            x.chain.as_str(),
+            x.args.as_slice(),
+        );
+        for c in claims_of.get(&key).into_iter().flatten() {
             let b = bin_of(&c.binary);
             let b_backend = b.and_then(|b| b.backend).unwrap_or(backend);
             let truth = !present_in(&idx, b_backend).is_empty();
@@ -262,11 +286,11 @@ pub fn run(input: &Input<'_>) -> Audit {
             if let Some(c) = chain {
                 if let Some(p) = c.lookalike(rule) {
                     f.lookalike = Some(text::spec(&x.chain, &c.rules[p]));
-                } else if x.family == Family::Ipv6 {
-                    if let Some(p) = c.mask_lookalike(rule) {
-                        f.lookalike = Some(text::spec(&x.chain, &c.rules[p]));
-                        f.detail = Some("differs only in prefix length from a rule in the chain: ip6tables-nft -C ignores prefix lengths".into());
-                    }
+                } else if x.family == Family::Ipv6
+                    && let Some(p) = c.mask_lookalike(rule)
+                {
+                    f.lookalike = Some(text::spec(&x.chain, &c.rules[p]));
+                    f.detail = Some("differs only in prefix length from a rule in the chain: ip6tables-nft -C ignores prefix lengths".into());
                 }
             }
             f.effect = Some(x.effect.clone());

@@ -105,6 +105,7 @@ fn audit_with(text: &str, claims_present: bool) -> Audit {
         nft: None,
         binaries: std::slice::from_ref(&bin),
         claims: &claims,
+        probes: &[],
         sysctls: &sys,
     })
 }
@@ -227,6 +228,7 @@ fn undecodable_is_never_missing() {
         nft: None,
         binaries: &[],
         claims: &[],
+        probes: &[],
         sysctls: &sys,
     });
     let ct: Vec<_> = a

@@ -299,3 +299,56 @@ mod tests {
         assert_eq!(b.version_triple(), Some((1, 8, 9)));
     }
 }
+
+/// Which comparison bug a probe looks for.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum ProbeKind {
+    /// iptables-nft 1.8.11: `-i`/`-o` names ignored.
+    InterfaceNames,
+    /// ip6tables-nft: IPv6 prefix lengths ignored (reference section e).
+    Ipv6PrefixLength,
+}
+
+/// A `-C` for a rule that is certainly absent but differs from a kernel rule only in what a
+/// buggy binary ignores. `present` is the proof of the bug; nothing is ever changed.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct LieProbe {
+    pub binary: PathBuf,
+    pub kind: ProbeKind,
+    pub table: String,
+    pub chain: String,
+    /// The kernel rule the question is derived from (`-A CHAIN ...`).
+    pub from_rule: String,
+    pub args: Vec<String>,
+    #[serde(flatten)]
+    pub answer: Answer,
+}
+
+/// A question derived from a kernel rule: (table, chain, kernel rule text, altered args).
+pub type ProbeQuestion = (String, String, String, Vec<String>);
+
+/// Ask each binary of `family` the probe question (when there is one).
+pub fn probe_lies(
+    binaries: &[Binary],
+    family: Family,
+    kind: ProbeKind,
+    q: &ProbeQuestion,
+    opts: &Options,
+    has_table: &(dyn Fn(Option<Backend>, Family, &str) -> bool + Sync),
+) -> Vec<LieProbe> {
+    binaries
+        .iter()
+        .filter(|b| b.error.is_none() && b.family == family && b.backend == Some(Backend::Nft))
+        .filter(|b| has_table(b.backend, family, &q.0))
+        .map(|b| LieProbe {
+            binary: b.path.clone(),
+            kind,
+            table: q.0.clone(),
+            chain: q.1.clone(),
+            from_rule: q.2.clone(),
+            args: q.3.clone(),
+            answer: check(b, &q.0, &q.1, &q.3, opts),
+        })
+        .collect()
+}

@@ -5,14 +5,14 @@ use std::collections::{BTreeMap, HashSet};
 use std::path::PathBuf;
 use std::time::Duration;
 
-use anyhow::{Context, bail};
+use anyhow::Context;
 use nfprobe::audit::{self, NftChainView, NftTableView, NftView};
-use nfprobe::claims::{self, Binary, Claim};
+use nfprobe::claims::{self, Binary, Claim, LieProbe};
 use nfprobe::docker::discover::{self, KernelBridge};
 use nfprobe::docker::expect::{self, Expectation, Layout};
-use nfprobe::docker::state::DockerState;
-use nfprobe::kernel::netns::NetnsSpec;
-use nfprobe::kernel::{nft, sysctl, xt};
+use nfprobe::docker::state::{Cidr, DockerState};
+use nfprobe::kernel::netns::{self, NetnsSpec};
+use nfprobe::kernel::{link, nft, sysctl, xt};
 use nfprobe::report::{self, bundle::*};
 use nfprobe::ruleset::{Backend, Family, Ruleset, xlate};
 
@@ -62,7 +62,7 @@ pub struct Args {
 }
 
 pub fn run(global: &Global, args: Args) -> anyhow::Result<Outcome> {
-    let (b, e) = gather(global, &args.src)?;
+    let (b, e) = gather(global, &args.src, true)?;
     let a = audit_bundle(&b, &e);
     if args.fix_script {
         print!("{}", report::fix_script(&a));
@@ -85,9 +85,9 @@ pub fn audit_bundle(b: &Bundle, e: &Expectation) -> audit::Audit {
         Some(k) => (k.rulesets.as_slice(), k.nft.as_ref()),
         None => (&[][..], None),
     };
-    let (binaries, claims): (&[Binary], &[Claim]) = match &b.iptables {
-        Some(i) => (&i.binaries, &i.claims),
-        None => (&[], &[]),
+    let (binaries, claims, probes): (&[Binary], &[Claim], &[LieProbe]) = match &b.iptables {
+        Some(i) => (&i.binaries, &i.claims, &i.probes),
+        None => (&[], &[], &[]),
     };
     audit::run(&audit::Input {
         state: &b.docker,
@@ -96,30 +96,49 @@ pub fn audit_bundle(b: &Bundle, e: &Expectation) -> audit::Audit {
         nft: nft_view,
         binaries,
         claims,
+        probes,
         sysctls: b.sysctls.as_ref().unwrap_or(&empty),
     })
 }
 
 /// Everything `check` needs, from the bundle where it has a section, live otherwise.
-pub fn gather(global: &Global, src: &SourceArgs) -> anyhow::Result<(Bundle, Expectation)> {
+/// `docker_only`: read only built-in and Docker chains from nf_tables (what `check` needs;
+/// `collect` reads everything).
+pub fn gather(
+    global: &Global,
+    src: &SourceArgs,
+    docker_only: bool,
+) -> anyhow::Result<(Bundle, Expectation)> {
     let ns = global.netns.as_ref();
     let mut b = match &src.docker_state {
         Some(path) => Bundle::read(path)?,
         None => Bundle::new(docker_state(ns, src)?),
     };
-    if b.kernel.is_none() {
-        b.kernel = Some(read_kernel(ns)?);
+    let names = audit::sysctl_names(&b.docker);
+    if b.kernel.is_none() || b.sysctls.is_none() {
+        // One thread in the target namespace for every kernel read.
+        let need_kernel = b.kernel.is_none();
+        let (kernel, sysctls) = netns::run_in(ns, || {
+            let k = if need_kernel {
+                Some(read_kernel(None, docker_only))
+            } else {
+                None
+            };
+            let s = sysctl::read(None, &names);
+            (k, s)
+        })
+        .context("entering the target network namespace")?;
+        if let Some(k) = kernel {
+            b.kernel = Some(k?);
+        }
+        if b.sysctls.is_none() {
+            b.sysctls = Some(sysctls.context("reading sysctls in the target namespace")?);
+        }
     }
     let layout = choose_layout(src.layout.as_deref(), &b)?;
     let e = expect::expect(&b.docker, layout);
     if b.iptables.is_none() && !src.no_claims {
         b.iptables = Some(ask_claims(ns, src, &b, &e));
-    }
-    if b.sysctls.is_none() {
-        b.sysctls = Some(
-            sysctl::read(ns, &audit::sysctl_names(&b.docker))
-                .context("reading sysctls in the target namespace")?,
-        );
     }
     Ok((b, e))
 }
@@ -143,18 +162,49 @@ fn degraded(ns: Option<&NetnsSpec>, why: &str) -> anyhow::Result<DockerState> {
 }
 
 /// Docker-looking bridges and their addresses from rtnetlink.
-fn kernel_bridges(_ns: Option<&NetnsSpec>) -> anyhow::Result<Vec<KernelBridge>> {
-    // kernel::link (rtnetlink) is being merged from the `drops` branch; until then the
-    // degraded view cannot run, and says so instead of guessing.
-    bail!("the degraded view needs kernel::link (rtnetlink), which this build does not have yet")
+fn kernel_bridges(ns: Option<&NetnsSpec>) -> anyhow::Result<Vec<KernelBridge>> {
+    let snap = link::snapshot(ns).context("reading links and addresses (rtnetlink)")?;
+    Ok(snap
+        .docker_bridges()
+        .into_iter()
+        .map(|b| KernelBridge {
+            name: b.link.name.clone(),
+            addrs: b
+                .addresses
+                .iter()
+                .map(|a| Cidr {
+                    addr: a.addr,
+                    prefix: a.prefix_len,
+                })
+                .collect(),
+        })
+        .collect())
 }
 
-/// Both backends, both families, plus the docker-bridges nftables tables.
-pub fn read_kernel(ns: Option<&NetnsSpec>) -> anyhow::Result<KernelSection> {
-    let snap = nft::read_ruleset(ns).context("reading nf_tables (needs root / CAP_NET_ADMIN)")?;
+/// Chains whose rules `check` needs besides the built-in ones.
+fn docker_chain(table: &str, chain: &str) -> bool {
+    table == expect::nft29::TABLE || chain.starts_with("DOCKER")
+}
+
+/// Both backends, both families, plus the docker-bridges nftables tables. With
+/// `docker_only`, nf_tables rules are read only for built-in and Docker chains (other chains
+/// are left out entirely): a host's unrelated 50,000 rules cost nothing.
+pub fn read_kernel(ns: Option<&NetnsSpec>, docker_only: bool) -> anyhow::Result<KernelSection> {
+    let opts = nft::ReadOptions {
+        rules_of: docker_only.then_some(docker_chain as fn(&str, &str) -> bool),
+        ..Default::default()
+    };
+    let snap = nft::read_ruleset_with(ns, &opts)
+        .context("reading nf_tables (needs root / CAP_NET_ADMIN)")?;
     let mut rulesets = Vec::new();
     for family in [Family::Ipv4, Family::Ipv6] {
-        let rs = xlate::iptables_ruleset(&snap, family);
+        let mut rs = xlate::iptables_ruleset(&snap, family);
+        if docker_only {
+            for t in &mut rs.tables {
+                t.chains
+                    .retain(|c| c.builtin || docker_chain(&t.name, &c.name));
+            }
+        }
         if !rs.tables.is_empty() {
             rulesets.push(rs);
         }
@@ -264,5 +314,17 @@ fn ask_claims(
         })
         .collect();
     let claims = claims::ask_all(&binaries, &questions, &opts, &has_table);
-    IptablesSection { binaries, claims }
+    let rulesets: Vec<Ruleset> = b.kernel.iter().flat_map(|k| k.rulesets.clone()).collect();
+    let backend = audit::docker_backend_of(&rulesets, &binaries);
+    let probes = audit::probe::questions(&rulesets, backend)
+        .iter()
+        .flat_map(|(family, kind, q)| {
+            claims::probe_lies(&binaries, *family, *kind, q, &opts, &has_table)
+        })
+        .collect();
+    IptablesSection {
+        binaries,
+        claims,
+        probes,
+    }
 }

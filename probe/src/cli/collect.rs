@@ -23,7 +23,7 @@ pub struct Args {
 }
 
 pub fn run(global: &Global, args: Args) -> anyhow::Result<Outcome> {
-    let (mut b, _) = gather(global, &args.src)?;
+    let (mut b, _) = gather(global, &args.src, false)?;
     b.host = args.label.clone().or(b.host);
     let text = b.to_json();
     if args.output.as_os_str() == "-" {

@@ -10,7 +10,7 @@ use serde::{Deserialize, Serialize};
 use thiserror::Error;
 
 use crate::audit::NftView;
-use crate::claims::{Binary, Claim};
+use crate::claims::{Binary, Claim, LieProbe};
 use crate::docker::state::DockerState;
 use crate::ruleset::Ruleset;
 
@@ -52,6 +52,9 @@ pub struct IptablesSection {
     pub binaries: Vec<Binary>,
     #[serde(default)]
     pub claims: Vec<Claim>,
+    /// Bug probes: `-C` for altered copies of kernel rules (see audit::probe).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub probes: Vec<LieProbe>,
 }
 
 #[derive(Debug, Error)]

@@ -9,12 +9,19 @@ use crate::audit::{Audit, Finding, Severity, Status};
 
 /// The JSON report: `{"kind": "nfprobe-check", "schema": 1, ...}`.
 pub fn json(a: &Audit) -> String {
-    let mut v = serde_json::to_value(a).unwrap_or_default();
-    if let Some(o) = v.as_object_mut() {
-        o.insert("kind".into(), "nfprobe-check".into());
-        o.insert("problems".into(), a.problems().into());
+    #[derive(serde::Serialize)]
+    struct Doc<'a> {
+        kind: &'static str,
+        problems: usize,
+        #[serde(flatten)]
+        audit: &'a Audit,
     }
-    serde_json::to_string_pretty(&v).unwrap_or_default()
+    serde_json::to_string_pretty(&Doc {
+        kind: "nfprobe-check",
+        problems: a.problems(),
+        audit: a,
+    })
+    .unwrap_or_default()
 }
 
 fn count(a: &Audit, s: Status) -> usize {

@@ -66,7 +66,7 @@ pub fn parse(family: Family, args: &[String]) -> Result<Rule, ArgsError> {
         match a {
             "-s" | "--src" | "--source" | "-d" | "--dst" | "--destination" => {
                 let v = need(&mut it, a)?;
-                let m = addr(family, &v, was_inv).map_err(|e| err(e))?;
+                let m = addr(family, &v, was_inv).map_err(err)?;
                 if a.starts_with("-s") || a == "--src" || a == "--source" {
                     r.ip.src = m;
                 } else {
@@ -141,7 +141,7 @@ pub fn parse(family: Family, args: &[String]) -> Result<Rule, ArgsError> {
             "--ctstate" => {
                 let v = need(&mut it, a)?;
                 push(&mut p.order, "conntrack");
-                p.ctstate = Some((was_inv, ctstates(&v).map_err(|e| err(e))?));
+                p.ctstate = Some((was_inv, ctstates(&v).map_err(err)?));
             }
             "--comment" => {
                 let v = need(&mut it, a)?;

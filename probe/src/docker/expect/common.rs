@@ -1,6 +1,7 @@
 //! Shared pieces of every layout: the builder that records rules in Docker's order, and the
 //! address spellings Docker uses.
 
+use std::collections::HashMap;
 use std::net::IpAddr;
 
 use super::args;
@@ -15,6 +16,8 @@ pub fn to_rule(family: Family, args: &[String]) -> Result<Rule, args::ArgsError>
 
 pub(super) struct Builder {
     pub e: Expectation,
+    /// (family, table, chain, args) → index, so a rule programmed twice is kept once.
+    seen: HashMap<(Family, String, String, Vec<String>), usize>,
 }
 
 /// Who a rule belongs to.
@@ -34,6 +37,7 @@ impl Builder {
                 nft: Vec::new(),
                 notes: Vec::new(),
             },
+            seen: HashMap::new(),
         }
     }
 
@@ -62,11 +66,11 @@ impl Builder {
         effect: impl Into<String>,
     ) -> usize {
         let args: Vec<String> = args.iter().map(|s| (*s).to_owned()).collect();
-        if let Some(i) = self.e.rules.iter().position(|r| {
-            r.family == family && r.table == table && r.chain == chain && r.args == args
-        }) {
+        let key = (family, table.to_owned(), chain.to_owned(), args.clone());
+        if let Some(&i) = self.seen.get(&key) {
             return i;
         }
+        self.seen.insert(key, self.e.rules.len());
         self.e.rules.push(Expected {
             family,
             table: table.into(),

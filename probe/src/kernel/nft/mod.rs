@@ -72,6 +72,9 @@ pub struct ReadOptions {
     /// Only tables with this name (None: all).
     pub table: Option<String>,
     pub rule_dump: RuleDump,
+    /// Per-chain dumps only: dump the rules of base chains and of the chains this accepts
+    /// (`(table, chain)`); the others are listed with no rules. None: every chain.
+    pub rules_of: Option<fn(&str, &str) -> bool>,
 }
 
 #[derive(Debug, Error)]

@@ -218,6 +218,12 @@ fn attempt(
             let mut work: Vec<(NftFamily, &str, &mut NftChain)> = Vec::new();
             for t in tables.iter_mut() {
                 for c in t.chains.iter_mut() {
+                    if let Some(wanted) = opts.rules_of
+                        && c.hook.is_none()
+                        && !wanted(&t.name, &c.name)
+                    {
+                        continue;
+                    }
                     work.push((t.family, t.name.as_str(), c));
                 }
             }
