@@ -7,8 +7,8 @@ use anyhow::{Result, bail};
 
 use crate::sh::{self, step};
 
-/// The main job. Becomes `check` once that command exists.
-const MAIN_JOB: &[&str] = &["features"];
+/// The main job: the truth report.
+const MAIN_JOB: &[&str] = &["check"];
 
 pub fn check(extra: &[String]) -> Result<()> {
     crate::bootstrap::run()?;

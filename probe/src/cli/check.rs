@@ -10,7 +10,7 @@ use nfprobe::audit::{self, NftChainView, NftTableView, NftView};
 use nfprobe::claims::{self, Binary, Claim, LieProbe};
 use nfprobe::docker::discover::{self, KernelBridge};
 use nfprobe::docker::expect::{self, Expectation, Layout};
-use nfprobe::docker::state::{Cidr, DockerState};
+use nfprobe::docker::state::{Cidr, DockerState, StateSource};
 use nfprobe::kernel::netns::{self, NetnsSpec};
 use nfprobe::kernel::{link, nft, sysctl, xt};
 use nfprobe::report::{self, bundle::*};
@@ -63,6 +63,31 @@ pub struct Args {
 
 pub fn run(global: &Global, args: Args) -> anyhow::Result<Outcome> {
     let (b, e) = gather(global, &args.src, true)?;
+    if args.src.docker_state.is_none()
+        && b.docker.source == StateSource::Netlink
+        && b.docker.networks.is_empty()
+    {
+        // No Engine API and no Docker bridge in the kernel: there is no Docker here, so no
+        // rule is expected. Saying "everything is missing" would be a false alarm.
+        let why = b.docker.degraded.as_deref().unwrap_or("no Docker found");
+        if global.json {
+            let doc = serde_json::json!({
+                "kind": "nfprobe-check",
+                "schema": 1,
+                "docker": "absent",
+                "problems": 0,
+                "reason": why,
+            });
+            println!("{doc:#}");
+        } else {
+            println!(
+                "nfprobe check — no Docker on this host: no Engine API answered and the kernel has \
+                 no Docker bridge (docker0, br-<id>), so Docker expects no rule here. Nothing to \
+                 check.\n({why})"
+            );
+        }
+        return Ok(Outcome::Clean);
+    }
     let a = audit_bundle(&b, &e);
     if args.fix_script {
         print!("{}", report::fix_script(&a));
