@@ -170,7 +170,7 @@ fn parse_addr(family: Family, s: &str, invert: bool) -> Result<Option<AddrMatch>
     let bad = || syntax(format!("bad address `{s}` (host names are not resolved)"));
     let (addr, mask) = match family {
         Family::Ipv4 => {
-            let a: Ipv4Addr = a.parse().map_err(|_| bad())?;
+            let a = ipv4_network(a).ok_or_else(bad)?;
             let mask = match m {
                 None => Ipv4Addr::BROADCAST,
                 Some(m) => match m.parse::<u32>() {
@@ -202,6 +202,23 @@ fn parse_addr(family: Family, s: &str, invert: bool) -> Result<Option<AddrMatch>
     let skip =
         mask.is_unspecified() && !invert && (family == Family::Ipv6 || addr.is_unspecified());
     Ok((!skip).then_some(AddrMatch { addr, mask, invert }))
+}
+
+/// An IPv4 address as iptables reads it: 1 to 4 decimal octets, missing trailing octets are 0
+/// (`0/0`, `10.1/16`), the "network address autocomplete" of libxtables.
+fn ipv4_network(s: &str) -> Option<Ipv4Addr> {
+    let mut octets = [0u8; 4];
+    let parts: Vec<&str> = s.split('.').collect();
+    if parts.is_empty() || parts.len() > 4 {
+        return None;
+    }
+    for (o, p) in octets.iter_mut().zip(&parts) {
+        if p.is_empty() || !p.bytes().all(|b| b.is_ascii_digit()) {
+            return None;
+        }
+        *o = p.parse().ok()?;
+    }
+    Some(Ipv4Addr::from(octets))
 }
 
 fn parse_iface(s: &str, invert: bool) -> Result<Option<IfaceMatch>, ParseError> {
@@ -556,6 +573,20 @@ mod tests {
 
     fn p(s: &str) -> ParsedRule {
         parse_args(Family::Ipv4, &split_words(s).unwrap()).unwrap()
+    }
+
+    #[test]
+    fn short_ipv4_forms_autocomplete_like_libxtables() {
+        assert_eq!(ipv4_network("0"), Some(Ipv4Addr::UNSPECIFIED));
+        assert_eq!(ipv4_network("10.1"), Some(Ipv4Addr::new(10, 1, 0, 0)));
+        assert_eq!(ipv4_network("1.2.3.4.5"), None);
+        assert_eq!(ipv4_network("1..2"), None);
+        assert_eq!(ipv4_network("256"), None);
+        // `-d 0/0` matches everything: no address match at all, as iptables-save shows it.
+        let r =
+            p("-t nat -A DOCKER -p tcp -d 0/0 --dport 8000 -j DNAT --to-destination 172.18.0.2:80");
+        assert!(r.rule.ip.dst.is_none());
+        assert!(p("-A X -s 10.1/16 -j DROP").rule.ip.src.is_some());
     }
 
     #[test]

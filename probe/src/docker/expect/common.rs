@@ -4,14 +4,18 @@
 use std::collections::HashMap;
 use std::net::IpAddr;
 
-use super::args;
 use super::{ChainSpec, Expectation, Expected, Layout, Op, Order};
 use crate::docker::state::{Container, DockerState, Endpoint, Network, PortBinding};
+use crate::ruleset::parse::{ParseError, parse_args};
 use crate::ruleset::{Family, Rule};
 
 /// Docker argument list → canonical rule. The one place that chooses the parser.
-pub fn to_rule(family: Family, args: &[String]) -> Result<Rule, args::ArgsError> {
-    args::parse(family, args)
+pub fn to_rule(family: Family, args: &[String]) -> Result<Rule, ParseError> {
+    // The chain name is irrelevant to the rule itself; `ruleset::parse` wants a command.
+    let mut words = Vec::with_capacity(args.len() + 2);
+    words.extend(["-A".to_owned(), "DOCKER-EXPECT".to_owned()]);
+    words.extend_from_slice(args);
+    parse_args(family, &words).map(|p| p.rule)
 }
 
 pub(super) struct Builder {

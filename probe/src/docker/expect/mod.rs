@@ -7,7 +7,6 @@
 //! `ruleset::parse` for the comparison with the kernel. Rules are listed in the order Docker
 //! programs them; `order` holds the pairs whose relative order decides behaviour.
 
-mod args;
 mod common;
 pub mod nft29;
 pub mod v20;
