@@ -7,6 +7,7 @@ mod check;
 mod drops;
 mod ruleset;
 mod startup;
+mod storm_tx;
 
 /// A benchmark: its name, one line about it, and its entry point (gets the extra arguments).
 pub struct Bench {
