@@ -45,16 +45,6 @@ fn main() -> anyhow::Result<()> {
                 eprintln!("{} lines in {:?}", text.lines().count(), t0.elapsed());
             }
         }
-        "ours-legacy" => {
-            // The legacy reader (kernel::xt) + render, like `iptables-legacy-save`.
-            let text = nfprobe::ruleset::read::save_text(
-                None,
-                nfprobe::ruleset::Backend::Legacy,
-                Family::Ipv4,
-                false,
-            )?;
-            std::io::stdout().lock().write_all(text.as_bytes())?;
-        }
         "ours-model" | "ours-family" => {
             let opts = ReadOptions {
                 family: Some(NftFamily::Ip),

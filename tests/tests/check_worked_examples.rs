@@ -81,7 +81,7 @@ fn restore_input(text: &str) -> String {
     let mut out = String::new();
     let mut table: Option<String> = None;
     let mut lines: Vec<&str> = Vec::new();
-    let mut flush = |out: &mut String, table: &Option<String>, lines: &mut Vec<&str>| {
+    let flush = |out: &mut String, table: &Option<String>, lines: &mut Vec<&str>| {
         let Some(t) = table else { return };
         out.push_str(&format!("*{t}\n"));
         if t == "filter" {
