@@ -335,3 +335,57 @@ fn many_chains_parallel_dump_equals_iptables_nft_save() {
     assert_eq!(a, b);
     assert_same_as_save(&ns, Family::Ipv4);
 }
+
+/// The port encodings iptables-nft 1.8.9 picks by range (one cmp for both ports, `<=` for
+/// `0:N`, `>` for `! 0:N`, a range otherwise), `-j TRACE` (`meta nftrace set`) and NFLOG's
+/// native `log` prefix beyond 63 bytes: all decoded and printed as iptables-nft-save does.
+#[test]
+fn port_encodings_trace_and_long_nflog_prefix() {
+    let ns = TestNetns::new("pe");
+    let long = "p".repeat(100);
+    let rules = format!(
+        "*filter
+:INPUT ACCEPT [0:0]
+:FORWARD ACCEPT [0:0]
+:OUTPUT ACCEPT [0:0]
+-A INPUT -p tcp --sport 1 --dport 65535
+-A INPUT -p udp --sport 65535 --dport 1 -j ACCEPT
+-A INPUT -p tcp ! --sport 7 ! --dport 9
+-A INPUT -p tcp ! --sport 7 --dport 9
+-A INPUT -p tcp --sport :5
+-A INPUT -p tcp ! --sport :5
+-A INPUT -p udp ! --dport 0:1023
+-A INPUT -p udp --dport 1:
+-A INPUT -p udp ! --dport 1:
+-A INPUT -p tcp --sport 0:65534 --dport 65535:
+-A INPUT -p tcp --dport 0
+-A INPUT -p tcp ! --dport 1024:65535 --tcp-flags SYN,ACK SYN
+-A OUTPUT -j NFLOG --nflog-prefix {long} --nflog-group 3 --nflog-threshold 2
+-A OUTPUT -j NFLOG --nflog-size 128
+COMMIT
+*raw
+:PREROUTING ACCEPT [0:0]
+:OUTPUT ACCEPT [0:0]
+-A PREROUTING -p tcp --dport 22 -j TRACE
+-A OUTPUT -j TRACE
+COMMIT
+"
+    );
+    ns.run_stdin(&["iptables-nft-restore"], &rules);
+    let rs = nft::read_ruleset(Some(&ns.spec())).unwrap();
+    let ipt = iptables_ruleset(&rs, Family::Ipv4);
+    let mut n = 0;
+    for t in &ipt.tables {
+        for c in &t.chains {
+            for r in &c.rules {
+                assert!(r.is_decoded(), "{}: {r:?}", c.name);
+                n += 1;
+            }
+        }
+    }
+    assert_eq!(n, 16);
+    let text = nfprobe::ruleset::render::save(&ipt, false);
+    assert!(text.contains(&format!("--nflog-prefix {long} ")), "{text}");
+    assert!(text.contains("-A OUTPUT -j TRACE"), "{text}");
+    assert_same_as_save(&ns, Family::Ipv4);
+}

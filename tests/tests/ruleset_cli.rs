@@ -100,3 +100,58 @@ fn no_privileges_is_a_clear_error() {
         "error does not say what is missing: {err}"
     );
 }
+
+/// `--format nft` prints the whole nf_tables ruleset exactly as `nft list ruleset` does:
+/// the nft_text corpus (Docker-29-like nftables tables and general rules) plus an
+/// iptables-nft table of native expressions, loaded into a private namespace.
+#[test]
+fn format_nft_equals_nft_list_ruleset() {
+    let ns = Netns::new("clinft");
+    let corpus = include_str!("../../probe/tests/data/nft_corpus.nft");
+    let load = ns.run("nft", &["-f", "-"], Some(corpus));
+    assert!(
+        load.status.success(),
+        "nft -f: {}",
+        String::from_utf8_lossy(&load.stderr)
+    );
+    // Native expressions only: nft 1.0.6 prints xt compat matches through libxtables'
+    // translations, which nft_text does not model yet.
+    let ipt = ns.sh("iptables-nft -A INPUT -s 10.0.0.0/8 -p tcp --dport 22 -j ACCEPT");
+    assert!(
+        ipt.status.success(),
+        "{}",
+        String::from_utf8_lossy(&ipt.stderr)
+    );
+    let want = ns.run("nft", &["list", "ruleset"], None);
+    assert!(want.status.success());
+    let want = String::from_utf8_lossy(&want.stdout).into_owned();
+    assert!(want.lines().count() > 20, "corpus did not load: {want}");
+    let out = nfprobe(&["--netns", &ns.name, "ruleset", "--format", "nft"]);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let ours = String::from_utf8_lossy(&out.stdout);
+    if ours != want {
+        let mut report = String::new();
+        for (i, (a, b)) in want.lines().zip(ours.lines()).enumerate() {
+            if a != b {
+                report.push_str(&format!("line {}:\n  nft: {a}\n  us : {b}\n", i + 1));
+            }
+        }
+        panic!(
+            "--format nft differs from `nft list ruleset` ({} vs {} lines):\n{report}",
+            want.lines().count(),
+            ours.lines().count()
+        );
+    }
+}
+
+#[test]
+fn format_nft_with_legacy_backend_is_a_clear_error() {
+    let out = nfprobe(&["ruleset", "--backend", "legacy", "--format", "nft"]);
+    assert_eq!(out.status.code(), Some(2));
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(err.contains("--format nft needs --backend nft"), "{err}");
+}

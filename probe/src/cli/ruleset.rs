@@ -1,9 +1,11 @@
 //! `nfprobe ruleset`: the kernel's ruleset of one backend and family, as iptables-save text,
-//! or JSON (schema `nfprobe.ruleset/1`, see docs/ruleset-json.md).
+//! or JSON (schema `nfprobe.ruleset/1`, see docs/ruleset-json.md); or the whole nf_tables
+//! ruleset (every family) in `nft list ruleset` syntax.
 
 use anyhow::{Context, bail};
 use clap::ValueEnum;
-use nfprobe::ruleset::{Backend, Family, read, render};
+use nfprobe::kernel::nft;
+use nfprobe::ruleset::{Backend, Family, nft_text, read, render};
 
 use super::{Global, Outcome};
 
@@ -60,7 +62,7 @@ pub fn run(global: &Global, args: Args) -> anyhow::Result<Outcome> {
         args.format
     };
     if format == Format::Nft {
-        bail!("--format nft is not available yet in this build; use --format save or json");
+        return nft_text(global, backend);
     }
     let rs = read::read(global.netns.as_ref(), backend, family)
         .with_context(|| format!("reading the {backend:?} {family:?} ruleset"))?;
@@ -88,5 +90,16 @@ pub fn run(global: &Global, args: Args) -> anyhow::Result<Outcome> {
         log::warn!("{undecoded} rule(s) could not be fully decoded (marked [undecoded ...])");
         return Ok(Outcome::Findings);
     }
+    Ok(Outcome::Clean)
+}
+
+/// `--format nft`: every nf_tables table of every family, as `nft list ruleset` prints them
+/// (`--family` and `--counters` do not apply: nft shows all families and its counters).
+fn nft_text(global: &Global, backend: Backend) -> anyhow::Result<Outcome> {
+    if backend != Backend::Nft {
+        bail!("--format nft needs --backend nft (legacy xtables has no nf_tables syntax)");
+    }
+    let rs = nft::read_ruleset(global.netns.as_ref()).context("reading the nf_tables ruleset")?;
+    print!("{}", nft_text::ruleset(&rs));
     Ok(Outcome::Clean)
 }

@@ -55,7 +55,6 @@ impl Nflog {
 /// The words for an NFLOG target iptables-nft keeps as a native `log` expression: there the
 /// prefix is not limited to the 63 bytes of `xt_nflog_info`, and iptables-nft-save prints it
 /// whole. For `ruleset::xlate`, which otherwise would have to squeeze it into a blob.
-#[allow(dead_code)] // used by ruleset::xlate once it switches from building a blob
 pub(crate) fn native_words(
     snaplen: Option<u32>,
     group: u16,

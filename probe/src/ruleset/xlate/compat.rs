@@ -56,11 +56,3 @@ pub(super) fn native_match(family: Family, name: &str, rev: u8, blob: Vec<u8>) -
         body: body(ExtKind::Match, family, name, rev, &blob),
     }
 }
-
-pub(super) fn native_target(family: Family, name: &str, rev: u8, blob: Vec<u8>) -> Target {
-    Target::Ext {
-        name: name.into(),
-        revision: rev,
-        body: body(ExtKind::Target, family, name, rev, &blob),
-    }
-}

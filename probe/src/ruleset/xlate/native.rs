@@ -1,11 +1,13 @@
 //! Native expressions iptables-nft 1.8.9 emits for some extensions, turned back into the
 //! blob iptables-nft rebuilds: `meta mark` (+mask) → `-m mark`, `limit` → `-m limit`,
-//! `log group` → `-j NFLOG`.
+//! `log group` → `-j NFLOG`, `meta nftrace set 1` → `-j TRACE`.
 
 use super::compat;
 use super::rule::{Reg, Xlate};
-use crate::kernel::nft::expr::{cmp, limit::Limit, log::Log};
-use crate::ruleset::Target;
+use crate::ext::nflog;
+use crate::kernel::nft::expr::{cmp, limit::Limit, log::Log, meta};
+use crate::kernel::nft::{Expr, NftData};
+use crate::ruleset::{ExtBody, Target};
 
 /// `meta mark [& mask] ==/!= value` → struct xt_mark_mtinfo1 { u32 mark, mask; u8 invert; }.
 pub(super) fn mark(x: &mut Xlate, reg: &Reg, op: u32, data: &[u8]) -> bool {
@@ -58,10 +60,12 @@ pub(super) fn limit(x: &mut Xlate, l: &Limit) -> Result<(), &'static str> {
     Ok(())
 }
 
-const XT_NFLOG_F_COPY_LEN: u16 = 0x1;
+/// iptables-nft 1.8.9 copies the `log` prefix into a char[NF_LOG_PREFIXLEN] (128) buffer,
+/// not the 64 bytes of `xt_nflog_info`: it prints up to 127 bytes.
+const NF_LOG_PREFIXLEN: usize = 128;
 
-/// `log group G [snaplen L] [queue-threshold T] [prefix P]` → struct xt_nflog_info
-/// { u32 len; u16 group, threshold, flags, pad; char prefix[64]; } (80 bytes aligned).
+/// `log group G [snaplen L] [queue-threshold T] [prefix P]` → `-j NFLOG` with the words
+/// iptables-nft-save prints for it (the prefix is not cut at 63 bytes as in the xt blob).
 pub(super) fn nflog(x: &mut Xlate, l: &Log) -> Result<(), &'static str> {
     let Some(group) = l.group else {
         return Err("syslog `log` (iptables uses the LOG target)");
@@ -69,21 +73,43 @@ pub(super) fn nflog(x: &mut Xlate, l: &Log) -> Result<(), &'static str> {
     if x.rule.target != Target::None {
         return Err("second target");
     }
-    let mut blob = vec![0u8; 80];
-    let len = l.snaplen.unwrap_or(0);
-    blob[0..4].copy_from_slice(&len.to_ne_bytes());
-    blob[4..6].copy_from_slice(&group.to_ne_bytes());
-    blob[6..8].copy_from_slice(&l.qthreshold.unwrap_or(0).to_ne_bytes());
-    let flags = if l.snaplen.is_some() {
-        XT_NFLOG_F_COPY_LEN
-    } else {
-        0
+    let prefix = l.prefix.as_deref().map(|p| {
+        let mut end = p.len().min(NF_LOG_PREFIXLEN - 1);
+        while !p.is_char_boundary(end) {
+            end -= 1;
+        }
+        &p[..end]
+    });
+    let words = nflog::native_words(l.snaplen, group, l.qthreshold.unwrap_or(0), prefix);
+    x.rule.target = Target::Ext {
+        name: "NFLOG".into(),
+        revision: 0,
+        body: ExtBody::Decoded(words),
     };
-    blob[8..10].copy_from_slice(&flags.to_ne_bytes());
-    if let Some(p) = &l.prefix {
-        let n = p.len().min(63);
-        blob[12..12 + n].copy_from_slice(&p.as_bytes()[..n]);
-    }
-    x.rule.target = compat::native_target(x.family, "NFLOG", 0, blob);
     Ok(())
+}
+
+/// `immediate reg N <value>` followed by `meta nftrace set reg N` → `-j TRACE`, the pair
+/// iptables-nft 1.8.9 writes for it. As iptables-nft reads it back, the first byte of the
+/// value's first u32 must be non-zero (a cleared trace is not TRACE). False when the pair is not this.
+pub(super) fn trace(x: &mut Xlate, imm: &Expr, set: &Expr) -> bool {
+    let (Expr::Immediate(i), Expr::Meta(m)) = (imm, set) else {
+        return false;
+    };
+    let NftData::Value(v) = &i.data else {
+        return false;
+    };
+    let set_trace = m.key == meta::KEY_NFTRACE && m.dreg.is_none() && m.sreg == Some(i.dreg);
+    if !set_trace || i.dreg == 0 || v.iter().take(4).all(|&b| b == 0) {
+        return false;
+    }
+    if x.rule.target != Target::None {
+        return false;
+    }
+    x.rule.target = Target::Ext {
+        name: "TRACE".into(),
+        revision: 0,
+        body: ExtBody::Decoded(Vec::new()),
+    };
+    true
 }

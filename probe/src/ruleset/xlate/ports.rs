@@ -34,6 +34,8 @@ pub(super) struct PortState {
 enum Field {
     Sport,
     Dport,
+    /// Both ports in one 4-byte load (iptables-nft's `--sport X --dport Y`).
+    Both,
     Flags,
 }
 
@@ -49,6 +51,7 @@ fn field(reg: &Reg, proto: u8) -> Option<Field> {
     match (offset, len, &reg.mask) {
         (0, 2, None) => Some(Field::Sport),
         (2, 2, None) => Some(Field::Dport),
+        (0, 4, None) => Some(Field::Both),
         (13, 1, _) if proto == IPPROTO_TCP => Some(Field::Flags),
         _ => None,
     }
@@ -106,26 +109,41 @@ pub(super) fn cmp(x: &mut Xlate, reg: &Reg, op: u32, data: &[u8]) -> bool {
             }
             true
         }
-        Field::Sport | Field::Dport => {
-            let Some(v) = be16(data) else { return false };
-            let (pts, inv) = match f {
-                Field::Sport => (&mut st.spts, INV_SRCPT),
-                _ => (&mut st.dpts, INV_DSTPT),
+        Field::Sport => {
+            be16(data).is_some_and(|v| single(&mut st.spts, &mut st.invflags, op, v, INV_SRCPT))
+        }
+        Field::Dport => {
+            be16(data).is_some_and(|v| single(&mut st.dpts, &mut st.invflags, op, v, INV_DSTPT))
+        }
+        Field::Both => {
+            let Ok(v) = <[u8; 4]>::try_from(data).map(u32::from_be_bytes) else {
+                return false;
             };
-            match op {
-                cmp::OP_EQ => *pts = [v, v],
-                cmp::OP_NEQ => {
-                    *pts = [v, v];
-                    st.invflags |= inv;
-                }
-                // Older iptables-nft wrote ranges as a gte/lte pair.
-                cmp::OP_GTE => pts[0] = v,
-                cmp::OP_LTE => pts[1] = v,
-                _ => return false,
-            }
-            true
+            let (sport, dport) = ((v >> 16) as u16, v as u16);
+            single(&mut st.spts, &mut st.invflags, op, sport, INV_SRCPT)
+                && single(&mut st.dpts, &mut st.invflags, op, dport, INV_DSTPT)
         }
     }
+}
+
+/// One port compared with `op`, folded into the `[from, to]` range the way iptables-nft 1.8.9
+/// reads it back: it writes `==`/`!=` for one port, `<=` for `0:N` and `>` for `! 0:N` (no
+/// invert flag then: `! --sport :5` comes back as `--sport 6:65535`), a range otherwise.
+fn single(pts: &mut [u16; 2], invflags: &mut u8, op: u32, v: u16, inv: u8) -> bool {
+    match op {
+        cmp::OP_EQ => *pts = [v, v],
+        cmp::OP_NEQ => {
+            *pts = [v, v];
+            *invflags |= inv;
+        }
+        // iptables-nft clamps these two to 1 and 65535.
+        cmp::OP_LT => pts[1] = v.saturating_sub(1).max(1),
+        cmp::OP_GT => pts[0] = v.saturating_add(1),
+        cmp::OP_LTE => pts[1] = v,
+        cmp::OP_GTE => pts[0] = v,
+        _ => return false,
+    }
+    true
 }
 
 pub(super) fn range(x: &mut Xlate, reg: &Reg, op: u32, from: &[u8], to: &[u8]) -> bool {
@@ -139,7 +157,7 @@ pub(super) fn range(x: &mut Xlate, reg: &Reg, op: u32, from: &[u8], to: &[u8]) -
     let (pts, inv) = match f {
         Field::Sport => (&mut st.spts, INV_SRCPT),
         Field::Dport => (&mut st.dpts, INV_DSTPT),
-        Field::Flags => return false,
+        Field::Both | Field::Flags => return false,
     };
     *pts = [lo, hi];
     match op {

@@ -48,7 +48,14 @@ pub fn xlate_rule(r: &NftRule, family: Family) -> Rule {
         });
         return x.rule;
     }
-    for e in &r.exprs {
+    let mut exprs = r.exprs.iter().peekable();
+    while let Some(e) = exprs.next() {
+        if let Some(next) = exprs.peek()
+            && native::trace(&mut x, e, next)
+        {
+            exprs.next();
+            continue;
+        }
         x.expr(e);
     }
     ports::finish(&mut x);
