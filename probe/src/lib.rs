@@ -11,7 +11,5 @@ pub mod docker;
 pub mod drops;
 pub mod ext;
 pub mod kernel;
-pub mod metrics;
-pub mod prove;
 pub mod report;
 pub mod ruleset;

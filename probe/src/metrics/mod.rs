@@ -1,1 +1,0 @@
-//! TODO: see DESIGN.md
