@@ -376,31 +376,26 @@ impl DropProbe {
 
     /// Drop counters summed over CPUs.
     pub fn drops(&self) -> Result<Vec<(DropKey, Counter)>, DropProbeError> {
-        let map = self
-            .ebpf
-            .map(MAP_DROPS)
-            .ok_or(DropProbeError::Missing("map NFP_DROPS"))?;
-        let hash: PerCpuHashMap<_, DropKey, Counter> =
-            PerCpuHashMap::try_from(map).map_err(|e| aya_err("opening NFP_DROPS", e))?;
-        let mut out = Vec::new();
-        for entry in hash.iter() {
-            let (k, v) = entry.map_err(|e| aya_err("reading NFP_DROPS", e))?;
-            out.push((k, sum(&v)));
-        }
-        Ok(out)
+        self.summed(MAP_DROPS, "map NFP_DROPS")
     }
 
     /// Per-interface, per-direction tc counters summed over CPUs.
     pub fn if_counters(&self) -> Result<Vec<(IfKey, Counter)>, DropProbeError> {
-        let map = self
-            .ebpf
-            .map(MAP_IFCOUNT)
-            .ok_or(DropProbeError::Missing("map NFP_IFCOUNT"))?;
-        let hash: PerCpuHashMap<_, IfKey, Counter> =
-            PerCpuHashMap::try_from(map).map_err(|e| aya_err("opening NFP_IFCOUNT", e))?;
+        self.summed(MAP_IFCOUNT, "map NFP_IFCOUNT")
+    }
+
+    /// Every entry of a per-CPU counter hash, its values summed over CPUs.
+    fn summed<K: aya::Pod>(
+        &self,
+        name: &str,
+        label: &'static str,
+    ) -> Result<Vec<(K, Counter)>, DropProbeError> {
+        let map = self.ebpf.map(name).ok_or(DropProbeError::Missing(label))?;
+        let hash: PerCpuHashMap<_, K, Counter> =
+            PerCpuHashMap::try_from(map).map_err(|e| aya_err(format!("opening {name}"), e))?;
         let mut out = Vec::new();
         for entry in hash.iter() {
-            let (k, v) = entry.map_err(|e| aya_err("reading NFP_IFCOUNT", e))?;
+            let (k, v) = entry.map_err(|e| aya_err(format!("reading {name}"), e))?;
             out.push((k, sum(&v)));
         }
         Ok(out)
