@@ -171,7 +171,7 @@ pub fn findings(
         ));
     }
     let layout = input.expectation.layout;
-    if !state.daemon.userland_proxy && layout != Layout::V29Nft {
+    if !state.daemon.userland_proxy {
         for n in state.networks.iter().filter(|n| !n.internal) {
             let br = n.bridge();
             let k = format!("net.ipv4.conf.{br}.route_localnet");
@@ -212,59 +212,6 @@ pub fn findings(
     }
     for n in &input.expectation.notes {
         out.push(info("not_modelled", n.clone()));
-    }
-    out.extend(nft_findings(input));
-    out
-}
-
-/// 29 nftables backend: shape of the `docker-bridges` tables.
-fn nft_findings(input: &Input<'_>) -> Vec<HostFinding> {
-    let e = input.expectation;
-    if e.nft.is_empty() {
-        return Vec::new();
-    }
-    let Some(view) = input.nft else {
-        return vec![problem(
-            "nft_not_read",
-            "Docker uses the nftables backend but the docker-bridges tables were not read".into(),
-            None,
-        )];
-    };
-    let mut out = Vec::new();
-    for x in &e.nft {
-        let table = view
-            .tables
-            .iter()
-            .find(|t| t.family == x.family && t.name == crate::docker::expect::nft29::TABLE);
-        let chain = table.and_then(|t| t.chains.iter().find(|c| c.name == x.chain));
-        let ok = match (chain, &x.comment) {
-            (None, _) => false,
-            (Some(_), None) => true,
-            (Some(c), Some(want)) => {
-                c.comments
-                    .iter()
-                    .filter(|k| k.as_deref() == Some(want.as_str()))
-                    .count()
-                    >= x.count
-            }
-        };
-        if !ok {
-            out.push(problem(
-                "nft_missing",
-                format!(
-                    "{:?} docker-bridges {}{}: missing ({}) — {}",
-                    x.family,
-                    x.chain,
-                    x.comment
-                        .as_ref()
-                        .map(|c| format!(" rule \"{c}\" x{}", x.count))
-                        .unwrap_or_default(),
-                    x.what,
-                    x.effect
-                ),
-                Some("restart dockerd (it re-creates the docker-bridges tables)".into()),
-            ));
-        }
     }
     out
 }

@@ -3,6 +3,7 @@
 
 pub mod host;
 pub mod index;
+pub mod nft;
 pub mod probe;
 pub mod text;
 
@@ -15,6 +16,7 @@ use crate::docker::expect::{Expectation, Expected, Layout, Op};
 use crate::docker::state::DockerState;
 use crate::ruleset::{Backend, Family, Ruleset, Target};
 use index::KernelIndex;
+pub use nft::{NftChainView, NftMapView, NftRuleView, NftTableView, NftView};
 
 pub const SCHEMA_VERSION: u32 = 1;
 
@@ -151,25 +153,6 @@ pub struct Input<'a> {
     /// Bug probes (`probe::questions` asked through `claims::probe_lies`).
     pub probes: &'a [LieProbe],
     pub sysctls: &'a BTreeMap<String, Option<String>>,
-}
-
-/// The `docker-bridges` tables as seen in the kernel: chains and their rules' comments.
-#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
-pub struct NftView {
-    pub tables: Vec<NftTableView>,
-}
-
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-pub struct NftTableView {
-    pub family: Family,
-    pub name: String,
-    pub chains: Vec<NftChainView>,
-}
-
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-pub struct NftChainView {
-    pub name: String,
-    pub comments: Vec<Option<String>>,
 }
 
 pub fn docker_backend_of(rulesets: &[Ruleset], binaries: &[Binary]) -> Backend {
@@ -352,7 +335,10 @@ pub fn run(input: &Input<'_>) -> Audit {
         }
     }
     findings.extend(extras(input, &idx, backend, &explained));
+    let (nft_findings, nft_host) = nft::audit(e, input.nft);
+    findings.extend(nft_findings);
     let mut host = host::findings(input, &idx, backend, &findings);
+    host.extend(nft_host);
     for c in &e.chains {
         if idx.chain(backend, c.family, &c.table, &c.chain).is_none() {
             host.push(HostFinding {

@@ -6,7 +6,7 @@ use std::path::PathBuf;
 use std::time::Duration;
 
 use anyhow::Context;
-use nfprobe::audit::{self, NftChainView, NftTableView, NftView};
+use nfprobe::audit;
 use nfprobe::claims::{self, Binary, Claim, LieProbe};
 use nfprobe::docker::discover::{self, KernelBridge};
 use nfprobe::docker::expect::{self, Expectation, Layout};
@@ -241,33 +241,9 @@ pub fn read_kernel(ns: Option<&NetnsSpec>, docker_only: bool) -> anyhow::Result<
             rulesets.push(rs);
         }
     }
-    let tables: Vec<NftTableView> = snap
-        .tables
-        .iter()
-        .filter(|t| t.name == expect::nft29::TABLE)
-        .filter_map(|t| {
-            let family = match t.family {
-                nft::NftFamily::Ip => Family::Ipv4,
-                nft::NftFamily::Ip6 => Family::Ipv6,
-                _ => return None,
-            };
-            Some(NftTableView {
-                family,
-                name: t.name.clone(),
-                chains: t
-                    .chains
-                    .iter()
-                    .map(|c| NftChainView {
-                        name: c.name.clone(),
-                        comments: c.rules.iter().map(|r| r.comment.clone()).collect(),
-                    })
-                    .collect(),
-            })
-        })
-        .collect();
     Ok(KernelSection {
         rulesets,
-        nft: (!tables.is_empty()).then_some(NftView { tables }),
+        nft: audit::nft::view_of(&snap),
     })
 }
 

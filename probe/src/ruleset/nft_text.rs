@@ -312,6 +312,12 @@ fn set_elements(s: &NftSet, anon: bool) -> Vec<String> {
     out
 }
 
+/// A named set's or map's elements as `nft list` prints each one (`"docker0" : jump x`),
+/// in nft's order.
+pub fn elements(s: &NftSet) -> Vec<String> {
+    set_elements(s, false)
+}
+
 fn element_text(s: &NftSet, key: &str, data: Option<&NftData>) -> String {
     match data {
         Some(NftData::Verdict(v)) => format!("{key} : {}", verdict_str(v)),
@@ -374,7 +380,7 @@ fn prefix_len(mask: &[u8]) -> Option<u32> {
 
 // ---- chains and rules -----------------------------------------------------------------
 
-fn hook_name(family: NftFamily, hook: u32) -> String {
+pub fn hook_name(family: NftFamily, hook: u32) -> String {
     let n = match family {
         NftFamily::Netdev => ["ingress", "egress"].get(hook as usize).copied(),
         NftFamily::Arp => ["input", "output", "forward"].get(hook as usize).copied(),
@@ -394,7 +400,7 @@ fn hook_name(family: NftFamily, hook: u32) -> String {
 
 /// nft's `prio2str`: a standard priority name (± offset up to 10) where it is valid for the
 /// family and hook, the number otherwise.
-fn prio_str(family: NftFamily, hook: u32, prio: i32) -> String {
+pub fn prio_str(family: NftFamily, hook: u32, prio: i32) -> String {
     let std: &[(i32, &str)] = match family {
         NftFamily::Bridge => &[
             (-300, "dstnat"),

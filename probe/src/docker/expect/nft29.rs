@@ -1,178 +1,911 @@
-//! Docker 29 with `firewall-backend: nftables`: tables `ip docker-bridges` and
-//! `ip6 docker-bridges` (moby docker-v29.0.0 integration/network/bridge/nftablesdoc).
+//! Docker 29 with `firewall-backend: nftables`: every chain, verdict-map element and rule
+//! Docker 29.0 writes in the `ip docker-bridges` and `ip6 docker-bridges` tables, in the
+//! order Docker keeps them (moby docker-v29.0.0, `daemon/libnetwork/drivers/bridge/internal/
+//! nftabler` and `integration/network/bridge/nftablesdoc/generated`).
 //!
-//! Docker does not use `iptables -C` here, so there is no CLI claim to check. The
-//! expectation is the shape: the table, its base chains, one set of chains per bridge, and
-//! the commented rules Docker writes in them (by comment and count).
+//! Rules are written in the spelling `nft list ruleset` prints (what the kernel holds, not
+//! the words Docker feeds to `nft -f`), and compared through [`canonical`], which drops what
+//! does not change a packet's fate (counters, comments, spacing, the order of anonymous set
+//! elements). Docker does not run `iptables -C` with this backend: there are no CLI claims.
+
+use std::collections::HashSet;
+use std::net::IpAddr;
 
 use serde::{Deserialize, Serialize};
 
 use super::common::*;
 use super::{Expectation, Layout};
-use crate::docker::state::{DockerState, GatewayMode};
+use crate::docker::state::{Container, DockerState, Endpoint, GatewayMode, Network, Proto};
 use crate::ruleset::Family;
 
 pub const TABLE: &str = "docker-bridges";
 
-/// A chain that must exist in a `docker-bridges` table, and optionally a rule in it with a
-/// given comment (at least `count` of them).
+pub const FORWARD: &str = "filter-FORWARD";
+pub const PREROUTING: &str = "nat-PREROUTING";
+pub const OUTPUT: &str = "nat-OUTPUT";
+pub const POSTROUTING: &str = "nat-POSTROUTING";
+pub const RAW_PREROUTING: &str = "raw-PREROUTING";
+pub const NAT_CHAIN: &str = "nat-prerouting-and-output";
+
+/// The four verdict maps keyed by bridge name, and the per-bridge chain prefix each one
+/// jumps to.
+pub const MAPS: [(&str, &str); 4] = [
+    ("filter-forward-in-jumps", "filter-forward-in__"),
+    ("filter-forward-out-jumps", "filter-forward-out__"),
+    ("nat-postrouting-in-jumps", "nat-postrouting-in__"),
+    ("nat-postrouting-out-jumps", "nat-postrouting-out__"),
+];
+
+/// `nft` family keyword of a table.
+pub fn nft_family(f: Family) -> &'static str {
+    match f {
+        Family::Ipv4 => "ip",
+        Family::Ipv6 => "ip6",
+    }
+}
+
+/// A base chain's hook, in `nft list` words (`priority` as nft names it: `filter`, `dstnat`,
+/// `srcnat`, `raw`).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct BaseChain {
+    #[serde(rename = "type")]
+    pub chain_type: String,
+    pub hook: String,
+    pub priority: String,
+}
+
+/// One object Docker creates in a `docker-bridges` table.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(tag = "kind", rename_all = "snake_case")]
+pub enum NftItem {
+    /// A chain; base chains carry their hook.
+    Chain {
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        base: Option<BaseChain>,
+    },
+    /// A verdict map `type ifname : verdict` (its name is the item's `chain`).
+    Map,
+    /// An element of the verdict map named by the item's `chain`.
+    Element { key: String, verdict: String },
+    /// A rule of the item's `chain`, as `nft list` prints it.
+    Rule { rule: String },
+}
+
+/// One expected object, with who it belongs to and what breaks without it.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct NftExpected {
     pub family: Family,
+    /// Chain name (map name for `Map` and `Element`).
     pub chain: String,
-    pub comment: Option<String>,
-    pub count: usize,
+    #[serde(flatten)]
+    pub item: NftItem,
     pub network: Option<String>,
+    pub bridge: Option<String>,
     pub what: String,
     pub effect: String,
 }
 
+impl NftExpected {
+    /// The object as one line of `nft` text (for reports).
+    pub fn text(&self) -> String {
+        match &self.item {
+            NftItem::Chain { base: None } => format!("chain {}", self.chain),
+            NftItem::Chain { base: Some(b) } => format!(
+                "chain {} {{ type {} hook {} priority {}; }}",
+                self.chain, b.chain_type, b.hook, b.priority
+            ),
+            NftItem::Map => format!("map {} {{ type ifname : verdict; }}", self.chain),
+            NftItem::Element { key, verdict } => {
+                format!("element {} {{ \"{key}\" : {verdict} }}", self.chain)
+            }
+            NftItem::Rule { rule } => rule.clone(),
+        }
+    }
+
+    /// The `nft` command that creates the object (rules: appended; the audit picks a
+    /// position next to the rules around it).
+    pub fn create_command(&self) -> String {
+        let fam = nft_family(self.family);
+        let body = match &self.item {
+            NftItem::Chain { base: None } => format!("add chain {fam} {TABLE} {}", self.chain),
+            NftItem::Chain { base: Some(b) } => format!(
+                "add chain {fam} {TABLE} {} {{ type {} hook {} priority {}; policy accept; }}",
+                self.chain, b.chain_type, b.hook, b.priority
+            ),
+            NftItem::Map => format!(
+                "add map {fam} {TABLE} {} {{ type ifname : verdict; }}",
+                self.chain
+            ),
+            NftItem::Element { key, verdict } => format!(
+                "add element {fam} {TABLE} {} {{ \"{key}\" : {verdict} }}",
+                self.chain
+            ),
+            NftItem::Rule { rule } => format!("add rule {fam} {TABLE} {} {rule}", self.chain),
+        };
+        nft_command(&body)
+    }
+}
+
+/// `nft '...'`: one shell word, so nft sees the quotes and braces.
+pub fn nft_command(body: &str) -> String {
+    format!("nft '{}'", body.replace('\'', r"'\''"))
+}
+
+/// The comparison form of a rule: counters and the comment dropped (they do not change what
+/// happens to a packet), whitespace collapsed, anonymous set elements sorted.
+pub fn canonical(rule: &str) -> String {
+    let toks = tokens(rule);
+    let mut out: Vec<String> = Vec::with_capacity(toks.len());
+    let mut i = 0;
+    while i < toks.len() {
+        let t = toks[i].as_str();
+        match t {
+            "counter" => {
+                i += 1;
+                // `counter packets N bytes M`
+                if toks.get(i).map(String::as_str) == Some("packets") {
+                    i += 4;
+                }
+                continue;
+            }
+            "comment" => {
+                i += 2;
+                continue;
+            }
+            "{" => {
+                let mut elems = Vec::new();
+                let mut cur = String::new();
+                i += 1;
+                while i < toks.len() && toks[i] != "}" {
+                    if toks[i] == "," {
+                        if !cur.is_empty() {
+                            elems.push(std::mem::take(&mut cur));
+                        }
+                    } else {
+                        if !cur.is_empty() {
+                            cur.push(' ');
+                        }
+                        cur.push_str(toks[i].trim_end_matches(','));
+                        if toks[i].ends_with(',') {
+                            elems.push(std::mem::take(&mut cur));
+                        }
+                    }
+                    i += 1;
+                }
+                if !cur.is_empty() {
+                    elems.push(cur);
+                }
+                elems.sort();
+                elems.dedup();
+                out.push(format!("{{ {} }}", elems.join(", ")));
+                i += 1;
+                continue;
+            }
+            _ => out.push(t.to_owned()),
+        }
+        i += 1;
+    }
+    out.join(" ")
+}
+
+/// Words of an nft statement list; a quoted string is one word; braces and commas split.
+fn tokens(s: &str) -> Vec<String> {
+    let mut out = Vec::new();
+    let mut cur = String::new();
+    let mut quoted = false;
+    for ch in s.chars() {
+        if quoted {
+            cur.push(ch);
+            if ch == '"' {
+                quoted = false;
+            }
+            continue;
+        }
+        match ch {
+            '"' => {
+                cur.push(ch);
+                quoted = true;
+            }
+            '{' | '}' | ',' => {
+                if !cur.is_empty() {
+                    out.push(std::mem::take(&mut cur));
+                }
+                out.push(ch.to_string());
+            }
+            c if c.is_whitespace() => {
+                if !cur.is_empty() {
+                    out.push(std::mem::take(&mut cur));
+                }
+            }
+            c => cur.push(c),
+        }
+    }
+    if !cur.is_empty() {
+        out.push(cur);
+    }
+    out
+}
+
+/// What the rule does with a packet it matches (the last verdict-like word).
+pub fn verdict_class(rule: &str) -> String {
+    let toks = tokens(&canonical(rule));
+    for (i, t) in toks.iter().enumerate().rev() {
+        match t.as_str() {
+            "accept" | "drop" | "return" | "masquerade" | "reject" => return t.clone(),
+            "dnat" | "snat" => return t.clone(),
+            "jump" | "goto" => {
+                return format!("{t} {}", toks.get(i + 1).map_or("", String::as_str));
+            }
+            "vmap" => return "vmap".into(),
+            _ => {}
+        }
+    }
+    "continue".into()
+}
+
+/// Two rules of one chain (`first` before `then` in Docker's order) whose order decides
+/// behaviour: they end a packet's walk differently, so a packet both match meets a different
+/// fate when they are swapped (an ACCEPT under the chain's final DROP, ICC DROP under a
+/// published port's ACCEPT, a RETURN under the DNATs).
+pub fn order_matters(first: &str, then: &str) -> bool {
+    verdict_class(first) != verdict_class(then)
+}
+
+/// Expected objects for `state` (all in `Expectation::nft`; `rules` stays empty: no
+/// iptables rule and no CLI claim with this backend).
 pub fn expect(state: &DockerState) -> Expectation {
     let mut b = Builder::new(Layout::V29Nft);
-    let mut push = |family,
-                    chain: &str,
-                    comment: Option<&str>,
-                    count,
-                    network: Option<&str>,
-                    what: String,
-                    effect: String| {
-        if let Some(e) = b.e.nft.iter_mut().find(|e: &&mut NftExpected| {
-            e.family == family && e.chain == chain && e.comment.as_deref() == comment
-        }) {
-            e.count += count;
+    b.note(
+        "Docker 29 with firewall-backend nftables programs nf_tables directly and never runs `iptables -C`: there are no CLI claims to check",
+    );
+    b.note(
+        "not modelled for nftables: trusted_host_interfaces, allow-direct-routing, bridge-accept-fwmark, legacy --link, WSL2 mirrored networking; rules they add are reported as `extra`",
+    );
+    let mut x = Nft {
+        out: Vec::new(),
+        seen: HashSet::new(),
+    };
+    for family in families(state) {
+        x.table(state, family);
+    }
+    b.e.nft = x.out;
+    b.e
+}
+
+struct Nft {
+    out: Vec<NftExpected>,
+    /// (family, chain, canonical rule): Docker keeps one copy of a rule per chain.
+    seen: HashSet<(Family, String, String)>,
+}
+
+/// Who owns an object, for the report.
+#[derive(Clone, Copy)]
+struct Own<'a> {
+    net: Option<&'a Network>,
+}
+
+impl Nft {
+    fn push(
+        &mut self,
+        family: Family,
+        chain: &str,
+        item: NftItem,
+        own: Own<'_>,
+        what: String,
+        effect: String,
+    ) {
+        if let NftItem::Rule { rule } = &item
+            && !self
+                .seen
+                .insert((family, chain.to_owned(), canonical(rule)))
+        {
             return;
         }
-        b.e.nft.push(NftExpected {
+        self.out.push(NftExpected {
             family,
-            chain: chain.into(),
-            comment: comment.map(str::to_owned),
-            count,
-            network: network.map(str::to_owned),
+            chain: chain.to_owned(),
+            item,
+            network: own.net.map(|n| n.name.clone()),
+            bridge: own.net.map(Network::bridge),
             what,
             effect,
         });
-    };
-    for family in families(state) {
-        for c in [
-            "filter-FORWARD",
-            "nat-PREROUTING",
-            "nat-OUTPUT",
-            "nat-POSTROUTING",
-            "raw-PREROUTING",
-            "nat-prerouting-and-output",
+    }
+
+    fn rule(
+        &mut self,
+        family: Family,
+        chain: &str,
+        rule: String,
+        own: Own<'_>,
+        what: String,
+        effect: String,
+    ) {
+        self.push(family, chain, NftItem::Rule { rule }, own, what, effect);
+    }
+
+    fn table(&mut self, state: &DockerState, family: Family) {
+        let daemon = Own { net: None };
+        let proxy = state.daemon.userland_proxy;
+        let broken = "Docker's nftables rules are not hooked in: container networking is broken";
+        for (map, _) in MAPS {
+            self.push(
+                family,
+                map,
+                NftItem::Map,
+                daemon,
+                format!("verdict map {map}"),
+                broken.into(),
+            );
+        }
+        let base = |t: &str, h: &str, p: &str| {
+            Some(BaseChain {
+                chain_type: t.into(),
+                hook: h.into(),
+                priority: p.into(),
+            })
+        };
+        for (chain, b) in [
+            (FORWARD, base("filter", "forward", "filter")),
+            (OUTPUT, base("nat", "output", "dstnat")),
+            (POSTROUTING, base("nat", "postrouting", "srcnat")),
+            (PREROUTING, base("nat", "prerouting", "dstnat")),
+            (NAT_CHAIN, None),
+            (RAW_PREROUTING, base("filter", "prerouting", "raw")),
         ] {
-            push(
+            self.push(
                 family,
-                c,
-                None,
-                0,
-                None,
-                format!("base chain {c}"),
-                "Docker's nftables rules are not hooked in: container networking is broken".into(),
+                chain,
+                NftItem::Chain { base: b },
+                daemon,
+                format!("chain {chain}"),
+                broken.into(),
             );
         }
+        self.rule(
+            family,
+            FORWARD,
+            "oifname vmap @filter-forward-in-jumps".into(),
+            daemon,
+            "dispatch forwarded traffic into each bridge's filter-forward-in chain".into(),
+            "traffic into Docker networks skips their rules: published ports open to everything, unpublished ones not dropped".into(),
+        );
+        self.rule(
+            family,
+            FORWARD,
+            "iifname vmap @filter-forward-out-jumps".into(),
+            daemon,
+            "dispatch forwarded traffic from each bridge into its filter-forward-out chain".into(),
+            "traffic from Docker networks skips their rules (internal networks can reach outside)"
+                .into(),
+        );
+        self.rule(
+            family,
+            POSTROUTING,
+            "iifname vmap @nat-postrouting-out-jumps".into(),
+            daemon,
+            "dispatch traffic leaving each bridge into its nat-postrouting-out chain".into(),
+            "containers are not masqueraded: they cannot reach outside the host".into(),
+        );
+        self.rule(
+            family,
+            POSTROUTING,
+            "oifname vmap @nat-postrouting-in-jumps".into(),
+            daemon,
+            "dispatch traffic entering each bridge into its nat-postrouting-in chain".into(),
+            "host-local and hairpin traffic to published ports is not masqueraded".into(),
+        );
+        self.rule(
+            family,
+            PREROUTING,
+            format!("fib daddr type local counter jump {NAT_CHAIN}"),
+            daemon,
+            "send traffic for host addresses to the DNAT chain".into(),
+            "published ports unreachable from outside the host".into(),
+        );
+        let skip_lo = match (proxy, family) {
+            (false, _) => String::new(),
+            (true, Family::Ipv4) => "ip daddr != 127.0.0.0/8 ".into(),
+            (true, Family::Ipv6) => "ip6 daddr != ::1 ".into(),
+        };
+        self.rule(
+            family,
+            OUTPUT,
+            format!("{skip_lo}fib daddr type local counter jump {NAT_CHAIN}"),
+            daemon,
+            "send the host's own traffic for host addresses to the DNAT chain".into(),
+            if proxy {
+                "published ports reached from this host go through docker-proxy only".into()
+            } else {
+                "published ports time out from this host (localhost:PORT), no userland proxy to fall back on".into()
+            },
+        );
         for n in &state.networks {
-            if net_subnet(n, family).is_none() {
-                continue;
-            }
-            let br = n.bridge();
-            let name = Some(n.name.as_str());
-            for dir in [
-                "filter-forward-in",
-                "filter-forward-out",
-                "nat-postrouting-in",
-                "nat-postrouting-out",
-            ] {
-                push(
-                    family,
-                    &format!("{dir}__{br}"),
-                    None,
-                    0,
-                    name,
-                    format!("{dir} chain of {br}"),
-                    format!("traffic of {br} bypasses Docker's per-network rules"),
-                );
-            }
-            let gm = n.gateway_mode(family == Family::Ipv4);
-            if n.internal {
-                continue;
-            }
-            if n.icc {
-                push(
-                    family,
-                    &format!("filter-forward-in__{br}"),
-                    Some("ICC"),
-                    1,
-                    name,
-                    format!("inter-container traffic on {br}"),
-                    format!("containers on {br} cannot talk to each other"),
-                );
-            }
-            push(
-                family,
-                &format!("filter-forward-out__{br}"),
-                Some("OUTGOING"),
-                1,
-                name,
-                format!("outgoing traffic from {br}"),
-                format!("containers on {br} cannot reach outside the host"),
-            );
-            if gm == GatewayMode::Nat {
-                push(
-                    family,
-                    &format!("filter-forward-in__{br}"),
-                    Some("UNPUBLISHED PORT DROP"),
-                    1,
-                    name,
-                    format!("default drop into {br}"),
-                    format!("unpublished ports of containers on {br} reachable from outside"),
-                );
-            }
-            if gm.is_nat() && n.masquerade {
-                push(
-                    family,
-                    &format!("nat-postrouting-out__{br}"),
-                    Some("MASQUERADE"),
-                    1,
-                    name,
-                    format!("source NAT for {br}"),
-                    format!("containers on {br} cannot reach outside the host"),
-                );
-            }
-            if !state.daemon.userland_proxy {
-                push(
-                    family,
-                    &format!("nat-postrouting-in__{br}"),
-                    Some("MASQUERADE FROM HOST"),
-                    1,
-                    name,
-                    format!("masquerade host-local traffic into {br}"),
-                    format!("ports published on {br} time out from this host (localhost:PORT)"),
-                );
+            self.network(state, n, family);
+        }
+        for c in &state.containers {
+            for ep in &c.endpoints {
+                if let Some(n) = state.network(&ep.network) {
+                    self.endpoint(c, ep, n, family);
+                }
             }
         }
-        for (c, ep, n, p) in port_mappings(state) {
-            if n.internal || ip_of(ep, family).is_none() || net_subnet(n, family).is_none() {
+        for c in &state.containers {
+            let Some((n, ep)) = state.port_endpoint(c) else {
                 continue;
-            }
-            if binding_host(state, n, p, family).is_none() {
-                continue;
-            }
-            if n.gateway_mode(family == Family::Ipv4).is_nat() && p.host_port != 0 {
-                push(
-                    family,
-                    "nat-prerouting-and-output",
-                    Some("DNAT"),
-                    1,
-                    Some(n.name.as_str()),
-                    port_label(c, p),
-                    format!(
-                        "port {} on the host is not forwarded to {}",
-                        p.host_port, c.name
-                    ),
-                );
+            };
+            for pb in bindings(state, c, n, ep) {
+                if pb.family() == family {
+                    self.port(state, c, n, &pb, family);
+                }
             }
         }
     }
-    b.e
+
+    fn network(&mut self, state: &DockerState, n: &Network, family: Family) {
+        let Some(subnet) = net_subnet(n, family) else {
+            return;
+        };
+        let own = Own { net: Some(n) };
+        let br = n.bridge();
+        let fam = nft_family(family);
+        let fin = format!("filter-forward-in__{br}");
+        let fout = format!("filter-forward-out__{br}");
+        let pin = format!("nat-postrouting-in__{br}");
+        let pout = format!("nat-postrouting-out__{br}");
+        for (map, prefix) in MAPS {
+            let chain = format!("{prefix}{br}");
+            self.push(
+                family,
+                &chain,
+                NftItem::Chain { base: None },
+                own,
+                format!("chain {chain}"),
+                format!("every rule of {br} in {chain} is gone"),
+            );
+            self.push(
+                family,
+                map,
+                NftItem::Element {
+                    key: br.clone(),
+                    verdict: format!("jump {chain}"),
+                },
+                own,
+                format!("{map} entry for {br}"),
+                match prefix {
+                    "filter-forward-in__" => format!(
+                        "traffic into {br} skips its rules: every container port on {br} is open to routed traffic, or dropped by the host's FORWARD policy"
+                    ),
+                    "filter-forward-out__" => format!(
+                        "traffic from {br} skips its rules{}",
+                        if n.internal {
+                            ": the internal network can reach outside"
+                        } else {
+                            ""
+                        }
+                    ),
+                    "nat-postrouting-in__" => format!(
+                        "host-local and hairpin connections to ports published on {br} are not masqueraded"
+                    ),
+                    _ => format!("containers on {br} are not masqueraded: they cannot reach outside the host"),
+                },
+            );
+        }
+        let ct = "ct state established,related counter accept".to_owned();
+        self.rule(
+            family,
+            &fin,
+            ct.clone(),
+            own,
+            format!("replies into {br}"),
+            format!("replies to connections made by containers on {br} are dropped"),
+        );
+        self.rule(
+            family,
+            &fout,
+            ct,
+            own,
+            format!("replies from {br}"),
+            format!("replies from containers on {br} (to published ports) are dropped"),
+        );
+        let icc = if n.icc { "accept" } else { "drop" };
+        if n.internal || n.gateway_mode(family == Family::Ipv4) == GatewayMode::Isolated {
+            self.rule(
+                family,
+                &fin,
+                format!("iifname != \"{br}\" counter drop comment \"INTERNAL NETWORK INGRESS\""),
+                own,
+                format!("internal network {br}: nothing from outside"),
+                format!("internal network {br} reachable from other networks and the outside"),
+            );
+            self.rule(
+                family,
+                &fout,
+                format!("oifname != \"{br}\" counter drop comment \"INTERNAL NETWORK EGRESS\""),
+                own,
+                format!("internal network {br}: nothing to outside"),
+                format!(
+                    "containers on internal network {br} can reach other networks and the outside"
+                ),
+            );
+            self.rule(
+                family,
+                &fin,
+                format!("counter {icc} comment \"ICC\""),
+                own,
+                format!("inter-container traffic on {br} (icc={})", n.icc),
+                icc_effect(n, &br),
+            );
+            return;
+        }
+        let gm = n.gateway_mode(family == Family::Ipv4);
+        if gm == GatewayMode::Routed {
+            let icmp = match family {
+                Family::Ipv4 => "ip protocol icmp",
+                Family::Ipv6 => "meta l4proto ipv6-icmp",
+            };
+            self.rule(
+                family,
+                &fin,
+                format!("{icmp} counter accept comment \"ICMP\""),
+                own,
+                format!("ICMP into routed network {br}"),
+                format!("ping and ICMP errors to containers on routed network {br} are dropped"),
+            );
+        }
+        self.rule(
+            family,
+            &fin,
+            format!("iifname \"{br}\" counter {icc} comment \"ICC\""),
+            own,
+            format!("inter-container traffic on {br} (icc={})", n.icc),
+            icc_effect(n, &br),
+        );
+        // Per-port ACCEPTs land here (group "ports"), before the final rule: see `port`.
+        self.rule(
+            family,
+            &fout,
+            "counter accept comment \"OUTGOING\"".into(),
+            own,
+            format!("outgoing traffic from {br}"),
+            format!("containers on {br} cannot reach other networks or outside the host"),
+        );
+        let host_ip = match family {
+            Family::Ipv4 => n.host_ipv4,
+            Family::Ipv6 => n.host_ipv6,
+        };
+        let (verdict, comment) = match host_ip {
+            Some(ip) => (format!("snat to {}", unmap(ip)), "SNAT"),
+            None => ("masquerade".to_owned(), "MASQUERADE"),
+        };
+        if n.masquerade && gm != GatewayMode::Routed {
+            self.rule(
+                family,
+                &pout,
+                format!("oifname != \"{br}\" {fam} saddr {subnet} counter {verdict} comment \"{comment}\""),
+                own,
+                format!("source NAT for {br} ({subnet})"),
+                format!("containers on {br} cannot reach outside the host (their source address is not translated)"),
+            );
+        }
+        if !state.daemon.userland_proxy {
+            self.rule(
+                family,
+                &pin,
+                format!("fib saddr type local counter {verdict} comment \"{comment} FROM HOST\""),
+                own,
+                format!("masquerade host-local traffic into {br}"),
+                format!("ports published on {br} time out from this host (localhost:PORT)"),
+            );
+        }
+        // The final rule comes last in its chain; per-port ACCEPTs are inserted before it.
+        let (final_rule, what, effect) = if gm == GatewayMode::NatUnprotected {
+            (
+                "counter accept comment \"UNPROTECTED\"",
+                format!("nat-unprotected {br}: every port open"),
+                format!("ports of containers on {br} are closed to routed traffic"),
+            )
+        } else {
+            (
+                "counter drop comment \"UNPUBLISHED PORT DROP\"",
+                format!("default drop into {br}"),
+                format!(
+                    "unpublished ports of containers on {br} are reachable from outside (if the host's FORWARD policy accepts)"
+                ),
+            )
+        };
+        self.rule(family, &fin, final_rule.into(), own, what, effect);
+    }
+
+    fn endpoint(&mut self, c: &Container, ep: &Endpoint, n: &Network, family: Family) {
+        let Some(ip) = ip_of(ep, family) else {
+            return;
+        };
+        if net_subnet(n, family).is_none() || n.internal {
+            return;
+        }
+        if n.gateway_mode(family == Family::Ipv4) != GatewayMode::Nat {
+            return;
+        }
+        let br = n.bridge();
+        self.rule(
+            family,
+            RAW_PREROUTING,
+            format!(
+                "{} daddr {} iifname != \"{br}\" counter drop comment \"DROP DIRECT ACCESS\"",
+                nft_family(family),
+                unmap(ip)
+            ),
+            Own { net: Some(n) },
+            format!("{} on {}: no direct access from outside {br}", c.name, n.name),
+            format!(
+                "{} ({}) reachable directly by its address from the host's neighbours, published or not",
+                c.name,
+                unmap(ip)
+            ),
+        );
+    }
+
+    fn port(
+        &mut self,
+        state: &DockerState,
+        c: &Container,
+        n: &Network,
+        pb: &Binding,
+        family: Family,
+    ) {
+        if n.internal || net_subnet(n, family).is_none() {
+            return;
+        }
+        let own = Own { net: Some(n) };
+        let br = n.bridge();
+        let fam = nft_family(family);
+        let proto = pb.proto.as_str();
+        let cip = unmap(pb.container_ip);
+        let gm = n.gateway_mode(family == Family::Ipv4);
+        let label = format!(
+            "published port {}{}/{proto} -> {}:{}",
+            match pb.host_ip {
+                Some(h) if !h.is_unspecified() => format!("{}:", host_text(h)),
+                _ => String::new(),
+            },
+            pb.host_port,
+            c.name,
+            pb.container_port
+        );
+        if gm != GatewayMode::NatUnprotected {
+            self.insert_port_accept(
+                family,
+                &format!("filter-forward-in__{br}"),
+                format!(
+                    "{fam} daddr {cip} {proto} dport {} counter accept",
+                    pb.container_port
+                ),
+                own,
+                format!("{label}: accept into {br}"),
+                format!(
+                    "port {} of {} closed: published port {} times out from outside",
+                    pb.container_port, c.name, pb.host_port
+                ),
+            );
+        }
+        let host_ip = pb.host_ip.map(unmap);
+        let same_family = host_ip.is_none_or(|h| h.is_ipv4() == pb.container_ip.is_ipv4());
+        if pb.host_port == 0 || !same_family {
+            return;
+        }
+        let mut dnat = String::new();
+        if state.daemon.userland_proxy {
+            dnat.push_str(&format!("iifname != \"{br}\" "));
+        }
+        if family == Family::Ipv6 {
+            dnat.push_str("ip6 saddr != fe80::/10 ");
+        }
+        if let Some(h) = host_ip.filter(|h| !h.is_unspecified()) {
+            dnat.push_str(&format!("{fam} daddr {h} "));
+        }
+        let dest = match pb.container_ip {
+            IpAddr::V4(a) => format!("{a}:{}", pb.container_port),
+            IpAddr::V6(a) => format!("[{a}]:{}", pb.container_port),
+        };
+        dnat.push_str(&format!(
+            "{proto} dport {} counter dnat to {dest} comment \"DNAT\"",
+            pb.host_port
+        ));
+        self.rule(
+            family,
+            NAT_CHAIN,
+            dnat,
+            own,
+            format!("{label}: DNAT"),
+            format!(
+                "port {} on the host is not forwarded to {}:{} ({br}){}",
+                pb.host_port,
+                c.name,
+                pb.container_port,
+                if state.daemon.userland_proxy {
+                    "; only docker-proxy answers, from the host's own addresses"
+                } else {
+                    ""
+                }
+            ),
+        );
+        if !state.daemon.userland_proxy {
+            self.rule(
+                family,
+                &format!("nat-postrouting-in__{br}"),
+                format!(
+                    "{fam} saddr {cip} {fam} daddr {cip} {proto} dport {} counter masquerade comment \"MASQ TO OWN PORT\"",
+                    pb.container_port
+                ),
+                own,
+                format!("{label}: hairpin masquerade"),
+                format!(
+                    "{} cannot reach its own published port {} through the host",
+                    c.name, pb.host_port
+                ),
+            );
+        }
+        if let Some(IpAddr::V4(h)) = host_ip
+            && h.is_loopback()
+        {
+            self.rule(
+                family,
+                RAW_PREROUTING,
+                format!(
+                    "iifname != \"lo\" ip daddr {h} {proto} dport {} counter drop comment \"DROP REMOTE LOOPBACK\"",
+                    pb.host_port
+                ),
+                own,
+                format!("{label}: loopback binding only from lo"),
+                format!(
+                    "port {} bound to {h} reachable from other hosts",
+                    pb.host_port
+                ),
+            );
+        }
+    }
+
+    /// Per-port ACCEPTs sit after ICC and before the chain's final rule (Docker's rule
+    /// groups), whatever order networks and containers were created in.
+    fn insert_port_accept(
+        &mut self,
+        family: Family,
+        chain: &str,
+        rule: String,
+        own: Own<'_>,
+        what: String,
+        effect: String,
+    ) {
+        if !self
+            .seen
+            .insert((family, chain.to_owned(), canonical(&rule)))
+        {
+            return;
+        }
+        let is_final = |x: &NftExpected| {
+            x.family == family
+                && x.chain == chain
+                && matches!(&x.item, NftItem::Rule { rule } if rule.ends_with("comment \"UNPUBLISHED PORT DROP\"") || rule.ends_with("comment \"UNPROTECTED\""))
+        };
+        let at = self.out.iter().position(is_final).unwrap_or(self.out.len());
+        self.out.insert(
+            at,
+            NftExpected {
+                family,
+                chain: chain.to_owned(),
+                item: NftItem::Rule { rule },
+                network: own.net.map(|n| n.name.clone()),
+                bridge: own.net.map(Network::bridge),
+                what,
+                effect,
+            },
+        );
+    }
 }
+
+fn icc_effect(n: &Network, br: &str) -> String {
+    if n.icc {
+        format!("containers on {br} cannot talk to each other")
+    } else {
+        format!("containers on {br} can talk to each other although icc=false")
+    }
+}
+
+fn unmap(ip: IpAddr) -> IpAddr {
+    match ip {
+        IpAddr::V6(a) => a.to_ipv4_mapped().map_or(ip, IpAddr::V4),
+        v4 => v4,
+    }
+}
+
+fn host_text(ip: IpAddr) -> String {
+    match ip {
+        IpAddr::V6(a) => format!("[{a}]"),
+        v4 => v4.to_string(),
+    }
+}
+
+/// One port binding as Docker 29 programs it (moby `sortAndNormPBs`): the container address
+/// decides the table, the host address (None = unspecified) the DNAT match.
+#[derive(Debug, Clone, PartialEq)]
+struct Binding {
+    container_ip: IpAddr,
+    container_port: u16,
+    host_ip: Option<IpAddr>,
+    host_port: u16,
+    proto: Proto,
+}
+
+impl Binding {
+    fn family(&self) -> Family {
+        if self.container_ip.is_ipv4() {
+            Family::Ipv4
+        } else {
+            Family::Ipv6
+        }
+    }
+}
+
+/// Docker's bindings for a container's published ports on its gateway network: an IPv4
+/// binding for the container's IPv4 address, an IPv6 one for its IPv6 address (or, with the
+/// userland proxy, for its IPv4 address when it has none). An unspecified host address
+/// (absent in a bundle) stands for both `0.0.0.0` and `::`; routed mode drops the host port.
+fn bindings(state: &DockerState, c: &Container, n: &Network, ep: &Endpoint) -> Vec<Binding> {
+    let def_host: IpAddr = n
+        .host_binding_ipv4
+        .or(state.daemon.ip)
+        .unwrap_or(IpAddr::V4(std::net::Ipv4Addr::UNSPECIFIED));
+    let v4 = ep.ipv4.filter(|_| net_subnet(n, Family::Ipv4).is_some());
+    let v6 = ep.ipv6.filter(|_| net_subnet(n, Family::Ipv6).is_some());
+    let mut out = Vec::new();
+    for p in &c.ports {
+        let explicit = p.host_ip.map(unmap);
+        if let Some(cip) = v4
+            && explicit.is_none_or(|h| h.is_ipv4())
+        {
+            let host = explicit.or(Some(def_host).filter(IpAddr::is_ipv4));
+            if let Some(host) = host {
+                let routed = n.gateway_mode_ipv4 == GatewayMode::Routed;
+                out.push(Binding {
+                    container_ip: cip,
+                    container_port: p.container_port,
+                    host_ip: if routed { None } else { Some(host) },
+                    host_port: if routed { 0 } else { p.host_port },
+                    proto: p.proto,
+                });
+            }
+        }
+        let cip6 = v6.or(if state.daemon.userland_proxy {
+            v4
+        } else {
+            None
+        });
+        if let Some(cip) = cip6
+            && explicit.is_none_or(|h| h.is_ipv6())
+        {
+            let host = match explicit {
+                Some(h) => Some(h),
+                None if def_host.is_unspecified() && def_host.is_ipv4() => {
+                    Some(IpAddr::V6(std::net::Ipv6Addr::UNSPECIFIED))
+                }
+                None if def_host.is_ipv6() => Some(def_host),
+                None => None,
+            };
+            if let Some(host) = host {
+                let routed = n.gateway_mode_ipv6 == GatewayMode::Routed;
+                out.push(Binding {
+                    container_ip: cip,
+                    container_port: p.container_port,
+                    host_ip: if routed { None } else { Some(host) },
+                    host_port: if routed { 0 } else { p.host_port },
+                    proto: p.proto,
+                });
+            }
+        }
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests;

@@ -331,12 +331,21 @@ fn settings_change_rules() {
         || s == "-A DOCKER -i bridge1 -j RETURN"
         || s == "-A DOCKER-USER -j RETURN"));
     assert!(specs.contains(&"-A PREROUTING -d 192.0.2.2 ! -i bridge1 -j DROP".to_owned()));
-    // nftables: shape only.
+    // nftables: rule by rule (details in nft29/tests.rs).
     let e = expect(&s, Layout::V29Nft);
     assert!(e.rules.is_empty());
-    assert!(e.nft.iter().any(|n| n.chain == "filter-forward-in__bridge1"
-        && n.comment.as_deref() == Some("UNPUBLISHED PORT DROP")));
-    assert!(e.nft.iter().any(|n| n.chain == "nat-prerouting-and-output"
-        && n.comment.as_deref() == Some("DNAT")
-        && n.count == 1));
+    let has = |chain: &str, rule: &str| {
+        e.nft.iter().any(|n| {
+            n.chain == chain
+                && matches!(&n.item, super::nft29::NftItem::Rule { rule: r } if r == rule)
+        })
+    };
+    assert!(has(
+        "filter-forward-in__bridge1",
+        "counter drop comment \"UNPUBLISHED PORT DROP\""
+    ));
+    assert!(has(
+        "nat-prerouting-and-output",
+        "iifname != \"bridge1\" tcp dport 8080 counter dnat to 192.0.2.2:80 comment \"DNAT\""
+    ));
 }
