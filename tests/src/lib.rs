@@ -41,6 +41,8 @@ pub mod bugmodel;
 pub mod cmd;
 pub mod core;
 pub mod docker28;
+pub mod docker29nft;
+pub mod fakehost;
 pub mod names;
 pub mod net;
 pub mod netns;

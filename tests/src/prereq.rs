@@ -71,6 +71,13 @@ pub fn docker28() -> Result<()> {
     require_programs(COMMON)
 }
 
+/// Everything the docker29-nft flavour needs (nft loads the tables).
+pub fn docker29_nft() -> Result<()> {
+    require_root()?;
+    require_programs(COMMON)?;
+    require_programs(&["nft"])
+}
+
 /// Everything the real-Docker flavour needs.
 pub fn real_docker() -> Result<()> {
     require_root()?;

@@ -16,6 +16,9 @@ pub enum Flavour {
     Real,
     /// Docker 28.0.1 layout built without Docker.
     Docker28,
+    /// Docker 29.0 `firewall-backend: nftables` layout built without Docker.
+    #[serde(rename = "docker29-nft")]
+    Docker29Nft,
     /// One empty netns ([`crate::scratch::Scratch`]).
     Scratch,
 }
@@ -25,6 +28,7 @@ impl fmt::Display for Flavour {
         f.write_str(match self {
             Flavour::Real => "real",
             Flavour::Docker28 => "docker28",
+            Flavour::Docker29Nft => "docker29-nft",
             Flavour::Scratch => "scratch",
         })
     }

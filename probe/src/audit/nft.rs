@@ -238,7 +238,14 @@ fn audit_table(
                     ),
                     Some(x.create_command()),
                 )),
-                Some(c) if c.base != *base => host.push(problem(
+                Some(c)
+                    if !match (&c.base, base) {
+                        (Some(a), Some(b)) => a.same(b),
+                        (None, None) => true,
+                        _ => false,
+                    } =>
+                {
+                    host.push(problem(
                     "nft_chain_hook",
                     format!(
                         "{fam} {TABLE} chain {} is {} instead of {}: {}",
@@ -252,7 +259,8 @@ fn audit_table(
                         x.create_command(),
                         x.chain
                     )),
-                )),
+                    ))
+                }
                 _ => {}
             },
             NftItem::Map if table.is_some() && map_of(&x.chain).is_none() => host.push(problem(

@@ -13,7 +13,6 @@ pub use rules::{
 pub use state::{DaemonSettings, DockerContainer, DockerNetwork, DockerPort, DockerState};
 
 use std::fmt;
-use std::net::{Ipv4Addr, SocketAddr, SocketAddrV4};
 use std::ops::Deref;
 use std::str::FromStr;
 use std::time::{Duration, Instant};
@@ -21,11 +20,11 @@ use std::time::{Duration, Instant};
 use anyhow::{Context, Result, anyhow, bail};
 use serde::{Deserialize, Serialize};
 
-use crate::core::{LabCore, Vantage};
-use crate::names;
+use crate::core::LabCore;
+use crate::fakehost;
 use crate::netns;
 use crate::state::LabState;
-use crate::topology::{Container, Flavour, Ipv4Net, Network, Proto, PublishedPort, Topology};
+use crate::topology::{Flavour, Network, Topology};
 
 /// Which iptables backend holds the rules.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, Default)]
@@ -215,14 +214,7 @@ impl Deref for Lab {
 impl Lab {
     /// Build the lab. On error everything built so far is removed.
     pub fn up(options: Options) -> Result<Lab> {
-        let mut name = None;
-        Self::build(options, &mut name).map_err(|e| match name {
-            // The half-built lab was dropped inside build(), which tore it down.
-            Some(n) => e.context(format!(
-                "lab {n}: up failed; everything it built was removed"
-            )),
-            None => e,
-        })
+        fakehost::up_or_removed(|name| Self::build(options, name))
     }
 
     fn build(options: Options, name: &mut Option<String>) -> Result<Lab> {
@@ -232,101 +224,19 @@ impl Lab {
         *name = Some(core.name().to_owned());
         let host = core.add_netns("host")?;
         netns::ensure_named(&host)?;
-
-        let lab_name = core.name().to_owned();
-        let www = core.dir().join("www");
-        let mut networks: Vec<Network> = Vec::new();
-        let total = options.networks + usize::from(options.default_bridge);
-        for i in 0..total {
-            let is_docker0 = options.default_bridge && i == 0;
-            let id = names::hex_id(&format!("{lab_name}/network/{i}"));
-            let (name, bridge) = if is_docker0 {
-                ("bridge".to_owned(), "docker0".to_owned())
-            } else {
-                (format!("labnet{i}"), names::bridge_name(&id))
-            };
-            let third = u8::try_from(17 + i + usize::from(!options.default_bridge))
-                .map_err(|_| anyhow!("too many networks"))?;
-            let subnet = Ipv4Net::new(Ipv4Addr::new(172, third, 0, 0), 16);
-            let gateway = subnet.nth(1);
-            host.ip(&["link", "add", &bridge, "type", "bridge"])?;
-            host.ip(&["addr", "add", &format!("{gateway}/16"), "dev", &bridge])?;
-            host.ip(&["link", "set", &bridge, "up"])?;
-            let mut containers = Vec::new();
-            for j in 0..options.containers_per_network {
-                let cname = format!("n{i}c{j}");
-                let cid = names::hex_id(&format!("{lab_name}/container/{i}/{j}"));
-                let ns = core.add_netns(&format!("c{i}-{j}"))?;
-                let ip = subnet.nth(2 + u32::try_from(j)?);
-                let veth = names::veth_name(&cid);
-                host.ip(&[
-                    "link",
-                    "add",
-                    &veth,
-                    "type",
-                    "veth",
-                    "peer",
-                    "name",
-                    "eth0",
-                    "netns",
-                    ns.name(),
-                ])?;
-                host.ip(&["link", "set", &veth, "master", &bridge, "up"])?;
-                ns.ip(&["addr", "add", &format!("{ip}/16"), "dev", "eth0"])?;
-                ns.ip(&["link", "set", "eth0", "up"])?;
-                ns.ip(&["route", "add", "default", "via", &gateway.to_string()])?;
-                let body = format!("nfprobe-lab {lab_name} {cname}\n");
-                let root = www.join(&cname);
-                std::fs::create_dir_all(&root)?;
-                std::fs::write(root.join("index.html"), &body)?;
-                let root_s = root.to_string_lossy().into_owned();
-                core.spawn(
-                    &ns,
-                    &format!("httpd {cname}"),
-                    "busybox",
-                    &["httpd", "-f", "-p", "0.0.0.0:80", "-h", &root_s],
-                    &[],
-                )?;
-                let host_port = u16::try_from(10 * i + j)
-                    .ok()
-                    .and_then(|d| options.first_host_port.checked_add(d))
-                    .ok_or_else(|| anyhow!("host port out of range"))?;
-                containers.push(Container {
-                    name: cname,
-                    id: cid,
-                    netns: Some(ns.name().to_owned()),
-                    netns_path: ns.path(),
-                    ip,
-                    ports: vec![PublishedPort {
-                        host_port,
-                        container_port: 80,
-                        proto: Proto::Tcp,
-                    }],
-                    http_body: body,
-                });
-            }
-            networks.push(Network {
-                name,
-                id,
-                bridge,
-                subnet,
-                gateway,
-                containers,
-            });
-        }
-
+        let networks = fakehost::build_networks(
+            &mut core,
+            &host,
+            &fakehost::Plan {
+                networks: options.networks,
+                containers_per_network: options.containers_per_network,
+                default_bridge: options.default_bridge,
+                first_host_port: options.first_host_port,
+            },
+        )?;
         // Docker's sysctls: it enabled forwarding itself (hence FORWARD DROP), and with the
         // proxy off it sets route_localnet on each bridge and wants bridge-nf-call-iptables.
-        host.sysctl("net.ipv4.ip_forward", "1")?;
-        for n in &networks {
-            host.sysctl(&format!("net.ipv4.conf.{}.route_localnet", n.bridge), "1")?;
-        }
-        if host
-            .sysctl_get("net.bridge.bridge-nf-call-iptables")
-            .is_ok()
-        {
-            host.sysctl("net.bridge.bridge-nf-call-iptables", "1")?;
-        }
+        fakehost::docker_sysctls(&host, &networks)?;
 
         // The rules: replay Docker 28.0.1 (healthy, and with the 1.8.11 comparison if asked).
         let nets: Vec<NetSpec> = networks
@@ -407,33 +317,9 @@ impl Lab {
             removed,
             docker_state,
         };
-        lab.wait_for_servers(Duration::from_secs(3))?;
+        fakehost::wait_for_servers(&lab.core, Duration::from_secs(3))?;
         log::info!("docker28 lab {} up in {:?}", lab.name(), started.elapsed());
         Ok(lab)
-    }
-
-    /// Wait until every container's httpd answers on its own address (from the host netns).
-    fn wait_for_servers(&self, limit: Duration) -> Result<()> {
-        let deadline = Instant::now() + limit;
-        for n in self.networks() {
-            for c in &n.containers {
-                let addr = SocketAddr::V4(SocketAddrV4::new(c.ip, 80));
-                loop {
-                    let o = self.tcp(&Vantage::Host, addr, Duration::from_millis(200));
-                    if o.is_ok() {
-                        break;
-                    }
-                    if Instant::now() > deadline {
-                        bail!(
-                            "httpd of container {} ({addr}) not answering: {o:?}",
-                            c.name
-                        );
-                    }
-                    std::thread::sleep(Duration::from_millis(20));
-                }
-            }
-        }
-        Ok(())
     }
 
     pub fn options(&self) -> &Options {
@@ -505,6 +391,7 @@ pub fn docker_state_of(networks: &[Network], default_bridge: bool) -> DockerStat
             ip_forward: true,
             ip_forward_no_drop: false,
             default_bridge,
+            firewall_backend: None,
         },
         networks: networks
             .iter()

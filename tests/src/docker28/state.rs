@@ -25,6 +25,9 @@ pub struct DaemonSettings {
     pub ip_forward_no_drop: bool,
     /// The default bridge (docker0) exists.
     pub default_bridge: bool,
+    /// `nftables` for Docker 29's nftables backend (None: iptables).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub firewall_backend: Option<String>,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]

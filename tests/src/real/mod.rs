@@ -74,14 +74,7 @@ impl Lab {
     /// Start containerd and dockerd in a fresh netns, then networks and containers.
     /// On error everything started so far is removed.
     pub fn up(options: Options) -> Result<Lab> {
-        let mut name = None;
-        Self::build(options, &mut name).map_err(|e| match name {
-            // The half-built lab was dropped inside build(), which tore it down.
-            Some(n) => e.context(format!(
-                "lab {n}: up failed; everything it built was removed"
-            )),
-            None => e,
-        })
+        crate::fakehost::up_or_removed(|name| Self::build(options, name))
     }
 
     fn build(options: Options, name: &mut Option<String>) -> Result<Lab> {

@@ -74,15 +74,19 @@ pub fn bundle_from_lab(ds: &lab::docker28::DockerState) -> Value {
             })
         })
         .collect();
+    let mut daemon = json!({
+        "iptables": ds.daemon.iptables, "ip6tables": ds.daemon.ip6tables,
+        "userland-proxy": ds.daemon.userland_proxy, "ip-forward": ds.daemon.ip_forward,
+        "ip-forward-no-drop": ds.daemon.ip_forward_no_drop,
+    });
+    if let Some(b) = &ds.daemon.firewall_backend {
+        daemon["firewall-backend"] = json!(b);
+    }
     json!({
         "format": "nfprobe-bundle", "version": 1,
         "docker": {
             "engine_version": ds.engine_version,
-            "daemon": {
-                "iptables": ds.daemon.iptables, "ip6tables": ds.daemon.ip6tables,
-                "userland-proxy": ds.daemon.userland_proxy, "ip-forward": ds.daemon.ip_forward,
-                "ip-forward-no-drop": ds.daemon.ip_forward_no_drop,
-            },
+            "daemon": daemon,
             "networks": nets,
             "containers": containers,
         }

@@ -36,6 +36,42 @@ pub const MAPS: [(&str, &str); 4] = [
     ("nat-postrouting-out-jumps", "nat-postrouting-out__"),
 ];
 
+/// A priority in nft's words (`dstnat`, `filter + 5`, `-100`) as a number, so `dstnat` on the
+/// output hook (newer nft) and `-100` (nft 1.0.x prints no name there) compare equal.
+pub fn priority_value(s: &str) -> Option<i32> {
+    let s = s.trim();
+    if let Ok(n) = s.parse::<i32>() {
+        return Some(n);
+    }
+    let (name, off) = match s.split_once(['+', '-']) {
+        Some((n, o)) => {
+            let o: i32 = o.trim().parse().ok()?;
+            (n.trim(), if s.contains('-') { -o } else { o })
+        }
+        None => (s, 0),
+    };
+    let base = match name {
+        "raw" => -300,
+        "mangle" => -150,
+        "dstnat" => -100,
+        "filter" => 0,
+        "security" => 50,
+        "srcnat" => 100,
+        _ => return None,
+    };
+    Some(base + off)
+}
+
+impl BaseChain {
+    /// Same type, hook and priority value.
+    pub fn same(&self, other: &BaseChain) -> bool {
+        self.chain_type == other.chain_type
+            && self.hook == other.hook
+            && priority_value(&self.priority).is_some()
+            && priority_value(&self.priority) == priority_value(&other.priority)
+    }
+}
+
 /// `nft` family keyword of a table.
 pub fn nft_family(f: Family) -> &'static str {
     match f {

@@ -51,9 +51,11 @@ fn parse_listing(text: &str) -> Listing {
             continue;
         } else if let Some(h) = l.strip_prefix("type ") {
             let h = h.split(';').next().unwrap();
-            out.get_mut(cur.as_deref().unwrap())
-                .unwrap()
-                .push(format!("# type {h}"));
+            let (h, prio) = h.split_once(" priority ").unwrap();
+            out.get_mut(cur.as_deref().unwrap()).unwrap().push(format!(
+                "# type {h} priority {}",
+                priority_value(prio).unwrap()
+            ));
         } else {
             out.get_mut(cur.as_deref().unwrap())
                 .unwrap()

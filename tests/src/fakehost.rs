@@ -1,0 +1,167 @@
+//! A Docker host without Docker, shared by the flavours that build a rule layout by hand
+//! (docker28, docker29-nft): bridges (`br-<12 hex>`, optionally `docker0`), a netns per
+//! container on a veth running busybox httpd, and the wait until every httpd answers.
+
+use std::net::{Ipv4Addr, SocketAddr, SocketAddrV4};
+use std::time::{Duration, Instant};
+
+use anyhow::{Result, anyhow, bail};
+
+use crate::core::{LabCore, Vantage};
+use crate::names;
+use crate::netns::Netns;
+use crate::topology::{Container, Ipv4Net, Network, Proto, PublishedPort};
+
+/// What to build: user networks in order (docker0 first when asked), containers per network,
+/// each publishing one TCP port to its port 80.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Plan {
+    pub networks: usize,
+    pub containers_per_network: usize,
+    /// Also the default bridge docker0 (172.17.0.0/16), created first.
+    pub default_bridge: bool,
+    /// Host port of network i, container j = first_host_port + 10*i + j.
+    pub first_host_port: u16,
+}
+
+/// Run a flavour's `build`; on error, name the lab whose half-built parts were removed (the
+/// lab was dropped inside `build`, which tore it down).
+pub(crate) fn up_or_removed<T>(build: impl FnOnce(&mut Option<String>) -> Result<T>) -> Result<T> {
+    let mut name = None;
+    build(&mut name).map_err(|e| match name {
+        Some(n) => e.context(format!(
+            "lab {n}: up failed; everything it built was removed"
+        )),
+        None => e,
+    })
+}
+
+/// Bridges, container namespaces with their veths, addresses, routes and httpd servers.
+pub(crate) fn build_networks(
+    core: &mut LabCore,
+    host: &Netns,
+    plan: &Plan,
+) -> Result<Vec<Network>> {
+    let lab_name = core.name().to_owned();
+    let www = core.dir().join("www");
+    let mut networks: Vec<Network> = Vec::new();
+    let total = plan.networks + usize::from(plan.default_bridge);
+    for i in 0..total {
+        let is_docker0 = plan.default_bridge && i == 0;
+        let id = names::hex_id(&format!("{lab_name}/network/{i}"));
+        let (name, bridge) = if is_docker0 {
+            ("bridge".to_owned(), "docker0".to_owned())
+        } else {
+            (format!("labnet{i}"), names::bridge_name(&id))
+        };
+        let third = u8::try_from(17 + i + usize::from(!plan.default_bridge))
+            .map_err(|_| anyhow!("too many networks"))?;
+        let subnet = Ipv4Net::new(Ipv4Addr::new(172, third, 0, 0), 16);
+        let gateway = subnet.nth(1);
+        host.ip(&["link", "add", &bridge, "type", "bridge"])?;
+        host.ip(&["addr", "add", &format!("{gateway}/16"), "dev", &bridge])?;
+        host.ip(&["link", "set", &bridge, "up"])?;
+        let mut containers = Vec::new();
+        for j in 0..plan.containers_per_network {
+            let cname = format!("n{i}c{j}");
+            let cid = names::hex_id(&format!("{lab_name}/container/{i}/{j}"));
+            let ns = core.add_netns(&format!("c{i}-{j}"))?;
+            let ip = subnet.nth(2 + u32::try_from(j)?);
+            let veth = names::veth_name(&cid);
+            host.ip(&[
+                "link",
+                "add",
+                &veth,
+                "type",
+                "veth",
+                "peer",
+                "name",
+                "eth0",
+                "netns",
+                ns.name(),
+            ])?;
+            host.ip(&["link", "set", &veth, "master", &bridge, "up"])?;
+            ns.ip(&["addr", "add", &format!("{ip}/16"), "dev", "eth0"])?;
+            ns.ip(&["link", "set", "eth0", "up"])?;
+            ns.ip(&["route", "add", "default", "via", &gateway.to_string()])?;
+            let body = format!("nfprobe-lab {lab_name} {cname}\n");
+            let root = www.join(&cname);
+            std::fs::create_dir_all(&root)?;
+            std::fs::write(root.join("index.html"), &body)?;
+            let root_s = root.to_string_lossy().into_owned();
+            core.spawn(
+                &ns,
+                &format!("httpd {cname}"),
+                "busybox",
+                &["httpd", "-f", "-p", "0.0.0.0:80", "-h", &root_s],
+                &[],
+            )?;
+            let host_port = u16::try_from(10 * i + j)
+                .ok()
+                .and_then(|d| plan.first_host_port.checked_add(d))
+                .ok_or_else(|| anyhow!("host port out of range"))?;
+            containers.push(Container {
+                name: cname,
+                id: cid,
+                netns: Some(ns.name().to_owned()),
+                netns_path: ns.path(),
+                ip,
+                ports: vec![PublishedPort {
+                    host_port,
+                    container_port: 80,
+                    proto: Proto::Tcp,
+                }],
+                http_body: body,
+            });
+        }
+        networks.push(Network {
+            name,
+            id,
+            bridge,
+            subnet,
+            gateway,
+            containers,
+        });
+    }
+    Ok(networks)
+}
+
+/// Docker's sysctls with the userland proxy off: forwarding on, route_localnet on each bridge,
+/// bridge-nf-call-iptables where br_netfilter is loaded.
+pub(crate) fn docker_sysctls(host: &Netns, networks: &[Network]) -> Result<()> {
+    host.sysctl("net.ipv4.ip_forward", "1")?;
+    for n in networks {
+        host.sysctl(&format!("net.ipv4.conf.{}.route_localnet", n.bridge), "1")?;
+    }
+    if host
+        .sysctl_get("net.bridge.bridge-nf-call-iptables")
+        .is_ok()
+    {
+        host.sysctl("net.bridge.bridge-nf-call-iptables", "1")?;
+    }
+    Ok(())
+}
+
+/// Wait until every container's httpd answers on its own address (from the host netns).
+pub(crate) fn wait_for_servers(core: &LabCore, limit: Duration) -> Result<()> {
+    let deadline = Instant::now() + limit;
+    for n in core.networks() {
+        for c in &n.containers {
+            let addr = SocketAddr::V4(SocketAddrV4::new(c.ip, 80));
+            loop {
+                let o = core.tcp(&Vantage::Host, addr, Duration::from_millis(200));
+                if o.is_ok() {
+                    break;
+                }
+                if Instant::now() > deadline {
+                    bail!(
+                        "httpd of container {} ({addr}) not answering: {o:?}",
+                        c.name
+                    );
+                }
+                std::thread::sleep(Duration::from_millis(20));
+            }
+        }
+    }
+    Ok(())
+}
