@@ -1,13 +1,16 @@
 //! The lab: network namespaces that play a Docker host, its containers and an external client.
 //!
-//! Two flavours, both built only inside namespaces and folders the lab creates:
+//! Three flavours, all built only inside namespaces and folders the lab creates:
 //! - [`real::Lab`]: Debian's dockerd 20.10 + containerd run inside a lab netns (optionally with the
 //!   [`bugmodel`] wrapper as its `iptables`), real user networks and busybox containers.
 //! - [`docker28::Lab`]: the Docker 28.0.1 layout without Docker: bridges, veths into container
 //!   netns running busybox httpd, Docker's sysctls, and the 28.0.1 rules applied by the real
 //!   iptables (nft or legacy), with fault injection.
+//! - [`docker29nft::Lab`]: the same fake host ([`fakehost`]) with the `ip`/`ip6 docker-bridges`
+//!   tables Docker 29.0 writes with `firewall-backend: nftables` (userland proxy off), loaded
+//!   with `nft -f`, with faults (deleted rules or map elements, an ACCEPT moved below a DROP).
 //!
-//! Both deref to [`LabCore`], which has the common accessors (netns names, networks, published
+//! All deref to [`LabCore`], which has the common accessors (netns names, networks, published
 //! ports, connectivity probes, `iptables_save`). A lab is torn down by [`LabCore::down`] or when it
 //! is dropped (also on test failure or panic); [`LabCore::persist`] hands it over to a later
 //! `cargo xtask lab down` instead. Every lab records its objects in
@@ -22,7 +25,7 @@
 //! [`docker28::Lab::expected_rules`], the ones removed on purpose
 //! [`docker28::Lab::removed_rules`].
 //!
-//! By hand: `cargo xtask lab up [--flavour real|docker28] [--networks N] [--faulty]
+//! By hand: `cargo xtask lab up [--flavour real|docker28|docker29-nft] [--networks N] [--faulty]
 //! [--faults iptables-1.8.11,...] [--backend nft|legacy]`, then `cargo xtask lab status`,
 //! `cargo xtask lab down NAME`.
 //!

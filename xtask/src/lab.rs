@@ -38,8 +38,9 @@ pub enum LabCommand {
 
 #[derive(Debug, Args)]
 pub struct UpArgs {
-    /// real: dockerd 20.10 in a netns; docker28: the 28.0.1 layout without Docker.
-    #[arg(long, default_value = "docker28", value_parser = ["real", "docker28"])]
+    /// real: dockerd 20.10 in a netns; docker28: the 28.0.1 layout without Docker;
+    /// docker29-nft: Docker 29.0's nftables tables without Docker.
+    #[arg(long, default_value = "docker28", value_parser = ["real", "docker28", "docker29-nft"])]
     pub flavour: String,
     /// User networks.
     #[arg(long, default_value_t = 2)]
@@ -53,12 +54,14 @@ pub struct UpArgs {
     pub faulty: bool,
     /// docker28 faults, comma separated: iptables-1.8.11 (alias preset), iptables-1.8.11-skips,
     /// both-backends, forward-accept, forward-drop, delete:KIND[@NET].
+    /// docker29-nft faults: delete:KIND[@NET] (dnat, port-accept, fwd-in-element, ...),
+    /// port-accept-below-drop@NET.
     #[arg(long, value_delimiter = ',')]
     pub faults: Vec<String>,
     /// docker28: iptables backend for the rules.
     #[arg(long, default_value = "nft", value_parser = ["nft", "legacy"])]
     pub backend: String,
-    /// docker28: also the default bridge docker0.
+    /// docker28, docker29-nft: also the default bridge docker0.
     #[arg(long)]
     pub docker0: bool,
 }
@@ -98,6 +101,23 @@ fn run_up(a: UpArgs) -> Result<()> {
         for (stage, t) in lab.timings() {
             eprintln!("  {t:>8.2?}  {stage}");
         }
+        lab.persist()?
+    } else if a.flavour == "docker29-nft" {
+        if a.faulty || a.backend != "nft" {
+            bail!("--faulty and --backend are for --flavour docker28 (docker29-nft: --faults)");
+        }
+        let faults = a
+            .faults
+            .iter()
+            .map(|f| f.parse())
+            .collect::<Result<Vec<lab::docker29nft::Fault>>>()?;
+        let lab = lab::docker29nft::Lab::up(lab::docker29nft::Options {
+            networks: a.networks,
+            containers_per_network: a.containers,
+            default_bridge: a.docker0,
+            faults,
+            ..Default::default()
+        })?;
         lab.persist()?
     } else {
         let mut faults = Vec::new();

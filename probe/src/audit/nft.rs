@@ -495,3 +495,6 @@ fn position_fix(
     }
     nft_command(&format!("add rule {fam} {TABLE} {chain} {rule}"))
 }
+
+#[cfg(test)]
+mod tests;

@@ -88,7 +88,9 @@ fn listing_of(e: &Expectation, family: Family) -> Listing {
                         0,
                         format!(
                             "# type {} hook {} priority {}",
-                            b.chain_type, b.hook, b.priority
+                            b.chain_type,
+                            b.hook,
+                            priority_value(&b.priority).unwrap()
                         ),
                     );
                 }
