@@ -9,8 +9,68 @@ use anyhow::{Result, anyhow, bail};
 
 use crate::core::{LabCore, Vantage};
 use crate::names;
-use crate::netns::Netns;
-use crate::topology::{Container, Ipv4Net, Network, Proto, PublishedPort};
+use crate::netns::{self, Netns};
+use crate::topology::{Container, Flavour, Ipv4Net, Network, Proto, PublishedPort};
+
+/// A network as the rule generators need it.
+#[derive(Debug, Clone)]
+pub struct NetSpec {
+    pub bridge: String,
+    pub subnet: Ipv4Net,
+}
+
+/// A published port as the rule generators need it.
+#[derive(Debug, Clone)]
+pub struct PortSpec {
+    pub network: usize,
+    pub container_ip: Ipv4Addr,
+    pub host_port: u16,
+    pub container_port: u16,
+    pub proto: Proto,
+}
+
+/// The generators' view of built networks: each network, each published port.
+pub fn specs(networks: &[Network]) -> (Vec<NetSpec>, Vec<PortSpec>) {
+    let nets = networks
+        .iter()
+        .map(|n| NetSpec {
+            bridge: n.bridge.clone(),
+            subnet: n.subnet,
+        })
+        .collect();
+    let ports = networks
+        .iter()
+        .enumerate()
+        .flat_map(|(i, n)| {
+            n.containers.iter().flat_map(move |c| {
+                c.ports.iter().map(move |p| PortSpec {
+                    network: i,
+                    container_ip: c.ip,
+                    host_port: p.host_port,
+                    container_port: p.container_port,
+                    proto: p.proto,
+                })
+            })
+        })
+        .collect();
+    (nets, ports)
+}
+
+/// Start a lab of `flavour`: its record, the host netns, the networks of `plan` and Docker's
+/// sysctls (userland proxy off). `name` is set as soon as the lab has one.
+pub(crate) fn begin(
+    flavour: Flavour,
+    plan: &Plan,
+    name: &mut Option<String>,
+) -> Result<(LabCore, Netns, Vec<Network>)> {
+    let mut core = LabCore::begin(flavour)?;
+    *name = Some(core.name().to_owned());
+    let host = core.add_netns("host")?;
+    netns::ensure_named(&host)?;
+    let networks = build_networks(&mut core, &host, plan)?;
+    docker_sysctls(&host, &networks)?;
+    Ok((core, host, networks))
+}
 
 /// What to build: user networks in order (docker0 first when asked), containers per network,
 /// each publishing one TCP port to its port 80.
@@ -22,6 +82,18 @@ pub struct Plan {
     pub default_bridge: bool,
     /// Host port of network i, container j = first_host_port + 10*i + j.
     pub first_host_port: u16,
+}
+
+impl Default for Plan {
+    /// Two user networks, one container each, host ports from 8000.
+    fn default() -> Self {
+        Self {
+            networks: 2,
+            containers_per_network: 1,
+            default_bridge: false,
+            first_host_port: 8000,
+        }
+    }
 }
 
 /// Run a flavour's `build`; on error, name the lab whose half-built parts were removed (the

@@ -129,7 +129,10 @@ fn reaches(lab: &Lab, net: usize) -> bool {
 #[test]
 fn docker29_nft_healthy_then_each_deleted_piece_exactly() {
     let mut lab = Lab::up(Options {
-        default_bridge: true,
+        plan: lab::fakehost::Plan {
+            default_bridge: true,
+            ..Default::default()
+        },
         ..Options::default()
     })
     .unwrap();

@@ -112,11 +112,13 @@ fn run_up(a: UpArgs) -> Result<()> {
             .map(|f| f.parse())
             .collect::<Result<Vec<lab::docker29nft::Fault>>>()?;
         let lab = lab::docker29nft::Lab::up(lab::docker29nft::Options {
-            networks: a.networks,
-            containers_per_network: a.containers,
-            default_bridge: a.docker0,
+            plan: lab::fakehost::Plan {
+                networks: a.networks,
+                containers_per_network: a.containers,
+                default_bridge: a.docker0,
+                ..Default::default()
+            },
             faults,
-            ..Default::default()
         })?;
         lab.persist()?
     } else {

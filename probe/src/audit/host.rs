@@ -9,7 +9,7 @@ use crate::ruleset::{Backend, Family, Policy};
 
 const UPGRADE: &str = "upgrade iptables (1.8.12, or a distribution 1.8.11 with the fix, e.g. Debian 1.8.11-2), then restart dockerd";
 
-fn problem(kind: &str, message: String, fix: Option<String>) -> HostFinding {
+pub(crate) fn problem(kind: &str, message: String, fix: Option<String>) -> HostFinding {
     HostFinding {
         kind: kind.into(),
         severity: Severity::Problem,

@@ -10,7 +10,8 @@ use std::collections::HashSet;
 
 use serde::{Deserialize, Serialize};
 
-use super::{Finding, HostFinding, Severity, Status};
+use super::host::problem;
+use super::{Finding, HostFinding, Status};
 use crate::docker::expect::Expectation;
 use crate::docker::expect::nft29::{
     self, NftExpected, NftItem, TABLE, canonical, nft_command, nft_family, order_matters,
@@ -151,15 +152,6 @@ pub fn audit(e: &Expectation, view: Option<&NftView>) -> (Vec<Finding>, Vec<Host
         audit_table(family, &expected, table, &mut findings, &mut host);
     }
     (findings, host)
-}
-
-fn problem(kind: &str, message: String, fix: Option<String>) -> HostFinding {
-    HostFinding {
-        kind: kind.into(),
-        severity: Severity::Problem,
-        message,
-        fix,
-    }
 }
 
 fn finding(x: &NftExpected, rule: String) -> Finding {

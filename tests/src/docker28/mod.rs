@@ -22,7 +22,6 @@ use serde::{Deserialize, Serialize};
 
 use crate::core::LabCore;
 use crate::fakehost;
-use crate::netns;
 use crate::state::LabState;
 use crate::topology::{Flavour, Network, Topology};
 
@@ -220,47 +219,20 @@ impl Lab {
     fn build(options: Options, name: &mut Option<String>) -> Result<Lab> {
         crate::prereq::docker28()?;
         let started = Instant::now();
-        let mut core = LabCore::begin(Flavour::Docker28)?;
-        *name = Some(core.name().to_owned());
-        let host = core.add_netns("host")?;
-        netns::ensure_named(&host)?;
-        let networks = fakehost::build_networks(
-            &mut core,
-            &host,
+        // Docker's sysctls: it enabled forwarding itself (hence FORWARD DROP), and with the
+        // proxy off it sets route_localnet on each bridge and wants bridge-nf-call-iptables.
+        let (mut core, host, networks) = fakehost::begin(
+            Flavour::Docker28,
             &fakehost::Plan {
                 networks: options.networks,
                 containers_per_network: options.containers_per_network,
                 default_bridge: options.default_bridge,
                 first_host_port: options.first_host_port,
             },
+            name,
         )?;
-        // Docker's sysctls: it enabled forwarding itself (hence FORWARD DROP), and with the
-        // proxy off it sets route_localnet on each bridge and wants bridge-nf-call-iptables.
-        fakehost::docker_sysctls(&host, &networks)?;
-
         // The rules: replay Docker 28.0.1 (healthy, and with the 1.8.11 comparison if asked).
-        let nets: Vec<NetSpec> = networks
-            .iter()
-            .map(|n| NetSpec {
-                bridge: n.bridge.clone(),
-                subnet: n.subnet,
-            })
-            .collect();
-        let ports: Vec<PortSpec> = networks
-            .iter()
-            .enumerate()
-            .flat_map(|(i, n)| {
-                n.containers.iter().flat_map(move |c| {
-                    c.ports.iter().map(move |p| PortSpec {
-                        network: i,
-                        container_ip: c.ip,
-                        host_port: p.host_port,
-                        container_port: p.container_port,
-                        proto: p.proto,
-                    })
-                })
-            })
-            .collect();
+        let (nets, ports) = fakehost::specs(&networks);
         let expected = docker_28_0_1(&nets, &ports, Compare::Exact, "DROP");
         let compare = if options.faults.contains(&Fault::Iptables1811) {
             Compare::Iptables1811

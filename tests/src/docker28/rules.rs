@@ -12,9 +12,6 @@ use std::fmt;
 
 use serde::{Deserialize, Serialize};
 
-use crate::topology::{Ipv4Net, Proto};
-use std::net::Ipv4Addr;
-
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
 #[serde(rename_all = "lowercase")]
 pub enum Table {
@@ -410,22 +407,7 @@ fn rule(table: Table, chain: &str, spec: String, kind: RuleKind, network: Option
     }
 }
 
-/// A bridge network as the replay needs it.
-#[derive(Debug, Clone)]
-pub struct NetSpec {
-    pub bridge: String,
-    pub subnet: Ipv4Net,
-}
-
-/// A published port as the replay needs it.
-#[derive(Debug, Clone)]
-pub struct PortSpec {
-    pub network: usize,
-    pub container_ip: Ipv4Addr,
-    pub host_port: u16,
-    pub container_port: u16,
-    pub proto: Proto,
-}
+pub use crate::fakehost::{NetSpec, PortSpec};
 
 /// Replay Docker 28.0.1 starting with an empty ruleset: driver init, controller, every network
 /// in order, then every published port in order. `forward_policy` is FORWARD's policy (Docker
@@ -652,6 +634,7 @@ fn replay_28_0_1(
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::topology::Proto;
 
     fn two() -> (Vec<NetSpec>, Vec<PortSpec>) {
         let nets = vec![

@@ -7,7 +7,8 @@
 
 mod rules;
 
-pub use rules::{Kind, NetSpec, Piece, PortSpec, docker_29_0, script};
+pub use crate::fakehost::{NetSpec, PortSpec};
+pub use rules::{Kind, Piece, docker_29_0, script};
 
 use std::fmt;
 use std::ops::Deref;
@@ -19,7 +20,6 @@ use anyhow::{Context, Result, anyhow, bail};
 use crate::core::LabCore;
 use crate::docker28::DockerState;
 use crate::fakehost;
-use crate::netns;
 use crate::state::LabState;
 use crate::topology::{Flavour, Topology};
 
@@ -94,29 +94,12 @@ impl fmt::Display for Fault {
 }
 
 /// What to build.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
 pub struct Options {
-    /// User networks (`br-<12 hex>`). Default 2.
-    pub networks: usize,
-    /// Containers per network, each publishing one TCP port to its port 80. Default 1.
-    pub containers_per_network: usize,
-    /// Also docker0 (172.17.0.0/16), created first. Default false.
-    pub default_bridge: bool,
+    /// Networks, containers and ports (default: 2 user networks, 1 container each, ports
+    /// from 8000).
+    pub plan: fakehost::Plan,
     pub faults: Vec<Fault>,
-    /// Host port of network i, container j = first_host_port + 10*i + j. Default 8000.
-    pub first_host_port: u16,
-}
-
-impl Default for Options {
-    fn default() -> Self {
-        Self {
-            networks: 2,
-            containers_per_network: 1,
-            default_bridge: false,
-            faults: Vec::new(),
-            first_host_port: 8000,
-        }
-    }
 }
 
 /// A running docker29-nft lab. Derefs to [`LabCore`].
@@ -147,46 +130,13 @@ impl Lab {
     fn build(options: Options, name: &mut Option<String>) -> Result<Lab> {
         crate::prereq::docker29_nft()?;
         let started = Instant::now();
-        let mut core = LabCore::begin(Flavour::Docker29Nft)?;
-        *name = Some(core.name().to_owned());
-        let host = core.add_netns("host")?;
-        netns::ensure_named(&host)?;
-        let networks = fakehost::build_networks(
-            &mut core,
-            &host,
-            &fakehost::Plan {
-                networks: options.networks,
-                containers_per_network: options.containers_per_network,
-                default_bridge: options.default_bridge,
-                first_host_port: options.first_host_port,
-            },
-        )?;
-        fakehost::docker_sysctls(&host, &networks)?;
-        let nets: Vec<NetSpec> = networks
-            .iter()
-            .map(|n| NetSpec {
-                bridge: n.bridge.clone(),
-                subnet: n.subnet,
-            })
-            .collect();
-        let ports: Vec<PortSpec> = networks
-            .iter()
-            .enumerate()
-            .flat_map(|(i, n)| {
-                n.containers.iter().flat_map(move |c| {
-                    c.ports.iter().map(move |p| PortSpec {
-                        network: i,
-                        container_ip: c.ip,
-                        host_port: p.host_port,
-                        container_port: p.container_port,
-                        proto: p.proto,
-                    })
-                })
-            })
-            .collect();
+        let (mut core, host, networks) =
+            fakehost::begin(Flavour::Docker29Nft, &options.plan, name)?;
+        let (nets, ports) = fakehost::specs(&networks);
         let expected = docker_29_0(&nets, &ports);
         let client = core.add_client(&host)?;
-        let mut docker_state = crate::docker28::docker_state_of(&networks, options.default_bridge);
+        let mut docker_state =
+            crate::docker28::docker_state_of(&networks, options.plan.default_bridge);
         docker_state.engine_version = "29.0.0".into();
         docker_state.daemon.ip6tables = true;
         docker_state.daemon.firewall_backend = Some("nftables".into());

@@ -5,11 +5,10 @@
 //! setting), gateway mode nat, icc and masquerade on, no IPv6 networks.
 
 use std::fmt;
-use std::net::Ipv4Addr;
 
 use serde::{Deserialize, Serialize};
 
-use crate::topology::{Ipv4Net, Proto};
+use crate::fakehost::{NetSpec, PortSpec};
 
 /// What a piece is for; the fault selectors name these.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
@@ -94,19 +93,6 @@ pub struct Piece {
     /// `element MAP "KEY" : VERDICT`.
     pub listed: String,
     pub element: bool,
-}
-
-pub struct NetSpec {
-    pub bridge: String,
-    pub subnet: Ipv4Net,
-}
-
-pub struct PortSpec {
-    pub network: usize,
-    pub container_ip: Ipv4Addr,
-    pub host_port: u16,
-    pub container_port: u16,
-    pub proto: Proto,
 }
 
 const MAPS: [(&str, &str, Kind); 4] = [
@@ -248,18 +234,11 @@ pub fn docker_29_0(nets: &[NetSpec], ports: &[PortSpec]) -> Vec<Piece> {
                 format!("iifname \"{br}\" counter accept comment \"ICC\""),
             ));
             for port in ports.iter().filter(|p| p.network == i) {
-                v.push(p(
-                    Kind::PortAccept,
-                    &fin,
-                    format!(
-                        "ip daddr {} {} dport {} counter accept",
-                        port.container_ip, port.proto, port.container_port
-                    ),
-                    format!(
-                        "ip daddr {} {} dport {} counter accept",
-                        port.container_ip, port.proto, port.container_port
-                    ),
-                ));
+                let accept = format!(
+                    "ip daddr {} {} dport {} counter accept",
+                    port.container_ip, port.proto, port.container_port
+                );
+                v.push(p(Kind::PortAccept, &fin, accept.clone(), accept));
             }
             v.push(p(
                 Kind::UnpublishedDrop,
@@ -285,20 +264,21 @@ pub fn docker_29_0(nets: &[NetSpec], ports: &[PortSpec]) -> Vec<Piece> {
                     n.subnet
                 ),
             ));
+            let from_host =
+                "fib saddr type local counter masquerade comment \"MASQUERADE FROM HOST\"";
             v.push(p(
                 Kind::MasqFromHost,
                 &pin,
-                "fib saddr type local counter masquerade comment \"MASQUERADE FROM HOST\"".into(),
-                "fib saddr type local counter masquerade comment \"MASQUERADE FROM HOST\"".into(),
+                from_host.into(),
+                from_host.into(),
             ));
             for port in ports.iter().filter(|p| p.network == i) {
                 let c = port.container_ip;
-                v.push(p(
-                    Kind::MasqOwnPort,
-                    &pin,
-                    format!("ip saddr {c} ip daddr {c} {} dport {} counter masquerade comment \"MASQ TO OWN PORT\"", port.proto, port.container_port),
-                    format!("ip saddr {c} ip daddr {c} {} dport {} counter masquerade comment \"MASQ TO OWN PORT\"", port.proto, port.container_port),
-                ));
+                let own = format!(
+                    "ip saddr {c} ip daddr {c} {} dport {} counter masquerade comment \"MASQ TO OWN PORT\"",
+                    port.proto, port.container_port
+                );
+                v.push(p(Kind::MasqOwnPort, &pin, own.clone(), own));
                 v.push(p(
                     Kind::Dnat,
                     "nat-prerouting-and-output",

@@ -896,20 +896,24 @@ fn bindings(state: &DockerState, c: &Container, n: &Network, ep: &Endpoint) -> V
     let v6 = ep.ipv6.filter(|_| net_subnet(n, Family::Ipv6).is_some());
     let mut out = Vec::new();
     for p in &c.ports {
+        // Routed mode: no host port (moby's routed port mapper clears it), no host address.
+        let binding = |cip: IpAddr, host: IpAddr, gm: GatewayMode| {
+            let routed = gm == GatewayMode::Routed;
+            Binding {
+                container_ip: cip,
+                container_port: p.container_port,
+                host_ip: (!routed).then_some(host),
+                host_port: if routed { 0 } else { p.host_port },
+                proto: p.proto,
+            }
+        };
         let explicit = p.host_ip.map(unmap);
         if let Some(cip) = v4
             && explicit.is_none_or(|h| h.is_ipv4())
         {
             let host = explicit.or(Some(def_host).filter(IpAddr::is_ipv4));
             if let Some(host) = host {
-                let routed = n.gateway_mode_ipv4 == GatewayMode::Routed;
-                out.push(Binding {
-                    container_ip: cip,
-                    container_port: p.container_port,
-                    host_ip: if routed { None } else { Some(host) },
-                    host_port: if routed { 0 } else { p.host_port },
-                    proto: p.proto,
-                });
+                out.push(binding(cip, host, n.gateway_mode_ipv4));
             }
         }
         let cip6 = v6.or(if state.daemon.userland_proxy {
@@ -929,14 +933,7 @@ fn bindings(state: &DockerState, c: &Container, n: &Network, ep: &Endpoint) -> V
                 None => None,
             };
             if let Some(host) = host {
-                let routed = n.gateway_mode_ipv6 == GatewayMode::Routed;
-                out.push(Binding {
-                    container_ip: cip,
-                    container_port: p.container_port,
-                    host_ip: if routed { None } else { Some(host) },
-                    host_port: if routed { 0 } else { p.host_port },
-                    proto: p.proto,
-                });
+                out.push(binding(cip, host, n.gateway_mode_ipv6));
             }
         }
     }
