@@ -45,6 +45,10 @@ pub struct NftChainView {
     pub policy: Option<String>,
     #[serde(default)]
     pub rules: Vec<NftRuleView>,
+    /// Bundles from nfprobe before rule-by-rule nft checks held only rule comments; such a
+    /// view cannot be compared (read, never written).
+    #[serde(default, skip_serializing)]
+    pub comments: Option<Vec<Option<String>>>,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -93,6 +97,7 @@ pub fn view_of(snap: &NftRuleset) -> Option<NftView> {
                             "accept".into()
                         }
                     }),
+                    comments: None,
                     rules: c
                         .rules
                         .iter()
@@ -141,6 +146,19 @@ pub fn audit(e: &Expectation, view: Option<&NftView>) -> (Vec<Finding>, Vec<Host
     }
     let empty = NftView::default();
     let view = view.unwrap_or(&empty);
+    if view
+        .tables
+        .iter()
+        .flat_map(|t| &t.chains)
+        .any(|c| c.comments.is_some())
+    {
+        host.push(problem(
+            "nft_view_old",
+            "the bundle's docker-bridges tables hold only rule comments (written by an older nfprobe): collect it again to compare Docker's nftables rules".into(),
+            None,
+        ));
+        return (findings, host);
+    }
     let mut families: Vec<Family> = e.nft.iter().map(|x| x.family).collect();
     families.dedup();
     for family in families {

@@ -36,6 +36,7 @@ fn perfect(e: &Expectation) -> NftView {
                 base: base.clone(),
                 policy: base.as_ref().map(|_| "accept".into()),
                 rules: vec![],
+                comments: None,
             }),
             NftItem::Map => t.maps.push(NftMapView {
                 name: x.chain.clone(),
@@ -238,4 +239,18 @@ fn missing_chain_table_and_hooks() {
     assert_eq!(h.len(), 1);
     assert_eq!(h[0].kind, "nft_table_missing");
     assert!(f.iter().all(|f| f.status == Status::Missing));
+}
+
+#[test]
+fn old_bundle_view_is_not_compared() {
+    let e = expectation(true);
+    let old: NftView = serde_json::from_str(
+        r#"{"tables":[{"family":"ipv4","name":"docker-bridges",
+            "chains":[{"name":"filter-FORWARD","comments":[null,null]}]}]}"#,
+    )
+    .unwrap();
+    let (f, h) = audit(&e, Some(&old));
+    assert!(f.is_empty());
+    assert_eq!(h.len(), 1);
+    assert_eq!(h[0].kind, "nft_view_old");
 }
