@@ -68,7 +68,9 @@ pub struct Finding {
     pub family: Family,
     pub table: String,
     pub chain: String,
-    /// `-A CHAIN ...` (Docker's arguments for expected rules, iptables-save words for extras).
+    /// `-A CHAIN ...` (Docker's arguments for expected rules, iptables-save words for extras);
+    /// in table `docker-bridges` (Docker 29 nftables) the rule as `nft list` prints it, or
+    /// `element MAP "BRIDGE" : VERDICT` for a verdict-map element.
     pub rule: String,
     pub what: String,
     /// User-visible effect (non-ok findings).

@@ -127,7 +127,12 @@ pub fn verdict(a: &Audit) -> String {
     if lies + missing + order > 0 {
         let _ = write!(
             v,
-            "\nTo restore: `nfprobe check --fix-script > fix.sh`, read it, run it (or restart dockerd after fixing iptables)."
+            "\nTo restore: `nfprobe check --fix-script > fix.sh`, read it, run it (or restart dockerd{}).",
+            if nft {
+                ": it re-creates its docker-bridges tables"
+            } else {
+                " after fixing iptables"
+            }
         );
     }
     v
@@ -176,12 +181,16 @@ fn finding_block(out: &mut String, f: &Finding) {
 /// The human report.
 pub fn text(a: &Audit, verbose: bool) -> String {
     let mut out = String::new();
+    let rules_in = if a.layout == crate::docker::expect::Layout::V29Nft {
+        "nftables tables ip/ip6 docker-bridges".to_owned()
+    } else {
+        format!("{:?} backend", a.docker_backend)
+    };
     let _ = writeln!(
         out,
-        "nfprobe check — Docker {} ({}), rules in {:?} backend, state from {:?}",
+        "nfprobe check — Docker {} ({}), rules in {rules_in}, state from {:?}",
         a.engine_version.as_deref().unwrap_or("unknown version"),
         a.layout.describe(),
-        a.docker_backend,
         a.docker_source
     );
     let _ = writeln!(out);
