@@ -295,7 +295,7 @@ pub fn expect(state: &DockerState) -> Expectation {
         "Docker 29 with firewall-backend nftables programs nf_tables directly and never runs `iptables -C`: there are no CLI claims to check",
     );
     b.note(
-        "not modelled for nftables: trusted_host_interfaces, allow-direct-routing, bridge-accept-fwmark, legacy --link, WSL2 mirrored networking; rules they add are reported as `extra`",
+        "not modelled for nftables: allow-direct-routing, bridge-accept-fwmark, legacy --link, WSL2 mirrored networking; rules they add are reported as `extra`",
     );
     let mut x = Nft {
         out: Vec::new(),
@@ -664,11 +664,24 @@ impl Nft {
             return;
         }
         let br = n.bridge();
+        // Trusted host interfaces count as the bridge itself (a set when there are any).
+        let trusted: Vec<&str> = n
+            .options
+            .get("com.docker.network.bridge.trusted_host_interfaces")
+            .map(|v| v.split(':').filter(|i| !i.is_empty()).collect())
+            .unwrap_or_default();
+        let from = if trusted.is_empty() {
+            format!("\"{br}\"")
+        } else {
+            let mut all = vec![format!("\"{br}\"")];
+            all.extend(trusted.iter().map(|i| format!("\"{i}\"")));
+            format!("{{ {} }}", all.join(", "))
+        };
         self.rule(
             family,
             RAW_PREROUTING,
             format!(
-                "{} daddr {} iifname != \"{br}\" counter drop comment \"DROP DIRECT ACCESS\"",
+                "{} daddr {} iifname != {from} counter drop comment \"DROP DIRECT ACCESS\"",
                 nft_family(family),
                 unmap(ip)
             ),

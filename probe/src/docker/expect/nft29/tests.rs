@@ -461,3 +461,27 @@ fn unit_state(
         .collect();
     s
 }
+
+#[test]
+fn trusted_host_interfaces_join_the_bridge_in_the_direct_access_drop() {
+    let mut s = v4_only(example_state(true, true));
+    s.networks[1].options.insert(
+        "com.docker.network.bridge.trusted_host_interfaces".into(),
+        "eth1:eth2".into(),
+    );
+    let e = expect(&s);
+    let drop = e
+        .nft
+        .iter()
+        .find_map(|x| match &x.item {
+            NftItem::Rule { rule } if rule.contains("192.0.2.2") && x.chain == RAW_PREROUTING => {
+                Some(rule.clone())
+            }
+            _ => None,
+        })
+        .unwrap();
+    assert_eq!(
+        canonical(&drop),
+        canonical("ip daddr 192.0.2.2 iifname != { \"eth2\", \"bridge1\", \"eth1\" } drop")
+    );
+}
