@@ -337,15 +337,7 @@ impl Nft {
         {
             return;
         }
-        self.out.push(NftExpected {
-            family,
-            chain: chain.to_owned(),
-            item,
-            network: own.net.map(|n| n.name.clone()),
-            bridge: own.net.map(Network::bridge),
-            what,
-            effect,
-        });
+        self.out.push(entry(family, chain, item, own, what, effect));
     }
 
     fn rule(
@@ -840,16 +832,27 @@ impl Nft {
         let at = self.out.iter().position(is_final).unwrap_or(self.out.len());
         self.out.insert(
             at,
-            NftExpected {
-                family,
-                chain: chain.to_owned(),
-                item: NftItem::Rule { rule },
-                network: own.net.map(|n| n.name.clone()),
-                bridge: own.net.map(Network::bridge),
-                what,
-                effect,
-            },
+            entry(family, chain, NftItem::Rule { rule }, own, what, effect),
         );
+    }
+}
+
+fn entry(
+    family: Family,
+    chain: &str,
+    item: NftItem,
+    own: Own<'_>,
+    what: String,
+    effect: String,
+) -> NftExpected {
+    NftExpected {
+        family,
+        chain: chain.to_owned(),
+        item,
+        network: own.net.map(|n| n.name.clone()),
+        bridge: own.net.map(Network::bridge),
+        what,
+        effect,
     }
 }
 

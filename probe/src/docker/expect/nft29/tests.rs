@@ -260,43 +260,7 @@ fn internal_networks() {
 /// moby's unit test: proxy off, SNAT to host_ipv4/6, ports bound to 127.0.0.1 and ::1, IPv6.
 #[test]
 fn ipv6_snat_loopback_proxy_off() {
-    let mut s = v4_only(example_state(false, true));
-    s.daemon.ip6tables = Some(true);
-    let mut n = s.networks[1].clone();
-    n.name = "dummy".into();
-    n.bridge = "br-dummy".into();
-    n.enable_ipv6 = true;
-    n.subnets = vec![
-        Subnet {
-            subnet: "192.168.0.0/24".parse().unwrap(),
-            gateway: None,
-        },
-        Subnet {
-            subnet: "fd49:efd7:54aa::/64".parse().unwrap(),
-            gateway: None,
-        },
-    ];
-    n.host_ipv4 = Some("192.168.123.0".parse().unwrap());
-    n.host_ipv6 = Some("fd34:d0d4:672f::123".parse().unwrap());
-    s.networks = vec![n];
-    let c = &mut s.containers[0];
-    c.endpoints[0].network = "dummy".into();
-    c.endpoints[0].ipv4 = Some("192.168.0.2".parse().unwrap());
-    c.endpoints[0].ipv6 = Some("fd49:efd7:54aa::1".parse().unwrap());
-    c.ports = vec![
-        PortBinding {
-            host_ip: Some("127.0.0.1".parse().unwrap()),
-            host_port: 8080,
-            container_port: 80,
-            proto: Proto::Tcp,
-        },
-        PortBinding {
-            host_ip: Some("::1".parse().unwrap()),
-            host_port: 8080,
-            container_port: 80,
-            proto: Proto::Tcp,
-        },
-    ];
+    let s = unit_state(true, false, true, true, true, "nat", true);
     check(
         &s,
         "unit ip",
