@@ -289,3 +289,59 @@ fn docker29_nft_wrong_order_and_extra() {
     assert_eq!(p[0]["rule"], "tcp dport 22 accept");
     lab.down().unwrap();
 }
+
+/// `collect` in the lab (Docker state from the lab's bundle, kernel read live), then `check
+/// --docker-state` of the collected bundle from an empty netns: the same findings, read from
+/// the bundle's `kernel.nft` view.
+#[test]
+fn docker29_nft_bundle_round_trip() {
+    let lab = Lab::up(Options {
+        faults: vec![
+            "delete:dnat@1".parse().unwrap(),
+            "delete:fwd-in-element@0".parse().unwrap(),
+            "port-accept-below-drop@1".parse().unwrap(),
+        ],
+        ..Options::default()
+    })
+    .unwrap();
+    let (code, v) = check(&lab);
+    assert_eq!(code, 1);
+    let statuses: BTreeSet<String> = problems(&v)
+        .iter()
+        .map(|f| f["status"].as_str().unwrap().to_owned())
+        .collect();
+    assert_eq!(
+        statuses,
+        BTreeSet::from(["missing".to_owned(), "wrong_order".to_owned()])
+    );
+    assert_eq!(problems(&v).len(), 3, "{:#?}", problems(&v));
+
+    let (dir, state) = bundle(&lab);
+    let collected = dir.join("collected.json");
+    let ns = lab.host_netns_path();
+    let (c, _, err) = nfprobe_text(&[
+        "--netns",
+        ns.to_str().unwrap(),
+        "collect",
+        "--docker-state",
+        state.to_str().unwrap(),
+        "-o",
+        collected.to_str().unwrap(),
+    ]);
+    assert_eq!(c, 0, "{err}");
+    let text = std::fs::read_to_string(&collected).unwrap();
+    assert!(text.contains("\"docker-bridges\""), "no nft view collected");
+    let other = Scratch::new("d29rt");
+    let (code2, v2) = nfprobe_json(&[
+        "--netns",
+        &other.path(),
+        "check",
+        "--docker-state",
+        collected.to_str().unwrap(),
+    ]);
+    assert_eq!(code2, code);
+    assert_eq!(v2["findings"], v["findings"]);
+    assert_eq!(v2["host"], v["host"]);
+    let _ = std::fs::remove_dir_all(&dir);
+    lab.down().unwrap();
+}
