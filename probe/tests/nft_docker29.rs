@@ -166,3 +166,100 @@ fn docker_spelling_reads_back_canonically() {
         ]
     );
 }
+
+/// Every object nfprobe expects for a busy Docker 29 host (default bridge, dual-stack network
+/// with SNAT and a loopback binding, nat-unprotected, routed, internal, trusted host
+/// interfaces; userland proxy off), created in a private netns from the expectation's own
+/// `nft` commands (the ones `--fix-script` prints), reads back as exactly what is expected:
+/// every rule and element ok, nothing extra, no host finding.
+#[test]
+fn expected_objects_created_by_their_fix_commands_audit_clean() {
+    use nfprobe::audit::nft::audit;
+    use nfprobe::docker::expect::nft29::{NftItem, TABLE};
+    use nfprobe::docker::expect::{Layout, expect};
+    use nfprobe::docker::state::DockerState;
+
+    let state: DockerState = serde_json::from_str(
+        r#"{
+        "engine_version": "29.0.0",
+        "daemon": {"userland-proxy": false, "firewall-backend": "nftables", "ip6tables": true},
+        "networks": [
+          {"name": "bridge", "bridge": "docker0",
+           "subnets": [{"subnet": "172.17.0.0/16"}]},
+          {"name": "dual", "bridge": "br-dual", "enable_ipv6": true,
+           "subnets": [{"subnet": "192.0.2.0/24"}, {"subnet": "fd00:1::/64"}],
+           "host_ipv4": "198.51.100.7", "host_ipv6": "fd00:9::7",
+           "options": {"com.docker.network.bridge.trusted_host_interfaces": "eth1:eth2"}},
+          {"name": "unprot", "bridge": "br-unprot", "icc": false,
+           "gateway_mode_ipv4": "nat-unprotected", "subnets": [{"subnet": "192.0.3.0/24"}]},
+          {"name": "routed", "bridge": "br-routed", "enable_ipv6": true,
+           "gateway_mode_ipv4": "routed", "gateway_mode_ipv6": "routed",
+           "subnets": [{"subnet": "192.0.4.0/24"}, {"subnet": "fd00:4::/64"}]},
+          {"name": "inside", "bridge": "br-inside", "internal": true, "icc": false,
+           "subnets": [{"subnet": "192.0.5.0/24"}]}
+        ],
+        "containers": [
+          {"name": "web", "endpoints": [{"network": "dual", "ipv4": "192.0.2.2", "ipv6": "fd00:1::2"}],
+           "ports": [{"host_port": 8080, "container_port": 80},
+                     {"host_ip": "127.0.0.1", "host_port": 8081, "container_port": 81, "proto": "udp"}]},
+          {"name": "u", "endpoints": [{"network": "unprot", "ipv4": "192.0.3.2"}],
+           "ports": [{"host_port": 9090, "container_port": 90}]},
+          {"name": "r", "endpoints": [{"network": "routed", "ipv4": "192.0.4.2", "ipv6": "fd00:4::2"}],
+           "ports": [{"host_port": 7070, "container_port": 70, "proto": "sctp"}]},
+          {"name": "i", "endpoints": [{"network": "inside", "ipv4": "192.0.5.2"}]}
+        ]}"#,
+    )
+    .unwrap();
+    let e = expect(&state, Layout::V29Nft);
+    let mut script = String::new();
+    for fam in ["ip", "ip6"] {
+        script.push_str(&format!("add table {fam} {TABLE}\n"));
+    }
+    // Chains and maps first (elements and rules refer to them), then the rest in order.
+    for x in e
+        .nft
+        .iter()
+        .filter(|x| matches!(x.item, NftItem::Chain { .. } | NftItem::Map))
+    {
+        script.push_str(&x.create());
+        script.push('\n');
+    }
+    for x in e
+        .nft
+        .iter()
+        .filter(|x| matches!(x.item, NftItem::Rule { .. } | NftItem::Element { .. }))
+    {
+        script.push_str(&x.create());
+        script.push('\n');
+    }
+    let ns = TestNetns::new("d29x");
+    ns.run_stdin(&["nft", "-f", "-"], &script);
+    let snap = nft::read_ruleset(Some(&ns.spec())).unwrap();
+    let view = view_of(&snap).unwrap();
+    let (findings, host) = audit(&e, Some(&view));
+    let bad: Vec<_> = findings
+        .iter()
+        .filter(|f| f.status != nfprobe::audit::Status::Ok)
+        .collect();
+    assert!(bad.is_empty(), "{bad:#?}\n{script}");
+    assert!(host.is_empty(), "{host:#?}");
+    let n = e
+        .nft
+        .iter()
+        .filter(|x| matches!(x.item, NftItem::Rule { .. } | NftItem::Element { .. }))
+        .count();
+    assert_eq!(findings.len(), n);
+    // The expectation covers what the settings imply.
+    for want in [
+        "snat to fd00:9::7",
+        "dnat to [fd00:1::2]:80",
+        "ip6 saddr != fe80::/10",
+        "DROP REMOTE LOOPBACK",
+        "UNPROTECTED",
+        "meta l4proto ipv6-icmp",
+        "INTERNAL NETWORK EGRESS",
+        "\"eth2\"",
+    ] {
+        assert!(script.contains(want), "{want} not expected:\n{script}");
+    }
+}

@@ -122,31 +122,24 @@ pub struct NftExpected {
 }
 
 impl NftExpected {
-    /// The object as one line of `nft` text (for reports).
-    pub fn text(&self) -> String {
-        match &self.item {
-            NftItem::Chain { base: None } => format!("chain {}", self.chain),
-            NftItem::Chain { base: Some(b) } => format!(
-                "chain {} {{ type {} hook {} priority {}; }}",
-                self.chain, b.chain_type, b.hook, b.priority
-            ),
-            NftItem::Map => format!("map {} {{ type ifname : verdict; }}", self.chain),
-            NftItem::Element { key, verdict } => {
-                format!("element {} {{ \"{key}\" : {verdict} }}", self.chain)
-            }
-            NftItem::Rule { rule } => rule.clone(),
-        }
-    }
-
     /// The `nft` command that creates the object (rules: appended; the audit picks a
     /// position next to the rules around it).
     pub fn create_command(&self) -> String {
+        nft_command(&self.create())
+    }
+
+    /// The same as one line of an `nft -f` script.
+    pub fn create(&self) -> String {
         let fam = nft_family(self.family);
         let body = match &self.item {
             NftItem::Chain { base: None } => format!("add chain {fam} {TABLE} {}", self.chain),
+            // Numeric priority, as Docker writes it: nft 1.0.x refuses `dstnat` on output.
             NftItem::Chain { base: Some(b) } => format!(
                 "add chain {fam} {TABLE} {} {{ type {} hook {} priority {}; policy accept; }}",
-                self.chain, b.chain_type, b.hook, b.priority
+                self.chain,
+                b.chain_type,
+                b.hook,
+                priority_value(&b.priority).map_or_else(|| b.priority.clone(), |p| p.to_string())
             ),
             NftItem::Map => format!(
                 "add map {fam} {TABLE} {} {{ type ifname : verdict; }}",
@@ -158,7 +151,7 @@ impl NftExpected {
             ),
             NftItem::Rule { rule } => format!("add rule {fam} {TABLE} {} {rule}", self.chain),
         };
-        nft_command(&body)
+        body
     }
 }
 
