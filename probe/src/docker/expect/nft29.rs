@@ -131,7 +131,7 @@ impl NftExpected {
     /// The same as one line of an `nft -f` script.
     pub fn create(&self) -> String {
         let fam = nft_family(self.family);
-        let body = match &self.item {
+        match &self.item {
             NftItem::Chain { base: None } => format!("add chain {fam} {TABLE} {}", self.chain),
             // Numeric priority, as Docker writes it: nft 1.0.x refuses `dstnat` on output.
             NftItem::Chain { base: Some(b) } => format!(
@@ -150,8 +150,7 @@ impl NftExpected {
                 self.chain
             ),
             NftItem::Rule { rule } => format!("add rule {fam} {TABLE} {} {rule}", self.chain),
-        };
-        body
+        }
     }
 }
 
