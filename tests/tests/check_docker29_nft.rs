@@ -13,30 +13,21 @@ use check_common::*;
 use lab::docker29nft::{Fault, Kind, Lab, Options, Piece, Selector};
 use serde_json::Value;
 
-fn bundle(lab: &Lab) -> (std::path::PathBuf, std::path::PathBuf) {
-    let dir = std::env::temp_dir().join(unique("d29"));
-    std::fs::create_dir_all(&dir).unwrap();
-    let file = dir.join("bundle.json");
-    write_json(&file, &bundle_from_lab(lab.docker_state()));
-    (dir, file)
-}
-
+/// `check --docker-state` with the bundle the lab wrote for itself.
 fn check(lab: &Lab) -> (i32, Value) {
-    let (dir, file) = bundle(lab);
+    let file = lab.bundle_path();
     let ns = lab.host_netns_path();
-    let out = nfprobe_json(&[
+    nfprobe_json(&[
         "--netns",
         ns.to_str().unwrap(),
         "check",
         "--docker-state",
         file.to_str().unwrap(),
-    ]);
-    let _ = std::fs::remove_dir_all(&dir);
-    out
+    ])
 }
 
 fn fix_script(lab: &Lab) -> String {
-    let (dir, file) = bundle(lab);
+    let file = lab.bundle_path();
     let ns = lab.host_netns_path();
     let (code, out, err) = nfprobe_text(&[
         "--netns",
@@ -46,7 +37,6 @@ fn fix_script(lab: &Lab) -> String {
         file.to_str().unwrap(),
         "--fix-script",
     ]);
-    let _ = std::fs::remove_dir_all(&dir);
     assert!(code == 0 || code == 1, "exit {code}: {err}");
     out
 }
@@ -316,8 +306,8 @@ fn docker29_nft_bundle_round_trip() {
     );
     assert_eq!(problems(&v).len(), 3, "{:#?}", problems(&v));
 
-    let (dir, state) = bundle(&lab);
-    let collected = dir.join("collected.json");
+    let state = lab.bundle_path();
+    let collected = lab.dir().join("collected.json");
     let ns = lab.host_netns_path();
     let (c, _, err) = nfprobe_text(&[
         "--netns",
@@ -342,6 +332,5 @@ fn docker29_nft_bundle_round_trip() {
     assert_eq!(code2, code);
     assert_eq!(v2["findings"], v["findings"]);
     assert_eq!(v2["host"], v["host"]);
-    let _ = std::fs::remove_dir_all(&dir);
     lab.down().unwrap();
 }

@@ -140,6 +140,17 @@ fn run_up(a: UpArgs) -> Result<()> {
         lab.persist()?
     };
     print!("{}", state.summary());
+    if state.flavour == lab::Flavour::Docker29Nft {
+        println!(
+            "check: nfprobe --netns /run/netns/{} check --docker-state {}",
+            state
+                .topology
+                .as_ref()
+                .map(|t| t.host_netns.as_str())
+                .unwrap_or("?"),
+            state.dir.join(lab::docker29nft::BUNDLE).display()
+        );
+    }
     println!("up in {:.2?}", t0.elapsed());
     println!(
         "try: nsenter --net=/run/netns/{} curl -m 2 {}:PORT    remove: cargo xtask lab down {}",

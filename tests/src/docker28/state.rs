@@ -3,6 +3,7 @@
 //! into the "Docker state bundle" that `nfprobe check --docker-state` reads.
 
 use serde::{Deserialize, Serialize};
+use serde_json::{Value, json};
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct DockerState {
@@ -68,4 +69,57 @@ pub struct DockerPort {
     pub container_port: u16,
     /// "tcp" / "udp".
     pub proto: String,
+}
+
+impl DockerState {
+    /// The nfprobe bundle (docs/bundle.md, `docker` section only) describing this state:
+    /// what `nfprobe check --docker-state FILE` reaself.
+    pub fn bundle(&self) -> Value {
+        let nets: Vec<Value> = self
+            .networks
+            .iter()
+            .map(|n| {
+                let mut v = json!({
+                    "name": n.name, "id": n.id, "bridge": n.bridge, "internal": n.internal,
+                    "subnets": [{"subnet": n.subnet, "gateway": n.gateway}],
+                    "icc": n.enable_icc, "masquerade": n.enable_ip_masquerade,
+                    "gateway_mode_ipv4": n.gateway_mode_ipv4,
+                });
+                if let Some(h) = &n.host_ipv4 {
+                    v["host_ipv4"] = json!(h);
+                }
+                v
+            })
+            .collect();
+        let containers: Vec<Value> = self
+            .containers
+            .iter()
+            .map(|c| {
+                json!({
+                    "name": c.name, "id": c.id,
+                    "endpoints": [{"network": c.network, "ipv4": c.ip}],
+                    "ports": c.ports.iter().map(|p| json!({
+                        "host_ip": p.host_ip, "host_port": p.host_port,
+                        "container_port": p.container_port, "proto": p.proto})).collect::<Vec<_>>(),
+                })
+            })
+            .collect();
+        let mut daemon = json!({
+            "iptables": self.daemon.iptables, "ip6tables": self.daemon.ip6tables,
+            "userland-proxy": self.daemon.userland_proxy, "ip-forward": self.daemon.ip_forward,
+            "ip-forward-no-drop": self.daemon.ip_forward_no_drop,
+        });
+        if let Some(b) = &self.daemon.firewall_backend {
+            daemon["firewall-backend"] = json!(b);
+        }
+        json!({
+            "format": "nfprobe-bundle", "version": 1,
+            "docker": {
+                "engine_version": self.engine_version,
+                "daemon": daemon,
+                "networks": nets,
+                "containers": containers,
+            }
+        })
+    }
 }

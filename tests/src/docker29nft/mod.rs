@@ -23,6 +23,9 @@ use crate::fakehost;
 use crate::state::LabState;
 use crate::topology::{Flavour, Topology};
 
+/// The lab's bundle file (in its folder): the Docker state for `nfprobe check --docker-state`.
+pub const BUNDLE: &str = "bundle.json";
+
 /// Pieces picked by kind and (optionally) network index.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Selector {
@@ -150,6 +153,11 @@ impl Lab {
             userland_proxy: false,
         };
         core.state_mut().docker_state = Some(docker_state.clone());
+        // What `nfprobe check --docker-state` reads for this lab (also by hand).
+        std::fs::write(
+            core.dir().join(BUNDLE),
+            serde_json::to_vec_pretty(&docker_state.bundle())?,
+        )?;
         core.set_topology(topology)?;
         let mut lab = Lab {
             core,
@@ -231,6 +239,17 @@ impl Lab {
             .filter(|p| !self.applied.contains(p))
             .cloned()
             .collect();
+        let record: Vec<String> = self
+            .removed
+            .iter()
+            .map(|p| format!("{} docker-bridges {}: {}", p.family, p.chain, p.listed))
+            .chain(faults.iter().filter_map(|f| match f {
+                Fault::PortAcceptBelowDrop(_) => Some(f.to_string()),
+                Fault::Delete(_) => None,
+            }))
+            .collect();
+        self.core.state_mut().removed_rules = record;
+        self.core.save()?;
         Ok(gone)
     }
 
@@ -262,6 +281,11 @@ impl Lab {
     /// The Docker state this lab plays (29.0.0, firewall-backend nftables, proxy off).
     pub fn docker_state(&self) -> &DockerState {
         &self.docker_state
+    }
+
+    /// The bundle `nfprobe check --docker-state` reads for this lab.
+    pub fn bundle_path(&self) -> std::path::PathBuf {
+        self.core.dir().join(BUNDLE)
     }
 
     /// `nft list table FAMILY docker-bridges` in the host netns.

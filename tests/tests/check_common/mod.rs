@@ -7,7 +7,7 @@ use std::process::Command;
 
 use nfprobe::docker::expect::to_rule;
 use nfprobe::ruleset::{Family, Rule};
-use serde_json::{Value, json};
+use serde_json::Value;
 
 /// Run `nfprobe ARGS --json`; returns (exit code, parsed JSON). Panics with stderr on exit 2.
 pub fn nfprobe_json(args: &[&str]) -> (i32, Value) {
@@ -43,54 +43,9 @@ pub fn nfprobe_text(args: &[&str]) -> (i32, String, String) {
     )
 }
 
-/// The bundle `docker` section for the lab's Docker 28.0.1 state.
+/// The nfprobe bundle for a hand-built lab's Docker state (see `lab::docker28::DockerState::bundle`).
 pub fn bundle_from_lab(ds: &lab::docker28::DockerState) -> Value {
-    let nets: Vec<Value> = ds
-        .networks
-        .iter()
-        .map(|n| {
-            let mut v = json!({
-                "name": n.name, "id": n.id, "bridge": n.bridge, "internal": n.internal,
-                "subnets": [{"subnet": n.subnet, "gateway": n.gateway}],
-                "icc": n.enable_icc, "masquerade": n.enable_ip_masquerade,
-                "gateway_mode_ipv4": n.gateway_mode_ipv4,
-            });
-            if let Some(h) = &n.host_ipv4 {
-                v["host_ipv4"] = json!(h);
-            }
-            v
-        })
-        .collect();
-    let containers: Vec<Value> = ds
-        .containers
-        .iter()
-        .map(|c| {
-            json!({
-                "name": c.name, "id": c.id,
-                "endpoints": [{"network": c.network, "ipv4": c.ip}],
-                "ports": c.ports.iter().map(|p| json!({
-                    "host_ip": p.host_ip, "host_port": p.host_port,
-                    "container_port": p.container_port, "proto": p.proto})).collect::<Vec<_>>(),
-            })
-        })
-        .collect();
-    let mut daemon = json!({
-        "iptables": ds.daemon.iptables, "ip6tables": ds.daemon.ip6tables,
-        "userland-proxy": ds.daemon.userland_proxy, "ip-forward": ds.daemon.ip_forward,
-        "ip-forward-no-drop": ds.daemon.ip_forward_no_drop,
-    });
-    if let Some(b) = &ds.daemon.firewall_backend {
-        daemon["firewall-backend"] = json!(b);
-    }
-    json!({
-        "format": "nfprobe-bundle", "version": 1,
-        "docker": {
-            "engine_version": ds.engine_version,
-            "daemon": daemon,
-            "networks": nets,
-            "containers": containers,
-        }
-    })
+    ds.bundle()
 }
 
 pub fn write_json(path: &Path, v: &Value) {
