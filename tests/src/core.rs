@@ -34,6 +34,20 @@ pub const CLIENT_ADDR: Ipv4Addr = Ipv4Addr::new(198, 51, 100, 2);
 /// Host-side interface name of the client link.
 pub const CLIENT_HOST_IF: &str = "ext0";
 
+/// `Deref<Target = LabCore>` for a flavour's `Lab` (a struct with a `core` field), so every
+/// flavour has the common accessors and probes.
+macro_rules! deref_to_core {
+    ($lab:ty) => {
+        impl std::ops::Deref for $lab {
+            type Target = $crate::core::LabCore;
+            fn deref(&self) -> &$crate::core::LabCore {
+                &self.core
+            }
+        }
+    };
+}
+pub(crate) use deref_to_core;
+
 /// A lab's common part. Torn down on drop unless [`LabCore::persist`] was called.
 #[derive(Debug)]
 pub struct LabCore {
@@ -141,18 +155,7 @@ impl LabCore {
     /// default route via the host.
     pub(crate) fn add_client(&mut self, host: &Netns) -> Result<Client> {
         let cli = self.add_netns("cli")?;
-        host.ip(&[
-            "link",
-            "add",
-            CLIENT_HOST_IF,
-            "type",
-            "veth",
-            "peer",
-            "name",
-            "eth0",
-            "netns",
-            cli.name(),
-        ])?;
+        host.veth_into(CLIENT_HOST_IF, &cli)?;
         host.ip(&[
             "addr",
             "add",

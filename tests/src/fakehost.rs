@@ -140,18 +140,7 @@ pub(crate) fn build_networks(
             let ns = core.add_netns(&format!("c{i}-{j}"))?;
             let ip = subnet.nth(2 + u32::try_from(j)?);
             let veth = names::veth_name(&cid);
-            host.ip(&[
-                "link",
-                "add",
-                &veth,
-                "type",
-                "veth",
-                "peer",
-                "name",
-                "eth0",
-                "netns",
-                ns.name(),
-            ])?;
+            host.veth_into(&veth, &ns)?;
             host.ip(&["link", "set", &veth, "master", &bridge, "up"])?;
             ns.ip(&["addr", "add", &format!("{ip}/16"), "dev", "eth0"])?;
             ns.ip(&["link", "set", "eth0", "up"])?;

@@ -53,6 +53,23 @@ impl Netns {
         cmd::run(Command::new("ip").arg("-n").arg(&self.name).args(args))
     }
 
+    /// A veth pair: `name` here, its peer `eth0` inside `peer`.
+    pub fn veth_into(&self, name: &str, peer: &Netns) -> Result<()> {
+        self.ip(&[
+            "link",
+            "add",
+            name,
+            "type",
+            "veth",
+            "peer",
+            "name",
+            "eth0",
+            "netns",
+            peer.name(),
+        ])
+        .map(|_| ())
+    }
+
     /// Write a sysctl of this namespace, e.g. `("net.ipv4.ip_forward", "1")`.
     pub fn sysctl(&self, key: &str, value: &str) -> Result<()> {
         let file = format!("/proc/sys/{}", key.replace('.', "/"));

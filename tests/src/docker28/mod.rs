@@ -13,7 +13,6 @@ pub use rules::{
 pub use state::{DaemonSettings, DockerContainer, DockerNetwork, DockerPort, DockerState};
 
 use std::fmt;
-use std::ops::Deref;
 use std::str::FromStr;
 use std::time::{Duration, Instant};
 
@@ -203,12 +202,7 @@ pub struct Lab {
     docker_state: DockerState,
 }
 
-impl Deref for Lab {
-    type Target = LabCore;
-    fn deref(&self) -> &LabCore {
-        &self.core
-    }
-}
+crate::core::deref_to_core!(Lab);
 
 impl Lab {
     /// Build the lab. On error everything built so far is removed.

@@ -11,7 +11,6 @@ pub use crate::fakehost::{NetSpec, PortSpec};
 pub use rules::{Kind, Piece, docker_29_0, script};
 
 use std::fmt;
-use std::ops::Deref;
 use std::str::FromStr;
 use std::time::{Duration, Instant};
 
@@ -117,12 +116,7 @@ pub struct Lab {
     docker_state: DockerState,
 }
 
-impl Deref for Lab {
-    type Target = LabCore;
-    fn deref(&self) -> &LabCore {
-        &self.core
-    }
-}
+crate::core::deref_to_core!(Lab);
 
 impl Lab {
     /// Build the lab. On error everything built so far is removed.

@@ -10,7 +10,6 @@ mod daemon;
 mod image;
 
 use std::net::{Ipv4Addr, SocketAddr, SocketAddrV4};
-use std::ops::Deref;
 use std::path::PathBuf;
 use std::process::Command;
 use std::time::{Duration, Instant};
@@ -63,12 +62,7 @@ pub struct Lab {
     timings: Vec<(String, Duration)>,
 }
 
-impl Deref for Lab {
-    type Target = LabCore;
-    fn deref(&self) -> &LabCore {
-        &self.core
-    }
-}
+crate::core::deref_to_core!(Lab);
 
 impl Lab {
     /// Start containerd and dockerd in a fresh netns, then networks and containers.
