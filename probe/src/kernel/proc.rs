@@ -58,3 +58,14 @@ pub fn pids_named(name: &str) -> Vec<u32> {
     out.sort_unstable();
     out
 }
+
+/// One variable of a process's environment (`/proc/PID/environ`); None when unset or
+/// unreadable.
+pub fn environ_var(pid: u32, name: &str) -> Option<String> {
+    let raw = std::fs::read(format!("/proc/{pid}/environ")).ok()?;
+    raw.split(|b| *b == 0).find_map(|kv| {
+        let kv = String::from_utf8_lossy(kv);
+        let (k, v) = kv.split_once('=')?;
+        (k == name).then(|| v.to_owned())
+    })
+}

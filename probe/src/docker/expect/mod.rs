@@ -9,6 +9,7 @@
 
 mod common;
 pub mod nft29;
+pub mod swarm;
 pub mod v20;
 pub mod v28;
 
@@ -140,7 +141,7 @@ pub struct Expectation {
     pub order: Vec<Order>,
     /// nftables backend: tables/chains that must exist.
     pub nft: Vec<nft29::NftExpected>,
-    /// Settings we know about but cannot model exactly (reported, never guessed).
+    /// What the expectation could not check (reported, never guessed).
     pub notes: Vec<String>,
 }
 

@@ -23,6 +23,7 @@ pub(crate) fn example_state(proxy: bool, with_user_net: bool) -> DockerState {
         host_binding_ipv4: None,
         gateway_mode_ipv4: GatewayMode::Nat,
         gateway_mode_ipv6: GatewayMode::Nat,
+        trusted_host_interfaces: vec![],
         options: Default::default(),
     }];
     let mut containers = vec![];
@@ -50,6 +51,8 @@ pub(crate) fn example_state(proxy: bool, with_user_net: bool) -> DockerState {
                 proto: Proto::Tcp,
             }],
             ports_network: None,
+            exposed: vec![],
+            links: vec![],
         });
     }
     DockerState {
@@ -63,6 +66,7 @@ pub(crate) fn example_state(proxy: bool, with_user_net: bool) -> DockerState {
         },
         networks: nets,
         containers,
+        swarm: None,
     }
 }
 
