@@ -250,13 +250,10 @@ impl<'a> NetFam<'a> {
     }
 
     /// A rule of this network; `args` may name the bridge as `BR` and the subnet as `SUB`.
-    #[allow(clippy::too_many_arguments)]
     fn rule(
         &self,
         b: &mut Builder,
-        table: &str,
-        chain: &str,
-        op: Op,
+        at: At<'_>,
         args: &[&str],
         what: String,
         effect: String,
@@ -269,16 +266,7 @@ impl<'a> NetFam<'a> {
                 a => a,
             })
             .collect();
-        b.rule(
-            self.family,
-            table,
-            chain,
-            op,
-            &args,
-            self.owner(),
-            what,
-            effect,
-        )
+        owned_rule(b, self.family, self.n, at, &args, what, effect)
     }
 
     /// nat POSTROUTING `-s SUBNET ! -o BR -j MASQUERADE|SNAT` (enable_ip_masquerade).
@@ -288,9 +276,7 @@ impl<'a> NetFam<'a> {
         a.extend(t.iter().map(String::as_str));
         self.rule(
             b,
-            "nat",
-            "POSTROUTING",
-            Op::Insert,
+            At("nat", "POSTROUTING", Op::Insert),
             &a,
             format!("source NAT for {}", self.n.name),
             format!(
@@ -304,9 +290,7 @@ impl<'a> NetFam<'a> {
     pub fn skip_dnat(&self, b: &mut Builder) -> usize {
         self.rule(
             b,
-            "nat",
-            "DOCKER",
-            Op::Insert,
+            At("nat", "DOCKER", Op::Insert),
             &["-i", "BR", "-j", "RETURN"],
             format!("no DNAT for traffic from {}", self.br),
             format!(
@@ -324,9 +308,7 @@ impl<'a> NetFam<'a> {
         a.extend(t.iter().map(String::as_str));
         self.rule(
             b,
-            "nat",
-            "POSTROUTING",
-            Op::Insert,
+            At("nat", "POSTROUTING", Op::Insert),
             &a,
             format!("masquerade host-local traffic into {}", self.br),
             format!(
@@ -342,9 +324,7 @@ impl<'a> NetFam<'a> {
         if self.n.icc {
             self.rule(
                 b,
-                "filter",
-                chain,
-                accept_op,
+                At("filter", chain, accept_op),
                 &["-i", "BR", "-o", "BR", "-j", "ACCEPT"],
                 format!("inter-container traffic on {}", self.n.name),
                 format!("containers on {} cannot talk to each other", self.br),
@@ -358,9 +338,7 @@ impl<'a> NetFam<'a> {
     pub fn icc_drop(&self, b: &mut Builder, chain: &str) -> usize {
         self.rule(
             b,
-            "filter",
-            chain,
-            Op::Append,
+            At("filter", chain, Op::Append),
             &["-i", "BR", "-o", "BR", "-j", "DROP"],
             format!("icc=false on {}", self.n.name),
             format!(
@@ -374,9 +352,7 @@ impl<'a> NetFam<'a> {
     pub fn outgoing(&self, b: &mut Builder, chain: &str, op: Op) -> usize {
         self.rule(
             b,
-            "filter",
-            chain,
-            op,
+            At("filter", chain, op),
             &["-i", "BR", "!", "-o", "BR", "-j", "ACCEPT"],
             format!("outgoing traffic from {}", self.br),
             format!("containers on {} cannot reach outside the host", self.br),
@@ -385,20 +361,14 @@ impl<'a> NetFam<'a> {
 
     /// `-o BR -m conntrack --ctstate RELATED,ESTABLISHED -j ACCEPT`.
     pub fn replies(&self, b: &mut Builder, chain: &str, op: Op) -> usize {
-        self.rule(b, "filter", chain, op,
-            &["-o", "BR", "-m", "conntrack", "--ctstate", "RELATED,ESTABLISHED", "-j", "ACCEPT"],
+        self.rule(b, At("filter", chain, op), &["-o", "BR", "-m", "conntrack", "--ctstate", "RELATED,ESTABLISHED", "-j", "ACCEPT"],
             format!("replies to containers on {}", self.br),
             format!("replies to connections made by containers on {} are dropped when FORWARD's policy is DROP", self.br))
     }
 
     /// `-o BR -j DOCKER`: forwarded traffic to the bridge passes the per-port ACCEPTs.
     pub fn to_docker(&self, b: &mut Builder, chain: &str, op: Op) -> usize {
-        self.rule(
-            b,
-            "filter",
-            chain,
-            op,
-            &["-o", "BR", "-j", "DOCKER"],
+        self.rule(b, At("filter", chain, op), &["-o", "BR", "-j", "DOCKER"],
             format!("forwarded traffic to {} through DOCKER", self.br),
             format!(
                 "published ports on {} unreachable from outside (forwarded traffic never reaches their ACCEPT)",
@@ -411,9 +381,7 @@ impl<'a> NetFam<'a> {
     pub fn isolation1(&self, b: &mut Builder, op: Op) -> usize {
         self.rule(
             b,
-            "filter",
-            ISO1,
-            op,
+            At("filter", ISO1, op),
             &["-i", "BR", "!", "-o", "BR", "-j", ISO2],
             format!("isolation of {} (stage 1)", self.br),
             format!("{} is not isolated from other Docker networks", self.br),
@@ -424,9 +392,7 @@ impl<'a> NetFam<'a> {
     pub fn isolation2(&self, b: &mut Builder) -> usize {
         self.rule(
             b,
-            "filter",
-            ISO2,
-            Op::Insert,
+            At("filter", ISO2, Op::Insert),
             &["-o", "BR", "-j", "DROP"],
             format!("isolation of {} (stage 2)", self.br),
             format!("other Docker networks can reach containers on {}", self.br),
@@ -439,18 +405,14 @@ impl<'a> NetFam<'a> {
         let name = &self.n.name;
         self.rule(
             b,
-            "filter",
-            chain,
-            Op::Insert,
+            At("filter", chain, Op::Insert),
             out,
             format!("internal network {name}: no traffic out"),
             format!("containers on internal network {name} can reach outside their subnet"),
         );
         self.rule(
             b,
-            "filter",
-            chain,
-            Op::Insert,
+            At("filter", chain, Op::Insert),
             into,
             format!("internal network {name}: no traffic in"),
             format!("internal network {name} reachable from outside its subnet"),
@@ -552,29 +514,6 @@ impl<'a> PortFam<'a> {
             .collect()
     }
 
-    #[allow(clippy::too_many_arguments)]
-    fn rule(
-        &self,
-        b: &mut Builder,
-        table: &str,
-        chain: &str,
-        op: Op,
-        args: &[&str],
-        what: String,
-        effect: String,
-    ) -> usize {
-        b.rule(
-            self.family,
-            table,
-            chain,
-            op,
-            args,
-            Owner { net: Some(self.n) },
-            what,
-            effect,
-        )
-    }
-
     /// nat DOCKER DNAT to the container (Appended); `! -i BR` with the proxy on, and
     /// `! -s fe80::/10` for IPv6 when `v6_no_link_local`.
     pub fn dnat(&self, b: &mut Builder, proxy: bool, v6_no_link_local: bool) -> usize {
@@ -598,11 +537,11 @@ impl<'a> PortFam<'a> {
         if v6_no_link_local && self.family == Family::Ipv6 {
             a.extend(["!", "-s", "fe80::/10"]);
         }
-        self.rule(
+        owned_rule(
             b,
-            "nat",
-            "DOCKER",
-            Op::Append,
+            self.family,
+            self.n,
+            At("nat", "DOCKER", Op::Append),
             &a,
             format!("{}: DNAT", self.label),
             format!(
@@ -616,11 +555,11 @@ impl<'a> PortFam<'a> {
     pub fn accept(&self, b: &mut Builder, op: Op) -> usize {
         let (cip, cport) = (self.cip.to_string(), self.p.container_port.to_string());
         let br = self.br.as_str();
-        self.rule(
+        owned_rule(
             b,
-            "filter",
-            "DOCKER",
-            op,
+            self.family,
+            self.n,
+            At("filter", "DOCKER", op),
             &[
                 "!",
                 "-i",
@@ -647,11 +586,11 @@ impl<'a> PortFam<'a> {
     /// nat POSTROUTING `-p P -s CIP -d CIP --dport CPORT -j MASQUERADE` (Appended).
     pub fn hairpin(&self, b: &mut Builder) -> usize {
         let (cip, cport) = (self.cip.to_string(), self.p.container_port.to_string());
-        self.rule(
+        owned_rule(
             b,
-            "nat",
-            "POSTROUTING",
-            Op::Append,
+            self.family,
+            self.n,
+            At("nat", "POSTROUTING", Op::Append),
             &[
                 "-p",
                 self.p.proto.as_str(),
@@ -678,11 +617,11 @@ impl<'a> PortFam<'a> {
             return None;
         }
         let cport = self.p.container_port.to_string();
-        Some(self.rule(
+        Some(owned_rule(
             b,
-            "mangle",
-            "POSTROUTING",
-            Op::Append,
+            self.family,
+            self.n,
+            At("mangle", "POSTROUTING", Op::Append),
             &[
                 "-p",
                 "sctp",
@@ -788,4 +727,30 @@ pub(super) fn links(b: &mut Builder, state: &DockerState, family: Family) {
             }
         }
     }
+}
+
+/// Where a rule goes: table, chain, and how Docker adds it.
+#[derive(Clone, Copy)]
+pub(super) struct At<'a>(pub &'a str, pub &'a str, pub Op);
+
+/// A rule owned by network `n`.
+pub(super) fn owned_rule(
+    b: &mut Builder,
+    family: Family,
+    n: &Network,
+    At(table, chain, op): At<'_>,
+    args: &[&str],
+    what: String,
+    effect: String,
+) -> usize {
+    b.rule(
+        family,
+        table,
+        chain,
+        op,
+        args,
+        Owner { net: Some(n) },
+        what,
+        effect,
+    )
 }

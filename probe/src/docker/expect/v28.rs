@@ -201,33 +201,18 @@ pub fn expect(state: &DockerState, layout: Layout) -> Expectation {
         for pf in PortFam::all(state, family) {
             let gm = pf.n.gateway_mode(family == Family::Ipv4);
             let br = pf.br.as_str();
-            let o = Owner { net: Some(pf.n) };
             let p = pf.p;
-            let proto = p.proto.as_str();
             let (hport, cport) = (p.host_port.to_string(), p.container_port.to_string());
             let cip_s = pf.cip.to_string();
             let label = pf.label.as_str();
             let hip = pf.hip.as_str();
             if family == Family::Ipv4 && hip.starts_with("127.") {
-                b.rule(
-                    family,
-                    "raw",
-                    "PREROUTING",
-                    Op::Append,
-                    &[
-                        "-p",
-                        proto,
-                        "-d",
-                        hip,
-                        "--dport",
-                        hport.as_str(),
-                        "!",
-                        "-i",
-                        "lo",
-                        "-j",
-                        "DROP",
-                    ],
-                    o,
+                raw_port_drop(
+                    &mut b,
+                    &pf,
+                    hip,
+                    &hport,
+                    "lo",
                     format!("{label}: loopback binding only from lo"),
                     format!(
                         "port {} bound to {hip} reachable from other hosts",
@@ -237,25 +222,12 @@ pub fn expect(state: &DockerState, layout: Layout) -> Expectation {
             }
             // 28.0.x: the direct-access drop is per published port.
             if layout == Layout::V28_0 && gm == GatewayMode::Nat {
-                b.rule(
-                    family,
-                    "raw",
-                    "PREROUTING",
-                    Op::Append,
-                    &[
-                        "-p",
-                        proto,
-                        "-d",
-                        cip_s.as_str(),
-                        "--dport",
-                        cport.as_str(),
-                        "!",
-                        "-i",
-                        br,
-                        "-j",
-                        "DROP",
-                    ],
-                    o,
+                raw_port_drop(
+                    &mut b,
+                    &pf,
+                    &cip_s,
+                    &cport,
+                    br,
                     format!("{label}: no direct access"),
                     format!(
                         "{}:{} reachable directly from the host's neighbours",
@@ -366,4 +338,37 @@ fn direct_access(b: &mut Builder, state: &DockerState, family: Family) {
             }
         }
     }
+}
+
+/// raw PREROUTING `-p P -d DST --dport PORT ! -i IFACE -j DROP`.
+fn raw_port_drop(
+    b: &mut Builder,
+    pf: &PortFam<'_>,
+    dst: &str,
+    port: &str,
+    iface: &str,
+    what: String,
+    effect: String,
+) -> usize {
+    owned_rule(
+        b,
+        pf.family,
+        pf.n,
+        At("raw", "PREROUTING", Op::Append),
+        &[
+            "-p",
+            pf.p.proto.as_str(),
+            "-d",
+            dst,
+            "--dport",
+            port,
+            "!",
+            "-i",
+            iface,
+            "-j",
+            "DROP",
+        ],
+        what,
+        effect,
+    )
 }
