@@ -673,6 +673,89 @@ mod tests {
     }
 
     #[test]
+    fn links_exposed_ports_and_trusted_interfaces() {
+        let nets = parse_networks(&json!([
+            {"Name":"bridge","Id":"ffff","Driver":"bridge",
+             "IPAM":{"Config":[{"Subnet":"172.17.0.0/16"}]},
+             "Options":{"com.docker.network.bridge.name":"docker0",
+                        "com.docker.network.bridge.enable_icc":"false",
+                        "com.docker.network.bridge.trusted_host_interfaces":"eth1:wg0"}}
+        ]))
+        .unwrap();
+        assert_eq!(nets[0].trusted_host_interfaces, ["eth1", "wg0"]);
+        // `docker run --link db:database web`: db is also named /web/database.
+        let v = json!([
+            {"Id":"w","Names":["/web"],"HostConfig":{"NetworkMode":"default"},"Ports":[],
+             "NetworkSettings":{"Networks":{"bridge":{"IPAddress":"172.17.0.3"}}}},
+            {"Id":"d","Names":["/web/database","/db"],"HostConfig":{"NetworkMode":"default"},
+             "Ports":[{"PrivatePort":5432,"Type":"tcp"},{"PrivatePort":53,"Type":"udp"},
+                      {"IP":"0.0.0.0","PrivatePort":53,"PublicPort":5353,"Type":"udp"}],
+             "NetworkSettings":{"Networks":{"bridge":{"IPAddress":"172.17.0.2"}}}}
+        ]);
+        let c = parse_containers(&v, &nets).unwrap();
+        assert_eq!(c[0].name, "db");
+        assert_eq!(c[1].name, "web");
+        assert_eq!(c[1].links, ["db"]);
+        assert!(c[0].links.is_empty());
+        assert_eq!(
+            c[0].exposed,
+            [
+                ExposedPort {
+                    port: 53,
+                    proto: Proto::Udp
+                },
+                ExposedPort {
+                    port: 5432,
+                    proto: Proto::Tcp
+                }
+            ]
+        );
+        assert_eq!(c[0].ports.len(), 1);
+    }
+
+    #[test]
+    fn swarm_from_info_gwbridge_and_services() {
+        assert!(swarm_node(&json!({"Swarm":{"LocalNodeState":"inactive"}})).is_none());
+        assert!(swarm_node(&json!({})).is_none());
+        let gw = json!({"Name":"docker_gwbridge","Containers":{"ingress-sbox":{
+            "Name":"gateway_ingress-sbox","IPv4Address":"172.18.0.2/16","IPv6Address":""}}});
+        let services = json!([{"Spec":{"Name":"web"},"Endpoint":{"Ports":[
+            {"Protocol":"udp","TargetPort":53,"PublishedPort":5353,"PublishMode":"ingress"},
+            {"Protocol":"tcp","TargetPort":80,"PublishedPort":8080,"PublishMode":"host"}]}}]);
+        let ingress = json!({"Name":"ingress","Services":{"web":{"VIP":"10.0.0.2",
+            "Ports":["Target: 80, Publish: 8080"]}}});
+        let get = |p: &str| match p {
+            "/networks/docker_gwbridge" => Some(gw.clone()),
+            "/services" => Some(services.clone()),
+            "/networks/ingress?verbose=true" => Some(ingress.clone()),
+            _ => None,
+        };
+        // A manager lists the services: protocols known, host-mode ports skipped.
+        let m = swarm_node(&json!({"Swarm":{"LocalNodeState":"active","ControlAvailable":true}}))
+            .unwrap();
+        let m = swarm_state(m, get);
+        assert_eq!(m.ingress_gateway, Some("172.18.0.2".parse().unwrap()));
+        assert_eq!(m.ports_source.as_deref(), Some("services"));
+        assert_eq!(
+            m.ingress_ports,
+            [IngressPort {
+                published_port: 5353,
+                target_port: Some(53),
+                proto: Some(Proto::Udp),
+                service: Some("web".into())
+            }]
+        );
+        // A worker sees the ingress network's table: no protocol.
+        let w = swarm_node(&json!({"Swarm":{"LocalNodeState":"active","ControlAvailable":false}}))
+            .unwrap();
+        let w = swarm_state(w, get);
+        assert_eq!(w.ports_source.as_deref(), Some("ingress-network"));
+        assert_eq!(w.ingress_ports[0].published_port, 8080);
+        assert_eq!(w.ingress_ports[0].target_port, Some(80));
+        assert_eq!(w.ingress_ports[0].proto, None);
+    }
+
+    #[test]
     fn settings_cmdline_beats_config() {
         let args: Vec<String> = ["dockerd", "--userland-proxy=false", "--ip", "10.0.0.1"]
             .map(String::from)
@@ -687,7 +770,13 @@ mod tests {
         assert_eq!(d.sources["userland-proxy"], "cmdline");
         assert_eq!(d.sources["iptables"], "daemon.json");
         let d = settings_from(&[], None, "x");
-        assert!(d.userland_proxy && d.iptables && d.icc);
+        assert!(d.userland_proxy && d.iptables && d.icc && !d.allow_direct_routing);
+        let d = settings_from(&[], Some(&json!({"allow-direct-routing": true})), "x");
+        assert!(d.allow_direct_routing);
+        let args: Vec<String> = ["dockerd", "--allow-direct-routing"]
+            .map(String::from)
+            .into();
+        assert!(settings_from(&args, None, "x").allow_direct_routing);
     }
 
     #[test]

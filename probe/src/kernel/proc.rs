@@ -69,3 +69,25 @@ pub fn environ_var(pid: u32, name: &str) -> Option<String> {
         (k == name).then(|| v.to_owned())
     })
 }
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn environ_of_a_child() {
+        let mut child = std::process::Command::new("sleep")
+            .arg("5")
+            .env("DOCKER_IPTABLES_SCTP_CHECKSUM", "1")
+            .env_remove("NFPROBE_UNSET_VAR")
+            .spawn()
+            .unwrap();
+        let pid = child.id();
+        assert_eq!(
+            super::environ_var(pid, "DOCKER_IPTABLES_SCTP_CHECKSUM").as_deref(),
+            Some("1")
+        );
+        assert_eq!(super::environ_var(pid, "NFPROBE_UNSET_VAR"), None);
+        let _ = child.kill();
+        let _ = child.wait();
+        assert_eq!(super::environ_var(u32::MAX, "PATH"), None);
+    }
+}

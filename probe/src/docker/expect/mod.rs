@@ -163,4 +163,6 @@ pub fn canonical(e: &Expectation) -> Vec<Result<Rule, String>> {
 }
 
 #[cfg(test)]
+mod settings_tests;
+#[cfg(test)]
 pub(crate) mod tests;
