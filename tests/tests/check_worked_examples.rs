@@ -74,56 +74,6 @@ const B4_NAT_RAW: &str = "*nat
 -A PREROUTING -d 192.0.2.2/32 ! -i bridge1 -p tcp -m tcp --dport 80 -j DROP
 ";
 
-/// `*table` + `-A` lines → iptables-restore input (chains declared, FORWARD policy DROP as
-/// when dockerd enabled forwarding itself).
-fn restore_input(text: &str) -> String {
-    let builtin = ["INPUT", "FORWARD", "OUTPUT", "PREROUTING", "POSTROUTING"];
-    let mut out = String::new();
-    let mut table: Option<String> = None;
-    let mut lines: Vec<&str> = Vec::new();
-    let flush = |out: &mut String, table: &Option<String>, lines: &mut Vec<&str>| {
-        let Some(t) = table else { return };
-        out.push_str(&format!("*{t}\n"));
-        if t == "filter" {
-            out.push_str(":FORWARD DROP [0:0]\n");
-        }
-        let mut chains: Vec<&str> = Vec::new();
-        for l in lines.iter() {
-            let w: Vec<&str> = l.split_whitespace().collect();
-            for c in [
-                Some(w[1]),
-                w.iter().position(|x| *x == "-j").map(|i| w[i + 1]),
-            ]
-            .into_iter()
-            .flatten()
-            {
-                if c.starts_with("DOCKER") && !chains.contains(&c) {
-                    chains.push(c);
-                }
-            }
-            let _ = builtin;
-        }
-        for c in chains {
-            out.push_str(&format!(":{c} - [0:0]\n"));
-        }
-        for l in lines.drain(..) {
-            out.push_str(l);
-            out.push('\n');
-        }
-        out.push_str("COMMIT\n");
-    };
-    for l in text.lines().map(str::trim).filter(|l| !l.is_empty()) {
-        if let Some(t) = l.strip_prefix('*') {
-            flush(&mut out, &table, &mut lines);
-            table = Some(t.to_owned());
-        } else {
-            lines.push(l);
-        }
-    }
-    flush(&mut out, &table, &mut lines);
-    out
-}
-
 fn state(proxy: bool, user_net: bool) -> Value {
     let mut nets = vec![json!({"name": "bridge", "bridge": "docker0",
         "subnets": [{"subnet": "172.17.0.0/16", "gateway": "172.17.0.1"}]})];

@@ -1,0 +1,285 @@
+//! Section (c) settings a Docker 28.3 host can carry, loaded with the real iptables-nft into a
+//! netns of our own: the default bridge with icc=false and a legacy `--link`, a network with
+//! `com.docker.network.bridge.trusted_host_interfaces`, an SCTP port published by a daemon run
+//! with DOCKER_IPTABLES_SCTP_CHECKSUM=1, and a swarm node's routing mesh (docker_gwbridge and
+//! DOCKER-INGRESS). The rules are written here by hand from moby's goldens and code at v28.3.0
+//! (iptabler testdata, iptablesdoc swarm-portmap.md, `ChainInfo.Link`, `filterDirectAccess`,
+//! `setPerPortForwarding`, `programIngress`). `check --docker-state` reports nothing; each rule
+//! deleted on its own is reported exactly, as missing, with its effect and fix.
+
+mod check_common;
+
+use check_common::*;
+use serde_json::{Value, json};
+
+const FILTER: &str = "*filter
+-A FORWARD -j DOCKER-USER
+-A FORWARD -j DOCKER-FORWARD
+-A DOCKER -d 192.0.2.2/32 ! -i bridge1 -o bridge1 -p sctp -m sctp --dport 9 -j ACCEPT
+-A DOCKER ! -i docker0 -o docker0 -j DROP
+-A DOCKER ! -i docker_gwbridge -o docker_gwbridge -j DROP
+-A DOCKER ! -i bridge1 -o bridge1 -j DROP
+-A DOCKER -s 172.17.0.3/32 -d 172.17.0.2/32 -i docker0 -o docker0 -p tcp -m tcp --dport 5432 -j ACCEPT
+-A DOCKER -s 172.17.0.2/32 -d 172.17.0.3/32 -i docker0 -o docker0 -p tcp -m tcp --sport 5432 -j ACCEPT
+-A DOCKER-BRIDGE -o docker0 -j DOCKER
+-A DOCKER-BRIDGE -o docker_gwbridge -j DOCKER
+-A DOCKER-BRIDGE -o bridge1 -j DOCKER
+-A DOCKER-CT -o docker0 -m conntrack --ctstate RELATED,ESTABLISHED -j ACCEPT
+-A DOCKER-CT -o docker_gwbridge -m conntrack --ctstate RELATED,ESTABLISHED -j ACCEPT
+-A DOCKER-CT -o bridge1 -m conntrack --ctstate RELATED,ESTABLISHED -j ACCEPT
+-A DOCKER-FORWARD -j DOCKER-INGRESS
+-A DOCKER-FORWARD -j DOCKER-CT
+-A DOCKER-FORWARD -j DOCKER-ISOLATION-STAGE-1
+-A DOCKER-FORWARD -j DOCKER-BRIDGE
+-A DOCKER-FORWARD -i docker0 -o docker0 -j DROP
+-A DOCKER-FORWARD -i docker0 ! -o docker0 -j ACCEPT
+-A DOCKER-FORWARD -i docker_gwbridge -o docker_gwbridge -j DROP
+-A DOCKER-FORWARD -i docker_gwbridge ! -o docker_gwbridge -j ACCEPT
+-A DOCKER-FORWARD -i bridge1 -j ACCEPT
+-A DOCKER-INGRESS -p tcp -m tcp --dport 8080 -j ACCEPT
+-A DOCKER-INGRESS -p tcp -m tcp --sport 8080 -m conntrack --ctstate RELATED,ESTABLISHED -j ACCEPT
+-A DOCKER-INGRESS -j RETURN
+-A DOCKER-ISOLATION-STAGE-1 -i docker0 ! -o docker0 -j DOCKER-ISOLATION-STAGE-2
+-A DOCKER-ISOLATION-STAGE-1 -i docker_gwbridge ! -o docker_gwbridge -j DOCKER-ISOLATION-STAGE-2
+-A DOCKER-ISOLATION-STAGE-1 -i bridge1 ! -o bridge1 -j DOCKER-ISOLATION-STAGE-2
+-A DOCKER-ISOLATION-STAGE-2 -o bridge1 -j DROP
+-A DOCKER-ISOLATION-STAGE-2 -o docker_gwbridge -j DROP
+-A DOCKER-ISOLATION-STAGE-2 -o docker0 -j DROP
+";
+
+const NAT: &str = "*nat
+-A PREROUTING -m addrtype --dst-type LOCAL -j DOCKER-INGRESS
+-A PREROUTING -m addrtype --dst-type LOCAL -j DOCKER
+-A OUTPUT -m addrtype --dst-type LOCAL -j DOCKER-INGRESS
+-A OUTPUT ! -d 127.0.0.0/8 -m addrtype --dst-type LOCAL -j DOCKER
+-A POSTROUTING -o docker_gwbridge -m addrtype --src-type LOCAL -j MASQUERADE
+-A POSTROUTING -s 192.0.2.0/24 ! -o bridge1 -j MASQUERADE
+-A POSTROUTING -s 172.18.0.0/16 ! -o docker_gwbridge -j MASQUERADE
+-A POSTROUTING -s 172.17.0.0/16 ! -o docker0 -j MASQUERADE
+-A DOCKER -i bridge1 -j RETURN
+-A DOCKER -i docker_gwbridge -j RETURN
+-A DOCKER -i docker0 -j RETURN
+-A DOCKER ! -i bridge1 -p sctp -m sctp --dport 9000 -j DNAT --to-destination 192.0.2.2:9
+-A DOCKER-INGRESS -p tcp -m tcp --dport 8080 -j DNAT --to-destination 172.18.0.2:8080
+-A DOCKER-INGRESS -j RETURN
+";
+
+/// 28.2+: per endpoint; the trusted interface's ACCEPT before the network's DROP.
+const RAW: &str = "*raw
+-A PREROUTING -d 172.17.0.2/32 ! -i docker0 -j DROP
+-A PREROUTING -d 172.17.0.3/32 ! -i docker0 -j DROP
+-A PREROUTING -d 192.0.2.2/32 -i eth9 -j ACCEPT
+-A PREROUTING -d 192.0.2.2/32 ! -i bridge1 -j DROP
+";
+
+const MANGLE: &str = "*mangle
+-A POSTROUTING -p sctp -m sctp --sport 9 -j CHECKSUM --checksum-fill
+";
+
+/// The rules this test is about (the rest is the ordinary per-network layout).
+const NEW_RULES: [(&str, &str); 14] = [
+    (
+        "filter",
+        "-A DOCKER -s 172.17.0.3/32 -d 172.17.0.2/32 -i docker0 -o docker0 -p tcp -m tcp --dport 5432 -j ACCEPT",
+    ),
+    (
+        "filter",
+        "-A DOCKER -s 172.17.0.2/32 -d 172.17.0.3/32 -i docker0 -o docker0 -p tcp -m tcp --sport 5432 -j ACCEPT",
+    ),
+    ("raw", "-A PREROUTING -d 192.0.2.2/32 -i eth9 -j ACCEPT"),
+    (
+        "mangle",
+        "-A POSTROUTING -p sctp -m sctp --sport 9 -j CHECKSUM --checksum-fill",
+    ),
+    ("filter", "-A DOCKER-FORWARD -j DOCKER-INGRESS"),
+    (
+        "filter",
+        "-A DOCKER-INGRESS -p tcp -m tcp --dport 8080 -j ACCEPT",
+    ),
+    (
+        "filter",
+        "-A DOCKER-INGRESS -p tcp -m tcp --sport 8080 -m conntrack --ctstate RELATED,ESTABLISHED -j ACCEPT",
+    ),
+    ("filter", "-A DOCKER-INGRESS -j RETURN"),
+    (
+        "nat",
+        "-A PREROUTING -m addrtype --dst-type LOCAL -j DOCKER-INGRESS",
+    ),
+    (
+        "nat",
+        "-A OUTPUT -m addrtype --dst-type LOCAL -j DOCKER-INGRESS",
+    ),
+    (
+        "nat",
+        "-A POSTROUTING -o docker_gwbridge -m addrtype --src-type LOCAL -j MASQUERADE",
+    ),
+    (
+        "nat",
+        "-A DOCKER-INGRESS -p tcp -m tcp --dport 8080 -j DNAT --to-destination 172.18.0.2:8080",
+    ),
+    ("nat", "-A DOCKER-INGRESS -j RETURN"),
+    ("raw", "-A PREROUTING -d 192.0.2.2/32 ! -i bridge1 -j DROP"),
+];
+
+fn all_rules() -> String {
+    format!("{FILTER}{NAT}{RAW}{MANGLE}")
+}
+
+/// What a 28.3 daemon (and a manager node's `/services`) would report, as a bundle.
+fn bundle(allow_direct_routing: bool) -> Value {
+    json!({"format": "nfprobe-bundle", "version": 1, "host": "section (c) settings",
+        "docker": {"engine_version": "28.3.0",
+            "daemon": {"ip6tables": false, "icc": false, "sctp-checksum": true,
+                       "allow-direct-routing": allow_direct_routing},
+            "networks": [
+                {"name": "bridge", "bridge": "docker0",
+                 "options": {"com.docker.network.bridge.enable_icc": "false"}, "icc": false,
+                 "subnets": [{"subnet": "172.17.0.0/16", "gateway": "172.17.0.1"}]},
+                {"name": "docker_gwbridge", "bridge": "docker_gwbridge", "icc": false,
+                 "subnets": [{"subnet": "172.18.0.0/16", "gateway": "172.18.0.1"}]},
+                {"name": "bridge1", "bridge": "bridge1",
+                 "options": {"com.docker.network.bridge.trusted_host_interfaces": "eth9"},
+                 "subnets": [{"subnet": "192.0.2.0/24", "gateway": "192.0.2.1"}]}],
+            "containers": [
+                {"name": "db", "endpoints": [{"network": "bridge", "ipv4": "172.17.0.2"}],
+                 "exposed": [{"port": 5432, "proto": "tcp"}]},
+                {"name": "web", "endpoints": [{"network": "bridge", "ipv4": "172.17.0.3"}],
+                 "links": ["db"]},
+                {"name": "s1", "endpoints": [{"network": "bridge1", "ipv4": "192.0.2.2"}],
+                 "ports": [{"host_port": 9000, "container_port": 9, "proto": "sctp"}]}],
+            "swarm": {"node_state": "active", "manager": true, "ingress_gateway": "172.18.0.2",
+                      "ingress_ports": [{"published_port": 8080, "target_port": 80,
+                                         "proto": "tcp", "service": "web"}],
+                      "ports_source": "services"}}})
+}
+
+fn check(tag: &str, rules: &str, bundle: &Value) -> (i32, Value) {
+    let s = Scratch::new(tag);
+    for b in ["docker0", "docker_gwbridge", "bridge1"] {
+        s.run("ip", &["link", "add", b, "type", "bridge"], None);
+    }
+    // programIngress sets route_localnet on docker_gwbridge; icc=false needs br_netfilter.
+    s.run(
+        "sysctl",
+        &["-qw", "net.ipv4.conf.docker_gwbridge.route_localnet=1"],
+        None,
+    );
+    s.run("sysctl", &["-qw", "net.ipv4.ip_forward=1"], None);
+    s.run(
+        "sysctl",
+        &["-qw", "net.bridge.bridge-nf-call-iptables=1"],
+        None,
+    );
+    s.run("iptables-nft-restore", &[], Some(&restore_input(rules)));
+    let file = s.dir.join("bundle.json");
+    write_json(&file, bundle);
+    nfprobe_json(&[
+        "--netns",
+        &s.path(),
+        "check",
+        "--docker-state",
+        file.to_str().unwrap(),
+    ])
+}
+
+fn without(text: &str, line: &str) -> String {
+    let out = text.replace(&format!("{line}\n"), "");
+    assert_ne!(out, text, "{line} is in the rules");
+    out
+}
+
+/// All rules but `line` of `table` (nat and filter both have `-A DOCKER-INGRESS -j RETURN`).
+fn all_but(table: &str, line: &str) -> String {
+    [FILTER, NAT, RAW, MANGLE]
+        .iter()
+        .map(|t| {
+            if t.starts_with(&format!("*{table}\n")) {
+                without(t, line)
+            } else {
+                (*t).to_owned()
+            }
+        })
+        .collect()
+}
+
+#[test]
+fn settings_host_is_clean_and_each_new_rule_is_reported_exactly() {
+    let (code, v) = check("set", &all_rules(), &bundle(false));
+    let (p, h) = (problems(&v), host_problems(&v));
+    assert!(p.is_empty() && h.is_empty(), "{p:#?}\n{h:#?}");
+    assert_eq!(code, 0);
+    assert_eq!(v["layout"], "v28_3");
+    let n = v["findings"].as_array().unwrap().len();
+    assert_eq!(
+        n,
+        all_rules().lines().filter(|l| l.starts_with("-A")).count(),
+        "every rule is expected"
+    );
+    assert!(
+        !v["host"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|h| h["kind"] == "not_modelled"),
+        "{:#}",
+        v["host"]
+    );
+
+    for (table, line) in NEW_RULES {
+        let (code, v) = check("setx", &all_but(table, line), &bundle(false));
+        assert_eq!(code, 1, "{line}");
+        let p = problems(&v);
+        assert_eq!(p.len(), 1, "{line}: {p:#?}");
+        let f = p[0];
+        assert_eq!(f["status"], "missing", "{f:#}");
+        let (chain, rule) = parse_line(line);
+        assert_eq!(finding_rule(f), (table.to_owned(), chain, rule), "{f:#}");
+        assert!(f["effect"].as_str().is_some_and(|e| !e.is_empty()), "{f:#}");
+        let fix = f["fix"].as_str().unwrap();
+        assert!(
+            fix.starts_with(&format!("iptables-nft -w -t {table} ")),
+            "{fix}"
+        );
+        assert!(host_problems(&v).is_empty(), "{line}: {:#}", v["host"]);
+    }
+}
+
+#[test]
+fn trusted_accept_below_the_drop_is_wrong_order() {
+    let accept = "-A PREROUTING -d 192.0.2.2/32 -i eth9 -j ACCEPT";
+    let raw = format!("{}{accept}\n", without(RAW, accept));
+    let (code, v) = check(
+        "seto",
+        &format!("{FILTER}{NAT}{raw}{MANGLE}"),
+        &bundle(false),
+    );
+    assert_eq!(code, 1);
+    let p = problems(&v);
+    assert_eq!(p.len(), 1, "{p:#?}");
+    assert_eq!(p[0]["status"], "wrong_order", "{:#}", p[0]);
+    assert_eq!(finding_rule(p[0]).1, "PREROUTING");
+    assert!(
+        p[0]["effect"].as_str().unwrap().contains("trusted"),
+        "{:#}",
+        p[0]
+    );
+}
+
+#[test]
+fn allow_direct_routing_expects_no_raw_drops() {
+    // The daemon option: no direct-access rules at all.
+    let (code, v) = check("setd", &format!("{FILTER}{NAT}{MANGLE}"), &bundle(true));
+    assert!(problems(&v).is_empty(), "{:#?}", problems(&v));
+    assert_eq!(code, 0);
+    // Left over from before the option was set: each DROP is an extra rule (the trusted
+    // interface's ACCEPT names no Docker bridge or chain, and does nothing without the DROP).
+    let (code, v) = check("setdx", &all_rules(), &bundle(true));
+    assert_eq!(code, 1);
+    let p = problems(&v);
+    assert_eq!(p.len(), 3, "{p:#?}");
+    assert!(
+        p.iter()
+            .all(|f| f["status"] == "extra" && f["table"] == "raw"),
+        "{p:#?}"
+    );
+}
