@@ -193,3 +193,88 @@ fn real_dockerd_with_buggy_iptables() {
     assert_eq!(v3["host"], v["host"]);
     lab.down().unwrap();
 }
+
+/// Legacy `--link` on the default bridge with `--icc=false`: the real dockerd 20.10 programs
+/// the per-link ACCEPTs (both directions, per exposed port of the linked container); nfprobe
+/// expects exactly those, and reports one deleted by hand as missing.
+#[test]
+fn real_dockerd_legacy_link_with_icc_false() {
+    let lab = Lab::up(Options {
+        networks: 0,
+        default_bridge_icc: Some(false),
+        ..Options::default()
+    })
+    .unwrap();
+    let img = lab::real::IMAGE;
+    lab.docker(&[
+        "run", "-d", "--name", "db", "--expose", "5432", "--expose", "53/udp", img, "sleep", "600",
+    ])
+    .unwrap();
+    lab.docker(&[
+        "run",
+        "-d",
+        "--name",
+        "web",
+        "--link",
+        "db:database",
+        img,
+        "sleep",
+        "600",
+    ])
+    .unwrap();
+    let (code, v) = check(&lab, &[]);
+    assert!(problems(&v).is_empty(), "{:#?}", problems(&v));
+    assert!(host_problems(&v).is_empty(), "{:#?}", host_problems(&v));
+    assert_eq!(code, 0);
+    let links: Vec<&Value> = v["findings"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|f| {
+            f["what"]
+                .as_str()
+                .is_some_and(|w| w.starts_with("link web -> db"))
+        })
+        .collect();
+    assert_eq!(links.len(), 4, "{links:#?}");
+    assert!(
+        links
+            .iter()
+            .all(|f| f["status"] == "ok" && f["chain"] == "DOCKER")
+    );
+
+    // Delete the web -> db 5432/tcp ACCEPT in the lab's netns, as dockerd spelled it.
+    let gone = links
+        .iter()
+        .find(|f| {
+            let r = f["rule"].as_str().unwrap();
+            r.contains("--dport 5432")
+        })
+        .unwrap();
+    let spec = gone["rule"].as_str().unwrap().to_owned();
+    let mut words: Vec<&str> = spec.split_whitespace().collect();
+    words[0] = "-D";
+    let ns = lab.host_netns_path();
+    let st = std::process::Command::new("nsenter")
+        .arg(format!("--net={}", ns.display()))
+        .args(["--", "iptables", "-w"])
+        .args(&words)
+        .status()
+        .unwrap();
+    assert!(st.success(), "iptables -D in the lab netns: {spec}");
+    let (code, v) = check(&lab, &[]);
+    assert_eq!(code, 1);
+    let p = problems(&v);
+    assert_eq!(p.len(), 1, "{p:#?}");
+    assert_eq!(p[0]["status"], "missing");
+    assert_eq!(p[0]["rule"], spec.as_str());
+    assert!(
+        p[0]["effect"]
+            .as_str()
+            .unwrap()
+            .contains("web cannot reach linked container db on 5432/tcp"),
+        "{:#}",
+        p[0]
+    );
+    lab.down().unwrap();
+}
