@@ -170,16 +170,7 @@ fn check(tag: &str, rules: &str, bundle: &Value) -> (i32, Value) {
         &["-qw", "net.bridge.bridge-nf-call-iptables=1"],
         None,
     );
-    s.run("iptables-nft-restore", &[], Some(&restore_input(rules)));
-    let file = s.dir.join("bundle.json");
-    write_json(&file, bundle);
-    nfprobe_json(&[
-        "--netns",
-        &s.path(),
-        "check",
-        "--docker-state",
-        file.to_str().unwrap(),
-    ])
+    check_loaded(&s, rules, bundle)
 }
 
 fn without(text: &str, line: &str) -> String {

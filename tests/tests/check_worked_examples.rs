@@ -112,16 +112,7 @@ fn check_example(
         );
     }
     s.run("sysctl", &["-qw", "net.ipv4.ip_forward=1"], None);
-    s.run("iptables-nft-restore", &[], Some(&restore_input(text)));
-    let file = s.dir.join("bundle.json");
-    write_json(&file, bundle);
-    nfprobe_json(&[
-        "--netns",
-        &s.path(),
-        "check",
-        "--docker-state",
-        file.to_str().unwrap(),
-    ])
+    check_loaded(&s, text, bundle)
 }
 
 fn assert_clean(name: &str, (code, v): (i32, Value)) {

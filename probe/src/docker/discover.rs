@@ -569,9 +569,7 @@ pub fn degraded(bridges: &[KernelBridge], reason: &str) -> DockerState {
             } else {
                 b.name.clone()
             },
-            id: String::new(),
             bridge: b.name.clone(),
-            internal: false,
             enable_ipv6: b
                 .addrs
                 .iter()
@@ -585,15 +583,7 @@ pub fn degraded(bridges: &[KernelBridge], reason: &str) -> DockerState {
                     gateway: Some(a.addr),
                 })
                 .collect(),
-            icc: true,
-            masquerade: true,
-            host_ipv4: None,
-            host_ipv6: None,
-            host_binding_ipv4: None,
-            gateway_mode_ipv4: GatewayMode::Nat,
-            gateway_mode_ipv6: GatewayMode::Nat,
-            trusted_host_interfaces: Vec::new(),
-            options: BTreeMap::new(),
+            ..Network::with_defaults("")
         })
         .collect();
     DockerState {

@@ -295,6 +295,27 @@ pub struct Network {
 }
 
 impl Network {
+    /// A network named `name` with Docker's defaults (icc, masquerade, nat) and no subnet.
+    pub fn with_defaults(name: &str) -> Network {
+        Network {
+            name: name.into(),
+            id: String::new(),
+            bridge: String::new(),
+            internal: false,
+            enable_ipv6: false,
+            subnets: Vec::new(),
+            icc: true,
+            masquerade: true,
+            host_ipv4: None,
+            host_ipv6: None,
+            host_binding_ipv4: None,
+            gateway_mode_ipv4: GatewayMode::Nat,
+            gateway_mode_ipv6: GatewayMode::Nat,
+            trusted_host_interfaces: Vec::new(),
+            options: BTreeMap::new(),
+        }
+    }
+
     /// `com.docker.network.bridge.name`, else the name Docker derives: `br-` + 12 of the id.
     pub fn bridge(&self) -> String {
         if !self.bridge.is_empty() {
@@ -501,21 +522,8 @@ mod tests {
     #[test]
     fn bridge_names() {
         let mut n = Network {
-            name: "web".into(),
             id: "ab12cd34ef56aa77".into(),
-            bridge: String::new(),
-            internal: false,
-            enable_ipv6: false,
-            subnets: vec![],
-            icc: true,
-            masquerade: true,
-            host_ipv4: None,
-            host_ipv6: None,
-            host_binding_ipv4: None,
-            gateway_mode_ipv4: GatewayMode::Nat,
-            gateway_mode_ipv6: GatewayMode::Nat,
-            trusted_host_interfaces: vec![],
-            options: BTreeMap::new(),
+            ..Network::with_defaults("web")
         };
         assert_eq!(n.bridge(), "br-ab12cd34ef56");
         assert!(n.trusted_interfaces().is_empty());

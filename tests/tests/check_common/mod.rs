@@ -231,3 +231,18 @@ pub fn restore_input(text: &str) -> String {
     flush(&mut out, &table, &mut lines);
     out
 }
+
+/// Load `rules` (`*table` + `-A` lines) into the scratch netns with iptables-nft-restore and
+/// run `check --docker-state` on `bundle` there.
+pub fn check_loaded(s: &Scratch, rules: &str, bundle: &Value) -> (i32, Value) {
+    s.run("iptables-nft-restore", &[], Some(&restore_input(rules)));
+    let file = s.dir.join("bundle.json");
+    write_json(&file, bundle);
+    nfprobe_json(&[
+        "--netns",
+        &s.path(),
+        "check",
+        "--docker-state",
+        file.to_str().unwrap(),
+    ])
+}

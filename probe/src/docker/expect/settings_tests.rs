@@ -4,30 +4,18 @@
 //! lists in moby's code at the tags (`ChainInfo.Link`, `filterDirectAccess`,
 //! `setPerPortForwarding`, `programIngress`).
 
-use super::tests::parse_save;
+use super::tests::{assert_layout as assert_rules, parse_save};
 use super::*;
 use crate::docker::state::*;
 
 fn net(name: &str, bridge: &str, subnet: &str) -> Network {
     Network {
-        name: name.into(),
-        id: String::new(),
         bridge: bridge.into(),
-        internal: false,
-        enable_ipv6: false,
         subnets: vec![Subnet {
             subnet: subnet.parse().unwrap(),
             gateway: None,
         }],
-        icc: true,
-        masquerade: true,
-        host_ipv4: None,
-        host_ipv6: None,
-        host_binding_ipv4: None,
-        gateway_mode_ipv4: GatewayMode::Nat,
-        gateway_mode_ipv6: GatewayMode::Nat,
-        trusted_host_interfaces: vec![],
-        options: Default::default(),
+        ..Network::with_defaults(name)
     }
 }
 
@@ -79,43 +67,6 @@ fn golden_state(version: &str) -> DockerState {
     let mut c = container("c1", "dummy", "192.168.0.2");
     c.ports = vec![port(8080, 80, Proto::Tcp)];
     state(version, vec![n], vec![c])
-}
-
-/// The expectation's (table, chain, rule) in `tables` equals `text` exactly, and every ordering
-/// constraint holds in `text`'s order.
-fn assert_rules(state: &DockerState, layout: Layout, text: &str, tables: &[&str]) {
-    let e = expect(state, layout);
-    let canon = canonical(&e);
-    let want = parse_save(text);
-    let got: Vec<_> = e
-        .rules
-        .iter()
-        .zip(&canon)
-        .filter(|(r, _)| tables.contains(&r.table.as_str()))
-        .map(|(r, c)| (r.table.clone(), r.chain.clone(), c.clone().unwrap()))
-        .collect();
-    for g in &got {
-        assert!(
-            want.contains(g),
-            "expected but not in moby's listing: {g:?}"
-        );
-    }
-    for w in &want {
-        assert!(got.contains(w), "in moby's listing but not expected: {w:?}");
-    }
-    assert_eq!(got.len(), want.len(), "each rule once");
-    for o in &e.order {
-        if !tables.contains(&e.rules[o.first].table.as_str()) {
-            continue;
-        }
-        let pos = |i: usize| {
-            let r = canon[i].as_ref().unwrap();
-            want.iter()
-                .position(|(t, c, w)| *t == e.rules[i].table && *c == e.rules[i].chain && w == r)
-                .unwrap()
-        };
-        assert!(pos(o.first) < pos(o.then), "{}", o.why);
-    }
 }
 
 /// TestIptabler_hairpin=false,internal=false,icc=false,masq=true,snat=false,gwm=nat,bindlh=false
