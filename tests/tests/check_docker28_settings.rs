@@ -154,6 +154,10 @@ fn bundle(allow_direct_routing: bool) -> Value {
 }
 
 fn check(tag: &str, rules: &str, bundle: &Value) -> (i32, Value) {
+    check_localnet(tag, rules, bundle, 1)
+}
+
+fn check_localnet(tag: &str, rules: &str, bundle: &Value, gw_localnet: u8) -> (i32, Value) {
     let s = Scratch::new(tag);
     for b in ["docker0", "docker_gwbridge", "bridge1"] {
         s.run("ip", &["link", "add", b, "type", "bridge"], None);
@@ -161,7 +165,10 @@ fn check(tag: &str, rules: &str, bundle: &Value) -> (i32, Value) {
     // programIngress sets route_localnet on docker_gwbridge; icc=false needs br_netfilter.
     s.run(
         "sysctl",
-        &["-qw", "net.ipv4.conf.docker_gwbridge.route_localnet=1"],
+        &[
+            "-qw",
+            &format!("net.ipv4.conf.docker_gwbridge.route_localnet={gw_localnet}"),
+        ],
         None,
     );
     s.run("sysctl", &["-qw", "net.ipv4.ip_forward=1"], None);
@@ -272,5 +279,23 @@ fn allow_direct_routing_expects_no_raw_drops() {
         p.iter()
             .all(|f| f["status"] == "extra" && f["table"] == "raw"),
         "{p:#?}"
+    );
+}
+
+#[test]
+fn swarm_needs_route_localnet_on_docker_gwbridge() {
+    let (code, v) = check_localnet("setl", &all_rules(), &bundle(false), 0);
+    assert_eq!(code, 1);
+    assert!(problems(&v).is_empty(), "{:#?}", problems(&v));
+    let h = host_problems(&v);
+    assert_eq!(h.len(), 1, "{h:#?}");
+    assert_eq!(h[0]["kind"], "route_localnet_off");
+    assert!(
+        h[0]["message"]
+            .as_str()
+            .unwrap()
+            .contains("docker_gwbridge"),
+        "{:#}",
+        h[0]
     );
 }

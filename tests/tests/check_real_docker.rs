@@ -196,12 +196,14 @@ fn real_dockerd_with_buggy_iptables() {
 
 /// Legacy `--link` on the default bridge with `--icc=false`: the real dockerd 20.10 programs
 /// the per-link ACCEPTs (both directions, per exposed port of the linked container); nfprobe
-/// expects exactly those, and reports one deleted by hand as missing.
+/// expects exactly those, and reports one deleted by hand as missing. dockerd runs with
+/// DOCKER_IPTABLES_SCTP_CHECKSUM=1, which `collect` finds in its environment.
 #[test]
 fn real_dockerd_legacy_link_with_icc_false() {
     let lab = Lab::up(Options {
         networks: 0,
         default_bridge_icc: Some(false),
+        dockerd_env: vec![("DOCKER_IPTABLES_SCTP_CHECKSUM".into(), "1".into())],
         ..Options::default()
     })
     .unwrap();
@@ -243,6 +245,40 @@ fn real_dockerd_legacy_link_with_icc_false() {
             .all(|f| f["status"] == "ok" && f["chain"] == "DOCKER")
     );
 
+    // What collect saw: the link, the exposed ports, dockerd's environment.
+    let out = Scratch::new("lnk");
+    let file = out.dir.join("bundle.json");
+    let sock = format!("unix://{}", lab.docker_socket().unwrap().display());
+    let ns = lab.host_netns_path();
+    let (c, _, err) = nfprobe_text(&[
+        "--netns",
+        ns.to_str().unwrap(),
+        "collect",
+        "--docker-host",
+        &sock,
+        "-o",
+        file.to_str().unwrap(),
+    ]);
+    assert_eq!(c, 0, "{err}");
+    let b: Value = serde_json::from_slice(&std::fs::read(&file).unwrap()).unwrap();
+    let d = &b["docker"];
+    assert_eq!(d["daemon"]["sctp-checksum"], true, "{:#}", d["daemon"]);
+    assert!(
+        d["daemon"]["sources"]["sctp-checksum"]
+            .as_str()
+            .unwrap()
+            .ends_with("/environ")
+    );
+    let cs = d["containers"].as_array().unwrap();
+    let web = cs.iter().find(|c| c["name"] == "web").unwrap();
+    assert_eq!(web["links"], serde_json::json!(["db"]));
+    let db = cs.iter().find(|c| c["name"] == "db").unwrap();
+    assert_eq!(
+        db["exposed"],
+        serde_json::json!([{"port": 53, "proto": "udp"}, {"port": 5432, "proto": "tcp"}])
+    );
+    assert!(d["swarm"].is_null());
+
     // Delete the web -> db 5432/tcp ACCEPT in the lab's netns, as dockerd spelled it.
     let gone = links
         .iter()
@@ -254,7 +290,6 @@ fn real_dockerd_legacy_link_with_icc_false() {
     let spec = gone["rule"].as_str().unwrap().to_owned();
     let mut words: Vec<&str> = spec.split_whitespace().collect();
     words[0] = "-D";
-    let ns = lab.host_netns_path();
     let st = std::process::Command::new("nsenter")
         .arg(format!("--net={}", ns.display()))
         .args(["--", "iptables", "-w"])

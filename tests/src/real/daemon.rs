@@ -102,7 +102,14 @@ pub fn start(
         "--log-level",
         "debug",
     ];
-    core.spawn(host, "dockerd", "dockerd", &args, &[("PATH", &path)])?;
+    let mut env: Vec<(&str, &str)> = vec![("PATH", &path)];
+    env.extend(
+        options
+            .dockerd_env
+            .iter()
+            .map(|(k, v)| (k.as_str(), v.as_str())),
+    );
+    core.spawn(host, "dockerd", "dockerd", &args, &env)?;
     wait_for(&sock, Duration::from_secs(30), |p| {
         http_unix(p, "/_ping").is_ok_and(|b| b.contains("OK"))
     })

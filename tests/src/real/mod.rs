@@ -43,6 +43,8 @@ pub struct Options {
     /// None: `--bridge=none` (no docker0). Some(icc): the default bridge docker0 with
     /// `--icc=ICC` (legacy `--link` needs it). Default None.
     pub default_bridge_icc: Option<bool>,
+    /// Extra environment for dockerd (e.g. DOCKER_IPTABLES_SCTP_CHECKSUM=1). Default none.
+    pub dockerd_env: Vec<(String, String)>,
 }
 
 impl Default for Options {
@@ -54,6 +56,7 @@ impl Default for Options {
             first_host_port: 8000,
             userland_proxy: false,
             default_bridge_icc: None,
+            dockerd_env: Vec::new(),
         }
     }
 }
