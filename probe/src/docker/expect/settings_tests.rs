@@ -312,6 +312,14 @@ const SWARM_PORTMAP_28_3: &str = "*filter
 fn swarm_matches_moby_generated_document() {
     let s = swarm_state("28.3.0");
     assert_rules(&s, Layout::V28_3, SWARM_PORTMAP_28_3, &["filter", "nat"]);
+    // The same document @ v28.0.1 differs only by 28.0's DOCKER-USER RETURN.
+    let at_28_0_1 = format!("{SWARM_PORTMAP_28_3}\n*filter\n-A DOCKER-USER -j RETURN");
+    assert_rules(
+        &swarm_state("28.0.1"),
+        Layout::V28_0,
+        &at_28_0_1,
+        &["filter", "nat"],
+    );
     let e = expect(&s, Layout::V28_3);
     assert!(
         e.chains
@@ -365,6 +373,14 @@ fn swarm_before_28_jumps_from_forward_and_old_state_match() {
         got.contains(&want[0]),
         "iptables-save's spelling is the same rule"
     );
+    // 28.0.0 only: the jump still in FORWARD.
+    let specs: Vec<String> = expect(&swarm_state("28.0.0"), Layout::V28_0)
+        .rules
+        .iter()
+        .map(Expected::spec)
+        .collect();
+    assert!(specs.contains(&"-A FORWARD -j DOCKER-INGRESS".to_owned()));
+    assert!(!specs.contains(&"-A DOCKER-FORWARD -j DOCKER-INGRESS".to_owned()));
     // 25.0+: conntrack.
     let s = swarm_state("27.5.1");
     let specs: Vec<String> = expect(&s, Layout::V20)

@@ -257,15 +257,19 @@ pub fn expect(state: &DockerState, layout: Layout) -> Expectation {
             }
         }
         links(&mut b, state, family);
-        if let Some(j) = swarm::ingress(
-            &mut b,
-            state,
-            family,
-            Style {
-                jump_chain: FWD,
-                state_match: false,
-            },
-        ) {
+        // 28.0.0 still jumped from FORWARD; 28.0.1 moved it into DOCKER-FORWARD.
+        let jump_chain = if state.engine_version.as_deref().map(str::trim) == Some("28.0.0") {
+            "FORWARD"
+        } else {
+            FWD
+        };
+        let style = Style {
+            jump_chain,
+            state_match: false,
+        };
+        if let Some(j) = swarm::ingress(&mut b, state, family, style)
+            && jump_chain == FWD
+        {
             b.order(
                 j,
                 j_bridge,
