@@ -322,8 +322,11 @@ pub fn daemon_settings(socket: &Path) -> DaemonSettings {
         // Read by moby's port code with os.Getenv, so only dockerd's environment counts.
         d.sctp_checksum =
             proc::environ_var(pid, "DOCKER_IPTABLES_SCTP_CHECKSUM").as_deref() == Some("1");
-        d.sources
-            .insert("sctp-checksum".into(), format!("/proc/{pid}/environ"));
+        d.no_iptables_raw =
+            proc::environ_var(pid, "DOCKER_INSECURE_NO_IPTABLES_RAW").as_deref() == Some("1");
+        for k in ["sctp-checksum", "no-iptables-raw"] {
+            d.sources.insert(k.into(), format!("/proc/{pid}/environ"));
+        }
     }
     d
 }

@@ -119,6 +119,9 @@ pub struct DaemonSettings {
     pub allow_direct_routing: bool,
     /// `DOCKER_IPTABLES_SCTP_CHECKSUM=1` in dockerd's environment (28.x: SCTP CHECKSUM rules).
     pub sctp_checksum: bool,
+    /// `DOCKER_INSECURE_NO_IPTABLES_RAW=1` in dockerd's environment (28.0.2+: no raw-table
+    /// rules at all).
+    pub no_iptables_raw: bool,
     /// Where each value was found (`cmdline`, `/etc/docker/daemon.json`, `default`).
     #[serde(skip_serializing_if = "BTreeMap::is_empty")]
     pub sources: BTreeMap<String, String>,
@@ -138,6 +141,7 @@ impl Default for DaemonSettings {
             ip: None,
             allow_direct_routing: false,
             sctp_checksum: false,
+            no_iptables_raw: false,
             sources: BTreeMap::new(),
         }
     }
@@ -480,6 +484,20 @@ impl DockerState {
         Some((self.network(&ep.network)?, ep))
     }
 
+    /// The engine version is before `major.minor.patch`; None when unknown.
+    pub fn before(&self, major: u32, minor: u32, patch: u32) -> Option<bool> {
+        let v = self.engine_version.as_deref()?;
+        let (ma, mi) = parse_version(v)?;
+        let p = v
+            .trim()
+            .trim_start_matches('v')
+            .split(|c: char| !c.is_ascii_digit())
+            .nth(2)
+            .and_then(|p| p.parse::<u32>().ok())
+            .unwrap_or(0);
+        Some((ma, mi, p) < (major, minor, patch))
+    }
+
     /// Major and minor engine version (`28.0.1` → (28, 0)); None when unknown.
     pub fn version(&self) -> Option<(u32, u32)> {
         parse_version(self.engine_version.as_deref()?)
@@ -517,6 +535,14 @@ mod tests {
         assert_eq!(parse_version("20.10.24+dfsg1"), Some((20, 10)));
         assert_eq!(parse_version("v29"), Some((29, 0)));
         assert_eq!(parse_version("x"), None);
+        let at = |v: &str| DockerState {
+            engine_version: Some(v.into()),
+            ..serde_json::from_str::<DockerState>("{}").unwrap()
+        };
+        assert_eq!(at("28.0.1").before(28, 0, 2), Some(true));
+        assert_eq!(at("28.0.2").before(28, 0, 2), Some(false));
+        assert_eq!(at("28.1.0-rc.1").before(28, 0, 2), Some(false));
+        assert_eq!(at("20.10.24+dfsg1").before(28, 0, 2), Some(true));
     }
 
     #[test]

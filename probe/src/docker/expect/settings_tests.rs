@@ -424,3 +424,45 @@ fn bundles_without_the_new_fields_still_load_and_new_ones_round_trip() {
     let again: DockerState = serde_json::from_str(&serde_json::to_string(&s).unwrap()).unwrap();
     assert_eq!(again, s);
 }
+
+#[test]
+fn routed_skip_dnat_only_before_28_0_2_and_raw_rules_off_by_environment() {
+    // setupNonInternalNetworkRules @ v28.0.1: `!nat || (masq && !hairpin)`; from v28.0.2 (and
+    // iptabler @ v28.2.0, the routed goldens): `masq && !hairpin` only.
+    let mut s = golden_state("28.0.1");
+    s.networks[0].gateway_mode_ipv4 = GatewayMode::Routed;
+    s.networks[0].masquerade = false;
+    let ret = "-A DOCKER -i br-dummy -j RETURN";
+    let has = |s: &DockerState, l: Layout| expect(s, l).rules.iter().any(|r| r.spec() == ret);
+    assert!(has(&s, Layout::V28_0));
+    s.engine_version = Some("28.0.4".into());
+    assert!(!has(&s, Layout::V28_0));
+    s.engine_version = Some("28.2.0".into());
+    assert!(!has(&s, Layout::V28_2));
+    s.networks[0].masquerade = true;
+    assert!(has(&s, Layout::V28_2));
+
+    // DOCKER_INSECURE_NO_IPTABLES_RAW=1 (rawRulesDisabled, 28.0.2+): no raw rules at all.
+    let mut s = golden_state("28.2.0");
+    s.containers[0].ports[0].host_ip = Some("127.0.0.1".parse().unwrap());
+    s.networks[0].trusted_host_interfaces = vec!["eth1".into()];
+    let raw = |s: &DockerState, l: Layout| {
+        expect(s, l)
+            .rules
+            .iter()
+            .filter(|r| r.table == "raw")
+            .count()
+    };
+    assert_eq!(raw(&s, Layout::V28_2), 3);
+    s.daemon.no_iptables_raw = true;
+    assert_eq!(raw(&s, Layout::V28_2), 0);
+    assert_eq!(raw(&s, Layout::V29), 0);
+    s.engine_version = Some("28.1.1".into());
+    assert_eq!(raw(&s, Layout::V28_0), 0);
+    s.engine_version = Some("28.0.1".into());
+    assert_eq!(
+        raw(&s, Layout::V28_0),
+        2,
+        "28.0.1 does not know the variable"
+    );
+}

@@ -17,6 +17,10 @@ pub fn expect(state: &DockerState, layout: Layout) -> Expectation {
     let v29 = layout == Layout::V29;
     let daemon = Owner { net: None };
     let proxy = state.daemon.userland_proxy;
+    // 28.0.0 and 28.0.1 (the version unknown: the layout's namesake 28.0.1) also skipped DNAT
+    // for traffic from routed networks, and did not know DOCKER_INSECURE_NO_IPTABLES_RAW.
+    let before_28_0_2 = layout == Layout::V28_0 && state.before(28, 0, 2).unwrap_or(true);
+    let raw_rules = before_28_0_2 || !state.daemon.no_iptables_raw;
     for family in families(state) {
         // setupIPChains.
         b.chain(family, "nat", "DOCKER");
@@ -102,7 +106,7 @@ pub fn expect(state: &DockerState, layout: Layout) -> Expectation {
             if nat && n.masquerade {
                 nf.source_nat(&mut b);
             }
-            if !v29 && (!nat || (n.masquerade && proxy)) {
+            if !v29 && ((!nat && before_28_0_2) || (n.masquerade && proxy)) {
                 nf.skip_dnat(&mut b);
             }
             if !proxy {
@@ -195,7 +199,7 @@ pub fn expect(state: &DockerState, layout: Layout) -> Expectation {
                 b.order(j, a, "an ACCEPT above Docker's jumps bypasses isolation and published-port filtering");
             }
         }
-        if layout != Layout::V28_0 {
+        if layout != Layout::V28_0 && raw_rules {
             direct_access(&mut b, state, family);
         }
         for pf in PortFam::all(state, family) {
@@ -206,7 +210,7 @@ pub fn expect(state: &DockerState, layout: Layout) -> Expectation {
             let cip_s = pf.cip.to_string();
             let label = pf.label.as_str();
             let hip = pf.hip.as_str();
-            if family == Family::Ipv4 && hip.starts_with("127.") {
+            if family == Family::Ipv4 && hip.starts_with("127.") && raw_rules {
                 raw_port_drop(
                     &mut b,
                     &pf,
@@ -221,7 +225,7 @@ pub fn expect(state: &DockerState, layout: Layout) -> Expectation {
                 );
             }
             // 28.0.x: the direct-access drop is per published port.
-            if layout == Layout::V28_0 && gm == GatewayMode::Nat {
+            if layout == Layout::V28_0 && gm == GatewayMode::Nat && raw_rules {
                 raw_port_drop(
                     &mut b,
                     &pf,
