@@ -421,7 +421,7 @@ pub fn swarm_state(mut sw: Swarm, get: impl Fn(&str) -> Option<Value>) -> Swarm 
         .as_ref()
         .and_then(ingress_sandbox_ip);
     if sw.manager
-        && let Some(services) = get("/services")
+        && let Some(services) = get("/services?status=true")
     {
         sw.ingress_ports = ingress_ports_of_services(&services);
         sw.ports_source = Some("services".into());
@@ -447,6 +447,14 @@ pub fn ingress_sandbox_ip(gwbridge: &Value) -> Option<IpAddr> {
 pub fn ingress_ports_of_services(v: &Value) -> Vec<IngressPort> {
     let mut out = Vec::new();
     for svc in v.as_array().into_iter().flatten() {
+        // No running task: no load-balancer backend, so programIngress never ran for it.
+        let running = svc
+            .get("ServiceStatus")
+            .and_then(|st| st.get("RunningTasks"))
+            .and_then(Value::as_u64);
+        if running == Some(0) {
+            continue;
+        }
         let name = svc.get("Spec").and_then(|sp| s(sp, "Name"));
         let ports = svc
             .get("Endpoint")
@@ -712,14 +720,17 @@ mod tests {
         assert!(swarm_node(&json!({})).is_none());
         let gw = json!({"Name":"docker_gwbridge","Containers":{"ingress-sbox":{
             "Name":"gateway_ingress-sbox","IPv4Address":"172.18.0.2/16","IPv6Address":""}}});
-        let services = json!([{"Spec":{"Name":"web"},"Endpoint":{"Ports":[
+        let services = json!([{"Spec":{"Name":"web"},"ServiceStatus":{"RunningTasks":2},
+            "Endpoint":{"Ports":[
             {"Protocol":"udp","TargetPort":53,"PublishedPort":5353,"PublishMode":"ingress"},
-            {"Protocol":"tcp","TargetPort":80,"PublishedPort":8080,"PublishMode":"host"}]}}]);
+            {"Protocol":"tcp","TargetPort":80,"PublishedPort":8080,"PublishMode":"host"}]}},
+            {"Spec":{"Name":"idle"},"ServiceStatus":{"RunningTasks":0},"Endpoint":{"Ports":[
+            {"Protocol":"tcp","TargetPort":80,"PublishedPort":9090,"PublishMode":"ingress"}]}}]);
         let ingress = json!({"Name":"ingress","Services":{"web":{"VIP":"10.0.0.2",
             "Ports":["Target: 80, Publish: 8080"]}}});
         let get = |p: &str| match p {
             "/networks/docker_gwbridge" => Some(gw.clone()),
-            "/services" => Some(services.clone()),
+            "/services?status=true" => Some(services.clone()),
             "/networks/ingress?verbose=true" => Some(ingress.clone()),
             _ => None,
         };
