@@ -81,6 +81,15 @@ mod tests {
             .spawn()
             .unwrap();
         let pid = child.id();
+        // Until the child has exec'd, /proc shows the parent's environment.
+        let t0 = std::time::Instant::now();
+        while super::cmdline(pid).is_none_or(|c| c.first().map(String::as_str) != Some("sleep")) {
+            assert!(
+                t0.elapsed() < std::time::Duration::from_secs(5),
+                "sleep did not start"
+            );
+            std::thread::sleep(std::time::Duration::from_millis(5));
+        }
         assert_eq!(
             super::environ_var(pid, "DOCKER_IPTABLES_SCTP_CHECKSUM").as_deref(),
             Some("1")
