@@ -7,72 +7,13 @@ mod check_common;
 use check_common::*;
 use serde_json::{Value, json};
 
-const B1: &str = "*filter
--A FORWARD -j DOCKER-USER
--A FORWARD -j DOCKER-FORWARD
--A DOCKER ! -i docker0 -o docker0 -j DROP
--A DOCKER-BRIDGE -o docker0 -j DOCKER
--A DOCKER-CT -o docker0 -m conntrack --ctstate RELATED,ESTABLISHED -j ACCEPT
--A DOCKER-FORWARD -j DOCKER-CT
--A DOCKER-FORWARD -j DOCKER-ISOLATION-STAGE-1
--A DOCKER-FORWARD -j DOCKER-BRIDGE
--A DOCKER-FORWARD -i docker0 -j ACCEPT
--A DOCKER-ISOLATION-STAGE-1 -i docker0 ! -o docker0 -j DOCKER-ISOLATION-STAGE-2
--A DOCKER-ISOLATION-STAGE-2 -o docker0 -j DROP
--A DOCKER-USER -j RETURN
-*nat
--A PREROUTING -m addrtype --dst-type LOCAL -j DOCKER
--A OUTPUT ! -d 127.0.0.0/8 -m addrtype --dst-type LOCAL -j DOCKER
--A POSTROUTING -s 172.17.0.0/16 ! -o docker0 -j MASQUERADE
--A DOCKER -i docker0 -j RETURN
-";
+const B1: &str = include_str!("../../probe/src/docker/expect/worked/b1.rules");
 
-const B2_FILTER: &str = "*filter
--A FORWARD -j DOCKER-USER
--A FORWARD -j DOCKER-FORWARD
--A DOCKER -d 192.0.2.2/32 ! -i bridge1 -o bridge1 -p tcp -m tcp --dport 80 -j ACCEPT
--A DOCKER ! -i docker0 -o docker0 -j DROP
--A DOCKER ! -i bridge1 -o bridge1 -j DROP
--A DOCKER-BRIDGE -o docker0 -j DOCKER
--A DOCKER-BRIDGE -o bridge1 -j DOCKER
--A DOCKER-CT -o docker0 -m conntrack --ctstate RELATED,ESTABLISHED -j ACCEPT
--A DOCKER-CT -o bridge1 -m conntrack --ctstate RELATED,ESTABLISHED -j ACCEPT
--A DOCKER-FORWARD -j DOCKER-CT
--A DOCKER-FORWARD -j DOCKER-ISOLATION-STAGE-1
--A DOCKER-FORWARD -j DOCKER-BRIDGE
--A DOCKER-FORWARD -i docker0 -j ACCEPT
--A DOCKER-FORWARD -i bridge1 -j ACCEPT
--A DOCKER-ISOLATION-STAGE-1 -i docker0 ! -o docker0 -j DOCKER-ISOLATION-STAGE-2
--A DOCKER-ISOLATION-STAGE-1 -i bridge1 ! -o bridge1 -j DOCKER-ISOLATION-STAGE-2
--A DOCKER-ISOLATION-STAGE-2 -o bridge1 -j DROP
--A DOCKER-ISOLATION-STAGE-2 -o docker0 -j DROP
--A DOCKER-USER -j RETURN
-";
+const B2_FILTER: &str = include_str!("../../probe/src/docker/expect/worked/b2-filter.rules");
 
-const B2_NAT_RAW: &str = "*nat
--A PREROUTING -m addrtype --dst-type LOCAL -j DOCKER
--A OUTPUT ! -d 127.0.0.0/8 -m addrtype --dst-type LOCAL -j DOCKER
--A POSTROUTING -s 192.0.2.0/24 ! -o bridge1 -j MASQUERADE
--A POSTROUTING -s 172.17.0.0/16 ! -o docker0 -j MASQUERADE
--A DOCKER -i bridge1 -j RETURN
--A DOCKER -i docker0 -j RETURN
--A DOCKER ! -i bridge1 -p tcp -m tcp --dport 8080 -j DNAT --to-destination 192.0.2.2:80
-*raw
--A PREROUTING -d 192.0.2.2/32 ! -i bridge1 -p tcp -m tcp --dport 80 -j DROP
-";
+const B2_NAT_RAW: &str = include_str!("../../probe/src/docker/expect/worked/b2-nat-raw.rules");
 
-const B4_NAT_RAW: &str = "*nat
--A PREROUTING -m addrtype --dst-type LOCAL -j DOCKER
--A OUTPUT -m addrtype --dst-type LOCAL -j DOCKER
--A POSTROUTING -o bridge1 -m addrtype --src-type LOCAL -j MASQUERADE
--A POSTROUTING -s 192.0.2.0/24 ! -o bridge1 -j MASQUERADE
--A POSTROUTING -o docker0 -m addrtype --src-type LOCAL -j MASQUERADE
--A POSTROUTING -s 172.17.0.0/16 ! -o docker0 -j MASQUERADE
--A POSTROUTING -s 192.0.2.2/32 -d 192.0.2.2/32 -p tcp -m tcp --dport 80 -j MASQUERADE
--A DOCKER -p tcp -m tcp --dport 8080 -j DNAT --to-destination 192.0.2.2:80
-*raw
--A PREROUTING -d 192.0.2.2/32 ! -i bridge1 -p tcp -m tcp --dport 80 -j DROP
-";
+const B4_NAT_RAW: &str = include_str!("../../probe/src/docker/expect/worked/b4-nat-raw.rules");
 
 fn state(proxy: bool, user_net: bool) -> Value {
     let mut nets = vec![json!({"name": "bridge", "bridge": "docker0",

@@ -2,7 +2,7 @@
 //! { u32 spis[2]; u32 hdrlen; u8 hdrres; u8 invflags; }, with `--ahlen` and `--ahres`).
 
 use super::esp::Spis;
-use super::opts::{Args, malformed, push_inv, sized, tr, uint};
+use super::opts::{Args, known_invflags, push_inv, sized, tr, uint};
 use super::{DecodeCtx, ExtDef, ExtError, ExtKind};
 use crate::ruleset::Family;
 
@@ -53,14 +53,7 @@ fn decode4(_ctx: &DecodeCtx, blob: &[u8]) -> Result<Vec<String>, ExtError> {
     let mut r = sized(NAME, blob, 9)?;
     let lo = tr(NAME, r.u32())?;
     let hi = tr(NAME, r.u32())?;
-    let inv = tr(NAME, r.u8())?;
-    if inv & !1 != 0 {
-        return Err(malformed(
-            NAME,
-            blob.len(),
-            format!("unknown invflags {inv:#x}"),
-        ));
-    }
+    let inv = known_invflags(NAME, blob.len(), tr(NAME, r.u8())?, 1)?;
     Ok(Ah {
         spis: Spis {
             lo,
@@ -78,14 +71,7 @@ fn decode6(_ctx: &DecodeCtx, blob: &[u8]) -> Result<Vec<String>, ExtError> {
     let hi = tr(NAME, r.u32())?;
     let hdrlen = tr(NAME, r.u32())?;
     let hdrres = tr(NAME, r.u8())? != 0;
-    let inv = tr(NAME, r.u8())?;
-    if inv & !3 != 0 {
-        return Err(malformed(
-            NAME,
-            blob.len(),
-            format!("unknown invflags {inv:#x}"),
-        ));
-    }
+    let inv = known_invflags(NAME, blob.len(), tr(NAME, r.u8())?, 3)?;
     Ok(Ah {
         spis: Spis {
             lo,

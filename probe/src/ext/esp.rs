@@ -1,7 +1,7 @@
 //! `-m esp` (struct xt_esp { u32 spis[2]; u8 invflags; }). Also the SPI-range helpers that
 //! `ah` and `ipcomp` share: the full range 0:0xffffffff prints nothing, even inverted.
 
-use super::opts::{Args, malformed, push_inv, range, sized, span, tr};
+use super::opts::{Args, known_invflags, push_inv, range, sized, span, tr};
 use super::{DecodeCtx, ExtDef, ExtError, ExtKind};
 use crate::ruleset::Family;
 
@@ -70,14 +70,7 @@ fn decode(_ctx: &DecodeCtx, blob: &[u8]) -> Result<Vec<String>, ExtError> {
     let mut r = sized(NAME, blob, 9)?;
     let lo = tr(NAME, r.u32())?;
     let hi = tr(NAME, r.u32())?;
-    let inv = tr(NAME, r.u8())?;
-    if inv & !1 != 0 {
-        return Err(malformed(
-            NAME,
-            blob.len(),
-            format!("unknown invflags {inv:#x}"),
-        ));
-    }
+    let inv = known_invflags(NAME, blob.len(), tr(NAME, r.u8())?, 1)?;
     Ok(Esp {
         spis: Spis {
             lo,

@@ -1,7 +1,7 @@
 //! `-m ipcomp` (struct xt_ipcomp { u32 spis[2]; u8 invflags; u8 hdrres; }).
 
 use super::esp::Spis;
-use super::opts::{Args, malformed, sized, tr};
+use super::opts::{Args, known_invflags, sized, tr};
 use super::{DecodeCtx, ExtDef, ExtError, ExtKind};
 use crate::ruleset::Family;
 
@@ -36,15 +36,8 @@ fn decode(_ctx: &DecodeCtx, blob: &[u8]) -> Result<Vec<String>, ExtError> {
     let mut r = sized(NAME, blob, 10)?;
     let lo = tr(NAME, r.u32())?;
     let hi = tr(NAME, r.u32())?;
-    let inv = tr(NAME, r.u8())?;
+    let inv = known_invflags(NAME, blob.len(), tr(NAME, r.u8())?, 1)?;
     let hdrres = tr(NAME, r.u8())? != 0;
-    if inv & !1 != 0 {
-        return Err(malformed(
-            NAME,
-            blob.len(),
-            format!("unknown invflags {inv:#x}"),
-        ));
-    }
     Ok(Ipcomp {
         spis: Spis {
             lo,

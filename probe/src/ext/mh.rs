@@ -1,6 +1,6 @@
 //! `-m mh` (IPv6 mobility header; struct ip6t_mh { u8 types[2]; u8 invflags; }).
 
-use super::opts::{Args, bad, malformed, push_inv, sized, span, strtoul0, tr};
+use super::opts::{Args, bad, known_invflags, push_inv, sized, span, strtoul0, tr};
 use super::{DecodeCtx, ExtDef, ExtError, ExtKind};
 use crate::ruleset::Family;
 
@@ -67,14 +67,7 @@ fn decode(_ctx: &DecodeCtx, blob: &[u8]) -> Result<Vec<String>, ExtError> {
     let mut r = sized(NAME, blob, 3)?;
     let lo = tr(NAME, r.u8())?;
     let hi = tr(NAME, r.u8())?;
-    let inv = tr(NAME, r.u8())?;
-    if inv & !1 != 0 {
-        return Err(malformed(
-            NAME,
-            blob.len(),
-            format!("unknown invflags {inv:#x}"),
-        ));
-    }
+    let inv = known_invflags(NAME, blob.len(), tr(NAME, r.u8())?, 1)?;
     Ok(Mh {
         lo,
         hi,

@@ -27,6 +27,14 @@ pub(crate) fn malformed(name: &str, len: usize, reason: impl Into<String>) -> Ex
 }
 
 /// A revision this decoder does not know: the caller keeps the blob raw.
+/// `inv` with no bit outside `known`: a flag we do not know would change the rule's meaning.
+pub(crate) fn known_invflags(name: &str, len: usize, inv: u8, known: u8) -> Result<u8, ExtError> {
+    if inv & !known != 0 {
+        return Err(malformed(name, len, format!("unknown invflags {inv:#x}")));
+    }
+    Ok(inv)
+}
+
 pub(crate) fn unknown_revision(kind: ExtKind, name: &str, revision: u8) -> ExtError {
     ExtError::Unknown {
         kind,

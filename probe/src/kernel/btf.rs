@@ -517,6 +517,11 @@ mod tests {
         push(&[0, 3, 64]);
         push(&[s("e"), (KIND_ENUM as u32) << 24 | 1, 4]); // 5
         push(&[s("X"), 7]);
+        assemble(&t, &strings)
+    }
+
+    /// A BTF blob: header (version 1, 24 bytes), then the type and string sections.
+    fn assemble(t: &[u8], strings: &[u8]) -> Vec<u8> {
         let mut out = Vec::new();
         out.extend_from_slice(&MAGIC.to_ne_bytes());
         out.extend_from_slice(&[1, 0]);
@@ -529,8 +534,8 @@ mod tests {
         ] {
             out.extend_from_slice(&v.to_ne_bytes());
         }
-        out.extend_from_slice(&t);
-        out.extend_from_slice(&strings);
+        out.extend_from_slice(t);
+        out.extend_from_slice(strings);
         out
     }
 
@@ -562,20 +567,7 @@ mod tests {
         for _ in 0..64 {
             push(&[0, 1, 0]);
         }
-        let mut out = Vec::new();
-        out.extend_from_slice(&MAGIC.to_ne_bytes());
-        out.extend_from_slice(&[1, 0]);
-        for v in [
-            24u32,
-            0,
-            t.len() as u32,
-            t.len() as u32,
-            strings.len() as u32,
-        ] {
-            out.extend_from_slice(&v.to_ne_bytes());
-        }
-        out.extend_from_slice(&t);
-        out.extend_from_slice(&strings);
+        let out = assemble(&t, &strings);
         let btf = Btf::parse(&out).unwrap();
         let start = std::time::Instant::now();
         assert!(btf.member("s", "missing").is_err());
