@@ -12,69 +12,15 @@ mod check_common;
 use check_common::*;
 use serde_json::{Value, json};
 
-const FILTER: &str = "*filter
--A FORWARD -j DOCKER-USER
--A FORWARD -j DOCKER-FORWARD
--A DOCKER -d 192.0.2.2/32 ! -i bridge1 -o bridge1 -p sctp -m sctp --dport 9 -j ACCEPT
--A DOCKER ! -i docker0 -o docker0 -j DROP
--A DOCKER ! -i docker_gwbridge -o docker_gwbridge -j DROP
--A DOCKER ! -i bridge1 -o bridge1 -j DROP
--A DOCKER -s 172.17.0.3/32 -d 172.17.0.2/32 -i docker0 -o docker0 -p tcp -m tcp --dport 5432 -j ACCEPT
--A DOCKER -s 172.17.0.2/32 -d 172.17.0.3/32 -i docker0 -o docker0 -p tcp -m tcp --sport 5432 -j ACCEPT
--A DOCKER-BRIDGE -o docker0 -j DOCKER
--A DOCKER-BRIDGE -o docker_gwbridge -j DOCKER
--A DOCKER-BRIDGE -o bridge1 -j DOCKER
--A DOCKER-CT -o docker0 -m conntrack --ctstate RELATED,ESTABLISHED -j ACCEPT
--A DOCKER-CT -o docker_gwbridge -m conntrack --ctstate RELATED,ESTABLISHED -j ACCEPT
--A DOCKER-CT -o bridge1 -m conntrack --ctstate RELATED,ESTABLISHED -j ACCEPT
--A DOCKER-FORWARD -j DOCKER-INGRESS
--A DOCKER-FORWARD -j DOCKER-CT
--A DOCKER-FORWARD -j DOCKER-ISOLATION-STAGE-1
--A DOCKER-FORWARD -j DOCKER-BRIDGE
--A DOCKER-FORWARD -i docker0 -o docker0 -j DROP
--A DOCKER-FORWARD -i docker0 ! -o docker0 -j ACCEPT
--A DOCKER-FORWARD -i docker_gwbridge -o docker_gwbridge -j DROP
--A DOCKER-FORWARD -i docker_gwbridge ! -o docker_gwbridge -j ACCEPT
--A DOCKER-FORWARD -i bridge1 -j ACCEPT
--A DOCKER-INGRESS -p tcp -m tcp --dport 8080 -j ACCEPT
--A DOCKER-INGRESS -p tcp -m tcp --sport 8080 -m conntrack --ctstate RELATED,ESTABLISHED -j ACCEPT
--A DOCKER-INGRESS -j RETURN
--A DOCKER-ISOLATION-STAGE-1 -i docker0 ! -o docker0 -j DOCKER-ISOLATION-STAGE-2
--A DOCKER-ISOLATION-STAGE-1 -i docker_gwbridge ! -o docker_gwbridge -j DOCKER-ISOLATION-STAGE-2
--A DOCKER-ISOLATION-STAGE-1 -i bridge1 ! -o bridge1 -j DOCKER-ISOLATION-STAGE-2
--A DOCKER-ISOLATION-STAGE-2 -o bridge1 -j DROP
--A DOCKER-ISOLATION-STAGE-2 -o docker_gwbridge -j DROP
--A DOCKER-ISOLATION-STAGE-2 -o docker0 -j DROP
-";
+const FILTER: &str =
+    include_str!("../../probe/src/docker/expect/worked/settings-28.3-filter.rules");
 
-const NAT: &str = "*nat
--A PREROUTING -m addrtype --dst-type LOCAL -j DOCKER-INGRESS
--A PREROUTING -m addrtype --dst-type LOCAL -j DOCKER
--A OUTPUT -m addrtype --dst-type LOCAL -j DOCKER-INGRESS
--A OUTPUT ! -d 127.0.0.0/8 -m addrtype --dst-type LOCAL -j DOCKER
--A POSTROUTING -o docker_gwbridge -m addrtype --src-type LOCAL -j MASQUERADE
--A POSTROUTING -s 192.0.2.0/24 ! -o bridge1 -j MASQUERADE
--A POSTROUTING -s 172.18.0.0/16 ! -o docker_gwbridge -j MASQUERADE
--A POSTROUTING -s 172.17.0.0/16 ! -o docker0 -j MASQUERADE
--A DOCKER -i bridge1 -j RETURN
--A DOCKER -i docker_gwbridge -j RETURN
--A DOCKER -i docker0 -j RETURN
--A DOCKER ! -i bridge1 -p sctp -m sctp --dport 9000 -j DNAT --to-destination 192.0.2.2:9
--A DOCKER-INGRESS -p tcp -m tcp --dport 8080 -j DNAT --to-destination 172.18.0.2:8080
--A DOCKER-INGRESS -j RETURN
-";
+const NAT: &str = include_str!("../../probe/src/docker/expect/worked/settings-28.3-nat.rules");
 
-/// 28.2+: per endpoint; the trusted interface's ACCEPT before the network's DROP.
-const RAW: &str = "*raw
--A PREROUTING -d 172.17.0.2/32 ! -i docker0 -j DROP
--A PREROUTING -d 172.17.0.3/32 ! -i docker0 -j DROP
--A PREROUTING -d 192.0.2.2/32 -i eth9 -j ACCEPT
--A PREROUTING -d 192.0.2.2/32 ! -i bridge1 -j DROP
-";
+const RAW: &str = include_str!("../../probe/src/docker/expect/worked/settings-28.3-raw.rules");
 
-const MANGLE: &str = "*mangle
--A POSTROUTING -p sctp -m sctp --sport 9 -j CHECKSUM --checksum-fill
-";
+const MANGLE: &str =
+    include_str!("../../probe/src/docker/expect/worked/settings-28.3-mangle.rules");
 
 /// The rules this test is about (the rest is the ordinary per-network layout).
 const NEW_RULES: [(&str, &str); 14] = [
@@ -127,30 +73,13 @@ fn all_rules() -> String {
 
 /// What a 28.3 daemon (and a manager node's `/services`) would report, as a bundle.
 fn bundle(allow_direct_routing: bool) -> Value {
+    let mut docker: Value = serde_json::from_str(include_str!(
+        "../../probe/src/docker/expect/worked/settings-28.3.docker.json"
+    ))
+    .unwrap();
+    docker["daemon"]["allow-direct-routing"] = json!(allow_direct_routing);
     json!({"format": "nfprobe-bundle", "version": 1, "host": "section (c) settings",
-        "docker": {"engine_version": "28.3.0",
-            "daemon": {"ip6tables": false, "icc": false, "sctp-checksum": true,
-                       "allow-direct-routing": allow_direct_routing},
-            "networks": [
-                {"name": "bridge", "bridge": "docker0",
-                 "options": {"com.docker.network.bridge.enable_icc": "false"}, "icc": false,
-                 "subnets": [{"subnet": "172.17.0.0/16", "gateway": "172.17.0.1"}]},
-                {"name": "docker_gwbridge", "bridge": "docker_gwbridge", "icc": false,
-                 "subnets": [{"subnet": "172.18.0.0/16", "gateway": "172.18.0.1"}]},
-                {"name": "bridge1", "bridge": "bridge1",
-                 "options": {"com.docker.network.bridge.trusted_host_interfaces": "eth9"},
-                 "subnets": [{"subnet": "192.0.2.0/24", "gateway": "192.0.2.1"}]}],
-            "containers": [
-                {"name": "db", "endpoints": [{"network": "bridge", "ipv4": "172.17.0.2"}],
-                 "exposed": [{"port": 5432, "proto": "tcp"}]},
-                {"name": "web", "endpoints": [{"network": "bridge", "ipv4": "172.17.0.3"}],
-                 "links": ["db"]},
-                {"name": "s1", "endpoints": [{"network": "bridge1", "ipv4": "192.0.2.2"}],
-                 "ports": [{"host_port": 9000, "container_port": 9, "proto": "sctp"}]}],
-            "swarm": {"node_state": "active", "manager": true, "ingress_gateway": "172.18.0.2",
-                      "ingress_ports": [{"published_port": 8080, "target_port": 80,
-                                         "proto": "tcp", "service": "web"}],
-                      "ports_source": "services"}}})
+        "docker": docker})
 }
 
 fn check(tag: &str, rules: &str, bundle: &Value) -> (i32, Value) {

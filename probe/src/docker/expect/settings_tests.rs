@@ -272,41 +272,7 @@ fn swarm_state(version: &str) -> DockerState {
 
 /// iptablesdoc/generated/swarm-portmap.md @ v28.3.0 (`docker service create -p 8080:80`), the
 /// "iptables commands" of filter and nat.
-const SWARM_PORTMAP_28_3: &str = "*filter
--A FORWARD -j DOCKER-USER
--A FORWARD -j DOCKER-FORWARD
--A DOCKER ! -i docker0 -o docker0 -j DROP
--A DOCKER ! -i docker_gwbridge -o docker_gwbridge -j DROP
--A DOCKER-BRIDGE -o docker0 -j DOCKER
--A DOCKER-BRIDGE -o docker_gwbridge -j DOCKER
--A DOCKER-CT -o docker0 -m conntrack --ctstate RELATED,ESTABLISHED -j ACCEPT
--A DOCKER-CT -o docker_gwbridge -m conntrack --ctstate RELATED,ESTABLISHED -j ACCEPT
--A DOCKER-FORWARD -j DOCKER-INGRESS
--A DOCKER-FORWARD -j DOCKER-CT
--A DOCKER-FORWARD -j DOCKER-ISOLATION-STAGE-1
--A DOCKER-FORWARD -j DOCKER-BRIDGE
--A DOCKER-FORWARD -i docker0 -j ACCEPT
--A DOCKER-FORWARD -i docker_gwbridge -o docker_gwbridge -j DROP
--A DOCKER-FORWARD -i docker_gwbridge ! -o docker_gwbridge -j ACCEPT
--A DOCKER-INGRESS -p tcp -m tcp --dport 8080 -j ACCEPT
--A DOCKER-INGRESS -p tcp -m tcp --sport 8080 -m conntrack --ctstate RELATED,ESTABLISHED -j ACCEPT
--A DOCKER-INGRESS -j RETURN
--A DOCKER-ISOLATION-STAGE-1 -i docker0 ! -o docker0 -j DOCKER-ISOLATION-STAGE-2
--A DOCKER-ISOLATION-STAGE-1 -i docker_gwbridge ! -o docker_gwbridge -j DOCKER-ISOLATION-STAGE-2
--A DOCKER-ISOLATION-STAGE-2 -o docker_gwbridge -j DROP
--A DOCKER-ISOLATION-STAGE-2 -o docker0 -j DROP
-*nat
--A PREROUTING -m addrtype --dst-type LOCAL -j DOCKER-INGRESS
--A PREROUTING -m addrtype --dst-type LOCAL -j DOCKER
--A OUTPUT -m addrtype --dst-type LOCAL -j DOCKER-INGRESS
--A OUTPUT ! -d 127.0.0.0/8 -m addrtype --dst-type LOCAL -j DOCKER
--A POSTROUTING -o docker_gwbridge -m addrtype --src-type LOCAL -j MASQUERADE
--A POSTROUTING -s 172.18.0.0/16 ! -o docker_gwbridge -j MASQUERADE
--A POSTROUTING -s 172.17.0.0/16 ! -o docker0 -j MASQUERADE
--A DOCKER -i docker_gwbridge -j RETURN
--A DOCKER -i docker0 -j RETURN
--A DOCKER-INGRESS -p tcp -m tcp --dport 8080 -j DNAT --to-destination 172.18.0.2:8080
--A DOCKER-INGRESS -j RETURN";
+const SWARM_PORTMAP_28_3: &str = include_str!("worked/swarm-portmap-28.3.rules");
 
 #[test]
 fn swarm_matches_moby_generated_document() {
@@ -465,4 +431,22 @@ fn routed_skip_dnat_only_before_28_0_2_and_raw_rules_off_by_environment() {
         2,
         "28.0.1 does not know the variable"
     );
+}
+
+/// The end-to-end test's host (tests/tests/check_docker28_settings.rs): the listing written
+/// by hand from moby's code is exactly what its Docker state implies, in an order that keeps
+/// every constraint (trusted ACCEPT before DROP, DOCKER-INGRESS before DOCKER-BRIDGE, ...).
+#[test]
+fn settings_host_listing_is_exactly_expected() {
+    let s: DockerState =
+        serde_json::from_str(include_str!("worked/settings-28.3.docker.json")).unwrap();
+    let listing = [
+        include_str!("worked/settings-28.3-filter.rules"),
+        include_str!("worked/settings-28.3-nat.rules"),
+        include_str!("worked/settings-28.3-raw.rules"),
+        include_str!("worked/settings-28.3-mangle.rules"),
+    ]
+    .concat();
+    assert_rules(&s, Layout::V28_3, &listing, &[]);
+    assert!(expect(&s, Layout::V28_3).notes.is_empty());
 }
