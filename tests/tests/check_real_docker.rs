@@ -30,6 +30,23 @@ fn check(lab: &Lab, extra: &[&str]) -> (i32, Value) {
     nfprobe_json(&args)
 }
 
+/// `nfprobe collect` of the lab's host netns through its Docker socket into `file`.
+fn collect(lab: &Lab, extra: &[&str], file: &std::path::Path) {
+    let ns = lab.host_netns_path();
+    let sock = format!("unix://{}", lab.docker_socket().unwrap().display());
+    let mut args = vec![
+        "--netns",
+        ns.to_str().unwrap(),
+        "collect",
+        "--docker-host",
+        &sock,
+    ];
+    args.extend_from_slice(extra);
+    args.extend(["-o", file.to_str().unwrap()]);
+    let (c, _, err) = nfprobe_text(&args);
+    assert_eq!(c, 0, "{err}");
+}
+
 fn keyed(v: &Value) -> Vec<(String, String, String)> {
     let mut k: Vec<_> = v["findings"]
         .as_array()
@@ -167,20 +184,7 @@ fn real_dockerd_with_buggy_iptables() {
     // Bundle round trip: collect here, check the bundle from another (empty) netns.
     let other = Scratch::new("rt");
     let file = other.dir.join("bundle.json");
-    let ns = lab.host_netns_path();
-    let sock = format!("unix://{}", lab.docker_socket().unwrap().display());
-    let (c, _, err) = nfprobe_text(&[
-        "--netns",
-        ns.to_str().unwrap(),
-        "collect",
-        "--docker-host",
-        &sock,
-        "--iptables",
-        model.to_str().unwrap(),
-        "-o",
-        file.to_str().unwrap(),
-    ]);
-    assert_eq!(c, 0, "{err}");
+    collect(&lab, &["--iptables", model.to_str().unwrap()], &file);
     let (code3, v3) = nfprobe_json(&[
         "--netns",
         &other.path(),
@@ -248,18 +252,7 @@ fn real_dockerd_legacy_link_with_icc_false() {
     // What collect saw: the link, the exposed ports, dockerd's environment.
     let out = Scratch::new("lnk");
     let file = out.dir.join("bundle.json");
-    let sock = format!("unix://{}", lab.docker_socket().unwrap().display());
-    let ns = lab.host_netns_path();
-    let (c, _, err) = nfprobe_text(&[
-        "--netns",
-        ns.to_str().unwrap(),
-        "collect",
-        "--docker-host",
-        &sock,
-        "-o",
-        file.to_str().unwrap(),
-    ]);
-    assert_eq!(c, 0, "{err}");
+    collect(&lab, &[], &file);
     let b: Value = serde_json::from_slice(&std::fs::read(&file).unwrap()).unwrap();
     let d = &b["docker"];
     assert_eq!(d["daemon"]["sctp-checksum"], true, "{:#}", d["daemon"]);
@@ -291,7 +284,7 @@ fn real_dockerd_legacy_link_with_icc_false() {
     let mut words: Vec<&str> = spec.split_whitespace().collect();
     words[0] = "-D";
     let st = std::process::Command::new("nsenter")
-        .arg(format!("--net={}", ns.display()))
+        .arg(format!("--net={}", lab.host_netns_path().display()))
         .args(["--", "iptables", "-w"])
         .args(&words)
         .status()
