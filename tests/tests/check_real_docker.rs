@@ -212,8 +212,20 @@ fn real_dockerd_legacy_link_with_icc_false() {
     })
     .unwrap();
     let img = lab::real::IMAGE;
+    // db listens on 5432 (busybox nc, one connection at a time, forever).
     lab.docker(&[
-        "run", "-d", "--name", "db", "--expose", "5432", "--expose", "53/udp", img, "sleep", "600",
+        "run",
+        "-d",
+        "--name",
+        "db",
+        "--expose",
+        "5432",
+        "--expose",
+        "53/udp",
+        img,
+        "sh",
+        "-c",
+        "while true; do echo db | nc -l -p 5432; done",
     ])
     .unwrap();
     lab.docker(&[
@@ -228,6 +240,25 @@ fn real_dockerd_legacy_link_with_icc_false() {
         "600",
     ])
     .unwrap();
+    // The link works across icc=false: web reaches db:5432.
+    let reach = || {
+        lab.docker(&[
+            "exec",
+            "web",
+            "sh",
+            "-c",
+            "nc -w 2 172.17.0.2 5432 </dev/null",
+        ])
+        .map(|out| out.contains("db"))
+        .unwrap_or(false)
+    };
+    let t0 = std::time::Instant::now();
+    while !reach() {
+        assert!(
+            t0.elapsed().as_secs() < 10,
+            "web cannot reach db:5432 through the link"
+        );
+    }
     let (code, v) = check(&lab, &[]);
     assert!(problems(&v).is_empty(), "{:#?}", problems(&v));
     assert!(host_problems(&v).is_empty(), "{:#?}", host_problems(&v));
@@ -290,6 +321,11 @@ fn real_dockerd_legacy_link_with_icc_false() {
         .status()
         .unwrap();
     assert!(st.success(), "iptables -D in the lab netns: {spec}");
+    // What the finding's effect says: web no longer reaches db on 5432/tcp.
+    assert!(
+        !reach(),
+        "the link rule is gone, icc=false drops web -> db:5432"
+    );
     let (code, v) = check(&lab, &[]);
     assert_eq!(code, 1);
     let p = problems(&v);
@@ -304,5 +340,18 @@ fn real_dockerd_legacy_link_with_icc_false() {
         "{:#}",
         p[0]
     );
+    // Its fix restores the link (run inside the lab netns).
+    let fix = p[0]["fix"].as_str().unwrap();
+    let fix_words: Vec<&str> = fix.split_whitespace().collect();
+    let st = std::process::Command::new("nsenter")
+        .arg(format!("--net={}", lab.host_netns_path().display()))
+        .arg("--")
+        .args(&fix_words)
+        .status()
+        .unwrap();
+    assert!(st.success(), "{fix}");
+    assert!(reach(), "the fix puts the link back");
+    let (code, _) = check(&lab, &[]);
+    assert_eq!(code, 0);
     lab.down().unwrap();
 }
