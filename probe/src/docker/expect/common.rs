@@ -1,4 +1,5 @@
-//! Shared pieces of every layout: the builder that records rules in Docker's order, and the
+//! Shared pieces of the iptables layouts: the builder that records rules in Docker's order, the
+//! per-network (`NetFam`) and per-port (`PortFam`) rule builders, legacy links, and the
 //! address spellings Docker uses.
 
 use std::collections::HashMap;
@@ -361,20 +362,33 @@ impl<'a> NetFam<'a> {
 
     /// `-o BR -m conntrack --ctstate RELATED,ESTABLISHED -j ACCEPT`.
     pub fn replies(&self, b: &mut Builder, chain: &str, op: Op) -> usize {
-        self.rule(b, At("filter", chain, op), &["-o", "BR", "-m", "conntrack", "--ctstate", "RELATED,ESTABLISHED", "-j", "ACCEPT"],
-            format!("replies to containers on {}", self.br),
-            format!("replies to connections made by containers on {} are dropped when FORWARD's policy is DROP", self.br))
+        let args = [
+            "-o",
+            "BR",
+            "-m",
+            "conntrack",
+            "--ctstate",
+            "RELATED,ESTABLISHED",
+            "-j",
+            "ACCEPT",
+        ];
+        let br = &self.br;
+        let effect = format!(
+            "replies to connections made by containers on {br} are dropped when FORWARD's policy is DROP"
+        );
+        let what = format!("replies to containers on {br}");
+        self.rule(b, At("filter", chain, op), &args, what, effect)
     }
 
     /// `-o BR -j DOCKER`: forwarded traffic to the bridge passes the per-port ACCEPTs.
     pub fn to_docker(&self, b: &mut Builder, chain: &str, op: Op) -> usize {
-        self.rule(b, At("filter", chain, op), &["-o", "BR", "-j", "DOCKER"],
-            format!("forwarded traffic to {} through DOCKER", self.br),
-            format!(
-                "published ports on {} unreachable from outside (forwarded traffic never reaches their ACCEPT)",
-                self.br
-            ),
-        )
+        let br = &self.br;
+        let effect = format!(
+            "published ports on {br} unreachable from outside (forwarded traffic never reaches their ACCEPT)"
+        );
+        let what = format!("forwarded traffic to {br} through DOCKER");
+        let args = ["-o", "BR", "-j", "DOCKER"];
+        self.rule(b, At("filter", chain, op), &args, what, effect)
     }
 
     /// ISOLATION-STAGE-1 `-i BR ! -o BR -j DOCKER-ISOLATION-STAGE-2`.

@@ -1,6 +1,8 @@
 //! The rules each Docker version installs, one module per rule layout:
 //! `v20` (20.10–27.x: per-network rules in FORWARD), `v28` (28.0.x, 28.2+ and 29 with the
 //! iptables backend: DOCKER-FORWARD/CT/BRIDGE), `nft29` (29 with `firewall-backend: nftables`).
+//! `common` holds the per-network and per-port rule builders the iptables layouts share (and
+//! legacy links), `swarm` the routing mesh's DOCKER-INGRESS rules.
 //!
 //! Each expected rule is kept as Docker's own argument list (what it passes to `iptables -C`,
 //! so `claims` can ask exactly Docker's question) and turned into a canonical `Rule` through
