@@ -83,10 +83,16 @@ fn bundle(allow_direct_routing: bool) -> Value {
 }
 
 fn check(tag: &str, rules: &str, bundle: &Value) -> (i32, Value) {
-    check_localnet(tag, rules, bundle, 1)
+    check_with(tag, rules, bundle, 1, &[])
 }
 
-fn check_localnet(tag: &str, rules: &str, bundle: &Value, gw_localnet: u8) -> (i32, Value) {
+fn check_with(
+    tag: &str,
+    rules: &str,
+    bundle: &Value,
+    gw_localnet: u8,
+    extra: &[&str],
+) -> (i32, Value) {
     let s = Scratch::new(tag);
     for b in ["docker0", "docker_gwbridge", "bridge1"] {
         s.run("ip", &["link", "add", b, "type", "bridge"], None);
@@ -106,7 +112,7 @@ fn check_localnet(tag: &str, rules: &str, bundle: &Value, gw_localnet: u8) -> (i
         &["-qw", "net.bridge.bridge-nf-call-iptables=1"],
         None,
     );
-    check_loaded(&s, rules, bundle)
+    check_loaded(&s, rules, bundle, extra)
 }
 
 fn without(text: &str, line: &str) -> String {
@@ -213,7 +219,7 @@ fn allow_direct_routing_expects_no_raw_drops() {
 
 #[test]
 fn swarm_needs_route_localnet_on_docker_gwbridge() {
-    let (code, v) = check_localnet("setl", &all_rules(), &bundle(false), 0);
+    let (code, v) = check_with("setl", &all_rules(), &bundle(false), 0, &[]);
     assert_eq!(code, 1);
     assert!(problems(&v).is_empty(), "{:#?}", problems(&v));
     let h = host_problems(&v);
@@ -226,5 +232,41 @@ fn swarm_needs_route_localnet_on_docker_gwbridge() {
             .contains("docker_gwbridge"),
         "{:#}",
         h[0]
+    );
+}
+
+/// iptables 1.8.11's `-C` ignores interface names: with two trusted interfaces, the second
+/// interface's ACCEPT looks like the first one's, so Docker never adds it. The system iptables
+/// (1.8.9) says it is missing; the 1.8.11 model claims it is there: the lie is named.
+#[test]
+fn second_trusted_interface_lost_to_the_1811_bug() {
+    let mut b = bundle(false);
+    b["docker"]["networks"][2]["options"]["com.docker.network.bridge.trusted_host_interfaces"] =
+        json!("eth9:eth8");
+    let lost = "-A PREROUTING -d 192.0.2.2/32 -i eth8 -j ACCEPT";
+    let (code, v) = check("set2", &all_rules(), &b);
+    assert_eq!(code, 1);
+    let p = problems(&v);
+    assert_eq!(p.len(), 1, "{p:#?}");
+    assert_eq!(p[0]["status"], "missing");
+    assert_eq!(
+        finding_rule(p[0]),
+        ("raw".to_owned(), parse_line(lost).0, parse_line(lost).1)
+    );
+    let model = lab::bugmodel::script_path();
+    let (_, v) = check_with(
+        "set2m",
+        &all_rules(),
+        &b,
+        1,
+        &["--iptables", model.to_str().unwrap()],
+    );
+    let p = problems(&v);
+    assert_eq!(p.len(), 1, "{p:#?}");
+    assert_eq!(p[0]["status"], "missing_cli_claims_present", "{:#}", p[0]);
+    assert!(
+        p[0]["lookalike"].as_str().unwrap().contains("-i eth9"),
+        "{:#}",
+        p[0]
     );
 }

@@ -53,7 +53,7 @@ fn check_example(
         );
     }
     s.run("sysctl", &["-qw", "net.ipv4.ip_forward=1"], None);
-    check_loaded(&s, text, bundle)
+    check_loaded(&s, text, bundle, &[])
 }
 
 fn assert_clean(name: &str, (code, v): (i32, Value)) {

@@ -233,16 +233,19 @@ pub fn restore_input(text: &str) -> String {
 }
 
 /// Load `rules` (`*table` + `-A` lines) into the scratch netns with iptables-nft-restore and
-/// run `check --docker-state` on `bundle` there.
-pub fn check_loaded(s: &Scratch, rules: &str, bundle: &Value) -> (i32, Value) {
+/// run `check --docker-state` on `bundle` there, with `extra` arguments.
+pub fn check_loaded(s: &Scratch, rules: &str, bundle: &Value, extra: &[&str]) -> (i32, Value) {
     s.run("iptables-nft-restore", &[], Some(&restore_input(rules)));
     let file = s.dir.join("bundle.json");
     write_json(&file, bundle);
-    nfprobe_json(&[
+    let ns = s.path();
+    let mut args = vec![
         "--netns",
-        &s.path(),
+        &ns,
         "check",
         "--docker-state",
         file.to_str().unwrap(),
-    ])
+    ];
+    args.extend_from_slice(extra);
+    nfprobe_json(&args)
 }
