@@ -365,6 +365,26 @@ fn swarm_before_28_jumps_from_forward_and_old_state_match() {
             .iter()
             .any(|r| r.spec() == "-A DOCKER-INGRESS -p tcp --dport 8080 -j ACCEPT")
     );
+    // Without the ingress sandbox's address: the filter rules, no DNAT, and it is said.
+    s.swarm.as_mut().unwrap().ingress_gateway = None;
+    let e = expect(&s, Layout::V28_3);
+    assert!(
+        e.notes
+            .iter()
+            .any(|n| n.contains("DNAT rules are not checked"))
+    );
+    assert!(
+        !e.rules
+            .iter()
+            .any(|r| r.args.iter().any(|a| a == "DNAT") && r.chain == "DOCKER-INGRESS")
+    );
+    assert_eq!(
+        e.rules
+            .iter()
+            .filter(|r| r.chain == "DOCKER-INGRESS")
+            .count(),
+        4
+    );
 }
 
 #[test]

@@ -112,42 +112,45 @@ pub(super) fn ingress(
         format!("swarm routing mesh: masquerade host-local traffic into {gwbridge}"),
         "swarm published ports time out from this host (localhost:PORT)",
     );
-    let Some(gw) = swarm.ingress_gateway else {
+    if swarm.ingress_gateway.is_none() {
         b.note("swarm: the ingress sandbox's address on docker_gwbridge is unknown, so the DOCKER-INGRESS DNAT rules are not checked");
-        return Some(jump);
-    };
+    }
     for p in &swarm.ingress_ports {
         let proto = p.proto.unwrap_or(Proto::Tcp).as_str();
         let port = p.published_port.to_string();
-        let dest = format!("{gw}:{port}");
         let label = match &p.service {
             Some(s) => format!("swarm service {s} port {port}/{proto}"),
             None => format!("swarm port {port}/{proto}"),
         };
-        let dnat = b.rule(
-            family,
-            "nat",
-            INGRESS,
-            Op::Insert,
-            &[
-                "-p",
-                proto,
-                "--dport",
-                port.as_str(),
-                "-j",
-                "DNAT",
-                "--to-destination",
-                dest.as_str(),
-            ],
-            owner,
-            format!("{label}: DNAT to the ingress sandbox"),
-            format!("{label} is not forwarded to the ingress network (unreachable on this node)"),
-        );
-        b.order(
-            dnat,
-            nat_ret,
-            "the RETURN above it skips the swarm port's DNAT",
-        );
+        if let Some(gw) = swarm.ingress_gateway {
+            let dest = format!("{gw}:{port}");
+            let dnat = b.rule(
+                family,
+                "nat",
+                INGRESS,
+                Op::Insert,
+                &[
+                    "-p",
+                    proto,
+                    "--dport",
+                    port.as_str(),
+                    "-j",
+                    "DNAT",
+                    "--to-destination",
+                    dest.as_str(),
+                ],
+                owner,
+                format!("{label}: DNAT to the ingress sandbox"),
+                format!(
+                    "{label} is not forwarded to the ingress network (unreachable on this node)"
+                ),
+            );
+            b.order(
+                dnat,
+                nat_ret,
+                "the RETURN above it skips the swarm port's DNAT",
+            );
+        }
         let reply: Vec<&str> = if style.state_match {
             vec![
                 "-m",
