@@ -30,6 +30,23 @@ fn check(lab: &Lab, extra: &[&str]) -> (i32, Value) {
     nfprobe_json(&args)
 }
 
+/// `nfprobe collect` of the lab's host netns through its Docker socket into `file`.
+fn collect(lab: &Lab, extra: &[&str], file: &std::path::Path) {
+    let ns = lab.host_netns_path();
+    let sock = format!("unix://{}", lab.docker_socket().unwrap().display());
+    let mut args = vec![
+        "--netns",
+        ns.to_str().unwrap(),
+        "collect",
+        "--docker-host",
+        &sock,
+    ];
+    args.extend_from_slice(extra);
+    args.extend(["-o", file.to_str().unwrap()]);
+    let (c, _, err) = nfprobe_text(&args);
+    assert_eq!(c, 0, "{err}");
+}
+
 fn keyed(v: &Value) -> Vec<(String, String, String)> {
     let mut k: Vec<_> = v["findings"]
         .as_array()
@@ -167,20 +184,7 @@ fn real_dockerd_with_buggy_iptables() {
     // Bundle round trip: collect here, check the bundle from another (empty) netns.
     let other = Scratch::new("rt");
     let file = other.dir.join("bundle.json");
-    let ns = lab.host_netns_path();
-    let sock = format!("unix://{}", lab.docker_socket().unwrap().display());
-    let (c, _, err) = nfprobe_text(&[
-        "--netns",
-        ns.to_str().unwrap(),
-        "collect",
-        "--docker-host",
-        &sock,
-        "--iptables",
-        model.to_str().unwrap(),
-        "-o",
-        file.to_str().unwrap(),
-    ]);
-    assert_eq!(c, 0, "{err}");
+    collect(&lab, &["--iptables", model.to_str().unwrap()], &file);
     let (code3, v3) = nfprobe_json(&[
         "--netns",
         &other.path(),
@@ -191,5 +195,163 @@ fn real_dockerd_with_buggy_iptables() {
     assert_eq!(code3, code);
     assert_eq!(keyed(&v3), keyed(&v));
     assert_eq!(v3["host"], v["host"]);
+    lab.down().unwrap();
+}
+
+/// Legacy `--link` on the default bridge with `--icc=false`: the real dockerd 20.10 programs
+/// the per-link ACCEPTs (both directions, per exposed port of the linked container); nfprobe
+/// expects exactly those, and reports one deleted by hand as missing. dockerd runs with
+/// DOCKER_IPTABLES_SCTP_CHECKSUM=1, which `collect` finds in its environment.
+#[test]
+fn real_dockerd_legacy_link_with_icc_false() {
+    let lab = Lab::up(Options {
+        networks: 0,
+        default_bridge_icc: Some(false),
+        dockerd_env: vec![("DOCKER_IPTABLES_SCTP_CHECKSUM".into(), "1".into())],
+        ..Options::default()
+    })
+    .unwrap();
+    let img = lab::real::IMAGE;
+    // db listens on 5432 (busybox nc, one connection at a time, forever).
+    lab.docker(&[
+        "run",
+        "-d",
+        "--name",
+        "db",
+        "--expose",
+        "5432",
+        "--expose",
+        "53/udp",
+        img,
+        "sh",
+        "-c",
+        "while true; do echo db | nc -l -p 5432; done",
+    ])
+    .unwrap();
+    lab.docker(&[
+        "run",
+        "-d",
+        "--name",
+        "web",
+        "--link",
+        "db:database",
+        img,
+        "sleep",
+        "600",
+    ])
+    .unwrap();
+    // The link works across icc=false: web reaches db:5432.
+    let reach = || {
+        lab.docker(&[
+            "exec",
+            "web",
+            "sh",
+            "-c",
+            "nc -w 2 172.17.0.2 5432 </dev/null",
+        ])
+        .map(|out| out.contains("db"))
+        .unwrap_or(false)
+    };
+    let t0 = std::time::Instant::now();
+    while !reach() {
+        assert!(
+            t0.elapsed().as_secs() < 10,
+            "web cannot reach db:5432 through the link"
+        );
+    }
+    let (code, v) = check(&lab, &[]);
+    assert!(problems(&v).is_empty(), "{:#?}", problems(&v));
+    assert!(host_problems(&v).is_empty(), "{:#?}", host_problems(&v));
+    assert_eq!(code, 0);
+    let links: Vec<&Value> = v["findings"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|f| {
+            f["what"]
+                .as_str()
+                .is_some_and(|w| w.starts_with("link web -> db"))
+        })
+        .collect();
+    assert_eq!(links.len(), 4, "{links:#?}");
+    assert!(
+        links
+            .iter()
+            .all(|f| f["status"] == "ok" && f["chain"] == "DOCKER")
+    );
+
+    // What collect saw: the link, the exposed ports, dockerd's environment.
+    let out = Scratch::new("lnk");
+    let file = out.dir.join("bundle.json");
+    collect(&lab, &[], &file);
+    let b: Value = serde_json::from_slice(&std::fs::read(&file).unwrap()).unwrap();
+    let d = &b["docker"];
+    assert_eq!(d["daemon"]["sctp-checksum"], true, "{:#}", d["daemon"]);
+    assert!(
+        d["daemon"]["sources"]["sctp-checksum"]
+            .as_str()
+            .unwrap()
+            .ends_with("/environ")
+    );
+    let cs = d["containers"].as_array().unwrap();
+    let web = cs.iter().find(|c| c["name"] == "web").unwrap();
+    assert_eq!(web["links"], serde_json::json!(["db"]));
+    let db = cs.iter().find(|c| c["name"] == "db").unwrap();
+    assert_eq!(
+        db["exposed"],
+        serde_json::json!([{"port": 53, "proto": "udp"}, {"port": 5432, "proto": "tcp"}])
+    );
+    assert!(d["swarm"].is_null());
+
+    // Delete the web -> db 5432/tcp ACCEPT in the lab's netns, as dockerd spelled it.
+    let gone = links
+        .iter()
+        .find(|f| {
+            let r = f["rule"].as_str().unwrap();
+            r.contains("--dport 5432")
+        })
+        .unwrap();
+    let spec = gone["rule"].as_str().unwrap().to_owned();
+    let mut words: Vec<&str> = spec.split_whitespace().collect();
+    words[0] = "-D";
+    let st = std::process::Command::new("nsenter")
+        .arg(format!("--net={}", lab.host_netns_path().display()))
+        .args(["--", "iptables", "-w"])
+        .args(&words)
+        .status()
+        .unwrap();
+    assert!(st.success(), "iptables -D in the lab netns: {spec}");
+    // What the finding's effect says: web no longer reaches db on 5432/tcp.
+    assert!(
+        !reach(),
+        "the link rule is gone, icc=false drops web -> db:5432"
+    );
+    let (code, v) = check(&lab, &[]);
+    assert_eq!(code, 1);
+    let p = problems(&v);
+    assert_eq!(p.len(), 1, "{p:#?}");
+    assert_eq!(p[0]["status"], "missing");
+    assert_eq!(p[0]["rule"], spec.as_str());
+    assert!(
+        p[0]["effect"]
+            .as_str()
+            .unwrap()
+            .contains("web cannot reach linked container db on 5432/tcp"),
+        "{:#}",
+        p[0]
+    );
+    // Its fix restores the link (run inside the lab netns).
+    let fix = p[0]["fix"].as_str().unwrap();
+    let fix_words: Vec<&str> = fix.split_whitespace().collect();
+    let st = std::process::Command::new("nsenter")
+        .arg(format!("--net={}", lab.host_netns_path().display()))
+        .arg("--")
+        .args(&fix_words)
+        .status()
+        .unwrap();
+    assert!(st.success(), "{fix}");
+    assert!(reach(), "the fix puts the link back");
+    let (code, _) = check(&lab, &[]);
+    assert_eq!(code, 0);
     lab.down().unwrap();
 }

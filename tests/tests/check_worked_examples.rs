@@ -15,56 +15,6 @@ const B2_NAT_RAW: &str = include_str!("../../probe/src/docker/expect/worked/b2-n
 
 const B4_NAT_RAW: &str = include_str!("../../probe/src/docker/expect/worked/b4-nat-raw.rules");
 
-/// `*table` + `-A` lines → iptables-restore input (chains declared, FORWARD policy DROP as
-/// when dockerd enabled forwarding itself).
-fn restore_input(text: &str) -> String {
-    let builtin = ["INPUT", "FORWARD", "OUTPUT", "PREROUTING", "POSTROUTING"];
-    let mut out = String::new();
-    let mut table: Option<String> = None;
-    let mut lines: Vec<&str> = Vec::new();
-    let flush = |out: &mut String, table: &Option<String>, lines: &mut Vec<&str>| {
-        let Some(t) = table else { return };
-        out.push_str(&format!("*{t}\n"));
-        if t == "filter" {
-            out.push_str(":FORWARD DROP [0:0]\n");
-        }
-        let mut chains: Vec<&str> = Vec::new();
-        for l in lines.iter() {
-            let w: Vec<&str> = l.split_whitespace().collect();
-            for c in [
-                Some(w[1]),
-                w.iter().position(|x| *x == "-j").map(|i| w[i + 1]),
-            ]
-            .into_iter()
-            .flatten()
-            {
-                if c.starts_with("DOCKER") && !chains.contains(&c) {
-                    chains.push(c);
-                }
-            }
-            let _ = builtin;
-        }
-        for c in chains {
-            out.push_str(&format!(":{c} - [0:0]\n"));
-        }
-        for l in lines.drain(..) {
-            out.push_str(l);
-            out.push('\n');
-        }
-        out.push_str("COMMIT\n");
-    };
-    for l in text.lines().map(str::trim).filter(|l| !l.is_empty()) {
-        if let Some(t) = l.strip_prefix('*') {
-            flush(&mut out, &table, &mut lines);
-            table = Some(t.to_owned());
-        } else {
-            lines.push(l);
-        }
-    }
-    flush(&mut out, &table, &mut lines);
-    out
-}
-
 fn state(proxy: bool, user_net: bool) -> Value {
     let mut nets = vec![json!({"name": "bridge", "bridge": "docker0",
         "subnets": [{"subnet": "172.17.0.0/16", "gateway": "172.17.0.1"}]})];
@@ -103,16 +53,7 @@ fn check_example(
         );
     }
     s.run("sysctl", &["-qw", "net.ipv4.ip_forward=1"], None);
-    s.run("iptables-nft-restore", &[], Some(&restore_input(text)));
-    let file = s.dir.join("bundle.json");
-    write_json(&file, bundle);
-    nfprobe_json(&[
-        "--netns",
-        &s.path(),
-        "check",
-        "--docker-state",
-        file.to_str().unwrap(),
-    ])
+    check_loaded(&s, text, bundle, &[])
 }
 
 fn assert_clean(name: &str, (code, v): (i32, Value)) {

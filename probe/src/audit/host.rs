@@ -171,23 +171,44 @@ pub fn findings(
         ));
     }
     let layout = input.expectation.layout;
+    // Bridges that need route_localnet=1, and why: every non-internal bridge with the proxy
+    // off; docker_gwbridge when swarm publishes ingress ports (programIngress sets it).
+    let mut localnet: Vec<(String, &str)> = Vec::new();
     if !state.daemon.userland_proxy {
         for n in state.networks.iter().filter(|n| !n.internal) {
-            let br = n.bridge();
-            let k = format!("net.ipv4.conf.{br}.route_localnet");
-            match sys(&k).as_deref() {
-                Some("1") => {}
-                Some(v) => out.push(problem(
-                    "route_localnet_off",
-                    format!("{k}={v} with userland-proxy off: localhost:PORT to containers on {br} fails"),
-                    Some(format!("sysctl -w {k}=1")),
-                )),
-                None if input.sysctls.contains_key(&k) => out.push(info(
-                    "route_localnet_unknown",
-                    format!("{k} not readable (bridge {br} absent from this namespace?)"),
-                )),
-                None => {}
-            }
+            localnet.push((
+                n.bridge(),
+                "with userland-proxy off: localhost:PORT to containers on",
+            ));
+        }
+    }
+    let ingress = input
+        .expectation
+        .rules
+        .iter()
+        .find(|r| r.chain == "DOCKER-INGRESS");
+    if let Some(gw) = ingress.and_then(|r| r.bridge.clone())
+        && !localnet.iter().any(|(b, _)| *b == gw)
+    {
+        localnet.push((
+            gw,
+            "with swarm ingress ports: localhost:PORT to swarm services via",
+        ));
+    }
+    for (br, why) in localnet {
+        let k = format!("net.ipv4.conf.{br}.route_localnet");
+        match sys(&k).as_deref() {
+            Some("1") => {}
+            Some(v) => out.push(problem(
+                "route_localnet_off",
+                format!("{k}={v} {why} {br} fails"),
+                Some(format!("sysctl -w {k}=1")),
+            )),
+            None if input.sysctls.contains_key(&k) => out.push(info(
+                "route_localnet_unknown",
+                format!("{k} not readable (bridge {br} absent from this namespace?)"),
+            )),
+            None => {}
         }
     }
     let needs_brnf = state.networks.iter().any(|n| !n.icc)

@@ -439,8 +439,16 @@ fn extras(
             || n.strip_prefix("br-")
                 .is_some_and(|h| h.len() == 12 && h.bytes().all(|b| b.is_ascii_hexdigit()))
     };
-    let docker_chain =
-        |c: &str| c.starts_with("DOCKER") && c != "DOCKER-USER" && !c.starts_with("DOCKER-INGRESS");
+    // DOCKER-INGRESS is judged only when every rule Docker puts there is expected: the swarm's
+    // ingress ports and the ingress sandbox's address (the DNAT target) are known.
+    let ingress_known = input.state.swarm.as_ref().is_some_and(|s| {
+        s.is_active() && !s.ingress_ports.is_empty() && s.ingress_gateway.is_some()
+    });
+    let docker_chain = |c: &str| {
+        c.starts_with("DOCKER")
+            && c != "DOCKER-USER"
+            && (ingress_known || !c.starts_with("DOCKER-INGRESS"))
+    };
     let mut keys: Vec<_> = idx
         .chains
         .keys()
@@ -481,7 +489,7 @@ fn extras(
                 effect: Some(if undecodable {
                     "nfprobe could not decode this rule".into()
                 } else {
-                    "a Docker-looking rule no network, container or setting explains (left over from a removed network, a swarm/--link rule, or added by hand)".into()
+                    "a Docker-looking rule no network, container or setting explains (left over from a removed network, container, link or swarm service, or added by hand)".into()
                 }),
                 fix: None,
                 claims: Vec::new(),

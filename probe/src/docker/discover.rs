@@ -58,6 +58,11 @@ pub fn from_api(socket: &Path, timeout: Duration) -> Result<DockerState, Discove
     let version = get("/version")?;
     let networks = get("/networks")?;
     let containers = get("/containers/json")?;
+    // Swarm is optional: an older or odd daemon without /info still gets checked.
+    let swarm = get("/info").ok().and_then(|info| {
+        let s = swarm_node(&info)?;
+        Some(swarm_state(s, |p| get(p).ok()))
+    });
     let mut state = DockerState {
         source: StateSource::Api,
         degraded: None,
@@ -68,6 +73,7 @@ pub fn from_api(socket: &Path, timeout: Duration) -> Result<DockerState, Discove
         daemon: daemon_settings(socket),
         networks: parse_networks(&networks)?,
         containers: Vec::new(),
+        swarm,
     };
     state.containers = parse_containers(&containers, &state.networks)?;
     Ok(state)
@@ -152,6 +158,10 @@ pub fn parse_networks(v: &Value) -> Result<Vec<Network>, DiscoverError> {
             host_binding_ipv4: opt_ip(&options, "com.docker.network.bridge.host_binding_ipv4"),
             gateway_mode_ipv4: mode("com.docker.network.bridge.gateway_mode_ipv4"),
             gateway_mode_ipv6: mode("com.docker.network.bridge.gateway_mode_ipv6"),
+            trusted_host_interfaces: options
+                .get(TRUSTED_HOST_INTERFACES)
+                .map(|v| parse_trusted(v))
+                .unwrap_or_default(),
             options,
         };
         let mut net = net;
@@ -177,15 +187,28 @@ pub fn parse_containers(v: &Value, nets: &[Network]) -> Result<Vec<Container>, D
         reason: "not a list".into(),
     })?;
     let mut out = Vec::new();
+    // (parent, child): a child lists `/PARENT/ALIAS` among its names for every legacy link.
+    let mut links: Vec<(String, String)> = Vec::new();
     for c in list {
-        let name = c
+        let names: Vec<&str> = c
             .get("Names")
             .and_then(Value::as_array)
-            .and_then(|n| n.first())
-            .and_then(Value::as_str)
+            .into_iter()
+            .flatten()
+            .filter_map(Value::as_str)
+            .collect();
+        let name = names
+            .iter()
+            .map(|n| n.trim_start_matches('/'))
+            .find(|n| !n.contains('/'))
+            .or(names.first().map(|n| n.trim_start_matches('/')))
             .unwrap_or_default()
-            .trim_start_matches('/')
             .to_owned();
+        for n in &names {
+            if let Some((parent, _alias)) = n.trim_start_matches('/').split_once('/') {
+                links.push((parent.to_owned(), name.clone()));
+            }
+        }
         let mut endpoints = Vec::new();
         if let Some(ns) = c
             .get("NetworkSettings")
@@ -209,12 +232,21 @@ pub fn parse_containers(v: &Value, nets: &[Network]) -> Result<Vec<Container>, D
             }
         }
         let mut ports = Vec::new();
+        let mut exposed = Vec::new();
         for p in c
             .get("Ports")
             .and_then(Value::as_array)
             .into_iter()
             .flatten()
         {
+            if let (Some(port), Some(proto)) = (
+                p.get("PrivatePort")
+                    .and_then(Value::as_u64)
+                    .and_then(|x| u16::try_from(x).ok()),
+                s(p, "Type").and_then(Proto::parse),
+            ) {
+                exposed.push(ExposedPort { port, proto });
+            }
             let Some(host_port) = p.get("PublicPort").and_then(Value::as_u64) else {
                 continue; // exposed, not published: no rules
             };
@@ -244,6 +276,8 @@ pub fn parse_containers(v: &Value, nets: &[Network]) -> Result<Vec<Container>, D
             )
         });
         ports.dedup();
+        exposed.sort();
+        exposed.dedup();
         let mode = c
             .get("HostConfig")
             .and_then(|h| s(h, "NetworkMode"))
@@ -257,7 +291,16 @@ pub fn parse_containers(v: &Value, nets: &[Network]) -> Result<Vec<Container>, D
             endpoints,
             ports,
             ports_network,
+            exposed,
+            links: Vec::new(),
         });
+    }
+    for (parent, child) in links {
+        if let Some(p) = out.iter_mut().find(|c| c.name == parent)
+            && !p.links.contains(&child)
+        {
+            p.links.push(child);
+        }
     }
     out.sort_by(|a, b| a.name.cmp(&b.name));
     Ok(out)
@@ -276,6 +319,14 @@ pub fn daemon_settings(socket: &Path) -> DaemonSettings {
     let mut d = settings_from(&args, config.as_ref(), &config_path.display().to_string());
     if let Some(pid) = pid {
         d.sources.insert("dockerd-pid".into(), pid.to_string());
+        // Read by moby's port code with os.Getenv, so only dockerd's environment counts.
+        d.sctp_checksum =
+            proc::environ_var(pid, "DOCKER_IPTABLES_SCTP_CHECKSUM").as_deref() == Some("1");
+        d.no_iptables_raw =
+            proc::environ_var(pid, "DOCKER_INSECURE_NO_IPTABLES_RAW").as_deref() == Some("1");
+        for k in ["sctp-checksum", "no-iptables-raw"] {
+            d.sources.insert(k.into(), format!("/proc/{pid}/environ"));
+        }
     }
     d
 }
@@ -292,6 +343,7 @@ pub fn settings_from(args: &[String], config: Option<&Value>, config_name: &str)
         "ip-forward-no-drop",
         "icc",
         "ip-masq",
+        "allow-direct-routing",
     ];
     for key in bool_keys {
         let from_cli = flag_bool(args, &format!("--{key}"));
@@ -309,6 +361,7 @@ pub fn settings_from(args: &[String], config: Option<&Value>, config_name: &str)
                 "ip-forward" => d.ip_forward = v,
                 "ip-forward-no-drop" => d.ip_forward_no_drop = v,
                 "icc" => d.icc = v,
+                "allow-direct-routing" => d.allow_direct_routing = v,
                 _ => d.ip_masq = v,
             }
         }
@@ -337,6 +390,138 @@ pub fn settings_from(args: &[String], config: Option<&Value>, config_name: &str)
         .filter(|i| !i.is_unspecified());
     d.sources = src;
     d
+}
+
+/// `/info` → the node's swarm role, when it takes part in a swarm.
+pub fn swarm_node(info: &Value) -> Option<Swarm> {
+    let sw = info.get("Swarm")?;
+    let node_state = s(sw, "LocalNodeState")?;
+    if node_state != "active" {
+        return None;
+    }
+    Some(Swarm {
+        node_state: node_state.to_owned(),
+        manager: sw
+            .get("ControlAvailable")
+            .and_then(Value::as_bool)
+            .unwrap_or(false),
+        ingress_gateway: None,
+        ingress_ports: Vec::new(),
+        ports_source: None,
+    })
+}
+
+/// Fill in what the node knows about the routing mesh: the ingress sandbox's address on
+/// docker_gwbridge (`GET /networks/docker_gwbridge`, container `ingress-sbox`) and the
+/// ingress-mode ports: a manager lists every service (`GET /services`, with protocols); a
+/// worker only sees the ingress network's service table (`GET /networks/ingress?verbose=true`),
+/// which names no protocol.
+pub fn swarm_state(mut sw: Swarm, get: impl Fn(&str) -> Option<Value>) -> Swarm {
+    sw.ingress_gateway = get("/networks/docker_gwbridge")
+        .as_ref()
+        .and_then(ingress_sandbox_ip);
+    if sw.manager
+        && let Some(services) = get("/services?status=true")
+    {
+        sw.ingress_ports = ingress_ports_of_services(&services);
+        sw.ports_source = Some("services".into());
+    } else if let Some(ingress) = get("/networks/ingress?verbose=true") {
+        sw.ingress_ports = ingress_ports_of_network(&ingress);
+        sw.ports_source = Some("ingress-network".into());
+    }
+    sw
+}
+
+/// `Containers["ingress-sbox"].IPv4Address` of docker_gwbridge, without its prefix length.
+pub fn ingress_sandbox_ip(gwbridge: &Value) -> Option<IpAddr> {
+    let cs = gwbridge.get("Containers")?.as_object()?;
+    let sb = cs.get("ingress-sbox").or_else(|| {
+        cs.values()
+            .find(|c| s(c, "Name") == Some("gateway_ingress-sbox"))
+    })?;
+    let a = s(sb, "IPv4Address")?;
+    a.split('/').next()?.parse().ok()
+}
+
+/// `GET /services` → ingress-mode published ports, with their service and protocol.
+pub fn ingress_ports_of_services(v: &Value) -> Vec<IngressPort> {
+    let mut out = Vec::new();
+    for svc in v.as_array().into_iter().flatten() {
+        // No running task: no load-balancer backend, so programIngress never ran for it.
+        let running = svc
+            .get("ServiceStatus")
+            .and_then(|st| st.get("RunningTasks"))
+            .and_then(Value::as_u64);
+        if running == Some(0) {
+            continue;
+        }
+        let name = svc.get("Spec").and_then(|sp| s(sp, "Name"));
+        let ports = svc
+            .get("Endpoint")
+            .and_then(|e| e.get("Ports"))
+            .and_then(Value::as_array);
+        for p in ports.into_iter().flatten() {
+            if s(p, "PublishMode").is_some_and(|m| m != "ingress") {
+                continue; // host-mode ports are the task's own, no routing mesh
+            }
+            let port = |k: &str| {
+                p.get(k)
+                    .and_then(Value::as_u64)
+                    .and_then(|x| u16::try_from(x).ok())
+                    .filter(|x| *x != 0)
+            };
+            let Some(published_port) = port("PublishedPort") else {
+                continue;
+            };
+            out.push(IngressPort {
+                published_port,
+                target_port: port("TargetPort"),
+                proto: Some(
+                    s(p, "Protocol")
+                        .and_then(Proto::parse)
+                        .unwrap_or(Proto::Tcp),
+                ),
+                service: name.map(str::to_owned),
+            });
+        }
+    }
+    out
+}
+
+/// `GET /networks/ingress?verbose=true` → `Services.NAME.Ports` = `Target: 80, Publish: 8080`
+/// (libnetwork agent.go), protocol unknown.
+pub fn ingress_ports_of_network(v: &Value) -> Vec<IngressPort> {
+    let mut out = Vec::new();
+    let Some(services) = v.get("Services").and_then(Value::as_object) else {
+        return out;
+    };
+    for (name, svc) in services {
+        for p in svc
+            .get("Ports")
+            .and_then(Value::as_array)
+            .into_iter()
+            .flatten()
+            .filter_map(Value::as_str)
+        {
+            let field = |k: &str| {
+                p.split(',')
+                    .filter_map(|kv| kv.split_once(':'))
+                    .find(|(key, _)| key.trim() == k)
+                    .and_then(|(_, v)| v.trim().parse::<u16>().ok())
+                    .filter(|x| *x != 0)
+            };
+            let Some(published_port) = field("Publish") else {
+                continue;
+            };
+            out.push(IngressPort {
+                published_port,
+                target_port: field("Target"),
+                proto: None,
+                service: Some(name.clone()),
+            });
+        }
+    }
+    out
 }
 
 /// `--name=VALUE` or `--name VALUE`.
@@ -395,9 +580,7 @@ pub fn degraded(bridges: &[KernelBridge], reason: &str) -> DockerState {
             } else {
                 b.name.clone()
             },
-            id: String::new(),
             bridge: b.name.clone(),
-            internal: false,
             enable_ipv6: b
                 .addrs
                 .iter()
@@ -411,14 +594,7 @@ pub fn degraded(bridges: &[KernelBridge], reason: &str) -> DockerState {
                     gateway: Some(a.addr),
                 })
                 .collect(),
-            icc: true,
-            masquerade: true,
-            host_ipv4: None,
-            host_ipv6: None,
-            host_binding_ipv4: None,
-            gateway_mode_ipv4: GatewayMode::Nat,
-            gateway_mode_ipv6: GatewayMode::Nat,
-            options: BTreeMap::new(),
+            ..Network::with_defaults("")
         })
         .collect();
     DockerState {
@@ -431,6 +607,7 @@ pub fn degraded(bridges: &[KernelBridge], reason: &str) -> DockerState {
         daemon: DaemonSettings::default(),
         networks,
         containers: Vec::new(),
+        swarm: None,
     }
 }
 
@@ -497,6 +674,92 @@ mod tests {
     }
 
     #[test]
+    fn links_exposed_ports_and_trusted_interfaces() {
+        let nets = parse_networks(&json!([
+            {"Name":"bridge","Id":"ffff","Driver":"bridge",
+             "IPAM":{"Config":[{"Subnet":"172.17.0.0/16"}]},
+             "Options":{"com.docker.network.bridge.name":"docker0",
+                        "com.docker.network.bridge.enable_icc":"false",
+                        "com.docker.network.bridge.trusted_host_interfaces":"eth1:wg0"}}
+        ]))
+        .unwrap();
+        assert_eq!(nets[0].trusted_host_interfaces, ["eth1", "wg0"]);
+        // `docker run --link db:database web`: db is also named /web/database.
+        let v = json!([
+            {"Id":"w","Names":["/web"],"HostConfig":{"NetworkMode":"default"},"Ports":[],
+             "NetworkSettings":{"Networks":{"bridge":{"IPAddress":"172.17.0.3"}}}},
+            {"Id":"d","Names":["/web/database","/db"],"HostConfig":{"NetworkMode":"default"},
+             "Ports":[{"PrivatePort":5432,"Type":"tcp"},{"PrivatePort":53,"Type":"udp"},
+                      {"IP":"0.0.0.0","PrivatePort":53,"PublicPort":5353,"Type":"udp"}],
+             "NetworkSettings":{"Networks":{"bridge":{"IPAddress":"172.17.0.2"}}}}
+        ]);
+        let c = parse_containers(&v, &nets).unwrap();
+        assert_eq!(c[0].name, "db");
+        assert_eq!(c[1].name, "web");
+        assert_eq!(c[1].links, ["db"]);
+        assert!(c[0].links.is_empty());
+        assert_eq!(
+            c[0].exposed,
+            [
+                ExposedPort {
+                    port: 53,
+                    proto: Proto::Udp
+                },
+                ExposedPort {
+                    port: 5432,
+                    proto: Proto::Tcp
+                }
+            ]
+        );
+        assert_eq!(c[0].ports.len(), 1);
+    }
+
+    #[test]
+    fn swarm_from_info_gwbridge_and_services() {
+        assert!(swarm_node(&json!({"Swarm":{"LocalNodeState":"inactive"}})).is_none());
+        assert!(swarm_node(&json!({})).is_none());
+        let gw = json!({"Name":"docker_gwbridge","Containers":{"ingress-sbox":{
+            "Name":"gateway_ingress-sbox","IPv4Address":"172.18.0.2/16","IPv6Address":""}}});
+        let services = json!([{"Spec":{"Name":"web"},"ServiceStatus":{"RunningTasks":2},
+            "Endpoint":{"Ports":[
+            {"Protocol":"udp","TargetPort":53,"PublishedPort":5353,"PublishMode":"ingress"},
+            {"Protocol":"tcp","TargetPort":80,"PublishedPort":8080,"PublishMode":"host"}]}},
+            {"Spec":{"Name":"idle"},"ServiceStatus":{"RunningTasks":0},"Endpoint":{"Ports":[
+            {"Protocol":"tcp","TargetPort":80,"PublishedPort":9090,"PublishMode":"ingress"}]}}]);
+        let ingress = json!({"Name":"ingress","Services":{"web":{"VIP":"10.0.0.2",
+            "Ports":["Target: 80, Publish: 8080"]}}});
+        let get = |p: &str| match p {
+            "/networks/docker_gwbridge" => Some(gw.clone()),
+            "/services?status=true" => Some(services.clone()),
+            "/networks/ingress?verbose=true" => Some(ingress.clone()),
+            _ => None,
+        };
+        // A manager lists the services: protocols known, host-mode ports skipped.
+        let m = swarm_node(&json!({"Swarm":{"LocalNodeState":"active","ControlAvailable":true}}))
+            .unwrap();
+        let m = swarm_state(m, get);
+        assert_eq!(m.ingress_gateway, Some("172.18.0.2".parse().unwrap()));
+        assert_eq!(m.ports_source.as_deref(), Some("services"));
+        assert_eq!(
+            m.ingress_ports,
+            [IngressPort {
+                published_port: 5353,
+                target_port: Some(53),
+                proto: Some(Proto::Udp),
+                service: Some("web".into())
+            }]
+        );
+        // A worker sees the ingress network's table: no protocol.
+        let w = swarm_node(&json!({"Swarm":{"LocalNodeState":"active","ControlAvailable":false}}))
+            .unwrap();
+        let w = swarm_state(w, get);
+        assert_eq!(w.ports_source.as_deref(), Some("ingress-network"));
+        assert_eq!(w.ingress_ports[0].published_port, 8080);
+        assert_eq!(w.ingress_ports[0].target_port, Some(80));
+        assert_eq!(w.ingress_ports[0].proto, None);
+    }
+
+    #[test]
     fn settings_cmdline_beats_config() {
         let args: Vec<String> = ["dockerd", "--userland-proxy=false", "--ip", "10.0.0.1"]
             .map(String::from)
@@ -511,7 +774,13 @@ mod tests {
         assert_eq!(d.sources["userland-proxy"], "cmdline");
         assert_eq!(d.sources["iptables"], "daemon.json");
         let d = settings_from(&[], None, "x");
-        assert!(d.userland_proxy && d.iptables && d.icc);
+        assert!(d.userland_proxy && d.iptables && d.icc && !d.allow_direct_routing);
+        let d = settings_from(&[], Some(&json!({"allow-direct-routing": true})), "x");
+        assert!(d.allow_direct_routing);
+        let args: Vec<String> = ["dockerd", "--allow-direct-routing"]
+            .map(String::from)
+            .into();
+        assert!(settings_from(&args, None, "x").allow_direct_routing);
     }
 
     #[test]

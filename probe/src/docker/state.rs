@@ -42,6 +42,59 @@ pub struct DockerState {
     pub networks: Vec<Network>,
     #[serde(default)]
     pub containers: Vec<Container>,
+    /// Swarm mode as this node sees it; None: not in a swarm (or not known).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub swarm: Option<Swarm>,
+}
+
+/// What a swarm node knows about the routing mesh (moby libnetwork/service_linux.go
+/// `programIngress`): the ingress sandbox's address on docker_gwbridge and the ingress-mode
+/// published ports of every service.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Swarm {
+    /// `/info` Swarm.LocalNodeState (`active` when the node takes part).
+    #[serde(default = "active")]
+    pub node_state: String,
+    /// `/info` Swarm.ControlAvailable: a manager can list services with their protocols.
+    #[serde(default)]
+    pub manager: bool,
+    /// The ingress sandbox's IPv4 address on docker_gwbridge (`ingress-sbox`): the DNAT target.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub ingress_gateway: Option<IpAddr>,
+    /// Ingress-mode published ports (host-mode ports have no such rules).
+    #[serde(default)]
+    pub ingress_ports: Vec<IngressPort>,
+    /// Where the ports came from: `services` (a manager's `/services`) or `ingress-network`
+    /// (a worker's verbose `/networks/ingress`, which names no protocol).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub ports_source: Option<String>,
+}
+
+fn active() -> String {
+    "active".into()
+}
+
+impl Swarm {
+    pub fn is_active(&self) -> bool {
+        self.node_state == "active"
+    }
+}
+
+/// One ingress-mode published port of a swarm service.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct IngressPort {
+    pub published_port: u16,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub target_port: Option<u16>,
+    /// None: unknown (a worker node is not told); tcp is assumed and the report says so.
+    #[serde(default = "some_tcp")]
+    pub proto: Option<Proto>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub service: Option<String>,
+}
+
+fn some_tcp() -> Option<Proto> {
+    Some(Proto::Tcp)
 }
 
 /// dockerd settings that change which rules exist (`dockerd --help` names, daemon.json keys).
@@ -62,6 +115,13 @@ pub struct DaemonSettings {
     pub ip_masq: bool,
     /// `--ip`: default host IP for published ports.
     pub ip: Option<IpAddr>,
+    /// `--allow-direct-routing` (28.2+): no raw-table direct-access drops.
+    pub allow_direct_routing: bool,
+    /// `DOCKER_IPTABLES_SCTP_CHECKSUM=1` in dockerd's environment (28.x: SCTP CHECKSUM rules).
+    pub sctp_checksum: bool,
+    /// `DOCKER_INSECURE_NO_IPTABLES_RAW=1` in dockerd's environment (28.0.2+: no raw-table
+    /// rules at all).
+    pub no_iptables_raw: bool,
     /// Where each value was found (`cmdline`, `/etc/docker/daemon.json`, `default`).
     #[serde(skip_serializing_if = "BTreeMap::is_empty")]
     pub sources: BTreeMap<String, String>,
@@ -79,6 +139,9 @@ impl Default for DaemonSettings {
             icc: true,
             ip_masq: true,
             ip: None,
+            allow_direct_routing: false,
+            sctp_checksum: false,
+            no_iptables_raw: false,
             sources: BTreeMap::new(),
         }
     }
@@ -226,12 +289,37 @@ pub struct Network {
     pub gateway_mode_ipv4: GatewayMode,
     #[serde(default)]
     pub gateway_mode_ipv6: GatewayMode,
+    /// `com.docker.network.bridge.trusted_host_interfaces` (28.2+, `:`-separated): host
+    /// interfaces allowed to reach the containers directly, like the bridge itself.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub trusted_host_interfaces: Vec<String>,
     /// The network's raw driver options, for the report.
     #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
     pub options: BTreeMap<String, String>,
 }
 
 impl Network {
+    /// A network named `name` with Docker's defaults (icc, masquerade, nat) and no subnet.
+    pub fn with_defaults(name: &str) -> Network {
+        Network {
+            name: name.into(),
+            id: String::new(),
+            bridge: String::new(),
+            internal: false,
+            enable_ipv6: false,
+            subnets: Vec::new(),
+            icc: true,
+            masquerade: true,
+            host_ipv4: None,
+            host_ipv6: None,
+            host_binding_ipv4: None,
+            gateway_mode_ipv4: GatewayMode::Nat,
+            gateway_mode_ipv6: GatewayMode::Nat,
+            trusted_host_interfaces: Vec::new(),
+            options: BTreeMap::new(),
+        }
+    }
+
     /// `com.docker.network.bridge.name`, else the name Docker derives: `br-` + 12 of the id.
     pub fn bridge(&self) -> String {
         if !self.bridge.is_empty() {
@@ -247,6 +335,17 @@ impl Network {
         format!("br-{short}")
     }
 
+    /// The trusted host interfaces: the field, else the driver option.
+    pub fn trusted_interfaces(&self) -> Vec<String> {
+        if !self.trusted_host_interfaces.is_empty() {
+            return self.trusted_host_interfaces.clone();
+        }
+        self.options
+            .get(TRUSTED_HOST_INTERFACES)
+            .map(|v| parse_trusted(v))
+            .unwrap_or_default()
+    }
+
     pub fn subnets_of(&self, v4: bool) -> impl Iterator<Item = &Subnet> {
         self.subnets.iter().filter(move |s| s.subnet.is_v4() == v4)
     }
@@ -258,6 +357,16 @@ impl Network {
             self.gateway_mode_ipv6
         }
     }
+}
+
+pub const TRUSTED_HOST_INTERFACES: &str = "com.docker.network.bridge.trusted_host_interfaces";
+
+/// `eth0:eth1` → names, as moby splits them (empty parts dropped).
+pub fn parse_trusted(v: &str) -> Vec<String> {
+    v.split(':')
+        .filter(|s| !s.is_empty())
+        .map(str::to_owned)
+        .collect()
 }
 
 /// A container's attachment to one network.
@@ -328,6 +437,36 @@ pub struct Container {
     /// non-internal endpoint.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub ports_network: Option<String>,
+    /// Exposed ports (`EXPOSE`, `--expose`); published container ports count too. Legacy
+    /// links open these.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub exposed: Vec<ExposedPort>,
+    /// Containers this one was started with `--link` to (their names).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub links: Vec<String>,
+}
+
+/// `PORT/PROTO` of an exposed port.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize)]
+pub struct ExposedPort {
+    pub port: u16,
+    #[serde(default = "tcp")]
+    pub proto: Proto,
+}
+
+impl Container {
+    /// What a legacy link to this container opens: its exposed ports and its published
+    /// container ports (Docker adds those to ExposedPorts), sorted, once each.
+    pub fn link_ports(&self) -> Vec<ExposedPort> {
+        let mut v: Vec<ExposedPort> = self.exposed.clone();
+        v.extend(self.ports.iter().map(|p| ExposedPort {
+            port: p.container_port,
+            proto: p.proto,
+        }));
+        v.sort();
+        v.dedup();
+        v
+    }
 }
 
 impl DockerState {
@@ -343,6 +482,20 @@ impl DockerState {
         };
         let ep = c.endpoints.iter().find(pick)?;
         Some((self.network(&ep.network)?, ep))
+    }
+
+    /// The engine version is before `major.minor.patch`; None when unknown.
+    pub fn before(&self, major: u32, minor: u32, patch: u32) -> Option<bool> {
+        let v = self.engine_version.as_deref()?;
+        let (ma, mi) = parse_version(v)?;
+        let p = v
+            .trim()
+            .trim_start_matches('v')
+            .split(|c: char| !c.is_ascii_digit())
+            .nth(2)
+            .and_then(|p| p.parse::<u32>().ok())
+            .unwrap_or(0);
+        Some((ma, mi, p) < (major, minor, patch))
     }
 
     /// Major and minor engine version (`28.0.1` → (28, 0)); None when unknown.
@@ -382,27 +535,27 @@ mod tests {
         assert_eq!(parse_version("20.10.24+dfsg1"), Some((20, 10)));
         assert_eq!(parse_version("v29"), Some((29, 0)));
         assert_eq!(parse_version("x"), None);
+        let at = |v: &str| DockerState {
+            engine_version: Some(v.into()),
+            ..serde_json::from_str::<DockerState>("{}").unwrap()
+        };
+        assert_eq!(at("28.0.1").before(28, 0, 2), Some(true));
+        assert_eq!(at("28.0.2").before(28, 0, 2), Some(false));
+        assert_eq!(at("28.1.0-rc.1").before(28, 0, 2), Some(false));
+        assert_eq!(at("20.10.24+dfsg1").before(28, 0, 2), Some(true));
     }
 
     #[test]
     fn bridge_names() {
         let mut n = Network {
-            name: "web".into(),
             id: "ab12cd34ef56aa77".into(),
-            bridge: String::new(),
-            internal: false,
-            enable_ipv6: false,
-            subnets: vec![],
-            icc: true,
-            masquerade: true,
-            host_ipv4: None,
-            host_ipv6: None,
-            host_binding_ipv4: None,
-            gateway_mode_ipv4: GatewayMode::Nat,
-            gateway_mode_ipv6: GatewayMode::Nat,
-            options: BTreeMap::new(),
+            ..Network::with_defaults("web")
         };
         assert_eq!(n.bridge(), "br-ab12cd34ef56");
+        assert!(n.trusted_interfaces().is_empty());
+        n.options
+            .insert(TRUSTED_HOST_INTERFACES.into(), "eth1::eth2".into());
+        assert_eq!(n.trusted_interfaces(), ["eth1", "eth2"]);
         n.options
             .insert("com.docker.network.bridge.name".into(), "bridge1".into());
         assert_eq!(n.bridge(), "bridge1");

@@ -58,3 +58,45 @@ pub fn pids_named(name: &str) -> Vec<u32> {
     out.sort_unstable();
     out
 }
+
+/// One variable of a process's environment (`/proc/PID/environ`); None when unset or
+/// unreadable.
+pub fn environ_var(pid: u32, name: &str) -> Option<String> {
+    let raw = std::fs::read(format!("/proc/{pid}/environ")).ok()?;
+    raw.split(|b| *b == 0).find_map(|kv| {
+        let kv = String::from_utf8_lossy(kv);
+        let (k, v) = kv.split_once('=')?;
+        (k == name).then(|| v.to_owned())
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn environ_of_a_child() {
+        let mut child = std::process::Command::new("sleep")
+            .arg("5")
+            .env("DOCKER_IPTABLES_SCTP_CHECKSUM", "1")
+            .env_remove("NFPROBE_UNSET_VAR")
+            .spawn()
+            .unwrap();
+        let pid = child.id();
+        // Until the child has exec'd, /proc shows the parent's environment.
+        let t0 = std::time::Instant::now();
+        while super::cmdline(pid).is_none_or(|c| c.first().map(String::as_str) != Some("sleep")) {
+            assert!(
+                t0.elapsed() < std::time::Duration::from_secs(5),
+                "sleep did not start"
+            );
+            std::thread::sleep(std::time::Duration::from_millis(5));
+        }
+        assert_eq!(
+            super::environ_var(pid, "DOCKER_IPTABLES_SCTP_CHECKSUM").as_deref(),
+            Some("1")
+        );
+        assert_eq!(super::environ_var(pid, "NFPROBE_UNSET_VAR"), None);
+        let _ = child.kill();
+        let _ = child.wait();
+        assert_eq!(super::environ_var(u32::MAX, "PATH"), None);
+    }
+}

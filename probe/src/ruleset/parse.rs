@@ -254,6 +254,44 @@ fn implicit_match(family: Family, proto: u8) -> Option<&'static str> {
     }
 }
 
+/// Whether the protocol match `name` has option `--opt` (prefixes count, as in getopt);
+/// None when `name` is not a protocol match.
+fn proto_match_knows(name: &str, opt: &str) -> Option<bool> {
+    let opt = opt.trim_start_matches("--");
+    let opt = opt.split_once('=').map_or(opt, |(k, _)| k);
+    let known: &[&str] = match name {
+        "tcp" => &[
+            "sport",
+            "source-port",
+            "dport",
+            "destination-port",
+            "syn",
+            "tcp-flags",
+            "tcp-option",
+        ],
+        "udp" => &["sport", "source-port", "dport", "destination-port"],
+        "sctp" => &[
+            "sport",
+            "source-port",
+            "dport",
+            "destination-port",
+            "chunk-types",
+        ],
+        "dccp" => &[
+            "sport",
+            "source-port",
+            "dport",
+            "destination-port",
+            "dccp-types",
+            "dccp-option",
+        ],
+        "icmp" => &["icmp-type"],
+        "icmp6" => &["icmpv6-type"],
+        _ => return None,
+    };
+    Some(known.iter().any(|k| k.starts_with(opt) && !opt.is_empty()))
+}
+
 fn is_verdict(name: &str) -> Option<Verdict> {
     Some(match name {
         "ACCEPT" => Verdict::Accept,
@@ -275,6 +313,8 @@ pub fn parse_args(family: Family, words: &[String]) -> Result<ParsedRule, ParseE
     // An open match: (name, words) — or the implicit protocol match.
     let mut open: Option<(String, Vec<String>)> = None;
     let mut matches: Vec<(String, Vec<String>)> = Vec::new();
+    // An earlier match that the current option (and its arguments) belong to.
+    let mut redirect: Option<usize> = None;
     let arg = |i: usize, what: &str| -> Result<String, ParseError> {
         words
             .get(i)
@@ -302,12 +342,27 @@ pub fn parse_args(family: Family, words: &[String]) -> Result<ParsedRule, ParseE
                     open = Some((name.to_owned(), Vec::new()));
                 }
             }
-            if let Some((_, ws)) = open.as_mut() {
-                ws.push(words[i].clone());
+            // iptables gives each option to the loaded match that knows it: in
+            // `-m state -p tcp --sport 80 --state X` (Docker < 25), `--state` is state's.
+            if w.starts_with("--") {
+                redirect = None;
+                if let Some((name, _)) = &open
+                    && proto_match_knows(name, w) == Some(false)
+                {
+                    redirect = matches
+                        .iter()
+                        .rposition(|(n, _)| proto_match_knows(n, w).is_none());
+                }
+            }
+            match (redirect, open.as_mut()) {
+                (Some(pos), _) => matches[pos].1.push(words[i].clone()),
+                (None, Some((_, ws))) => ws.push(words[i].clone()),
+                (None, None) => {}
             }
             i += 1;
             continue;
         };
+        redirect = None;
         if invert && !matches!(h, "s" | "d" | "i" | "o" | "p" | "f") {
             return Err(syntax(format!("`!` cannot invert {w}")));
         }
@@ -619,6 +674,19 @@ mod tests {
         assert_eq!(
             rule_text(&r.rule),
             "-m state ! --state NEW -j MARK --set-xmark 0x4000/0x4000"
+        );
+        // Docker < 25 swarm ingress: `--state` after the implicit tcp match is state's.
+        let r = p("-I X -m state -p tcp --sport 8080 --state ESTABLISHED,RELATED -j ACCEPT");
+        assert_eq!(
+            rule_text(&r.rule),
+            "-p tcp -m state --state RELATED,ESTABLISHED -m tcp --sport 8080 -j ACCEPT"
+        );
+        assert!(
+            parse_args(
+                Family::Ipv4,
+                &split_words("-A X -p tcp --sport 1 --bogus 2").unwrap()
+            )
+            .is_err()
         );
     }
 

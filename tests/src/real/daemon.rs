@@ -74,6 +74,10 @@ pub fn start(
     let ctr = s(&ctr_sock);
     let conf_s = s(&conf);
     let proxy = format!("--userland-proxy={}", options.userland_proxy);
+    let bridge = match options.default_bridge_icc {
+        None => "--bridge=none".to_owned(),
+        Some(icc) => format!("--icc={icc}"),
+    };
     let args: Vec<&str> = vec![
         "--data-root",
         &data_root,
@@ -90,7 +94,7 @@ pub fn start(
         &proxy,
         "--iptables=true",
         "--ip6tables=false",
-        "--bridge=none",
+        &bridge,
         "--storage-driver",
         "overlay2",
         "--cgroup-parent",
@@ -98,7 +102,14 @@ pub fn start(
         "--log-level",
         "debug",
     ];
-    core.spawn(host, "dockerd", "dockerd", &args, &[("PATH", &path)])?;
+    let mut env: Vec<(&str, &str)> = vec![("PATH", &path)];
+    env.extend(
+        options
+            .dockerd_env
+            .iter()
+            .map(|(k, v)| (k.as_str(), v.as_str())),
+    );
+    core.spawn(host, "dockerd", "dockerd", &args, &env)?;
     wait_for(&sock, Duration::from_secs(30), |p| {
         http_unix(p, "/_ping").is_ok_and(|b| b.contains("OK"))
     })

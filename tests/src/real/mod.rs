@@ -39,6 +39,11 @@ pub struct Options {
     pub first_host_port: u16,
     /// dockerd `--userland-proxy`. Default false (the incident's setting).
     pub userland_proxy: bool,
+    /// None: `--bridge=none` (no docker0). Some(icc): the default bridge docker0 with
+    /// `--icc=ICC` (legacy `--link` needs it). Default None.
+    pub default_bridge_icc: Option<bool>,
+    /// Extra environment for dockerd (e.g. DOCKER_IPTABLES_SCTP_CHECKSUM=1). Default none.
+    pub dockerd_env: Vec<(String, String)>,
 }
 
 impl Default for Options {
@@ -49,6 +54,8 @@ impl Default for Options {
             faulty_iptables: false,
             first_host_port: 8000,
             userland_proxy: false,
+            default_bridge_icc: None,
+            dockerd_env: Vec::new(),
         }
     }
 }

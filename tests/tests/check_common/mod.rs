@@ -142,3 +142,69 @@ impl Drop for Scratch {
         let _ = std::fs::remove_dir_all(&self.dir);
     }
 }
+
+/// `*table` + `-A` lines → iptables-restore input (chains declared, FORWARD policy DROP as
+/// when dockerd enabled forwarding itself).
+pub fn restore_input(text: &str) -> String {
+    let mut out = String::new();
+    let mut table: Option<String> = None;
+    let mut lines: Vec<&str> = Vec::new();
+    let flush = |out: &mut String, table: &Option<String>, lines: &mut Vec<&str>| {
+        let Some(t) = table else { return };
+        out.push_str(&format!("*{t}\n"));
+        if t == "filter" {
+            out.push_str(":FORWARD DROP [0:0]\n");
+        }
+        let mut chains: Vec<&str> = Vec::new();
+        for l in lines.iter() {
+            let w: Vec<&str> = l.split_whitespace().collect();
+            for c in [
+                Some(w[1]),
+                w.iter().position(|x| *x == "-j").map(|i| w[i + 1]),
+            ]
+            .into_iter()
+            .flatten()
+            {
+                if c.starts_with("DOCKER") && !chains.contains(&c) {
+                    chains.push(c);
+                }
+            }
+        }
+        for c in chains {
+            out.push_str(&format!(":{c} - [0:0]\n"));
+        }
+        for l in lines.drain(..) {
+            out.push_str(l);
+            out.push('\n');
+        }
+        out.push_str("COMMIT\n");
+    };
+    for l in text.lines().map(str::trim).filter(|l| !l.is_empty()) {
+        if let Some(t) = l.strip_prefix('*') {
+            flush(&mut out, &table, &mut lines);
+            table = Some(t.to_owned());
+        } else {
+            lines.push(l);
+        }
+    }
+    flush(&mut out, &table, &mut lines);
+    out
+}
+
+/// Load `rules` (`*table` + `-A` lines) into the scratch netns with iptables-nft-restore and
+/// run `check --docker-state` on `bundle` there, with `extra` arguments.
+pub fn check_loaded(s: &Scratch, rules: &str, bundle: &Value, extra: &[&str]) -> (i32, Value) {
+    s.run("iptables-nft-restore", &[], Some(&restore_input(rules)));
+    let file = s.dir.join("bundle.json");
+    write_json(&file, bundle);
+    let ns = s.path();
+    let mut args = vec![
+        "--netns",
+        &ns,
+        "check",
+        "--docker-state",
+        file.to_str().unwrap(),
+    ];
+    args.extend_from_slice(extra);
+    nfprobe_json(&args)
+}

@@ -1,11 +1,12 @@
-//! Shared pieces of every layout: the builder that records rules in Docker's order, and the
+//! Shared pieces of the iptables layouts: the builder that records rules in Docker's order, the
+//! per-network (`NetFam`) and per-port (`PortFam`) rule builders, legacy links, and the
 //! address spellings Docker uses.
 
 use std::collections::HashMap;
 use std::net::IpAddr;
 
 use super::{ChainSpec, Expectation, Expected, Layout, Op, Order};
-use crate::docker::state::{Container, DockerState, Endpoint, Network, PortBinding};
+use crate::docker::state::{Container, DockerState, Endpoint, Network, PortBinding, Proto};
 use crate::ruleset::parse::{ParseError, parse_args};
 use crate::ruleset::{Family, Rule};
 
@@ -58,18 +59,18 @@ impl Builder {
 
     /// Record a rule; a rule Docker programs twice (same family/table/chain/args) is kept once.
     #[allow(clippy::too_many_arguments)]
-    pub fn rule(
+    pub fn rule<S: AsRef<str>>(
         &mut self,
         family: Family,
         table: &str,
         chain: &str,
         op: Op,
-        args: &[&str],
+        args: &[S],
         owner: Owner<'_>,
         what: impl Into<String>,
         effect: impl Into<String>,
     ) -> usize {
-        let args: Vec<String> = args.iter().map(|s| (*s).to_owned()).collect();
+        let args: Vec<String> = args.iter().map(|s| s.as_ref().to_owned()).collect();
         let key = (family, table.to_owned(), chain.to_owned(), args.clone());
         if let Some(&i) = self.seen.get(&key) {
             return i;
@@ -203,5 +204,567 @@ pub(super) fn port_label(c: &Container, p: &PortBinding) -> String {
         p.proto.as_str(),
         c.name,
         p.container_port
+    )
+}
+
+pub(super) const ISO1: &str = "DOCKER-ISOLATION-STAGE-1";
+pub(super) const ISO2: &str = "DOCKER-ISOLATION-STAGE-2";
+
+/// One network in one family: what every per-network rule builder needs.
+pub(super) struct NetFam<'a> {
+    pub family: Family,
+    pub n: &'a Network,
+    pub br: String,
+    pub sub: String,
+}
+
+impl<'a> NetFam<'a> {
+    /// None when the network has no subnet of this family.
+    pub fn new(n: &'a Network, family: Family) -> Option<Self> {
+        Some(Self {
+            family,
+            n,
+            br: n.bridge(),
+            sub: net_subnet(n, family)?,
+        })
+    }
+
+    pub fn owner(&self) -> Owner<'a> {
+        Owner { net: Some(self.n) }
+    }
+
+    /// `-j SNAT --to-source HOST_IP` with `com.docker.network.host_ipv4|6`, else MASQUERADE.
+    fn nat_target(&self) -> Vec<String> {
+        let host = match self.family {
+            Family::Ipv4 => self.n.host_ipv4,
+            Family::Ipv6 => self.n.host_ipv6,
+        };
+        match host {
+            Some(ip) => vec![
+                "-j".into(),
+                "SNAT".into(),
+                "--to-source".into(),
+                ip.to_string(),
+            ],
+            None => vec!["-j".into(), "MASQUERADE".into()],
+        }
+    }
+
+    /// A rule of this network; `args` may name the bridge as `BR` and the subnet as `SUB`.
+    fn rule(
+        &self,
+        b: &mut Builder,
+        at: At<'_>,
+        args: &[&str],
+        what: String,
+        effect: String,
+    ) -> usize {
+        let args: Vec<&str> = args
+            .iter()
+            .map(|a| match *a {
+                "BR" => self.br.as_str(),
+                "SUB" => self.sub.as_str(),
+                a => a,
+            })
+            .collect();
+        owned_rule(b, self.family, self.n, at, &args, what, effect)
+    }
+
+    /// nat POSTROUTING `-s SUBNET ! -o BR -j MASQUERADE|SNAT` (enable_ip_masquerade).
+    pub fn source_nat(&self, b: &mut Builder) -> usize {
+        let mut a = vec!["-s", "SUB", "!", "-o", "BR"];
+        let t = self.nat_target();
+        a.extend(t.iter().map(String::as_str));
+        self.rule(
+            b,
+            At("nat", "POSTROUTING", Op::Insert),
+            &a,
+            format!("source NAT for {}", self.n.name),
+            format!(
+                "containers on {} cannot reach outside the host (no source NAT)",
+                self.br
+            ),
+        )
+    }
+
+    /// nat DOCKER `-i BR -j RETURN`: traffic from the bridge is never DNATed.
+    pub fn skip_dnat(&self, b: &mut Builder) -> usize {
+        self.rule(
+            b,
+            At("nat", "DOCKER", Op::Insert),
+            &["-i", "BR", "-j", "RETURN"],
+            format!("no DNAT for traffic from {}", self.br),
+            format!(
+                "containers on {} may be DNATed back by published ports",
+                self.br
+            ),
+        )
+    }
+
+    /// nat POSTROUTING `-m addrtype --src-type LOCAL -o BR -j MASQUERADE|SNAT`
+    /// (userland-proxy off).
+    pub fn local_masquerade(&self, b: &mut Builder) -> usize {
+        let mut a = vec!["-m", "addrtype", "--src-type", "LOCAL", "-o", "BR"];
+        let t = self.nat_target();
+        a.extend(t.iter().map(String::as_str));
+        self.rule(
+            b,
+            At("nat", "POSTROUTING", Op::Insert),
+            &a,
+            format!("masquerade host-local traffic into {}", self.br),
+            format!(
+                "ports published on {} time out from this host (localhost:PORT)",
+                self.br
+            ),
+        )
+    }
+
+    /// `-i BR -o BR -j ACCEPT` (icc=true, added with `accept_op`) or `... -j DROP` (icc=false,
+    /// Appended).
+    pub fn icc(&self, b: &mut Builder, chain: &str, accept_op: Op) -> usize {
+        if self.n.icc {
+            self.rule(
+                b,
+                At("filter", chain, accept_op),
+                &["-i", "BR", "-o", "BR", "-j", "ACCEPT"],
+                format!("inter-container traffic on {}", self.n.name),
+                format!("containers on {} cannot talk to each other", self.br),
+            )
+        } else {
+            self.icc_drop(b, chain)
+        }
+    }
+
+    /// `-i BR -o BR -j DROP`, Appended (icc=false).
+    pub fn icc_drop(&self, b: &mut Builder, chain: &str) -> usize {
+        self.rule(
+            b,
+            At("filter", chain, Op::Append),
+            &["-i", "BR", "-o", "BR", "-j", "DROP"],
+            format!("icc=false on {}", self.n.name),
+            format!(
+                "containers on {} can talk to each other although icc=false",
+                self.br
+            ),
+        )
+    }
+
+    /// `-i BR ! -o BR -j ACCEPT`: containers reach out.
+    pub fn outgoing(&self, b: &mut Builder, chain: &str, op: Op) -> usize {
+        self.rule(
+            b,
+            At("filter", chain, op),
+            &["-i", "BR", "!", "-o", "BR", "-j", "ACCEPT"],
+            format!("outgoing traffic from {}", self.br),
+            format!("containers on {} cannot reach outside the host", self.br),
+        )
+    }
+
+    /// `-o BR -m conntrack --ctstate RELATED,ESTABLISHED -j ACCEPT`.
+    pub fn replies(&self, b: &mut Builder, chain: &str, op: Op) -> usize {
+        let args = [
+            "-o",
+            "BR",
+            "-m",
+            "conntrack",
+            "--ctstate",
+            "RELATED,ESTABLISHED",
+            "-j",
+            "ACCEPT",
+        ];
+        let br = &self.br;
+        let effect = format!(
+            "replies to connections made by containers on {br} are dropped when FORWARD's policy is DROP"
+        );
+        let what = format!("replies to containers on {br}");
+        self.rule(b, At("filter", chain, op), &args, what, effect)
+    }
+
+    /// `-o BR -j DOCKER`: forwarded traffic to the bridge passes the per-port ACCEPTs.
+    pub fn to_docker(&self, b: &mut Builder, chain: &str, op: Op) -> usize {
+        let br = &self.br;
+        let effect = format!(
+            "published ports on {br} unreachable from outside (forwarded traffic never reaches their ACCEPT)"
+        );
+        let what = format!("forwarded traffic to {br} through DOCKER");
+        let args = ["-o", "BR", "-j", "DOCKER"];
+        self.rule(b, At("filter", chain, op), &args, what, effect)
+    }
+
+    /// ISOLATION-STAGE-1 `-i BR ! -o BR -j DOCKER-ISOLATION-STAGE-2`.
+    pub fn isolation1(&self, b: &mut Builder, op: Op) -> usize {
+        self.rule(
+            b,
+            At("filter", ISO1, op),
+            &["-i", "BR", "!", "-o", "BR", "-j", ISO2],
+            format!("isolation of {} (stage 1)", self.br),
+            format!("{} is not isolated from other Docker networks", self.br),
+        )
+    }
+
+    /// ISOLATION-STAGE-2 `-o BR -j DROP`, Inserted.
+    pub fn isolation2(&self, b: &mut Builder) -> usize {
+        self.rule(
+            b,
+            At("filter", ISO2, Op::Insert),
+            &["-o", "BR", "-j", "DROP"],
+            format!("isolation of {} (stage 2)", self.br),
+            format!("other Docker networks can reach containers on {}", self.br),
+        )
+    }
+
+    /// Internal network: the two subnet drops (Inserted) in `chain`, with Docker's argument
+    /// lists for leaving and entering.
+    pub fn internal_drops(&self, b: &mut Builder, chain: &str, out: &[&str], into: &[&str]) {
+        let name = &self.n.name;
+        self.rule(
+            b,
+            At("filter", chain, Op::Insert),
+            out,
+            format!("internal network {name}: no traffic out"),
+            format!("containers on internal network {name} can reach outside their subnet"),
+        );
+        self.rule(
+            b,
+            At("filter", chain, Op::Insert),
+            into,
+            format!("internal network {name}: no traffic in"),
+            format!("internal network {name} reachable from outside its subnet"),
+        );
+    }
+}
+
+/// nat PREROUTING / OUTPUT jumps into nat DOCKER (OUTPUT skips loopback with the proxy on).
+pub(super) fn nat_jumps(b: &mut Builder, family: Family, proxy: bool) {
+    let daemon = Owner { net: None };
+    b.rule(
+        family,
+        "nat",
+        "PREROUTING",
+        Op::Append,
+        &["-m", "addrtype", "--dst-type", "LOCAL", "-j", "DOCKER"],
+        daemon,
+        "published ports: incoming traffic to nat DOCKER",
+        "no published port is reachable from outside",
+    );
+    let mut out = vec!["-m", "addrtype", "--dst-type", "LOCAL", "-j", "DOCKER"];
+    if proxy {
+        out.extend(["!", "--dst", loopback(family)]);
+    }
+    b.rule(
+        family,
+        "nat",
+        "OUTPUT",
+        Op::Append,
+        &out,
+        daemon,
+        "published ports: host-local traffic to nat DOCKER",
+        "published ports unreachable from this host itself",
+    );
+}
+
+/// DOCKER-USER: its RETURN (when the version adds one) and the FORWARD jump; returns the
+/// jump's index.
+pub(super) fn docker_user(b: &mut Builder, family: Family, with_return: bool) -> usize {
+    let daemon = Owner { net: None };
+    b.chain(family, "filter", "DOCKER-USER");
+    if with_return {
+        b.rule(
+            family,
+            "filter",
+            "DOCKER-USER",
+            Op::Append,
+            &["-j", "RETURN"],
+            daemon,
+            "end of DOCKER-USER",
+            "none by itself",
+        );
+    }
+    b.rule(
+        family,
+        "filter",
+        "FORWARD",
+        Op::Insert,
+        &["-j", "DOCKER-USER"],
+        daemon,
+        "FORWARD into DOCKER-USER",
+        "rules in DOCKER-USER are never applied",
+    )
+}
+
+/// One published port of one container in one family, with its addresses resolved.
+pub(super) struct PortFam<'a> {
+    pub family: Family,
+    pub c: &'a Container,
+    pub n: &'a Network,
+    pub p: &'a PortBinding,
+    pub br: String,
+    pub cip: IpAddr,
+    /// Host address as Docker passes it (`0/0` for any).
+    pub hip: String,
+    pub label: String,
+}
+
+impl<'a> PortFam<'a> {
+    /// Every published port of a non-internal network with a subnet of this family.
+    pub fn all(state: &'a DockerState, family: Family) -> Vec<PortFam<'a>> {
+        port_mappings(state)
+            .into_iter()
+            .filter_map(|(c, ep, n, p)| {
+                if n.internal || net_subnet(n, family).is_none() {
+                    return None;
+                }
+                Some(PortFam {
+                    family,
+                    c,
+                    n,
+                    p,
+                    br: n.bridge(),
+                    cip: ip_of(ep, family)?,
+                    hip: binding_host(state, n, p, family)?,
+                    label: port_label(c, p),
+                })
+            })
+            .collect()
+    }
+
+    /// nat DOCKER DNAT to the container (Appended); `! -i BR` with the proxy on, and
+    /// `! -s fe80::/10` for IPv6 when `v6_no_link_local`.
+    pub fn dnat(&self, b: &mut Builder, proxy: bool, v6_no_link_local: bool) -> usize {
+        let (proto, hport) = (self.p.proto.as_str(), self.p.host_port.to_string());
+        let dest = join_host_port(self.cip, self.p.container_port);
+        let mut a = vec![
+            "-p",
+            proto,
+            "-d",
+            self.hip.as_str(),
+            "--dport",
+            hport.as_str(),
+            "-j",
+            "DNAT",
+            "--to-destination",
+            dest.as_str(),
+        ];
+        if proxy {
+            a.extend(["!", "-i", self.br.as_str()]);
+        }
+        if v6_no_link_local && self.family == Family::Ipv6 {
+            a.extend(["!", "-s", "fe80::/10"]);
+        }
+        owned_rule(
+            b,
+            self.family,
+            self.n,
+            At("nat", "DOCKER", Op::Append),
+            &a,
+            format!("{}: DNAT", self.label),
+            format!(
+                "port {} on the host is not forwarded to {}:{} ({})",
+                self.p.host_port, self.c.name, self.p.container_port, self.br
+            ),
+        )
+    }
+
+    /// filter DOCKER `! -i BR -o BR -p P -d CIP --dport CPORT -j ACCEPT`.
+    pub fn accept(&self, b: &mut Builder, op: Op) -> usize {
+        let (cip, cport) = (self.cip.to_string(), self.p.container_port.to_string());
+        let br = self.br.as_str();
+        owned_rule(
+            b,
+            self.family,
+            self.n,
+            At("filter", "DOCKER", op),
+            &[
+                "!",
+                "-i",
+                br,
+                "-o",
+                br,
+                "-p",
+                self.p.proto.as_str(),
+                "-d",
+                cip.as_str(),
+                "--dport",
+                cport.as_str(),
+                "-j",
+                "ACCEPT",
+            ],
+            format!("{}: ACCEPT", self.label),
+            format!(
+                "published port {} on {br} unreachable from outside",
+                self.p.host_port
+            ),
+        )
+    }
+
+    /// nat POSTROUTING `-p P -s CIP -d CIP --dport CPORT -j MASQUERADE` (Appended).
+    pub fn hairpin(&self, b: &mut Builder) -> usize {
+        let (cip, cport) = (self.cip.to_string(), self.p.container_port.to_string());
+        owned_rule(
+            b,
+            self.family,
+            self.n,
+            At("nat", "POSTROUTING", Op::Append),
+            &[
+                "-p",
+                self.p.proto.as_str(),
+                "-s",
+                cip.as_str(),
+                "-d",
+                cip.as_str(),
+                "--dport",
+                cport.as_str(),
+                "-j",
+                "MASQUERADE",
+            ],
+            format!("{}: hairpin", self.label),
+            format!(
+                "{} cannot reach its own published port {} via the host",
+                self.c.name, self.p.host_port
+            ),
+        )
+    }
+
+    /// mangle POSTROUTING `-p sctp --sport CPORT -j CHECKSUM --checksum-fill` (SCTP only).
+    pub fn sctp_checksum(&self, b: &mut Builder) -> Option<usize> {
+        if self.p.proto != Proto::Sctp {
+            return None;
+        }
+        let cport = self.p.container_port.to_string();
+        Some(owned_rule(
+            b,
+            self.family,
+            self.n,
+            At("mangle", "POSTROUTING", Op::Append),
+            &[
+                "-p",
+                "sctp",
+                "--sport",
+                cport.as_str(),
+                "-j",
+                "CHECKSUM",
+                "--checksum-fill",
+            ],
+            format!("{}: SCTP checksum", self.label),
+            format!(
+                "SCTP replies from {} leave with no checksum filled in (dropped by peers behind NICs without SCTP offload)",
+                self.c.name
+            ),
+        ))
+    }
+}
+
+/// Legacy `--link` on a network with icc=false: per exposed port of the linked (child)
+/// container, filter DOCKER `-i BR -o BR -p P -s PARENT -d CHILD --dport N -j ACCEPT` and the
+/// reply `-s CHILD -d PARENT --sport N` (moby iptables.go `ChainInfo.Link`, Appended; IPv4
+/// only: links carry the endpoints' IPv4 addresses; only on the default bridge network).
+pub(super) fn links(b: &mut Builder, state: &DockerState, family: Family) {
+    if family != Family::Ipv4 {
+        return;
+    }
+    let Some(n) = state.network("bridge") else {
+        return;
+    };
+    if n.icc || n.internal {
+        return;
+    }
+    let br = n.bridge();
+    let on_bridge = |c: &Container| {
+        c.endpoints
+            .iter()
+            .find(|e| e.network == n.name)
+            .and_then(|e| e.ipv4)
+    };
+    for parent in &state.containers {
+        let Some(pip) = on_bridge(parent) else {
+            continue;
+        };
+        for child_name in &parent.links {
+            let Some(child) = state.containers.iter().find(|c| &c.name == child_name) else {
+                continue;
+            };
+            let Some(cip) = on_bridge(child) else {
+                continue;
+            };
+            let (pip, cip) = (pip.to_string(), cip.to_string());
+            for ep in child.link_ports() {
+                let (proto, port) = (ep.proto.as_str(), ep.port.to_string());
+                let spec = format!("{}/{proto}", ep.port);
+                for (src, dst, dir, what, effect) in [
+                    (
+                        &pip,
+                        &cip,
+                        "--dport",
+                        format!("link {} -> {} {spec}", parent.name, child.name),
+                        format!(
+                            "{} cannot reach linked container {} on {spec} (icc=false on {br})",
+                            parent.name, child.name
+                        ),
+                    ),
+                    (
+                        &cip,
+                        &pip,
+                        "--sport",
+                        format!("link {} -> {} {spec}: replies", parent.name, child.name),
+                        format!(
+                            "replies from {} {spec} to {} are dropped (icc=false on {br})",
+                            child.name, parent.name
+                        ),
+                    ),
+                ] {
+                    b.rule(
+                        family,
+                        "filter",
+                        "DOCKER",
+                        Op::Append,
+                        &[
+                            "-i",
+                            br.as_str(),
+                            "-o",
+                            br.as_str(),
+                            "-p",
+                            proto,
+                            "-s",
+                            src.as_str(),
+                            "-d",
+                            dst.as_str(),
+                            dir,
+                            port.as_str(),
+                            "-j",
+                            "ACCEPT",
+                        ],
+                        Owner { net: Some(n) },
+                        what,
+                        effect,
+                    );
+                }
+            }
+        }
+    }
+}
+
+/// Where a rule goes: table, chain, and how Docker adds it.
+#[derive(Clone, Copy)]
+pub(super) struct At<'a>(pub &'a str, pub &'a str, pub Op);
+
+/// A rule owned by network `n`.
+pub(super) fn owned_rule(
+    b: &mut Builder,
+    family: Family,
+    n: &Network,
+    At(table, chain, op): At<'_>,
+    args: &[&str],
+    what: String,
+    effect: String,
+) -> usize {
+    b.rule(
+        family,
+        table,
+        chain,
+        op,
+        args,
+        Owner { net: Some(n) },
+        what,
+        effect,
     )
 }

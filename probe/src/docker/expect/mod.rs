@@ -1,6 +1,8 @@
 //! The rules each Docker version installs, one module per rule layout:
 //! `v20` (20.10–27.x: per-network rules in FORWARD), `v28` (28.0.x, 28.2+ and 29 with the
 //! iptables backend: DOCKER-FORWARD/CT/BRIDGE), `nft29` (29 with `firewall-backend: nftables`).
+//! `common` holds the per-network and per-port rule builders the iptables layouts share (and
+//! legacy links), `swarm` the routing mesh's DOCKER-INGRESS rules.
 //!
 //! Each expected rule is kept as Docker's own argument list (what it passes to `iptables -C`,
 //! so `claims` can ask exactly Docker's question) and turned into a canonical `Rule` through
@@ -9,6 +11,7 @@
 
 mod common;
 pub mod nft29;
+pub mod swarm;
 pub mod v20;
 pub mod v28;
 
@@ -140,7 +143,7 @@ pub struct Expectation {
     pub order: Vec<Order>,
     /// nftables backend: tables/chains that must exist.
     pub nft: Vec<nft29::NftExpected>,
-    /// Settings we know about but cannot model exactly (reported, never guessed).
+    /// What the expectation could not check (reported, never guessed).
     pub notes: Vec<String>,
 }
 
@@ -161,5 +164,7 @@ pub fn canonical(e: &Expectation) -> Vec<Result<Rule, String>> {
         .collect()
 }
 
+#[cfg(test)]
+mod settings_tests;
 #[cfg(test)]
 pub(crate) mod tests;

@@ -8,23 +8,13 @@ use crate::docker::state::*;
 
 pub(crate) fn example_state(proxy: bool, with_user_net: bool) -> DockerState {
     let mut nets = vec![Network {
-        name: "bridge".into(),
         id: "f".repeat(64),
         bridge: "docker0".into(),
-        internal: false,
-        enable_ipv6: false,
         subnets: vec![Subnet {
             subnet: "172.17.0.0/16".parse().unwrap(),
             gateway: Some("172.17.0.1".parse().unwrap()),
         }],
-        icc: true,
-        masquerade: true,
-        host_ipv4: None,
-        host_ipv6: None,
-        host_binding_ipv4: None,
-        gateway_mode_ipv4: GatewayMode::Nat,
-        gateway_mode_ipv6: GatewayMode::Nat,
-        options: Default::default(),
+        ..Network::with_defaults("bridge")
     }];
     let mut containers = vec![];
     if with_user_net {
@@ -51,6 +41,8 @@ pub(crate) fn example_state(proxy: bool, with_user_net: bool) -> DockerState {
                 proto: Proto::Tcp,
             }],
             ports_network: None,
+            exposed: vec![],
+            links: vec![],
         });
     }
     DockerState {
@@ -64,6 +56,7 @@ pub(crate) fn example_state(proxy: bool, with_user_net: bool) -> DockerState {
         },
         networks: nets,
         containers,
+        swarm: None,
     }
 }
 
@@ -94,26 +87,33 @@ pub(crate) fn parse_save(text: &str) -> Vec<(String, String, Rule)> {
 }
 
 fn check(state: &DockerState, text: &str, only_tables: &[&str]) {
-    let e = expect(state, Layout::V28_0);
+    assert_layout(state, Layout::V28_0, text, only_tables);
+}
+
+/// The expectation's (table, chain, rule) in `tables` (all when empty) equals `text` exactly,
+/// each once, and every ordering constraint holds in `text`'s order.
+pub(crate) fn assert_layout(state: &DockerState, layout: Layout, text: &str, tables: &[&str]) {
+    let e = expect(state, layout);
     let canon = canonical(&e);
     let want = parse_save(text);
+    let wanted = |t: &str| tables.is_empty() || tables.contains(&t);
     let got: Vec<(String, String, Rule)> = e
         .rules
         .iter()
         .zip(&canon)
-        .filter(|(r, _)| only_tables.is_empty() || only_tables.contains(&r.table.as_str()))
+        .filter(|(r, _)| wanted(&r.table))
         .map(|(r, c)| (r.table.clone(), r.chain.clone(), c.clone().unwrap()))
         .collect();
     for g in &got {
-        assert!(want.contains(g), "expected but not in the example: {g:?}");
+        assert!(want.contains(g), "expected but not in the listing: {g:?}");
     }
     for w in &want {
-        assert!(got.contains(w), "in the example but not expected: {w:?}");
+        assert!(got.contains(w), "in the listing but not expected: {w:?}");
     }
-    // Every ordering constraint holds in Docker's own listing.
+    assert_eq!(got.len(), want.len(), "each rule once");
     for o in &e.order {
         let (a, b) = (&e.rules[o.first], &e.rules[o.then]);
-        if !only_tables.is_empty() && !only_tables.contains(&a.table.as_str()) {
+        if !wanted(&a.table) {
             continue;
         }
         let pos = |i: usize| {
