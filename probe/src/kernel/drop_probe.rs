@@ -13,7 +13,7 @@ use std::path::Path;
 
 use aya::maps::lpm_trie::{Key as LpmKey, LpmTrie};
 use aya::maps::{HashMap, MapData, PerCpuArray, PerCpuHashMap, PerCpuValues, RingBuf};
-use aya::programs::tc::{self, TcAttachType};
+use aya::programs::tc::{self, NlOptions, TcAttachOptions, TcAttachType};
 use aya::programs::{BtfTracePoint, SchedClassifier};
 use aya::util::KernelVersion;
 use aya::{Ebpf, EbpfLoader};
@@ -23,6 +23,7 @@ use probe_common::drops::{
 use thiserror::Error;
 
 use super::btf::{Btf, BtfError};
+use super::clsact;
 use super::netns::{NetnsError, NetnsSpec, run_in};
 
 pub const PROG_DROPS: &str = "nfp_drops";
@@ -182,6 +183,65 @@ pub struct DropProbe {
     tcx: bool,
     /// (netns inode, ifindex) with tc programs attached.
     tc_attached: Vec<(u32, u32)>,
+    /// clsact fallback: every interface we attached filters to, and whether its clsact qdisc
+    /// is ours to remove on exit (we created it, or a killed earlier run of ours did).
+    clsact: Vec<ClsactIface>,
+}
+
+#[derive(Debug)]
+struct ClsactIface {
+    ns: Option<NetnsSpec>,
+    ifname: String,
+    ifindex: u32,
+    owned: bool,
+}
+
+/// Whether a clsact filter is one of ours (by program name).
+fn is_ours(f: &clsact::Filter) -> bool {
+    f.bpf_name
+        .as_deref()
+        .is_some_and(|n| n == PROG_TC_IN || n == PROG_TC_OUT)
+}
+
+impl Drop for DropProbe {
+    /// tcx links and the tracepoint go with their fds; clsact filters and qdiscs do not:
+    /// remove ours explicitly (before aya's own link cleanup, which stops at its first error).
+    fn drop(&mut self) {
+        for c in self.clsact.drain(..) {
+            let ClsactIface {
+                ns,
+                ifname,
+                ifindex,
+                owned,
+            } = c;
+            let res = run_in(ns.as_ref(), move || {
+                for (name, ty) in [
+                    (PROG_TC_IN, TcAttachType::Ingress),
+                    (PROG_TC_OUT, TcAttachType::Egress),
+                ] {
+                    if let Err(e) = tc::qdisc_detach_program(&ifname, ty, name) {
+                        log::debug!("detaching {name} from {ifname}: {e}");
+                    }
+                }
+                if owned {
+                    match clsact::filters(ifindex) {
+                        Ok(f) if f.is_empty() => {
+                            if let Err(e) = clsact::delete(ifindex) {
+                                log::warn!("removing the clsact qdisc of {ifname}: {e}");
+                            }
+                        }
+                        Ok(_) => log::info!(
+                            "leaving the clsact qdisc of {ifname}: it holds filters of others"
+                        ),
+                        Err(e) => log::warn!("listing the tc filters of {ifname}: {e}"),
+                    }
+                }
+            });
+            if let Err(e) = res {
+                log::warn!("cleaning up tc: {e}");
+            }
+        }
+    }
 }
 
 impl std::fmt::Debug for DropProbe {
@@ -194,8 +254,14 @@ impl std::fmt::Debug for DropProbe {
 }
 
 impl DropProbe {
-    /// Load the embedded object with `config` and attach the `kfree_skb` tracepoint.
-    pub fn load(object: &[u8], config: &DropConfig) -> Result<Self, DropProbeError> {
+    /// Load the embedded object with `config` and attach the `kfree_skb` tracepoint. tc
+    /// programs attach through tcx links on kernels ≥ 6.6, else (or with `force_clsact`)
+    /// as filters of a clsact qdisc.
+    pub fn load(
+        object: &[u8],
+        config: &DropConfig,
+        force_clsact: bool,
+    ) -> Result<Self, DropProbeError> {
         if object.is_empty() {
             return Err(DropProbeError::NotEmbedded);
         }
@@ -228,12 +294,14 @@ impl DropProbe {
             .ok_or(DropProbeError::Missing("map NFP_SAMPLES"))?;
         let samples =
             RingBuf::try_from(samples).map_err(|e| aya_err("opening the sample ring", e))?;
-        let tcx = KernelVersion::current().is_ok_and(|v| v >= KernelVersion::new(6, 6, 0));
+        let tcx = !force_clsact
+            && KernelVersion::current().is_ok_and(|v| v >= KernelVersion::new(6, 6, 0));
         Ok(Self {
             ebpf,
             samples: Some(samples),
             tcx,
             tc_attached: Vec::new(),
+            clsact: Vec::new(),
         })
     }
 
@@ -342,6 +410,17 @@ impl DropProbe {
             }
         }
         let tcx = self.tcx;
+        if !tcx {
+            let iface = ifname.to_owned();
+            // clsact works in the calling thread's namespace, like tc itself.
+            let owned = run_in(ns, move || prepare_clsact(&iface, ifindex))?;
+            self.clsact.push(ClsactIface {
+                ns: ns.cloned(),
+                ifname: ifname.to_owned(),
+                ifindex,
+                owned,
+            });
+        }
         for (name, ty) in [
             (PROG_TC_IN, TcAttachType::Ingress),
             (PROG_TC_OUT, TcAttachType::Egress),
@@ -355,18 +434,16 @@ impl DropProbe {
             let iface = ifname.to_owned();
             // tc/tcx resolve the interface in the calling thread's namespace.
             let res = run_in(ns, move || {
-                let ifname = iface;
-                if !tcx {
-                    // A SIGKILLed earlier run leaves its clsact filters behind: remove them.
-                    match tc::qdisc_detach_program(&ifname, ty, name) {
-                        Ok(()) => log::info!("removed a leftover {name} filter from {ifname}"),
-                        Err(e) => log::debug!("no leftover {name} on {ifname}: {e}"),
-                    }
-                    if let Err(e) = tc::qdisc_add_clsact(&ifname) {
-                        log::debug!("clsact on {ifname}: {e} (probably exists)");
-                    }
+                if tcx {
+                    prog.attach(&iface, ty).map(|_| ())
+                } else {
+                    prog.attach_with_options(
+                        &iface,
+                        ty,
+                        TcAttachOptions::Netlink(NlOptions::default()),
+                    )
+                    .map(|_| ())
                 }
-                prog.attach(&ifname, ty).map(|_| ())
             })?;
             res.map_err(|e| aya_err(format!("attaching {name} to {ifname}"), e))?;
         }
@@ -434,6 +511,34 @@ impl DropProbe {
             }
         }
         out
+    }
+}
+
+/// Before attaching in clsact mode: remove filters a SIGKILLed earlier run left on `ifname`,
+/// make sure a clsact qdisc exists, and say whether it is ours to remove on exit: we created
+/// it, or it held nothing but our leftovers (an earlier run created it and was killed).
+fn prepare_clsact(ifname: &str, ifindex: u32) -> bool {
+    let mut leftovers = false;
+    for (name, ty) in [
+        (PROG_TC_IN, TcAttachType::Ingress),
+        (PROG_TC_OUT, TcAttachType::Egress),
+    ] {
+        match tc::qdisc_detach_program(ifname, ty, name) {
+            Ok(()) => {
+                leftovers = true;
+                log::info!(
+                    "removed a leftover {name} filter from {ifname} (an earlier run was killed)"
+                );
+            }
+            Err(e) => log::debug!("no leftover {name} on {ifname}: {e}"),
+        }
+    }
+    match tc::qdisc_add_clsact(ifname) {
+        Ok(()) => true,
+        Err(e) => {
+            log::debug!("clsact on {ifname}: {e} (it exists)");
+            leftovers && clsact::filters(ifindex).is_ok_and(|f| f.iter().all(is_ours))
+        }
     }
 }
 

@@ -118,21 +118,14 @@ fn udp_round(ctr: &NetnsSpec, cli: &NetnsSpec, dst: Ipv4Addr) -> Result<f64> {
             let first = Instant::now();
             s.set_read_timeout(Some(Duration::from_secs(1)))?;
             let mut total = n as u64;
-            let mut last = first;
-            loop {
+            let last = loop {
                 match s.recv(&mut buf) {
-                    Ok(1) => {
-                        last = Instant::now();
-                        break;
-                    }
+                    Ok(1) => break Instant::now(),
                     Ok(n) => total += n as u64,
-                    Err(_) => {
-                        // Quiet for a second: the end marker was lost.
-                        last = Instant::now() - Duration::from_secs(1);
-                        break;
-                    }
+                    // Quiet for a second: the end marker was lost.
+                    Err(_) => break Instant::now() - Duration::from_secs(1),
                 }
-            }
+            };
             let took = last.duration_since(first);
             Ok((total, took))
         })
