@@ -106,6 +106,9 @@ pub struct IfKey {
     pub dir: u32,
 }
 
+/// Slots of the tc counters' array fast path (NFP_IFSLOT, NFP_IFFAST).
+pub const IF_SLOTS: u32 = 256;
+
 pub const DIR_INGRESS: u32 = 0;
 pub const DIR_EGRESS: u32 = 1;
 

@@ -7,7 +7,7 @@ use aya_ebpf::{
     bindings::TC_ACT_UNSPEC,
     helpers::{bpf_ktime_get_ns, bpf_probe_read_kernel},
     macros::{btf_tracepoint, classifier, map},
-    maps::{HashMap, LpmTrie, PerCpuArray, PerCpuHashMap, RingBuf, lpm_trie::Key},
+    maps::{Array, HashMap, LpmTrie, PerCpuArray, PerCpuHashMap, RingBuf, lpm_trie::Key},
     programs::{BtfTracePointContext, TcContext},
 };
 use probe_common::drops::*;
@@ -47,6 +47,14 @@ static NFP_NETS4: LpmTrie<[u8; 4], WatchKey> = LpmTrie::with_max_entries(1024, 0
 static NFP_NETS6: LpmTrie<[u8; 16], WatchKey> = LpmTrie::with_max_entries(1024, 0);
 #[map]
 static NFP_IFCOUNT: PerCpuHashMap<IfKey, Counter> = PerCpuHashMap::with_max_entries(4096, 0);
+/// Fast path of the tc counters: slot `ifindex % IF_SLOTS` belongs to the interface userspace
+/// wrote there (0 = none); its counters are `NFP_IFFAST[slot * 2 + dir]`. Array lookups are
+/// inlined by the verifier, a hash lookup is a call: this is paid by every packet on every
+/// watched interface. Interfaces whose slot is taken use NFP_IFCOUNT.
+#[map]
+static NFP_IFSLOT: Array<u32> = Array::with_max_entries(IF_SLOTS, 0);
+#[map]
+static NFP_IFFAST: PerCpuArray<Counter> = PerCpuArray::with_max_entries(IF_SLOTS * 2, 0);
 
 const ETH_P_IP_BE: u16 = 0x0008; // htons(0x0800)
 const ETH_P_IPV6_BE: u16 = 0xdd86; // htons(0x86dd)
@@ -373,13 +381,19 @@ unsafe fn fill_flow(c: &DropConfig, skb: *const u8, s: &mut DropSample) {
 fn count_if(ctx: &TcContext, dir: u32) -> i32 {
     // SAFETY: reading __sk_buff fields the verifier allows for tc programs.
     let ifindex = unsafe { (*ctx.skb.skb).ifindex };
-    let key = IfKey { ifindex, dir };
-    // Only interfaces userspace registered have an entry; others are not counted.
-    if let Some(v) = NFP_IFCOUNT.get_ptr_mut(&key) {
+    let len = ctx.len() as u64;
+    let slot = ifindex % IF_SLOTS;
+    let v = if NFP_IFSLOT.get(slot) == Some(&ifindex) {
+        NFP_IFFAST.get_ptr_mut(slot * 2 + dir)
+    } else {
+        // Only interfaces userspace registered have an entry; others are not counted.
+        NFP_IFCOUNT.get_ptr_mut(&IfKey { ifindex, dir })
+    };
+    if let Some(v) = v {
         // SAFETY: per-CPU value, only this CPU writes it.
         unsafe {
             (*v).packets += 1;
-            (*v).bytes += ctx.len() as u64;
+            (*v).bytes += len;
         }
     }
     TC_ACT_UNSPEC

@@ -12,13 +12,14 @@ use std::os::unix::fs::MetadataExt;
 use std::path::Path;
 
 use aya::maps::lpm_trie::{Key as LpmKey, LpmTrie};
-use aya::maps::{HashMap, MapData, PerCpuArray, PerCpuHashMap, PerCpuValues, RingBuf};
+use aya::maps::{Array, HashMap, MapData, PerCpuArray, PerCpuHashMap, PerCpuValues, RingBuf};
 use aya::programs::tc::{self, NlOptions, TcAttachOptions, TcAttachType};
 use aya::programs::{BtfTracePoint, SchedClassifier};
 use aya::util::KernelVersion;
 use aya::{Ebpf, EbpfLoader};
 use probe_common::drops::{
-    Counter, DIR_EGRESS, DIR_INGRESS, DropConfig, DropKey, DropSample, IfKey, STATS_LEN, WatchKey,
+    Counter, DIR_EGRESS, DIR_INGRESS, DropConfig, DropKey, DropSample, IF_SLOTS, IfKey, STATS_LEN,
+    WatchKey,
 };
 use thiserror::Error;
 
@@ -37,6 +38,8 @@ const MAP_DROPS: &str = "NFP_DROPS";
 const MAP_SAMPLES: &str = "NFP_SAMPLES";
 const MAP_STATS: &str = "NFP_STATS";
 const MAP_IFCOUNT: &str = "NFP_IFCOUNT";
+const MAP_IFSLOT: &str = "NFP_IFSLOT";
+const MAP_IFFAST: &str = "NFP_IFFAST";
 const MAP_NETS4: &str = "NFP_NETS4";
 const MAP_NETS6: &str = "NFP_NETS6";
 
@@ -186,6 +189,8 @@ pub struct DropProbe {
     /// clsact fallback: every interface we attached filters to, and whether its clsact qdisc
     /// is ours to remove on exit (we created it, or a killed earlier run of ours did).
     clsact: Vec<ClsactIface>,
+    /// tc counters' array fast path: slot → the ifindex that owns it.
+    fast_slots: std::collections::BTreeMap<u32, u32>,
 }
 
 #[derive(Debug)]
@@ -302,6 +307,7 @@ impl DropProbe {
             tcx,
             tc_attached: Vec::new(),
             clsact: Vec::new(),
+            fast_slots: std::collections::BTreeMap::new(),
         })
     }
 
@@ -393,22 +399,7 @@ impl DropProbe {
         if self.tc_attached.contains(&(netns_ino, ifindex)) {
             return Ok(());
         }
-        {
-            let map = self
-                .ebpf
-                .map_mut(MAP_IFCOUNT)
-                .ok_or(DropProbeError::Missing("map NFP_IFCOUNT"))?;
-            let mut counters: PerCpuHashMap<_, IfKey, Counter> =
-                PerCpuHashMap::try_from(map).map_err(|e| aya_err("opening NFP_IFCOUNT", e))?;
-            let ncpu = aya::util::nr_cpus().map_err(|(_, e)| aya_err("counting CPUs", e))?;
-            for dir in [DIR_INGRESS, DIR_EGRESS] {
-                let zero = PerCpuValues::try_from(vec![Counter::default(); ncpu])
-                    .map_err(|e| aya_err("per-CPU values", e))?;
-                counters
-                    .insert(IfKey { ifindex, dir }, zero, 0)
-                    .map_err(|e| aya_err("registering interface counters", e))?;
-            }
-        }
+        self.register_if(ifindex)?;
         let tcx = self.tcx;
         if !tcx {
             let iface = ifname.to_owned();
@@ -451,14 +442,77 @@ impl DropProbe {
         Ok(())
     }
 
+    /// Zeroed counters for `ifindex`: in its slot of the array fast path if free, else in the
+    /// hash. The tc programs count only registered interfaces.
+    fn register_if(&mut self, ifindex: u32) -> Result<(), DropProbeError> {
+        let ncpu = aya::util::nr_cpus().map_err(|(_, e)| aya_err("counting CPUs", e))?;
+        let zero = || {
+            PerCpuValues::try_from(vec![Counter::default(); ncpu])
+                .map_err(|e| aya_err("per-CPU values", e))
+        };
+        let slot = ifindex % IF_SLOTS;
+        if !self.fast_slots.contains_key(&slot) {
+            {
+                let map = self
+                    .ebpf
+                    .map_mut(MAP_IFFAST)
+                    .ok_or(DropProbeError::Missing("map NFP_IFFAST"))?;
+                let mut fast: PerCpuArray<_, Counter> =
+                    PerCpuArray::try_from(map).map_err(|e| aya_err("opening NFP_IFFAST", e))?;
+                for dir in [DIR_INGRESS, DIR_EGRESS] {
+                    fast.set(slot * 2 + dir, zero()?, 0)
+                        .map_err(|e| aya_err("registering interface counters", e))?;
+                }
+            }
+            let map = self
+                .ebpf
+                .map_mut(MAP_IFSLOT)
+                .ok_or(DropProbeError::Missing("map NFP_IFSLOT"))?;
+            let mut slots: Array<_, u32> =
+                Array::try_from(map).map_err(|e| aya_err("opening NFP_IFSLOT", e))?;
+            slots
+                .set(slot, ifindex, 0)
+                .map_err(|e| aya_err("registering interface counters", e))?;
+            self.fast_slots.insert(slot, ifindex);
+            return Ok(());
+        }
+        let map = self
+            .ebpf
+            .map_mut(MAP_IFCOUNT)
+            .ok_or(DropProbeError::Missing("map NFP_IFCOUNT"))?;
+        let mut counters: PerCpuHashMap<_, IfKey, Counter> =
+            PerCpuHashMap::try_from(map).map_err(|e| aya_err("opening NFP_IFCOUNT", e))?;
+        for dir in [DIR_INGRESS, DIR_EGRESS] {
+            counters
+                .insert(IfKey { ifindex, dir }, zero()?, 0)
+                .map_err(|e| aya_err("registering interface counters", e))?;
+        }
+        Ok(())
+    }
+
     /// Drop counters summed over CPUs.
     pub fn drops(&self) -> Result<Vec<(DropKey, Counter)>, DropProbeError> {
         self.summed(MAP_DROPS, "map NFP_DROPS")
     }
 
-    /// Per-interface, per-direction tc counters summed over CPUs.
+    /// Per-interface, per-direction tc counters summed over CPUs (fast slots and hash).
     pub fn if_counters(&self) -> Result<Vec<(IfKey, Counter)>, DropProbeError> {
-        self.summed(MAP_IFCOUNT, "map NFP_IFCOUNT")
+        let mut out = self.summed(MAP_IFCOUNT, "map NFP_IFCOUNT")?;
+        let map = self
+            .ebpf
+            .map(MAP_IFFAST)
+            .ok_or(DropProbeError::Missing("map NFP_IFFAST"))?;
+        let fast: PerCpuArray<_, Counter> =
+            PerCpuArray::try_from(map).map_err(|e| aya_err("opening NFP_IFFAST", e))?;
+        for (&slot, &ifindex) in &self.fast_slots {
+            for dir in [DIR_INGRESS, DIR_EGRESS] {
+                let v = fast
+                    .get(&(slot * 2 + dir), 0)
+                    .map_err(|e| aya_err("reading NFP_IFFAST", e))?;
+                out.push((IfKey { ifindex, dir }, sum(&v)));
+            }
+        }
+        Ok(out)
     }
 
     /// Every entry of a per-CPU counter hash, its values summed over CPUs.
