@@ -1,4 +1,4 @@
-//! `cargo xtask bench drops [BLOCKS]`: what `nfprobe drops` costs and whether it keeps up.
+//! `cargo xtask bench drops [BLOCKS | storm]`: what `nfprobe drops` costs and whether it keeps up.
 //!
 //! Builds its own namespaces (removed at the end, also on error): a "host" with a Docker-named
 //! bridge and a routed client link, a "container" behind the bridge, a "client" outside.
@@ -294,10 +294,27 @@ impl Throughput {
     }
 }
 
-/// Frames into the storm tap from every CPU for `dur`; (sent, delivered). Sent = writes the
-/// kernel completed; delivered = datagrams that reached a socket listening on the storm's
-/// destination (0 while the netdev ingress drop holds).
-fn storm(t: &Topo, dur: Duration) -> Result<(u64, u64)> {
+/// What one storm did.
+#[derive(Debug, Clone, Copy)]
+struct Blast {
+    /// Writes the kernel completed.
+    sent: u64,
+    /// Datagrams that reached a socket listening on the storm's destination (0 while the
+    /// netdev ingress drop holds).
+    delivered: u64,
+    /// CPU time of the writer threads, which run the receive path and the drop too: the cost
+    /// per frame does not depend on how much CPU other work leaves the bench.
+    cpu: Duration,
+}
+
+impl Blast {
+    fn ns_per_frame(&self) -> f64 {
+        self.cpu.as_nanos() as f64 / self.sent.max(1) as f64
+    }
+}
+
+/// Frames into the storm tap from every CPU for `dur`.
+fn storm(t: &Topo, dur: Duration) -> Result<Blast> {
     let threads = std::thread::available_parallelism().map_or(2, |n| n.get());
     let host = spec(&t.host);
     let sink = run_in(Some(&host), || -> Result<UdpSocket> {
@@ -316,18 +333,20 @@ fn storm(t: &Topo, dur: Duration) -> Result<(u64, u64)> {
         let host = spec(&t.host);
         let frame = frame.clone();
         handles.push(std::thread::spawn(move || {
-            run_in(Some(&host), move || -> Result<u64> {
+            run_in(Some(&host), move || -> Result<(u64, Duration)> {
                 pin_to_cpu(cpu);
                 let tx = storm_tx::TapTx::open(STORM_IF).context("tap queue and io_uring")?;
                 Ok(tx.blast(&frame, dur)?)
             })?
         }));
     }
-    let mut sent = 0;
+    let (mut sent, mut cpu) = (0, Duration::ZERO);
     for h in handles {
-        sent += h
+        let (n, c) = h
             .join()
             .map_err(|_| anyhow::anyhow!("storm thread panicked"))??;
+        sent += n;
+        cpu += c;
     }
     std::thread::sleep(Duration::from_millis(100));
     let mut delivered = 0u64;
@@ -335,13 +354,16 @@ fn storm(t: &Topo, dur: Duration) -> Result<(u64, u64)> {
     while sink.recv(&mut buf).is_ok() {
         delivered += 1;
     }
-    Ok((sent, delivered))
+    Ok(Blast {
+        sent,
+        delivered,
+        cpu,
+    })
 }
 
 /// Storm results of one run with the probe attached.
 struct Storm {
-    sent: u64,
-    delivered: u64,
+    blast: Blast,
     counted: u64,
     rows: Vec<serde_json::Value>,
     summary: serde_json::Value,
@@ -349,7 +371,7 @@ struct Storm {
 
 fn storm_with_probe(t: &Topo, bin: &Path, dur: Duration) -> Result<Storm> {
     let probe = Probe::start(bin, &t.host, &[t.bridge.as_str(), STORM_IF])?;
-    let (sent, delivered) = storm(t, dur)?;
+    let blast = storm(t, dur)?;
     std::thread::sleep(Duration::from_millis(200));
     let summary = probe.stop()?;
     let rows: Vec<serde_json::Value> = summary["drops"]
@@ -363,8 +385,7 @@ fn storm_with_probe(t: &Topo, bin: &Path, dur: Duration) -> Result<Storm> {
         .unwrap_or_default();
     let counted = rows.iter().filter_map(|r| r["packets"].as_u64()).sum();
     Ok(Storm {
-        sent,
-        delivered,
+        blast,
         counted,
         rows,
         summary,
@@ -372,29 +393,34 @@ fn storm_with_probe(t: &Topo, bin: &Path, dur: Duration) -> Result<Storm> {
 }
 
 fn run(args: &[String]) -> Result<()> {
+    // `storm` alone skips the throughput part (quicker, for work on the storm).
+    let storm_only = args.first().is_some_and(|a| a == "storm");
     let blocks = match args.first() {
-        Some(a) => a
+        Some(a) if !storm_only => a
             .parse::<usize>()
             .ok()
             .filter(|&n| n >= 1)
-            .with_context(|| format!("BLOCKS must be a number >= 1, got {a:?}"))?,
-        None => BLOCKS,
+            .with_context(|| format!("BLOCKS must be a number >= 1 or `storm`, got {a:?}"))?,
+        _ => BLOCKS,
     };
     let bin = super::release_nfprobe()?;
     step("building the bench namespaces");
     let t = build_topo()?;
-    step(&format!(
-        "TCP/UDP client -> {CTR_ADDR} through {} ({blocks} ABBA blocks of fixed-work rounds)",
-        t.bridge,
-    ));
-    let tcp = throughput(&t, &bin, Proto::Tcp, blocks)?;
-    let udp = throughput(&t, &bin, Proto::Udp, blocks)?;
+    let (mut tcp, mut udp) = (None, None);
+    if !storm_only {
+        step(&format!(
+            "TCP/UDP client -> {CTR_ADDR} through {} ({blocks} ABBA blocks of fixed-work rounds)",
+            t.bridge,
+        ));
+        tcp = Some(throughput(&t, &bin, Proto::Tcp, blocks)?);
+        udp = Some(throughput(&t, &bin, Proto::Udp, blocks)?);
+    }
 
     step(&format!(
         "drop storm: {}s of frames written into tap {STORM_IF} (netdev ingress drop), without probe",
         STORM.as_secs(),
     ));
-    let (bare_sent, bare_delivered) = storm(&t, STORM)?;
+    let bare = storm(&t, STORM)?;
     step("drop storm with nfprobe drops attached");
     let s = storm_with_probe(&t, &bin, STORM)?;
     // The cost of one drop to the probe's programs, measured in a separate short storm: the
@@ -407,27 +433,37 @@ fn run(args: &[String]) -> Result<()> {
     let load = std::fs::read_to_string("/proc/loadavg").unwrap_or_default();
 
     let secs = STORM.as_secs_f64();
-    let expected = s.sent - s.delivered;
-    let bare = (bare_sent - bare_delivered) as f64 / secs;
+    let expected = s.blast.sent - s.blast.delivered;
+    let bare_rate = (bare.sent - bare.delivered) as f64 / secs;
     let with = expected as f64 / secs;
+    let ncpu = std::thread::available_parallelism().map_or(1, |n| n.get());
     println!(
-        "\nnfprobe drops benchmark ({} CPUs; load average at the end: {})",
-        std::thread::available_parallelism().map_or(0, |n| n.get()),
+        "\nnfprobe drops benchmark ({ncpu} CPUs; load average at the end: {})",
         load.split_whitespace()
             .take(3)
             .collect::<Vec<_>>()
             .join(" ")
     );
-    tcp.print();
-    udp.print();
+    for r in [&tcp, &udp].into_iter().flatten() {
+        r.print();
+    }
     println!(
         "  drop storm ({}s, one io_uring tap writer per CPU, netdev ingress drop): {:.0} drops/s \
          without probe, {:.0} drops/s with probe ({:.1}%); target >= 1M drops/s with probe: {}",
         STORM.as_secs(),
-        bare,
+        bare_rate,
         with,
-        100.0 * with / bare.max(1.0),
+        100.0 * with / bare_rate.max(1.0),
         if with >= 1e6 { "met" } else { "NOT met" }
+    );
+    println!(
+        "  storm CPU time per frame (writer threads; independent of the CPU share the bench got): \
+         {:.0} ns without, {:.0} ns with probe (+{:.0} ns); writers used {:.1} of {ncpu} CPUs \
+         with the probe",
+        bare.ns_per_frame(),
+        s.blast.ns_per_frame(),
+        s.blast.ns_per_frame() - bare.ns_per_frame(),
+        s.blast.cpu.as_secs_f64() / secs,
     );
     for r in &s.rows {
         println!(
@@ -437,8 +473,8 @@ fn run(args: &[String]) -> Result<()> {
     }
     println!(
         "  storm counted: sent {} - delivered {} = {expected}; nfprobe counted {}: {}",
-        s.sent,
-        s.delivered,
+        s.blast.sent,
+        s.blast.delivered,
         s.counted,
         if s.counted == expected {
             "EXACT"

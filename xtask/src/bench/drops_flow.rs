@@ -109,6 +109,20 @@ fn udp_round(ctr: &NetnsSpec, cli: &NetnsSpec, dst: Ipv4Addr) -> Result<f64> {
         run_in(Some(&ctr), move || -> Result<(u64, Duration)> {
             pin_to_cpu(RECEIVER_CPU);
             let s = UdpSocket::bind((Ipv4Addr::UNSPECIFIED, PORT_UDP))?;
+            // A deep receive queue (past rmem_max: root) so a receiver descheduled for a few
+            // ms by other work loses little; losses would be UDP_RCVBUF drops, which the probe
+            // counts, on the measured path.
+            let size: libc::c_int = 64 << 20;
+            // SAFETY: setsockopt with a valid int option on our socket; failure is harmless.
+            unsafe {
+                libc::setsockopt(
+                    std::os::fd::AsRawFd::as_raw_fd(&s),
+                    libc::SOL_SOCKET,
+                    libc::SO_RCVBUFFORCE,
+                    (&size as *const libc::c_int).cast(),
+                    size_of::<libc::c_int>() as libc::socklen_t,
+                )
+            };
             let _ = tx.send(());
             let mut buf = vec![0u8; 2048];
             // The sender's end marker is a 1-byte datagram; a quiet second also ends it (the

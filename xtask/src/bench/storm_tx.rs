@@ -255,8 +255,10 @@ impl TapTx {
     }
 
     /// Writes `frame` over and over for `dur`; returns how many frames the kernel accepted
-    /// (completions whose result is the frame's length; a refused write is not counted).
-    pub fn blast(&self, frame: &[u8], dur: Duration) -> io::Result<u64> {
+    /// (completions whose result is the frame's length; a refused write is not counted) and
+    /// the CPU time this thread spent (the receive path and the drop run in it).
+    pub fn blast(&self, frame: &[u8], dur: Duration) -> io::Result<(u64, Duration)> {
+        let cpu0 = thread_cpu();
         let p = &self.params;
         let sq_tail = self.rings.word(p.sq_off.tail);
         let sq_mask = self.rings.word(p.sq_off.ring_mask).load(Ordering::Relaxed);
@@ -332,8 +334,20 @@ impl TapTx {
         if refused > 0 {
             log_refused(refused);
         }
-        Ok(sent)
+        Ok((sent, thread_cpu().saturating_sub(cpu0)))
     }
+}
+
+/// CPU time (user + system) of the calling thread.
+fn thread_cpu() -> Duration {
+    // SAFETY: a zeroed rusage is valid; getrusage only writes it.
+    let ru = unsafe {
+        let mut ru: libc::rusage = std::mem::zeroed();
+        libc::getrusage(libc::RUSAGE_THREAD, &mut ru);
+        ru
+    };
+    let tv = |t: libc::timeval| Duration::new(t.tv_sec as u64, t.tv_usec as u32 * 1000);
+    tv(ru.ru_utime) + tv(ru.ru_stime)
 }
 
 fn log_refused(n: u64) {
