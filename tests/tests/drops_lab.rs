@@ -818,3 +818,66 @@ fn the_clsact_fallback_counts_and_cleans_up_after_a_kill() {
         "after the second clean exit"
     );
 }
+
+/// The tc counters keep a fast array slot per `ifindex % 256` and a hash for interfaces whose
+/// slot is taken: two watched interfaces that share a slot are still counted apart.
+#[test]
+fn tc_counters_of_interfaces_sharing_a_fast_slot_stay_apart() {
+    require_root_and_btf();
+    let _g = serial();
+    let host = TestNetns::new("dts");
+    let peer = TestNetns::new("dtp");
+    for (dev, index, peer_dev, net) in [
+        ("s0", "10", "s1", "10.78.0"),
+        ("t0", "266", "t1", "10.78.1"),
+    ] {
+        common::ip(&[
+            "-n", &host.name, "link", "add", dev, "index", index, "type", "veth", "peer", "name",
+            peer_dev, "netns", &peer.name,
+        ]);
+        common::ip(&[
+            "-n",
+            &host.name,
+            "addr",
+            "add",
+            &format!("{net}.1/24"),
+            "dev",
+            dev,
+        ]);
+        common::ip(&["-n", &host.name, "link", "set", dev, "up"]);
+        common::ip(&[
+            "-n",
+            &peer.name,
+            "addr",
+            "add",
+            &format!("{net}.2/24"),
+            "dev",
+            peer_dev,
+        ]);
+        common::ip(&["-n", &peer.name, "link", "set", peer_dev, "up"]);
+    }
+    let probe = Probe::start(&host.name, &["--iface", "s0", "--iface", "t0"]);
+    const A: u32 = 30;
+    const B: u32 = 55;
+    udp_to(&peer, SocketAddrV4::new(Ipv4Addr::new(10, 78, 0, 1), 9), A);
+    udp_to(&peer, SocketAddrV4::new(Ipv4Addr::new(10, 78, 1, 1), 9), B);
+    std::thread::sleep(Duration::from_millis(300));
+    let out = probe.stop();
+    let ifs = out.summary["interfaces"].as_array().expect("interfaces");
+    let row = |name: &str| {
+        ifs.iter()
+            .find(|i| is(i, "iface", name))
+            .unwrap_or_else(|| panic!("no tc counters for {name}: {}", out.summary))
+    };
+    assert_eq!(row("s0")["ifindex"].as_u64(), Some(10));
+    assert_eq!(row("t0")["ifindex"].as_u64(), Some(266));
+    // The datagrams plus at most the ARP exchange.
+    for (name, n) in [("s0", A), ("t0", B)] {
+        let inp = row(name)["in_packets"].as_u64().expect("in_packets");
+        assert!(
+            (u64::from(n)..=u64::from(n) + 3).contains(&inp),
+            "{name}: {}",
+            row(name)
+        );
+    }
+}
