@@ -127,13 +127,10 @@ fn build_topo() -> Result<Topo> {
     ip(x, "link set eth0 up")?;
     ip(x, "route add default via 10.31.0.1")?;
     in_ns(h, "sysctl", &["-qw", "net.ipv4.ip_forward=1"])?;
-    // The storm: a multi-queue tap whose netdev ingress hook drops everything (reason
+    // The storm: a tap whose netdev ingress hook drops everything (reason
     // NETFILTER_DROP, before the IP layer), the cheapest netfilter drop there is. A write to
     // a tap runs its receive path in the writer's context: see storm_tx.
-    ip(
-        h,
-        &format!("tuntap add mode tap multi_queue name {STORM_IF}"),
-    )?;
+    ip(h, &format!("tuntap add mode tap name {STORM_IF}"))?;
     ip(
         h,
         &format!("link set {STORM_IF} address {}", mac(STORM_IF_MAC)),
@@ -328,16 +325,18 @@ fn storm(t: &Topo, dur: Duration) -> Result<Blast> {
         STORM_SRC,
         STORM_DST,
     ));
+    let tap = Arc::new(
+        run_in(Some(&host), || storm_tx::open_tap(STORM_IF))?
+            .with_context(|| format!("attaching to tap {STORM_IF}"))?,
+    );
     let mut handles = Vec::new();
     for cpu in 0..threads {
-        let host = spec(&t.host);
         let frame = frame.clone();
+        let tap = tap.clone();
         handles.push(std::thread::spawn(move || {
-            run_in(Some(&host), move || -> Result<(u64, Duration)> {
-                pin_to_cpu(cpu);
-                let tx = storm_tx::TapTx::open(STORM_IF).context("tap queue and io_uring")?;
-                Ok(tx.blast(&frame, dur)?)
-            })?
+            pin_to_cpu(cpu);
+            let tx = storm_tx::TapTx::new(&tap).context("io_uring")?;
+            Ok::<_, anyhow::Error>(tx.blast(&frame, dur)?)
         }));
     }
     let (mut sent, mut cpu) = (0, Duration::ZERO);
