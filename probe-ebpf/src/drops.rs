@@ -30,8 +30,14 @@ static DROP_CONFIG: DropConfig = DropConfig {
     dst_input: 0,
 };
 
+/// Watched devices: the owner of each slot in NFP_WATCHFAST (an inlined array lookup), the
+/// others in the NFP_WATCH hash.
+#[map]
+static NFP_WATCHFAST: Array<WatchSlot> = Array::with_max_entries(WATCH_SLOTS, 0);
 #[map]
 static NFP_WATCH: HashMap<WatchKey, u32> = HashMap::with_max_entries(4096, 0);
+#[map]
+static NFP_NETCOUNT: Array<u32> = Array::with_max_entries(2, 0);
 #[map]
 static NFP_DROPS: PerCpuHashMap<DropKey, Counter> = PerCpuHashMap::with_max_entries(16384, 0);
 #[map]
@@ -141,7 +147,7 @@ unsafe fn on_drop(c: &DropConfig, skb: *const u8, location: u64, reason: u32) {
     };
     let mut flags = 0u8;
     if let Some(k) = dev_id
-        && NFP_WATCH.get_ptr(&k).is_some()
+        && watched(&k)
     {
         flags |= MATCH_DEV;
     }
@@ -156,7 +162,7 @@ unsafe fn on_drop(c: &DropConfig, skb: *const u8, location: u64, reason: u32) {
     } else {
         let k = unsafe { device_probed(c, dst_dev) };
         if let Some(k) = k
-            && NFP_WATCH.get_ptr(&k).is_some()
+            && watched(&k)
         {
             flags |= MATCH_DST;
         }
@@ -257,6 +263,22 @@ unsafe fn on_drop(c: &DropConfig, skb: *const u8, location: u64, reason: u32) {
     stat(STAT_SAMPLED);
 }
 
+/// Whether a device is on the watch list: its slot's owner, or (only if the slot says others
+/// exist) in the hash.
+#[inline(always)]
+fn watched(k: &WatchKey) -> bool {
+    match NFP_WATCHFAST.get(k.ifindex % WATCH_SLOTS) {
+        Some(s) if s.netns == k.netns && s.ifindex == k.ifindex => true,
+        Some(s) if s.more == 0 => false,
+        _ => NFP_WATCH.get_ptr(k).is_some(),
+    }
+}
+
+#[inline(always)]
+fn have_nets(family: u32) -> bool {
+    NFP_NETCOUNT.get(family).is_some_and(|n| *n != 0)
+}
+
 /// (netns inode, ifindex) of a `struct net_device *` known only as a number (a route's
 /// device): probe reads.
 #[inline(always)]
@@ -281,7 +303,7 @@ unsafe fn flow_match(c: &DropConfig, skb: *const u8) -> Option<WatchKey> {
     }
     let ip = head + nh as u64;
     match proto {
-        ETH_P_IP_BE => {
+        ETH_P_IP_BE if have_nets(NETCOUNT_V4) => {
             for off in [16u32, 12] {
                 let a: [u8; 4] = unsafe { read(ip, off) }?;
                 if let Some(k) = NFP_NETS4.get(Key::new(32, a)) {
@@ -290,7 +312,7 @@ unsafe fn flow_match(c: &DropConfig, skb: *const u8) -> Option<WatchKey> {
             }
             None
         }
-        ETH_P_IPV6_BE => {
+        ETH_P_IPV6_BE if have_nets(NETCOUNT_V6) => {
             for off in [24u32, 8] {
                 let a: [u8; 16] = unsafe { read(ip, off) }?;
                 if let Some(k) = NFP_NETS6.get(Key::new(128, a)) {

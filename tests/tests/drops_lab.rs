@@ -819,17 +819,18 @@ fn the_clsact_fallback_counts_and_cleans_up_after_a_kill() {
     );
 }
 
-/// The tc counters keep a fast array slot per `ifindex % 256` and a hash for interfaces whose
-/// slot is taken: two watched interfaces that share a slot are still counted apart.
+/// The watch list and the tc counters keep a fast array slot per `ifindex % 1024` (watch) and
+/// `ifindex % 256` (tc) and a hash for devices whose slot is taken: two watched interfaces that
+/// share both slots (ifindex 10 and 1034) are still watched and counted apart.
 #[test]
-fn tc_counters_of_interfaces_sharing_a_fast_slot_stay_apart() {
+fn interfaces_sharing_fast_slots_are_watched_and_counted_apart() {
     require_root_and_btf();
     let _g = serial();
     let host = TestNetns::new("dts");
     let peer = TestNetns::new("dtp");
     for (dev, index, peer_dev, net) in [
         ("s0", "10", "s1", "10.78.0"),
-        ("t0", "266", "t1", "10.78.1"),
+        ("t0", "1034", "t1", "10.78.1"),
     ] {
         common::ip(&[
             "-n", &host.name, "link", "add", dev, "index", index, "type", "veth", "peer", "name",
@@ -870,7 +871,7 @@ fn tc_counters_of_interfaces_sharing_a_fast_slot_stay_apart() {
             .unwrap_or_else(|| panic!("no tc counters for {name}: {}", out.summary))
     };
     assert_eq!(row("s0")["ifindex"].as_u64(), Some(10));
-    assert_eq!(row("t0")["ifindex"].as_u64(), Some(266));
+    assert_eq!(row("t0")["ifindex"].as_u64(), Some(1034));
     // The datagrams plus at most the ARP exchange.
     for (name, n) in [("s0", A), ("t0", B)] {
         let inp = row(name)["in_packets"].as_u64().expect("in_packets");
@@ -878,6 +879,13 @@ fn tc_counters_of_interfaces_sharing_a_fast_slot_stay_apart() {
             (u64::from(n)..=u64::from(n) + 3).contains(&inp),
             "{name}: {}",
             row(name)
+        );
+        // Each datagram to the closed port is a NO_SOCKET drop on its own interface.
+        assert_eq!(
+            out.packets(|r| is(r, "reason", "NO_SOCKET") && is(r, "iface", name)),
+            u64::from(n),
+            "{}",
+            out.rows()
         );
     }
 }

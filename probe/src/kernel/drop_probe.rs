@@ -18,8 +18,8 @@ use aya::programs::{BtfTracePoint, SchedClassifier};
 use aya::util::KernelVersion;
 use aya::{Ebpf, EbpfLoader};
 use probe_common::drops::{
-    Counter, DIR_EGRESS, DIR_INGRESS, DropConfig, DropKey, DropSample, IF_SLOTS, IfKey, STATS_LEN,
-    WatchKey,
+    Counter, DIR_EGRESS, DIR_INGRESS, DropConfig, DropKey, DropSample, IF_SLOTS, IfKey,
+    NETCOUNT_V4, NETCOUNT_V6, STATS_LEN, WATCH_SLOTS, WatchKey, WatchSlot,
 };
 use thiserror::Error;
 
@@ -34,6 +34,8 @@ pub const PROG_TC_OUT: &str = "nfp_tc_out";
 pub const PROGRAM_NAMES: [&str; 3] = [PROG_DROPS, PROG_TC_IN, PROG_TC_OUT];
 const CONFIG_GLOBAL: &str = "DROP_CONFIG";
 const MAP_WATCH: &str = "NFP_WATCH";
+const MAP_WATCHFAST: &str = "NFP_WATCHFAST";
+const MAP_NETCOUNT: &str = "NFP_NETCOUNT";
 const MAP_DROPS: &str = "NFP_DROPS";
 const MAP_SAMPLES: &str = "NFP_SAMPLES";
 const MAP_STATS: &str = "NFP_STATS";
@@ -191,6 +193,19 @@ pub struct DropProbe {
     clsact: Vec<ClsactIface>,
     /// tc counters' array fast path: slot → the ifindex that owns it.
     fast_slots: std::collections::BTreeMap<u32, u32>,
+    /// Our copy of the watch list's fast slots, and the devices in its hash.
+    watch_slots: std::collections::BTreeMap<u32, SlotState>,
+    in_watch_hash: BTreeSet<WatchKey>,
+    /// Watched subnets per family (their counts gate the subnet lookups).
+    nets: [BTreeSet<(std::net::IpAddr, u8)>; 2],
+}
+
+/// One watch slot as userspace keeps it.
+#[derive(Debug, Clone, Copy, Default)]
+struct SlotState {
+    owner: Option<WatchKey>,
+    role: u32,
+    more: u32,
 }
 
 #[derive(Debug)]
@@ -308,6 +323,9 @@ impl DropProbe {
             tc_attached: Vec::new(),
             clsact: Vec::new(),
             fast_slots: std::collections::BTreeMap::new(),
+            watch_slots: std::collections::BTreeMap::new(),
+            in_watch_hash: BTreeSet::new(),
+            nets: [BTreeSet::new(), BTreeSet::new()],
         })
     }
 
@@ -318,28 +336,69 @@ impl DropProbe {
 
     /// Count drops on this device (and drops routed towards it).
     pub fn watch(&mut self, key: WatchKey, role: u32) -> Result<(), DropProbeError> {
-        let map = self
-            .ebpf
-            .map_mut(MAP_WATCH)
-            .ok_or(DropProbeError::Missing("map NFP_WATCH"))?;
-        let mut watch: HashMap<_, WatchKey, u32> =
-            HashMap::try_from(map).map_err(|e| aya_err("opening NFP_WATCH", e))?;
-        watch
-            .insert(key, role, 0)
-            .map_err(|e| aya_err("filling the watch list", e))
+        let slot = key.ifindex % WATCH_SLOTS;
+        let mut st = self.watch_slots.get(&slot).copied().unwrap_or_default();
+        if st.owner.is_none() || st.owner == Some(key) {
+            st.owner = Some(key);
+            st.role = role;
+        } else {
+            self.watch_hash()?
+                .insert(key, role, 0)
+                .map_err(|e| aya_err("filling the watch list", e))?;
+            if self.in_watch_hash.insert(key) {
+                st.more += 1;
+            }
+        }
+        self.write_slot(slot, st)
     }
 
     pub fn unwatch(&mut self, key: WatchKey) -> Result<(), DropProbeError> {
+        let slot = key.ifindex % WATCH_SLOTS;
+        let mut st = self.watch_slots.get(&slot).copied().unwrap_or_default();
+        if st.owner == Some(key) {
+            st.owner = None;
+            st.role = 0;
+        }
+        if self.in_watch_hash.remove(&key) {
+            match self.watch_hash()?.remove(&key) {
+                Ok(()) | Err(aya::maps::MapError::KeyNotFound) => {}
+                Err(e) => return Err(aya_err("updating the watch list", e)),
+            }
+            st.more = st.more.saturating_sub(1);
+        }
+        self.write_slot(slot, st)
+    }
+
+    fn watch_hash(&mut self) -> Result<HashMap<&mut MapData, WatchKey, u32>, DropProbeError> {
         let map = self
             .ebpf
             .map_mut(MAP_WATCH)
             .ok_or(DropProbeError::Missing("map NFP_WATCH"))?;
-        let mut watch: HashMap<_, WatchKey, u32> =
-            HashMap::try_from(map).map_err(|e| aya_err("opening NFP_WATCH", e))?;
-        match watch.remove(&key) {
-            Ok(()) | Err(aya::maps::MapError::KeyNotFound) => Ok(()),
-            Err(e) => Err(aya_err("updating the watch list", e)),
-        }
+        HashMap::try_from(map).map_err(|e| aya_err("opening NFP_WATCH", e))
+    }
+
+    /// Publish a watch slot (the kernel's copy first, then ours).
+    fn write_slot(&mut self, slot: u32, st: SlotState) -> Result<(), DropProbeError> {
+        let map = self
+            .ebpf
+            .map_mut(MAP_WATCHFAST)
+            .ok_or(DropProbeError::Missing("map NFP_WATCHFAST"))?;
+        let mut fast: Array<_, WatchSlot> =
+            Array::try_from(map).map_err(|e| aya_err("opening NFP_WATCHFAST", e))?;
+        let owner = st.owner.unwrap_or_default();
+        fast.set(
+            slot,
+            WatchSlot {
+                netns: owner.netns,
+                ifindex: owner.ifindex,
+                role: st.role,
+                more: st.more,
+            },
+            0,
+        )
+        .map_err(|e| aya_err("filling the watch list", e))?;
+        self.watch_slots.insert(slot, st);
+        Ok(())
     }
 
     /// Count drops of packets to or from `net/prefix` (a bridge's subnet) on `key`, even when
@@ -369,22 +428,34 @@ impl DropProbe {
                 },
             }
         }
+        let (family, map_name) = match net {
+            std::net::IpAddr::V4(_) => (NETCOUNT_V4, MAP_NETS4),
+            std::net::IpAddr::V6(_) => (NETCOUNT_V6, MAP_NETS6),
+        };
+        let map = self
+            .ebpf
+            .map_mut(map_name)
+            .ok_or(DropProbeError::Missing("subnet watch map"))?;
         match net {
-            std::net::IpAddr::V4(a) => {
-                let map = self
-                    .ebpf
-                    .map_mut(MAP_NETS4)
-                    .ok_or(DropProbeError::Missing("map NFP_NETS4"))?;
-                apply(map, a.octets(), prefix.min(32), key)
-            }
-            std::net::IpAddr::V6(a) => {
-                let map = self
-                    .ebpf
-                    .map_mut(MAP_NETS6)
-                    .ok_or(DropProbeError::Missing("map NFP_NETS6"))?;
-                apply(map, a.octets(), prefix.min(128), key)
-            }
+            std::net::IpAddr::V4(a) => apply(map, a.octets(), prefix.min(32), key)?,
+            std::net::IpAddr::V6(a) => apply(map, a.octets(), prefix.min(128), key)?,
         }
+        let set = &mut self.nets[family as usize];
+        if key.is_some() {
+            set.insert((net, prefix));
+        } else {
+            set.remove(&(net, prefix));
+        }
+        let count = u32::try_from(set.len()).unwrap_or(u32::MAX);
+        let map = self
+            .ebpf
+            .map_mut(MAP_NETCOUNT)
+            .ok_or(DropProbeError::Missing("map NFP_NETCOUNT"))?;
+        let mut counts: Array<_, u32> =
+            Array::try_from(map).map_err(|e| aya_err("opening NFP_NETCOUNT", e))?;
+        counts
+            .set(family, count, 0)
+            .map_err(|e| aya_err("filling the subnet watch", e))
     }
 
     /// Attach the ingress/egress counters to `ifname` (ifindex `ifindex`) in namespace `ns`.

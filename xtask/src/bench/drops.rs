@@ -37,7 +37,7 @@ pub static BENCH: Bench = Bench {
 };
 
 /// ABBA blocks per transfer (4 rounds each).
-const BLOCKS: usize = 6;
+const BLOCKS: usize = 12;
 const STORM: Duration = Duration::from_secs(10);
 const COST_STORM: Duration = Duration::from_secs(3);
 const CTR_ADDR: Ipv4Addr = Ipv4Addr::new(172, 31, 0, 2);

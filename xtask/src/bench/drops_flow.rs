@@ -12,7 +12,7 @@ use nfprobe::kernel::netns::{NetnsSpec, run_in};
 /// Bytes per TCP round.
 pub const TCP_BYTES: u64 = 1 << 30;
 /// Datagrams per UDP round, and their payload size.
-pub const UDP_DATAGRAMS: u64 = 400_000;
+pub const UDP_DATAGRAMS: u64 = 200_000;
 const UDP_SIZE: usize = 1400;
 const SENDER_CPU: usize = 0;
 const RECEIVER_CPU: usize = 1;
