@@ -8,10 +8,10 @@
 //!    with, with, without) so load drift on a shared machine cancels within a block; prints
 //!    the median with/without ratio of the blocks and a distribution-free confidence interval
 //!    (paired), and says whether the ≥ 98 % target is met, missed or not shown.
-//! 2. A drop storm: pre-built UDP frames written into a tap from one io_uring writer per CPU
-//!    (storm_tx), dropped by the tap's netdev ingress hook (NETFILTER_DROP), for 10 s; the
-//!    probe's count on the tap must equal frames sent minus datagrams delivered to the
-//!    listening socket, exactly; prints drops/s with and without the probe, and the probe's
+//! 2. A drop storm: pre-built UDP frames written into one tap per CPU, each by its own
+//!    io_uring writer thread (storm_tx), dropped by the taps' netdev ingress hooks
+//!    (NETFILTER_DROP), for 10 s; the probe's count on the taps must equal frames sent minus
+//!    datagrams delivered to the listening socket, exactly; prints drops/s with and without the probe, and the probe's
 //!    run time per drop from a short extra storm with `kernel.bpf_stats_enabled=1` (set only
 //!    then, restored afterwards).
 
@@ -20,7 +20,6 @@ use std::io::{BufRead, BufReader, Read};
 use std::net::{Ipv4Addr, SocketAddrV4, UdpSocket};
 use std::path::Path;
 use std::process::{Child, Command, Stdio};
-use std::sync::Arc;
 use std::time::Duration;
 
 use anyhow::{Context, Result, bail};
@@ -43,11 +42,42 @@ const COST_STORM: Duration = Duration::from_secs(3);
 const CTR_ADDR: Ipv4Addr = Ipv4Addr::new(172, 31, 0, 2);
 /// The storm's tap (in the host netns): frames written to it are received on it and dropped
 /// by its netdev ingress hook.
-const STORM_IF: &str = "stap0";
-const STORM_IF_MAC: [u8; 6] = [0x02, 0, 0, 0, 0x5a, 0x02];
-const STORM_SRC_MAC: [u8; 6] = [0x02, 0, 0, 0, 0x5a, 0x01];
-const STORM_SRC: Ipv4Addr = Ipv4Addr::new(10, 254, 0, 2);
-const STORM_DST: Ipv4Addr = Ipv4Addr::new(10, 254, 0, 1);
+/// UDP port the storm's frames are addressed to (a socket listens on it: "delivered").
+const STORM_PORT: u16 = 9;
+
+/// One storm writer per CPU.
+fn storm_writers() -> usize {
+    std::thread::available_parallelism()
+        .map_or(2, |n| n.get())
+        .min(64)
+}
+
+/// Writer `i`'s tap (in the host netns): its frames are received on it and dropped by its
+/// netdev ingress hook.
+fn storm_if(i: usize) -> String {
+    format!("stap{i}")
+}
+
+/// Host `host` (1: the tap, 2: the frames' source) of writer `i`'s subnet 10.254.i.0/24.
+fn storm_addr(i: usize, host: u8) -> Ipv4Addr {
+    Ipv4Addr::new(10, 254, i as u8, host)
+}
+
+/// Whether a summary row (drops or interfaces) is about a storm tap.
+fn is_storm_if(row: &serde_json::Value) -> bool {
+    row["iface"]
+        .as_str()
+        .is_some_and(|n| storm_ifs().iter().any(|s| s == n))
+}
+
+/// Every storm tap.
+fn storm_ifs() -> Vec<String> {
+    (0..storm_writers()).map(storm_if).collect()
+}
+
+fn storm_mac(i: usize, host: u8) -> [u8; 6] {
+    [0x02, 0, 0, 0x5a, i as u8, host]
+}
 
 /// The bench's namespaces; removed on drop.
 struct Topo {
@@ -127,37 +157,42 @@ fn build_topo() -> Result<Topo> {
     ip(x, "link set eth0 up")?;
     ip(x, "route add default via 10.31.0.1")?;
     in_ns(h, "sysctl", &["-qw", "net.ipv4.ip_forward=1"])?;
-    // The storm: a tap whose netdev ingress hook drops everything (reason
-    // NETFILTER_DROP, before the IP layer), the cheapest netfilter drop there is. A write to
-    // a tap runs its receive path in the writer's context: see storm_tx.
-    ip(h, &format!("tuntap add mode tap name {STORM_IF}"))?;
-    ip(
-        h,
-        &format!("link set {STORM_IF} address {}", mac(STORM_IF_MAC)),
-    )?;
-    // No IPv6 on it: the router solicitations and MLD reports it would send when it comes up
-    // would be dropped too (nobody reads the tap) and spoil the exact count.
-    in_ns(
-        h,
-        "sysctl",
-        &["-qw", &format!("net.ipv6.conf.{STORM_IF}.disable_ipv6=1")],
-    )?;
-    ip(h, &format!("addr add {STORM_DST}/24 dev {STORM_IF}"))?;
-    ip(h, &format!("link set {STORM_IF} up"))?;
+    // The storm: one tap per writer thread (per CPU) whose netdev ingress hook drops
+    // everything (reason NETFILTER_DROP, before the IP layer), the cheapest netfilter drop
+    // there is. A write to a tap runs its receive path in the writer's context (storm_tx);
+    // a tap per writer keeps the writers from sharing a socket's write-memory counter.
     in_ns(h, "nft", &["add", "table", "netdev", "nfbstorm"])?;
-    in_ns(
-        h,
-        "nft",
-        &[
-            "add", "chain", "netdev", "nfbstorm", "in", "{", "type", "filter", "hook", "ingress",
-            "device", STORM_IF, "priority", "0", ";", "}",
-        ],
-    )?;
-    in_ns(
-        h,
-        "nft",
-        &["add", "rule", "netdev", "nfbstorm", "in", "drop"],
-    )?;
+    for i in 0..storm_writers() {
+        let dev = storm_if(i);
+        ip(h, &format!("tuntap add mode tap name {dev}"))?;
+        ip(
+            h,
+            &format!("link set {dev} address {}", mac(storm_mac(i, 2))),
+        )?;
+        // No IPv6 on it: the router solicitations and MLD reports it would send when it comes
+        // up would be dropped too (nobody reads the tap) and spoil the exact count.
+        in_ns(
+            h,
+            "sysctl",
+            &["-qw", &format!("net.ipv6.conf.{dev}.disable_ipv6=1")],
+        )?;
+        ip(h, &format!("addr add {}/24 dev {dev}", storm_addr(i, 1)))?;
+        ip(h, &format!("link set {dev} up"))?;
+        let chain = format!("in{i}");
+        in_ns(
+            h,
+            "nft",
+            &[
+                "add", "chain", "netdev", "nfbstorm", &chain, "{", "type", "filter", "hook",
+                "ingress", "device", &dev, "priority", "0", ";", "}",
+            ],
+        )?;
+        in_ns(
+            h,
+            "nft",
+            &["add", "rule", "netdev", "nfbstorm", &chain, "drop"],
+        )?;
+    }
     Ok(t)
 }
 
@@ -312,29 +347,26 @@ impl Blast {
 
 /// Frames into the storm tap from every CPU for `dur`.
 fn storm(t: &Topo, dur: Duration) -> Result<Blast> {
-    let threads = std::thread::available_parallelism().map_or(2, |n| n.get());
     let host = spec(&t.host);
     let sink = run_in(Some(&host), || -> Result<UdpSocket> {
-        let s = UdpSocket::bind(SocketAddrV4::new(STORM_DST, 9))?;
+        let s = UdpSocket::bind(SocketAddrV4::new(Ipv4Addr::UNSPECIFIED, STORM_PORT))?;
         s.set_nonblocking(true)?;
         Ok(s)
     })??;
-    let frame = Arc::new(storm_tx::udp_frame(
-        STORM_IF_MAC,
-        STORM_SRC_MAC,
-        STORM_SRC,
-        STORM_DST,
-    ));
-    let tap = Arc::new(
-        run_in(Some(&host), || storm_tx::open_tap(STORM_IF))?
-            .with_context(|| format!("attaching to tap {STORM_IF}"))?,
-    );
     let mut handles = Vec::new();
-    for cpu in 0..threads {
-        let frame = frame.clone();
-        let tap = tap.clone();
+    for i in 0..storm_writers() {
+        let dev = storm_if(i);
+        let frame = storm_tx::udp_frame(
+            storm_mac(i, 1),
+            storm_mac(i, 2),
+            storm_addr(i, 2),
+            storm_addr(i, 1),
+            STORM_PORT,
+        );
+        let tap = run_in(Some(&host), || storm_tx::open_tap(&dev))?
+            .with_context(|| format!("attaching to tap {dev}"))?;
         handles.push(std::thread::spawn(move || {
-            pin_to_cpu(cpu);
+            pin_to_cpu(i);
             let tx = storm_tx::TapTx::new(&tap).context("io_uring")?;
             Ok::<_, anyhow::Error>(tx.blast(&frame, dur)?)
         }));
@@ -369,18 +401,16 @@ struct Storm {
 }
 
 fn storm_with_probe(t: &Topo, bin: &Path, dur: Duration) -> Result<Storm> {
-    let probe = Probe::start(bin, &t.host, &[t.bridge.as_str(), STORM_IF])?;
+    let mut watch = storm_ifs();
+    watch.push(t.bridge.clone());
+    let watch: Vec<&str> = watch.iter().map(String::as_str).collect();
+    let probe = Probe::start(bin, &t.host, &watch)?;
     let blast = storm(t, dur)?;
     std::thread::sleep(Duration::from_millis(200));
     let summary = probe.stop()?;
     let rows: Vec<serde_json::Value> = summary["drops"]
         .as_array()
-        .map(|rows| {
-            rows.iter()
-                .filter(|r| r["iface"].as_str() == Some(STORM_IF))
-                .cloned()
-                .collect()
-        })
+        .map(|rows| rows.iter().filter(|r| is_storm_if(r)).cloned().collect())
         .unwrap_or_default();
     let counted = rows.iter().filter_map(|r| r["packets"].as_u64()).sum();
     Ok(Storm {
@@ -416,8 +446,9 @@ fn run(args: &[String]) -> Result<()> {
     }
 
     step(&format!(
-        "drop storm: {}s of frames written into tap {STORM_IF} (netdev ingress drop), without probe",
+        "drop storm: {}s of frames written into taps {} (netdev ingress drop), without probe",
         STORM.as_secs(),
+        storm_ifs().join(", "),
     ));
     let bare = storm(&t, STORM)?;
     step("drop storm with nfprobe drops attached");
@@ -447,7 +478,7 @@ fn run(args: &[String]) -> Result<()> {
         r.print();
     }
     println!(
-        "  drop storm ({}s, one io_uring tap writer per CPU, netdev ingress drop): {:.0} drops/s \
+        "  drop storm ({}s, a tap and an io_uring writer per CPU, netdev ingress drop): {:.0} drops/s \
          without probe, {:.0} drops/s with probe ({:.1}%); target >= 1M drops/s with probe: {}",
         STORM.as_secs(),
         bare_rate,
@@ -466,8 +497,11 @@ fn run(args: &[String]) -> Result<()> {
     );
     for r in &s.rows {
         println!(
-            "    counted on {STORM_IF}: {} x {} at {}",
-            r["packets"], r["reason"], r["location"]
+            "    counted on {}: {} x {} at {}",
+            r["iface"].as_str().unwrap_or("?"),
+            r["packets"],
+            r["reason"],
+            r["location"]
         );
     }
     println!(
@@ -481,15 +515,18 @@ fn run(args: &[String]) -> Result<()> {
             "MISMATCH"
         }
     );
-    let tap_in = s.summary["interfaces"]
+    let tap_in: u64 = s.summary["interfaces"]
         .as_array()
-        .and_then(|a| a.iter().find(|i| i["iface"].as_str() == Some(STORM_IF)))
-        .and_then(|i| i["in_packets"].as_u64());
+        .map(|a| {
+            a.iter()
+                .filter(|i| is_storm_if(i))
+                .filter_map(|i| i["in_packets"].as_u64())
+                .sum()
+        })
+        .unwrap_or(0);
     println!(
-        "  probe stats: matched {} events, counter map full {}, tc ingress on {STORM_IF} {}",
-        s.summary["matched_events"],
-        s.summary["count_map_full"],
-        tap_in.map_or("-".to_owned(), |n| n.to_string())
+        "  probe stats: matched {} events, counter map full {}, tc ingress on the taps {tap_in}",
+        s.summary["matched_events"], s.summary["count_map_full"],
     );
     for (name, run) in &cost {
         println!(
@@ -510,7 +547,10 @@ fn run(args: &[String]) -> Result<()> {
 /// A short storm with the probe attached and the kernel's BPF run-time accounting on: the
 /// run time per program run of the probe's programs.
 fn storm_cost(t: &Topo, bin: &Path) -> Result<BTreeMap<String, bpf_stats::Run>> {
-    let probe = Probe::start(bin, &t.host, &[t.bridge.as_str(), STORM_IF])?;
+    let mut watch = storm_ifs();
+    watch.push(t.bridge.clone());
+    let watch: Vec<&str> = watch.iter().map(String::as_str).collect();
+    let probe = Probe::start(bin, &t.host, &watch)?;
     let pid = probe.0.id();
     let out = {
         let _on = bpf_stats::StatsOn::enable()?;
