@@ -488,11 +488,12 @@ fn run(args: &[String]) -> Result<()> {
     );
     println!(
         "  storm CPU time per frame (writer threads; independent of the CPU share the bench got): \
-         {:.0} ns without, {:.0} ns with probe (+{:.0} ns); writers used {:.1} of {ncpu} CPUs \
-         with the probe",
+         {:.0} ns without, {:.0} ns with probe (+{:.0} ns); the writers got {:.1} and {:.1} of \
+         {ncpu} CPUs (below {ncpu}: other work took the rest, the rates above are that low)",
         bare.ns_per_frame(),
         s.blast.ns_per_frame(),
         s.blast.ns_per_frame() - bare.ns_per_frame(),
+        bare.cpu.as_secs_f64() / secs,
         s.blast.cpu.as_secs_f64() / secs,
     );
     for r in &s.rows {
