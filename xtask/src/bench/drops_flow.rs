@@ -54,29 +54,46 @@ impl Proto {
     }
 }
 
-/// `TCP_BYTES` client → container; rate = bytes / time from accept to EOF at the receiver.
-fn tcp_round(ctr: &NetnsSpec, cli: &NetnsSpec, dst: Ipv4Addr) -> Result<f64> {
+/// Bytes received and the time they took.
+type Received = Result<(u64, Duration)>;
+
+/// Run `serve` in its own thread in the container's namespace, pinned to the receiver's CPU;
+/// returns once it called `ready` (it is listening), with the thread to join.
+fn start_receiver(
+    ctr: &NetnsSpec,
+    serve: impl FnOnce(&dyn Fn()) -> Received + Send + 'static,
+) -> Result<std::thread::JoinHandle<Received>> {
     let (tx, rx) = std::sync::mpsc::channel();
     let ctr = ctr.clone();
-    let server = std::thread::spawn(move || {
-        run_in(Some(&ctr), move || -> Result<(u64, Duration)> {
+    let handle = std::thread::spawn(move || {
+        run_in(Some(&ctr), move || {
             pin_to_cpu(RECEIVER_CPU);
-            let l = TcpListener::bind((Ipv4Addr::UNSPECIFIED, PORT_TCP))?;
-            let _ = tx.send(());
-            let (mut s, _) = l.accept()?;
-            let start = Instant::now();
-            let mut buf = vec![0u8; 256 * 1024];
-            let mut total = 0u64;
-            loop {
-                match s.read(&mut buf)? {
-                    0 => return Ok((total, start.elapsed())),
-                    n => total += n as u64,
-                }
-            }
-        })
+            serve(&|| {
+                let _ = tx.send(());
+            })
+        })?
     });
     rx.recv_timeout(Duration::from_secs(10))
-        .context("TCP server did not start")?;
+        .context("the receiver did not start")?;
+    Ok(handle)
+}
+
+/// `TCP_BYTES` client → container; rate = bytes / time from accept to EOF at the receiver.
+fn tcp_round(ctr: &NetnsSpec, cli: &NetnsSpec, dst: Ipv4Addr) -> Result<f64> {
+    let server = start_receiver(ctr, |ready| {
+        let l = TcpListener::bind((Ipv4Addr::UNSPECIFIED, PORT_TCP))?;
+        ready();
+        let (mut s, _) = l.accept()?;
+        let start = Instant::now();
+        let mut buf = vec![0u8; 256 * 1024];
+        let mut total = 0u64;
+        loop {
+            match s.read(&mut buf)? {
+                0 => return Ok((total, start.elapsed())),
+                n => total += n as u64,
+            }
+        }
+    })?;
     run_in(Some(cli), || -> Result<()> {
         pin_to_cpu(SENDER_CPU);
         let mut s = TcpStream::connect(SocketAddrV4::new(dst, PORT_TCP))?;
@@ -92,7 +109,7 @@ fn tcp_round(ctr: &NetnsSpec, cli: &NetnsSpec, dst: Ipv4Addr) -> Result<f64> {
     })??;
     let (bytes, took) = server
         .join()
-        .map_err(|_| anyhow::anyhow!("TCP server panicked"))???;
+        .map_err(|_| anyhow::anyhow!("TCP receiver panicked"))??;
     if bytes != TCP_BYTES {
         bail!("TCP round delivered {bytes} of {TCP_BYTES} bytes");
     }
@@ -103,49 +120,42 @@ fn tcp_round(ctr: &NetnsSpec, cli: &NetnsSpec, dst: Ipv4Addr) -> Result<f64> {
 /// last datagram at the receiver (datagrams the receiver could not keep up with are lost, as
 /// with any UDP sender that does not pace itself).
 fn udp_round(ctr: &NetnsSpec, cli: &NetnsSpec, dst: Ipv4Addr) -> Result<f64> {
-    let (tx, rx) = std::sync::mpsc::channel();
-    let ctr = ctr.clone();
-    let server = std::thread::spawn(move || {
-        run_in(Some(&ctr), move || -> Result<(u64, Duration)> {
-            pin_to_cpu(RECEIVER_CPU);
-            let s = UdpSocket::bind((Ipv4Addr::UNSPECIFIED, PORT_UDP))?;
-            // A deep receive queue (past rmem_max: root) so a receiver descheduled for a few
-            // ms by other work loses little; losses would be UDP_RCVBUF drops, which the probe
-            // counts, on the measured path.
-            let size: libc::c_int = 64 << 20;
-            // SAFETY: setsockopt with a valid int option on our socket; failure is harmless.
-            unsafe {
-                libc::setsockopt(
-                    std::os::fd::AsRawFd::as_raw_fd(&s),
-                    libc::SOL_SOCKET,
-                    libc::SO_RCVBUFFORCE,
-                    (&size as *const libc::c_int).cast(),
-                    size_of::<libc::c_int>() as libc::socklen_t,
-                )
-            };
-            let _ = tx.send(());
-            let mut buf = vec![0u8; 2048];
-            // The sender's end marker is a 1-byte datagram; a quiet second also ends it (the
-            // clock is read only at the first and at the end: one syscall per datagram).
-            s.set_read_timeout(Some(Duration::from_secs(5)))?;
-            let n = s.recv(&mut buf)?;
-            let first = Instant::now();
-            s.set_read_timeout(Some(Duration::from_secs(1)))?;
-            let mut total = n as u64;
-            let last = loop {
-                match s.recv(&mut buf) {
-                    Ok(1) => break Instant::now(),
-                    Ok(n) => total += n as u64,
-                    // Quiet for a second: the end marker was lost.
-                    Err(_) => break Instant::now() - Duration::from_secs(1),
-                }
-            };
-            let took = last.duration_since(first);
-            Ok((total, took))
-        })
-    });
-    rx.recv_timeout(Duration::from_secs(10))
-        .context("UDP server did not start")?;
+    let server = start_receiver(ctr, |ready| {
+        let s = UdpSocket::bind((Ipv4Addr::UNSPECIFIED, PORT_UDP))?;
+        // A deep receive queue (past rmem_max: root) so a receiver descheduled for a few
+        // ms by other work loses little; losses would be UDP_RCVBUF drops, which the probe
+        // counts, on the measured path.
+        let size: libc::c_int = 64 << 20;
+        // SAFETY: setsockopt with a valid int option on our socket; failure is harmless.
+        unsafe {
+            libc::setsockopt(
+                std::os::fd::AsRawFd::as_raw_fd(&s),
+                libc::SOL_SOCKET,
+                libc::SO_RCVBUFFORCE,
+                (&size as *const libc::c_int).cast(),
+                size_of::<libc::c_int>() as libc::socklen_t,
+            )
+        };
+        ready();
+        let mut buf = vec![0u8; 2048];
+        // The sender's end marker is a 1-byte datagram; a quiet second also ends it (the
+        // clock is read only at the first and at the end: one syscall per datagram).
+        s.set_read_timeout(Some(Duration::from_secs(5)))?;
+        let n = s.recv(&mut buf)?;
+        let first = Instant::now();
+        s.set_read_timeout(Some(Duration::from_secs(1)))?;
+        let mut total = n as u64;
+        let last = loop {
+            match s.recv(&mut buf) {
+                Ok(1) => break Instant::now(),
+                Ok(n) => total += n as u64,
+                // Quiet for a second: the end marker was lost.
+                Err(_) => break Instant::now() - Duration::from_secs(1),
+            }
+        };
+        let took = last.duration_since(first);
+        Ok((total, took))
+    })?;
     run_in(Some(cli), || -> Result<()> {
         pin_to_cpu(SENDER_CPU);
         let s = UdpSocket::bind((Ipv4Addr::UNSPECIFIED, 0))?;
@@ -166,7 +176,7 @@ fn udp_round(ctr: &NetnsSpec, cli: &NetnsSpec, dst: Ipv4Addr) -> Result<f64> {
     })??;
     let (bytes, took) = server
         .join()
-        .map_err(|_| anyhow::anyhow!("UDP server panicked"))???;
+        .map_err(|_| anyhow::anyhow!("UDP receiver panicked"))??;
     if bytes == 0 || took.is_zero() {
         bail!("UDP round delivered nothing");
     }
