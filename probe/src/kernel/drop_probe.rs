@@ -370,21 +370,35 @@ impl DropProbe {
     }
 
     fn watch_hash(&mut self) -> Result<HashMap<&mut MapData, WatchKey, u32>, DropProbeError> {
+        self.typed_mut(MAP_WATCH)
+    }
+
+    /// Map `name` of the object, opened as the typed map `T`.
+    fn typed_mut<'a, T>(&'a mut self, name: &'static str) -> Result<T, DropProbeError>
+    where
+        T: TryFrom<&'a mut aya::maps::Map>,
+        T::Error: std::error::Error + Send + Sync + 'static,
+    {
         let map = self
             .ebpf
-            .map_mut(MAP_WATCH)
-            .ok_or(DropProbeError::Missing("map NFP_WATCH"))?;
-        HashMap::try_from(map).map_err(|e| aya_err("opening NFP_WATCH", e))
+            .map_mut(name)
+            .ok_or(DropProbeError::Missing(name))?;
+        T::try_from(map).map_err(|e| aya_err(format!("opening {name}"), e))
+    }
+
+    /// Map `name` of the object, opened read-only as the typed map `T`.
+    fn typed<'a, T>(&'a self, name: &'static str) -> Result<T, DropProbeError>
+    where
+        T: TryFrom<&'a aya::maps::Map>,
+        T::Error: std::error::Error + Send + Sync + 'static,
+    {
+        let map = self.ebpf.map(name).ok_or(DropProbeError::Missing(name))?;
+        T::try_from(map).map_err(|e| aya_err(format!("opening {name}"), e))
     }
 
     /// Publish a watch slot (the kernel's copy first, then ours).
     fn write_slot(&mut self, slot: u32, st: SlotState) -> Result<(), DropProbeError> {
-        let map = self
-            .ebpf
-            .map_mut(MAP_WATCHFAST)
-            .ok_or(DropProbeError::Missing("map NFP_WATCHFAST"))?;
-        let mut fast: Array<_, WatchSlot> =
-            Array::try_from(map).map_err(|e| aya_err("opening NFP_WATCHFAST", e))?;
+        let mut fast: Array<_, WatchSlot> = self.typed_mut(MAP_WATCHFAST)?;
         let owner = st.owner.unwrap_or_default();
         fast.set(
             slot,
@@ -447,12 +461,7 @@ impl DropProbe {
             set.remove(&(net, prefix));
         }
         let count = u32::try_from(set.len()).unwrap_or(u32::MAX);
-        let map = self
-            .ebpf
-            .map_mut(MAP_NETCOUNT)
-            .ok_or(DropProbeError::Missing("map NFP_NETCOUNT"))?;
-        let mut counts: Array<_, u32> =
-            Array::try_from(map).map_err(|e| aya_err("opening NFP_NETCOUNT", e))?;
+        let mut counts: Array<_, u32> = self.typed_mut(MAP_NETCOUNT)?;
         counts
             .set(family, count, 0)
             .map_err(|e| aya_err("filling the subnet watch", e))
@@ -524,35 +533,20 @@ impl DropProbe {
         let slot = ifindex % IF_SLOTS;
         if !self.fast_slots.contains_key(&slot) {
             {
-                let map = self
-                    .ebpf
-                    .map_mut(MAP_IFFAST)
-                    .ok_or(DropProbeError::Missing("map NFP_IFFAST"))?;
-                let mut fast: PerCpuArray<_, Counter> =
-                    PerCpuArray::try_from(map).map_err(|e| aya_err("opening NFP_IFFAST", e))?;
+                let mut fast: PerCpuArray<_, Counter> = self.typed_mut(MAP_IFFAST)?;
                 for dir in [DIR_INGRESS, DIR_EGRESS] {
                     fast.set(slot * 2 + dir, zero()?, 0)
                         .map_err(|e| aya_err("registering interface counters", e))?;
                 }
             }
-            let map = self
-                .ebpf
-                .map_mut(MAP_IFSLOT)
-                .ok_or(DropProbeError::Missing("map NFP_IFSLOT"))?;
-            let mut slots: Array<_, u32> =
-                Array::try_from(map).map_err(|e| aya_err("opening NFP_IFSLOT", e))?;
+            let mut slots: Array<_, u32> = self.typed_mut(MAP_IFSLOT)?;
             slots
                 .set(slot, ifindex, 0)
                 .map_err(|e| aya_err("registering interface counters", e))?;
             self.fast_slots.insert(slot, ifindex);
             return Ok(());
         }
-        let map = self
-            .ebpf
-            .map_mut(MAP_IFCOUNT)
-            .ok_or(DropProbeError::Missing("map NFP_IFCOUNT"))?;
-        let mut counters: PerCpuHashMap<_, IfKey, Counter> =
-            PerCpuHashMap::try_from(map).map_err(|e| aya_err("opening NFP_IFCOUNT", e))?;
+        let mut counters: PerCpuHashMap<_, IfKey, Counter> = self.typed_mut(MAP_IFCOUNT)?;
         for dir in [DIR_INGRESS, DIR_EGRESS] {
             counters
                 .insert(IfKey { ifindex, dir }, zero()?, 0)
@@ -569,12 +563,7 @@ impl DropProbe {
     /// Per-interface, per-direction tc counters summed over CPUs (fast slots and hash).
     pub fn if_counters(&self) -> Result<Vec<(IfKey, Counter)>, DropProbeError> {
         let mut out = self.summed(MAP_IFCOUNT, "map NFP_IFCOUNT")?;
-        let map = self
-            .ebpf
-            .map(MAP_IFFAST)
-            .ok_or(DropProbeError::Missing("map NFP_IFFAST"))?;
-        let fast: PerCpuArray<_, Counter> =
-            PerCpuArray::try_from(map).map_err(|e| aya_err("opening NFP_IFFAST", e))?;
+        let fast: PerCpuArray<_, Counter> = self.typed(MAP_IFFAST)?;
         for (&slot, &ifindex) in &self.fast_slots {
             for dir in [DIR_INGRESS, DIR_EGRESS] {
                 let v = fast
@@ -605,12 +594,7 @@ impl DropProbe {
 
     /// The program's own statistics (`probe_common::drops::STAT_*`), summed over CPUs.
     pub fn stats(&self) -> Result<[u64; STATS_LEN as usize], DropProbeError> {
-        let map = self
-            .ebpf
-            .map(MAP_STATS)
-            .ok_or(DropProbeError::Missing("map NFP_STATS"))?;
-        let arr: PerCpuArray<_, u64> =
-            PerCpuArray::try_from(map).map_err(|e| aya_err("opening NFP_STATS", e))?;
+        let arr: PerCpuArray<_, u64> = self.typed(MAP_STATS)?;
         let mut out = [0u64; STATS_LEN as usize];
         for (i, slot) in out.iter_mut().enumerate() {
             let v = arr
