@@ -8,6 +8,26 @@ pub struct WatchKey {
     pub ifindex: u32,
 }
 
+/// Slots of the watch list's array fast path (NFP_WATCHFAST): slot `ifindex % WATCH_SLOTS`.
+pub const WATCH_SLOTS: u32 = 1024;
+
+/// One slot of NFP_WATCHFAST: the watched device that owns it (netns 0 = free), its role, and
+/// how many other watched devices with this slot live in the NFP_WATCH hash (0 = a device that
+/// is not the owner is not watched: no hash lookup).
+#[repr(C)]
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct WatchSlot {
+    pub netns: u32,
+    pub ifindex: u32,
+    pub role: u32,
+    pub more: u32,
+}
+
+/// Counts of watched subnets per family (NFP_NETCOUNT[0] IPv4, [1] IPv6): with none, drops of
+/// unwatched devices skip the subnet lookups.
+pub const NETCOUNT_V4: u32 = 0;
+pub const NETCOUNT_V6: u32 = 1;
+
 pub const WATCH_BRIDGE: u32 = 1;
 pub const WATCH_PORT: u32 = 2;
 pub const WATCH_PEER: u32 = 4;
@@ -106,6 +126,9 @@ pub struct IfKey {
     pub dir: u32,
 }
 
+/// Slots of the tc counters' array fast path (NFP_IFSLOT, NFP_IFFAST).
+pub const IF_SLOTS: u32 = 256;
+
 pub const DIR_INGRESS: u32 = 0;
 pub const DIR_EGRESS: u32 = 1;
 
@@ -136,6 +159,7 @@ mod pod {
     use super::*;
     // SAFETY: all of these are repr(C), Copy, with explicit padding and no pointers.
     unsafe impl aya::Pod for WatchKey {}
+    unsafe impl aya::Pod for WatchSlot {}
     unsafe impl aya::Pod for DropKey {}
     unsafe impl aya::Pod for Counter {}
     unsafe impl aya::Pod for DropSample {}

@@ -7,7 +7,7 @@ use aya_ebpf::{
     bindings::TC_ACT_UNSPEC,
     helpers::{bpf_ktime_get_ns, bpf_probe_read_kernel},
     macros::{btf_tracepoint, classifier, map},
-    maps::{HashMap, LpmTrie, PerCpuArray, PerCpuHashMap, RingBuf, lpm_trie::Key},
+    maps::{Array, HashMap, LpmTrie, PerCpuArray, PerCpuHashMap, RingBuf, lpm_trie::Key},
     programs::{BtfTracePointContext, TcContext},
 };
 use probe_common::drops::*;
@@ -30,8 +30,14 @@ static DROP_CONFIG: DropConfig = DropConfig {
     dst_input: 0,
 };
 
+/// Watched devices: the owner of each slot in NFP_WATCHFAST (an inlined array lookup), the
+/// others in the NFP_WATCH hash.
+#[map]
+static NFP_WATCHFAST: Array<WatchSlot> = Array::with_max_entries(WATCH_SLOTS, 0);
 #[map]
 static NFP_WATCH: HashMap<WatchKey, u32> = HashMap::with_max_entries(4096, 0);
+#[map]
+static NFP_NETCOUNT: Array<u32> = Array::with_max_entries(2, 0);
 #[map]
 static NFP_DROPS: PerCpuHashMap<DropKey, Counter> = PerCpuHashMap::with_max_entries(16384, 0);
 #[map]
@@ -47,6 +53,14 @@ static NFP_NETS4: LpmTrie<[u8; 4], WatchKey> = LpmTrie::with_max_entries(1024, 0
 static NFP_NETS6: LpmTrie<[u8; 16], WatchKey> = LpmTrie::with_max_entries(1024, 0);
 #[map]
 static NFP_IFCOUNT: PerCpuHashMap<IfKey, Counter> = PerCpuHashMap::with_max_entries(4096, 0);
+/// Fast path of the tc counters: slot `ifindex % IF_SLOTS` belongs to the interface userspace
+/// wrote there (0 = none); its counters are `NFP_IFFAST[slot * 2 + dir]`. Array lookups are
+/// inlined by the verifier, a hash lookup is a call: this is paid by every packet on every
+/// watched interface. Interfaces whose slot is taken use NFP_IFCOUNT.
+#[map]
+static NFP_IFSLOT: Array<u32> = Array::with_max_entries(IF_SLOTS, 0);
+#[map]
+static NFP_IFFAST: PerCpuArray<Counter> = PerCpuArray::with_max_entries(IF_SLOTS * 2, 0);
 
 const ETH_P_IP_BE: u16 = 0x0008; // htons(0x0800)
 const ETH_P_IPV6_BE: u16 = 0xdd86; // htons(0x86dd)
@@ -78,16 +92,26 @@ unsafe fn read<T>(base: u64, off: u32) -> Option<T> {
     unsafe { bpf_probe_read_kernel((base + off as u64) as *const T).ok() }
 }
 
-/// (netns inode, ifindex) of a `struct net_device *`.
+/// A field of a kernel struct reached from a tracepoint argument (a BTF-typed pointer), read by
+/// a plain load: the offset comes from the frozen read-only `DROP_CONFIG`, so the verifier
+/// knows it, checks the access against the kernel's BTF and turns it into a fault-safe load
+/// (a NULL base reads 0). No helper call: this is the hot path of every drop.
 #[inline(always)]
-unsafe fn device(c: &DropConfig, dev: u64) -> Option<WatchKey> {
-    let ifindex: i32 = unsafe { read(dev, c.dev_ifindex)? };
-    let net: u64 = unsafe { read(dev, c.dev_nd_net)? };
-    let netns: u32 = unsafe { read(net, c.net_inum)? };
-    Some(WatchKey {
+unsafe fn field<T>(base: *const u8, off: u32) -> T {
+    // SAFETY: see above; the verifier rejects the program if the access does not fit the BTF.
+    unsafe { core::ptr::read_volatile(base.wrapping_add(off as usize).cast::<T>()) }
+}
+
+/// (netns inode, ifindex) of a `struct net_device *` (a BTF pointer, not NULL).
+#[inline(always)]
+unsafe fn device(c: &DropConfig, dev: *const u8) -> WatchKey {
+    let ifindex: i32 = unsafe { field(dev, c.dev_ifindex) };
+    let net: *const u8 = unsafe { field(dev, c.dev_nd_net) };
+    let netns: u32 = unsafe { field(net, c.net_inum) };
+    WatchKey {
         netns,
         ifindex: ifindex as u32,
-    })
+    }
 }
 
 #[btf_tracepoint(function = "kfree_skb")]
@@ -96,47 +120,49 @@ pub fn nfp_drops(ctx: BtfTracePointContext) -> i32 {
     if c.enabled == 0 {
         return 0;
     }
-    let skb: u64 = ctx.arg(0);
+    let skb: *const u8 = ctx.arg(0);
     let location: u64 = ctx.arg(1);
     let reason: u32 = ctx.arg(2);
-    // SAFETY: all kernel reads go through bpf_probe_read_kernel.
+    // SAFETY: struct fields are verifier-checked BTF loads, packet bytes go through
+    // bpf_probe_read_kernel.
     unsafe { on_drop(&c, skb, location, reason) };
     0
 }
 
 #[inline(always)]
-unsafe fn on_drop(c: &DropConfig, skb: u64, location: u64, reason: u32) {
-    let dev: u64 = unsafe { read(skb, c.skb_dev) }.unwrap_or(0);
-    let refdst: u64 = unsafe { read(skb, c.skb_refdst) }.unwrap_or(0);
+unsafe fn on_drop(c: &DropConfig, skb: *const u8, location: u64, reason: u32) {
+    let dev: *const u8 = unsafe { field(skb, c.skb_dev) };
+    let refdst: u64 = unsafe { field(skb, c.skb_refdst) };
     let dst = refdst & !1u64;
+    // The route is a plain number in sk_buff (`_skb_refdst`), not a BTF pointer: probe reads.
     let dst_dev: u64 = if dst != 0 {
         unsafe { read(dst, c.dst_dev) }.unwrap_or(0)
     } else {
         0
     };
-    let dev_id = if dev != 0 {
-        unsafe { device(c, dev) }
-    } else {
+    let dev_id = if dev.is_null() {
         None
+    } else {
+        Some(unsafe { device(c, dev) })
     };
     let mut flags = 0u8;
     if let Some(k) = dev_id
-        && NFP_WATCH.get_ptr(&k).is_some()
+        && watched(&k)
     {
         flags |= MATCH_DEV;
     }
     // Locally generated and POSTROUTING skbs carry the route's device already: one lookup.
     let dst_id = if dst_dev == 0 {
         None
-    } else if dst_dev == dev {
+    } else if dst_dev == dev as u64 {
         if flags & MATCH_DEV != 0 {
             flags |= MATCH_DST;
         }
         dev_id
     } else {
-        let k = unsafe { device(c, dst_dev) };
+        let k = unsafe { device_probed(c, dst_dev) };
         if let Some(k) = k
-            && NFP_WATCH.get_ptr(&k).is_some()
+            && watched(&k)
         {
             flags |= MATCH_DST;
         }
@@ -151,9 +177,9 @@ unsafe fn on_drop(c: &DropConfig, skb: u64, location: u64, reason: u32) {
         flags |= MATCH_FLOW;
     }
     stat(STAT_MATCHED);
-    if dev != 0 {
+    if !dev.is_null() {
         flags |= HAS_DEV;
-        if dev == dst_dev {
+        if dev as u64 == dst_dev {
             flags |= DEV_IS_DST_DEV;
         }
     }
@@ -172,8 +198,8 @@ unsafe fn on_drop(c: &DropConfig, skb: u64, location: u64, reason: u32) {
     } else {
         0
     };
-    let len: u32 = unsafe { read(skb, c.skb_len) }.unwrap_or(0);
-    let proto: u16 = unsafe { read(skb, c.skb_protocol) }.unwrap_or(0);
+    let len: u32 = unsafe { field(skb, c.skb_len) };
+    let proto: u16 = unsafe { field(skb, c.skb_protocol) };
     let family = match proto {
         ETH_P_IP_BE => 4,
         ETH_P_IPV6_BE => 6,
@@ -205,10 +231,11 @@ unsafe fn on_drop(c: &DropConfig, skb: u64, location: u64, reason: u32) {
             }
         }
     }
-    if c.sample_per_sec == 0 || !rate_ok(c.sample_per_sec) {
-        if c.sample_per_sec != 0 {
-            stat(STAT_SAMPLE_RATE_LIMITED);
-        }
+    if c.sample_per_sec == 0 {
+        return;
+    }
+    if !rate_ok(c.sample_per_sec) {
+        stat(STAT_SAMPLE_RATE_LIMITED);
         return;
     }
     let Some(mut entry) = NFP_SAMPLES.reserve::<DropSample>(0) else {
@@ -236,18 +263,47 @@ unsafe fn on_drop(c: &DropConfig, skb: u64, location: u64, reason: u32) {
     stat(STAT_SAMPLED);
 }
 
+/// Whether a device is on the watch list: its slot's owner, or (only if the slot says others
+/// exist) in the hash.
+#[inline(always)]
+fn watched(k: &WatchKey) -> bool {
+    match NFP_WATCHFAST.get(k.ifindex % WATCH_SLOTS) {
+        Some(s) if s.netns == k.netns && s.ifindex == k.ifindex => true,
+        Some(s) if s.more == 0 => false,
+        _ => NFP_WATCH.get_ptr(k).is_some(),
+    }
+}
+
+#[inline(always)]
+fn have_nets(family: u32) -> bool {
+    NFP_NETCOUNT.get(family).is_some_and(|n| *n != 0)
+}
+
+/// (netns inode, ifindex) of a `struct net_device *` known only as a number (a route's
+/// device): probe reads.
+#[inline(always)]
+unsafe fn device_probed(c: &DropConfig, dev: u64) -> Option<WatchKey> {
+    let ifindex: i32 = unsafe { read(dev, c.dev_ifindex)? };
+    let net: u64 = unsafe { read(dev, c.dev_nd_net)? };
+    let netns: u32 = unsafe { read(net, c.net_inum)? };
+    Some(WatchKey {
+        netns,
+        ifindex: ifindex as u32,
+    })
+}
+
 /// The watched bridge whose subnet holds the packet's destination (or source) address.
 #[inline(always)]
-unsafe fn flow_match(c: &DropConfig, skb: u64) -> Option<WatchKey> {
-    let proto: u16 = unsafe { read(skb, c.skb_protocol) }?;
-    let head: u64 = unsafe { read(skb, c.skb_head) }?;
-    let nh: u16 = unsafe { read(skb, c.skb_network_header) }?;
+unsafe fn flow_match(c: &DropConfig, skb: *const u8) -> Option<WatchKey> {
+    let proto: u16 = unsafe { field(skb, c.skb_protocol) };
+    let head: u64 = unsafe { field(skb, c.skb_head) };
+    let nh: u16 = unsafe { field(skb, c.skb_network_header) };
     if head == 0 || nh == 0xffff {
         return None;
     }
     let ip = head + nh as u64;
     match proto {
-        ETH_P_IP_BE => {
+        ETH_P_IP_BE if have_nets(NETCOUNT_V4) => {
             for off in [16u32, 12] {
                 let a: [u8; 4] = unsafe { read(ip, off) }?;
                 if let Some(k) = NFP_NETS4.get(Key::new(32, a)) {
@@ -256,7 +312,7 @@ unsafe fn flow_match(c: &DropConfig, skb: u64) -> Option<WatchKey> {
             }
             None
         }
-        ETH_P_IPV6_BE => {
+        ETH_P_IPV6_BE if have_nets(NETCOUNT_V6) => {
             for off in [24u32, 8] {
                 let a: [u8; 16] = unsafe { read(ip, off) }?;
                 if let Some(k) = NFP_NETS6.get(Key::new(128, a)) {
@@ -291,10 +347,10 @@ fn rate_ok(limit: u32) -> bool {
 
 /// Addresses, ports and TCP flags from the packet headers the skb points at.
 #[inline(always)]
-unsafe fn fill_flow(c: &DropConfig, skb: u64, s: &mut DropSample) {
-    let head: u64 = unsafe { read(skb, c.skb_head) }.unwrap_or(0);
-    let nh: u16 = unsafe { read(skb, c.skb_network_header) }.unwrap_or(0xffff);
-    let th: u16 = unsafe { read(skb, c.skb_transport_header) }.unwrap_or(0xffff);
+unsafe fn fill_flow(c: &DropConfig, skb: *const u8, s: &mut DropSample) {
+    let head: u64 = unsafe { field(skb, c.skb_head) };
+    let nh: u16 = unsafe { field(skb, c.skb_network_header) };
+    let th: u16 = unsafe { field(skb, c.skb_transport_header) };
     if head == 0 || nh == 0xffff {
         return;
     }
@@ -347,13 +403,19 @@ unsafe fn fill_flow(c: &DropConfig, skb: u64, s: &mut DropSample) {
 fn count_if(ctx: &TcContext, dir: u32) -> i32 {
     // SAFETY: reading __sk_buff fields the verifier allows for tc programs.
     let ifindex = unsafe { (*ctx.skb.skb).ifindex };
-    let key = IfKey { ifindex, dir };
-    // Only interfaces userspace registered have an entry; others are not counted.
-    if let Some(v) = NFP_IFCOUNT.get_ptr_mut(&key) {
+    let len = ctx.len() as u64;
+    let slot = ifindex % IF_SLOTS;
+    let v = if NFP_IFSLOT.get(slot) == Some(&ifindex) {
+        NFP_IFFAST.get_ptr_mut(slot * 2 + dir)
+    } else {
+        // Only interfaces userspace registered have an entry; others are not counted.
+        NFP_IFCOUNT.get_ptr_mut(&IfKey { ifindex, dir })
+    };
+    if let Some(v) = v {
         // SAFETY: per-CPU value, only this CPU writes it.
         unsafe {
             (*v).packets += 1;
-            (*v).bytes += ctx.len() as u64;
+            (*v).bytes += len;
         }
     }
     TC_ACT_UNSPEC

@@ -207,6 +207,18 @@ fn healthy_lab() -> docker28::Lab {
     docker28::Lab::up(docker28::Options::default()).unwrap_or_else(|e| panic!("lab up: {e:#}"))
 }
 
+/// The start of most tests: root and BTF checked, the lab tests serialised (keep the guard for
+/// the whole test), a lab up, and `nfprobe drops --samples` watching its host namespace.
+fn watched_lab<L: std::ops::Deref<Target = LabCore>>(
+    up: impl FnOnce() -> L,
+) -> (std::sync::MutexGuard<'static, ()>, L, Probe) {
+    require_root_and_btf();
+    let guard = serial();
+    let lab = up();
+    let probe = Probe::start(lab.host_netns().name(), &["--samples"]);
+    (guard, lab, probe)
+}
+
 /// `n` TCP connects from the external client to host:port, each given up before the SYN would
 /// be retransmitted, so every connect sends exactly one SYN.
 fn syns_from_client(lab: &LabCore, port: u16, n: u32) -> u32 {
@@ -225,13 +237,10 @@ fn syns_from_client(lab: &LabCore, port: u16, n: u32) -> u32 {
 
 #[test]
 fn forward_drops_of_the_broken_network_land_on_its_bridge_with_their_flow() {
-    require_root_and_btf();
-    let _g = serial();
-    let lab = faulty_lab();
+    let (_g, lab, probe) = watched_lab(faulty_lab);
     let broken = &lab.networks()[1];
     let ctr = &broken.containers[0];
     let port = ctr.ports[0];
-    let probe = Probe::start(lab.host_netns().name(), &["--samples"]);
     const N: u32 = 10;
     let timed_out = syns_from_client(&lab, port.host_port, N);
     assert_eq!(
@@ -298,13 +307,10 @@ fn forward_drops_of_the_broken_network_land_on_its_bridge_with_their_flow() {
 
 #[test]
 fn loopback_curl_without_masquerade_shows_the_drop_the_kernel_makes() {
-    require_root_and_btf();
-    let _g = serial();
-    let lab = faulty_lab();
+    let (_g, lab, probe) = watched_lab(faulty_lab);
     let broken = &lab.networks()[1];
     let ctr = &broken.containers[0];
     let port = ctr.ports[0];
-    let probe = Probe::start(lab.host_netns().name(), &["--samples"]);
     let outcome = lab.http_from_host(port.host_port, Duration::from_secs(3));
     assert!(
         outcome.is_timeout(),
@@ -353,10 +359,7 @@ fn loopback_curl_without_masquerade_shows_the_drop_the_kernel_makes() {
 
 #[test]
 fn healthy_lab_gives_no_drops_for_the_same_traffic() {
-    require_root_and_btf();
-    let _g = serial();
-    let lab = healthy_lab();
-    let probe = Probe::start(lab.host_netns().name(), &["--samples"]);
+    let (_g, lab, probe) = watched_lab(healthy_lab);
     for port in lab.published_ports() {
         for _ in 0..5 {
             let o = lab.http_from_client(port.host_port, Duration::from_secs(2));
@@ -454,10 +457,7 @@ fn live_ids() -> (BTreeSet<u32>, BTreeSet<u32>) {
 
 #[test]
 fn nothing_stays_attached_after_sigkill() {
-    require_root_and_btf();
-    let _g = serial();
-    let lab = faulty_lab();
-    let probe = Probe::start(lab.host_netns().name(), &["--samples"]);
+    let (_g, lab, probe) = watched_lab(faulty_lab);
     let (progs, links) = bpf_ids(probe.pid());
     // kfree_skb + two classifiers; the tracepoint link plus ingress/egress on 2 bridges and 2
     // ports (tcx on this kernel).
@@ -496,18 +496,17 @@ fn nothing_stays_attached_after_sigkill() {
 /// network's rules itself; both symptoms of the incident are then visible to `nfprobe drops`.
 #[test]
 fn real_dockerd_lost_rules_show_as_drops_on_the_second_bridge() {
-    require_root_and_btf();
-    let _g = serial();
-    lab::prereq::real_docker().unwrap_or_else(|e| panic!("{e:#}"));
-    let lab = lab::real::Lab::up(lab::real::Options {
-        faulty_iptables: true,
-        ..lab::real::Options::default()
-    })
-    .unwrap_or_else(|e| panic!("real lab up: {e:#}"));
+    let (_g, lab, probe) = watched_lab(|| {
+        lab::prereq::real_docker().unwrap_or_else(|e| panic!("{e:#}"));
+        lab::real::Lab::up(lab::real::Options {
+            faulty_iptables: true,
+            ..lab::real::Options::default()
+        })
+        .unwrap_or_else(|e| panic!("real lab up: {e:#}"))
+    });
     let broken = &lab.networks()[1];
     let ctr = &broken.containers[0];
     let port = ctr.ports[0];
-    let probe = Probe::start(lab.host_netns().name(), &["--samples"]);
     const N: u32 = 5;
     assert_eq!(syns_from_client(&lab, port.host_port, N), N);
     let outcome = lab.http_from_host(port.host_port, Duration::from_secs(5));
@@ -717,4 +716,176 @@ fn a_named_interface_that_vanishes_while_running_is_dropped_from_the_watch() {
         .filter_map(|t| t["name"].as_str())
         .collect();
     assert_eq!(names, ["lo"]);
+}
+
+/// `tc ARGS` inside `ns`, its stdout.
+fn tc(ns: &TestNetns, args: &[&str]) -> String {
+    let out = Command::new("ip")
+        .args(["netns", "exec", &ns.name, "tc"])
+        .args(args)
+        .output()
+        .expect("this test needs tc (iproute2)");
+    assert!(out.status.success(), "tc {args:?}: {out:?}");
+    String::from_utf8_lossy(&out.stdout).into_owned()
+}
+
+/// Our filters on `dev` (ingress and egress) and whether it has a clsact qdisc.
+fn clsact_state(ns: &TestNetns, dev: &str) -> (usize, bool) {
+    let filters = ["ingress", "egress"]
+        .iter()
+        .map(|dir| {
+            tc(ns, &["filter", "show", "dev", dev, dir])
+                .lines()
+                .filter(|l| l.contains("nfp_tc_"))
+                .count()
+        })
+        .sum();
+    let qdisc = tc(ns, &["qdisc", "show", "dev", dev]).contains("clsact");
+    (filters, qdisc)
+}
+
+/// The tc fallback of kernels < 6.6, forced where tcx exists: counters work through clsact
+/// filters; a SIGKILL leaves them behind (clsact outlives the process), the next start removes
+/// them, and a clean exit leaves neither filter nor qdisc of ours.
+#[test]
+fn the_clsact_fallback_counts_and_cleans_up_after_a_kill() {
+    require_root_and_btf();
+    let _g = serial();
+    let host = TestNetns::new("dcl");
+    let peer = TestNetns::new("dcp");
+    common::ip(&[
+        "-n", &host.name, "link", "add", "c0", "type", "veth", "peer", "name", "c1", "netns",
+        &peer.name,
+    ]);
+    common::ip(&["-n", &host.name, "addr", "add", "10.77.0.1/24", "dev", "c0"]);
+    common::ip(&["-n", &host.name, "link", "set", "c0", "up"]);
+    common::ip(&["-n", &peer.name, "addr", "add", "10.77.0.2/24", "dev", "c1"]);
+    common::ip(&["-n", &peer.name, "link", "set", "c1", "up"]);
+    assert_eq!(clsact_state(&host, "c0"), (0, false));
+    let args = ["--iface", "c0", "--force-clsact"];
+
+    let probe = Probe::start(&host.name, &args);
+    assert_eq!(
+        clsact_state(&host, "c0"),
+        (2, true),
+        "filters while running"
+    );
+    const N: u32 = 40;
+    let dst = SocketAddrV4::new(Ipv4Addr::new(10, 77, 0, 1), 9);
+    assert_eq!(udp_to(&peer, dst, N), 0, "every datagram sent");
+    std::thread::sleep(Duration::from_millis(300));
+    let out = probe.stop();
+    assert_eq!(out.summary["tcx"].as_bool(), Some(false), "{}", out.summary);
+    let row = out.summary["interfaces"]
+        .as_array()
+        .expect("interfaces")
+        .iter()
+        .find(|i| is(i, "iface", "c0"))
+        .unwrap_or_else(|| panic!("no tc counters for c0: {}", out.summary))
+        .clone();
+    // N datagrams plus at most the ARP exchange; ICMP port-unreachable replies go out.
+    let inp = row["in_packets"].as_u64().expect("in_packets");
+    assert!((u64::from(N)..=u64::from(N) + 3).contains(&inp), "{row}");
+    assert!(row["out_packets"].as_u64().unwrap_or(0) >= 1, "{row}");
+    // Each datagram to the closed port is a NO_SOCKET drop on c0, counted by the tracepoint.
+    assert_eq!(
+        out.packets(|r| is(r, "reason", "NO_SOCKET") && is(r, "iface", "c0")),
+        u64::from(N),
+        "{}",
+        out.rows()
+    );
+    assert_eq!(clsact_state(&host, "c0"), (0, false), "after a clean exit");
+
+    // SIGKILL: nothing runs Drop, the filters stay in the kernel.
+    let probe = Probe::start(&host.name, &args);
+    probe.signal(libc::SIGKILL);
+    drop(probe);
+    assert_eq!(
+        clsact_state(&host, "c0"),
+        (2, true),
+        "left behind by SIGKILL"
+    );
+
+    // The next start removes them before attaching its own (2, not 4); its clean exit
+    // removes everything, including the qdisc the killed run created.
+    let probe = Probe::start(&host.name, &args);
+    assert_eq!(clsact_state(&host, "c0"), (2, true), "after the restart");
+    let out = probe.stop();
+    assert_eq!(out.summary["tcx"].as_bool(), Some(false));
+    assert_eq!(
+        clsact_state(&host, "c0"),
+        (0, false),
+        "after the second clean exit"
+    );
+}
+
+/// The watch list and the tc counters keep a fast array slot per `ifindex % 1024` (watch) and
+/// `ifindex % 256` (tc) and a hash for devices whose slot is taken: two watched interfaces that
+/// share both slots (ifindex 10 and 1034) are still watched and counted apart.
+#[test]
+fn interfaces_sharing_fast_slots_are_watched_and_counted_apart() {
+    require_root_and_btf();
+    let _g = serial();
+    let host = TestNetns::new("dts");
+    let peer = TestNetns::new("dtp");
+    for (dev, index, peer_dev, net) in [
+        ("s0", "10", "s1", "10.78.0"),
+        ("t0", "1034", "t1", "10.78.1"),
+    ] {
+        common::ip(&[
+            "-n", &host.name, "link", "add", dev, "index", index, "type", "veth", "peer", "name",
+            peer_dev, "netns", &peer.name,
+        ]);
+        common::ip(&[
+            "-n",
+            &host.name,
+            "addr",
+            "add",
+            &format!("{net}.1/24"),
+            "dev",
+            dev,
+        ]);
+        common::ip(&["-n", &host.name, "link", "set", dev, "up"]);
+        common::ip(&[
+            "-n",
+            &peer.name,
+            "addr",
+            "add",
+            &format!("{net}.2/24"),
+            "dev",
+            peer_dev,
+        ]);
+        common::ip(&["-n", &peer.name, "link", "set", peer_dev, "up"]);
+    }
+    let probe = Probe::start(&host.name, &["--iface", "s0", "--iface", "t0"]);
+    const A: u32 = 30;
+    const B: u32 = 55;
+    udp_to(&peer, SocketAddrV4::new(Ipv4Addr::new(10, 78, 0, 1), 9), A);
+    udp_to(&peer, SocketAddrV4::new(Ipv4Addr::new(10, 78, 1, 1), 9), B);
+    std::thread::sleep(Duration::from_millis(300));
+    let out = probe.stop();
+    let ifs = out.summary["interfaces"].as_array().expect("interfaces");
+    let row = |name: &str| {
+        ifs.iter()
+            .find(|i| is(i, "iface", name))
+            .unwrap_or_else(|| panic!("no tc counters for {name}: {}", out.summary))
+    };
+    assert_eq!(row("s0")["ifindex"].as_u64(), Some(10));
+    assert_eq!(row("t0")["ifindex"].as_u64(), Some(1034));
+    // The datagrams plus at most the ARP exchange.
+    for (name, n) in [("s0", A), ("t0", B)] {
+        let inp = row(name)["in_packets"].as_u64().expect("in_packets");
+        assert!(
+            (u64::from(n)..=u64::from(n) + 3).contains(&inp),
+            "{name}: {}",
+            row(name)
+        );
+        // Each datagram to the closed port is a NO_SOCKET drop on its own interface.
+        assert_eq!(
+            out.packets(|r| is(r, "reason", "NO_SOCKET") && is(r, "iface", name)),
+            u64::from(n),
+            "{}",
+            out.rows()
+        );
+    }
 }

@@ -26,6 +26,11 @@ pub struct Args {
     /// Do not attach the per-interface tc counters.
     #[arg(long)]
     pub no_tc: bool,
+    /// Attach the tc counters as clsact filters even where tcx links exist: the fallback used
+    /// on kernels < 6.6, for testing it (filters left by a SIGKILLed run are removed on the
+    /// next start; a clean exit removes ours and the clsact qdiscs we created).
+    #[arg(long, hide = true)]
+    pub force_clsact: bool,
 }
 
 const TICK: Duration = Duration::from_millis(100);
@@ -38,6 +43,7 @@ pub fn run(global: &Global, args: Args) -> anyhow::Result<Outcome> {
         ifaces: args.ifaces.clone(),
         sample_per_sec: if args.samples { args.sample_rate } else { 0 },
         tc: !args.no_tc,
+        force_clsact: args.force_clsact,
     };
     // The session owns every program and link: returning (by error, signal or duration)
     // drops it, which detaches everything.

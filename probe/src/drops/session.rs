@@ -46,6 +46,8 @@ pub struct Options {
     pub sample_per_sec: u32,
     /// Attach the per-interface tc counters.
     pub tc: bool,
+    /// Attach them as clsact filters even where tcx exists (the fallback of kernels < 6.6).
+    pub force_clsact: bool,
 }
 
 /// How often to retry resolving container-side peers whose namespace is unknown.
@@ -89,7 +91,11 @@ impl Session {
         drop(btf);
         log::debug!("BTF and kallsyms read in {:?}", t0.elapsed());
         let netns_ino = drop_probe::netns_inode_of(opts.netns.as_ref())?;
-        let probe = DropProbe::load(crate::kernel::ebpf::embedded_object(), &config)?;
+        let probe = DropProbe::load(
+            crate::kernel::ebpf::embedded_object(),
+            &config,
+            opts.force_clsact,
+        )?;
         log::debug!("probe loaded and attached after {:?}", t0.elapsed());
         let warnings = Vec::new();
         let mut s = Self {

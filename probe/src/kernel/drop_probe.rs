@@ -12,17 +12,19 @@ use std::os::unix::fs::MetadataExt;
 use std::path::Path;
 
 use aya::maps::lpm_trie::{Key as LpmKey, LpmTrie};
-use aya::maps::{HashMap, MapData, PerCpuArray, PerCpuHashMap, PerCpuValues, RingBuf};
-use aya::programs::tc::{self, TcAttachType};
+use aya::maps::{Array, HashMap, MapData, PerCpuArray, PerCpuHashMap, PerCpuValues, RingBuf};
+use aya::programs::tc::{self, NlOptions, TcAttachOptions, TcAttachType};
 use aya::programs::{BtfTracePoint, SchedClassifier};
 use aya::util::KernelVersion;
 use aya::{Ebpf, EbpfLoader};
 use probe_common::drops::{
-    Counter, DIR_EGRESS, DIR_INGRESS, DropConfig, DropKey, DropSample, IfKey, STATS_LEN, WatchKey,
+    Counter, DIR_EGRESS, DIR_INGRESS, DropConfig, DropKey, DropSample, IF_SLOTS, IfKey,
+    NETCOUNT_V4, NETCOUNT_V6, STATS_LEN, WATCH_SLOTS, WatchKey, WatchSlot,
 };
 use thiserror::Error;
 
 use super::btf::{Btf, BtfError};
+use super::clsact;
 use super::netns::{NetnsError, NetnsSpec, run_in};
 
 pub const PROG_DROPS: &str = "nfp_drops";
@@ -32,10 +34,14 @@ pub const PROG_TC_OUT: &str = "nfp_tc_out";
 pub const PROGRAM_NAMES: [&str; 3] = [PROG_DROPS, PROG_TC_IN, PROG_TC_OUT];
 const CONFIG_GLOBAL: &str = "DROP_CONFIG";
 const MAP_WATCH: &str = "NFP_WATCH";
+const MAP_WATCHFAST: &str = "NFP_WATCHFAST";
+const MAP_NETCOUNT: &str = "NFP_NETCOUNT";
 const MAP_DROPS: &str = "NFP_DROPS";
 const MAP_SAMPLES: &str = "NFP_SAMPLES";
 const MAP_STATS: &str = "NFP_STATS";
 const MAP_IFCOUNT: &str = "NFP_IFCOUNT";
+const MAP_IFSLOT: &str = "NFP_IFSLOT";
+const MAP_IFFAST: &str = "NFP_IFFAST";
 const MAP_NETS4: &str = "NFP_NETS4";
 const MAP_NETS6: &str = "NFP_NETS6";
 
@@ -182,6 +188,80 @@ pub struct DropProbe {
     tcx: bool,
     /// (netns inode, ifindex) with tc programs attached.
     tc_attached: Vec<(u32, u32)>,
+    /// clsact fallback: every interface we attached filters to, and whether its clsact qdisc
+    /// is ours to remove on exit (we created it, or a killed earlier run of ours did).
+    clsact: Vec<ClsactIface>,
+    /// tc counters' array fast path: slot → the ifindex that owns it.
+    fast_slots: std::collections::BTreeMap<u32, u32>,
+    /// Our copy of the watch list's fast slots, and the devices in its hash.
+    watch_slots: std::collections::BTreeMap<u32, SlotState>,
+    in_watch_hash: BTreeSet<WatchKey>,
+    /// Watched subnets per family (their counts gate the subnet lookups).
+    nets: [BTreeSet<(std::net::IpAddr, u8)>; 2],
+}
+
+/// One watch slot as userspace keeps it.
+#[derive(Debug, Clone, Copy, Default)]
+struct SlotState {
+    owner: Option<WatchKey>,
+    role: u32,
+    more: u32,
+}
+
+#[derive(Debug)]
+struct ClsactIface {
+    ns: Option<NetnsSpec>,
+    ifname: String,
+    ifindex: u32,
+    owned: bool,
+}
+
+/// Whether a clsact filter is one of ours (by program name).
+fn is_ours(f: &clsact::Filter) -> bool {
+    f.bpf_name
+        .as_deref()
+        .is_some_and(|n| n == PROG_TC_IN || n == PROG_TC_OUT)
+}
+
+impl Drop for DropProbe {
+    /// tcx links and the tracepoint go with their fds; clsact filters and qdiscs do not:
+    /// remove ours explicitly (before aya's own link cleanup, which stops at its first error).
+    fn drop(&mut self) {
+        for c in self.clsact.drain(..) {
+            let ClsactIface {
+                ns,
+                ifname,
+                ifindex,
+                owned,
+            } = c;
+            let res = run_in(ns.as_ref(), move || {
+                for (name, ty) in [
+                    (PROG_TC_IN, TcAttachType::Ingress),
+                    (PROG_TC_OUT, TcAttachType::Egress),
+                ] {
+                    if let Err(e) = tc::qdisc_detach_program(&ifname, ty, name) {
+                        log::debug!("detaching {name} from {ifname}: {e}");
+                    }
+                }
+                if owned {
+                    match clsact::filters(ifindex) {
+                        Ok(f) if f.is_empty() => {
+                            if let Err(e) = clsact::delete(ifindex) {
+                                log::warn!("removing the clsact qdisc of {ifname}: {e}");
+                            }
+                        }
+                        Ok(_) => log::info!(
+                            "leaving the clsact qdisc of {ifname}: it holds filters of others"
+                        ),
+                        Err(e) => log::warn!("listing the tc filters of {ifname}: {e}"),
+                    }
+                }
+            });
+            if let Err(e) = res {
+                log::warn!("cleaning up tc: {e}");
+            }
+        }
+    }
 }
 
 impl std::fmt::Debug for DropProbe {
@@ -194,8 +274,14 @@ impl std::fmt::Debug for DropProbe {
 }
 
 impl DropProbe {
-    /// Load the embedded object with `config` and attach the `kfree_skb` tracepoint.
-    pub fn load(object: &[u8], config: &DropConfig) -> Result<Self, DropProbeError> {
+    /// Load the embedded object with `config` and attach the `kfree_skb` tracepoint. tc
+    /// programs attach through tcx links on kernels ≥ 6.6, else (or with `force_clsact`)
+    /// as filters of a clsact qdisc.
+    pub fn load(
+        object: &[u8],
+        config: &DropConfig,
+        force_clsact: bool,
+    ) -> Result<Self, DropProbeError> {
         if object.is_empty() {
             return Err(DropProbeError::NotEmbedded);
         }
@@ -228,12 +314,18 @@ impl DropProbe {
             .ok_or(DropProbeError::Missing("map NFP_SAMPLES"))?;
         let samples =
             RingBuf::try_from(samples).map_err(|e| aya_err("opening the sample ring", e))?;
-        let tcx = KernelVersion::current().is_ok_and(|v| v >= KernelVersion::new(6, 6, 0));
+        let tcx = !force_clsact
+            && KernelVersion::current().is_ok_and(|v| v >= KernelVersion::new(6, 6, 0));
         Ok(Self {
             ebpf,
             samples: Some(samples),
             tcx,
             tc_attached: Vec::new(),
+            clsact: Vec::new(),
+            fast_slots: std::collections::BTreeMap::new(),
+            watch_slots: std::collections::BTreeMap::new(),
+            in_watch_hash: BTreeSet::new(),
+            nets: [BTreeSet::new(), BTreeSet::new()],
         })
     }
 
@@ -244,28 +336,83 @@ impl DropProbe {
 
     /// Count drops on this device (and drops routed towards it).
     pub fn watch(&mut self, key: WatchKey, role: u32) -> Result<(), DropProbeError> {
-        let map = self
-            .ebpf
-            .map_mut(MAP_WATCH)
-            .ok_or(DropProbeError::Missing("map NFP_WATCH"))?;
-        let mut watch: HashMap<_, WatchKey, u32> =
-            HashMap::try_from(map).map_err(|e| aya_err("opening NFP_WATCH", e))?;
-        watch
-            .insert(key, role, 0)
-            .map_err(|e| aya_err("filling the watch list", e))
+        let slot = key.ifindex % WATCH_SLOTS;
+        let mut st = self.watch_slots.get(&slot).copied().unwrap_or_default();
+        if st.owner.is_none() || st.owner == Some(key) {
+            st.owner = Some(key);
+            st.role = role;
+        } else {
+            self.watch_hash()?
+                .insert(key, role, 0)
+                .map_err(|e| aya_err("filling the watch list", e))?;
+            if self.in_watch_hash.insert(key) {
+                st.more += 1;
+            }
+        }
+        self.write_slot(slot, st)
     }
 
     pub fn unwatch(&mut self, key: WatchKey) -> Result<(), DropProbeError> {
+        let slot = key.ifindex % WATCH_SLOTS;
+        let mut st = self.watch_slots.get(&slot).copied().unwrap_or_default();
+        if st.owner == Some(key) {
+            st.owner = None;
+            st.role = 0;
+        }
+        if self.in_watch_hash.remove(&key) {
+            match self.watch_hash()?.remove(&key) {
+                Ok(()) | Err(aya::maps::MapError::KeyNotFound) => {}
+                Err(e) => return Err(aya_err("updating the watch list", e)),
+            }
+            st.more = st.more.saturating_sub(1);
+        }
+        self.write_slot(slot, st)
+    }
+
+    fn watch_hash(&mut self) -> Result<HashMap<&mut MapData, WatchKey, u32>, DropProbeError> {
+        self.typed_mut(MAP_WATCH)
+    }
+
+    /// Map `name` of the object, opened as the typed map `T`.
+    fn typed_mut<'a, T>(&'a mut self, name: &'static str) -> Result<T, DropProbeError>
+    where
+        T: TryFrom<&'a mut aya::maps::Map>,
+        T::Error: std::error::Error + Send + Sync + 'static,
+    {
         let map = self
             .ebpf
-            .map_mut(MAP_WATCH)
-            .ok_or(DropProbeError::Missing("map NFP_WATCH"))?;
-        let mut watch: HashMap<_, WatchKey, u32> =
-            HashMap::try_from(map).map_err(|e| aya_err("opening NFP_WATCH", e))?;
-        match watch.remove(&key) {
-            Ok(()) | Err(aya::maps::MapError::KeyNotFound) => Ok(()),
-            Err(e) => Err(aya_err("updating the watch list", e)),
-        }
+            .map_mut(name)
+            .ok_or(DropProbeError::Missing(name))?;
+        T::try_from(map).map_err(|e| aya_err(format!("opening {name}"), e))
+    }
+
+    /// Map `name` of the object, opened read-only as the typed map `T`.
+    fn typed<'a, T>(&'a self, name: &'static str) -> Result<T, DropProbeError>
+    where
+        T: TryFrom<&'a aya::maps::Map>,
+        T::Error: std::error::Error + Send + Sync + 'static,
+    {
+        let map = self.ebpf.map(name).ok_or(DropProbeError::Missing(name))?;
+        T::try_from(map).map_err(|e| aya_err(format!("opening {name}"), e))
+    }
+
+    /// Publish a watch slot (the kernel's copy first, then ours).
+    fn write_slot(&mut self, slot: u32, st: SlotState) -> Result<(), DropProbeError> {
+        let mut fast: Array<_, WatchSlot> = self.typed_mut(MAP_WATCHFAST)?;
+        let owner = st.owner.unwrap_or_default();
+        fast.set(
+            slot,
+            WatchSlot {
+                netns: owner.netns,
+                ifindex: owner.ifindex,
+                role: st.role,
+                more: st.more,
+            },
+            0,
+        )
+        .map_err(|e| aya_err("filling the watch list", e))?;
+        self.watch_slots.insert(slot, st);
+        Ok(())
     }
 
     /// Count drops of packets to or from `net/prefix` (a bridge's subnet) on `key`, even when
@@ -295,22 +442,29 @@ impl DropProbe {
                 },
             }
         }
+        let (family, map_name) = match net {
+            std::net::IpAddr::V4(_) => (NETCOUNT_V4, MAP_NETS4),
+            std::net::IpAddr::V6(_) => (NETCOUNT_V6, MAP_NETS6),
+        };
+        let map = self
+            .ebpf
+            .map_mut(map_name)
+            .ok_or(DropProbeError::Missing("subnet watch map"))?;
         match net {
-            std::net::IpAddr::V4(a) => {
-                let map = self
-                    .ebpf
-                    .map_mut(MAP_NETS4)
-                    .ok_or(DropProbeError::Missing("map NFP_NETS4"))?;
-                apply(map, a.octets(), prefix.min(32), key)
-            }
-            std::net::IpAddr::V6(a) => {
-                let map = self
-                    .ebpf
-                    .map_mut(MAP_NETS6)
-                    .ok_or(DropProbeError::Missing("map NFP_NETS6"))?;
-                apply(map, a.octets(), prefix.min(128), key)
-            }
+            std::net::IpAddr::V4(a) => apply(map, a.octets(), prefix.min(32), key)?,
+            std::net::IpAddr::V6(a) => apply(map, a.octets(), prefix.min(128), key)?,
         }
+        let set = &mut self.nets[family as usize];
+        if key.is_some() {
+            set.insert((net, prefix));
+        } else {
+            set.remove(&(net, prefix));
+        }
+        let count = u32::try_from(set.len()).unwrap_or(u32::MAX);
+        let mut counts: Array<_, u32> = self.typed_mut(MAP_NETCOUNT)?;
+        counts
+            .set(family, count, 0)
+            .map_err(|e| aya_err("filling the subnet watch", e))
     }
 
     /// Attach the ingress/egress counters to `ifname` (ifindex `ifindex`) in namespace `ns`.
@@ -325,23 +479,19 @@ impl DropProbe {
         if self.tc_attached.contains(&(netns_ino, ifindex)) {
             return Ok(());
         }
-        {
-            let map = self
-                .ebpf
-                .map_mut(MAP_IFCOUNT)
-                .ok_or(DropProbeError::Missing("map NFP_IFCOUNT"))?;
-            let mut counters: PerCpuHashMap<_, IfKey, Counter> =
-                PerCpuHashMap::try_from(map).map_err(|e| aya_err("opening NFP_IFCOUNT", e))?;
-            let ncpu = aya::util::nr_cpus().map_err(|(_, e)| aya_err("counting CPUs", e))?;
-            for dir in [DIR_INGRESS, DIR_EGRESS] {
-                let zero = PerCpuValues::try_from(vec![Counter::default(); ncpu])
-                    .map_err(|e| aya_err("per-CPU values", e))?;
-                counters
-                    .insert(IfKey { ifindex, dir }, zero, 0)
-                    .map_err(|e| aya_err("registering interface counters", e))?;
-            }
-        }
+        self.register_if(ifindex)?;
         let tcx = self.tcx;
+        if !tcx {
+            let iface = ifname.to_owned();
+            // clsact works in the calling thread's namespace, like tc itself.
+            let owned = run_in(ns, move || prepare_clsact(&iface, ifindex))?;
+            self.clsact.push(ClsactIface {
+                ns: ns.cloned(),
+                ifname: ifname.to_owned(),
+                ifindex,
+                owned,
+            });
+        }
         for (name, ty) in [
             (PROG_TC_IN, TcAttachType::Ingress),
             (PROG_TC_OUT, TcAttachType::Egress),
@@ -355,22 +505,53 @@ impl DropProbe {
             let iface = ifname.to_owned();
             // tc/tcx resolve the interface in the calling thread's namespace.
             let res = run_in(ns, move || {
-                let ifname = iface;
-                if !tcx {
-                    // A SIGKILLed earlier run leaves its clsact filters behind: remove them.
-                    match tc::qdisc_detach_program(&ifname, ty, name) {
-                        Ok(()) => log::info!("removed a leftover {name} filter from {ifname}"),
-                        Err(e) => log::debug!("no leftover {name} on {ifname}: {e}"),
-                    }
-                    if let Err(e) = tc::qdisc_add_clsact(&ifname) {
-                        log::debug!("clsact on {ifname}: {e} (probably exists)");
-                    }
+                if tcx {
+                    prog.attach(&iface, ty).map(|_| ())
+                } else {
+                    prog.attach_with_options(
+                        &iface,
+                        ty,
+                        TcAttachOptions::Netlink(NlOptions::default()),
+                    )
+                    .map(|_| ())
                 }
-                prog.attach(&ifname, ty).map(|_| ())
             })?;
             res.map_err(|e| aya_err(format!("attaching {name} to {ifname}"), e))?;
         }
         self.tc_attached.push((netns_ino, ifindex));
+        Ok(())
+    }
+
+    /// Zeroed counters for `ifindex`: in its slot of the array fast path if free, else in the
+    /// hash. The tc programs count only registered interfaces.
+    fn register_if(&mut self, ifindex: u32) -> Result<(), DropProbeError> {
+        let ncpu = aya::util::nr_cpus().map_err(|(_, e)| aya_err("counting CPUs", e))?;
+        let zero = || {
+            PerCpuValues::try_from(vec![Counter::default(); ncpu])
+                .map_err(|e| aya_err("per-CPU values", e))
+        };
+        let slot = ifindex % IF_SLOTS;
+        if !self.fast_slots.contains_key(&slot) {
+            {
+                let mut fast: PerCpuArray<_, Counter> = self.typed_mut(MAP_IFFAST)?;
+                for dir in [DIR_INGRESS, DIR_EGRESS] {
+                    fast.set(slot * 2 + dir, zero()?, 0)
+                        .map_err(|e| aya_err("registering interface counters", e))?;
+                }
+            }
+            let mut slots: Array<_, u32> = self.typed_mut(MAP_IFSLOT)?;
+            slots
+                .set(slot, ifindex, 0)
+                .map_err(|e| aya_err("registering interface counters", e))?;
+            self.fast_slots.insert(slot, ifindex);
+            return Ok(());
+        }
+        let mut counters: PerCpuHashMap<_, IfKey, Counter> = self.typed_mut(MAP_IFCOUNT)?;
+        for dir in [DIR_INGRESS, DIR_EGRESS] {
+            counters
+                .insert(IfKey { ifindex, dir }, zero()?, 0)
+                .map_err(|e| aya_err("registering interface counters", e))?;
+        }
         Ok(())
     }
 
@@ -379,9 +560,19 @@ impl DropProbe {
         self.summed(MAP_DROPS, "map NFP_DROPS")
     }
 
-    /// Per-interface, per-direction tc counters summed over CPUs.
+    /// Per-interface, per-direction tc counters summed over CPUs (fast slots and hash).
     pub fn if_counters(&self) -> Result<Vec<(IfKey, Counter)>, DropProbeError> {
-        self.summed(MAP_IFCOUNT, "map NFP_IFCOUNT")
+        let mut out = self.summed(MAP_IFCOUNT, "map NFP_IFCOUNT")?;
+        let fast: PerCpuArray<_, Counter> = self.typed(MAP_IFFAST)?;
+        for (&slot, &ifindex) in &self.fast_slots {
+            for dir in [DIR_INGRESS, DIR_EGRESS] {
+                let v = fast
+                    .get(&(slot * 2 + dir), 0)
+                    .map_err(|e| aya_err("reading NFP_IFFAST", e))?;
+                out.push((IfKey { ifindex, dir }, sum(&v)));
+            }
+        }
+        Ok(out)
     }
 
     /// Every entry of a per-CPU counter hash, its values summed over CPUs.
@@ -403,12 +594,7 @@ impl DropProbe {
 
     /// The program's own statistics (`probe_common::drops::STAT_*`), summed over CPUs.
     pub fn stats(&self) -> Result<[u64; STATS_LEN as usize], DropProbeError> {
-        let map = self
-            .ebpf
-            .map(MAP_STATS)
-            .ok_or(DropProbeError::Missing("map NFP_STATS"))?;
-        let arr: PerCpuArray<_, u64> =
-            PerCpuArray::try_from(map).map_err(|e| aya_err("opening NFP_STATS", e))?;
+        let arr: PerCpuArray<_, u64> = self.typed(MAP_STATS)?;
         let mut out = [0u64; STATS_LEN as usize];
         for (i, slot) in out.iter_mut().enumerate() {
             let v = arr
@@ -434,6 +620,34 @@ impl DropProbe {
             }
         }
         out
+    }
+}
+
+/// Before attaching in clsact mode: remove filters a SIGKILLed earlier run left on `ifname`,
+/// make sure a clsact qdisc exists, and say whether it is ours to remove on exit: we created
+/// it, or it held nothing but our leftovers (an earlier run created it and was killed).
+fn prepare_clsact(ifname: &str, ifindex: u32) -> bool {
+    let mut leftovers = false;
+    for (name, ty) in [
+        (PROG_TC_IN, TcAttachType::Ingress),
+        (PROG_TC_OUT, TcAttachType::Egress),
+    ] {
+        match tc::qdisc_detach_program(ifname, ty, name) {
+            Ok(()) => {
+                leftovers = true;
+                log::info!(
+                    "removed a leftover {name} filter from {ifname} (an earlier run was killed)"
+                );
+            }
+            Err(e) => log::debug!("no leftover {name} on {ifname}: {e}"),
+        }
+    }
+    match tc::qdisc_add_clsact(ifname) {
+        Ok(()) => true,
+        Err(e) => {
+            log::debug!("clsact on {ifname}: {e} (it exists)");
+            leftovers && clsact::filters(ifindex).is_ok_and(|f| f.iter().all(is_ours))
+        }
     }
 }
 

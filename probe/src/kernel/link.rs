@@ -16,7 +16,8 @@ use crate::kernel::netns::{NetnsError, NetnsSpec, run_in};
 
 const NLMSG_ERROR: u16 = 2;
 const NLMSG_DONE: u16 = 3;
-const NLM_F_REQUEST: u16 = 1;
+pub(super) const NLM_F_REQUEST: u16 = 1;
+pub(super) const NLM_F_ACK: u16 = 4;
 const NLM_F_DUMP: u16 = 0x300;
 const NLM_F_DUMP_INTR: u16 = 0x10;
 const RTM_NEWLINK: u16 = 16;
@@ -308,7 +309,7 @@ impl Rtnl {
         Ok(replies.into_iter().flatten().find(|&id| id >= 0))
     }
 
-    fn dump<T>(
+    pub(super) fn dump<T>(
         &self,
         ty: u16,
         body: &[u8],
@@ -324,7 +325,7 @@ impl Rtnl {
     }
 
     /// Send one request and collect parsed replies until DONE (dumps) or the ack/answer.
-    fn request<T>(
+    pub(super) fn request<T>(
         &self,
         ty: u16,
         flags: u16,
@@ -436,7 +437,7 @@ fn array<const N: usize>(v: &[u8]) -> Result<[u8; N], LinkError> {
     Ok(Reader::new(v).array::<N>()?)
 }
 
-fn push_attr(buf: &mut Vec<u8>, ty: u16, value: &[u8]) {
+pub(super) fn push_attr(buf: &mut Vec<u8>, ty: u16, value: &[u8]) {
     buf.extend_from_slice(&((4 + value.len()) as u16).to_ne_bytes());
     buf.extend_from_slice(&ty.to_ne_bytes());
     buf.extend_from_slice(value);
@@ -444,7 +445,7 @@ fn push_attr(buf: &mut Vec<u8>, ty: u16, value: &[u8]) {
 }
 
 /// Iterate `(type, value)` over netlink attributes; stops at the first malformed one.
-fn attrs(mut buf: &[u8]) -> impl Iterator<Item = (u16, &[u8])> {
+pub(super) fn attrs(mut buf: &[u8]) -> impl Iterator<Item = (u16, &[u8])> {
     std::iter::from_fn(move || {
         let mut r = Reader::new(buf);
         let len = r.u16().ok()? as usize;
@@ -455,7 +456,7 @@ fn attrs(mut buf: &[u8]) -> impl Iterator<Item = (u16, &[u8])> {
     })
 }
 
-fn cstring(v: &[u8]) -> String {
+pub(super) fn cstring(v: &[u8]) -> String {
     let end = v.iter().position(|&b| b == 0).unwrap_or(v.len());
     String::from_utf8_lossy(&v[..end]).into_owned()
 }

@@ -1,6 +1,7 @@
 //! The only module that talks to the kernel: netlink sockets, getsockopt, setns, bpf(2),
 //! /proc and /sys. Everything it returns is typed, bounds-checked data.
 pub mod btf;
+pub mod clsact;
 pub mod drop_probe;
 pub mod ebpf;
 pub mod exec;

@@ -3,8 +3,11 @@
 
 use anyhow::{Result, bail};
 
+mod bpf_stats;
 mod check;
 mod drops;
+mod drops_flow;
+mod paired;
 mod ruleset;
 mod startup;
 mod storm_tx;
