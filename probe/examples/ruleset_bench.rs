@@ -8,7 +8,8 @@
 //! - `ours-model`: the same through the canonical model (`read_iptables_ruleset` + render);
 //! - `ours-family`: through a full snapshot with one GETRULE dump for the whole family;
 //! - `ours-legacy`: legacy xtables through getsockopt + render, like `iptables-legacy-save`;
-//! - `bare-family` / `bare-chain`: receive the rule messages and drop them (the floor).
+//! - `bare-family` / `bare-chain`: receive the rule messages and drop them (the floor);
+//!   `bare-chain-par`: per chain, with as many dump threads as `ours` uses.
 //!
 //! `-v` prints the phase timings on stderr.
 
@@ -38,8 +39,13 @@ fn main() -> anyhow::Result<()> {
         }
         "ours" => {
             // What `nfprobe ruleset --backend nft --format save` does: read, translate and
-            // render chain by chain.
-            let text = xlate::read_iptables_save(None, Family::Ipv4, false)?;
+            // render chain by chain on the dump threads.
+            let text = nfprobe::ruleset::read::save_text(
+                None,
+                nfprobe::ruleset::Backend::Nft,
+                Family::Ipv4,
+                false,
+            )?;
             std::io::stdout().lock().write_all(text.as_bytes())?;
             if verbose {
                 eprintln!("{} lines in {:?}", text.lines().count(), t0.elapsed());
@@ -82,8 +88,12 @@ fn main() -> anyhow::Result<()> {
                 );
             }
         }
-        "bare-family" | "bare-chain" => {
-            let st = nft::bare_rule_dump(NftFamily::Ip, mode == "bare-chain")?;
+        "bare-family" | "bare-chain" | "bare-chain-par" => {
+            let st = nft::bare_rule_dump(
+                NftFamily::Ip,
+                mode != "bare-family",
+                mode == "bare-chain-par",
+            )?;
             if verbose {
                 eprintln!("{} messages in {:?}", st.messages, st.elapsed);
             }

@@ -58,7 +58,7 @@ fn field(reg: &Reg, proto: u8) -> Option<Field> {
 }
 
 /// The port state for this rule's protocol, created (and placed) on first use.
-fn state(x: &mut Xlate) -> Option<&mut PortState> {
+fn state<'x>(x: &'x mut Xlate<'_>) -> Option<&'x mut PortState> {
     let proto = x.rule.ip.proto.filter(|p| !p.invert)?.proto;
     if proto != IPPROTO_TCP && proto != IPPROTO_UDP {
         return None;
@@ -188,7 +188,7 @@ pub(super) fn finish(x: &mut Xlate) {
     } else {
         "udp"
     };
-    let m = compat::native_match(x.family, name, 0, blob);
+    let m = compat::native_match(x, name, 0, &blob);
     if let Some(slot) = x.rule.matches.get_mut(st.idx) {
         *slot = m;
     }
