@@ -26,13 +26,13 @@ fn main() -> anyhow::Result<()> {
     let t0 = Instant::now();
     match mode {
         "ours-legacy" => {
-            let text = nfprobe::ruleset::read::save_text(
+            let out = nfprobe::ruleset::read::save(
                 None,
                 nfprobe::ruleset::Backend::Legacy,
                 Family::Ipv4,
                 false,
             )?;
-            std::io::stdout().lock().write_all(text.as_bytes())?;
+            out.write_to(&mut std::io::stdout().lock())?;
             if verbose {
                 eprintln!("legacy read+decode+render+write {:?}", t0.elapsed());
             }
@@ -40,15 +40,15 @@ fn main() -> anyhow::Result<()> {
         "ours" => {
             // What `nfprobe ruleset --backend nft --format save` does: read, translate and
             // render chain by chain on the dump threads.
-            let text = nfprobe::ruleset::read::save_text(
+            let out = nfprobe::ruleset::read::save(
                 None,
                 nfprobe::ruleset::Backend::Nft,
                 Family::Ipv4,
                 false,
             )?;
-            std::io::stdout().lock().write_all(text.as_bytes())?;
+            out.write_to(&mut std::io::stdout().lock())?;
             if verbose {
-                eprintln!("{} lines in {:?}", text.lines().count(), t0.elapsed());
+                eprintln!("{} pieces in {:?}", out.pieces.len(), t0.elapsed());
             }
         }
         "ours-model" | "ours-family" => {

@@ -71,7 +71,7 @@ pub fn run(global: &Global, args: Args) -> anyhow::Result<Outcome> {
         {
             use std::io::Write;
             let mut stdout = std::io::stdout().lock();
-            stdout.write_all(out.text.as_bytes())?;
+            out.write_to(&mut stdout)?;
             stdout.flush()?;
         }
         return Ok(undecoded_outcome(out.undecoded));

@@ -49,7 +49,7 @@ pub fn save_text(
     family: Family,
     counters: bool,
 ) -> Result<String, ReadError> {
-    Ok(save(ns, backend, family, counters)?.text)
+    Ok(save(ns, backend, family, counters)?.to_string())
 }
 
 /// [`save_text`] and how many rules could not be fully decoded. nf_tables rules go straight
@@ -65,7 +65,7 @@ pub fn save(
         Backend::Legacy => {
             let rs = xt::read_ruleset(ns, family)?;
             let out = SaveText {
-                text: render::save(&rs, counters),
+                pieces: vec![render::save(&rs, counters)],
                 undecoded: rs
                     .tables
                     .iter()

@@ -133,6 +133,13 @@ pub struct RawRules<'a> {
     packed: &'a [u8],
 }
 
+impl RawRules<'_> {
+    /// Size of the messages (with a 4-byte header each), to size what is built from them.
+    pub fn bytes(&self) -> usize {
+        self.packed.len()
+    }
+}
+
 impl<'a> Iterator for RawRules<'a> {
     type Item = &'a [u8];
     fn next(&mut self) -> Option<&'a [u8]> {

@@ -46,15 +46,17 @@ fn decoded(x: &mut Xlate, kind: ExtKind, name: &str, rev: u8, blob: &[u8]) -> De
     }
 }
 
+/// Extension names are ASCII (the kernel looks them up by name); anything else is shown lossily.
+fn ext_name(name: &[u8]) -> std::borrow::Cow<'_, str> {
+    match std::str::from_utf8(name) {
+        Ok(s) => s.into(),
+        Err(_) => String::from_utf8_lossy(name),
+    }
+}
+
 pub(super) fn add_match(x: &mut Xlate, m: &XtRef<'_>) {
     let rev = u8::try_from(m.rev).unwrap_or(u8::MAX);
-    let (name, body) = decoded(
-        x,
-        ExtKind::Match,
-        &String::from_utf8_lossy(m.name),
-        rev,
-        m.info,
-    );
+    let (name, body) = decoded(x, ExtKind::Match, &ext_name(m.name), rev, m.info);
     x.rule.matches.push(Match {
         name,
         revision: rev,
@@ -64,13 +66,7 @@ pub(super) fn add_match(x: &mut Xlate, m: &XtRef<'_>) {
 
 pub(super) fn target(x: &mut Xlate, t: &XtRef<'_>) -> Target {
     let rev = u8::try_from(t.rev).unwrap_or(u8::MAX);
-    let (name, body) = decoded(
-        x,
-        ExtKind::Target,
-        &String::from_utf8_lossy(t.name),
-        rev,
-        t.info,
-    );
+    let (name, body) = decoded(x, ExtKind::Target, &ext_name(t.name), rev, t.info);
     Target::Ext {
         name,
         revision: rev,

@@ -4,6 +4,7 @@
 //! unique per rule, like comments): a miss costs a hash and a copy.
 
 use std::collections::HashMap;
+use std::hash::{BuildHasherDefault, Hasher};
 
 use crate::ext::ExtKind;
 use crate::ruleset::{ExtBody, Family};
@@ -16,9 +17,32 @@ const MAX_ENTRIES: usize = 4096;
 /// What iptables-save prints for one blob: the name after `-m`/`-j` and the words.
 pub(super) type Decoded = (String, ExtBody);
 
+/// A cheap hasher for the keys (short byte strings we built; not attacker-chosen in a way
+/// that matters: a collision only costs a comparison).
+#[derive(Default)]
+struct KeyHasher(u64);
+
+impl Hasher for KeyHasher {
+    fn finish(&self) -> u64 {
+        self.0
+    }
+    fn write(&mut self, bytes: &[u8]) {
+        const K: u64 = 0x517c_c1b7_2722_0a95;
+        let mut chunks = bytes.chunks_exact(8);
+        for c in &mut chunks {
+            let mut w = [0u8; 8];
+            w.copy_from_slice(c);
+            self.0 = (self.0.rotate_left(5) ^ u64::from_le_bytes(w)).wrapping_mul(K);
+        }
+        for &b in chunks.remainder() {
+            self.0 = (self.0.rotate_left(5) ^ u64::from(b)).wrapping_mul(K);
+        }
+    }
+}
+
 #[derive(Debug, Default)]
 pub struct ExtCache {
-    map: HashMap<Box<[u8]>, Decoded>,
+    map: HashMap<Box<[u8]>, Decoded, BuildHasherDefault<KeyHasher>>,
     key: Vec<u8>,
     /// Per extension: lookups, hits, and whether caching it was given up.
     stats: Vec<Stats>,

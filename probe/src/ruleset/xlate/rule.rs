@@ -108,6 +108,8 @@ fn xlate_exprs<'a>(
         ext,
         rule: Rule {
             handle: Some(handle),
+            // Rules rarely have more than four matches: one allocation.
+            matches: Vec::with_capacity(4),
             ..Rule::default()
         },
         regs: [None; NREGS],
@@ -180,7 +182,7 @@ impl Xlate<'_> {
                 }
                 self.rule.target = compat::target(self, t);
             }
-            ExprRef::Other(o) => match o.as_ref() {
+            ExprRef::Other(o) => match &**o {
                 Expr::Limit(l) => {
                     if let Err(why) = native::limit(self, l) {
                         self.undecoded(e, why);

@@ -86,15 +86,38 @@ pub fn read_iptables_save(
     family: Family,
     counters: bool,
 ) -> Result<String, NftError> {
-    Ok(read_iptables_save_text(ns, family, counters)?.text)
+    Ok(read_iptables_save_text(ns, family, counters)?.to_string())
 }
 
-/// iptables-save text read straight from the kernel, and how many of its rules could not be
-/// fully decoded.
-#[derive(Debug, Clone, PartialEq, Eq)]
+/// iptables-save text read straight from the kernel, in pieces (one per table head and per
+/// chain: megabytes are not copied once more to join them), and how many of its rules
+/// could not be fully decoded.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct SaveText {
-    pub text: String,
+    pub pieces: Vec<String>,
     pub undecoded: usize,
+}
+
+impl SaveText {
+    /// Writes the pieces in order.
+    pub fn write_to(&self, w: &mut impl std::io::Write) -> std::io::Result<()> {
+        for p in &self.pieces {
+            w.write_all(p.as_bytes())?;
+        }
+        Ok(())
+    }
+}
+
+impl std::fmt::Display for SaveText {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        self.pieces.iter().try_for_each(|p| f.write_str(p))
+    }
+}
+
+/// The text of one chain's rules.
+struct ChainText {
+    text: String,
+    undecoded: usize,
 }
 
 /// The iptables-save text of `family`, read, translated and rendered chain by chain on the
@@ -106,7 +129,7 @@ pub fn read_iptables_save_text(
     family: Family,
     counters: bool,
 ) -> Result<SaveText, NftError> {
-    let done: Mutex<HashMap<(String, String), SaveText>> = Mutex::default();
+    let done: Mutex<HashMap<(String, String), ChainText>> = Mutex::default();
     // `-m set` blobs name sets by index: ask ipset in the namespace (opened by the first
     // dump thread, which runs there; the socket is shared by all of them).
     let ipset: OnceLock<Option<Arc<IpsetNames>>> = OnceLock::new();
@@ -122,8 +145,9 @@ pub fn read_iptables_save_text(
         let resolve = move |i: u16| names.as_ref().and_then(|s| s.name(i));
         let mut cache = lock(&caches).pop().unwrap_or_default();
         let out = crate::ext::set::with_names(resolve, || {
-            let mut out = SaveText {
-                text: String::new(),
+            let mut out = ChainText {
+                // The text is about half the size of the messages: one allocation.
+                text: String::with_capacity(rules.bytes() / 2),
                 undecoded: 0,
             };
             for msg in rules {
@@ -140,23 +164,19 @@ pub fn read_iptables_save_text(
     // Table and chain lines come from the renderer itself (rules left empty), then each
     // chain's rule text in the same order.
     let skeleton = assemble(&rs, family, &mut |_, _| Vec::new());
-    let size = done.values().map(|t| t.text.len()).sum::<usize>();
-    let mut out = SaveText {
-        text: String::with_capacity(size + 64 * 1024),
-        undecoded: 0,
-    };
+    let mut out = SaveText::default();
     for t in &skeleton.tables {
         let mut head = String::new();
         render::table(&mut head, t, counters);
-        out.text
-            .push_str(head.strip_suffix("COMMIT\n").unwrap_or(&head));
+        head.truncate(head.strip_suffix("COMMIT\n").unwrap_or(&head).len());
+        out.pieces.push(head);
         for c in &t.chains {
             if let Some(chain) = done.remove(&(t.name.clone(), c.name.clone())) {
-                out.text.push_str(&chain.text);
+                out.pieces.push(chain.text);
                 out.undecoded += chain.undecoded;
             }
         }
-        out.text.push_str("COMMIT\n");
+        out.pieces.push("COMMIT\n".into());
     }
     Ok(out)
 }

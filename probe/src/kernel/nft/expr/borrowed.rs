@@ -4,8 +4,6 @@
 //! of their owned decoders; everything else (and anything those checks reject) is the
 //! owned [`Expr`], so both views agree on every input.
 
-use std::borrow::Cow;
-
 use super::bitwise::BitwiseRef;
 use super::cmp::CmpRef;
 use super::counter::Counter;
@@ -29,13 +27,32 @@ pub enum ExprRef<'a> {
     Match(XtRef<'a>),
     Target(XtRef<'a>),
     /// Any other expression, or one the borrowed decoders refused (then `Expr::Raw`).
-    Other(Cow<'a, Expr>),
+    Other(Other<'a>),
+}
+
+/// An expression without a borrowed view; boxed when owned so that [`ExprRef`] stays small
+/// (it is moved around for every expression).
+#[derive(Debug, Clone, PartialEq)]
+pub enum Other<'a> {
+    Borrowed(&'a Expr),
+    Owned(Box<Expr>),
+}
+
+impl std::ops::Deref for Other<'_> {
+    type Target = Expr;
+    fn deref(&self) -> &Expr {
+        match self {
+            Other::Borrowed(e) => e,
+            Other::Owned(e) => e,
+        }
+    }
 }
 
 impl<'a> ExprRef<'a> {
     /// Decodes one `NFTA_LIST_ELEM`; never fails (like [`decode_expr`]).
     pub fn decode(elem: &'a [u8]) -> Self {
-        Self::decode_hot(elem).unwrap_or_else(|| ExprRef::Other(Cow::Owned(decode_expr(elem))))
+        Self::decode_hot(elem)
+            .unwrap_or_else(|| ExprRef::Other(Other::Owned(Box::new(decode_expr(elem)))))
     }
 
     fn decode_hot(elem: &'a [u8]) -> Option<Self> {
@@ -75,7 +92,7 @@ impl<'a> ExprRef<'a> {
             Expr::Immediate(i) => ExprRef::Immediate(i.as_ref()),
             Expr::Match(x) => ExprRef::Match(x.as_ref()),
             Expr::Target(x) => ExprRef::Target(x.as_ref()),
-            other => ExprRef::Other(Cow::Borrowed(other)),
+            other => ExprRef::Other(Other::Borrowed(other)),
         }
     }
 
@@ -99,7 +116,7 @@ impl<'a> ExprRef<'a> {
             },
             ExprRef::Match(x) => Expr::Match(x.to_owned()),
             ExprRef::Target(x) => Expr::Target(x.to_owned()),
-            ExprRef::Other(e) => e.clone().into_owned(),
+            ExprRef::Other(e) => Expr::clone(e),
         }
     }
 
