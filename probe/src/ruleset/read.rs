@@ -63,19 +63,19 @@ pub fn save(
     match backend {
         Backend::Nft => Ok(super::xlate::read_iptables_save_text(ns, family, counters)?),
         Backend::Legacy => {
-            let rs = xt::read_ruleset(ns, family)?;
-            let out = SaveText {
-                pieces: vec![render::save(&rs, counters)],
-                undecoded: rs
-                    .tables
+            // Rendered table by table: one decoded table in memory at a time.
+            let mut out = SaveText::default();
+            xt::visit_tables(ns, family, &mut |t| {
+                out.undecoded += t
+                    .chains
                     .iter()
-                    .flat_map(|t| &t.chains)
                     .flat_map(|c| &c.rules)
                     .filter(|r| !r.is_decoded())
-                    .count(),
-            };
-            // Freeing many small allocations one by one is pure cost; the text is all we keep.
-            std::mem::forget(rs);
+                    .count();
+                let mut text = String::new();
+                render::table(&mut text, &t, counters);
+                out.pieces.push(text);
+            })?;
             Ok(out)
         }
     }
