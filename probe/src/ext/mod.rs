@@ -17,6 +17,7 @@ use crate::ruleset::Family;
 
 mod addrtype;
 pub(crate) mod args;
+pub mod cache;
 mod classify;
 mod comment;
 mod connmark_tg;

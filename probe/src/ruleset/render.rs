@@ -187,7 +187,7 @@ fn addr(out: &mut String, letter: char, a: &AddrMatch) {
 }
 
 /// `a.b.c.d`, as Ipv4Addr's Display writes it.
-fn push_ipv4(out: &mut String, a: Ipv4Addr) {
+pub(crate) fn push_ipv4(out: &mut String, a: Ipv4Addr) {
     for (i, o) in a.octets().into_iter().enumerate() {
         if i > 0 {
             out.push('.');

@@ -2,8 +2,8 @@
 //! → canonical matches and targets through the `crate::ext` decoders. A blob no decoder
 //! understands stays `ExtBody::Raw`: the rule is then reported undecodable, never dropped.
 
-use super::ext_cache::Decoded;
 use super::rule::Xlate;
+use crate::ext::cache::Decoded;
 use crate::ext::{self, DecodeCtx, ExtKind};
 use crate::kernel::nft::expr::xt::XtRef;
 use crate::ruleset::{ExtBody, Family, Match, Target};

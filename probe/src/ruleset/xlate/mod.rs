@@ -10,14 +10,13 @@
 
 mod chains;
 mod compat;
-mod ext_cache;
 mod header;
 mod native;
 mod ports;
 mod rule;
 mod tables;
 
-pub use ext_cache::ExtCache;
+pub use crate::ext::cache::ExtCache;
 pub use rule::{xlate_rule, xlate_rule_msg};
 pub use tables::{
     IPTABLES_TABLES, SaveText, iptables_ruleset, is_iptables_nft_table, read_iptables_ruleset,

@@ -1,8 +1,8 @@
 //! One nf_tables rule → one canonical [`Rule`]: a small register machine over the
 //! expressions, recognising exactly the sequences iptables-nft 1.8.9 emits.
 
-use super::ext_cache::ExtCache;
 use super::{compat, header, native, ports};
+use crate::ext::cache::ExtCache;
 use crate::kernel::nft::data::DataRef;
 use crate::kernel::nft::data::VALUE_MAXLEN;
 use crate::kernel::nft::expr::{ExprRef, bitwise, meta, payload};

@@ -5,8 +5,8 @@ use std::collections::HashMap;
 use std::sync::{Arc, Mutex, OnceLock};
 
 use super::chains::chains_in_save_order;
-use super::ext_cache::ExtCache;
 use super::rule::{xlate_rule, xlate_rule_msg};
+use crate::ext::cache::ExtCache;
 use crate::kernel::netns::NetnsSpec;
 use crate::kernel::nft::{self, NftError, NftFamily, NftRuleset, NftTable, ReadOptions};
 use crate::kernel::xt::ipset::IpsetNames;

@@ -6,7 +6,7 @@
 use std::collections::HashMap;
 use std::hash::{BuildHasherDefault, Hasher};
 
-use crate::ext::ExtKind;
+use super::ExtKind;
 use crate::ruleset::{ExtBody, Family};
 
 /// Lookups of one extension before its hit rate is judged.
@@ -15,7 +15,7 @@ const TRIAL: u32 = 64;
 const MAX_ENTRIES: usize = 4096;
 
 /// What iptables-save prints for one blob: the name after `-m`/`-j` and the words.
-pub(super) type Decoded = (String, ExtBody);
+pub type Decoded = (String, ExtBody);
 
 /// A cheap hasher for the keys (short byte strings we built; not attacker-chosen in a way
 /// that matters: a collision only costs a comparison).
@@ -63,7 +63,7 @@ impl ExtCache {
     }
 
     /// The decoded blob, from the cache or from `decode` (then remembered if it pays).
-    pub(super) fn get(
+    pub fn get(
         &mut self,
         kind: ExtKind,
         family: Family,
