@@ -93,7 +93,7 @@ pub(super) fn cmp(x: &mut Xlate, reg: &Reg, op: u32, data: &[u8]) -> bool {
     let Some(f) = field(reg, proto) else {
         return false;
     };
-    let mask = reg.mask.clone();
+    let mask = reg.mask;
     let Some(st) = state(x) else { return false };
     match f {
         Field::Flags => {

@@ -136,3 +136,88 @@ impl<'a> ExprRef<'a> {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::kernel::nft::expr::testutil::*;
+
+    /// Both views agree: the borrowed decode, made owned, is the owned decode.
+    fn agree(elem: &[u8]) {
+        assert_eq!(
+            ExprRef::decode(elem).to_expr(),
+            decode_expr(elem),
+            "{elem:?}"
+        );
+    }
+
+    #[test]
+    fn hot_expressions_agree_with_the_owned_decoders() {
+        let jump = nest(2, &[be32(1, (-3i32) as u32), nla(2, b"KUBE-SVC\0")]);
+        let cases = [
+            expr("cmp", &[be32(1, 1), be32(2, 0), value(3, &[6])]),
+            expr("cmp", &[be32(1, 1), be32(2, 0)]),
+            expr("cmp", &[be32(1, 1), be32(2, 0), value(3, &[6]), be32(9, 1)]),
+            expr(
+                "immediate",
+                &[be32(1, 0), nest(2, std::slice::from_ref(&jump))],
+            ),
+            expr(
+                "immediate",
+                &[be32(1, 0), nest(2, &[nest(2, &[be32(1, (-3i32) as u32)])])],
+            ),
+            expr(
+                "match",
+                &[nla(1, b"conntrack\0"), be32(2, 3), nla(3, &[1, 2, 3, 4])],
+            ),
+            expr("target", &[nla(1, b"MARK\0"), be32(2, 2)]),
+            expr(
+                "bitwise",
+                &[
+                    be32(1, 1),
+                    be32(2, 1),
+                    be32(3, 4),
+                    value(4, &[255, 0, 0, 0]),
+                    value(5, &[0; 4]),
+                ],
+            ),
+            expr(
+                "range",
+                &[be32(1, 1), be32(2, 0), value(3, &[0, 1]), value(4, &[0, 9])],
+            ),
+            expr(
+                "payload",
+                &[be32(1, 1), be32(2, 1), be32(3, 16), be32(4, 4)],
+            ),
+            expr("meta", &[be32(1, 1), be32(2, 16)]),
+            expr(
+                "counter",
+                &[nla(1, &7u64.to_be_bytes()), nla(2, &1u64.to_be_bytes())],
+            ),
+            expr("limit", &[]),
+            expr("nosuch", &[be32(1, 1)]),
+        ];
+        for c in &cases {
+            // The NFTA_LIST_ELEM payload, and every truncation of it.
+            let elem = &c[4..];
+            for n in 0..=elem.len() {
+                agree(&elem[..n]);
+            }
+        }
+        // The well-formed ones really are decoded in place.
+        assert!(matches!(ExprRef::decode(&cases[0][4..]), ExprRef::Cmp(_)));
+        assert!(matches!(
+            ExprRef::decode(&cases[3][4..]),
+            ExprRef::Immediate(_)
+        ));
+        assert!(matches!(ExprRef::decode(&cases[5][4..]), ExprRef::Match(_)));
+        assert!(matches!(ExprRef::decode(&cases[1][4..]), ExprRef::Other(_)));
+    }
+
+    proptest::proptest! {
+        #[test]
+        fn random_bytes_agree(d in proptest::collection::vec(proptest::prelude::any::<u8>(), 0..160)) {
+            agree(&d);
+        }
+    }
+}
