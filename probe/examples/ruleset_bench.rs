@@ -8,7 +8,8 @@
 //! - `ours-model`: the same through the canonical model (`read_iptables_ruleset` + render);
 //! - `ours-family`: through a full snapshot with one GETRULE dump for the whole family;
 //! - `ours-legacy`: legacy xtables through getsockopt + render, like `iptables-legacy-save`;
-//! - `bare-family` / `bare-chain`: receive the rule messages and drop them (the floor).
+//! - `bare-family` / `bare-chain`: receive the rule messages and drop them (the floor);
+//!   `bare-chain-par`: per chain, with as many dump threads as `ours` uses.
 //!
 //! `-v` prints the phase timings on stderr.
 
@@ -25,24 +26,29 @@ fn main() -> anyhow::Result<()> {
     let t0 = Instant::now();
     match mode {
         "ours-legacy" => {
-            let text = nfprobe::ruleset::read::save_text(
+            let out = nfprobe::ruleset::read::save(
                 None,
                 nfprobe::ruleset::Backend::Legacy,
                 Family::Ipv4,
                 false,
             )?;
-            std::io::stdout().lock().write_all(text.as_bytes())?;
+            out.write_to(&mut std::io::stdout().lock())?;
             if verbose {
                 eprintln!("legacy read+decode+render+write {:?}", t0.elapsed());
             }
         }
         "ours" => {
             // What `nfprobe ruleset --backend nft --format save` does: read, translate and
-            // render chain by chain.
-            let text = xlate::read_iptables_save(None, Family::Ipv4, false)?;
-            std::io::stdout().lock().write_all(text.as_bytes())?;
+            // render chain by chain on the dump threads.
+            let out = nfprobe::ruleset::read::save(
+                None,
+                nfprobe::ruleset::Backend::Nft,
+                Family::Ipv4,
+                false,
+            )?;
+            out.write_to(&mut std::io::stdout().lock())?;
             if verbose {
-                eprintln!("{} lines in {:?}", text.lines().count(), t0.elapsed());
+                eprintln!("{} pieces in {:?}", out.pieces.len(), t0.elapsed());
             }
         }
         "ours-model" | "ours-family" => {
@@ -82,8 +88,12 @@ fn main() -> anyhow::Result<()> {
                 );
             }
         }
-        "bare-family" | "bare-chain" => {
-            let st = nft::bare_rule_dump(NftFamily::Ip, mode == "bare-chain")?;
+        "bare-family" | "bare-chain" | "bare-chain-par" => {
+            let st = nft::bare_rule_dump(
+                NftFamily::Ip,
+                mode != "bare-family",
+                mode == "bare-chain-par",
+            )?;
             if verbose {
                 eprintln!("{} messages in {:?}", st.messages, st.elapsed);
             }

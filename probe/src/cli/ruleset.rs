@@ -64,6 +64,18 @@ pub fn run(global: &Global, args: Args) -> anyhow::Result<Outcome> {
     if format == Format::Nft {
         return nft_text(global, backend);
     }
+    if format == Format::Save {
+        // Straight to text (nf_tables: translated on the dump threads as it is read).
+        let out = read::save(global.netns.as_ref(), backend, family, args.counters)
+            .with_context(|| format!("reading the {backend:?} {family:?} ruleset"))?;
+        {
+            use std::io::Write;
+            let mut stdout = std::io::stdout().lock();
+            out.write_to(&mut stdout)?;
+            stdout.flush()?;
+        }
+        return Ok(undecoded_outcome(out.undecoded));
+    }
     let rs = read::read(global.netns.as_ref(), backend, family)
         .with_context(|| format!("reading the {backend:?} {family:?} ruleset"))?;
     let undecoded = rs
@@ -86,11 +98,15 @@ pub fn run(global: &Global, args: Args) -> anyhow::Result<Outcome> {
     }
     // The process ends right after: freeing 100k small allocations one by one is pure cost.
     std::mem::forget(rs);
+    Ok(undecoded_outcome(undecoded))
+}
+
+fn undecoded_outcome(undecoded: usize) -> Outcome {
     if undecoded > 0 {
         log::warn!("{undecoded} rule(s) could not be fully decoded (marked [undecoded ...])");
-        return Ok(Outcome::Findings);
+        return Outcome::Findings;
     }
-    Ok(Outcome::Clean)
+    Outcome::Clean
 }
 
 /// `--format nft`: every nf_tables table of every family, as `nft list ruleset` prints them

@@ -17,6 +17,7 @@ use crate::ruleset::Family;
 
 mod addrtype;
 pub(crate) mod args;
+pub mod cache;
 mod classify;
 mod comment;
 mod connmark_tg;
@@ -216,12 +217,16 @@ pub fn save_string(s: &str) -> String {
     }
     let mut out = String::with_capacity(s.len() + 2);
     out.push('"');
-    for c in s.chars() {
-        if matches!(c, '"' | '\\' | '\'') {
-            out.push('\\');
-        }
-        out.push(c);
+    // Runs without a character to escape are copied whole (all three are ASCII, so the
+    // split points are character boundaries).
+    let mut rest = s;
+    while let Some(i) = rest.find(['"', '\\', '\'']) {
+        out.push_str(&rest[..i]);
+        out.push('\\');
+        out.push_str(&rest[i..i + 1]);
+        rest = &rest[i + 1..];
     }
+    out.push_str(rest);
     out.push('"');
     out
 }
@@ -387,3 +392,17 @@ static EXT_REGISTRY: &[&ExtDef] = &[
     &u32::DEF,
     // End of the `ext` branch block.
 ];
+
+#[cfg(test)]
+mod save_string_tests {
+    use super::save_string;
+
+    #[test]
+    fn quotes_like_xtables_save_string() {
+        assert_eq!(save_string("abc_D-9"), "abc_D-9");
+        assert_eq!(save_string(""), "\"\"");
+        assert_eq!(save_string("a b"), "\"a b\"");
+        assert_eq!(save_string(r#"x"y\z'"#), r#""x\"y\\z\'""#);
+        assert_eq!(save_string("\"é\""), "\"\\\"é\\\"\"");
+    }
+}

@@ -89,32 +89,37 @@ impl Range {
 
     /// `sprint_range` of libxt_NAT.
     fn text(&self) -> String {
+        use crate::ruleset::render::{push_ipv4, push_u32};
         let brackets = self.family == Family::Ipv6 && self.flags & PROTO_SPECIFIED != 0;
-        let a = |x: IpAddr| match x {
-            IpAddr::V6(v) => ipv6_text(&v),
-            v => v.to_string(),
+        // Written digit by digit: DNAT rules are numerous and each has its own address.
+        let a = |s: &mut String, x: IpAddr| match x {
+            IpAddr::V6(v) => s.push_str(&ipv6_text(&v)),
+            IpAddr::V4(v) => push_ipv4(s, v),
         };
-        let mut s = String::new();
+        let mut s = String::with_capacity(32);
         if self.flags & MAP_IPS != 0 {
             if brackets {
                 s.push('[');
             }
-            s.push_str(&a(self.min_addr));
+            a(&mut s, self.min_addr);
             if self.min_addr != self.max_addr {
                 s.push('-');
-                s.push_str(&a(self.max_addr));
+                a(&mut s, self.max_addr);
             }
             if brackets {
                 s.push(']');
             }
         }
         if self.flags & PROTO_SPECIFIED != 0 {
-            s.push_str(&format!(":{}", self.min_port));
+            s.push(':');
+            push_u32(&mut s, u32::from(self.min_port));
             if self.max_port != self.min_port {
-                s.push_str(&format!("-{}", self.max_port));
+                s.push('-');
+                push_u32(&mut s, u32::from(self.max_port));
             }
             if self.flags & PROTO_OFFSET != 0 {
-                s.push_str(&format!("/{}", self.base_port));
+                s.push('/');
+                push_u32(&mut s, u32::from(self.base_port));
             }
         }
         s

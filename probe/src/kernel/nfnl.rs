@@ -98,6 +98,7 @@ pub struct Nla<'a> {
 }
 
 impl<'a> Nla<'a> {
+    #[inline]
     fn exact<const N: usize>(&self) -> Result<[u8; N], NlaError> {
         <[u8; N]>::try_from(self.data).map_err(|_| {
             NlaError::new(
@@ -135,6 +136,15 @@ impl<'a> Nla<'a> {
             .unwrap_or(self.data.len());
         String::from_utf8_lossy(&self.data[..end]).into_owned()
     }
+    /// The bytes of a NUL-terminated string attribute, up to the first NUL.
+    pub fn cstr_bytes(&self) -> &'a [u8] {
+        let end = self
+            .data
+            .iter()
+            .position(|&b| b == 0)
+            .unwrap_or(self.data.len());
+        &self.data[..end]
+    }
     /// Iterate the attributes nested in this one.
     pub fn nested(&self) -> NlaIter<'a> {
         NlaIter::new(self.data)
@@ -162,32 +172,20 @@ impl<'a> NlaIter<'a> {
 
 impl<'a> Iterator for NlaIter<'a> {
     type Item = Result<Nla<'a>, NlaError>;
+    // Inlined: every decoder runs this per attribute (dozens per rule).
+    #[inline]
     fn next(&mut self) -> Option<Self::Item> {
         if self.done || self.pos >= self.buf.len() {
             return None;
         }
         let rest = &self.buf[self.pos..];
-        if rest.len() < 4 {
-            self.done = true;
-            return Some(Err(NlaError::new(
-                self.pos,
-                format!(
-                    "{} trailing bytes, shorter than an attribute header",
-                    rest.len()
-                ),
-            )));
-        }
-        let len = u16::from_ne_bytes([rest[0], rest[1]]) as usize;
-        let ty = u16::from_ne_bytes([rest[2], rest[3]]);
+        let Some((head, _)) = rest.split_first_chunk::<4>() else {
+            return Some(Err(self.fail(None)));
+        };
+        let len = u16::from_ne_bytes([head[0], head[1]]) as usize;
+        let ty = u16::from_ne_bytes([head[2], head[3]]);
         if len < 4 || len > rest.len() {
-            self.done = true;
-            return Some(Err(NlaError::new(
-                self.pos,
-                format!(
-                    "attribute length {len} outside 4..={} (type {ty:#x})",
-                    rest.len()
-                ),
-            )));
+            return Some(Err(self.fail(Some((len, ty)))));
         }
         let nla = Nla {
             kind: ty & NLA_TYPE_MASK,
@@ -197,6 +195,25 @@ impl<'a> Iterator for NlaIter<'a> {
         };
         self.pos += align4(len);
         Some(Ok(nla))
+    }
+}
+
+impl NlaIter<'_> {
+    /// The error for a lying header at `pos` (`None`: too few bytes for one); stops the walk.
+    #[cold]
+    fn fail(&mut self, header: Option<(usize, u16)>) -> NlaError {
+        self.done = true;
+        let rest = self.buf.len() - self.pos;
+        match header {
+            None => NlaError::new(
+                self.pos,
+                format!("{rest} trailing bytes, shorter than an attribute header"),
+            ),
+            Some((len, ty)) => NlaError::new(
+                self.pos,
+                format!("attribute length {len} outside 4..={rest} (type {ty:#x})"),
+            ),
+        }
     }
 }
 

@@ -3,6 +3,7 @@
 
 use thiserror::Error;
 
+use super::xlate::SaveText;
 use super::{Backend, Family, Ruleset, render};
 use crate::kernel::netns::NetnsSpec;
 use crate::kernel::{nft, xt};
@@ -48,5 +49,34 @@ pub fn save_text(
     family: Family,
     counters: bool,
 ) -> Result<String, ReadError> {
-    Ok(render::save(&read(ns, backend, family)?, counters))
+    Ok(save(ns, backend, family, counters)?.to_string())
+}
+
+/// [`save_text`] and how many rules could not be fully decoded. nf_tables rules go straight
+/// from the netlink messages to text ([`super::xlate::read_iptables_save_text`]).
+pub fn save(
+    ns: Option<&NetnsSpec>,
+    backend: Backend,
+    family: Family,
+    counters: bool,
+) -> Result<SaveText, ReadError> {
+    match backend {
+        Backend::Nft => Ok(super::xlate::read_iptables_save_text(ns, family, counters)?),
+        Backend::Legacy => {
+            // Rendered table by table: one decoded table in memory at a time.
+            let mut out = SaveText::default();
+            xt::visit_tables(ns, family, &mut |t| {
+                out.undecoded += t
+                    .chains
+                    .iter()
+                    .flat_map(|c| &c.rules)
+                    .filter(|r| !r.is_decoded())
+                    .count();
+                let mut text = String::new();
+                render::table(&mut text, &t, counters);
+                out.pieces.push(text);
+            })?;
+            Ok(out)
+        }
+    }
 }

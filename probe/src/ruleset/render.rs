@@ -65,7 +65,8 @@ pub fn rule_line(out: &mut String, chain: &str, r: &Rule, counters: bool) {
         let k = r.counters.unwrap_or_default();
         let _ = write!(out, "[{}:{}] ", k.packets, k.bytes);
     }
-    let _ = write!(out, "-A {chain}");
+    out.push_str("-A ");
+    out.push_str(chain);
     rule_spec(out, r);
     out.push('\n');
 }
@@ -74,22 +75,27 @@ pub fn rule_line(out: &mut String, chain: &str, r: &Rule, counters: bool) {
 pub fn rule_spec(out: &mut String, r: &Rule) {
     header(out, &r.ip);
     for m in &r.matches {
-        let _ = write!(out, " -m {}", m.name);
+        out.push_str(" -m ");
+        out.push_str(&m.name);
         body(out, &m.body);
     }
     match &r.target {
         Target::None => {}
         Target::Verdict(v) => {
-            let _ = write!(out, " -j {}", verdict_name(*v));
+            out.push_str(" -j ");
+            out.push_str(verdict_name(*v));
         }
         Target::Jump(c) => {
-            let _ = write!(out, " -j {c}");
+            out.push_str(" -j ");
+            out.push_str(c);
         }
         Target::Goto(c) => {
-            let _ = write!(out, " -g {c}");
+            out.push_str(" -g ");
+            out.push_str(c);
         }
         Target::Ext { name, body: b, .. } => {
-            let _ = write!(out, " -j {name}");
+            out.push_str(" -j ");
+            out.push_str(name);
             body(out, b);
         }
     }
@@ -149,7 +155,13 @@ fn header(out: &mut String, ip: &IpHeader) {
         if p.invert {
             out.push_str(" !");
         }
-        let _ = write!(out, " -p {}", proto_name(p.proto));
+        out.push_str(" -p ");
+        match p.proto {
+            // The two that nearly every rule with -p has, without a lookup.
+            6 => out.push_str("tcp"),
+            17 => out.push_str("udp"),
+            n => out.push_str(&proto_name(n)),
+        }
     }
     if let Some(inv) = ip.fragment {
         out.push_str(if inv { " ! -f" } else { " -f" });
@@ -160,7 +172,45 @@ fn addr(out: &mut String, letter: char, a: &AddrMatch) {
     if a.invert {
         out.push_str(" !");
     }
-    let _ = write!(out, " -{letter} {}", addr_with_mask(a.addr, a.mask));
+    out.push_str(" -");
+    out.push(letter);
+    out.push(' ');
+    match (a.addr, a.mask) {
+        // The common case without the formatting machinery (one rule in three has one).
+        (IpAddr::V4(addr), IpAddr::V4(m)) if prefix_len(&m.octets()).is_some() => {
+            push_ipv4(out, addr);
+            out.push('/');
+            push_u32(out, prefix_len(&m.octets()).unwrap_or(32));
+        }
+        _ => out.push_str(&addr_with_mask(a.addr, a.mask)),
+    }
+}
+
+/// `a.b.c.d`, as Ipv4Addr's Display writes it.
+pub(crate) fn push_ipv4(out: &mut String, a: Ipv4Addr) {
+    for (i, o) in a.octets().into_iter().enumerate() {
+        if i > 0 {
+            out.push('.');
+        }
+        push_u32(out, u32::from(o));
+    }
+}
+
+/// Decimal digits of `v`.
+pub(crate) fn push_u32(out: &mut String, mut v: u32) {
+    let mut digits = [0u8; 10];
+    let mut n = 0;
+    loop {
+        digits[n] = b'0' + (v % 10) as u8;
+        n += 1;
+        v /= 10;
+        if v == 0 {
+            break;
+        }
+    }
+    for &d in digits[..n].iter().rev() {
+        out.push(char::from(d));
+    }
 }
 
 /// `1.2.3.4/32`, `10.0.0.0/8`, `1.2.3.4/255.0.255.0`, `fe80::/64`.
@@ -211,7 +261,10 @@ fn iface(out: &mut String, letter: char, i: &IfaceMatch) {
     if i.invert {
         out.push_str(" !");
     }
-    let _ = write!(out, " -{letter} {}", i.name);
+    out.push_str(" -");
+    out.push(letter);
+    out.push(' ');
+    out.push_str(&i.name);
     if i.wildcard {
         out.push('+');
     }
@@ -293,6 +346,28 @@ mod tests {
         );
         assert_eq!(a("::1.2.3.4", "::ffff"), "::1.2.3.4/::ffff");
         assert_eq!(a("::", "::"), "::/0");
+        // The fast path for -s/-d writes what addr_with_mask writes.
+        for (ip, m) in [
+            ("10.96.0.1", "255.255.255.255"),
+            ("0.0.0.0", "0.0.0.0"),
+            ("255.255.255.255", "255.255.255.0"),
+            ("1.2.3.4", "255.0.255.0"),
+        ] {
+            let mut out = String::new();
+            let am = AddrMatch {
+                addr: ip.parse().unwrap(),
+                mask: m.parse().unwrap(),
+                invert: false,
+            };
+            addr(&mut out, 's', &am);
+            assert_eq!(out, format!(" -s {}", a(ip, m)));
+        }
+        let mut out = String::new();
+        for v in [0, 7, 10, 65535, u32::MAX] {
+            out.clear();
+            push_u32(&mut out, v);
+            assert_eq!(out, v.to_string());
+        }
     }
 
     #[test]

@@ -39,7 +39,38 @@ pub enum Verdict {
     Other(i32),
 }
 
+impl NftData {
+    pub fn as_ref(&self) -> DataRef<'_> {
+        match self {
+            NftData::Value(v) => DataRef::Value(v),
+            NftData::Verdict(v) => DataRef::Verdict {
+                code: v.code(),
+                chain: match v {
+                    Verdict::Jump(c) | Verdict::Goto(c) => Some(c.as_bytes()),
+                    _ => None,
+                },
+            },
+        }
+    }
+}
+
 impl Verdict {
+    /// The kernel's verdict code.
+    pub fn code(&self) -> i32 {
+        match self {
+            Verdict::Drop => 0,
+            Verdict::Accept => 1,
+            Verdict::Stolen => 2,
+            Verdict::Queue => 3,
+            Verdict::Repeat => 4,
+            Verdict::Continue => -1,
+            Verdict::Break => -2,
+            Verdict::Jump(_) => -3,
+            Verdict::Goto(_) => -4,
+            Verdict::Return => -5,
+            Verdict::Other(c) => *c,
+        }
+    }
     fn from_code(code: i32, chain: Option<String>) -> Result<Self, NlaError> {
         Ok(match code {
             0 => Verdict::Drop,
@@ -63,8 +94,36 @@ impl Verdict {
     }
 }
 
+/// [`NftData`] borrowed from the message (hot paths decode without allocating).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum DataRef<'a> {
+    Value(&'a [u8]),
+    /// The verdict code and the chain name bytes (NUL trimmed) of a jump/goto.
+    Verdict {
+        code: i32,
+        chain: Option<&'a [u8]>,
+    },
+}
+
+impl DataRef<'_> {
+    pub fn to_owned(&self) -> Result<NftData, NlaError> {
+        Ok(match *self {
+            DataRef::Value(v) => NftData::Value(v.into()),
+            DataRef::Verdict { code, chain } => NftData::Verdict(Verdict::from_code(
+                code,
+                chain.map(|c| String::from_utf8_lossy(c).into_owned()),
+            )?),
+        })
+    }
+}
+
 /// Decodes the attributes inside an `NFTA_DATA` nest.
 pub fn decode_data(buf: &[u8]) -> Result<NftData, NlaError> {
+    decode_data_ref(buf)?.to_owned()
+}
+
+/// Same as [`decode_data`], borrowing: the same checks, no allocation.
+pub fn decode_data_ref(buf: &[u8]) -> Result<DataRef<'_>, NlaError> {
     let mut out = None;
     for a in NlaIter::new(buf) {
         let a = a?;
@@ -76,7 +135,7 @@ pub fn decode_data(buf: &[u8]) -> Result<NftData, NlaError> {
                         format!("value of {} bytes exceeds {VALUE_MAXLEN}", a.data.len()),
                     ));
                 }
-                out = Some(NftData::Value(a.data.into()));
+                out = Some(DataRef::Value(a.data));
             }
             NFTA_DATA_VERDICT => {
                 let mut code = None;
@@ -85,7 +144,7 @@ pub fn decode_data(buf: &[u8]) -> Result<NftData, NlaError> {
                     let v = v?;
                     match v.kind {
                         NFTA_VERDICT_CODE => code = Some(v.be32()? as i32),
-                        NFTA_VERDICT_CHAIN => chain = Some(v.string()),
+                        NFTA_VERDICT_CHAIN => chain = Some(v.cstr_bytes()),
                         NFTA_VERDICT_CHAIN_ID => {}
                         k => {
                             return Err(NlaError::new(v.offset, format!("verdict attribute {k}")));
@@ -93,7 +152,10 @@ pub fn decode_data(buf: &[u8]) -> Result<NftData, NlaError> {
                     }
                 }
                 let code = code.ok_or_else(|| NlaError::new(a.offset, "verdict without code"))?;
-                out = Some(NftData::Verdict(Verdict::from_code(code, chain)?));
+                if matches!(code, -3 | -4) && chain.is_none() {
+                    return Err(NlaError::new(0, "jump/goto without a chain"));
+                }
+                out = Some(DataRef::Verdict { code, chain });
             }
             k => return Err(NlaError::new(a.offset, format!("data attribute {k}"))),
         }

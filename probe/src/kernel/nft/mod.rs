@@ -31,9 +31,11 @@ pub use expr::Expr;
 pub use family::NftFamily;
 pub use flowtable::NftFlowtable;
 pub use object::NftObject;
-pub use rule::NftRule;
+pub use rule::{NftRule, RuleRef};
 pub use set::{NftSet, NftSetElem};
-pub use snapshot::{BareDumpStats, ChainVisitor, bare_rule_dump};
+pub use snapshot::{
+    BareDumpStats, ChainVisitor, RawChainVisitor, RawRules, bare_rule_dump, dump_threads,
+};
 pub use table::NftTable;
 
 pub(crate) use data::{hex, hex_opt};
@@ -105,7 +107,9 @@ pub fn read_ruleset_with(
     ns: Option<&NetnsSpec>,
     opts: &ReadOptions,
 ) -> Result<NftRuleset, NftError> {
-    run_in(ns, || snapshot::read(opts, &|_, _, _| {}))?
+    run_in(ns, || {
+        snapshot::read(opts, snapshot::Visit::Decoded(&|_, _, _| {}))
+    })?
 }
 
 /// Like [`read_ruleset_with`], calling `visit(family, table, chain)` for every chain as soon as
@@ -118,7 +122,18 @@ pub fn read_ruleset_visit(
     opts: &ReadOptions,
     visit: &ChainVisitor<'_>,
 ) -> Result<NftRuleset, NftError> {
-    run_in(ns, || snapshot::read(opts, visit))?
+    run_in(ns, || snapshot::read(opts, snapshot::Visit::Decoded(visit)))?
+}
+
+/// Like [`read_ruleset_visit`], with each chain's rule messages handed over undecoded
+/// (read them with [`RuleRef`] or [`NftRule::decode`]); rules are always dumped chain by
+/// chain here, and the snapshot's chains come back without rules.
+pub fn read_ruleset_raw(
+    ns: Option<&NetnsSpec>,
+    opts: &ReadOptions,
+    visit: &RawChainVisitor<'_>,
+) -> Result<NftRuleset, NftError> {
+    run_in(ns, || snapshot::read(opts, snapshot::Visit::Raw(visit)))?
 }
 
 /// The current generation id, alone (cheap; used to prove reads change nothing).

@@ -2,7 +2,7 @@
 
 use serde::Serialize;
 
-use super::expr::{Expr, decode_expr};
+use super::expr::{Expr, ExprRef, decode_expr};
 use super::{hex_opt, udata};
 use crate::kernel::nfnl::{NlaError, NlaIter};
 
@@ -133,6 +133,98 @@ impl NftRule {
             rule: r,
         })
     }
+}
+
+/// A rule message read in place, for the hot paths: routing, handle, and the expression
+/// list still encoded (walk it with [`RuleRef::exprs`]).
+#[derive(Debug, Clone, Copy)]
+pub struct RuleRef<'a> {
+    pub table: &'a [u8],
+    pub chain: &'a [u8],
+    pub handle: u64,
+    exprs: &'a [u8],
+}
+
+impl<'a> RuleRef<'a> {
+    /// `None` when [`NftRule::decode`] would report any problem with the message (then use
+    /// it: it keeps the raw bytes and says why). Expressions are checked one by one later,
+    /// exactly as the owned decoder checks them.
+    pub fn decode(buf: &'a [u8]) -> Option<Self> {
+        let mut table = None;
+        let mut chain = None;
+        let mut handle = 0;
+        let mut exprs: &[u8] = &[];
+        for a in NlaIter::new(buf) {
+            let a = a.ok()?;
+            match a.kind {
+                NFTA_RULE_TABLE => table = Some(trim_nul(a.data)),
+                NFTA_RULE_CHAIN => chain = Some(trim_nul(a.data)),
+                NFTA_RULE_HANDLE => handle = a.be64().ok()?,
+                NFTA_RULE_EXPRESSIONS => {
+                    // The owned decoder reports a malformed list: so must we.
+                    for e in a.nested() {
+                        e.ok()?;
+                    }
+                    exprs = a.data;
+                }
+                NFTA_RULE_COMPAT => {
+                    for x in a.nested() {
+                        let x = x.ok()?;
+                        match x.kind {
+                            NFTA_RULE_COMPAT_PROTO | NFTA_RULE_COMPAT_FLAGS => {
+                                x.be32().ok()?;
+                            }
+                            _ => return None,
+                        }
+                    }
+                }
+                NFTA_RULE_POSITION => {
+                    a.be64().ok()?;
+                }
+                NFTA_RULE_USERDATA | NFTA_RULE_PAD | NFTA_RULE_ID => {}
+                _ => return None,
+            }
+        }
+        Some(Self {
+            table: table?,
+            chain: chain?,
+            handle,
+            exprs,
+        })
+    }
+
+    /// The expressions, in order.
+    pub fn exprs(&self) -> impl Iterator<Item = ExprRef<'a>> + use<'a> {
+        // Checked in decode(): every element is well-formed.
+        NlaIter::new(self.exprs)
+            .flatten()
+            .map(|e| ExprRef::decode(e.data))
+    }
+}
+
+/// The table and chain a rule message belongs to (both required, as for [`NftRule::decode`]).
+pub fn routing(buf: &[u8]) -> Result<(&[u8], &[u8]), NlaError> {
+    let mut table = None;
+    let mut chain = None;
+    for a in NlaIter::new(buf) {
+        let Ok(a) = a else { break };
+        match a.kind {
+            NFTA_RULE_TABLE => table = Some(trim_nul(a.data)),
+            NFTA_RULE_CHAIN => chain = Some(trim_nul(a.data)),
+            _ => {}
+        }
+        if let (Some(t), Some(c)) = (table, chain) {
+            return Ok((t, c));
+        }
+    }
+    Err(NlaError::new(
+        0,
+        if table.is_none() {
+            "rule without a table"
+        } else {
+            "rule without a chain"
+        },
+    ))
 }
 
 fn trim_nul(b: &[u8]) -> &[u8] {

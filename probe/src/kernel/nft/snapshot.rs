@@ -78,7 +78,7 @@ fn getgen(sock: &mut NfnlSocket) -> Result<u32, NfnlError> {
     })
 }
 
-pub(super) fn read(opts: &ReadOptions, visit: &ChainVisitor<'_>) -> Result<NftRuleset, NftError> {
+pub(super) fn read(opts: &ReadOptions, visit: Visit<'_>) -> Result<NftRuleset, NftError> {
     let mut last_err = None;
     let mut buf_hint = 0;
     for _ in 0..MAX_ATTEMPTS {
@@ -116,10 +116,53 @@ fn wanted(opts: &ReadOptions, family: u8, table: &str) -> bool {
 /// Called once per chain right after its rules were read (again on a restarted snapshot).
 pub type ChainVisitor<'v> = dyn Fn(NftFamily, &str, &mut NftChain) + Sync + 'v;
 
+/// Like [`ChainVisitor`], but handed the chain's rule messages undecoded (the hot paths
+/// read them in place); the chain's `rules` stay empty.
+pub type RawChainVisitor<'v> = dyn Fn(NftFamily, &str, &NftChain, RawRules<'_>) + Sync + 'v;
+
+/// What to do with the rules of each chain.
+#[derive(Clone, Copy)]
+pub(super) enum Visit<'v> {
+    Decoded(&'v ChainVisitor<'v>),
+    Raw(&'v RawChainVisitor<'v>),
+}
+
+/// The rule messages (attributes after the nfgenmsg) of one chain, in kernel order.
+#[derive(Debug, Clone, Copy)]
+pub struct RawRules<'a> {
+    packed: &'a [u8],
+}
+
+impl RawRules<'_> {
+    /// Size of the messages (with a 4-byte header each), to size what is built from them.
+    pub fn bytes(&self) -> usize {
+        self.packed.len()
+    }
+}
+
+impl<'a> Iterator for RawRules<'a> {
+    type Item = &'a [u8];
+    fn next(&mut self) -> Option<&'a [u8]> {
+        // Packed by `pack` below: u32 length, bytes; never malformed, but checked anyway.
+        let (len, rest) = self.packed.split_first_chunk::<4>()?;
+        let len = u32::from_ne_bytes(*len) as usize;
+        let msg = rest.get(..len)?;
+        self.packed = &rest[len..];
+        Some(msg)
+    }
+}
+
+fn pack(buf: &mut Vec<u8>, msg: &[u8]) {
+    // Messages are below the 4 MiB receive bound.
+    let len = u32::try_from(msg.len()).unwrap_or(u32::MAX);
+    buf.extend_from_slice(&len.to_ne_bytes());
+    buf.extend_from_slice(&msg[..len as usize]);
+}
+
 fn attempt(
     sock: &mut NfnlSocket,
     opts: &ReadOptions,
-    visit: &ChainVisitor<'_>,
+    visit: Visit<'_>,
     buf_hint: usize,
 ) -> Result<Attempt, NfnlError> {
     let gen_before = getgen(sock)?;
@@ -212,8 +255,12 @@ fn attempt(
     })?;
     interrupted |= st.interrupted;
 
-    // Rules.
-    match opts.rule_dump {
+    // Rules. Raw visitors need the messages of one chain together: always per chain.
+    let rule_dump = match visit {
+        Visit::Raw(_) => RuleDump::PerChain,
+        Visit::Decoded(_) => opts.rule_dump,
+    };
+    match rule_dump {
         RuleDump::PerChain => {
             let mut work: Vec<(NftFamily, &str, &mut NftChain)> = Vec::new();
             for t in tables.iter_mut() {
@@ -227,13 +274,7 @@ fn attempt(
                     work.push((t.family, t.name.as_str(), c));
                 }
             }
-            let workers = if work.len() >= PARALLEL_MIN_CHAINS {
-                std::thread::available_parallelism()
-                    .map_or(1, |n| n.get())
-                    .clamp(1, MAX_WORKERS)
-            } else {
-                1
-            };
+            let workers = dump_threads(work.len());
             if workers == 1 {
                 let st = dump_chains(sock, work, visit, cons.res_id)?;
                 interrupted |= st.0;
@@ -305,9 +346,11 @@ fn attempt(
                 Ok(())
             })?;
             interrupted |= st.interrupted;
-            for t in tables.iter_mut() {
-                for c in t.chains.iter_mut() {
-                    visit(t.family, &t.name, c);
+            if let Visit::Decoded(visit) = visit {
+                for t in tables.iter_mut() {
+                    for c in t.chains.iter_mut() {
+                        visit(t.family, &t.name, c);
+                    }
                 }
             }
         }
@@ -336,12 +379,14 @@ const MAX_WORKERS: usize = 4;
 fn dump_chains(
     sock: &mut NfnlSocket,
     work: Vec<(NftFamily, &str, &mut NftChain)>,
-    visit: &ChainVisitor<'_>,
+    visit: Visit<'_>,
     res_id: u16,
 ) -> Result<(bool, bool), NfnlError> {
     let mut req = Request::default();
     let mut interrupted = false;
     let mut stale = false;
+    // Raw visitors: this chain's messages, packed (one buffer reused for every chain).
+    let mut packed = Vec::new();
     for (family, table, c) in work {
         req.reset(
             NFNL_SUBSYS_NFTABLES,
@@ -351,18 +396,34 @@ fn dump_chains(
         );
         req.attr_str(NFTA_RULE_TABLE, table)
             .attr_str(NFTA_RULE_CHAIN, &c.name);
-        let st = sock.request("GETRULE dump", &mut req, true, |m| {
-            stale |= m.res_id != res_id;
-            let r = NftRule::decode(m.attrs).map_err(malformed("rule"))?;
-            if r.chain == c.name.as_bytes() && r.table == table.as_bytes() {
-                c.rules.push(r.rule);
+        let st = match visit {
+            Visit::Decoded(_) => sock.request("GETRULE dump", &mut req, true, |m| {
+                stale |= m.res_id != res_id;
+                let r = NftRule::decode(m.attrs).map_err(malformed("rule"))?;
+                if r.chain == c.name.as_bytes() && r.table == table.as_bytes() {
+                    c.rules.push(r.rule);
+                }
+                Ok(())
+            })?,
+            Visit::Raw(_) => {
+                packed.clear();
+                sock.request("GETRULE dump", &mut req, true, |m| {
+                    stale |= m.res_id != res_id;
+                    let (t, ch) = super::rule::routing(m.attrs).map_err(malformed("rule"))?;
+                    if ch == c.name.as_bytes() && t == table.as_bytes() {
+                        pack(&mut packed, m.attrs);
+                    }
+                    Ok(())
+                })?
             }
-            Ok(())
-        })?;
+        };
         interrupted |= st.interrupted;
         // Hand the chain over while its rules are fresh (callers can translate and drop
         // them chain by chain: flat memory).
-        visit(family, table, c);
+        match visit {
+            Visit::Decoded(visit) => visit(family, table, c),
+            Visit::Raw(visit) => visit(family, table, c, RawRules { packed: &packed }),
+        }
     }
     Ok((interrupted, stale))
 }
@@ -374,9 +435,26 @@ pub struct BareDumpStats {
     pub elapsed: Duration,
 }
 
+/// How many dump threads a per-chain read of `chains` chains uses (one socket each).
+pub fn dump_threads(chains: usize) -> usize {
+    if chains >= PARALLEL_MIN_CHAINS {
+        std::thread::available_parallelism()
+            .map_or(1, |n| n.get())
+            .clamp(1, MAX_WORKERS)
+    } else {
+        1
+    }
+}
+
 /// Dumps the rules of `family` and only counts the messages: one GETRULE per family, or one
-/// per chain (the chain list is dumped first, untimed work included).
-pub fn bare_rule_dump(family: NftFamily, per_chain: bool) -> Result<BareDumpStats, NftError> {
+/// per chain (the chain list is dumped first, untimed work included). With `parallel`, the
+/// per-chain dumps are shared round-robin by as many threads, one socket each, as a real
+/// read uses ([`dump_threads`]): the same trick, so the floor stays fair.
+pub fn bare_rule_dump(
+    family: NftFamily,
+    per_chain: bool,
+    parallel: bool,
+) -> Result<BareDumpStats, NftError> {
     let mut sock = NfnlSocket::open()?;
     let fam = family.nfproto();
     let start = Instant::now();
@@ -390,13 +468,58 @@ pub fn bare_rule_dump(family: NftFamily, per_chain: bool) -> Result<BareDumpStat
             names.push((c.table, c.chain.name));
             Ok(())
         })?;
-        for (t, c) in &names {
-            let mut req = Request::new(NFNL_SUBSYS_NFTABLES, MSG_GETRULE, NLM_F_DUMP, fam);
-            req.attr_str(NFTA_RULE_TABLE, t)
-                .attr_str(NFTA_RULE_CHAIN, c);
-            messages += sock
-                .request("GETRULE dump", &mut req, true, |_| Ok(()))?
-                .messages;
+        let threads = if parallel {
+            dump_threads(names.len())
+        } else {
+            1
+        };
+        let bare = |sock: &mut NfnlSocket, share: &[&(String, String)]| {
+            let mut n = 0;
+            let mut req = Request::default();
+            for (t, c) in share {
+                req.reset(NFNL_SUBSYS_NFTABLES, MSG_GETRULE, NLM_F_DUMP, fam);
+                req.attr_str(NFTA_RULE_TABLE, t)
+                    .attr_str(NFTA_RULE_CHAIN, c);
+                n += sock
+                    .request("GETRULE dump", &mut req, true, |_| Ok(()))?
+                    .messages;
+            }
+            Ok::<usize, NfnlError>(n)
+        };
+        if threads == 1 {
+            let all: Vec<_> = names.iter().collect();
+            messages += bare(&mut sock, &all)?;
+        } else {
+            let mut shares: Vec<Vec<&(String, String)>> = vec![Vec::new(); threads];
+            for (i, n) in names.iter().enumerate() {
+                shares[i % threads].push(n);
+            }
+            let bare = &bare;
+            let counts: Vec<Result<usize, NfnlError>> = std::thread::scope(|s| {
+                let handles: Vec<_> = shares
+                    .iter()
+                    .map(|share| {
+                        s.spawn(move || {
+                            let mut sock = NfnlSocket::open()?;
+                            bare(&mut sock, share)
+                        })
+                    })
+                    .collect();
+                handles
+                    .into_iter()
+                    .map(|h| {
+                        h.join().unwrap_or_else(|_| {
+                            Err(NfnlError::Malformed {
+                                what: "GETRULE dump",
+                                reason: "a dump thread panicked".into(),
+                            })
+                        })
+                    })
+                    .collect()
+            });
+            for c in counts {
+                messages += c?;
+            }
         }
     } else {
         let mut req = Request::new(NFNL_SUBSYS_NFTABLES, MSG_GETRULE, NLM_F_DUMP, fam);

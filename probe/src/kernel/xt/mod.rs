@@ -79,9 +79,18 @@ pub fn table_names(family: Family) -> Result<Vec<String>, XtError> {
 
 /// Read and decode every existing table of the family in the current thread's namespace.
 pub fn read_tables_here(family: Family) -> Result<Vec<Table>, XtError> {
+    let mut out = Vec::new();
+    visit_tables_here(family, &mut |t| out.push(t))?;
+    Ok(out)
+}
+
+/// Reads and decodes the tables one at a time, handing each to `visit` as soon as it is
+/// decoded (its kernel blob already freed): a caller that only renders keeps one table in
+/// memory at a time.
+pub fn visit_tables_here(family: Family, visit: &mut dyn FnMut(Table)) -> Result<(), XtError> {
     let names = table_names(family)?;
     if names.is_empty() {
-        return Ok(Vec::new());
+        return Ok(());
     }
     let sock =
         sockopt::XtSocket::open(family).map_err(|source| XtError::Socket { family, source })?;
@@ -89,15 +98,25 @@ pub fn read_tables_here(family: Family) -> Result<Vec<Table>, XtError> {
     let ipset = ipset::IpsetNames::open().ok();
     let resolve = move |i: u16| ipset.as_ref().and_then(|s| s.name(i));
     crate::ext::set::with_names(resolve, || {
-        names
-            .iter()
-            .map(|name| {
+        for name in &names {
+            let table = {
                 let (info, answer) = snapshot(&sock, family, name)?;
                 let blob = answer.get(sockopt::GET_ENTRIES_HDR..).unwrap_or_default();
-                Ok(table::decode(family, name, &info, blob))
-            })
-            .collect()
+                table::decode(family, name, &info, blob)
+            };
+            visit(table);
+        }
+        Ok(())
     })
+}
+
+/// [`visit_tables_here`] inside `ns` (or the current namespace).
+pub fn visit_tables(
+    ns: Option<&NetnsSpec>,
+    family: Family,
+    visit: &mut (dyn FnMut(Table) + Send),
+) -> Result<(), XtError> {
+    run_in(ns, || visit_tables_here(family, visit))?
 }
 
 /// INFO then ENTRIES, retried while the table changes size in between (`EAGAIN`).

@@ -7,6 +7,7 @@ use std::collections::HashMap;
 
 use super::entry::{self, EXT_HDR, EntryHead, ExtBlob};
 use super::sockopt::{NUMHOOKS, TableInfo};
+use crate::ext::cache::{Decoded, ExtCache};
 use crate::ext::{self, DecodeCtx, ExtKind};
 use crate::ruleset::{
     Chain, Counters, ExtBody, Family, IpHeader, Match, Policy, Rule, Table, Target, Undecoded,
@@ -149,14 +150,18 @@ pub fn decode(family: Family, name: &str, info: &TableInfo, blob: &[u8]) -> Tabl
 
     // Pass 2: decode rules, split off footers.
     let mut out: Vec<Chain> = Vec::with_capacity(chains.len());
+    let mut cache = ExtCache::new();
     for c in chains {
         let mut ents = c.entries;
         let footer = ents.pop();
         let mut policy = None;
         let mut counters = None;
-        let mut rules: Vec<Rule> = ents.iter().map(|e| rule(family, e, &starts)).collect();
+        let mut rules: Vec<Rule> = ents
+            .iter()
+            .map(|e| rule(family, e, &starts, &mut cache))
+            .collect();
         if let Some(f) = footer {
-            let fr = rule(family, f, &starts);
+            let fr = rule(family, f, &starts, &mut cache);
             if c.builtin {
                 policy = match fr.target {
                     Target::Verdict(Verdict::Accept) => Some(Policy::Accept),
@@ -245,7 +250,12 @@ fn undecodable_footer(e: &RawEntry, reason: &str) -> Rule {
 }
 
 /// One entry → `Rule`.
-fn rule(family: Family, e: &RawEntry, starts: &HashMap<usize, String>) -> Rule {
+fn rule(
+    family: Family,
+    e: &RawEntry,
+    starts: &HashMap<usize, String>,
+    cache: &mut ExtCache,
+) -> Rule {
     let what = || format!("xt entry at offset {}", e.offset);
     let head = match &e.head {
         Ok(h) => h,
@@ -278,7 +288,7 @@ fn rule(family: Family, e: &RawEntry, starts: &HashMap<usize, String>) -> Rule {
     while off < head.target_offset {
         match entry::ext(&e.bytes[off..head.target_offset]) {
             Ok((m, size)) => {
-                rule.matches.push(ext_match(family, &m));
+                rule.matches.push(ext_match(family, &m, cache));
                 off += size;
             }
             Err(reason) => {
@@ -328,18 +338,7 @@ fn rule(family: Family, e: &RawEntry, starts: &HashMap<usize, String>) -> Rule {
             Target::None
         }
         _ => {
-            let ctx = DecodeCtx {
-                family,
-                revision: t.revision,
-            };
-            let name = ext::save_name(ExtKind::Target, &t.name, &ctx, t.data);
-            let body = match ext::decode(ExtKind::Target, &t.name, &ctx, t.data) {
-                Ok(words) => ExtBody::Decoded(words),
-                Err(err) => {
-                    log::debug!("target {} rev {}: {err}", t.name, t.revision);
-                    ExtBody::Raw(t.data.to_vec())
-                }
-            };
+            let (name, body) = decoded(ExtKind::Target, family, &t, cache);
             Target::Ext {
                 name,
                 revision: t.revision,
@@ -350,23 +349,32 @@ fn rule(family: Family, e: &RawEntry, starts: &HashMap<usize, String>) -> Rule {
     rule
 }
 
-fn ext_match(family: Family, m: &ExtBlob) -> Match {
-    let ctx = DecodeCtx {
-        family,
-        revision: m.revision,
-    };
-    let body = match ext::decode(ExtKind::Match, &m.name, &ctx, m.data) {
-        Ok(words) => ExtBody::Decoded(words),
-        Err(err) => {
-            log::debug!("match {} rev {}: {err}", m.name, m.revision);
-            ExtBody::Raw(m.data.to_vec())
-        }
-    };
+fn ext_match(family: Family, m: &ExtBlob, cache: &mut ExtCache) -> Match {
+    let (name, body) = decoded(ExtKind::Match, family, m, cache);
     Match {
-        name: ext::save_name(ExtKind::Match, &m.name, &ctx, m.data),
+        name,
         revision: m.revision,
         body,
     }
+}
+
+/// The printed name and the words of a match or target blob (remembered by its bytes for
+/// the rest of the table: rulesets repeat the same blobs).
+fn decoded(kind: ExtKind, family: Family, x: &ExtBlob, cache: &mut ExtCache) -> Decoded {
+    let ctx = DecodeCtx {
+        family,
+        revision: x.revision,
+    };
+    cache.get(kind, family, &x.name, x.revision, x.data, || {
+        let body = match ext::decode(kind, &x.name, &ctx, x.data) {
+            Ok(words) => ExtBody::Decoded(words),
+            Err(err) => {
+                log::debug!("{kind} {} rev {}: {err}", x.name, x.revision);
+                ExtBody::Raw(x.data.to_vec())
+            }
+        };
+        (ext::save_name(kind, &x.name, &ctx, x.data), body)
+    })
 }
 
 #[cfg(test)]

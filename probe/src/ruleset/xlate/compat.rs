@@ -3,8 +3,9 @@
 //! understands stays `ExtBody::Raw`: the rule is then reported undecodable, never dropped.
 
 use super::rule::Xlate;
+use crate::ext::cache::Decoded;
 use crate::ext::{self, DecodeCtx, ExtKind};
-use crate::kernel::nft::expr::xt::Xt;
+use crate::kernel::nft::expr::xt::XtRef;
 use crate::ruleset::{ExtBody, Family, Match, Target};
 
 fn body(kind: ExtKind, family: Family, name: &str, rev: u8, blob: &[u8]) -> ExtBody {
@@ -30,29 +31,66 @@ fn save_name(kind: ExtKind, family: Family, name: &str, rev: u8, blob: &[u8]) ->
     ext::save_name(kind, name, &ctx, blob)
 }
 
-pub(super) fn add_match(x: &mut Xlate, m: &Xt) {
-    let rev = u8::try_from(m.rev).unwrap_or(u8::MAX);
-    let b = body(ExtKind::Match, x.family, &m.name, rev, &m.info);
-    x.rule.matches.push(Match {
-        name: save_name(ExtKind::Match, x.family, &m.name, rev, &m.info),
-        revision: rev,
-        body: b,
-    });
-}
-
-pub(super) fn target(family: Family, t: &Xt) -> Target {
-    let rev = u8::try_from(t.rev).unwrap_or(u8::MAX);
-    Target::Ext {
-        name: save_name(ExtKind::Target, family, &t.name, rev, &t.info),
-        revision: rev,
-        body: body(ExtKind::Target, family, &t.name, rev, &t.info),
+/// The printed name and body of a blob, through the read's cache when there is one.
+fn decoded(x: &mut Xlate, kind: ExtKind, name: &str, rev: u8, blob: &[u8]) -> Decoded {
+    let family = x.family;
+    let decode = || {
+        (
+            save_name(kind, family, name, rev, blob),
+            body(kind, family, name, rev, blob),
+        )
+    };
+    match x.ext.as_deref_mut() {
+        Some(cache) => cache.get(kind, family, name, rev, blob, decode),
+        None => decode(),
     }
 }
 
-pub(super) fn native_match(family: Family, name: &str, rev: u8, blob: Vec<u8>) -> Match {
-    Match {
-        name: name.into(),
+/// Extension names are ASCII (the kernel looks them up by name); anything else is shown lossily.
+fn ext_name(name: &[u8]) -> std::borrow::Cow<'_, str> {
+    match std::str::from_utf8(name) {
+        Ok(s) => s.into(),
+        Err(_) => String::from_utf8_lossy(name),
+    }
+}
+
+pub(super) fn add_match(x: &mut Xlate, m: &XtRef<'_>) {
+    let rev = u8::try_from(m.rev).unwrap_or(u8::MAX);
+    let (name, body) = decoded(x, ExtKind::Match, &ext_name(m.name), rev, m.info);
+    x.rule.matches.push(Match {
+        name,
         revision: rev,
-        body: body(ExtKind::Match, family, name, rev, &blob),
+        body,
+    });
+}
+
+pub(super) fn target(x: &mut Xlate, t: &XtRef<'_>) -> Target {
+    let rev = u8::try_from(t.rev).unwrap_or(u8::MAX);
+    let (name, body) = decoded(x, ExtKind::Target, &ext_name(t.name), rev, t.info);
+    Target::Ext {
+        name,
+        revision: rev,
+        body,
+    }
+}
+
+/// A match iptables-nft expresses natively, decoded from the blob it would rebuild (the
+/// printed name is the kernel name: no alias applies to these).
+pub(super) fn native_match(x: &mut Xlate, name: &str, rev: u8, blob: &[u8]) -> Match {
+    let family = x.family;
+    let decode = || {
+        (
+            name.to_owned(),
+            body(ExtKind::Match, family, name, rev, blob),
+        )
+    };
+    let (name, body) = match x.ext.as_deref_mut() {
+        Some(cache) => cache.get(ExtKind::Match, family, name, rev, blob, decode),
+        None => decode(),
+    };
+    Match {
+        name,
+        revision: rev,
+        body,
     }
 }

@@ -16,8 +16,9 @@ mod ports;
 mod rule;
 mod tables;
 
-pub use rule::xlate_rule;
+pub use crate::ext::cache::ExtCache;
+pub use rule::{xlate_rule, xlate_rule_msg};
 pub use tables::{
-    IPTABLES_TABLES, iptables_ruleset, is_iptables_nft_table, read_iptables_ruleset,
-    read_iptables_save,
+    IPTABLES_TABLES, SaveText, iptables_ruleset, is_iptables_nft_table, read_iptables_ruleset,
+    read_iptables_save, read_iptables_save_text,
 };

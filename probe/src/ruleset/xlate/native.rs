@@ -5,8 +5,9 @@
 use super::compat;
 use super::rule::{Reg, Xlate};
 use crate::ext::nflog;
+use crate::kernel::nft::data::DataRef;
+use crate::kernel::nft::expr::ExprRef;
 use crate::kernel::nft::expr::{cmp, limit::Limit, log::Log, meta};
-use crate::kernel::nft::{Expr, NftData};
 use crate::ruleset::{ExtBody, Target};
 
 /// `meta mark [& mask] ==/!= value` → struct xt_mark_mtinfo1 { u32 mark, mask; u8 invert; }.
@@ -32,9 +33,8 @@ pub(super) fn mark(x: &mut Xlate, reg: &Reg, op: u32, data: &[u8]) -> bool {
     blob.extend_from_slice(&mask);
     blob.push(inv);
     blob.resize(16, 0);
-    x.rule
-        .matches
-        .push(compat::native_match(x.family, "mark", 1, blob));
+    let m = compat::native_match(x, "mark", 1, &blob);
+    x.rule.matches.push(m);
     true
 }
 
@@ -54,9 +54,8 @@ pub(super) fn limit(x: &mut Xlate, l: &Limit) -> Result<(), &'static str> {
     let mut blob = vec![0u8; 40];
     blob[0..4].copy_from_slice(&avg.to_ne_bytes());
     blob[4..8].copy_from_slice(&l.burst.unwrap_or(0).to_ne_bytes());
-    x.rule
-        .matches
-        .push(compat::native_match(x.family, "limit", 0, blob));
+    let m = compat::native_match(x, "limit", 0, &blob);
+    x.rule.matches.push(m);
     Ok(())
 }
 
@@ -92,11 +91,11 @@ pub(super) fn nflog(x: &mut Xlate, l: &Log) -> Result<(), &'static str> {
 /// `immediate reg N <value>` followed by `meta nftrace set reg N` → `-j TRACE`, the pair
 /// iptables-nft 1.8.9 writes for it. As iptables-nft reads it back, the first byte of the
 /// value's first u32 must be non-zero (a cleared trace is not TRACE). False when the pair is not this.
-pub(super) fn trace(x: &mut Xlate, imm: &Expr, set: &Expr) -> bool {
-    let (Expr::Immediate(i), Expr::Meta(m)) = (imm, set) else {
+pub(super) fn trace(x: &mut Xlate, imm: &ExprRef<'_>, set: &ExprRef<'_>) -> bool {
+    let (ExprRef::Immediate(i), ExprRef::Meta(m)) = (imm, set) else {
         return false;
     };
-    let NftData::Value(v) = &i.data else {
+    let DataRef::Value(v) = i.data else {
         return false;
     };
     let set_trace = m.key == meta::KEY_NFTRACE && m.dreg.is_none() && m.sreg == Some(i.dreg);

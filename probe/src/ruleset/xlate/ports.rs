@@ -58,7 +58,7 @@ fn field(reg: &Reg, proto: u8) -> Option<Field> {
 }
 
 /// The port state for this rule's protocol, created (and placed) on first use.
-fn state(x: &mut Xlate) -> Option<&mut PortState> {
+fn state<'x>(x: &'x mut Xlate<'_>) -> Option<&'x mut PortState> {
     let proto = x.rule.ip.proto.filter(|p| !p.invert)?.proto;
     if proto != IPPROTO_TCP && proto != IPPROTO_UDP {
         return None;
@@ -93,7 +93,7 @@ pub(super) fn cmp(x: &mut Xlate, reg: &Reg, op: u32, data: &[u8]) -> bool {
     let Some(f) = field(reg, proto) else {
         return false;
     };
-    let mask = reg.mask.clone();
+    let mask = reg.mask;
     let Some(st) = state(x) else { return false };
     match f {
         Field::Flags => {
@@ -188,7 +188,7 @@ pub(super) fn finish(x: &mut Xlate) {
     } else {
         "udp"
     };
-    let m = compat::native_match(x.family, name, 0, blob);
+    let m = compat::native_match(x, name, 0, &blob);
     if let Some(slot) = x.rule.matches.get_mut(st.idx) {
         *slot = m;
     }

@@ -2,15 +2,44 @@
 //! expressions, recognising exactly the sequences iptables-nft 1.8.9 emits.
 
 use super::{compat, header, native, ports};
-use crate::kernel::nft::expr::{bitwise, meta, payload};
-use crate::kernel::nft::{Expr, NftData, NftRule, Verdict as NftVerdict};
+use crate::ext::cache::ExtCache;
+use crate::kernel::nft::data::DataRef;
+use crate::kernel::nft::data::VALUE_MAXLEN;
+use crate::kernel::nft::expr::{ExprRef, bitwise, meta, payload};
+use crate::kernel::nft::{Expr, NftRule, RuleRef};
 use crate::ruleset::{Counters, Family, Rule, Target, Undecoded, Verdict};
 
 /// What a register holds: the source of the last load into it, and a mask applied since.
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, Copy)]
 pub(super) struct Reg {
     pub load: Load,
-    pub mask: Option<Box<[u8]>>,
+    pub mask: Option<Mask>,
+}
+
+/// A bitwise mask (at most NFT_DATA_VALUE_MAXLEN bytes), kept inline: registers are copied
+/// around for every comparison.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(super) struct Mask {
+    len: u8,
+    bytes: [u8; VALUE_MAXLEN],
+}
+
+impl Mask {
+    fn new(m: &[u8]) -> Option<Self> {
+        let mut bytes = [0; VALUE_MAXLEN];
+        bytes.get_mut(..m.len())?.copy_from_slice(m);
+        Some(Self {
+            len: u8::try_from(m.len()).ok()?,
+            bytes,
+        })
+    }
+}
+
+impl std::ops::Deref for Mask {
+    type Target = [u8];
+    fn deref(&self) -> &[u8] {
+        &self.bytes[..usize::from(self.len)]
+    }
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -22,8 +51,10 @@ pub(super) enum Load {
 /// nf_tables has registers 0..=23 (four 128-bit, sixteen 32-bit aliases).
 const NREGS: usize = 24;
 
-pub(super) struct Xlate {
+pub(super) struct Xlate<'c> {
     pub family: Family,
+    /// Decoded extension blobs of this read (None: decode every blob).
+    pub ext: Option<&'c mut ExtCache>,
     pub rule: Rule,
     regs: [Option<Reg>; NREGS],
     pub ports: Option<ports::PortState>,
@@ -31,45 +62,81 @@ pub(super) struct Xlate {
 
 /// Translates one rule. Never fails: what does not map goes to `Rule::undecoded`.
 pub fn xlate_rule(r: &NftRule, family: Family) -> Rule {
-    let mut x = Xlate {
-        family,
-        rule: Rule {
+    if let Some(raw) = &r.raw {
+        let mut rule = Rule {
             handle: Some(r.handle),
             ..Rule::default()
-        },
-        regs: Default::default(),
-        ports: None,
-    };
-    if let Some(raw) = &r.raw {
-        x.rule.undecoded.push(Undecoded {
+        };
+        rule.undecoded.push(Undecoded {
             what: "rule".into(),
             reason: r.problems.join("; "),
             raw: raw.to_vec(),
         });
-        return x.rule;
+        return rule;
     }
-    let mut exprs = r.exprs.iter().peekable();
+    xlate_exprs(r.handle, r.exprs.iter().map(ExprRef::of), family, None)
+}
+
+/// Translates one rule message read in place (same result as decoding it into an
+/// [`NftRule`] first and calling [`xlate_rule`]), with the read's extension cache if any.
+pub fn xlate_rule_msg(msg: &[u8], family: Family, ext: Option<&mut ExtCache>) -> Rule {
+    match RuleRef::decode(msg) {
+        Some(r) => xlate_exprs(r.handle, r.exprs(), family, ext),
+        None => match NftRule::decode(msg) {
+            Ok(r) => xlate_rule(&r.rule, family),
+            Err(e) => {
+                let mut rule = Rule::default();
+                rule.undecoded.push(Undecoded {
+                    what: "rule".into(),
+                    reason: e.to_string(),
+                    raw: msg.to_vec(),
+                });
+                rule
+            }
+        },
+    }
+}
+
+fn xlate_exprs<'a>(
+    handle: u64,
+    exprs: impl Iterator<Item = ExprRef<'a>>,
+    family: Family,
+    ext: Option<&mut ExtCache>,
+) -> Rule {
+    let mut x = Xlate {
+        family,
+        ext,
+        rule: Rule {
+            handle: Some(handle),
+            // Rules rarely have more than four matches: one allocation.
+            matches: Vec::with_capacity(4),
+            ..Rule::default()
+        },
+        regs: [None; NREGS],
+        ports: None,
+    };
+    let mut exprs = exprs.peekable();
     while let Some(e) = exprs.next() {
         if let Some(next) = exprs.peek()
-            && native::trace(&mut x, e, next)
+            && native::trace(&mut x, &e, next)
         {
             exprs.next();
             continue;
         }
-        x.expr(e);
+        x.expr(&e);
     }
     ports::finish(&mut x);
     x.rule
 }
 
-impl Xlate {
-    fn expr(&mut self, e: &Expr) {
+impl Xlate<'_> {
+    fn expr(&mut self, e: &ExprRef<'_>) {
         match e {
-            Expr::Meta(m) => match (m.dreg, m.sreg) {
+            ExprRef::Meta(m) => match (m.dreg, m.sreg) {
                 (Some(d), None) => self.set_reg(d, Load::Meta(m.key), e),
                 _ => self.undecoded(e, "meta set"),
             },
-            Expr::Payload(p) => match (p.dreg, p.sreg) {
+            ExprRef::Payload(p) => match (p.dreg, p.sreg) {
                 (Some(d), None) => self.set_reg(
                     d,
                     Load::Payload {
@@ -81,51 +148,53 @@ impl Xlate {
                 ),
                 _ => self.undecoded(e, "payload write"),
             },
-            Expr::Bitwise(b) => self.bitwise(b, e),
-            Expr::Cmp(c) => {
+            ExprRef::Bitwise(b) => self.bitwise(b, e),
+            ExprRef::Cmp(c) => {
                 let Some(reg) = self.reg(c.sreg) else {
                     return self.undecoded(e, "cmp on an unloaded register");
                 };
-                if !self.cmp(&reg, c.op, &c.data) {
+                if !self.cmp(&reg, c.op, c.data) {
                     self.undecoded(e, "comparison iptables-nft does not emit");
                 }
             }
-            Expr::Range(r) => {
+            ExprRef::Range(r) => {
                 let Some(reg) = self.reg(r.sreg) else {
                     return self.undecoded(e, "range on an unloaded register");
                 };
-                if !ports::range(self, &reg, r.op, &r.from, &r.to) {
+                if !ports::range(self, &reg, r.op, r.from, r.to) {
                     self.undecoded(e, "range iptables-nft does not emit");
                 }
             }
-            Expr::Counter(c) => {
+            ExprRef::Counter(c) => {
                 self.rule.counters = Some(Counters {
                     packets: c.packets,
                     bytes: c.bytes,
                 });
             }
-            Expr::Immediate(i) => match (&i.data, i.dreg) {
-                (NftData::Verdict(v), 0) => self.verdict(v, e),
+            ExprRef::Immediate(i) => match (i.data, i.dreg) {
+                (DataRef::Verdict { code, chain }, 0) => self.verdict(code, chain, e),
                 _ => self.undecoded(e, "immediate value"),
             },
-            Expr::Match(m) => compat::add_match(self, m),
-            Expr::Target(t) => {
+            ExprRef::Match(m) => compat::add_match(self, m),
+            ExprRef::Target(t) => {
                 if self.rule.target != Target::None {
                     return self.undecoded(e, "second target");
                 }
-                self.rule.target = compat::target(self.family, t);
+                self.rule.target = compat::target(self, t);
             }
-            Expr::Limit(l) => {
-                if let Err(why) = native::limit(self, l) {
-                    self.undecoded(e, why);
+            ExprRef::Other(o) => match &**o {
+                Expr::Limit(l) => {
+                    if let Err(why) = native::limit(self, l) {
+                        self.undecoded(e, why);
+                    }
                 }
-            }
-            Expr::Log(l) => {
-                if let Err(why) = native::nflog(self, l) {
-                    self.undecoded(e, why);
+                Expr::Log(l) => {
+                    if let Err(why) = native::nflog(self, l) {
+                        self.undecoded(e, why);
+                    }
                 }
-            }
-            _ => self.undecoded(e, "expression iptables-nft does not emit"),
+                _ => self.undecoded(e, "expression iptables-nft does not emit"),
+            },
         }
     }
 
@@ -145,43 +214,45 @@ impl Xlate {
         }
     }
 
-    fn bitwise(&mut self, b: &bitwise::Bitwise, e: &Expr) {
+    fn bitwise(&mut self, b: &bitwise::BitwiseRef<'_>, e: &ExprRef<'_>) {
         let plain_and = b.op.is_none_or(|op| op == bitwise::OP_BOOL)
-            && b.xor.as_deref().is_some_and(|x| x.iter().all(|&v| v == 0))
-            && b.mask.is_some();
-        match (plain_and, self.reg(b.sreg)) {
-            (true, Some(mut r)) if r.mask.is_none() => {
-                r.mask = b.mask.clone();
+            && b.xor.is_some_and(|x| x.iter().all(|&v| v == 0));
+        let mask = b.mask.and_then(Mask::new);
+        match (plain_and, mask, self.reg(b.sreg)) {
+            (true, Some(mask), Some(mut r)) if r.mask.is_none() => {
+                r.mask = Some(mask);
                 self.put_reg(b.dreg, r, e);
             }
             _ => self.undecoded(e, "bitwise iptables-nft does not emit"),
         }
     }
 
-    fn verdict(&mut self, v: &NftVerdict, e: &Expr) {
+    /// `code` is the kernel's verdict code; `chain` the target of a jump/goto.
+    fn verdict(&mut self, code: i32, chain: Option<&[u8]>, e: &ExprRef<'_>) {
         if self.rule.target != Target::None {
             return self.undecoded(e, "second verdict");
         }
-        self.rule.target = match v {
-            NftVerdict::Accept => Target::Verdict(Verdict::Accept),
-            NftVerdict::Drop => Target::Verdict(Verdict::Drop),
-            NftVerdict::Return => Target::Verdict(Verdict::Return),
-            NftVerdict::Queue => Target::Verdict(Verdict::Queue),
-            NftVerdict::Jump(c) => Target::Jump(c.clone()),
-            NftVerdict::Goto(c) => Target::Goto(c.clone()),
+        let name = || String::from_utf8_lossy(chain.unwrap_or_default()).into_owned();
+        self.rule.target = match code {
+            1 => Target::Verdict(Verdict::Accept),
+            0 => Target::Verdict(Verdict::Drop),
+            -5 => Target::Verdict(Verdict::Return),
+            3 => Target::Verdict(Verdict::Queue),
+            -3 => Target::Jump(name()),
+            -4 => Target::Goto(name()),
             _ => return self.undecoded(e, "verdict iptables does not have"),
         };
     }
 
     fn reg(&self, n: u32) -> Option<Reg> {
-        self.regs.get(n as usize).cloned().flatten()
+        self.regs.get(n as usize).copied().flatten()
     }
 
-    fn set_reg(&mut self, n: u32, load: Load, e: &Expr) {
+    fn set_reg(&mut self, n: u32, load: Load, e: &ExprRef<'_>) {
         self.put_reg(n, Reg { load, mask: None }, e);
     }
 
-    fn put_reg(&mut self, n: u32, r: Reg, e: &Expr) {
+    fn put_reg(&mut self, n: u32, r: Reg, e: &ExprRef<'_>) {
         match self.regs.get_mut(n as usize) {
             Some(slot) => *slot = Some(r),
             None => self.undecoded(e, "register out of range"),
@@ -189,7 +260,8 @@ impl Xlate {
     }
 
     /// Records an expression that does not map, with its bytes for the report.
-    pub(super) fn undecoded(&mut self, e: &Expr, reason: impl Into<String>) {
+    pub(super) fn undecoded(&mut self, e: &ExprRef<'_>, reason: impl Into<String>) {
+        let e = &e.to_expr();
         let raw = match e {
             Expr::Raw(r) => r.data.to_vec(),
             other => serde_json::to_vec(other).unwrap_or_default(),

@@ -2,7 +2,7 @@
 
 use serde::Serialize;
 
-use super::{missing, reg, unknown, value};
+use super::{missing, reg, unknown, value_ref};
 use crate::kernel::nfnl::{NlaError, NlaIter};
 
 const EXPR: &str = "bitwise";
@@ -29,8 +29,48 @@ pub struct Bitwise {
     pub data: Option<Box<[u8]>>,
 }
 
+/// [`Bitwise`] borrowing its operands from the message.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct BitwiseRef<'a> {
+    pub sreg: u32,
+    pub dreg: u32,
+    pub len: u32,
+    pub mask: Option<&'a [u8]>,
+    pub xor: Option<&'a [u8]>,
+    pub op: Option<u32>,
+    pub data: Option<&'a [u8]>,
+}
+
 impl Bitwise {
     pub fn decode(buf: &[u8]) -> Result<Self, NlaError> {
+        BitwiseRef::decode(buf).map(|b| b.to_owned())
+    }
+    pub fn as_ref(&self) -> BitwiseRef<'_> {
+        BitwiseRef {
+            sreg: self.sreg,
+            dreg: self.dreg,
+            len: self.len,
+            mask: self.mask.as_deref(),
+            xor: self.xor.as_deref(),
+            op: self.op,
+            data: self.data.as_deref(),
+        }
+    }
+}
+
+impl<'a> BitwiseRef<'a> {
+    pub fn to_owned(&self) -> Bitwise {
+        Bitwise {
+            sreg: self.sreg,
+            dreg: self.dreg,
+            len: self.len,
+            mask: self.mask.map(Into::into),
+            xor: self.xor.map(Into::into),
+            op: self.op,
+            data: self.data.map(Into::into),
+        }
+    }
+    pub fn decode(buf: &'a [u8]) -> Result<Self, NlaError> {
         let mut sreg = None;
         let mut dreg = None;
         let mut len = None;
@@ -44,10 +84,10 @@ impl Bitwise {
                 NFTA_BITWISE_SREG => sreg = Some(reg(&a)?),
                 NFTA_BITWISE_DREG => dreg = Some(reg(&a)?),
                 NFTA_BITWISE_LEN => len = Some(a.be32()?),
-                NFTA_BITWISE_MASK => mask = Some(value(EXPR, &a)?),
-                NFTA_BITWISE_XOR => xor = Some(value(EXPR, &a)?),
+                NFTA_BITWISE_MASK => mask = Some(value_ref(EXPR, &a)?),
+                NFTA_BITWISE_XOR => xor = Some(value_ref(EXPR, &a)?),
                 NFTA_BITWISE_OP => op = Some(a.be32()?),
-                NFTA_BITWISE_DATA => data = Some(value(EXPR, &a)?),
+                NFTA_BITWISE_DATA => data = Some(value_ref(EXPR, &a)?),
                 _ => return Err(unknown(EXPR, &a)),
             }
         }

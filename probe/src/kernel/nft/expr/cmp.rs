@@ -2,7 +2,7 @@
 
 use serde::Serialize;
 
-use super::{missing, reg, unknown, value};
+use super::{missing, reg, unknown, value_ref};
 use crate::kernel::nfnl::{NlaError, NlaIter};
 
 const EXPR: &str = "cmp";
@@ -37,8 +37,29 @@ pub struct Cmp {
     pub data: Box<[u8]>,
 }
 
+/// [`Cmp`] borrowing its value from the message.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct CmpRef<'a> {
+    pub sreg: u32,
+    pub op: u32,
+    pub data: &'a [u8],
+}
+
 impl Cmp {
     pub fn decode(buf: &[u8]) -> Result<Self, NlaError> {
+        CmpRef::decode(buf).map(|c| c.to_owned())
+    }
+    pub fn as_ref(&self) -> CmpRef<'_> {
+        CmpRef {
+            sreg: self.sreg,
+            op: self.op,
+            data: &self.data,
+        }
+    }
+}
+
+impl<'a> CmpRef<'a> {
+    pub fn decode(buf: &'a [u8]) -> Result<Self, NlaError> {
         let mut sreg = None;
         let mut op = None;
         let mut data = None;
@@ -47,7 +68,7 @@ impl Cmp {
             match a.kind {
                 NFTA_CMP_SREG => sreg = Some(reg(&a)?),
                 NFTA_CMP_OP => op = Some(a.be32()?),
-                NFTA_CMP_DATA => data = Some(value(EXPR, &a)?),
+                NFTA_CMP_DATA => data = Some(value_ref(EXPR, &a)?),
                 _ => return Err(unknown(EXPR, &a)),
             }
         }
@@ -56,5 +77,12 @@ impl Cmp {
             op: op.ok_or_else(|| missing(EXPR, "NFTA_CMP_OP"))?,
             data: data.ok_or_else(|| missing(EXPR, "NFTA_CMP_DATA"))?,
         })
+    }
+    pub fn to_owned(&self) -> Cmp {
+        Cmp {
+            sreg: self.sreg,
+            op: self.op,
+            data: self.data.into(),
+        }
     }
 }

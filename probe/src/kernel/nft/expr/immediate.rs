@@ -4,7 +4,7 @@ use serde::Serialize;
 
 use super::{missing, reg, unknown};
 use crate::kernel::nfnl::{NlaError, NlaIter};
-use crate::kernel::nft::data::NftData;
+use crate::kernel::nft::data::{DataRef, NftData, decode_data_ref};
 
 const EXPR: &str = "immediate";
 const NFTA_IMMEDIATE_DREG: u16 = 1;
@@ -16,15 +16,40 @@ pub struct Immediate {
     pub data: NftData,
 }
 
+/// [`Immediate`] borrowing its data from the message.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct ImmediateRef<'a> {
+    pub dreg: u32,
+    pub data: DataRef<'a>,
+}
+
 impl Immediate {
     pub fn decode(buf: &[u8]) -> Result<Self, NlaError> {
+        ImmediateRef::decode(buf)?.to_owned()
+    }
+    pub fn as_ref(&self) -> ImmediateRef<'_> {
+        ImmediateRef {
+            dreg: self.dreg,
+            data: self.data.as_ref(),
+        }
+    }
+}
+
+impl<'a> ImmediateRef<'a> {
+    pub fn to_owned(&self) -> Result<Immediate, NlaError> {
+        Ok(Immediate {
+            dreg: self.dreg,
+            data: self.data.to_owned()?,
+        })
+    }
+    pub fn decode(buf: &'a [u8]) -> Result<Self, NlaError> {
         let mut dreg = None;
         let mut data = None;
         for a in NlaIter::new(buf) {
             let a = a?;
             match a.kind {
                 NFTA_IMMEDIATE_DREG => dreg = Some(reg(&a)?),
-                NFTA_IMMEDIATE_DATA => data = Some(super::data(&a)?),
+                NFTA_IMMEDIATE_DATA => data = Some(decode_data_ref(a.data)?),
                 _ => return Err(unknown(EXPR, &a)),
             }
         }

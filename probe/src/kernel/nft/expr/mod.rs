@@ -5,10 +5,11 @@
 
 use serde::Serialize;
 
-use super::data::{NftData, decode_data};
 use crate::kernel::nfnl::{Nla, NlaError, NlaIter};
+pub use borrowed::ExprRef;
 
 pub mod bitwise;
+pub mod borrowed;
 pub mod byteorder;
 pub mod cmp;
 pub mod connlimit;
@@ -295,20 +296,16 @@ pub(crate) fn missing(expr: &str, attr: &str) -> NlaError {
     NlaError::new(0, format!("{expr}: missing {attr}"))
 }
 
-pub(crate) fn data(a: &Nla<'_>) -> Result<NftData, NlaError> {
-    decode_data(a.data)
-}
-
 /// A register number (`NFTA_*_SREG`/`DREG`, big-endian u32).
 pub(crate) fn reg(a: &Nla<'_>) -> Result<u32, NlaError> {
     a.be32()
 }
 
-/// NFTA_DATA_VALUE bytes or an error when the data is a verdict.
-pub(crate) fn value(expr: &str, a: &Nla<'_>) -> Result<Box<[u8]>, NlaError> {
-    match data(a)? {
-        NftData::Value(v) => Ok(v),
-        NftData::Verdict(_) => Err(NlaError::new(
+/// [`value`] without the copy.
+pub(crate) fn value_ref<'a>(expr: &str, a: &Nla<'a>) -> Result<&'a [u8], NlaError> {
+    match super::data::decode_data_ref(a.data)? {
+        super::data::DataRef::Value(v) => Ok(v),
+        super::data::DataRef::Verdict { .. } => Err(NlaError::new(
             a.offset,
             format!("{expr}: verdict where a value was expected"),
         )),

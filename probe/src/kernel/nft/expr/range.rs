@@ -2,7 +2,7 @@
 
 use serde::Serialize;
 
-use super::{missing, reg, unknown, value};
+use super::{missing, reg, unknown, value_ref};
 use crate::kernel::nfnl::{NlaError, NlaIter};
 
 const EXPR: &str = "range";
@@ -19,8 +19,39 @@ pub struct Range {
     pub to: Box<[u8]>,
 }
 
+/// [`Range`] borrowing its bounds from the message.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct RangeRef<'a> {
+    pub sreg: u32,
+    pub op: u32,
+    pub from: &'a [u8],
+    pub to: &'a [u8],
+}
+
 impl Range {
     pub fn decode(buf: &[u8]) -> Result<Self, NlaError> {
+        RangeRef::decode(buf).map(|r| r.to_owned())
+    }
+    pub fn as_ref(&self) -> RangeRef<'_> {
+        RangeRef {
+            sreg: self.sreg,
+            op: self.op,
+            from: &self.from,
+            to: &self.to,
+        }
+    }
+}
+
+impl<'a> RangeRef<'a> {
+    pub fn to_owned(&self) -> Range {
+        Range {
+            sreg: self.sreg,
+            op: self.op,
+            from: self.from.into(),
+            to: self.to.into(),
+        }
+    }
+    pub fn decode(buf: &'a [u8]) -> Result<Self, NlaError> {
         let mut sreg = None;
         let mut op = None;
         let mut from = None;
@@ -30,8 +61,8 @@ impl Range {
             match a.kind {
                 NFTA_RANGE_SREG => sreg = Some(reg(&a)?),
                 NFTA_RANGE_OP => op = Some(a.be32()?),
-                NFTA_RANGE_FROM_DATA => from = Some(value(EXPR, &a)?),
-                NFTA_RANGE_TO_DATA => to = Some(value(EXPR, &a)?),
+                NFTA_RANGE_FROM_DATA => from = Some(value_ref(EXPR, &a)?),
+                NFTA_RANGE_TO_DATA => to = Some(value_ref(EXPR, &a)?),
                 _ => return Err(unknown(EXPR, &a)),
             }
         }

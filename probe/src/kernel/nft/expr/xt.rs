@@ -23,11 +23,40 @@ pub struct Xt {
     pub info: Box<[u8]>,
 }
 
+/// [`Xt`] borrowing from the message. The name is the raw bytes up to the NUL (the owned
+/// form converts them lossily, as the kernel only accepts ASCII names).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct XtRef<'a> {
+    pub name: &'a [u8],
+    pub rev: u32,
+    pub info: &'a [u8],
+}
+
 impl Xt {
     pub fn decode(buf: &[u8]) -> Result<Self, NlaError> {
+        XtRef::decode(buf).map(|x| x.to_owned())
+    }
+    pub fn as_ref(&self) -> XtRef<'_> {
+        XtRef {
+            name: self.name.as_bytes(),
+            rev: self.rev,
+            info: &self.info,
+        }
+    }
+}
+
+impl<'a> XtRef<'a> {
+    pub fn to_owned(&self) -> Xt {
+        Xt {
+            name: String::from_utf8_lossy(self.name).into_owned(),
+            rev: self.rev,
+            info: self.info.into(),
+        }
+    }
+    pub fn decode(buf: &'a [u8]) -> Result<Self, NlaError> {
         let mut name = None;
         let mut rev = None;
-        let mut info = None;
+        let mut info: Option<&[u8]> = None;
         for a in NlaIter::new(buf) {
             let a = a?;
             match a.kind {
@@ -35,10 +64,10 @@ impl Xt {
                     if a.data.len() > MAX_NAME {
                         return Err(NlaError::new(a.offset, "extension name too long"));
                     }
-                    name = Some(a.string());
+                    name = Some(a.cstr_bytes());
                 }
                 NFTA_XT_REV => rev = Some(a.be32()?),
-                NFTA_XT_INFO => info = Some(Box::<[u8]>::from(a.data)),
+                NFTA_XT_INFO => info = Some(a.data),
                 _ => return Err(unknown(EXPR, &a)),
             }
         }

@@ -1,0 +1,167 @@
+//! Decoded extension blobs, remembered by their bytes for the length of one read: rulesets
+//! repeat the same `-m conntrack --ctstate INVALID`, `-m statistic ...`, `-j MARK ...` blob
+//! thousands of times. Per extension, caching stops when it does not pay (blobs that are
+//! unique per rule, like comments): a miss costs a hash and a copy.
+
+use std::collections::HashMap;
+use std::hash::{BuildHasherDefault, Hasher};
+
+use super::ExtKind;
+use crate::ruleset::{ExtBody, Family};
+
+/// Lookups of one extension before its hit rate is judged.
+const TRIAL: u32 = 64;
+/// Entries kept at most (then lookups still hit, nothing new is stored).
+const MAX_ENTRIES: usize = 4096;
+
+/// What iptables-save prints for one blob: the name after `-m`/`-j` and the words.
+pub type Decoded = (String, ExtBody);
+
+/// A cheap hasher for the keys (short byte strings we built; not attacker-chosen in a way
+/// that matters: a collision only costs a comparison).
+#[derive(Default)]
+struct KeyHasher(u64);
+
+impl Hasher for KeyHasher {
+    fn finish(&self) -> u64 {
+        self.0
+    }
+    fn write(&mut self, bytes: &[u8]) {
+        const K: u64 = 0x517c_c1b7_2722_0a95;
+        let mut chunks = bytes.chunks_exact(8);
+        for c in &mut chunks {
+            let mut w = [0u8; 8];
+            w.copy_from_slice(c);
+            self.0 = (self.0.rotate_left(5) ^ u64::from_le_bytes(w)).wrapping_mul(K);
+        }
+        for &b in chunks.remainder() {
+            self.0 = (self.0.rotate_left(5) ^ u64::from(b)).wrapping_mul(K);
+        }
+    }
+}
+
+#[derive(Debug, Default)]
+pub struct ExtCache {
+    map: HashMap<Box<[u8]>, Decoded, BuildHasherDefault<KeyHasher>>,
+    key: Vec<u8>,
+    /// Per extension: lookups, hits, and whether caching it was given up.
+    stats: Vec<Stats>,
+}
+
+#[derive(Debug)]
+struct Stats {
+    kind: ExtKind,
+    name: String,
+    lookups: u32,
+    hits: u32,
+    off: bool,
+}
+
+impl ExtCache {
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    /// The decoded blob, from the cache or from `decode` (then remembered if it pays).
+    pub fn get(
+        &mut self,
+        kind: ExtKind,
+        family: Family,
+        name: &str,
+        rev: u8,
+        blob: &[u8],
+        decode: impl FnOnce() -> Decoded,
+    ) -> Decoded {
+        let i = match self
+            .stats
+            .iter()
+            .position(|s| s.kind == kind && s.name == name)
+        {
+            Some(i) => i,
+            None => {
+                self.stats.push(Stats {
+                    kind,
+                    name: name.to_owned(),
+                    lookups: 0,
+                    hits: 0,
+                    off: false,
+                });
+                self.stats.len() - 1
+            }
+        };
+        let st = &mut self.stats[i];
+        if st.off {
+            return decode();
+        }
+        st.lookups += 1;
+        if st.lookups == TRIAL && st.hits < TRIAL / 2 {
+            st.off = true;
+        }
+        self.key.clear();
+        self.key.push(match kind {
+            ExtKind::Match => 0,
+            ExtKind::Target => 1,
+        });
+        self.key.push(match family {
+            Family::Ipv4 => 4,
+            Family::Ipv6 => 6,
+        });
+        self.key.push(rev);
+        self.key.extend_from_slice(name.as_bytes());
+        self.key.push(0);
+        self.key.extend_from_slice(blob);
+        if let Some(d) = self.map.get(self.key.as_slice()) {
+            st.hits += 1;
+            return d.clone();
+        }
+        let d = decode();
+        if self.map.len() < MAX_ENTRIES {
+            self.map.insert(self.key.as_slice().into(), d.clone());
+        }
+        d
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn remembers_by_bytes_and_gives_up_on_unique_blobs() {
+        let mut c = ExtCache::new();
+        let mut calls = 0;
+        let get = |c: &mut ExtCache, name: &str, blob: &[u8], calls: &mut u32| {
+            c.get(ExtKind::Match, Family::Ipv4, name, 0, blob, || {
+                *calls += 1;
+                (name.to_owned(), ExtBody::Decoded(vec![format!("{blob:?}")]))
+            })
+        };
+        for _ in 0..10 {
+            let d = get(&mut c, "conntrack", &[1, 2], &mut calls);
+            assert_eq!(d.1, ExtBody::Decoded(vec!["[1, 2]".into()]));
+        }
+        assert_eq!(calls, 1);
+        // Another blob, another family or revision is another entry.
+        get(&mut c, "conntrack", &[1, 3], &mut calls);
+        assert_eq!(calls, 2);
+        let d = c.get(
+            ExtKind::Match,
+            Family::Ipv6,
+            "conntrack",
+            0,
+            &[1, 2],
+            || ("x".into(), ExtBody::Raw(vec![])),
+        );
+        assert_eq!(d.0, "x");
+        // Unique blobs: after the trial the extension is no longer stored.
+        for i in 0..200u32 {
+            get(&mut c, "comment", &i.to_ne_bytes(), &mut calls);
+        }
+        let stored = c
+            .map
+            .keys()
+            .filter(|k| k.get(3..10) == Some(b"comment"))
+            .count();
+        assert_eq!(stored, TRIAL as usize);
+    }
+}
