@@ -202,7 +202,7 @@ pub fn expect(state: &DockerState, layout: Layout) -> Expectation {
         if layout != Layout::V28_0 && raw_rules {
             direct_access(&mut b, state, family);
         }
-        for pf in PortFam::all(state, family) {
+        for pf in PortFam::all(state, family, true) {
             let gm = pf.n.gateway_mode(family == Family::Ipv4);
             let br = pf.br.as_str();
             let p = pf.p;
