@@ -798,3 +798,37 @@ pub(super) fn owned_rule(
         effect,
     )
 }
+
+/// `--bridge-accept-fwmark MARK[/MASK]` → (mark, mask) as dockerd 29 parses them; None: not
+/// valid (dockerd refuses to start).
+pub(super) fn fwmark(val: &str) -> Option<(u32, Option<u32>)> {
+    match val.split_once('/') {
+        Some((m, k)) => Some((go_u32(m)?, Some(go_u32(k)?))),
+        None => Some((go_u32(val)?, None)),
+    }
+}
+
+/// Go's `strconv.ParseUint(s, 0, 32)`: `0x`/`0o`/`0b` prefixes, a leading `0` for octal,
+/// underscores only after a prefix.
+pub(super) fn go_u32(s: &str) -> Option<u32> {
+    let lower = s.to_ascii_lowercase();
+    let (radix, digits, prefixed) = if let Some(r) = lower.strip_prefix("0x") {
+        (16, r, true)
+    } else if let Some(r) = lower.strip_prefix("0o") {
+        (8, r, true)
+    } else if let Some(r) = lower.strip_prefix("0b") {
+        (2, r, true)
+    } else if lower.len() > 1 && lower.starts_with('0') {
+        (8, &lower[1..], true)
+    } else {
+        (10, lower.as_str(), false)
+    };
+    if digits.contains('_') && !prefixed {
+        return None;
+    }
+    let digits: String = digits.chars().filter(|&c| c != '_').collect();
+    if digits.is_empty() || !digits.chars().all(|c| c.is_ascii_alphanumeric()) {
+        return None;
+    }
+    u32::from_str_radix(&digits, radix).ok()
+}

@@ -698,11 +698,7 @@ impl Nft {
         }
         let br = n.bridge();
         // Trusted host interfaces count as the bridge itself (a set when there are any).
-        let trusted: Vec<&str> = n
-            .options
-            .get("com.docker.network.bridge.trusted_host_interfaces")
-            .map(|v| v.split(':').filter(|i| !i.is_empty()).collect())
-            .unwrap_or_default();
+        let trusted = n.trusted_interfaces();
         let from = if trusted.is_empty() {
             format!("\"{br}\"")
         } else {
@@ -993,39 +989,11 @@ fn entry(
 /// the match: `meta mark 0x00000002`, or `meta mark & 0x00000003 == 0x00000002` (an all-ones
 /// mask prints as no mask). None: not a valid mark; dockerd refuses it.
 pub fn fwmark_match(val: &str) -> Option<String> {
-    let (mark, mask) = match val.split_once('/') {
-        Some((m, k)) => (go_u32(m)?, Some(go_u32(k)?)),
-        None => (go_u32(val)?, None),
-    };
+    let (mark, mask) = fwmark(val)?;
     Some(match mask {
         None | Some(u32::MAX) => format!("meta mark 0x{mark:08x}"),
         Some(k) => format!("meta mark & 0x{k:08x} == 0x{mark:08x}"),
     })
-}
-
-/// Go's `strconv.ParseUint(s, 0, 32)`: `0x`/`0o`/`0b` prefixes, a leading `0` for octal,
-/// underscores only after a prefix.
-fn go_u32(s: &str) -> Option<u32> {
-    let lower = s.to_ascii_lowercase();
-    let (radix, digits, prefixed) = if let Some(r) = lower.strip_prefix("0x") {
-        (16, r, true)
-    } else if let Some(r) = lower.strip_prefix("0o") {
-        (8, r, true)
-    } else if let Some(r) = lower.strip_prefix("0b") {
-        (2, r, true)
-    } else if lower.len() > 1 && lower.starts_with('0') {
-        (8, &lower[1..], true)
-    } else {
-        (10, lower.as_str(), false)
-    };
-    if digits.contains('_') && !prefixed {
-        return None;
-    }
-    let digits: String = digits.chars().filter(|&c| c != '_').collect();
-    if digits.is_empty() || !digits.chars().all(|c| c.is_ascii_alphanumeric()) {
-        return None;
-    }
-    u32::from_str_radix(&digits, radix).ok()
 }
 
 fn icc_effect(n: &Network, br: &str) -> String {

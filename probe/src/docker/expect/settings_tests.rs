@@ -551,3 +551,52 @@ fn absent_host_address_binds_both_families_from_28() {
             .any(|r| r.contains("--dport 8080") && r.starts_with("Ipv6"))
     );
 }
+
+/// moby docker-v29.0.0 iptabler `setupNonInternalNetworkRules`: `--bridge-accept-fwmark`
+/// Inserts `-m mark --mark MARK[/MASK] -j ACCEPT` (decimal) into DOCKER-FORWARD, once for all
+/// networks; it must stay above the jump to DOCKER-BRIDGE. Before 29 the option does not
+/// exist.
+#[test]
+fn bridge_accept_fwmark_in_docker_forward_from_29() {
+    let mut s = state(
+        "29.0.0",
+        vec![
+            net("bridge", "docker0", "172.17.0.0/16"),
+            net("web", "br-web", "172.18.0.0/16"),
+        ],
+        vec![],
+    );
+    s.daemon.bridge_accept_fwmark = Some("0x2/0x3".into());
+    let e = expect(&s, Layout::V29);
+    let marks: Vec<&Expected> = e
+        .rules
+        .iter()
+        .filter(|r| r.args.iter().any(|a| a == "mark"))
+        .collect();
+    assert_eq!(marks.len(), 1);
+    assert_eq!(
+        marks[0].spec(),
+        "-A DOCKER-FORWARD -m mark --mark 2/3 -j ACCEPT"
+    );
+    assert_eq!(marks[0].op, Op::Insert);
+    // iptables-save's spelling of the same rule.
+    let want = parse_save("*filter\n-A DOCKER-FORWARD -m mark --mark 0x2/0x3 -j ACCEPT");
+    assert_eq!(to_rule(marks[0].family, &marks[0].args).unwrap(), want[0].2);
+    let idx = e
+        .rules
+        .iter()
+        .position(|r| std::ptr::eq(r, marks[0]))
+        .unwrap();
+    assert!(
+        e.order
+            .iter()
+            .any(|o| o.first == idx && e.rules[o.then].args == ["-j", "DOCKER-BRIDGE"])
+    );
+    assert!(e.notes.iter().all(|n| !n.contains("fwmark")));
+    // 28.x: no such option; a value found anyway is named, not guessed.
+    let mut s28 = s.clone();
+    s28.engine_version = Some("28.3.0".into());
+    let e = expect(&s28, Layout::V28_3);
+    assert!(!e.rules.iter().any(|r| r.args.iter().any(|a| a == "mark")));
+    assert!(e.notes.iter().any(|n| n.contains("only Docker 29+")));
+}
