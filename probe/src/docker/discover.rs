@@ -817,6 +817,14 @@ mod tests {
             assert_eq!(d.bridge_accept_fwmark.as_deref(), Some("2/3"));
             assert_eq!(d.sources["bridge-accept-fwmark"], "cmdline");
         }
+        // `--ip ::` binds published ports to IPv6 only: kept; `0.0.0.0` is the default.
+        let args: Vec<String> = ["dockerd", "--ip=::"].map(String::from).into();
+        assert_eq!(
+            settings_from(&args, None, "x").ip,
+            Some("::".parse().unwrap())
+        );
+        let args: Vec<String> = ["dockerd", "--ip=0.0.0.0"].map(String::from).into();
+        assert_eq!(settings_from(&args, None, "x").ip, None);
         // An empty value is Docker's "not set".
         let d = settings_from(&[], Some(&json!({"bridge-accept-fwmark": ""})), "c");
         assert_eq!(d.bridge_accept_fwmark, None);

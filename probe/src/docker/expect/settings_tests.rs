@@ -592,6 +592,7 @@ fn bridge_accept_fwmark_in_docker_forward_from_29() {
             .iter()
             .any(|o| o.first == idx && e.rules[o.then].args == ["-j", "DOCKER-BRIDGE"])
     );
+    assert_eq!(e.order.iter().filter(|o| o.first == idx).count(), 1);
     assert!(e.notes.iter().all(|n| !n.contains("fwmark")));
     // 28.x: no such option; a value found anyway is named, not guessed.
     let mut s28 = s.clone();

@@ -139,11 +139,13 @@ pub fn expect(state: &DockerState, layout: Layout) -> Expectation {
                         state.daemon.bridge_accept_fwmark.as_deref().unwrap_or_default()
                     ),
                 );
-                b.order(
-                    r,
-                    j_bridge,
-                    "marked packets must be accepted before DOCKER-BRIDGE drops them",
-                );
+                if !b.e.order.iter().any(|o| o.first == r && o.then == j_bridge) {
+                    b.order(
+                        r,
+                        j_bridge,
+                        "marked packets must be accepted before DOCKER-BRIDGE drops them",
+                    );
+                }
             }
             let nat = gm != GatewayMode::Routed;
             if nat && n.masquerade {
