@@ -461,3 +461,100 @@ fn fwmark_link_and_direct_routing_rules_audit_clean_and_each_loss_is_missing() {
         assert!(bad.is_empty(), "after `{fix}`: {bad:#?}");
     }
 }
+
+/// The same host through the binary and a hand-written bundle (`bridge-accept-fwmark`,
+/// `allow-direct-routing`, `links`, `exposed` as docs/bundle.md spells them): `check
+/// --docker-state` exits 0 with every finding ok; with one link rule deleted it exits 1 and
+/// names exactly that rule as missing.
+#[test]
+fn bundle_with_the_new_settings_checks_clean_through_the_binary() {
+    use nfprobe::docker::expect::{Layout, expect};
+    let state = settings_state();
+    let e = expect(&state, Layout::V29Nft);
+    let ns = TestNetns::new("d29c");
+    for s in [
+        "net.ipv4.ip_forward=1",
+        "net.ipv6.conf.all.forwarding=1",
+        "net.ipv6.conf.default.forwarding=1",
+    ] {
+        ns.run(&["sysctl", "-qw", s]);
+    }
+    create_all(&ns, &e);
+    /// Removed on drop, also when an assertion fails.
+    struct Dir(std::path::PathBuf);
+    impl Drop for Dir {
+        fn drop(&mut self) {
+            let _ = std::fs::remove_dir_all(&self.0);
+        }
+    }
+    let dir = Dir(std::env::temp_dir().join(format!("nfp-d29c-{}", std::process::id())));
+    std::fs::create_dir_all(&dir.0).unwrap();
+    let file = dir.0.join("bundle.json");
+    let bundle = serde_json::json!({
+        "format": "nfprobe-bundle",
+        "version": 1,
+        "docker": serde_json::to_value(&state).unwrap(),
+    });
+    std::fs::write(&file, serde_json::to_vec_pretty(&bundle).unwrap()).unwrap();
+    let run = || {
+        let out = std::process::Command::new(env!("CARGO_BIN_EXE_nfprobe"))
+            .args(["--netns", &ns.name, "check", "--docker-state"])
+            .arg(&file)
+            .arg("--json")
+            .output()
+            .unwrap();
+        let v: serde_json::Value = serde_json::from_slice(&out.stdout)
+            .unwrap_or_else(|err| panic!("{err}: {}", String::from_utf8_lossy(&out.stderr)));
+        (out.status.code(), v)
+    };
+    let problems = |v: &serde_json::Value| -> Vec<serde_json::Value> {
+        v["findings"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .filter(|f| f["status"] != "ok")
+            .cloned()
+            .collect()
+    };
+    let (code, v) = run();
+    assert_eq!(code, Some(0), "{:#?}\n{:#?}", problems(&v), v["host"]);
+    let link = "ip saddr 172.17.0.2 tcp sport 5432 ip daddr 172.17.0.3 counter accept";
+    let snap = nft::read_ruleset(Some(&ns.spec())).unwrap();
+    let view = view_of(&snap).unwrap();
+    let handle = view
+        .tables
+        .iter()
+        .find(|t| t.family == nfprobe::ruleset::Family::Ipv4)
+        .unwrap()
+        .chains
+        .iter()
+        .find(|c| c.name == "filter-forward-in__docker0")
+        .unwrap()
+        .rules
+        .iter()
+        .find(|r| canonical(&r.text) == canonical(link))
+        .unwrap()
+        .handle;
+    ns.run(&[
+        "nft",
+        "delete",
+        "rule",
+        "ip",
+        "docker-bridges",
+        "filter-forward-in__docker0",
+        "handle",
+        &handle.to_string(),
+    ]);
+    let (code, v) = run();
+    assert_eq!(code, Some(1));
+    let p = problems(&v);
+    assert_eq!(p.len(), 1, "{p:#?}");
+    assert_eq!(p[0]["status"], "missing");
+    assert_eq!(canonical(p[0]["rule"].as_str().unwrap()), canonical(link));
+    assert!(
+        p[0]["effect"]
+            .as_str()
+            .unwrap()
+            .contains("db can no longer open connections")
+    );
+}
