@@ -1,7 +1,10 @@
 //! Docker 29 with `firewall-backend: nftables`: every chain, verdict-map element and rule
 //! Docker 29.0 writes in the `ip docker-bridges` and `ip6 docker-bridges` tables, in the
 //! order Docker keeps them (moby docker-v29.0.0, `daemon/libnetwork/drivers/bridge/internal/
-//! nftabler` and `integration/network/bridge/nftablesdoc/generated`).
+//! nftabler` and `integration/network/bridge/nftablesdoc/generated`), including
+//! `--allow-direct-routing` (no DROP DIRECT ACCESS), `--bridge-accept-fwmark` (ALLOW FW MARK)
+//! and legacy `--link` with icc=false. Swarm is refused by Docker 29.0 with this backend and
+//! `DOCKER_INSECURE_NO_IPTABLES_RAW` is ignored by it; both are said in notes when seen.
 //!
 //! Rules are written in the spelling `nft list ruleset` prints (what the kernel holds, not
 //! the words Docker feeds to `nft -f`), and compared through [`canonical`], which drops what
