@@ -263,3 +263,298 @@ fn expected_objects_created_by_their_fix_commands_audit_clean() {
         assert!(script.contains(want), "{want} not expected:\n{script}");
     }
 }
+
+/// A Docker 29 nftables host with the settings modelled beyond the documented scenarios:
+/// `--bridge-accept-fwmark 0x2/0x3`, `--allow-direct-routing`, legacy `--link` on the default
+/// bridge with icc=false (dual stack, so the IPv4-only link rules and the per-family fwmark
+/// rules are both exercised).
+fn settings_state() -> nfprobe::docker::state::DockerState {
+    serde_json::from_str(
+        r#"{
+        "engine_version": "29.0.0",
+        "daemon": {"firewall-backend": "nftables", "ip6tables": true, "icc": false,
+                   "bridge-accept-fwmark": "0x2/0x3", "allow-direct-routing": true},
+        "networks": [
+          {"name": "bridge", "bridge": "docker0", "icc": false, "enable_ipv6": true,
+           "subnets": [{"subnet": "172.17.0.0/16"}, {"subnet": "fd00:17::/64"}]},
+          {"name": "web", "bridge": "br-web",
+           "subnets": [{"subnet": "192.0.2.0/24"}]}
+        ],
+        "containers": [
+          {"name": "db", "endpoints": [{"network": "bridge", "ipv4": "172.17.0.2", "ipv6": "fd00:17::2"}],
+           "exposed": [{"port": 5432}],
+           "ports": [{"host_port": 5353, "container_port": 53, "proto": "udp"}]},
+          {"name": "app", "endpoints": [{"network": "bridge", "ipv4": "172.17.0.3", "ipv6": "fd00:17::3"}],
+           "links": ["db"]},
+          {"name": "w", "endpoints": [{"network": "web", "ipv4": "192.0.2.2"}],
+           "ports": [{"host_port": 8080, "container_port": 80}]}
+        ]}"#,
+    )
+    .unwrap()
+}
+
+/// Create every expected object in `ns` from the expectation's own `nft` commands.
+fn create_all(ns: &TestNetns, e: &nfprobe::docker::expect::Expectation) {
+    use nfprobe::docker::expect::nft29::{NftItem, TABLE};
+    let mut script = String::new();
+    for fam in ["ip", "ip6"] {
+        script.push_str(&format!("add table {fam} {TABLE}\n"));
+    }
+    for pass in [true, false] {
+        for x in &e.nft {
+            if matches!(x.item, NftItem::Chain { .. } | NftItem::Map) == pass {
+                script.push_str(&x.create());
+                script.push('\n');
+            }
+        }
+    }
+    ns.run_stdin(&["nft", "-f", "-"], &script);
+}
+
+fn audit_ns(
+    ns: &TestNetns,
+    e: &nfprobe::docker::expect::Expectation,
+) -> Vec<nfprobe::audit::Finding> {
+    let snap = nft::read_ruleset(Some(&ns.spec())).unwrap();
+    let view = view_of(&snap).unwrap();
+    let (findings, host) = nfprobe::audit::nft::audit(e, Some(&view));
+    assert!(host.is_empty(), "{host:#?}");
+    findings
+}
+
+/// What Docker 29.0 writes for these settings (moby nftabler network.go `nftFwMark`, link.go
+/// `updateLegacyLinkRules`: its own words, as it feeds them to nft) reads back from the kernel
+/// as exactly the rules nfprobe expects.
+#[test]
+fn docker_spelling_of_fwmark_and_link_rules_reads_back_as_expected() {
+    use nfprobe::docker::expect::{Layout, expect};
+    let ns = TestNetns::new("d29f");
+    ns.run_stdin(
+        &["nft", "-f", "-"],
+        "table ip docker-bridges {
+            chain filter-forward-in__docker0 {
+                ct state established,related counter accept
+                meta mark and 3 == 2 counter accept comment \"ALLOW FW MARK\"
+                ip saddr 172.17.0.3 ip daddr 172.17.0.2 udp dport 53 counter accept
+                ip saddr 172.17.0.2 udp sport 53 ip daddr 172.17.0.3 counter accept
+                ip saddr 172.17.0.3 ip daddr 172.17.0.2 tcp dport 5432 counter accept
+                ip saddr 172.17.0.2 tcp sport 5432 ip daddr 172.17.0.3 counter accept
+                iifname == docker0 counter drop comment ICC
+            }
+        }
+        table ip6 docker-bridges {
+            chain filter-forward-in__docker0 {
+                ct state established,related counter accept
+                meta mark and 3 == 2 counter accept comment \"ALLOW FW MARK\"
+                iifname == docker0 counter drop comment ICC
+            }
+        }",
+    );
+    let snap = nft::read_ruleset(Some(&ns.spec())).unwrap();
+    let view = view_of(&snap).unwrap();
+    let e = expect(&settings_state(), Layout::V29Nft);
+    for t in &view.tables {
+        let have: Vec<String> = t.chains[0]
+            .rules
+            .iter()
+            .map(|r| canonical(&r.text))
+            .collect();
+        let want: Vec<String> = e
+            .nft
+            .iter()
+            .filter(|x| x.family == t.family && x.chain == "filter-forward-in__docker0")
+            .filter_map(|x| match &x.item {
+                nfprobe::docker::expect::nft29::NftItem::Rule { rule } => Some(canonical(rule)),
+                _ => None,
+            })
+            .take(have.len())
+            .collect();
+        assert_eq!(have, want, "{:?}", t.family);
+    }
+}
+
+/// The settings' rules created from their fix commands audit clean (no DROP DIRECT ACCESS is
+/// expected with allow-direct-routing, and none is there); then each fwmark and link rule,
+/// deleted from the kernel, is reported exactly as `missing` with an `nft insert rule` that
+/// puts it back in place, after which the audit is clean again.
+#[test]
+fn fwmark_link_and_direct_routing_rules_audit_clean_and_each_loss_is_missing() {
+    use nfprobe::audit::Status;
+    use nfprobe::docker::expect::nft29::NftItem;
+    use nfprobe::docker::expect::{Layout, expect};
+    let e = expect(&settings_state(), Layout::V29Nft);
+    assert!(
+        !e.nft.iter().any(
+            |x| matches!(&x.item, NftItem::Rule { rule } if rule.contains("DROP DIRECT ACCESS"))
+        ),
+        "allow-direct-routing: no direct-access drop"
+    );
+    let ns = TestNetns::new("d29g");
+    create_all(&ns, &e);
+    let clean = audit_ns(&ns, &e);
+    let bad: Vec<_> = clean.iter().filter(|f| f.status != Status::Ok).collect();
+    assert!(bad.is_empty(), "{bad:#?}");
+    let targets: Vec<(nfprobe::ruleset::Family, String, String)> = e
+        .nft
+        .iter()
+        .filter_map(|x| match &x.item {
+            NftItem::Rule { rule }
+                if rule.contains("FW MARK")
+                    || (rule.starts_with("ip saddr 172.17.0.") && rule.ends_with("accept")) =>
+            {
+                Some((x.family, x.chain.clone(), rule.clone()))
+            }
+            _ => None,
+        })
+        .collect();
+    // fwmark: docker0 and br-web (IPv4), docker0 (IPv6); links: 2 ports x 2 directions.
+    assert_eq!(targets.len(), 3 + 4, "{targets:#?}");
+    for (family, chain, rule) in &targets {
+        let fam = if *family == nfprobe::ruleset::Family::Ipv4 {
+            "ip"
+        } else {
+            "ip6"
+        };
+        let snap = nft::read_ruleset(Some(&ns.spec())).unwrap();
+        let view = view_of(&snap).unwrap();
+        let handle = view
+            .tables
+            .iter()
+            .find(|t| t.family == *family)
+            .and_then(|t| t.chains.iter().find(|c| &c.name == chain))
+            .and_then(|c| {
+                c.rules
+                    .iter()
+                    .find(|r| canonical(&r.text) == canonical(rule))
+            })
+            .map(|r| r.handle)
+            .unwrap_or_else(|| panic!("{rule} not in the kernel"));
+        let h = handle.to_string();
+        ns.run(&[
+            "nft",
+            "delete",
+            "rule",
+            fam,
+            "docker-bridges",
+            chain,
+            "handle",
+            &h,
+        ]);
+        let found = audit_ns(&ns, &e);
+        let bad: Vec<_> = found.iter().filter(|f| f.status != Status::Ok).collect();
+        assert_eq!(bad.len(), 1, "{rule}: {bad:#?}");
+        let f = bad[0];
+        assert_eq!(f.status, Status::Missing, "{rule}");
+        assert_eq!(canonical(&f.rule), canonical(rule));
+        assert_eq!(&f.chain, chain);
+        let fix = f.fix.clone().unwrap();
+        assert!(
+            fix.starts_with(&format!(
+                "nft 'insert rule {fam} docker-bridges {chain} handle "
+            )),
+            "{fix}"
+        );
+        assert!(f.effect.as_deref().is_some_and(|x| !x.is_empty()));
+        ns.run(&["sh", "-c", &fix]);
+        let again = audit_ns(&ns, &e);
+        let bad: Vec<_> = again.iter().filter(|f| f.status != Status::Ok).collect();
+        assert!(bad.is_empty(), "after `{fix}`: {bad:#?}");
+    }
+}
+
+/// The same host through the binary and a hand-written bundle (`bridge-accept-fwmark`,
+/// `allow-direct-routing`, `links`, `exposed` as docs/bundle.md spells them): `check
+/// --docker-state` exits 0 with every finding ok; with one link rule deleted it exits 1 and
+/// names exactly that rule as missing.
+#[test]
+fn bundle_with_the_new_settings_checks_clean_through_the_binary() {
+    use nfprobe::docker::expect::{Layout, expect};
+    let state = settings_state();
+    let e = expect(&state, Layout::V29Nft);
+    let ns = TestNetns::new("d29c");
+    for s in [
+        "net.ipv4.ip_forward=1",
+        "net.ipv6.conf.all.forwarding=1",
+        "net.ipv6.conf.default.forwarding=1",
+    ] {
+        ns.run(&["sysctl", "-qw", s]);
+    }
+    create_all(&ns, &e);
+    /// Removed on drop, also when an assertion fails.
+    struct Dir(std::path::PathBuf);
+    impl Drop for Dir {
+        fn drop(&mut self) {
+            let _ = std::fs::remove_dir_all(&self.0);
+        }
+    }
+    let dir = Dir(std::env::temp_dir().join(format!("nfp-d29c-{}", std::process::id())));
+    std::fs::create_dir_all(&dir.0).unwrap();
+    let file = dir.0.join("bundle.json");
+    let bundle = serde_json::json!({
+        "format": "nfprobe-bundle",
+        "version": 1,
+        "docker": serde_json::to_value(&state).unwrap(),
+    });
+    std::fs::write(&file, serde_json::to_vec_pretty(&bundle).unwrap()).unwrap();
+    let run = || {
+        let out = std::process::Command::new(env!("CARGO_BIN_EXE_nfprobe"))
+            .args(["--netns", &ns.name, "check", "--docker-state"])
+            .arg(&file)
+            .arg("--json")
+            .output()
+            .unwrap();
+        let v: serde_json::Value = serde_json::from_slice(&out.stdout)
+            .unwrap_or_else(|err| panic!("{err}: {}", String::from_utf8_lossy(&out.stderr)));
+        (out.status.code(), v)
+    };
+    let problems = |v: &serde_json::Value| -> Vec<serde_json::Value> {
+        v["findings"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .filter(|f| f["status"] != "ok")
+            .cloned()
+            .collect()
+    };
+    let (code, v) = run();
+    assert_eq!(code, Some(0), "{:#?}\n{:#?}", problems(&v), v["host"]);
+    let link = "ip saddr 172.17.0.2 tcp sport 5432 ip daddr 172.17.0.3 counter accept";
+    let snap = nft::read_ruleset(Some(&ns.spec())).unwrap();
+    let view = view_of(&snap).unwrap();
+    let handle = view
+        .tables
+        .iter()
+        .find(|t| t.family == nfprobe::ruleset::Family::Ipv4)
+        .unwrap()
+        .chains
+        .iter()
+        .find(|c| c.name == "filter-forward-in__docker0")
+        .unwrap()
+        .rules
+        .iter()
+        .find(|r| canonical(&r.text) == canonical(link))
+        .unwrap()
+        .handle;
+    ns.run(&[
+        "nft",
+        "delete",
+        "rule",
+        "ip",
+        "docker-bridges",
+        "filter-forward-in__docker0",
+        "handle",
+        &handle.to_string(),
+    ]);
+    let (code, v) = run();
+    assert_eq!(code, Some(1));
+    let p = problems(&v);
+    assert_eq!(p.len(), 1, "{p:#?}");
+    assert_eq!(p[0]["status"], "missing");
+    assert_eq!(canonical(p[0]["rule"].as_str().unwrap()), canonical(link));
+    assert!(
+        p[0]["effect"]
+            .as_str()
+            .unwrap()
+            .contains("db can no longer open connections")
+    );
+}

@@ -379,15 +379,28 @@ pub fn settings_from(args: &[String], config: Option<&Value>, config_name: &str)
         d.firewall_backend = Some(v);
         src.insert("firewall-backend".into(), from);
     }
+    let fwmark = flag_value(args, "--bridge-accept-fwmark")
+        .map(|v| (v, "cmdline".to_owned()))
+        .or_else(|| {
+            config
+                .and_then(|c| c.get("bridge-accept-fwmark"))
+                .and_then(Value::as_str)
+                .map(|v| (v.to_owned(), config_name.to_owned()))
+        });
+    if let Some((v, from)) = fwmark.filter(|(v, _)| !v.is_empty()) {
+        d.bridge_accept_fwmark = Some(v);
+        src.insert("bridge-accept-fwmark".into(), from);
+    }
     let ip = flag_value(args, "--ip").or_else(|| {
         config
             .and_then(|c| c.get("ip"))
             .and_then(Value::as_str)
             .map(str::to_owned)
     });
+    // `0.0.0.0` is the default; `::` is not (it binds published ports to IPv6 only).
     d.ip = ip
         .and_then(|v| v.parse::<IpAddr>().ok())
-        .filter(|i| !i.is_unspecified());
+        .filter(|i| !(i.is_ipv4() && i.is_unspecified()));
     d.sources = src;
     d
 }
@@ -781,6 +794,40 @@ mod tests {
             .map(String::from)
             .into();
         assert!(settings_from(&args, None, "x").allow_direct_routing);
+    }
+
+    #[test]
+    fn bridge_accept_fwmark_from_cmdline_or_config() {
+        let d = settings_from(&[], None, "x");
+        assert_eq!(d.bridge_accept_fwmark, None);
+        assert!(!d.sources.contains_key("bridge-accept-fwmark"));
+        let cfg = json!({"bridge-accept-fwmark": "0x2/0x3"});
+        let d = settings_from(&[], Some(&cfg), "daemon.json");
+        assert_eq!(d.bridge_accept_fwmark.as_deref(), Some("0x2/0x3"));
+        assert_eq!(d.sources["bridge-accept-fwmark"], "daemon.json");
+        for args in [
+            ["dockerd", "--bridge-accept-fwmark=2/3"]
+                .map(String::from)
+                .to_vec(),
+            ["dockerd", "--bridge-accept-fwmark", "2/3"]
+                .map(String::from)
+                .to_vec(),
+        ] {
+            let d = settings_from(&args, Some(&cfg), "daemon.json");
+            assert_eq!(d.bridge_accept_fwmark.as_deref(), Some("2/3"));
+            assert_eq!(d.sources["bridge-accept-fwmark"], "cmdline");
+        }
+        // `--ip ::` binds published ports to IPv6 only: kept; `0.0.0.0` is the default.
+        let args: Vec<String> = ["dockerd", "--ip=::"].map(String::from).into();
+        assert_eq!(
+            settings_from(&args, None, "x").ip,
+            Some("::".parse().unwrap())
+        );
+        let args: Vec<String> = ["dockerd", "--ip=0.0.0.0"].map(String::from).into();
+        assert_eq!(settings_from(&args, None, "x").ip, None);
+        // An empty value is Docker's "not set".
+        let d = settings_from(&[], Some(&json!({"bridge-accept-fwmark": ""})), "c");
+        assert_eq!(d.bridge_accept_fwmark, None);
     }
 
     #[test]

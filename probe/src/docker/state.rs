@@ -122,6 +122,10 @@ pub struct DaemonSettings {
     /// `DOCKER_INSECURE_NO_IPTABLES_RAW=1` in dockerd's environment (28.0.2+: no raw-table
     /// rules at all).
     pub no_iptables_raw: bool,
+    /// `--bridge-accept-fwmark` (29.0+): `MARK[/MASK]` as given (Go integer syntax); bridge
+    /// networks accept forwarded packets carrying it.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub bridge_accept_fwmark: Option<String>,
     /// Where each value was found (`cmdline`, `/etc/docker/daemon.json`, `default`).
     #[serde(skip_serializing_if = "BTreeMap::is_empty")]
     pub sources: BTreeMap<String, String>,
@@ -142,6 +146,7 @@ impl Default for DaemonSettings {
             allow_direct_routing: false,
             sctp_checksum: false,
             no_iptables_raw: false,
+            bridge_accept_fwmark: None,
             sources: BTreeMap::new(),
         }
     }

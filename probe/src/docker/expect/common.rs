@@ -158,26 +158,55 @@ pub(super) fn join_host_port(ip: IpAddr, port: u16) -> String {
 
 /// The host address a binding of this family listens on, or None when the binding belongs
 /// to the other family. Unspecified/absent → `0/0` (any).
+///
+/// `implicit_v6` (moby 27+ `addPortMappings`, checked against moby v28.0.1
+/// `TestAddPortMappings`): a port published with no host address binds both `0.0.0.0` and
+/// `::` when the default binding address (`host_binding_ipv4`, else `--ip`) is `0.0.0.0`;
+/// an IPv6 default binds IPv6 only, a non-zero IPv4 default IPv4 only. Without it (20.10
+/// layout) an absent host address is IPv4 only.
 pub(super) fn binding_host(
     state: &DockerState,
     net: &Network,
     p: &PortBinding,
     family: Family,
+    implicit_v6: bool,
 ) -> Option<String> {
-    let default = match family {
-        Family::Ipv4 => net
-            .host_binding_ipv4
-            .or(state.daemon.ip.filter(IpAddr::is_ipv4)),
-        Family::Ipv6 => state.daemon.ip.filter(IpAddr::is_ipv6),
+    let default = if implicit_v6 {
+        let d = net.host_binding_ipv4.or(state.daemon.ip).map(unmap_v4);
+        match family {
+            Family::Ipv4 => Some(d.unwrap_or(IpAddr::V4(std::net::Ipv4Addr::UNSPECIFIED))),
+            Family::Ipv6 => match d {
+                None => Some(IpAddr::V6(std::net::Ipv6Addr::UNSPECIFIED)),
+                Some(IpAddr::V4(a)) if a.is_unspecified() => {
+                    Some(IpAddr::V6(std::net::Ipv6Addr::UNSPECIFIED))
+                }
+                other => other,
+            },
+        }
+    } else {
+        match family {
+            Family::Ipv4 => net
+                .host_binding_ipv4
+                .or(state.daemon.ip.filter(IpAddr::is_ipv4)),
+            Family::Ipv6 => state.daemon.ip.filter(IpAddr::is_ipv6),
+        }
     };
-    let ip = p.host_ip.or(default);
+    let ip = p.host_ip.map(unmap_v4).or(default);
     match (family, ip) {
-        (Family::Ipv4, None) => Some("0/0".into()),
+        (Family::Ipv4, None) if !implicit_v6 => Some("0/0".into()),
         (Family::Ipv4, Some(IpAddr::V4(a))) if a.is_unspecified() => Some("0/0".into()),
         (Family::Ipv4, Some(IpAddr::V4(a))) => Some(a.to_string()),
         (Family::Ipv6, Some(IpAddr::V6(a))) if a.is_unspecified() => Some("::/0".into()),
         (Family::Ipv6, Some(IpAddr::V6(a))) => Some(a.to_string()),
         _ => None,
+    }
+}
+
+/// `::ffff:a.b.c.d` → `a.b.c.d` (Docker unmaps host addresses).
+fn unmap_v4(ip: IpAddr) -> IpAddr {
+    match ip {
+        IpAddr::V6(a) => a.to_ipv4_mapped().map_or(ip, IpAddr::V4),
+        v4 => v4,
     }
 }
 
@@ -507,7 +536,8 @@ pub(super) struct PortFam<'a> {
 
 impl<'a> PortFam<'a> {
     /// Every published port of a non-internal network with a subnet of this family.
-    pub fn all(state: &'a DockerState, family: Family) -> Vec<PortFam<'a>> {
+    /// `implicit_v6`: see [`binding_host`].
+    pub fn all(state: &'a DockerState, family: Family, implicit_v6: bool) -> Vec<PortFam<'a>> {
         port_mappings(state)
             .into_iter()
             .filter_map(|(c, ep, n, p)| {
@@ -521,7 +551,7 @@ impl<'a> PortFam<'a> {
                     p,
                     br: n.bridge(),
                     cip: ip_of(ep, family)?,
-                    hip: binding_host(state, n, p, family)?,
+                    hip: binding_host(state, n, p, family, implicit_v6)?,
                     label: port_label(c, p),
                 })
             })
@@ -767,4 +797,38 @@ pub(super) fn owned_rule(
         what,
         effect,
     )
+}
+
+/// `--bridge-accept-fwmark MARK[/MASK]` → (mark, mask) as dockerd 29 parses them; None: not
+/// valid (dockerd refuses to start).
+pub(super) fn fwmark(val: &str) -> Option<(u32, Option<u32>)> {
+    match val.split_once('/') {
+        Some((m, k)) => Some((go_u32(m)?, Some(go_u32(k)?))),
+        None => Some((go_u32(val)?, None)),
+    }
+}
+
+/// Go's `strconv.ParseUint(s, 0, 32)`: `0x`/`0o`/`0b` prefixes, a leading `0` for octal,
+/// underscores only after a prefix.
+pub(super) fn go_u32(s: &str) -> Option<u32> {
+    let lower = s.to_ascii_lowercase();
+    let (radix, digits, prefixed) = if let Some(r) = lower.strip_prefix("0x") {
+        (16, r, true)
+    } else if let Some(r) = lower.strip_prefix("0o") {
+        (8, r, true)
+    } else if let Some(r) = lower.strip_prefix("0b") {
+        (2, r, true)
+    } else if lower.len() > 1 && lower.starts_with('0') {
+        (8, &lower[1..], true)
+    } else {
+        (10, lower.as_str(), false)
+    };
+    if digits.contains('_') && !prefixed {
+        return None;
+    }
+    let digits: String = digits.chars().filter(|&c| c != '_').collect();
+    if digits.is_empty() || !digits.chars().all(|c| c.is_ascii_alphanumeric()) {
+        return None;
+    }
+    u32::from_str_radix(&digits, radix).ok()
 }

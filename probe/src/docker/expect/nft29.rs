@@ -1,7 +1,10 @@
 //! Docker 29 with `firewall-backend: nftables`: every chain, verdict-map element and rule
 //! Docker 29.0 writes in the `ip docker-bridges` and `ip6 docker-bridges` tables, in the
 //! order Docker keeps them (moby docker-v29.0.0, `daemon/libnetwork/drivers/bridge/internal/
-//! nftabler` and `integration/network/bridge/nftablesdoc/generated`).
+//! nftabler` and `integration/network/bridge/nftablesdoc/generated`), including
+//! `--allow-direct-routing` (no DROP DIRECT ACCESS), `--bridge-accept-fwmark` (ALLOW FW MARK)
+//! and legacy `--link` with icc=false. Swarm is refused by Docker 29.0 with this backend and
+//! `DOCKER_INSECURE_NO_IPTABLES_RAW` is ignored by it; both are said in notes when seen.
 //!
 //! Rules are written in the spelling `nft list ruleset` prints (what the kernel holds, not
 //! the words Docker feeds to `nft -f`), and compared through [`canonical`], which drops what
@@ -287,8 +290,25 @@ pub fn expect(state: &DockerState) -> Expectation {
         "Docker 29 with firewall-backend nftables programs nf_tables directly and never runs `iptables -C`: there are no CLI claims to check",
     );
     b.note(
-        "not modelled for nftables: allow-direct-routing, bridge-accept-fwmark, legacy --link, WSL2 mirrored networking; rules they add are reported as `extra`",
+        "WSL2 mirrored networking is not detected (neither the Engine API nor the daemon's settings report it, and it only exists inside WSL2): the `iifname \"loopback0\"` rules Docker adds there are reported as `extra`",
     );
+    if state.swarm.as_ref().is_some_and(|s| s.is_active()) {
+        b.note(
+            "swarm mode is reported active, but Docker 29.0 refuses swarm with firewall-backend nftables (\"--firewall-backend=nftables is incompatible with swarm mode\") unless iptables is disabled: no routing-mesh rules are expected; check the daemon's configuration",
+        );
+    }
+    if state.daemon.no_iptables_raw {
+        b.note(
+            "DOCKER_INSECURE_NO_IPTABLES_RAW=1 is set, but Docker 29.0's nftables backend ignores it: the raw-PREROUTING drops (DROP DIRECT ACCESS, DROP REMOTE LOOPBACK) are still expected",
+        );
+    }
+    if let Some(m) = &state.daemon.bridge_accept_fwmark
+        && fwmark_match(m).is_none()
+    {
+        b.note(format!(
+            "bridge-accept-fwmark {m:?} is not a valid MARK[/MASK] (dockerd 29 refuses to start with it): no ALLOW FW MARK rule is expected"
+        ));
+    }
     let mut x = Nft {
         out: Vec::new(),
         seen: HashSet::new(),
@@ -446,9 +466,12 @@ impl Nft {
         for c in &state.containers {
             for ep in &c.endpoints {
                 if let Some(n) = state.network(&ep.network) {
-                    self.endpoint(c, ep, n, family);
+                    self.endpoint(state, c, ep, n, family);
                 }
             }
+        }
+        if family == Family::Ipv4 {
+            self.links(state);
         }
         for c in &state.containers {
             let Some((n, ep)) = state.port_endpoint(c) else {
@@ -573,6 +596,24 @@ impl Nft {
                 format!("ping and ICMP errors to containers on routed network {br} are dropped"),
             );
         }
+        if let Some(m) = state
+            .daemon
+            .bridge_accept_fwmark
+            .as_deref()
+            .and_then(fwmark_match)
+        {
+            self.rule(
+                family,
+                &fin,
+                format!("{m} counter accept comment \"ALLOW FW MARK\""),
+                own,
+                format!("bridge-accept-fwmark: accept marked packets into {br}"),
+                format!(
+                    "packets marked {} are dropped on their way into {br} (unpublished ports, other networks)",
+                    state.daemon.bridge_accept_fwmark.as_deref().unwrap_or_default()
+                ),
+            );
+        }
         self.rule(
             family,
             &fin,
@@ -637,7 +678,14 @@ impl Nft {
         self.rule(family, &fin, final_rule.into(), own, what, effect);
     }
 
-    fn endpoint(&mut self, c: &Container, ep: &Endpoint, n: &Network, family: Family) {
+    fn endpoint(
+        &mut self,
+        state: &DockerState,
+        c: &Container,
+        ep: &Endpoint,
+        n: &Network,
+        family: Family,
+    ) {
         let Some(ip) = ip_of(ep, family) else {
             return;
         };
@@ -647,13 +695,13 @@ impl Nft {
         if n.gateway_mode(family == Family::Ipv4) != GatewayMode::Nat {
             return;
         }
+        // `--allow-direct-routing`: the daemon lets routed traffic reach container addresses.
+        if state.daemon.allow_direct_routing {
+            return;
+        }
         let br = n.bridge();
         // Trusted host interfaces count as the bridge itself (a set when there are any).
-        let trusted: Vec<&str> = n
-            .options
-            .get("com.docker.network.bridge.trusted_host_interfaces")
-            .map(|v| v.split(':').filter(|i| !i.is_empty()).collect())
-            .unwrap_or_default();
+        let trusted = n.trusted_interfaces();
         let from = if trusted.is_empty() {
             format!("\"{br}\"")
         } else {
@@ -799,6 +847,71 @@ impl Nft {
         }
     }
 
+    /// Legacy `--link` on the default bridge with icc=false: per exposed port of the linked
+    /// (child) container, accept parent -> child to the port and child -> parent from it
+    /// (moby nftabler `AddLink`; IPv4 table only, no interface match). They sit after the
+    /// fwmark rule and before ICC's drop.
+    fn links(&mut self, state: &DockerState) {
+        let Some(n) = state.network("bridge") else {
+            return;
+        };
+        if n.icc || n.internal || net_subnet(n, Family::Ipv4).is_none() {
+            return;
+        }
+        let br = n.bridge();
+        let fin = format!("filter-forward-in__{br}");
+        let on_bridge = |c: &Container| {
+            c.endpoints
+                .iter()
+                .find(|e| e.network == n.name)
+                .and_then(|e| e.ipv4)
+                .map(unmap)
+        };
+        for parent in &state.containers {
+            let Some(pip) = on_bridge(parent) else {
+                continue;
+            };
+            for child_name in &parent.links {
+                let Some(child) = state.containers.iter().find(|c| &c.name == child_name) else {
+                    continue;
+                };
+                let Some(cip) = on_bridge(child) else {
+                    continue;
+                };
+                for ep in child.link_ports() {
+                    let (proto, port) = (ep.proto.as_str(), ep.port);
+                    let spec = format!("{port}/{proto}");
+                    self.insert_before(
+                        Family::Ipv4,
+                        &fin,
+                        &["comment \"ICC\""],
+                        format!(
+                            "ip saddr {pip} ip daddr {cip} {proto} dport {port} counter accept"
+                        ),
+                        Own { net: Some(n) },
+                        format!("link {} -> {} {spec}", parent.name, child.name),
+                        format!(
+                            "{} cannot reach linked container {} on {spec} (icc=false on {br})",
+                            parent.name, child.name
+                        ),
+                    );
+                    self.insert_before(
+                        Family::Ipv4,
+                        &fin,
+                        &["comment \"ICC\""],
+                        format!("ip saddr {cip} {proto} sport {port} ip daddr {pip} counter accept"),
+                        Own { net: Some(n) },
+                        format!("link {} -> {} {spec}: from the linked port", parent.name, child.name),
+                        format!(
+                            "{} can no longer open connections from {spec} to {} (icc=false on {br}); replies still pass",
+                            child.name, parent.name
+                        ),
+                    );
+                }
+            }
+        }
+    }
+
     /// Per-port ACCEPTs sit after ICC and before the chain's final rule (Docker's rule
     /// groups), whatever order networks and containers were created in.
     fn insert_port_accept(
@@ -810,18 +923,45 @@ impl Nft {
         what: String,
         effect: String,
     ) {
+        self.insert_before(
+            family,
+            chain,
+            &[
+                "comment \"UNPUBLISHED PORT DROP\"",
+                "comment \"UNPROTECTED\"",
+            ],
+            rule,
+            own,
+            what,
+            effect,
+        );
+    }
+
+    /// Insert `rule` just before the first rule of `chain` ending with one of `later` (the
+    /// first rule of a later rule group), else at the end; Docker keeps one copy per chain.
+    #[allow(clippy::too_many_arguments)]
+    fn insert_before(
+        &mut self,
+        family: Family,
+        chain: &str,
+        later: &[&str],
+        rule: String,
+        own: Own<'_>,
+        what: String,
+        effect: String,
+    ) {
         if !self
             .seen
             .insert((family, chain.to_owned(), canonical(&rule)))
         {
             return;
         }
-        let is_final = |x: &NftExpected| {
+        let is_later = |x: &NftExpected| {
             x.family == family
                 && x.chain == chain
-                && matches!(&x.item, NftItem::Rule { rule } if rule.ends_with("comment \"UNPUBLISHED PORT DROP\"") || rule.ends_with("comment \"UNPROTECTED\""))
+                && matches!(&x.item, NftItem::Rule { rule } if later.iter().any(|l| rule.ends_with(l)))
         };
-        let at = self.out.iter().position(is_final).unwrap_or(self.out.len());
+        let at = self.out.iter().position(is_later).unwrap_or(self.out.len());
         self.out.insert(
             at,
             entry(family, chain, NftItem::Rule { rule }, own, what, effect),
@@ -846,6 +986,17 @@ fn entry(
         what,
         effect,
     }
+}
+
+/// `--bridge-accept-fwmark MARK[/MASK]` (Go integer syntax, 32 bits) as `nft list` prints
+/// the match: `meta mark 0x00000002`, or `meta mark & 0x00000003 == 0x00000002` (an all-ones
+/// mask prints as no mask). None: not a valid mark; dockerd refuses it.
+pub fn fwmark_match(val: &str) -> Option<String> {
+    let (mark, mask) = fwmark(val)?;
+    Some(match mask {
+        None | Some(u32::MAX) => format!("meta mark 0x{mark:08x}"),
+        Some(k) => format!("meta mark & 0x{k:08x} == 0x{mark:08x}"),
+    })
 }
 
 fn icc_effect(n: &Network, br: &str) -> String {

@@ -470,3 +470,134 @@ fn settings_host_listing_is_exactly_expected() {
     assert_rules(&s, Layout::V28_3, &listing, &[]);
     assert!(expect(&s, Layout::V28_3).notes.is_empty());
 }
+
+/// moby v28.0.1 `TestAddPortMappings`: a port published without a host address on a
+/// dual-stack container yields the bindings `0.0.0.0` and `::` ("specific host port");
+/// a non-zero IPv4 default binding address yields only IPv4 ("default host ip is nonzero
+/// v4"), an IPv6 default only IPv6 ("default host ip is v6"). The IPv6 binding gets the same
+/// ip6tables rules as an explicit `[::]:8080:80`.
+#[test]
+fn absent_host_address_binds_both_families_from_28() {
+    let dual = |host_ip: Option<&str>| {
+        let mut n = net("web", "br-web", "172.19.0.0/16");
+        n.enable_ipv6 = true;
+        n.subnets.push(Subnet {
+            subnet: "fdf8:b88e:bb5c:3483::/64".parse().unwrap(),
+            gateway: None,
+        });
+        let mut c = container("c", "web", "172.19.0.2");
+        c.endpoints[0].ipv6 = Some("fdf8:b88e:bb5c:3483::2".parse().unwrap());
+        c.ports = vec![PortBinding {
+            host_ip: host_ip.map(|h| h.parse().unwrap()),
+            host_port: 8080,
+            container_port: 80,
+            proto: Proto::Tcp,
+        }];
+        let mut s = state("28.0.1", vec![n], vec![c]);
+        s.daemon.ip6tables = Some(true);
+        s
+    };
+    let specs = |s: &DockerState, layout: Layout| -> Vec<String> {
+        let mut v: Vec<String> = expect(s, layout)
+            .rules
+            .iter()
+            .map(|r| format!("{:?} {} {}", r.family, r.table, r.spec()))
+            .collect();
+        v.sort();
+        v
+    };
+    let dnat6 = "Ipv6 nat -A DOCKER -p tcp -d ::/0 --dport 8080 -j DNAT --to-destination [fdf8:b88e:bb5c:3483::2]:80 ! -i br-web ! -s fe80::/10";
+    for layout in [Layout::V28_0, Layout::V28_3, Layout::V29] {
+        let absent = dual(None);
+        // The two bindings moby reports, written out.
+        let mut both = dual(Some("0.0.0.0"));
+        let mut v6 = both.containers[0].ports[0].clone();
+        v6.host_ip = Some("::".parse().unwrap());
+        both.containers[0].ports.push(v6);
+        let got = specs(&absent, layout);
+        assert_eq!(got, specs(&both, layout), "{layout:?}");
+        assert!(got.iter().any(|r| r == dnat6), "{layout:?}: {got:#?}");
+        // Explicit 0.0.0.0 stays IPv4 only.
+        let v4 = specs(&dual(Some("0.0.0.0")), layout);
+        assert!(
+            !v4.iter()
+                .any(|r| r.contains("--dport 8080") && r.starts_with("Ipv6"))
+        );
+        // Default binding address: non-zero IPv4 → IPv4 only; `::` → IPv6 only.
+        let mut lo = dual(None);
+        lo.networks[0].host_binding_ipv4 = Some("127.0.0.1".parse().unwrap());
+        let got = specs(&lo, layout);
+        assert!(
+            got.iter().any(|r| r.contains("-d 127.0.0.1 --dport 8080")),
+            "{got:#?}"
+        );
+        assert!(
+            !got.iter()
+                .any(|r| r.contains("--dport 8080") && r.starts_with("Ipv6"))
+        );
+        let mut any6 = dual(None);
+        any6.daemon.ip = Some("::".parse().unwrap());
+        let got = specs(&any6, layout);
+        assert!(got.iter().any(|r| r == dnat6), "{layout:?}");
+        assert!(
+            !got.iter()
+                .any(|r| r.contains("--dport 8080") && r.starts_with("Ipv4"))
+        );
+    }
+    // The 20.10–27 layout keeps an absent host address IPv4 only.
+    let got = specs(&dual(None), Layout::V20);
+    assert!(
+        !got.iter()
+            .any(|r| r.contains("--dport 8080") && r.starts_with("Ipv6"))
+    );
+}
+
+/// moby docker-v29.0.0 iptabler `setupNonInternalNetworkRules`: `--bridge-accept-fwmark`
+/// Inserts `-m mark --mark MARK[/MASK] -j ACCEPT` (decimal) into DOCKER-FORWARD, once for all
+/// networks; it must stay above the jump to DOCKER-BRIDGE. Before 29 the option does not
+/// exist.
+#[test]
+fn bridge_accept_fwmark_in_docker_forward_from_29() {
+    let mut s = state(
+        "29.0.0",
+        vec![
+            net("bridge", "docker0", "172.17.0.0/16"),
+            net("web", "br-web", "172.18.0.0/16"),
+        ],
+        vec![],
+    );
+    s.daemon.bridge_accept_fwmark = Some("0x2/0x3".into());
+    let e = expect(&s, Layout::V29);
+    let marks: Vec<&Expected> = e
+        .rules
+        .iter()
+        .filter(|r| r.args.iter().any(|a| a == "mark"))
+        .collect();
+    assert_eq!(marks.len(), 1);
+    assert_eq!(
+        marks[0].spec(),
+        "-A DOCKER-FORWARD -m mark --mark 2/3 -j ACCEPT"
+    );
+    assert_eq!(marks[0].op, Op::Insert);
+    // iptables-save's spelling of the same rule.
+    let want = parse_save("*filter\n-A DOCKER-FORWARD -m mark --mark 0x2/0x3 -j ACCEPT");
+    assert_eq!(to_rule(marks[0].family, &marks[0].args).unwrap(), want[0].2);
+    let idx = e
+        .rules
+        .iter()
+        .position(|r| std::ptr::eq(r, marks[0]))
+        .unwrap();
+    assert!(
+        e.order
+            .iter()
+            .any(|o| o.first == idx && e.rules[o.then].args == ["-j", "DOCKER-BRIDGE"])
+    );
+    assert_eq!(e.order.iter().filter(|o| o.first == idx).count(), 1);
+    assert!(e.notes.iter().all(|n| !n.contains("fwmark")));
+    // 28.x: no such option; a value found anyway is named, not guessed.
+    let mut s28 = s.clone();
+    s28.engine_version = Some("28.3.0".into());
+    let e = expect(&s28, Layout::V28_3);
+    assert!(!e.rules.iter().any(|r| r.args.iter().any(|a| a == "mark")));
+    assert!(e.notes.iter().any(|n| n.contains("only Docker 29+")));
+}

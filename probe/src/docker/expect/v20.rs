@@ -94,7 +94,7 @@ pub fn expect(state: &DockerState) -> Expectation {
                 "Docker networks are not isolated from each other",
             ));
         }
-        for pf in PortFam::all(state, family) {
+        for pf in PortFam::all(state, family, false) {
             if pf.p.host_port == 0 {
                 continue;
             }

@@ -21,6 +21,17 @@ pub fn expect(state: &DockerState, layout: Layout) -> Expectation {
     // for traffic from routed networks, and did not know DOCKER_INSECURE_NO_IPTABLES_RAW.
     let before_28_0_2 = layout == Layout::V28_0 && state.before(28, 0, 2).unwrap_or(true);
     let raw_rules = before_28_0_2 || !state.daemon.no_iptables_raw;
+    if let Some(m) = &state.daemon.bridge_accept_fwmark {
+        if !v29 {
+            b.note(format!(
+                "bridge-accept-fwmark {m:?} is set but only Docker 29+ knows it: no rule is expected for it"
+            ));
+        } else if fwmark(m).is_none() {
+            b.note(format!(
+                "bridge-accept-fwmark {m:?} is not a valid MARK[/MASK] (dockerd 29 refuses to start with it): no rule is expected for it"
+            ));
+        }
+    }
     for family in families(state) {
         // setupIPChains.
         b.chain(family, "nat", "DOCKER");
@@ -101,6 +112,40 @@ pub fn expect(state: &DockerState, layout: Layout) -> Expectation {
                 }
                 accepts.push(nf.icc(&mut b, FWD, Op::Append));
                 continue;
+            }
+            // 29: `--bridge-accept-fwmark`, Inserted into DOCKER-FORWARD by each non-internal
+            // network (one copy: no bridge in it), so it sits above Docker's jumps.
+            if v29
+                && let Some((mark, mask)) = state
+                    .daemon
+                    .bridge_accept_fwmark
+                    .as_deref()
+                    .and_then(fwmark)
+            {
+                let m = match mask {
+                    Some(k) => format!("{mark}/{k}"),
+                    None => mark.to_string(),
+                };
+                let r = b.rule(
+                    family,
+                    "filter",
+                    FWD,
+                    Op::Insert,
+                    &["-m", "mark", "--mark", m.as_str(), "-j", "ACCEPT"],
+                    daemon,
+                    "bridge-accept-fwmark: accept marked packets",
+                    format!(
+                        "packets marked {} are dropped on their way into Docker networks (unpublished ports, other networks)",
+                        state.daemon.bridge_accept_fwmark.as_deref().unwrap_or_default()
+                    ),
+                );
+                if !b.e.order.iter().any(|o| o.first == r && o.then == j_bridge) {
+                    b.order(
+                        r,
+                        j_bridge,
+                        "marked packets must be accepted before DOCKER-BRIDGE drops them",
+                    );
+                }
             }
             let nat = gm != GatewayMode::Routed;
             if nat && n.masquerade {
@@ -202,7 +247,7 @@ pub fn expect(state: &DockerState, layout: Layout) -> Expectation {
         if layout != Layout::V28_0 && raw_rules {
             direct_access(&mut b, state, family);
         }
-        for pf in PortFam::all(state, family) {
+        for pf in PortFam::all(state, family, true) {
             let gm = pf.n.gateway_mode(family == Family::Ipv4);
             let br = pf.br.as_str();
             let p = pf.p;

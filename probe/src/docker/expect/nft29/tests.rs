@@ -449,3 +449,294 @@ fn trusted_host_interfaces_join_the_bridge_in_the_direct_access_drop() {
         canonical("ip daddr 192.0.2.2 iifname != { \"eth2\", \"bridge1\", \"eth1\" } drop")
     );
 }
+
+#[test]
+fn trusted_host_interfaces_field_counts_like_the_option() {
+    let mut s = v4_only(example_state(true, true));
+    s.networks[1].trusted_host_interfaces = vec!["eth1".into()];
+    let e = expect(&s);
+    assert!(e.nft.iter().any(|x| matches!(&x.item, NftItem::Rule { rule }
+        if canonical(rule) == canonical("ip daddr 192.0.2.2 iifname != { \"bridge1\", \"eth1\" } drop"))));
+}
+
+fn rules_of(e: &Expectation, family: Family, chain: &str) -> Vec<String> {
+    e.nft
+        .iter()
+        .filter(|x| x.family == family && x.chain == chain)
+        .filter_map(|x| match &x.item {
+            NftItem::Rule { rule } => Some(rule.clone()),
+            _ => None,
+        })
+        .collect()
+}
+
+fn dual_stack(mut s: DockerState) -> DockerState {
+    s.daemon.ip6tables = Some(true);
+    let n = &mut s.networks[1];
+    n.enable_ipv6 = true;
+    n.subnets.push(Subnet {
+        subnet: "fd00:1::/64".parse().unwrap(),
+        gateway: None,
+    });
+    s.containers[0].endpoints[0].ipv6 = Some("fd00:1::2".parse().unwrap());
+    s
+}
+
+/// moby nftabler `filterDirectAccess` returns early with `AllowDirectRouting`: no
+/// DROP DIRECT ACCESS rule in either family, everything else unchanged.
+#[test]
+fn allow_direct_routing_drops_only_the_direct_access_rules() {
+    let s = dual_stack(v4_only(example_state(true, true)));
+    let before = expect(&s);
+    for family in [Family::Ipv4, Family::Ipv6] {
+        assert_eq!(
+            rules_of(&before, family, RAW_PREROUTING)
+                .iter()
+                .filter(|r| r.contains("DROP DIRECT ACCESS"))
+                .count(),
+            1,
+            "{family:?}"
+        );
+    }
+    let mut s2 = s.clone();
+    s2.daemon.allow_direct_routing = true;
+    let after = expect(&s2);
+    let direct = |x: &NftExpected| matches!(&x.item, NftItem::Rule { rule } if rule.contains("DROP DIRECT ACCESS"));
+    assert!(!after.nft.iter().any(direct));
+    let rest: Vec<_> = before.nft.iter().filter(|x| !direct(x)).cloned().collect();
+    assert_eq!(after.nft, rest);
+    // A loopback binding's DROP REMOTE LOOPBACK stays (moby checks only the env var there,
+    // and not at all with nftables).
+    let mut s3 = s2.clone();
+    s3.containers[0].ports[0].host_ip = Some("127.0.0.1".parse().unwrap());
+    assert!(
+        rules_of(&expect(&s3), Family::Ipv4, RAW_PREROUTING)
+            .iter()
+            .any(|r| r.contains("DROP REMOTE LOOPBACK"))
+    );
+}
+
+#[test]
+fn fwmark_spelling_follows_go_parsing_and_nft_listing() {
+    for (val, want) in [
+        ("2", Some("meta mark 0x00000002")),
+        ("2/3", Some("meta mark & 0x00000003 == 0x00000002")),
+        ("0x10/0xff", Some("meta mark & 0x000000ff == 0x00000010")),
+        ("010", Some("meta mark 0x00000008")),
+        ("0b101", Some("meta mark 0x00000005")),
+        ("0x1_0", Some("meta mark 0x00000010")),
+        ("7/0xffffffff", Some("meta mark 0x00000007")),
+        ("4294967295", Some("meta mark 0xffffffff")),
+        ("4294967296", None),
+        ("1_0", None),
+        ("-1", None),
+        ("+1", None),
+        ("", None),
+        ("1/", None),
+        ("x", None),
+        ("0x", None),
+    ] {
+        assert_eq!(fwmark_match(val).as_deref(), want, "{val:?}");
+    }
+}
+
+/// moby nftabler network.go: `meta mark MARK counter accept comment "ALLOW FW MARK"` in each
+/// non-internal network's filter-forward-in chain, rule group after the initial one (ct
+/// state, ICMP) and before links and ICC; both families; none for internal networks.
+#[test]
+fn bridge_accept_fwmark_accepts_marked_packets_before_icc() {
+    let mut s = dual_stack(v4_only(example_state(true, true)));
+    s.daemon.bridge_accept_fwmark = Some("2/3".into());
+    let mut routed = s.networks[1].clone();
+    routed.name = "routed".into();
+    routed.bridge = "br-routed".into();
+    routed.gateway_mode_ipv4 = GatewayMode::Routed;
+    routed.subnets.truncate(1);
+    routed.subnets[0].subnet = "198.51.100.0/24".parse().unwrap();
+    let mut inside = routed.clone();
+    inside.name = "inside".into();
+    inside.bridge = "br-inside".into();
+    inside.internal = true;
+    inside.subnets[0].subnet = "203.0.113.0/24".parse().unwrap();
+    s.networks.push(routed);
+    s.networks.push(inside);
+    let e = expect(&s);
+    let mark = "meta mark & 0x00000003 == 0x00000002 counter accept comment \"ALLOW FW MARK\"";
+    assert_eq!(
+        rules_of(&e, Family::Ipv4, "filter-forward-in__bridge1"),
+        [
+            "ct state established,related counter accept",
+            mark,
+            "iifname \"bridge1\" counter accept comment \"ICC\"",
+            "ip daddr 192.0.2.2 tcp dport 80 counter accept",
+            "counter drop comment \"UNPUBLISHED PORT DROP\"",
+        ]
+    );
+    assert_eq!(
+        rules_of(&e, Family::Ipv6, "filter-forward-in__bridge1")[1],
+        mark
+    );
+    assert_eq!(
+        rules_of(&e, Family::Ipv4, "filter-forward-in__docker0")[1],
+        mark
+    );
+    let r = rules_of(&e, Family::Ipv4, "filter-forward-in__br-routed");
+    assert_eq!(r[1], "ip protocol icmp counter accept comment \"ICMP\"");
+    assert_eq!(r[2], mark);
+    assert!(
+        !rules_of(&e, Family::Ipv4, "filter-forward-in__br-inside")
+            .iter()
+            .any(|r| r.contains("FW MARK"))
+    );
+    assert!(e.notes.iter().all(|n| !n.contains("bridge-accept-fwmark")));
+    // An invalid value: dockerd refuses it; nothing expected, and the operator is told.
+    s.daemon.bridge_accept_fwmark = Some("0xZZ".into());
+    let e = expect(&s);
+    assert!(
+        !e.nft
+            .iter()
+            .any(|x| matches!(&x.item, NftItem::Rule { rule } if rule.contains("FW MARK")))
+    );
+    assert!(
+        e.notes
+            .iter()
+            .any(|n| n.contains("\"0xZZ\" is not a valid")),
+        "{:?}",
+        e.notes
+    );
+}
+
+fn linked(icc: bool) -> DockerState {
+    let mut s = v4_only(example_state(true, false));
+    s.daemon.ip6tables = Some(true);
+    s.networks[0].icc = icc;
+    s.networks[0].enable_ipv6 = true;
+    s.networks[0].subnets.push(Subnet {
+        subnet: "fd00:17::/64".parse().unwrap(),
+        gateway: None,
+    });
+    let c = |name: &str, ip: &str| Container {
+        name: name.into(),
+        id: String::new(),
+        endpoints: vec![Endpoint {
+            network: "bridge".into(),
+            ipv4: Some(ip.parse().unwrap()),
+            ipv6: None,
+        }],
+        ports: vec![],
+        ports_network: None,
+        exposed: vec![],
+        links: vec![],
+    };
+    let mut db = c("db", "172.17.0.2");
+    db.exposed = vec![crate::docker::state::ExposedPort {
+        port: 5432,
+        proto: Proto::Tcp,
+    }];
+    db.ports = vec![PortBinding {
+        host_ip: Some("0.0.0.0".parse().unwrap()),
+        host_port: 5353,
+        container_port: 53,
+        proto: Proto::Udp,
+    }];
+    let mut web = c("web", "172.17.0.3");
+    web.links = vec!["db".into()];
+    s.containers = vec![db, web];
+    s
+}
+
+/// moby nftabler link.go `updateLegacyLinkRules`: per exposed port of the child, `ip saddr
+/// PARENT ip daddr CHILD P dport N counter accept` and `ip saddr CHILD P sport N ip daddr
+/// PARENT counter accept`, IPv4 table only, rule group between the fwmark rule and ICC.
+#[test]
+fn legacy_links_accept_before_icc_drop_ipv4_only() {
+    let mut s = linked(false);
+    s.daemon.bridge_accept_fwmark = Some("1".into());
+    let e = expect(&s);
+    assert_eq!(
+        rules_of(&e, Family::Ipv4, "filter-forward-in__docker0"),
+        [
+            "ct state established,related counter accept",
+            "meta mark 0x00000001 counter accept comment \"ALLOW FW MARK\"",
+            "ip saddr 172.17.0.3 ip daddr 172.17.0.2 udp dport 53 counter accept",
+            "ip saddr 172.17.0.2 udp sport 53 ip daddr 172.17.0.3 counter accept",
+            "ip saddr 172.17.0.3 ip daddr 172.17.0.2 tcp dport 5432 counter accept",
+            "ip saddr 172.17.0.2 tcp sport 5432 ip daddr 172.17.0.3 counter accept",
+            "iifname \"docker0\" counter drop comment \"ICC\"",
+            "ip daddr 172.17.0.2 udp dport 53 counter accept",
+            "counter drop comment \"UNPUBLISHED PORT DROP\"",
+        ]
+    );
+    assert!(
+        !rules_of(&e, Family::Ipv6, "filter-forward-in__docker0")
+            .iter()
+            .any(|r| r.contains("saddr"))
+    );
+    let link = e
+        .nft
+        .iter()
+        .find(|x| matches!(&x.item, NftItem::Rule { rule } if rule.contains("tcp dport 5432")))
+        .unwrap();
+    assert_eq!(link.network.as_deref(), Some("bridge"));
+    assert!(
+        link.effect
+            .contains("web cannot reach linked container db on 5432/tcp")
+    );
+    // icc=true: no link rules.
+    let e = expect(&linked(true));
+    assert!(
+        !e.nft.iter().any(
+            |x| matches!(&x.item, NftItem::Rule { rule } if rule.contains("saddr 172.17.0.3"))
+        )
+    );
+}
+
+#[test]
+fn notes_name_only_what_remains() {
+    let mut s = v4_only(example_state(true, true));
+    let e = expect(&s);
+    assert!(
+        e.notes.iter().all(|n| !n.contains("not modelled")),
+        "{:?}",
+        e.notes
+    );
+    assert!(
+        e.notes
+            .iter()
+            .any(|n| n.contains("WSL2 mirrored networking"))
+    );
+    assert!(
+        !e.notes
+            .iter()
+            .any(|n| n.contains("swarm") || n.contains("NO_IPTABLES_RAW"))
+    );
+    // Swarm: Docker 29.0 refuses it with this backend; say so instead of guessing rules.
+    s.swarm = Some(crate::docker::state::Swarm {
+        node_state: "active".into(),
+        manager: true,
+        ingress_gateway: None,
+        ingress_ports: vec![],
+        ports_source: None,
+    });
+    // DOCKER_INSECURE_NO_IPTABLES_RAW: ignored by the nftables backend.
+    s.daemon.no_iptables_raw = true;
+    let e = expect(&s);
+    assert!(
+        e.notes
+            .iter()
+            .any(|n| n.contains("incompatible with swarm mode")),
+        "{:?}",
+        e.notes
+    );
+    assert!(
+        e.notes
+            .iter()
+            .any(|n| n.contains("DOCKER_INSECURE_NO_IPTABLES_RAW=1 is set"))
+    );
+    assert!(
+        rules_of(&e, Family::Ipv4, RAW_PREROUTING)
+            .iter()
+            .any(|r| r.contains("DROP DIRECT ACCESS"))
+    );
+    assert!(!e.nft.iter().any(|x| x.chain.contains("INGRESS")));
+}
