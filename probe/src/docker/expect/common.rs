@@ -203,7 +203,8 @@ pub(super) fn binding_host(
 }
 
 /// `::ffff:a.b.c.d` → `a.b.c.d` (Docker unmaps host addresses).
-fn unmap_v4(ip: IpAddr) -> IpAddr {
+/// `::ffff:a.b.c.d` as `a.b.c.d` (the Engine API may report IPv4 in mapped form).
+pub(super) fn unmap_v4(ip: IpAddr) -> IpAddr {
     match ip {
         IpAddr::V6(a) => a.to_ipv4_mapped().map_or(ip, IpAddr::V4),
         v4 => v4,
@@ -684,6 +685,46 @@ impl<'a> PortFam<'a> {
     }
 }
 
+/// A legacy `--link` on network `n`: the linking (parent) and linked (child) container with
+/// their IPv4 addresses there.
+pub(super) struct Link<'a> {
+    pub parent: &'a Container,
+    pub child: &'a Container,
+    pub pip: IpAddr,
+    pub cip: IpAddr,
+}
+
+/// Every legacy link between two containers that both have an IPv4 address on `n`.
+pub(super) fn link_pairs<'a>(state: &'a DockerState, n: &Network) -> Vec<Link<'a>> {
+    let on_bridge = |c: &Container| {
+        c.endpoints
+            .iter()
+            .find(|e| e.network == n.name)
+            .and_then(|e| e.ipv4)
+            .map(unmap_v4)
+    };
+    let mut out = Vec::new();
+    for parent in &state.containers {
+        let Some(pip) = on_bridge(parent) else {
+            continue;
+        };
+        for child_name in &parent.links {
+            let Some(child) = state.containers.iter().find(|c| &c.name == child_name) else {
+                continue;
+            };
+            if let Some(cip) = on_bridge(child) {
+                out.push(Link {
+                    parent,
+                    child,
+                    pip,
+                    cip,
+                });
+            }
+        }
+    }
+    out
+}
+
 /// Legacy `--link` on a network with icc=false: per exposed port of the linked (child)
 /// container, filter DOCKER `-i BR -o BR -p P -s PARENT -d CHILD --dport N -j ACCEPT` and the
 /// reply `-s CHILD -d PARENT --sport N` (moby iptables.go `ChainInfo.Link`, Appended; IPv4
@@ -699,75 +740,64 @@ pub(super) fn links(b: &mut Builder, state: &DockerState, family: Family) {
         return;
     }
     let br = n.bridge();
-    let on_bridge = |c: &Container| {
-        c.endpoints
-            .iter()
-            .find(|e| e.network == n.name)
-            .and_then(|e| e.ipv4)
-    };
-    for parent in &state.containers {
-        let Some(pip) = on_bridge(parent) else {
-            continue;
-        };
-        for child_name in &parent.links {
-            let Some(child) = state.containers.iter().find(|c| &c.name == child_name) else {
-                continue;
-            };
-            let Some(cip) = on_bridge(child) else {
-                continue;
-            };
-            let (pip, cip) = (pip.to_string(), cip.to_string());
-            for ep in child.link_ports() {
-                let (proto, port) = (ep.proto.as_str(), ep.port.to_string());
-                let spec = format!("{}/{proto}", ep.port);
-                for (src, dst, dir, what, effect) in [
-                    (
-                        &pip,
-                        &cip,
-                        "--dport",
-                        format!("link {} -> {} {spec}", parent.name, child.name),
-                        format!(
-                            "{} cannot reach linked container {} on {spec} (icc=false on {br})",
-                            parent.name, child.name
-                        ),
+    for Link {
+        parent,
+        child,
+        pip,
+        cip,
+    } in link_pairs(state, n)
+    {
+        let (pip, cip) = (pip.to_string(), cip.to_string());
+        for ep in child.link_ports() {
+            let (proto, port) = (ep.proto.as_str(), ep.port.to_string());
+            let spec = format!("{}/{proto}", ep.port);
+            for (src, dst, dir, what, effect) in [
+                (
+                    &pip,
+                    &cip,
+                    "--dport",
+                    format!("link {} -> {} {spec}", parent.name, child.name),
+                    format!(
+                        "{} cannot reach linked container {} on {spec} (icc=false on {br})",
+                        parent.name, child.name
                     ),
-                    (
-                        &cip,
-                        &pip,
-                        "--sport",
-                        format!("link {} -> {} {spec}: replies", parent.name, child.name),
-                        format!(
-                            "replies from {} {spec} to {} are dropped (icc=false on {br})",
-                            child.name, parent.name
-                        ),
+                ),
+                (
+                    &cip,
+                    &pip,
+                    "--sport",
+                    format!("link {} -> {} {spec}: replies", parent.name, child.name),
+                    format!(
+                        "replies from {} {spec} to {} are dropped (icc=false on {br})",
+                        child.name, parent.name
                     ),
-                ] {
-                    b.rule(
-                        family,
-                        "filter",
-                        "DOCKER",
-                        Op::Append,
-                        &[
-                            "-i",
-                            br.as_str(),
-                            "-o",
-                            br.as_str(),
-                            "-p",
-                            proto,
-                            "-s",
-                            src.as_str(),
-                            "-d",
-                            dst.as_str(),
-                            dir,
-                            port.as_str(),
-                            "-j",
-                            "ACCEPT",
-                        ],
-                        Owner { net: Some(n) },
-                        what,
-                        effect,
-                    );
-                }
+                ),
+            ] {
+                b.rule(
+                    family,
+                    "filter",
+                    "DOCKER",
+                    Op::Append,
+                    &[
+                        "-i",
+                        br.as_str(),
+                        "-o",
+                        br.as_str(),
+                        "-p",
+                        proto,
+                        "-s",
+                        src.as_str(),
+                        "-d",
+                        dst.as_str(),
+                        dir,
+                        port.as_str(),
+                        "-j",
+                        "ACCEPT",
+                    ],
+                    Owner { net: Some(n) },
+                    what,
+                    effect,
+                );
             }
         }
     }

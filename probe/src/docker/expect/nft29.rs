@@ -636,7 +636,7 @@ impl Nft {
             Family::Ipv6 => n.host_ipv6,
         };
         let (verdict, comment) = match host_ip {
-            Some(ip) => (format!("snat to {}", unmap(ip)), "SNAT"),
+            Some(ip) => (format!("snat to {}", unmap_v4(ip)), "SNAT"),
             None => ("masquerade".to_owned(), "MASQUERADE"),
         };
         if n.masquerade && gm != GatewayMode::Routed {
@@ -715,14 +715,14 @@ impl Nft {
             format!(
                 "{} daddr {} iifname != {from} counter drop comment \"DROP DIRECT ACCESS\"",
                 nft_family(family),
-                unmap(ip)
+                unmap_v4(ip)
             ),
             Own { net: Some(n) },
             format!("{} on {}: no direct access from outside {br}", c.name, n.name),
             format!(
                 "{} ({}) reachable directly by its address from the host's neighbours, published or not",
                 c.name,
-                unmap(ip)
+                unmap_v4(ip)
             ),
         );
     }
@@ -742,7 +742,7 @@ impl Nft {
         let br = n.bridge();
         let fam = nft_family(family);
         let proto = pb.proto.as_str();
-        let cip = unmap(pb.container_ip);
+        let cip = unmap_v4(pb.container_ip);
         let gm = n.gateway_mode(family == Family::Ipv4);
         let label = format!(
             "published port {}{}/{proto} -> {}:{}",
@@ -770,7 +770,7 @@ impl Nft {
                 ),
             );
         }
-        let host_ip = pb.host_ip.map(unmap);
+        let host_ip = pb.host_ip.map(unmap_v4);
         let same_family = host_ip.is_none_or(|h| h.is_ipv4() == pb.container_ip.is_ipv4());
         if pb.host_port == 0 || !same_family {
             return;
@@ -860,42 +860,29 @@ impl Nft {
         }
         let br = n.bridge();
         let fin = format!("filter-forward-in__{br}");
-        let on_bridge = |c: &Container| {
-            c.endpoints
-                .iter()
-                .find(|e| e.network == n.name)
-                .and_then(|e| e.ipv4)
-                .map(unmap)
-        };
-        for parent in &state.containers {
-            let Some(pip) = on_bridge(parent) else {
-                continue;
-            };
-            for child_name in &parent.links {
-                let Some(child) = state.containers.iter().find(|c| &c.name == child_name) else {
-                    continue;
-                };
-                let Some(cip) = on_bridge(child) else {
-                    continue;
-                };
-                for ep in child.link_ports() {
-                    let (proto, port) = (ep.proto.as_str(), ep.port);
-                    let spec = format!("{port}/{proto}");
-                    self.insert_before(
-                        Family::Ipv4,
-                        &fin,
-                        &["comment \"ICC\""],
-                        format!(
-                            "ip saddr {pip} ip daddr {cip} {proto} dport {port} counter accept"
-                        ),
-                        Own { net: Some(n) },
-                        format!("link {} -> {} {spec}", parent.name, child.name),
-                        format!(
-                            "{} cannot reach linked container {} on {spec} (icc=false on {br})",
-                            parent.name, child.name
-                        ),
-                    );
-                    self.insert_before(
+        for Link {
+            parent,
+            child,
+            pip,
+            cip,
+        } in link_pairs(state, n)
+        {
+            for ep in child.link_ports() {
+                let (proto, port) = (ep.proto.as_str(), ep.port);
+                let spec = format!("{port}/{proto}");
+                self.insert_before(
+                    Family::Ipv4,
+                    &fin,
+                    &["comment \"ICC\""],
+                    format!("ip saddr {pip} ip daddr {cip} {proto} dport {port} counter accept"),
+                    Own { net: Some(n) },
+                    format!("link {} -> {} {spec}", parent.name, child.name),
+                    format!(
+                        "{} cannot reach linked container {} on {spec} (icc=false on {br})",
+                        parent.name, child.name
+                    ),
+                );
+                self.insert_before(
                         Family::Ipv4,
                         &fin,
                         &["comment \"ICC\""],
@@ -907,7 +894,6 @@ impl Nft {
                             child.name, parent.name
                         ),
                     );
-                }
             }
         }
     }
@@ -1007,13 +993,6 @@ fn icc_effect(n: &Network, br: &str) -> String {
     }
 }
 
-fn unmap(ip: IpAddr) -> IpAddr {
-    match ip {
-        IpAddr::V6(a) => a.to_ipv4_mapped().map_or(ip, IpAddr::V4),
-        v4 => v4,
-    }
-}
-
 fn host_text(ip: IpAddr) -> String {
     match ip {
         IpAddr::V6(a) => format!("[{a}]"),
@@ -1066,7 +1045,7 @@ fn bindings(state: &DockerState, c: &Container, n: &Network, ep: &Endpoint) -> V
                 proto: p.proto,
             }
         };
-        let explicit = p.host_ip.map(unmap);
+        let explicit = p.host_ip.map(unmap_v4);
         if let Some(cip) = v4
             && explicit.is_none_or(|h| h.is_ipv4())
         {
