@@ -31,7 +31,11 @@ fn decode(_ctx: &DecodeCtx, blob: &[u8]) -> Result<Vec<String>, ExtError> {
         .bytes(XT_MAX_COMMENT_LEN)
         .map_err(truncated(NAME))?;
     let end = field.iter().position(|&b| b == 0).unwrap_or(field.len());
-    let text = String::from_utf8_lossy(&field[..end]);
+    let field = &field[..end];
+    let text = match std::str::from_utf8(field) {
+        Ok(s) => std::borrow::Cow::Borrowed(s),
+        Err(_) => String::from_utf8_lossy(field),
+    };
     Ok(vec!["--comment".into(), save_string(&text)])
 }
 
