@@ -209,7 +209,7 @@ pub(crate) fn push_u32(out: &mut String, mut v: u32) {
             break;
         }
     }
-    out.push_str(std::str::from_utf8(&digits[i..]).unwrap_or_default());
+    out.extend(digits[i..].iter().map(|&d| char::from(d)));
 }
 
 /// `1.2.3.4/32`, `10.0.0.0/8`, `1.2.3.4/255.0.255.0`, `fe80::/64`.
