@@ -1098,7 +1098,7 @@ impl<'t> Printer<'t> {
                     .get(p.base as usize)
                     .unwrap_or(&"?");
                 field(
-                    format!("@{base},{},{}", off * 8, len * 8),
+                    format!("@{base},{},{}", u64::from(off) * 8, u64::from(len) * 8),
                     Fmt::Int,
                     len as usize,
                     None,
