@@ -90,6 +90,15 @@ impl<'a> Reader<'a> {
     }
 }
 
+/// `String::from_utf8_lossy(b)` as an owned string, with the validation fast path first
+/// (kernel names and comments are nearly always valid UTF-8).
+pub fn lossy(b: &[u8]) -> String {
+    match std::str::from_utf8(b) {
+        Ok(s) => s.to_owned(),
+        Err(_) => String::from_utf8_lossy(b).into_owned(),
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -109,14 +118,5 @@ mod tests {
         let mut r = Reader::new(b"ab\0cd\0\0\0x");
         assert_eq!(r.cstr(8).unwrap(), "ab");
         assert_eq!(r.u8().unwrap(), b'x');
-    }
-}
-
-/// `String::from_utf8_lossy(b)` as an owned string, with the validation fast path first
-/// (kernel names and comments are nearly always valid UTF-8).
-pub fn lossy(b: &[u8]) -> String {
-    match std::str::from_utf8(b) {
-        Ok(s) => s.to_owned(),
-        Err(_) => String::from_utf8_lossy(b).into_owned(),
     }
 }
