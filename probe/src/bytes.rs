@@ -77,7 +77,7 @@ impl<'a> Reader<'a> {
     pub fn cstr(&mut self, n: usize) -> Result<String, Truncated> {
         let s = self.bytes(n)?;
         let end = s.iter().position(|&b| b == 0).unwrap_or(s.len());
-        Ok(String::from_utf8_lossy(&s[..end]).into_owned())
+        Ok(lossy(&s[..end]))
     }
     /// Advance to the next multiple of `align` (relative to the start of the buffer).
     pub fn align(&mut self, align: usize) -> Result<(), Truncated> {
@@ -87,6 +87,15 @@ impl<'a> Reader<'a> {
         } else {
             Ok(())
         }
+    }
+}
+
+/// `String::from_utf8_lossy(b)` as an owned string, with the validation fast path first
+/// (kernel names and comments are nearly always valid UTF-8).
+pub fn lossy(b: &[u8]) -> String {
+    match std::str::from_utf8(b) {
+        Ok(s) => s.to_owned(),
+        Err(_) => String::from_utf8_lossy(b).into_owned(),
     }
 }
 

@@ -72,6 +72,23 @@ impl ExtCache {
         blob: &[u8],
         decode: impl FnOnce() -> Decoded,
     ) -> Decoded {
+        match self.lookup(kind, family, name, rev, blob, decode) {
+            Got::Cached(d) => d.clone(),
+            Got::Fresh(d) => d,
+        }
+    }
+
+    /// Like [`ExtCache::get`], but lends a cached entry instead of cloning it (callers
+    /// copy it into buffers they reuse).
+    pub fn lookup(
+        &mut self,
+        kind: ExtKind,
+        family: Family,
+        name: &str,
+        rev: u8,
+        blob: &[u8],
+        decode: impl FnOnce() -> Decoded,
+    ) -> Got<'_> {
         let i = match self
             .stats
             .iter()
@@ -91,7 +108,7 @@ impl ExtCache {
         };
         let st = &mut self.stats[i];
         if st.off {
-            return decode();
+            return Got::Fresh(decode());
         }
         st.lookups += 1;
         if st.lookups == TRIAL && st.hits < TRIAL / 2 {
@@ -110,15 +127,46 @@ impl ExtCache {
         self.key.extend_from_slice(name.as_bytes());
         self.key.push(0);
         self.key.extend_from_slice(blob);
-        if let Some(d) = self.map.get(self.key.as_slice()) {
+        if self.map.contains_key(self.key.as_slice()) {
             st.hits += 1;
-            return d.clone();
+            return match self.map.get(self.key.as_slice()) {
+                Some(d) => Got::Cached(d),
+                None => Got::Fresh(decode()),
+            };
         }
         let d = decode();
         if self.map.len() < MAX_ENTRIES {
-            self.map.insert(self.key.as_slice().into(), d.clone());
+            let key: Box<[u8]> = self.key.as_slice().into();
+            let entry = self.map.entry(key).or_insert(d);
+            return Got::Cached(entry);
         }
-        d
+        Got::Fresh(d)
+    }
+}
+
+/// An entry of the cache, or a blob decoded now and not kept.
+#[derive(Debug)]
+pub enum Got<'a> {
+    Cached(&'a Decoded),
+    Fresh(Decoded),
+}
+
+impl Got<'_> {
+    /// Stores the name and body into `name`/`body`, reusing their allocations.
+    pub fn store(self, name: &mut String, body: &mut ExtBody) {
+        match self {
+            Got::Cached((n, b)) => {
+                name.clone_from(n);
+                match (body, b) {
+                    (ExtBody::Decoded(dst), ExtBody::Decoded(src)) => dst.clone_from(src),
+                    (dst, src) => *dst = src.clone(),
+                }
+            }
+            Got::Fresh((n, b)) => {
+                *name = n;
+                *body = b;
+            }
+        }
     }
 }
 

@@ -25,10 +25,18 @@ impl Comment {
 }
 
 fn decode(_ctx: &DecodeCtx, blob: &[u8]) -> Result<Vec<String>, ExtError> {
-    let text = Reader::new(blob)
-        .cstr(XT_MAX_COMMENT_LEN)
+    // Same bounds and text as `Reader::cstr`, without copying the text twice (comments
+    // are unique per rule: this runs for most of them).
+    let field = Reader::new(blob)
+        .bytes(XT_MAX_COMMENT_LEN)
         .map_err(truncated(NAME))?;
-    Ok(Comment(text).words())
+    let end = field.iter().position(|&b| b == 0).unwrap_or(field.len());
+    let field = &field[..end];
+    let text = match std::str::from_utf8(field) {
+        Ok(s) => std::borrow::Cow::Borrowed(s),
+        Err(_) => String::from_utf8_lossy(field),
+    };
+    Ok(vec!["--comment".into(), save_string(&text)])
 }
 
 fn parse(_family: Family, words: &[String]) -> Result<Vec<String>, ExtError> {

@@ -219,14 +219,16 @@ pub fn save_string(s: &str) -> String {
     out.push('"');
     // Runs without a character to escape are copied whole (all three are ASCII, so the
     // split points are character boundaries).
-    let mut rest = s;
-    while let Some(i) = rest.find(['"', '\\', '\'']) {
-        out.push_str(&rest[..i]);
-        out.push('\\');
-        out.push_str(&rest[i..i + 1]);
-        rest = &rest[i + 1..];
+    let mut start = 0;
+    for (i, &b) in s.as_bytes().iter().enumerate() {
+        if matches!(b, b'"' | b'\\' | b'\'') {
+            out.push_str(&s[start..i]);
+            out.push('\\');
+            out.push(char::from(b));
+            start = i + 1;
+        }
     }
-    out.push_str(rest);
+    out.push_str(&s[start..]);
     out.push('"');
     out
 }

@@ -198,19 +198,18 @@ pub(crate) fn push_ipv4(out: &mut String, a: Ipv4Addr) {
 
 /// Decimal digits of `v`.
 pub(crate) fn push_u32(out: &mut String, mut v: u32) {
+    // Filled from the end, then copied in one go.
     let mut digits = [0u8; 10];
-    let mut n = 0;
+    let mut i = digits.len();
     loop {
-        digits[n] = b'0' + (v % 10) as u8;
-        n += 1;
+        i -= 1;
+        digits[i] = b'0' + (v % 10) as u8;
         v /= 10;
-        if v == 0 {
+        if v == 0 || i == 0 {
             break;
         }
     }
-    for &d in digits[..n].iter().rev() {
-        out.push(char::from(d));
-    }
+    out.extend(digits[i..].iter().map(|&d| char::from(d)));
 }
 
 /// `1.2.3.4/32`, `10.0.0.0/8`, `1.2.3.4/255.0.255.0`, `fe80::/64`.

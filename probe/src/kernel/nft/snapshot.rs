@@ -276,25 +276,23 @@ fn attempt(
             }
             let workers = dump_threads(work.len());
             if workers == 1 {
-                let st = dump_chains(sock, work, visit, cons.res_id)?;
+                let st = dump_chains(sock, work.into_iter(), visit, cons.res_id)?;
                 interrupted |= st.0;
                 cons.stale |= st.1;
             } else {
-                // Round-robin keeps the shares even; each worker has its own socket (the
-                // kernel does the dump work in the receiving thread, so the cores split it).
-                let mut shares: Vec<Vec<(NftFamily, &str, &mut NftChain)>> =
-                    (0..workers).map(|_| Vec::new()).collect();
-                for (i, w) in work.into_iter().enumerate() {
-                    shares[i % workers].push(w);
-                }
+                // Each worker takes the next chain when it is done with its last (chains
+                // differ in size: a fixed split leaves one worker with the big ones); each
+                // has its own socket (the kernel does the dump work in the receiving
+                // thread, so the cores split it).
+                let queue = WorkQueue::new(work);
                 let res_id = cons.res_id;
                 let results: Vec<Result<(bool, bool), NfnlError>> = std::thread::scope(|s| {
-                    let handles: Vec<_> = shares
-                        .into_iter()
-                        .map(|share| {
+                    let handles: Vec<_> = (0..workers)
+                        .map(|_| {
+                            let queue = &queue;
                             s.spawn(move || {
                                 let mut sock = NfnlSocket::open_with(buf_hint)?;
-                                dump_chains(&mut sock, share, visit, res_id)
+                                dump_chains(&mut sock, queue.iter(), visit, res_id)
                             })
                         })
                         .collect();
@@ -370,15 +368,45 @@ fn attempt(
     }))
 }
 
+/// Items handed out one at a time to whichever worker asks first.
+struct WorkQueue<T> {
+    items: Vec<std::sync::Mutex<Option<T>>>,
+    next: std::sync::atomic::AtomicUsize,
+}
+
+impl<T> WorkQueue<T> {
+    fn new(items: Vec<T>) -> Self {
+        Self {
+            items: items
+                .into_iter()
+                .map(|i| std::sync::Mutex::new(Some(i)))
+                .collect(),
+            next: std::sync::atomic::AtomicUsize::new(0),
+        }
+    }
+
+    /// The items not taken yet, each to exactly one caller.
+    fn iter(&self) -> impl Iterator<Item = T> + '_ {
+        std::iter::from_fn(move || {
+            let i = self.next.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+            self.items
+                .get(i)?
+                .lock()
+                .unwrap_or_else(|e| e.into_inner())
+                .take()
+        })
+    }
+}
+
 /// Below this many chains one socket is enough.
 const PARALLEL_MIN_CHAINS: usize = 64;
 const MAX_WORKERS: usize = 4;
 
 /// Dumps the rules of each chain (one GETRULE per chain) and visits it. Returns whether a
 /// dump was interrupted and whether a message carried another generation than `res_id`.
-fn dump_chains(
+fn dump_chains<'w>(
     sock: &mut NfnlSocket,
-    work: Vec<(NftFamily, &str, &mut NftChain)>,
+    work: impl Iterator<Item = (NftFamily, &'w str, &'w mut NftChain)>,
     visit: Visit<'_>,
     res_id: u16,
 ) -> Result<(bool, bool), NfnlError> {
@@ -448,7 +476,7 @@ pub fn dump_threads(chains: usize) -> usize {
 
 /// Dumps the rules of `family` and only counts the messages: one GETRULE per family, or one
 /// per chain (the chain list is dumped first, untimed work included). With `parallel`, the
-/// per-chain dumps are shared round-robin by as many threads, one socket each, as a real
+/// per-chain dumps are handed out one by one to as many threads, one socket each, as a real
 /// read uses ([`dump_threads`]): the same trick, so the floor stays fair.
 pub fn bare_rule_dump(
     family: NftFamily,
@@ -473,7 +501,7 @@ pub fn bare_rule_dump(
         } else {
             1
         };
-        let bare = |sock: &mut NfnlSocket, share: &[&(String, String)]| {
+        let bare = |sock: &mut NfnlSocket, share: &mut dyn Iterator<Item = &(String, String)>| {
             let mut n = 0;
             let mut req = Request::default();
             for (t, c) in share {
@@ -487,21 +515,18 @@ pub fn bare_rule_dump(
             Ok::<usize, NfnlError>(n)
         };
         if threads == 1 {
-            let all: Vec<_> = names.iter().collect();
-            messages += bare(&mut sock, &all)?;
+            messages += bare(&mut sock, &mut names.iter())?;
         } else {
-            let mut shares: Vec<Vec<&(String, String)>> = vec![Vec::new(); threads];
-            for (i, n) in names.iter().enumerate() {
-                shares[i % threads].push(n);
-            }
+            // Shared the way a real read shares them ([`WorkQueue`]).
+            let queue = WorkQueue::new(names.iter().collect());
             let bare = &bare;
             let counts: Vec<Result<usize, NfnlError>> = std::thread::scope(|s| {
-                let handles: Vec<_> = shares
-                    .iter()
-                    .map(|share| {
+                let handles: Vec<_> = (0..threads)
+                    .map(|_| {
+                        let queue = &queue;
                         s.spawn(move || {
                             let mut sock = NfnlSocket::open()?;
-                            bare(&mut sock, share)
+                            bare(&mut sock, &mut queue.iter())
                         })
                     })
                     .collect();

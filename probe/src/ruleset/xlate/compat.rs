@@ -3,7 +3,7 @@
 //! understands stays `ExtBody::Raw`: the rule is then reported undecodable, never dropped.
 
 use super::rule::Xlate;
-use crate::ext::cache::Decoded;
+use crate::ext::cache::{ExtCache, Got};
 use crate::ext::{self, DecodeCtx, ExtKind};
 use crate::kernel::nft::expr::xt::XtRef;
 use crate::ruleset::{ExtBody, Family, Match, Target};
@@ -31,8 +31,9 @@ fn save_name(kind: ExtKind, family: Family, name: &str, rev: u8, blob: &[u8]) ->
     ext::save_name(kind, name, &ctx, blob)
 }
 
-/// The printed name and body of a blob, through the read's cache when there is one.
-fn decoded(x: &mut Xlate, kind: ExtKind, name: &str, rev: u8, blob: &[u8]) -> Decoded {
+/// The printed name and body of a blob, through the read's cache when there is one,
+/// in a match of the rules before (its allocations reused) or a new one.
+fn decoded(x: &mut Xlate, kind: ExtKind, name: &str, rev: u8, blob: &[u8]) -> Match {
     let family = x.family;
     let decode = || {
         (
@@ -40,10 +41,26 @@ fn decoded(x: &mut Xlate, kind: ExtKind, name: &str, rev: u8, blob: &[u8]) -> De
             body(kind, family, name, rev, blob),
         )
     };
-    match x.ext.as_deref_mut() {
-        Some(cache) => cache.get(kind, family, name, rev, blob, decode),
-        None => decode(),
-    }
+    fill(x, rev, |cache| match cache {
+        Some(cache) => cache.lookup(kind, family, name, rev, blob, decode),
+        None => Got::Fresh(decode()),
+    })
+}
+
+/// A match with `rev` and what `get` finds, in a spare match when there is one.
+fn fill<'c>(
+    x: &'c mut Xlate,
+    rev: u8,
+    get: impl FnOnce(Option<&'c mut ExtCache>) -> Got<'c>,
+) -> Match {
+    let mut m = x.spare.pop().unwrap_or_else(|| Match {
+        name: String::new(),
+        revision: rev,
+        body: ExtBody::Decoded(Vec::new()),
+    });
+    m.revision = rev;
+    get(x.ext.as_deref_mut()).store(&mut m.name, &mut m.body);
+    m
 }
 
 /// Extension names are ASCII (the kernel looks them up by name); anything else is shown lossily.
@@ -56,20 +73,20 @@ fn ext_name(name: &[u8]) -> std::borrow::Cow<'_, str> {
 
 pub(super) fn add_match(x: &mut Xlate, m: &XtRef<'_>) {
     let rev = u8::try_from(m.rev).unwrap_or(u8::MAX);
-    let (name, body) = decoded(x, ExtKind::Match, &ext_name(m.name), rev, m.info);
-    x.rule.matches.push(Match {
-        name,
-        revision: rev,
-        body,
-    });
+    let m = decoded(x, ExtKind::Match, &ext_name(m.name), rev, m.info);
+    x.rule.matches.push(m);
 }
 
 pub(super) fn target(x: &mut Xlate, t: &XtRef<'_>) -> Target {
     let rev = u8::try_from(t.rev).unwrap_or(u8::MAX);
-    let (name, body) = decoded(x, ExtKind::Target, &ext_name(t.name), rev, t.info);
+    let Match {
+        name,
+        revision,
+        body,
+    } = decoded(x, ExtKind::Target, &ext_name(t.name), rev, t.info);
     Target::Ext {
         name,
-        revision: rev,
+        revision,
         body,
     }
 }
@@ -84,13 +101,8 @@ pub(super) fn native_match(x: &mut Xlate, name: &str, rev: u8, blob: &[u8]) -> M
             body(ExtKind::Match, family, name, rev, blob),
         )
     };
-    let (name, body) = match x.ext.as_deref_mut() {
-        Some(cache) => cache.get(ExtKind::Match, family, name, rev, blob, decode),
-        None => decode(),
-    };
-    Match {
-        name,
-        revision: rev,
-        body,
-    }
+    fill(x, rev, |cache| match cache {
+        Some(cache) => cache.lookup(ExtKind::Match, family, name, rev, blob, decode),
+        None => Got::Fresh(decode()),
+    })
 }

@@ -17,7 +17,7 @@ mod rule;
 mod tables;
 
 pub use crate::ext::cache::ExtCache;
-pub use rule::{xlate_rule, xlate_rule_msg};
+pub use rule::{Scratch, xlate_rule, xlate_rule_msg, xlate_rule_msg_into};
 pub use tables::{
     IPTABLES_TABLES, SaveText, iptables_ruleset, is_iptables_nft_table, read_iptables_ruleset,
     read_iptables_save, read_iptables_save_text,

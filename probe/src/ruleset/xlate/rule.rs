@@ -7,7 +7,7 @@ use crate::kernel::nft::data::DataRef;
 use crate::kernel::nft::data::VALUE_MAXLEN;
 use crate::kernel::nft::expr::{ExprRef, bitwise, meta, payload};
 use crate::kernel::nft::{Expr, NftRule, RuleRef};
-use crate::ruleset::{Counters, Family, Rule, Target, Undecoded, Verdict};
+use crate::ruleset::{Counters, Family, Match, Rule, Target, Undecoded, Verdict};
 
 /// What a register holds: the source of the last load into it, and a mask applied since.
 #[derive(Debug, Clone, Copy)]
@@ -55,9 +55,39 @@ pub(super) struct Xlate<'c> {
     pub family: Family,
     /// Decoded extension blobs of this read (None: decode every blob).
     pub ext: Option<&'c mut ExtCache>,
-    pub rule: Rule,
+    pub rule: &'c mut Rule,
     regs: [Option<Reg>; NREGS],
     pub ports: Option<ports::PortState>,
+    /// Matches of earlier rules, kept for their allocations (see [`Scratch`]).
+    pub spare: &'c mut Vec<Match>,
+}
+
+/// What translating rule after rule reuses: the last rule and the matches of the rules
+/// before it (their strings are overwritten in place instead of allocated and freed for
+/// every rule).
+#[derive(Debug, Default)]
+pub struct Scratch {
+    rule: Rule,
+    spare: Vec<Match>,
+}
+
+impl Scratch {
+    /// Empties the rule in place, keeping its matches' allocations for the next one.
+    fn recycle(&mut self) {
+        let rule = &mut self.rule;
+        self.spare.append(&mut rule.matches);
+        if let Target::Ext { name, body, .. } = std::mem::take(&mut rule.target) {
+            self.spare.push(Match {
+                name,
+                revision: 0,
+                body,
+            });
+        }
+        rule.ip = Default::default();
+        rule.counters = None;
+        rule.handle = None;
+        rule.undecoded.clear();
+    }
 }
 
 /// Translates one rule. Never fails: what does not map goes to `Rule::undecoded`.
@@ -74,27 +104,51 @@ pub fn xlate_rule(r: &NftRule, family: Family) -> Rule {
         });
         return rule;
     }
-    xlate_exprs(r.handle, r.exprs.iter().map(ExprRef::of), family, None)
+    let mut s = Scratch::default();
+    xlate_exprs(
+        r.handle,
+        r.exprs.iter().map(ExprRef::of),
+        family,
+        None,
+        &mut s,
+    );
+    s.rule
 }
 
 /// Translates one rule message read in place (same result as decoding it into an
 /// [`NftRule`] first and calling [`xlate_rule`]), with the read's extension cache if any.
 pub fn xlate_rule_msg(msg: &[u8], family: Family, ext: Option<&mut ExtCache>) -> Rule {
+    let mut s = Scratch::default();
+    xlate_rule_msg_into(msg, family, ext, &mut s);
+    s.rule
+}
+
+/// [`xlate_rule_msg`] reusing the allocations of the rules translated before with the
+/// same `scratch`; the rule stays in `scratch` until the next call.
+pub fn xlate_rule_msg_into<'s>(
+    msg: &[u8],
+    family: Family,
+    ext: Option<&mut ExtCache>,
+    scratch: &'s mut Scratch,
+) -> &'s Rule {
     match RuleRef::decode(msg) {
-        Some(r) => xlate_exprs(r.handle, r.exprs(), family, ext),
-        None => match NftRule::decode(msg) {
-            Ok(r) => xlate_rule(&r.rule, family),
-            Err(e) => {
-                let mut rule = Rule::default();
-                rule.undecoded.push(Undecoded {
-                    what: "rule".into(),
-                    reason: e.to_string(),
-                    raw: msg.to_vec(),
-                });
-                rule
+        Some(r) => xlate_exprs(r.handle, r.exprs(), family, ext, scratch),
+        None => {
+            scratch.rule = match NftRule::decode(msg) {
+                Ok(r) => xlate_rule(&r.rule, family),
+                Err(e) => {
+                    let mut rule = Rule::default();
+                    rule.undecoded.push(Undecoded {
+                        what: "rule".into(),
+                        reason: e.to_string(),
+                        raw: msg.to_vec(),
+                    });
+                    rule
+                }
             }
-        },
+        }
     }
+    &scratch.rule
 }
 
 fn xlate_exprs<'a>(
@@ -102,18 +156,19 @@ fn xlate_exprs<'a>(
     exprs: impl Iterator<Item = ExprRef<'a>>,
     family: Family,
     ext: Option<&mut ExtCache>,
-) -> Rule {
+    scratch: &mut Scratch,
+) {
+    scratch.recycle();
+    scratch.rule.handle = Some(handle);
+    // Rules rarely have more than four matches: one allocation.
+    scratch.rule.matches.reserve(4);
     let mut x = Xlate {
         family,
         ext,
-        rule: Rule {
-            handle: Some(handle),
-            // Rules rarely have more than four matches: one allocation.
-            matches: Vec::with_capacity(4),
-            ..Rule::default()
-        },
+        rule: &mut scratch.rule,
         regs: [None; NREGS],
         ports: None,
+        spare: &mut scratch.spare,
     };
     let mut exprs = exprs.peekable();
     while let Some(e) = exprs.next() {
@@ -126,7 +181,6 @@ fn xlate_exprs<'a>(
         x.expr(&e);
     }
     ports::finish(&mut x);
-    x.rule
 }
 
 impl Xlate<'_> {

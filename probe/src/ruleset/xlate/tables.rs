@@ -5,7 +5,7 @@ use std::collections::HashMap;
 use std::sync::{Arc, Mutex, OnceLock};
 
 use super::chains::chains_in_save_order;
-use super::rule::{xlate_rule, xlate_rule_msg};
+use super::rule::{Scratch, xlate_rule, xlate_rule_msg_into};
 use crate::ext::cache::ExtCache;
 use crate::kernel::netns::NetnsSpec;
 use crate::kernel::nft::{self, NftError, NftFamily, NftRuleset, NftTable, ReadOptions};
@@ -122,7 +122,7 @@ struct ChainText {
 
 /// The iptables-save text of `family`, read, translated and rendered chain by chain on the
 /// dump threads while the snapshot is taken, each rule straight from its netlink message
-/// ([`xlate_rule_msg`]): only the text is kept, so memory stays near the size of the output.
+/// ([`xlate_rule_msg_into`]): only the text is kept, so memory stays near the size of the output.
 /// Same text as rendering `iptables_ruleset(&read_ruleset(..)?, family)`.
 pub fn read_iptables_save_text(
     ns: Option<&NetnsSpec>,
@@ -133,8 +133,8 @@ pub fn read_iptables_save_text(
     // `-m set` blobs name sets by index: ask ipset in the namespace (opened by the first
     // dump thread, which runs there; the socket is shared by all of them).
     let ipset: OnceLock<Option<Arc<IpsetNames>>> = OnceLock::new();
-    // One extension cache per dump thread at a time, for this read only.
-    let caches: Mutex<Vec<ExtCache>> = Mutex::default();
+    // One extension cache and scratch rule per dump thread at a time, for this read only.
+    let caches: Mutex<Vec<(ExtCache, Scratch)>> = Mutex::default();
     let rs = nft::read_ruleset_raw(ns, &read_opts(family), &|_, table, chain, rules| {
         if !IPTABLES_TABLES.contains(&table) {
             return;
@@ -143,7 +143,7 @@ pub fn read_iptables_save_text(
             .get_or_init(|| IpsetNames::open().ok().map(Arc::new))
             .clone();
         let resolve = move |i: u16| names.as_ref().and_then(|s| s.name(i));
-        let mut cache = lock(&caches).pop().unwrap_or_default();
+        let (mut cache, mut scratch) = lock(&caches).pop().unwrap_or_default();
         let out = crate::ext::set::with_names(resolve, || {
             let mut out = ChainText {
                 // The text is about a fifth of the messages (4 bytes of packing per rule aside).
@@ -151,13 +151,13 @@ pub fn read_iptables_save_text(
                 undecoded: 0,
             };
             for msg in rules {
-                let r = xlate_rule_msg(msg, family, Some(&mut cache));
+                let r = xlate_rule_msg_into(msg, family, Some(&mut cache), &mut scratch);
                 out.undecoded += usize::from(!r.is_decoded());
-                render::rule_line(&mut out.text, &chain.name, &r, counters);
+                render::rule_line(&mut out.text, &chain.name, r, counters);
             }
             out
         });
-        lock(&caches).push(cache);
+        lock(&caches).push((cache, scratch));
         lock(&done).insert((table.to_owned(), chain.name.clone()), out);
     })?;
     let mut done = done.into_inner().unwrap_or_else(|e| e.into_inner());
