@@ -870,30 +870,42 @@ impl Nft {
             for ep in child.link_ports() {
                 let (proto, port) = (ep.proto.as_str(), ep.port);
                 let spec = format!("{port}/{proto}");
-                self.insert_before(
-                    Family::Ipv4,
-                    &fin,
-                    &["comment \"ICC\""],
-                    format!("ip saddr {pip} ip daddr {cip} {proto} dport {port} counter accept"),
-                    Own { net: Some(n) },
-                    format!("link {} -> {} {spec}", parent.name, child.name),
-                    format!(
-                        "{} cannot reach linked container {} on {spec} (icc=false on {br})",
-                        parent.name, child.name
+                for (rule, what, effect) in [
+                    (
+                        format!(
+                            "ip saddr {pip} ip daddr {cip} {proto} dport {port} counter accept"
+                        ),
+                        format!("link {} -> {} {spec}", parent.name, child.name),
+                        format!(
+                            "{} cannot reach linked container {} on {spec} (icc=false on {br})",
+                            parent.name, child.name
+                        ),
                     ),
-                );
-                self.insert_before(
+                    (
+                        format!(
+                            "ip saddr {cip} {proto} sport {port} ip daddr {pip} counter accept"
+                        ),
+                        format!(
+                            "link {} -> {} {spec}: from the linked port",
+                            parent.name, child.name
+                        ),
+                        format!(
+                            "{} can no longer open connections from {spec} to {} (icc=false on {br}); \
+                             replies still pass",
+                            child.name, parent.name
+                        ),
+                    ),
+                ] {
+                    self.insert_before(
                         Family::Ipv4,
                         &fin,
                         &["comment \"ICC\""],
-                        format!("ip saddr {cip} {proto} sport {port} ip daddr {pip} counter accept"),
+                        rule,
                         Own { net: Some(n) },
-                        format!("link {} -> {} {spec}: from the linked port", parent.name, child.name),
-                        format!(
-                            "{} can no longer open connections from {spec} to {} (icc=false on {br}); replies still pass",
-                            child.name, parent.name
-                        ),
+                        what,
+                        effect,
                     );
+                }
             }
         }
     }

@@ -286,27 +286,9 @@ fn attempt(
                 // thread, so the cores split it).
                 let queue = WorkQueue::new(work);
                 let res_id = cons.res_id;
-                let results: Vec<Result<(bool, bool), NfnlError>> = std::thread::scope(|s| {
-                    let handles: Vec<_> = (0..workers)
-                        .map(|_| {
-                            let queue = &queue;
-                            s.spawn(move || {
-                                let mut sock = NfnlSocket::open_with(buf_hint)?;
-                                dump_chains(&mut sock, queue.iter(), visit, res_id)
-                            })
-                        })
-                        .collect();
-                    handles
-                        .into_iter()
-                        .map(|h| {
-                            h.join().unwrap_or_else(|_| {
-                                Err(NfnlError::Malformed {
-                                    what: "GETRULE dump",
-                                    reason: "a dump worker thread panicked".into(),
-                                })
-                            })
-                        })
-                        .collect()
+                let results = queue.run(workers, "GETRULE dump", |queue| {
+                    let mut sock = NfnlSocket::open_with(buf_hint)?;
+                    dump_chains(&mut sock, queue.iter(), visit, res_id)
                 });
                 for r in results {
                     let (intr, stale) = r?;
@@ -394,6 +376,33 @@ impl<T> WorkQueue<T> {
                 .lock()
                 .unwrap_or_else(|e| e.into_inner())
                 .take()
+        })
+    }
+
+    /// Runs `work` on `workers` threads sharing this queue; a panicked worker is an error
+    /// (`what` names the dump), never a panic of the caller.
+    fn run<R: Send>(
+        &self,
+        workers: usize,
+        what: &'static str,
+        work: impl Fn(&Self) -> Result<R, NfnlError> + Sync,
+    ) -> Vec<Result<R, NfnlError>>
+    where
+        T: Send,
+    {
+        std::thread::scope(|s| {
+            let handles: Vec<_> = (0..workers).map(|_| s.spawn(|| work(self))).collect();
+            handles
+                .into_iter()
+                .map(|h| {
+                    h.join().unwrap_or_else(|_| {
+                        Err(NfnlError::Malformed {
+                            what,
+                            reason: "a dump worker thread panicked".into(),
+                        })
+                    })
+                })
+                .collect()
         })
     }
 }
@@ -520,27 +529,9 @@ pub fn bare_rule_dump(
             // Shared the way a real read shares them ([`WorkQueue`]).
             let queue = WorkQueue::new(names.iter().collect());
             let bare = &bare;
-            let counts: Vec<Result<usize, NfnlError>> = std::thread::scope(|s| {
-                let handles: Vec<_> = (0..threads)
-                    .map(|_| {
-                        let queue = &queue;
-                        s.spawn(move || {
-                            let mut sock = NfnlSocket::open()?;
-                            bare(&mut sock, &mut queue.iter())
-                        })
-                    })
-                    .collect();
-                handles
-                    .into_iter()
-                    .map(|h| {
-                        h.join().unwrap_or_else(|_| {
-                            Err(NfnlError::Malformed {
-                                what: "GETRULE dump",
-                                reason: "a dump thread panicked".into(),
-                            })
-                        })
-                    })
-                    .collect()
+            let counts = queue.run(threads, "GETRULE dump", |queue| {
+                let mut sock = NfnlSocket::open()?;
+                bare(&mut sock, &mut queue.iter())
             });
             for c in counts {
                 messages += c?;
