@@ -58,10 +58,14 @@ pub fn output(cmd: &mut Command) -> Option<String> {
         .then(|| String::from_utf8_lossy(&out.stdout).into_owned())
 }
 
-/// The workspace root (xtask's parent directory).
+/// The workspace root (xtask's parent directory). `cargo run` sets CARGO_MANIFEST_DIR at run
+/// time too: prefer it, so an xtask binary reused from another checkout (a shared target dir)
+/// still works on the checkout it was started from.
 pub fn workspace_root() -> PathBuf {
-    let here = Path::new(env!("CARGO_MANIFEST_DIR"));
-    here.parent().unwrap_or(here).to_path_buf()
+    let here = std::env::var_os("CARGO_MANIFEST_DIR")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| PathBuf::from(env!("CARGO_MANIFEST_DIR")));
+    here.parent().map(Path::to_path_buf).unwrap_or(here)
 }
 
 /// The cargo target directory: `$CARGO_TARGET_DIR` or `<workspace>/target`.
