@@ -88,6 +88,59 @@ pub struct Finding {
     pub detail: Option<String>,
 }
 
+impl Finding {
+    /// `ok` for the rule Docker should have (`table`/`chain`/`rule`), until the audit says
+    /// otherwise.
+    pub(crate) fn expected(
+        network: Option<String>,
+        bridge: Option<String>,
+        family: Family,
+        table: String,
+        chain: String,
+        rule: String,
+        what: String,
+    ) -> Self {
+        Finding {
+            status: Status::Ok,
+            network,
+            bridge,
+            family,
+            table,
+            chain,
+            rule,
+            what,
+            effect: None,
+            fix: None,
+            claims: Vec::new(),
+            lookalike: None,
+            detail: None,
+        }
+    }
+
+    /// A rule in Docker's chains that nothing Docker should have explains: `extra` with
+    /// `why` as its effect, or `undecodable` when nfprobe could not decode it.
+    pub(crate) fn unexplained(
+        family: Family,
+        table: String,
+        chain: String,
+        rule: String,
+        what: String,
+        decoded: bool,
+        why: &str,
+    ) -> Self {
+        let (status, effect) = if decoded {
+            (Status::Extra, why)
+        } else {
+            (Status::Undecodable, "nfprobe could not decode this rule")
+        };
+        Finding {
+            status,
+            effect: Some(effect.into()),
+            ..Finding::expected(None, None, family, table, chain, rule, what)
+        }
+    }
+}
+
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum Severity {
@@ -198,21 +251,15 @@ pub fn run(input: &Input<'_>) -> Audit {
             .push(c);
     }
     for (i, (x, parsed)) in e.rules.iter().zip(&canon).enumerate() {
-        let mut f = Finding {
-            status: Status::Ok,
-            network: x.network.clone(),
-            bridge: x.bridge.clone(),
-            family: x.family,
-            table: x.table.clone(),
-            chain: x.chain.clone(),
-            rule: x.spec(),
-            what: x.what.clone(),
-            effect: None,
-            fix: None,
-            claims: Vec::new(),
-            lookalike: None,
-            detail: None,
-        };
+        let mut f = Finding::expected(
+            x.network.clone(),
+            x.bridge.clone(),
+            x.family,
+            x.table.clone(),
+            x.chain.clone(),
+            x.spec(),
+            x.what.clone(),
+        );
         let rule = match parsed {
             Ok(r) => r,
             Err(err) => {
@@ -476,26 +523,15 @@ fn extras(
             if !looks {
                 continue;
             }
-            let undecodable = !r.is_decoded();
-            out.push(Finding {
-                status: if undecodable { Status::Undecodable } else { Status::Extra },
-                network: None,
-                bridge: None,
-                family: *family,
-                table: table.clone(),
-                chain: chain.clone(),
-                rule: text::spec(chain, r),
-                what: format!("rule {} of {table}/{chain}", p + 1),
-                effect: Some(if undecodable {
-                    "nfprobe could not decode this rule".into()
-                } else {
-                    "a Docker-looking rule no network, container or setting explains (left over from a removed network, container, link or swarm service, or added by hand)".into()
-                }),
-                fix: None,
-                claims: Vec::new(),
-                lookalike: None,
-                detail: None,
-            });
+            out.push(Finding::unexplained(
+                *family,
+                table.clone(),
+                chain.clone(),
+                text::spec(chain, r),
+                format!("rule {} of {table}/{chain}", p + 1),
+                r.is_decoded(),
+                "a Docker-looking rule no network, container or setting explains (left over from a removed network, container, link or swarm service, or added by hand)",
+            ));
         }
     }
     out

@@ -173,47 +173,27 @@ pub fn audit(e: &Expectation, view: Option<&NftView>) -> (Vec<Finding>, Vec<Host
 }
 
 fn finding(x: &NftExpected, rule: String) -> Finding {
-    Finding {
-        status: Status::Ok,
-        network: x.network.clone(),
-        bridge: x.bridge.clone(),
-        family: x.family,
-        table: TABLE.into(),
-        chain: x.chain.clone(),
+    Finding::expected(
+        x.network.clone(),
+        x.bridge.clone(),
+        x.family,
+        TABLE.into(),
+        x.chain.clone(),
         rule,
-        what: x.what.clone(),
-        effect: None,
-        fix: None,
-        claims: Vec::new(),
-        lookalike: None,
-        detail: None,
-    }
+        x.what.clone(),
+    )
 }
 
 fn extra(family: Family, chain: &str, rule: String, what: String, decoded: bool) -> Finding {
-    Finding {
-        status: if decoded {
-            Status::Extra
-        } else {
-            Status::Undecodable
-        },
-        network: None,
-        bridge: None,
+    Finding::unexplained(
         family,
-        table: TABLE.into(),
-        chain: chain.into(),
+        TABLE.into(),
+        chain.into(),
         rule,
         what,
-        effect: Some(if decoded {
-            "in Docker's table but nothing Docker 29 should have explains it (a removed network's leftover, a setting nfprobe does not model, or added by hand)".into()
-        } else {
-            "nfprobe could not decode this rule".into()
-        }),
-        fix: None,
-        claims: Vec::new(),
-        lookalike: None,
-        detail: None,
-    }
+        decoded,
+        "in Docker's table but nothing Docker 29 should have explains it (a removed network's leftover, a setting nfprobe does not model, or added by hand)",
+    )
 }
 
 fn audit_table(
