@@ -1,4 +1,5 @@
-//! `cargo xtask bench ruleset [--sizes 1000,10000,50000] [--runs N]`: reading the firewall.
+//! `cargo xtask bench ruleset [--sizes 1000,10000,50000] [--runs N] [--write-rules FILE]`:
+//! reading the firewall.
 //!
 //! For each size, a private network namespace gets a Kubernetes-like ruleset (filter + nat,
 //! comments, compat matches, one chain per 25 rules: 2,000 chains at 50k) loaded with
@@ -243,6 +244,7 @@ fn ms(d: Duration) -> String {
 fn run(args: &[String]) -> Result<()> {
     let mut sizes = vec![1_000usize, 10_000, 50_000];
     let mut runs = 5usize;
+    let mut write_rules: Option<String> = None;
     let mut it = args.iter();
     while let Some(a) = it.next() {
         match a.as_str() {
@@ -255,8 +257,19 @@ fn run(args: &[String]) -> Result<()> {
                     .collect::<Result<_>>()?;
             }
             "--runs" => runs = it.next().context("--runs N")?.parse()?,
-            other => bail!("unknown argument `{other}` (use --sizes 1000,10000 --runs 5)"),
+            // For profiling: write the generated iptables-restore input of the first size
+            // and stop (load it yourself into a namespace of your own).
+            "--write-rules" => write_rules = Some(it.next().context("--write-rules FILE")?.clone()),
+            other => bail!(
+                "unknown argument `{other}` (use --sizes 1000,10000 --runs 5 [--write-rules FILE])"
+            ),
         }
+    }
+    if let Some(file) = write_rules {
+        let n = *sizes.first().context("--sizes is empty")?;
+        std::fs::write(&file, generate(n)).with_context(|| format!("writing {file}"))?;
+        eprintln!("xtask: wrote {n} rules to {file}");
+        return Ok(());
     }
     let worker = worker()?;
     let w = worker.to_string_lossy().into_owned();
