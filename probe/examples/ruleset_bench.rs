@@ -7,7 +7,8 @@
 //!   text on stdout, like `iptables-nft-save`;
 //! - `ours-model`: the same through the canonical model (`read_iptables_ruleset` + render);
 //! - `ours-family`: through a full snapshot with one GETRULE dump for the whole family;
-//! - `ours-legacy`: legacy xtables through getsockopt + render, like `iptables-legacy-save`;
+//! - `ours-legacy`: legacy xtables through getsockopt, rendered straight from the blobs
+//!   and written as it goes, like `iptables-legacy-save`;
 //! - `bare-family` / `bare-chain`: receive the rule messages and drop them (the floor);
 //!   `bare-chain-par`: per chain, with as many dump threads as `ours` uses.
 //!
@@ -26,13 +27,16 @@ fn main() -> anyhow::Result<()> {
     let t0 = Instant::now();
     match mode {
         "ours-legacy" => {
-            let out = nfprobe::ruleset::read::save(
+            // What `nfprobe ruleset --backend legacy --format save` does.
+            let mut stdout = std::io::stdout();
+            nfprobe::ruleset::read::write_save(
                 None,
                 nfprobe::ruleset::Backend::Legacy,
                 Family::Ipv4,
                 false,
+                &mut stdout,
             )?;
-            out.write_to(&mut std::io::stdout().lock())?;
+            stdout.flush()?;
             if verbose {
                 eprintln!("legacy read+decode+render+write {:?}", t0.elapsed());
             }

@@ -65,16 +65,15 @@ pub fn run(global: &Global, args: Args) -> anyhow::Result<Outcome> {
         return nft_text(global, backend);
     }
     if format == Format::Save {
-        // Straight to text (nf_tables: translated on the dump threads as it is read).
-        let out = read::save(global.netns.as_ref(), backend, family, args.counters)
-            .with_context(|| format!("reading the {backend:?} {family:?} ruleset"))?;
-        {
-            use std::io::Write;
-            let mut stdout = std::io::stdout().lock();
-            out.write_to(&mut stdout)?;
-            stdout.flush()?;
-        }
-        return Ok(undecoded_outcome(out.undecoded));
+        // Straight to text (nf_tables: translated on the dump threads as it is read;
+        // legacy: rendered from the kernel's blobs and written as it goes).
+        use std::io::Write;
+        let mut stdout = std::io::stdout();
+        let undecoded =
+            read::write_save(global.netns.as_ref(), backend, family, args.counters, &mut stdout)
+                .with_context(|| format!("reading the {backend:?} {family:?} ruleset"))?;
+        stdout.flush()?;
+        return Ok(undecoded_outcome(undecoded));
     }
     let rs = read::read(global.netns.as_ref(), backend, family)
         .with_context(|| format!("reading the {backend:?} {family:?} ruleset"))?;

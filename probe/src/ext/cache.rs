@@ -40,9 +40,11 @@ impl Hasher for KeyHasher {
     }
 }
 
-#[derive(Debug, Default)]
-pub struct ExtCache {
-    map: HashMap<Box<[u8]>, Decoded, BuildHasherDefault<KeyHasher>>,
+/// `V`: what is kept per blob (by default the decoded name and words; the legacy save
+/// path keeps the rendered text instead).
+#[derive(Debug)]
+pub struct ExtCache<V = Decoded> {
+    map: HashMap<Box<[u8]>, V, BuildHasherDefault<KeyHasher>>,
     key: Vec<u8>,
     /// Per extension: lookups, hits, and whether caching it was given up.
     stats: Vec<Stats>,
@@ -57,11 +59,17 @@ struct Stats {
     off: bool,
 }
 
-impl ExtCache {
-    pub fn new() -> Self {
-        Self::default()
+impl<V> Default for ExtCache<V> {
+    fn default() -> Self {
+        Self {
+            map: HashMap::default(),
+            key: Vec::new(),
+            stats: Vec::new(),
+        }
     }
+}
 
+impl<V: Clone> ExtCache<V> {
     /// The decoded blob, from the cache or from `decode` (then remembered if it pays).
     pub fn get(
         &mut self,
@@ -70,12 +78,18 @@ impl ExtCache {
         name: &str,
         rev: u8,
         blob: &[u8],
-        decode: impl FnOnce() -> Decoded,
-    ) -> Decoded {
+        decode: impl FnOnce() -> V,
+    ) -> V {
         match self.lookup(kind, family, name, rev, blob, decode) {
             Got::Cached(d) => d.clone(),
             Got::Fresh(d) => d,
         }
+    }
+}
+
+impl<V> ExtCache<V> {
+    pub fn new() -> Self {
+        Self::default()
     }
 
     /// Like [`ExtCache::get`], but lends a cached entry instead of cloning it (callers
@@ -87,8 +101,8 @@ impl ExtCache {
         name: &str,
         rev: u8,
         blob: &[u8],
-        decode: impl FnOnce() -> Decoded,
-    ) -> Got<'_> {
+        decode: impl FnOnce() -> V,
+    ) -> Got<'_, V> {
         let i = match self
             .stats
             .iter()
@@ -146,12 +160,12 @@ impl ExtCache {
 
 /// An entry of the cache, or a blob decoded now and not kept.
 #[derive(Debug)]
-pub enum Got<'a> {
-    Cached(&'a Decoded),
-    Fresh(Decoded),
+pub enum Got<'a, V = Decoded> {
+    Cached(&'a V),
+    Fresh(V),
 }
 
-impl Got<'_> {
+impl Got<'_, Decoded> {
     /// Stores the name and body into `name`/`body`, reusing their allocations.
     pub fn store(self, name: &mut String, body: &mut ExtBody) {
         match self {

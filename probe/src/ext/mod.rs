@@ -160,12 +160,16 @@ static ALIASES: &[(ExtKind, &str, AliasFn)] = &[
 
 /// The name iptables-save prints after `-m`/`-j` for a kernel blob of extension `name`.
 pub fn save_name(kind: ExtKind, name: &str, ctx: &DecodeCtx, blob: &[u8]) -> String {
+    save_name_ref(kind, name, ctx, blob).to_owned()
+}
+
+/// [`save_name`] without the copy.
+pub fn save_name_ref<'a>(kind: ExtKind, name: &'a str, ctx: &DecodeCtx, blob: &[u8]) -> &'a str {
     ALIASES
         .iter()
         .find(|(k, n, _)| *k == kind && *n == name)
         .and_then(|(_, _, f)| f(ctx, blob))
         .unwrap_or(name)
-        .to_owned()
 }
 
 fn find(kind: ExtKind, name: &str, family: Family) -> Option<&'static ExtDef> {

@@ -4,7 +4,7 @@
 use thiserror::Error;
 
 use super::xlate::SaveText;
-use super::{Backend, Family, Ruleset, render};
+use super::{Backend, Family, Ruleset};
 use crate::kernel::netns::NetnsSpec;
 use crate::kernel::{nft, xt};
 
@@ -14,6 +14,8 @@ pub enum ReadError {
     Legacy(#[from] xt::XtError),
     #[error("nf_tables: {0}")]
     Nft(#[from] nft::NftError),
+    #[error("writing the ruleset text: {0}")]
+    Write(#[source] std::io::Error),
 }
 
 /// Read the ruleset of `backend`/`family` inside `ns` (None: the current namespace).
@@ -63,20 +65,47 @@ pub fn save(
     match backend {
         Backend::Nft => Ok(super::xlate::read_iptables_save_text(ns, family, counters)?),
         Backend::Legacy => {
-            // Rendered table by table: one decoded table in memory at a time.
-            let mut out = SaveText::default();
-            xt::visit_tables(ns, family, &mut |t| {
-                out.undecoded += t
-                    .chains
-                    .iter()
-                    .flat_map(|c| &c.rules)
-                    .filter(|r| !r.is_decoded())
-                    .count();
-                let mut text = String::new();
-                render::table(&mut text, &t, counters);
-                out.pieces.push(text);
+            // Straight from the kernel's blobs to text, in pieces of a few dozen KiB.
+            let mut pieces = Vec::new();
+            let undecoded = xt::save_text(ns, family, counters, &mut |s: &mut String| {
+                let next = String::with_capacity(xt::SAVE_CHUNK + 4096);
+                pieces.push(std::mem::replace(s, next));
             })?;
-            Ok(out)
+            Ok(SaveText { pieces, undecoded })
+        }
+    }
+}
+
+/// [`save`] written to `w` as it is rendered (legacy: piece by piece while the tables are
+/// read, so the whole text is never held). Returns how many rules could not be fully
+/// decoded.
+pub fn write_save(
+    ns: Option<&NetnsSpec>,
+    backend: Backend,
+    family: Family,
+    counters: bool,
+    w: &mut (dyn std::io::Write + Send),
+) -> Result<usize, ReadError> {
+    match backend {
+        Backend::Nft => {
+            let out = save(ns, backend, family, counters)?;
+            out.write_to(&mut &mut *w).map_err(ReadError::Write)?;
+            Ok(out.undecoded)
+        }
+        Backend::Legacy => {
+            let mut failed = None;
+            let undecoded = xt::save_text(ns, family, counters, &mut |s: &mut String| {
+                if failed.is_none()
+                    && let Err(e) = w.write_all(s.as_bytes())
+                {
+                    failed = Some(e);
+                }
+                s.clear();
+            })?;
+            match failed {
+                Some(e) => Err(ReadError::Write(e)),
+                None => Ok(undecoded),
+            }
         }
     }
 }

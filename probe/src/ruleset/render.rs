@@ -45,7 +45,7 @@ pub fn table(out: &mut String, t: &Table, counters: bool) {
     out.push_str("COMMIT\n");
 }
 
-fn chain_line(out: &mut String, c: &Chain) {
+pub(crate) fn chain_line(out: &mut String, c: &Chain) {
     if c.builtin {
         let policy = match c.policy {
             Some(Policy::Drop) => "DROP",
@@ -120,7 +120,7 @@ pub fn verdict_name(v: Verdict) -> &'static str {
     }
 }
 
-fn body(out: &mut String, b: &ExtBody) {
+pub(crate) fn body(out: &mut String, b: &ExtBody) {
     match b {
         ExtBody::Decoded(words) => {
             for w in words {
@@ -138,7 +138,7 @@ fn body(out: &mut String, b: &ExtBody) {
     }
 }
 
-fn header(out: &mut String, ip: &IpHeader) {
+pub(crate) fn header(out: &mut String, ip: &IpHeader) {
     if let Some(a) = &ip.src {
         addr(out, 's', a);
     }

@@ -2,6 +2,7 @@
 //! `xt_entry_match` / `xt_entry_target` blobs that follow it. Bounds-checked; anything that
 //! does not fit is an error the caller turns into `Undecoded`.
 
+use std::borrow::Cow;
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
 
 use crate::bytes::{Reader, Truncated};
@@ -44,9 +45,26 @@ pub struct EntryHead {
 /// A match or target blob: name, revision, payload (`data[]`, padding included).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct ExtBlob<'a> {
-    pub name: String,
+    /// Borrowed from the blob (copied only when it is not UTF-8).
+    pub name: Cow<'a, str>,
     pub revision: u8,
     pub data: &'a [u8],
+}
+
+/// `target_offset` and `next_offset` of the entry at the start of `buf`, without decoding
+/// the rest of its fixed part (same errors as [`head`]).
+pub fn offsets(family: Family, buf: &[u8]) -> Result<(usize, usize), Truncated> {
+    // Where the two u16 sit in `struct ipt_entry` / `struct ip6t_entry`.
+    let at = match family {
+        Family::Ipv4 => 88,
+        Family::Ipv6 => 140,
+    };
+    if buf.len() < entry_size(family) {
+        return head(family, buf).map(|h| (h.target_offset, h.next_offset));
+    }
+    let mut r = Reader::new(buf);
+    r.skip(at)?;
+    Ok((r.u16()? as usize, r.u16()? as usize))
 }
 
 /// Decode the fixed part at the start of `buf` (which holds at least the whole entry).
@@ -151,7 +169,10 @@ fn iface(name: &[u8; IFNAMSIZ], mask: &[u8; IFNAMSIZ], invert: bool) -> Option<I
 pub fn ext(buf: &[u8]) -> Result<(ExtBlob<'_>, usize), String> {
     let mut r = Reader::new(buf);
     let size = r.u16().map_err(|e| e.to_string())? as usize;
-    let name = r.cstr(EXT_NAME_LEN).map_err(|e| e.to_string())?;
+    let name = r.bytes(EXT_NAME_LEN).map_err(|e| e.to_string())?;
+    let name = &name[..name.iter().position(|&b| b == 0).unwrap_or(name.len())];
+    // Same text as `Reader::cstr`, borrowed: this runs for every match of every rule.
+    let name = String::from_utf8_lossy(name);
     let revision = r.u8().map_err(|e| e.to_string())?;
     if size < EXT_HDR || size > buf.len() {
         return Err(format!(
@@ -207,5 +228,25 @@ mod tests {
         assert!(ext(&b).is_err());
         b[0] = 40;
         assert_eq!(ext(&b).unwrap().1, 40);
+    }
+
+    #[test]
+    fn offsets_match_the_head() {
+        for family in [Family::Ipv4, Family::Ipv6] {
+            let n = entry_size(family);
+            let mut b = vec![0u8; n + 8];
+            for (i, x) in b.iter_mut().enumerate() {
+                *x = i as u8;
+            }
+            let h = head(family, &b).unwrap();
+            assert_eq!(
+                offsets(family, &b).unwrap(),
+                (h.target_offset, h.next_offset)
+            );
+            assert_eq!(
+                offsets(family, &b[..n - 1]).unwrap_err(),
+                head(family, &b[..n - 1]).unwrap_err()
+            );
+        }
     }
 }

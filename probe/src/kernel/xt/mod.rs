@@ -7,6 +7,7 @@
 
 mod entry;
 pub mod ipset;
+mod save;
 mod sockopt;
 mod table;
 
@@ -17,6 +18,7 @@ use thiserror::Error;
 use crate::kernel::netns::{NetnsError, NetnsSpec, run_in};
 use crate::ruleset::{Backend, Family, Ruleset, Table};
 
+pub use save::CHUNK as SAVE_CHUNK;
 pub use sockopt::TableInfo;
 
 /// How often INFO+ENTRIES is retried when the table changes between the two calls.
@@ -88,6 +90,17 @@ pub fn read_tables_here(family: Family) -> Result<Vec<Table>, XtError> {
 /// decoded (its kernel blob already freed): a caller that only renders keeps one table in
 /// memory at a time.
 pub fn visit_tables_here(family: Family, visit: &mut dyn FnMut(Table)) -> Result<(), XtError> {
+    visit_blobs_here(family, &mut |name, info, blob| {
+        visit(table::decode(family, name, info, blob))
+    })
+}
+
+/// Reads the tables one at a time, handing each table's entry blob to `visit` (one blob in
+/// memory at a time).
+fn visit_blobs_here(
+    family: Family,
+    visit: &mut dyn FnMut(&str, &TableInfo, &[u8]),
+) -> Result<(), XtError> {
     let names = table_names(family)?;
     if names.is_empty() {
         return Ok(());
@@ -99,15 +112,70 @@ pub fn visit_tables_here(family: Family, visit: &mut dyn FnMut(Table)) -> Result
     let resolve = move |i: u16| ipset.as_ref().and_then(|s| s.name(i));
     crate::ext::set::with_names(resolve, || {
         for name in &names {
-            let table = {
-                let (info, answer) = snapshot(&sock, family, name)?;
-                let blob = answer.get(sockopt::GET_ENTRIES_HDR..).unwrap_or_default();
-                table::decode(family, name, &info, blob)
-            };
-            visit(table);
+            let (info, answer) = snapshot(&sock, family, name)?;
+            let blob = answer.get(sockopt::GET_ENTRIES_HDR..).unwrap_or_default();
+            visit(name, &info, blob);
         }
         Ok(())
     })
+}
+
+/// The iptables-save text (`-c` with `counters`) of every table of the family inside `ns`
+/// (or the current namespace), rendered entry by entry straight from the kernel's blobs:
+/// handed to `spill` in pieces of about [`SAVE_CHUNK`] bytes, each ending with a line;
+/// `spill` takes the text out of the buffer (leaves it empty). Returns how many rules could
+/// not be fully decoded. Same text as rendering [`read_ruleset`].
+pub fn save_text(
+    ns: Option<&NetnsSpec>,
+    family: Family,
+    counters: bool,
+    spill: &mut (dyn FnMut(&mut String) + Send),
+) -> Result<usize, XtError> {
+    run_in(ns, || {
+        let mut out = String::with_capacity(save::CHUNK + 4096);
+        let mut undecoded = 0;
+        visit_blobs_here(family, &mut |name, info, blob| {
+            undecoded += save::save_table(family, name, info, blob, counters, &mut out, spill);
+        })?;
+        if !out.is_empty() {
+            spill(&mut out);
+        }
+        Ok(undecoded)
+    })?
+}
+
+/// One table blob as [`save_text`] renders it (for tests and fuzzing): the text and the
+/// number of rules not fully decoded.
+pub fn save_table_text(
+    family: Family,
+    name: &str,
+    info: &TableInfo,
+    blob: &[u8],
+    counters: bool,
+) -> (String, usize) {
+    let mut text = String::new();
+    let mut pieces = String::new();
+    let n = save::save_table(family, name, info, blob, counters, &mut text, &mut |s| {
+        pieces.push_str(s);
+        s.clear();
+    });
+    pieces.push_str(&text);
+    (pieces, n)
+}
+
+/// The entry blob of every existing table of the family inside `ns`, as the kernel hands
+/// them over (for tests comparing the two decoding paths on live tables).
+pub fn read_blobs(
+    ns: Option<&NetnsSpec>,
+    family: Family,
+) -> Result<Vec<(String, TableInfo, Vec<u8>)>, XtError> {
+    run_in(ns, || {
+        let mut out = Vec::new();
+        visit_blobs_here(family, &mut |name, info, blob| {
+            out.push((name.to_owned(), *info, blob.to_vec()))
+        })?;
+        Ok(out)
+    })?
 }
 
 /// [`visit_tables_here`] inside `ns` (or the current namespace).

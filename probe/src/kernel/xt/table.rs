@@ -2,10 +2,14 @@
 //! reads it: a hook entry point or an `ERROR` entry starts a chain, the last entry of every
 //! chain is its policy / RETURN footer, the final `ERROR` entry ends the table, jumps are
 //! byte offsets of chain starts.
+//!
+//! [`layout`] cuts the blob into chains (shared with the straight-to-text path of
+//! `save.rs`), [`rule`] decodes one entry.
 
 use std::collections::HashMap;
+use std::ops::Range;
 
-use super::entry::{self, EXT_HDR, EntryHead, ExtBlob};
+use super::entry::{self, EXT_HDR, ExtBlob};
 use super::sockopt::{NUMHOOKS, TableInfo};
 use crate::ext::cache::{Decoded, ExtCache};
 use crate::ext::{self, DecodeCtx, ExtKind};
@@ -15,164 +19,207 @@ use crate::ruleset::{
 };
 
 const HOOK_NAMES: [&str; NUMHOOKS] = ["PREROUTING", "INPUT", "FORWARD", "OUTPUT", "POSTROUTING"];
-const STANDARD_TARGET: &str = "";
-const ERROR_TARGET: &str = "ERROR";
+pub(super) const STANDARD_TARGET: &str = "";
+pub(super) const ERROR_TARGET: &str = "ERROR";
 /// `XT_FUNCTION_MAXNAMELEN` (`struct xt_error_target.errorname`).
 const ERRORNAME_LEN: usize = 30;
 
 // Standard verdicts are stored as -verdict - 1.
-const V_DROP: i32 = -1;
-const V_ACCEPT: i32 = -2;
-const V_QUEUE: i32 = -4;
-const V_RETURN: i32 = -5;
+pub(super) const V_DROP: i32 = -1;
+pub(super) const V_ACCEPT: i32 = -2;
+pub(super) const V_QUEUE: i32 = -4;
+pub(super) const V_RETURN: i32 = -5;
 
-/// One entry of the blob as walked: its place and what its header said.
-struct RawEntry<'a> {
-    offset: usize,
-    bytes: &'a [u8],
-    head: Result<EntryHead, String>,
+/// One entry of the blob as walked: its place, its bytes and, when its structure is
+/// broken, why (a broken entry swallows the rest of the blob: there is no way to find the
+/// next one).
+#[derive(Debug, Clone, Copy)]
+pub(super) struct Ent<'a> {
+    pub offset: usize,
+    pub bytes: &'a [u8],
+    pub broken: Option<&'a str>,
+    /// Where the target starts (checked to lie inside the entry unless broken).
+    pub target_offset: usize,
 }
 
-impl RawEntry<'_> {
-    fn target(&self) -> Option<ExtBlob<'_>> {
-        let h = self.head.as_ref().ok()?;
-        entry::ext(self.bytes.get(h.target_offset..)?)
+impl<'a> Ent<'a> {
+    fn target(&self) -> Option<ExtBlob<'a>> {
+        if self.broken.is_some() {
+            return None;
+        }
+        entry::ext(self.bytes.get(self.target_offset..)?)
             .ok()
             .map(|(t, _)| t)
     }
+
+    /// Offset just past the entry (where a "continue" verdict points).
+    pub fn end(&self) -> usize {
+        self.offset + self.bytes.len()
+    }
 }
 
-/// Walk the entries by `next_offset`; a structurally broken entry swallows the rest of the
-/// blob (there is no way to find the next one) and is kept as an undecodable entry.
-fn walk(family: Family, blob: &[u8]) -> Vec<RawEntry<'_>> {
-    let min = entry::entry_size(family);
-    let mut out = Vec::new();
-    let mut off = 0;
-    while off < blob.len() {
-        let rest = &blob[off..];
-        let head = entry::head(family, rest).map_err(|e| e.to_string());
-        let next = match &head {
-            Ok(h) if h.next_offset < min + EXT_HDR || h.next_offset > rest.len() => Err(format!(
-                "next_offset {} out of range ({} bytes left)",
-                h.next_offset,
-                rest.len()
-            )),
-            Ok(h) if h.target_offset < min || h.target_offset + EXT_HDR > h.next_offset => {
-                Err(format!(
-                    "target_offset {} outside the entry of {} bytes",
-                    h.target_offset, h.next_offset
-                ))
-            }
-            Ok(h) if h.next_offset % 8 != 0 => {
-                Err(format!("next_offset {} not 8-aligned", h.next_offset))
-            }
-            Ok(h) => Ok(h.next_offset),
-            Err(e) => Err(e.clone()),
-        };
-        match next {
-            Ok(n) => {
-                out.push(RawEntry {
-                    offset: off,
-                    bytes: &rest[..n],
-                    head,
-                });
-                off += n;
-            }
-            Err(reason) => {
-                out.push(RawEntry {
-                    offset: off,
-                    bytes: rest,
-                    head: Err(reason),
-                });
-                break;
+/// The entries of a blob, walked by `next_offset`: every well-formed entry, then possibly
+/// one broken entry running to the end of the blob. Only offsets are kept (a few bytes per
+/// rule); entries are decoded when used.
+pub(super) struct Walk<'b> {
+    blob: &'b [u8],
+    /// Start of every well-formed entry and `target_offset` inside it; then the end of the
+    /// last one.
+    offsets: Vec<(usize, usize)>,
+    broken: Option<String>,
+}
+
+impl<'b> Walk<'b> {
+    fn new(family: Family, blob: &'b [u8]) -> Self {
+        let min = entry::entry_size(family);
+        let mut offsets = Vec::new();
+        let mut broken = None;
+        let mut off = 0;
+        while off < blob.len() {
+            let rest = &blob[off..];
+            let next = match entry::offsets(family, rest) {
+                Ok((_, n)) if n < min + EXT_HDR || n > rest.len() => Err(format!(
+                    "next_offset {n} out of range ({} bytes left)",
+                    rest.len()
+                )),
+                Ok((t, n)) if t < min || t + EXT_HDR > n => Err(format!(
+                    "target_offset {t} outside the entry of {n} bytes"
+                )),
+                Ok((_, n)) if n % 8 != 0 => Err(format!("next_offset {n} not 8-aligned")),
+                Ok((t, n)) => Ok((t, n)),
+                Err(e) => Err(e.to_string()),
+            };
+            match next {
+                Ok((t, n)) => {
+                    offsets.push((off, t));
+                    off += n;
+                }
+                Err(reason) => {
+                    broken = Some(reason);
+                    break;
+                }
             }
         }
+        offsets.push((off, 0));
+        Self {
+            blob,
+            offsets,
+            broken,
+        }
     }
-    out
+
+    /// Number of entries (a broken one included).
+    pub fn len(&self) -> usize {
+        self.offsets.len() - 1 + usize::from(self.broken.is_some())
+    }
+
+    /// Entry `i` (`i < len()`).
+    pub fn get(&self, i: usize) -> Option<Ent<'_>> {
+        let &(offset, target_offset) = self.offsets.get(i)?;
+        match self.offsets.get(i + 1) {
+            Some(&(end, _)) => Some(Ent {
+                offset,
+                bytes: self.blob.get(offset..end)?,
+                broken: None,
+                target_offset,
+            }),
+            None => Some(Ent {
+                offset,
+                bytes: self.blob.get(offset..)?,
+                broken: Some(self.broken.as_deref()?),
+                target_offset: 0,
+            }),
+        }
+    }
 }
 
-struct ChainBuild<'a> {
-    name: String,
-    builtin: bool,
-    entries: Vec<&'a RawEntry<'a>>,
+/// One chain as cut from the blob.
+pub(super) struct ChainLayout {
+    /// Name, kind, policy and counters; `rules` left empty.
+    pub chain: Chain,
+    /// Indices (into the walk) of its rule entries, footer excluded.
+    pub body: Range<usize>,
+    /// Rules printed after the entries: an unusable footer, entries outside any chain, a
+    /// note that the table blob was cut short.
+    pub tail: Vec<Rule>,
 }
 
-/// Decode a table. Never fails: whatever cannot be understood becomes `Undecoded` parts of
-/// rules (or a pseudo-rule when the entry structure itself is broken).
-pub fn decode(family: Family, name: &str, info: &TableInfo, blob: &[u8]) -> Table {
-    let entries = walk(family, blob);
+/// A table cut into chains, in the order iptables-save prints them.
+pub(super) struct Layout<'b> {
+    pub walk: Walk<'b>,
+    pub chains: Vec<ChainLayout>,
+    /// Chain name by the offset of its first entry (jump targets).
+    pub starts: HashMap<usize, String>,
+}
+
+/// Cut the blob into chains and read their footers (policies and counters of built-in
+/// chains). Never fails: whatever cannot be understood becomes `Undecoded` tail rules.
+pub(super) fn layout<'b>(
+    family: Family,
+    name: &str,
+    info: &TableInfo,
+    blob: &'b [u8],
+) -> Layout<'b> {
+    let walk = Walk::new(family, blob);
     let hook_at = |off: usize| {
         (0..NUMHOOKS)
             .find(|&h| info.valid_hooks & (1 << h) != 0 && info.hook_entry[h] as usize == off)
     };
 
-    // Pass 1: cut the entry list into chains and learn where each chain starts.
-    let mut chains: Vec<ChainBuild> = Vec::new();
+    // Pass 1: cut the entry list into chains and learn where each chain starts. A chain's
+    // entries are consecutive: (name, builtin, first entry index, end index).
+    let mut cut: Vec<(String, bool, usize, usize)> = Vec::new();
     let mut starts: HashMap<usize, String> = HashMap::new();
-    let mut orphans: Vec<&RawEntry> = Vec::new();
+    let mut orphans: Range<usize> = 0..0;
     let mut ended = false;
-    for e in &entries {
-        let head_ok = e.head.is_ok();
-        let tname = e.target().map(|t| t.name);
-        if head_ok
-            && e.offset + e.bytes.len() == blob.len()
-            && tname.as_deref() == Some(ERROR_TARGET)
-        {
+    for i in 0..walk.len() {
+        let Some(e) = walk.get(i) else { break };
+        let target = e.target();
+        let is_error = target.as_ref().is_some_and(|t| t.name == ERROR_TARGET);
+        if is_error && e.end() == blob.len() {
             ended = true;
             break;
         }
-        if tname.as_deref() == Some(ERROR_TARGET) {
-            let cname = e
-                .target()
+        if is_error {
+            let cname = target
                 .and_then(|t| crate::bytes::Reader::new(t.data).cstr(ERRORNAME_LEN).ok())
                 .unwrap_or_default();
-            starts.insert(e.offset + e.bytes.len(), cname.clone());
-            chains.push(ChainBuild {
-                name: cname,
-                builtin: false,
-                entries: Vec::new(),
-            });
+            starts.insert(e.end(), cname.clone());
+            cut.push((cname, false, i + 1, i + 1));
             continue;
         }
         if let Some(h) = hook_at(e.offset) {
             starts.insert(e.offset, HOOK_NAMES[h].to_owned());
-            chains.push(ChainBuild {
-                name: HOOK_NAMES[h].to_owned(),
-                builtin: true,
-                entries: Vec::new(),
-            });
+            cut.push((HOOK_NAMES[h].to_owned(), true, i, i));
         }
-        match chains.last_mut() {
-            Some(c) => c.entries.push(e),
-            None => orphans.push(e),
+        match cut.last_mut() {
+            Some(c) => c.3 = i + 1,
+            None => orphans.end = i + 1,
         }
     }
 
-    // Pass 2: decode rules, split off footers.
-    let mut out: Vec<Chain> = Vec::with_capacity(chains.len());
+    // Pass 2: split off the footers.
+    let mut out: Vec<ChainLayout> = Vec::with_capacity(cut.len());
     let mut cache = ExtCache::new();
-    for c in chains {
-        let mut ents = c.entries;
-        let footer = ents.pop();
+    for (cname, builtin, first, end) in cut {
         let mut policy = None;
         let mut counters = None;
-        let mut rules: Vec<Rule> = ents
-            .iter()
-            .map(|e| rule(family, e, &starts, &mut cache))
-            .collect();
+        let mut tail = Vec::new();
+        let footer = (first < end).then(|| walk.get(end - 1)).flatten();
         if let Some(f) = footer {
-            let fr = rule(family, f, &starts, &mut cache);
-            if c.builtin {
+            let fr = rule(family, &f, &starts, &mut cache);
+            if builtin {
                 policy = match fr.target {
                     Target::Verdict(Verdict::Accept) => Some(Policy::Accept),
                     Target::Verdict(Verdict::Drop) => Some(Policy::Drop),
                     _ => None,
                 };
-                counters = Some(f.head.as_ref().map(|h| h.counters).unwrap_or_default());
+                counters = Some(entry_counters(family, &f).unwrap_or_default());
                 if policy.is_none() {
                     // The kernel only accepts ACCEPT/DROP policies; show anything else.
-                    rules.push(undecodable_footer(
-                        f,
+                    tail.push(undecodable_footer(
+                        family,
+                        &f,
                         "built-in chain footer is not an ACCEPT/DROP policy",
                     ));
                 }
@@ -181,28 +228,33 @@ pub fn decode(family: Family, name: &str, info: &TableInfo, blob: &[u8]) -> Tabl
                 && fr.undecoded.is_empty()
                 && fr.ip == IpHeader::default())
             {
-                rules.push(undecodable_footer(
-                    f,
+                tail.push(undecodable_footer(
+                    family,
+                    &f,
                     "user chain does not end with an unconditional RETURN",
                 ));
             }
         }
-        out.push(Chain {
-            name: c.name,
-            builtin: c.builtin,
-            policy,
-            counters: if c.builtin {
-                counters.or(Some(Counters::default()))
-            } else {
-                None
+        out.push(ChainLayout {
+            chain: Chain {
+                name: cname,
+                builtin,
+                policy,
+                counters: if builtin {
+                    counters.or(Some(Counters::default()))
+                } else {
+                    None
+                },
+                rules: Vec::new(),
             },
-            rules,
+            body: first..end.saturating_sub(1).max(first),
+            tail,
         });
     }
     if !orphans.is_empty() || !ended {
         let mut rules: Vec<Rule> = orphans
-            .iter()
-            .map(|e| undecodable_footer(e, "entry outside any chain"))
+            .filter_map(|i| walk.get(i))
+            .map(|e| undecodable_footer(family, &e, "entry outside any chain"))
             .collect();
         if !ended {
             rules.push(Rule {
@@ -215,31 +267,72 @@ pub fn decode(family: Family, name: &str, info: &TableInfo, blob: &[u8]) -> Tabl
             });
         }
         match out.last_mut() {
-            Some(c) => c.rules.extend(rules),
-            None => out.push(Chain {
-                name: "(undecodable)".into(),
-                builtin: false,
-                policy: None,
-                counters: None,
-                rules,
+            Some(c) => c.tail.extend(rules),
+            None => out.push(ChainLayout {
+                chain: Chain {
+                    name: "(undecodable)".into(),
+                    builtin: false,
+                    policy: None,
+                    counters: None,
+                    rules: Vec::new(),
+                },
+                body: 0..0,
+                tail: rules,
             }),
         }
     }
 
     // iptables-save (libiptc) lists built-in chains in blob order, user chains by name.
-    let (builtins, mut users): (Vec<Chain>, Vec<Chain>) = out.into_iter().partition(|c| c.builtin);
-    users.sort_by(|a, b| a.name.as_bytes().cmp(b.name.as_bytes()));
+    let (builtins, mut users): (Vec<ChainLayout>, Vec<ChainLayout>) =
+        out.into_iter().partition(|c| c.chain.builtin);
+    users.sort_by(|a, b| a.chain.name.as_bytes().cmp(b.chain.name.as_bytes()));
     let mut chains = builtins;
     chains.extend(users);
+    Layout {
+        walk,
+        chains,
+        starts,
+    }
+}
+
+/// Decode a table. Never fails: whatever cannot be understood becomes `Undecoded` parts of
+/// rules (or a pseudo-rule when the entry structure itself is broken).
+pub fn decode(family: Family, name: &str, info: &TableInfo, blob: &[u8]) -> Table {
+    let Layout {
+        walk,
+        chains,
+        starts,
+    } = layout(family, name, info, blob);
+    let mut cache = ExtCache::new();
+    let chains = chains
+        .into_iter()
+        .map(|c| {
+            let mut chain = c.chain;
+            chain.rules = c
+                .body
+                .filter_map(|i| walk.get(i))
+                .map(|e| rule(family, &e, &starts, &mut cache))
+                .collect();
+            chain.rules.extend(c.tail);
+            chain
+        })
+        .collect();
     Table {
         name: name.to_owned(),
         chains,
     }
 }
 
-fn undecodable_footer(e: &RawEntry, reason: &str) -> Rule {
+fn entry_counters(family: Family, e: &Ent) -> Option<Counters> {
+    if e.broken.is_some() {
+        return None;
+    }
+    entry::head(family, e.bytes).ok().map(|h| h.counters)
+}
+
+fn undecodable_footer(family: Family, e: &Ent, reason: &str) -> Rule {
     Rule {
-        counters: e.head.as_ref().ok().map(|h| h.counters),
+        counters: entry_counters(family, e),
         undecoded: vec![Undecoded {
             what: format!("xt entry at offset {}", e.offset),
             reason: reason.to_owned(),
@@ -250,28 +343,30 @@ fn undecodable_footer(e: &RawEntry, reason: &str) -> Rule {
 }
 
 /// One entry → `Rule`.
-fn rule(
+pub(super) fn rule(
     family: Family,
-    e: &RawEntry,
+    e: &Ent,
     starts: &HashMap<usize, String>,
     cache: &mut ExtCache,
 ) -> Rule {
     let what = || format!("xt entry at offset {}", e.offset);
-    let head = match &e.head {
+    let whole = |reason: String| Rule {
+        undecoded: vec![Undecoded {
+            what: what(),
+            reason,
+            raw: e.bytes.to_vec(),
+        }],
+        ..Rule::default()
+    };
+    if let Some(reason) = e.broken {
+        return whole(reason.to_owned());
+    }
+    let head = match entry::head(family, e.bytes) {
         Ok(h) => h,
-        Err(reason) => {
-            return Rule {
-                undecoded: vec![Undecoded {
-                    what: what(),
-                    reason: reason.clone(),
-                    raw: e.bytes.to_vec(),
-                }],
-                ..Rule::default()
-            };
-        }
+        Err(err) => return whole(err.to_string()),
     };
     let mut rule = Rule {
-        ip: head.ip.clone(),
+        ip: head.ip,
         counters: Some(head.counters),
         ..Rule::default()
     };
@@ -286,7 +381,7 @@ fn rule(
     // Matches sit between the fixed part and the target.
     let mut off = entry::entry_size(family);
     while off < head.target_offset {
-        match entry::ext(&e.bytes[off..head.target_offset]) {
+        match entry::ext(e.bytes.get(off..head.target_offset).unwrap_or_default()) {
             Ok((m, size)) => {
                 rule.matches.push(ext_match(family, &m, cache));
                 off += size;
@@ -298,27 +393,26 @@ fn rule(
         }
     }
 
-    let t = match entry::ext(&e.bytes[head.target_offset..]) {
+    let t = match entry::ext(e.bytes.get(head.target_offset..).unwrap_or_default()) {
         Ok((t, _)) => t,
         Err(reason) => {
             fail(&mut rule, format!("target: {reason}"));
             return rule;
         }
     };
-    rule.target = match t.name.as_str() {
+    rule.target = match t.name.as_ref() {
         STANDARD_TARGET => {
             let Some(v) = t.data.get(..4) else {
                 fail(&mut rule, "standard target without a verdict".into());
                 return rule;
             };
             let v = i32::from_ne_bytes([v[0], v[1], v[2], v[3]]);
-            let next = e.offset + e.bytes.len();
             match v {
                 V_ACCEPT => Target::Verdict(Verdict::Accept),
                 V_DROP => Target::Verdict(Verdict::Drop),
                 V_QUEUE => Target::Verdict(Verdict::Queue),
                 V_RETURN => Target::Verdict(Verdict::Return),
-                v if v >= 0 && v as usize == next => Target::None,
+                v if v >= 0 && v as usize == e.end() => Target::None,
                 v if v >= 0 => match starts.get(&(v as usize)) {
                     Some(c) if head.goto => Target::Goto(c.clone()),
                     Some(c) => Target::Jump(c.clone()),
