@@ -69,9 +69,14 @@ pub fn run(global: &Global, args: Args) -> anyhow::Result<Outcome> {
         // legacy: rendered from the kernel's blobs and written as it goes).
         use std::io::Write;
         let mut stdout = std::io::stdout();
-        let undecoded =
-            read::write_save(global.netns.as_ref(), backend, family, args.counters, &mut stdout)
-                .with_context(|| format!("reading the {backend:?} {family:?} ruleset"))?;
+        let undecoded = read::write_save(
+            global.netns.as_ref(),
+            backend,
+            family,
+            args.counters,
+            &mut stdout,
+        )
+        .with_context(|| format!("reading the {backend:?} {family:?} ruleset"))?;
         stdout.flush()?;
         return Ok(undecoded_outcome(undecoded));
     }

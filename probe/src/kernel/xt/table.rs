@@ -82,9 +82,9 @@ impl<'b> Walk<'b> {
                     "next_offset {n} out of range ({} bytes left)",
                     rest.len()
                 )),
-                Ok((t, n)) if t < min || t + EXT_HDR > n => Err(format!(
-                    "target_offset {t} outside the entry of {n} bytes"
-                )),
+                Ok((t, n)) if t < min || t + EXT_HDR > n => {
+                    Err(format!("target_offset {t} outside the entry of {n} bytes"))
+                }
                 Ok((_, n)) if n % 8 != 0 => Err(format!("next_offset {n} not 8-aligned")),
                 Ok((t, n)) => Ok((t, n)),
                 Err(e) => Err(e.to_string()),
