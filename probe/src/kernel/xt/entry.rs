@@ -172,7 +172,10 @@ pub fn ext(buf: &[u8]) -> Result<(ExtBlob<'_>, usize), String> {
     let name = r.bytes(EXT_NAME_LEN).map_err(|e| e.to_string())?;
     let name = &name[..name.iter().position(|&b| b == 0).unwrap_or(name.len())];
     // Same text as `Reader::cstr`, borrowed: this runs for every match of every rule.
-    let name = String::from_utf8_lossy(name);
+    let name = match std::str::from_utf8(name) {
+        Ok(s) => Cow::Borrowed(s),
+        Err(_) => String::from_utf8_lossy(name),
+    };
     let revision = r.u8().map_err(|e| e.to_string())?;
     if size < EXT_HDR || size > buf.len() {
         return Err(format!(
