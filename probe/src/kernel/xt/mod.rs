@@ -111,8 +111,10 @@ fn visit_blobs_here(
     let ipset = ipset::IpsetNames::open().ok();
     let resolve = move |i: u16| ipset.as_ref().and_then(|s| s.name(i));
     crate::ext::set::with_names(resolve, || {
+        // One buffer for every table's answer.
+        let mut answer = Vec::new();
         for name in &names {
-            let (info, answer) = snapshot(&sock, family, name)?;
+            let info = snapshot(&sock, family, name, &mut answer)?;
             let blob = answer.get(sockopt::GET_ENTRIES_HDR..).unwrap_or_default();
             visit(name, &info, blob);
         }
@@ -187,12 +189,14 @@ pub fn visit_tables(
     run_in(ns, || visit_tables_here(family, visit))?
 }
 
-/// INFO then ENTRIES, retried while the table changes size in between (`EAGAIN`).
+/// INFO then ENTRIES (into `answer`), retried while the table changes size in between
+/// (`EAGAIN`).
 fn snapshot(
     sock: &sockopt::XtSocket,
     family: Family,
     name: &str,
-) -> Result<(TableInfo, Vec<u8>), XtError> {
+    answer: &mut Vec<u8>,
+) -> Result<TableInfo, XtError> {
     let err = |source: io::Error| XtError::Read {
         table: name.to_owned(),
         family,
@@ -204,8 +208,8 @@ fn snapshot(
     };
     for _ in 0..MAX_ATTEMPTS {
         let info = sock.info(name).map_err(err)?;
-        match sock.entries(name, info.size) {
-            Ok(blob) => return Ok((info, blob)),
+        match sock.entries_into(name, info.size, answer) {
+            Ok(()) => return Ok(info),
             Err(e) if e.raw_os_error() == Some(libc::EAGAIN) => continue,
             Err(e) => return Err(err(e)),
         }

@@ -111,21 +111,32 @@ impl XtSocket {
         })
     }
 
-    /// `*_SO_GET_ENTRIES`: the answer, whose entry blob of exactly `size` bytes starts at
-    /// [`GET_ENTRIES_HDR`] (left in place: no copy of a multi-megabyte blob). `EAGAIN` means
+    /// `*_SO_GET_ENTRIES` into `buf` (resized to the answer's length, reusing its memory:
+    /// a fresh multi-megabyte buffer costs a page fault per 4 KiB): the entry blob of exactly
+    /// `size` bytes starts at [`GET_ENTRIES_HDR`] (left in place: no copy). `EAGAIN` means
     /// the table changed size since `info`; the caller asks again.
-    pub fn entries(&self, table: &str, size: u32) -> io::Result<Vec<u8>> {
-        let mut buf = vec![0u8; GET_ENTRIES_HDR + size as usize];
-        put_name(&mut buf, table)?;
+    pub fn entries_into(&self, table: &str, size: u32, buf: &mut Vec<u8>) -> io::Result<()> {
+        // Bytes kept from an earlier answer are all overwritten: the kernel writes exactly
+        // `size` bytes of entries or fails.
+        let need = GET_ENTRIES_HDR + size as usize;
+        if buf.capacity() < need {
+            // Fresh zeroed pages rather than growing: nothing of the old answer is worth
+            // copying (and it is freed first).
+            *buf = Vec::new();
+            *buf = vec![0u8; need];
+        }
+        buf.resize(need, 0);
+        buf[..GET_ENTRIES_HDR].fill(0);
+        put_name(buf, table)?;
         buf[TABLE_MAXNAMELEN..TABLE_MAXNAMELEN + 4].copy_from_slice(&size.to_ne_bytes());
-        let n = self.getsockopt(SO_GET_ENTRIES, &mut buf)?;
+        let n = self.getsockopt(SO_GET_ENTRIES, buf)?;
         if n < GET_ENTRIES_HDR {
             return Err(io::Error::new(
                 io::ErrorKind::UnexpectedEof,
                 format!("GET_ENTRIES returned {n} bytes"),
             ));
         }
-        Ok(buf)
+        Ok(())
     }
 }
 
