@@ -70,9 +70,11 @@ pub(super) struct Walk<'b> {
 }
 
 impl<'b> Walk<'b> {
-    fn new(family: Family, blob: &'b [u8]) -> Self {
+    fn new(family: Family, blob: &'b [u8], entries_hint: u32) -> Self {
         let min = entry::entry_size(family);
-        let mut offsets = Vec::new();
+        // Sized once from GET_INFO's count (bounded by what the blob can hold).
+        let cap = (entries_hint as usize).min(blob.len() / (min + EXT_HDR)) + 1;
+        let mut offsets = Vec::with_capacity(cap);
         let mut broken = None;
         let mut off = 0;
         while off < blob.len() {
@@ -160,7 +162,7 @@ pub(super) fn layout<'b>(
     info: &TableInfo,
     blob: &'b [u8],
 ) -> Layout<'b> {
-    let walk = Walk::new(family, blob);
+    let walk = Walk::new(family, blob, info.num_entries);
     let hook_at = |off: usize| {
         (0..NUMHOOKS)
             .find(|&h| info.valid_hooks & (1 << h) != 0 && info.hook_entry[h] as usize == off)
