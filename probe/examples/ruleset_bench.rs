@@ -98,6 +98,42 @@ fn main() -> anyhow::Result<()> {
                 eprintln!("{} messages in {:?}", st.messages, st.elapsed);
             }
         }
+        "user-only" => {
+            // The userspace share alone: receive every rule message once, then translate
+            // and render them again and again (no kernel work in the timed loop).
+            let msgs: std::sync::Mutex<Vec<(String, Vec<u8>)>> = Default::default();
+            let opts = ReadOptions {
+                family: Some(NftFamily::Ip),
+                ..Default::default()
+            };
+            nft::read_ruleset_raw(None, &opts, &|_, _, chain, rules| {
+                let mut m = msgs.lock().unwrap_or_else(|e| e.into_inner());
+                for r in rules {
+                    m.push((chain.name.clone(), r.to_vec()));
+                }
+            })?;
+            let msgs = msgs.into_inner().unwrap_or_else(|e| e.into_inner());
+            let rounds: usize = args.get(1).and_then(|a| a.parse().ok()).unwrap_or(20);
+            let mut cache = xlate::ExtCache::default();
+            let mut scratch = xlate::Scratch::default();
+            let mut text = String::new();
+            let t = Instant::now();
+            for _ in 0..rounds {
+                text.clear();
+                for (chain, m) in &msgs {
+                    let r =
+                        xlate::xlate_rule_msg_into(m, Family::Ipv4, Some(&mut cache), &mut scratch);
+                    render::rule_line(&mut text, chain, r, false);
+                }
+            }
+            let per = t.elapsed() / rounds as u32;
+            eprintln!(
+                "{} rules, {} bytes of text: {per:?} per round ({:.0} ns/rule)",
+                msgs.len(),
+                text.len(),
+                per.as_nanos() as f64 / msgs.len().max(1) as f64
+            );
+        }
         other => anyhow::bail!("unknown mode `{other}`"),
     }
     Ok(())
