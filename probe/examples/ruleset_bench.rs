@@ -48,7 +48,7 @@ fn main() -> anyhow::Result<()> {
             )?;
             out.write_to(&mut std::io::stdout().lock())?;
             if verbose {
-                eprintln!("{} pieces in {:?}", out.pieces.len(), t0.elapsed());
+                eprintln!("{} pieces in {:?}", out.pieces().count(), t0.elapsed());
             }
         }
         "ours-model" | "ours-family" => {

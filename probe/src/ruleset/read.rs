@@ -74,7 +74,7 @@ pub fn save(
                     .count();
                 let mut text = String::new();
                 render::table(&mut text, &t, counters);
-                out.pieces.push(text);
+                out.push(text);
             })?;
             Ok(out)
         }
