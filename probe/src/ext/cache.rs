@@ -40,12 +40,68 @@ impl Hasher for KeyHasher {
     }
 }
 
+/// Entries by the hash of their key; the key is kept to tell collisions apart.
+type Buckets<V> = HashMap<u64, Vec<(Box<[u8]>, V)>, BuildHasherDefault<IdHasher>>;
+
+/// The keys are already hashes.
+#[derive(Default)]
+struct IdHasher(u64);
+
+impl Hasher for IdHasher {
+    fn finish(&self) -> u64 {
+        self.0
+    }
+    fn write(&mut self, bytes: &[u8]) {
+        // Only u64 keys are hashed (write_u64); this is never reached, but stay correct.
+        for &b in bytes {
+            self.0 = (self.0 << 8) ^ u64::from(b);
+        }
+    }
+    fn write_u64(&mut self, v: u64) {
+        self.0 = v;
+    }
+}
+
+/// The key of a blob: what it is (kind, family, revision, name) and its bytes. Hashed and
+/// compared in pieces, so a lookup never copies the blob.
+struct Key<'a> {
+    head: [u8; 3],
+    name: &'a [u8],
+    blob: &'a [u8],
+}
+
+impl Key<'_> {
+    fn hash(&self) -> u64 {
+        let mut h = KeyHasher::default();
+        h.write(&self.head);
+        h.write(self.name);
+        h.write(&[0]);
+        h.write(self.blob);
+        h.finish()
+    }
+
+    /// Whether `stored` (from [`Key::to_bytes`]) is this key.
+    fn is(&self, stored: &[u8]) -> bool {
+        let n = self.head.len() + self.name.len() + 1;
+        stored.len() == n + self.blob.len()
+            && stored[..3] == self.head
+            && &stored[3..n - 1] == self.name
+            && stored[n - 1] == 0
+            && &stored[n..] == self.blob
+    }
+
+    fn to_bytes(&self) -> Box<[u8]> {
+        [&self.head[..], self.name, &[0], self.blob].concat().into()
+    }
+}
+
 /// `V`: what is kept per blob (by default the decoded name and words; the legacy save
 /// path keeps the rendered text instead).
 #[derive(Debug)]
 pub struct ExtCache<V = Decoded> {
-    map: HashMap<Box<[u8]>, V, BuildHasherDefault<KeyHasher>>,
-    key: Vec<u8>,
+    map: Buckets<V>,
+    /// Entries in `map`.
+    len: usize,
     /// Per extension: lookups, hits, and whether caching it was given up.
     stats: Vec<Stats>,
 }
@@ -62,8 +118,8 @@ struct Stats {
 impl<V> Default for ExtCache<V> {
     fn default() -> Self {
         Self {
-            map: HashMap::default(),
-            key: Vec::new(),
+            map: Buckets::default(),
+            len: 0,
             stats: Vec::new(),
         }
     }
@@ -128,33 +184,42 @@ impl<V> ExtCache<V> {
         if st.lookups == TRIAL && st.hits < TRIAL / 2 {
             st.off = true;
         }
-        self.key.clear();
-        self.key.push(match kind {
-            ExtKind::Match => 0,
-            ExtKind::Target => 1,
-        });
-        self.key.push(match family {
-            Family::Ipv4 => 4,
-            Family::Ipv6 => 6,
-        });
-        self.key.push(rev);
-        self.key.extend_from_slice(name.as_bytes());
-        self.key.push(0);
-        self.key.extend_from_slice(blob);
-        if self.map.contains_key(self.key.as_slice()) {
+        let key = Key {
+            head: [
+                match kind {
+                    ExtKind::Match => 0,
+                    ExtKind::Target => 1,
+                },
+                match family {
+                    Family::Ipv4 => 4,
+                    Family::Ipv6 => 6,
+                },
+                rev,
+            ],
+            name: name.as_bytes(),
+            blob,
+        };
+        let hash = key.hash();
+        let hit = self
+            .map
+            .get(&hash)
+            .and_then(|b| b.iter().position(|(k, _)| key.is(k)));
+        if let Some(i) = hit {
             st.hits += 1;
-            return match self.map.get(self.key.as_slice()) {
-                Some(d) => Got::Cached(d),
+            return match self.map.get(&hash).and_then(|b| b.get(i)) {
+                Some((_, d)) => Got::Cached(d),
                 None => Got::Fresh(decode()),
             };
         }
         let d = decode();
-        if self.map.len() < MAX_ENTRIES {
-            let key: Box<[u8]> = self.key.as_slice().into();
-            let entry = self.map.entry(key).or_insert(d);
-            return Got::Cached(entry);
+        if self.len >= MAX_ENTRIES {
+            return Got::Fresh(d);
         }
-        Got::Fresh(d)
+        self.len += 1;
+        let bucket = self.map.entry(hash).or_default();
+        bucket.push((key.to_bytes(), d));
+        let last = bucket.len() - 1;
+        Got::Cached(&bucket[last].1)
     }
 }
 
@@ -221,8 +286,9 @@ mod tests {
         }
         let stored = c
             .map
-            .keys()
-            .filter(|k| k.get(3..10) == Some(b"comment"))
+            .values()
+            .flatten()
+            .filter(|(k, _)| k.get(3..10) == Some(b"comment"))
             .count();
         assert_eq!(stored, TRIAL as usize);
     }

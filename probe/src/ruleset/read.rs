@@ -66,12 +66,12 @@ pub fn save(
         Backend::Nft => Ok(super::xlate::read_iptables_save_text(ns, family, counters)?),
         Backend::Legacy => {
             // Straight from the kernel's blobs to text, in pieces of a few dozen KiB.
-            let mut pieces = Vec::new();
-            let undecoded = xt::save_text(ns, family, counters, &mut |s: &mut String| {
+            let mut out = SaveText::default();
+            out.undecoded = xt::save_text(ns, family, counters, &mut |s: &mut String| {
                 let next = String::with_capacity(xt::SAVE_CHUNK + 4096);
-                pieces.push(std::mem::replace(s, next));
+                out.push(std::mem::replace(s, next));
             })?;
-            Ok(SaveText { pieces, undecoded })
+            Ok(out)
         }
     }
 }

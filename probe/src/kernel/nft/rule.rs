@@ -146,9 +146,10 @@ pub struct RuleRef<'a> {
 }
 
 impl<'a> RuleRef<'a> {
-    /// `None` when [`NftRule::decode`] would report any problem with the message (then use
-    /// it: it keeps the raw bytes and says why). Expressions are checked one by one later,
-    /// exactly as the owned decoder checks them.
+    /// `None` when [`NftRule::decode`] would report a problem with the message outside the
+    /// expression list (then use it: it keeps the raw bytes and says why). The list itself
+    /// is checked while [`RuleRef::exprs`] walks it (one pass instead of two), each
+    /// expression exactly as the owned decoder checks it.
     pub fn decode(buf: &'a [u8]) -> Option<Self> {
         let mut table = None;
         let mut chain = None;
@@ -160,13 +161,7 @@ impl<'a> RuleRef<'a> {
                 NFTA_RULE_TABLE => table = Some(trim_nul(a.data)),
                 NFTA_RULE_CHAIN => chain = Some(trim_nul(a.data)),
                 NFTA_RULE_HANDLE => handle = a.be64().ok()?,
-                NFTA_RULE_EXPRESSIONS => {
-                    // The owned decoder reports a malformed list: so must we.
-                    for e in a.nested() {
-                        e.ok()?;
-                    }
-                    exprs = a.data;
-                }
+                NFTA_RULE_EXPRESSIONS => exprs = a.data,
                 NFTA_RULE_COMPAT => {
                     for x in a.nested() {
                         let x = x.ok()?;
@@ -193,12 +188,11 @@ impl<'a> RuleRef<'a> {
         })
     }
 
-    /// The expressions, in order.
-    pub fn exprs(&self) -> impl Iterator<Item = ExprRef<'a>> + use<'a> {
-        // Checked in decode(): every element is well-formed.
-        NlaIter::new(self.exprs)
-            .flatten()
-            .map(|e| ExprRef::decode(e.data))
+    /// The expressions, in order; `Err` (then nothing more) where the list is malformed,
+    /// which the owned decoder reports as a problem of the rule: callers then fall back to
+    /// [`NftRule::decode`].
+    pub fn exprs(&self) -> impl Iterator<Item = Result<ExprRef<'a>, NlaError>> + use<'a> {
+        NlaIter::new(self.exprs).map(|e| e.map(|e| ExprRef::decode(e.data)))
     }
 }
 

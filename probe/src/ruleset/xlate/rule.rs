@@ -105,9 +105,12 @@ pub fn xlate_rule(r: &NftRule, family: Family) -> Rule {
         return rule;
     }
     let mut s = Scratch::default();
+    // Owned expressions were checked when decoded: the walk cannot fail.
     xlate_exprs(
         r.handle,
-        r.exprs.iter().map(ExprRef::of),
+        r.exprs
+            .iter()
+            .map(|e| Ok::<_, std::convert::Infallible>(ExprRef::of(e))),
         family,
         None,
         &mut s,
@@ -131,33 +134,36 @@ pub fn xlate_rule_msg_into<'s>(
     ext: Option<&mut ExtCache>,
     scratch: &'s mut Scratch,
 ) -> &'s Rule {
-    match RuleRef::decode(msg) {
-        Some(r) => xlate_exprs(r.handle, r.exprs(), family, ext, scratch),
-        None => {
-            scratch.rule = match NftRule::decode(msg) {
-                Ok(r) => xlate_rule(&r.rule, family),
-                Err(e) => {
-                    let mut rule = Rule::default();
-                    rule.undecoded.push(Undecoded {
-                        what: "rule".into(),
-                        reason: e.to_string(),
-                        raw: msg.to_vec(),
-                    });
-                    rule
-                }
+    let fast = RuleRef::decode(msg)
+        .is_some_and(|r| xlate_exprs(r.handle, r.exprs(), family, ext, scratch));
+    if !fast {
+        // A problem anywhere in the message: the owned decoder keeps the raw bytes and
+        // says why (the rule is then reported undecodable).
+        scratch.rule = match NftRule::decode(msg) {
+            Ok(r) => xlate_rule(&r.rule, family),
+            Err(e) => {
+                let mut rule = Rule::default();
+                rule.undecoded.push(Undecoded {
+                    what: "rule".into(),
+                    reason: e.to_string(),
+                    raw: msg.to_vec(),
+                });
+                rule
             }
         }
     }
     &scratch.rule
 }
 
-fn xlate_exprs<'a>(
+/// Translates the expressions into `scratch.rule`; false (and a half-done rule) when the
+/// list turns out to be malformed.
+fn xlate_exprs<'a, E>(
     handle: u64,
-    exprs: impl Iterator<Item = ExprRef<'a>>,
+    exprs: impl Iterator<Item = Result<ExprRef<'a>, E>>,
     family: Family,
     ext: Option<&mut ExtCache>,
     scratch: &mut Scratch,
-) {
+) -> bool {
     scratch.recycle();
     scratch.rule.handle = Some(handle);
     // Rules rarely have more than four matches: one allocation.
@@ -170,17 +176,22 @@ fn xlate_exprs<'a>(
         ports: None,
         spare: &mut scratch.spare,
     };
-    let mut exprs = exprs.peekable();
-    while let Some(e) = exprs.next() {
-        if let Some(next) = exprs.peek()
-            && native::trace(&mut x, &e, next)
+    let mut exprs = exprs;
+    let mut next = exprs.next();
+    while let Some(e) = next.take() {
+        let Ok(e) = e else { return false };
+        next = exprs.next();
+        // Only `immediate` + `meta nftrace set` is translated as a pair.
+        if let (ExprRef::Immediate(_), Some(Ok(n))) = (&e, &next)
+            && native::trace(&mut x, &e, n)
         {
-            exprs.next();
+            next = exprs.next();
             continue;
         }
         x.expr(&e);
     }
     ports::finish(&mut x);
+    true
 }
 
 impl Xlate<'_> {

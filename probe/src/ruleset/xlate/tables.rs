@@ -90,33 +90,76 @@ pub fn read_iptables_save(
 }
 
 /// iptables-save text read straight from the kernel, in pieces (one per table head and per
-/// chain: megabytes are not copied once more to join them), and how many of its rules
-/// could not be fully decoded.
-#[derive(Debug, Clone, Default, PartialEq, Eq)]
+/// chain, in order: megabytes are not copied once more to join them), and how many of its
+/// rules could not be fully decoded. Pieces are ranges of a few big buffers (one per dump
+/// thread), not one allocation each.
+#[derive(Debug, Clone, Default)]
 pub struct SaveText {
-    pub pieces: Vec<String>,
+    bufs: Vec<String>,
+    /// The text, in order: (buffer, byte range in it).
+    spans: Vec<(usize, std::ops::Range<usize>)>,
     pub undecoded: usize,
 }
 
 impl SaveText {
-    /// Writes the pieces in order.
+    /// Appends a piece of text.
+    pub fn push(&mut self, piece: String) {
+        let range = 0..piece.len();
+        self.bufs.push(piece);
+        self.spans.push((self.bufs.len() - 1, range));
+    }
+
+    /// The pieces, in order.
+    pub fn pieces(&self) -> impl Iterator<Item = &str> {
+        self.spans
+            .iter()
+            .filter_map(|(b, r)| self.bufs.get(*b)?.get(r.clone()))
+    }
+
+    /// Writes the pieces in order (buffered: pieces are small, the whole can be megabytes).
     pub fn write_to(&self, w: &mut impl std::io::Write) -> std::io::Result<()> {
-        for p in &self.pieces {
+        use std::io::Write as _;
+        let mut w = std::io::BufWriter::with_capacity(1 << 16, w);
+        for p in self.pieces() {
             w.write_all(p.as_bytes())?;
         }
-        Ok(())
+        w.flush()
     }
 }
+
+impl PartialEq for SaveText {
+    fn eq(&self, other: &Self) -> bool {
+        self.undecoded == other.undecoded
+            && self
+                .pieces()
+                .flat_map(str::bytes)
+                .eq(other.pieces().flat_map(str::bytes))
+    }
+}
+
+impl Eq for SaveText {}
 
 impl std::fmt::Display for SaveText {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        self.pieces.iter().try_for_each(|p| f.write_str(p))
+        self.pieces().try_for_each(|p| f.write_str(p))
     }
 }
 
-/// The text of one chain's rules.
-struct ChainText {
+/// What one dump thread translates with: an extension cache, a scratch rule and the
+/// buffer its chains' text goes to (one growing buffer instead of one allocation per chain,
+/// which made glibc grow the thread's heap, a syscall, for nearly every chain).
+#[derive(Default)]
+struct Worker {
+    id: usize,
+    cache: ExtCache,
+    scratch: Scratch,
     text: String,
+}
+
+/// Where one chain's rules ended up: a range of a worker's text.
+struct ChainText {
+    worker: usize,
+    range: std::ops::Range<usize>,
     undecoded: usize,
 }
 
@@ -133,8 +176,9 @@ pub fn read_iptables_save_text(
     // `-m set` blobs name sets by index: ask ipset in the namespace (opened by the first
     // dump thread, which runs there; the socket is shared by all of them).
     let ipset: OnceLock<Option<Arc<IpsetNames>>> = OnceLock::new();
-    // One extension cache and scratch rule per dump thread at a time, for this read only.
-    let caches: Mutex<Vec<(ExtCache, Scratch)>> = Mutex::default();
+    // One worker state per dump thread at a time, for this read only.
+    let workers: Mutex<Vec<Worker>> = Mutex::default();
+    let made = std::sync::atomic::AtomicUsize::new(0);
     let rs = nft::read_ruleset_raw(ns, &read_opts(family), &|_, table, chain, rules| {
         if !IPTABLES_TABLES.contains(&table) {
             return;
@@ -143,40 +187,57 @@ pub fn read_iptables_save_text(
             .get_or_init(|| IpsetNames::open().ok().map(Arc::new))
             .clone();
         let resolve = move |i: u16| names.as_ref().and_then(|s| s.name(i));
-        let (mut cache, mut scratch) = lock(&caches).pop().unwrap_or_default();
-        let out = crate::ext::set::with_names(resolve, || {
-            let mut out = ChainText {
-                // The text is about a fifth of the messages (4 bytes of packing per rule aside).
-                text: String::with_capacity(rules.bytes() / 5),
-                undecoded: 0,
-            };
-            for msg in rules {
-                let r = xlate_rule_msg_into(msg, family, Some(&mut cache), &mut scratch);
-                out.undecoded += usize::from(!r.is_decoded());
-                render::rule_line(&mut out.text, &chain.name, r, counters);
-            }
-            out
+        let mut w = lock(&workers).pop().unwrap_or_else(|| Worker {
+            id: made.fetch_add(1, std::sync::atomic::Ordering::Relaxed),
+            // Grows by doubling (realloc of a big block: cheap).
+            text: String::with_capacity(1 << 18),
+            ..Worker::default()
         });
-        lock(&caches).push((cache, scratch));
-        lock(&done).insert((table.to_owned(), chain.name.clone()), out);
+        let start = w.text.len();
+        let undecoded = crate::ext::set::with_names(resolve, || {
+            let mut undecoded = 0;
+            for msg in rules {
+                let r = xlate_rule_msg_into(msg, family, Some(&mut w.cache), &mut w.scratch);
+                undecoded += usize::from(!r.is_decoded());
+                render::rule_line(&mut w.text, &chain.name, r, counters);
+            }
+            undecoded
+        });
+        let text = ChainText {
+            worker: w.id,
+            range: start..w.text.len(),
+            undecoded,
+        };
+        lock(&workers).push(w);
+        lock(&done).insert((table.to_owned(), chain.name.clone()), text);
     })?;
     let mut done = done.into_inner().unwrap_or_else(|e| e.into_inner());
+    // The workers' buffers first (buffer i = worker i), then the pieces in order.
+    let mut bufs = vec![String::new(); made.into_inner()];
+    for w in workers.into_inner().unwrap_or_else(|e| e.into_inner()) {
+        if let Some(b) = bufs.get_mut(w.id) {
+            *b = w.text;
+        }
+    }
+    let mut out = SaveText {
+        bufs,
+        ..SaveText::default()
+    };
     // Table and chain lines come from the renderer itself (rules left empty), then each
     // chain's rule text in the same order.
     let skeleton = assemble(&rs, family, &mut |_, _| Vec::new());
-    let mut out = SaveText::default();
     for t in &skeleton.tables {
         let mut head = String::new();
         render::table(&mut head, t, counters);
         head.truncate(head.strip_suffix("COMMIT\n").unwrap_or(&head).len());
-        out.pieces.push(head);
+        out.push(head);
         for c in &t.chains {
             if let Some(chain) = done.remove(&(t.name.clone(), c.name.clone())) {
-                out.pieces.push(chain.text);
+                out.spans.push((chain.worker, chain.range));
                 out.undecoded += chain.undecoded;
             }
         }
-        out.pieces.push("COMMIT\n".into());
+        out.push("COMMIT\n".into());
     }
     Ok(out)
 }
