@@ -570,7 +570,8 @@ impl DropProbe {
     /// the probe costs the kernel's packet path nothing; this is how `cargo xtask bench drops`
     /// compares throughput with and without exactly what `nfprobe drops` attaches.
     pub fn set_attached(&mut self, on: bool) -> Result<(), DropProbeError> {
-        if on == !self.detached {
+        if on != self.detached {
+            // Already attached (detached) as asked.
             return Ok(());
         }
         let mut ifaces = std::mem::take(&mut self.tc_ifaces);

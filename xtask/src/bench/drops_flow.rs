@@ -254,7 +254,7 @@ fn udp_send(stop: &AtomicBool, dst: Ipv4Addr) -> Result<()> {
     loop {
         // The flag is checked every 64 sends (an atomic load per datagram is noise anyway).
         n = n.wrapping_add(1);
-        if n % 64 == 0 && stop.load(Ordering::Relaxed) {
+        if n.is_multiple_of(64) && stop.load(Ordering::Relaxed) {
             return Ok(());
         }
         // ENOBUFS under pressure: that datagram was not sent; go on.

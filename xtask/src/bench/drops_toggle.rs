@@ -205,7 +205,7 @@ impl Toggled {
 
     /// Per block: throughput with / without.
     pub fn throughput(&self) -> Ratio {
-        let v: Vec<f64> = self.blocks.iter().map(|b| throughput_ratio(b)).collect();
+        let v: Vec<f64> = self.blocks.iter().map(throughput_ratio).collect();
         Ratio::of(&v)
     }
 

@@ -4,6 +4,7 @@
 use anyhow::{Result, bail};
 
 mod bpf_stats;
+mod bpf_testrun;
 mod check;
 mod drops;
 mod drops_flow;
