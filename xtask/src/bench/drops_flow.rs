@@ -93,6 +93,10 @@ pub struct Snap {
     /// CPU time of the sender and receiver threads (ns; the sender's includes the softirq
     /// work its sends trigger: forwarding, the bridge, the tc hooks, the socket enqueue).
     pub thread_cpu_ns: u64,
+    /// The sender's part of it.
+    pub sender_cpu_ns: u64,
+    /// Times the receiver went to sleep (its queue ran empty; each needs a wake-up).
+    pub receiver_sleeps: u64,
     /// The whole machine's CPU times (/proc/stat).
     pub cpu: CpuTimes,
 }
@@ -155,8 +159,9 @@ impl Stream {
     }
 
     pub fn snap(&self) -> Result<Snap> {
-        let thread_cpu_ns =
-            procstat::thread_cpu_ns(self.tx_tid)? + procstat::thread_cpu_ns(self.rx_tid)?;
+        let sender_cpu_ns = procstat::thread_cpu_ns(self.tx_tid)?;
+        let thread_cpu_ns = sender_cpu_ns + procstat::thread_cpu_ns(self.rx_tid)?;
+        let receiver_sleeps = procstat::thread_sleeps(self.rx_tid)?;
         let packets = procstat::rx_packets(self.rx_tid, CTR_IF)?;
         let rcvbuf_errors = procstat::udp_rcvbuf_errors(self.rx_tid)?;
         Ok(Snap {
@@ -165,6 +170,8 @@ impl Stream {
             packets,
             rcvbuf_errors,
             thread_cpu_ns,
+            sender_cpu_ns,
+            receiver_sleeps,
             cpu: procstat::cpu_times()?,
         })
     }

@@ -26,6 +26,8 @@ pub struct Window {
     pub packets: u64,
     pub rcvbuf_errors: u64,
     pub thread_cpu_ns: u64,
+    pub sender_cpu_ns: u64,
+    pub receiver_sleeps: u64,
     pub cpu: CpuTimes,
 }
 
@@ -38,6 +40,8 @@ impl Window {
             packets: b.packets - a.packets,
             rcvbuf_errors: b.rcvbuf_errors - a.rcvbuf_errors,
             thread_cpu_ns: b.thread_cpu_ns - a.thread_cpu_ns,
+            sender_cpu_ns: b.sender_cpu_ns - a.sender_cpu_ns,
+            receiver_sleeps: b.receiver_sleeps - a.receiver_sleeps,
             cpu: b.cpu.since(&a.cpu),
         }
     }
@@ -51,6 +55,8 @@ pub struct Totals {
     pub packets: u64,
     pub rcvbuf_errors: u64,
     pub thread_cpu_ns: u64,
+    pub sender_cpu_ns: u64,
+    pub receiver_sleeps: u64,
     pub cpu: CpuTimes,
 }
 
@@ -61,6 +67,8 @@ impl Totals {
         self.packets += w.packets;
         self.rcvbuf_errors += w.rcvbuf_errors;
         self.thread_cpu_ns += w.thread_cpu_ns;
+        self.sender_cpu_ns += w.sender_cpu_ns;
+        self.receiver_sleeps += w.receiver_sleeps;
         self.cpu.busy += w.cpu.busy;
         self.cpu.idle += w.cpu.idle;
         self.cpu.steal += w.cpu.steal;
@@ -73,6 +81,21 @@ impl Totals {
     /// The stream threads' CPU time per packet (ns).
     pub fn thread_ns_per_packet(&self) -> f64 {
         self.thread_cpu_ns as f64 / self.packets.max(1) as f64
+    }
+
+    /// The sender thread's CPU time per packet (ns).
+    pub fn sender_ns_per_packet(&self) -> f64 {
+        self.sender_cpu_ns as f64 / self.packets.max(1) as f64
+    }
+
+    /// The receiver's CPU time per packet (ns).
+    pub fn receiver_ns_per_packet(&self) -> f64 {
+        (self.thread_cpu_ns - self.sender_cpu_ns) as f64 / self.packets.max(1) as f64
+    }
+
+    /// Receiver sleeps per 1000 packets.
+    pub fn sleeps_per_kpacket(&self) -> f64 {
+        1e3 * self.receiver_sleeps as f64 / self.packets.max(1) as f64
     }
 
     /// The whole machine's busy CPU time per packet (ns; tick-sampled).
@@ -206,6 +229,22 @@ impl Toggled {
     /// Per block: throughput with / without.
     pub fn throughput(&self) -> Ratio {
         let v: Vec<f64> = self.blocks.iter().map(throughput_ratio).collect();
+        Ratio::of(&v)
+    }
+
+    /// Per block: the sender thread's CPU time per byte, with / without. The sender does the
+    /// softirq work of its packets (forwarding, the bridge, the tc hooks), so this is the
+    /// probe's cost on the CPU that limits the stream, free of how much CPU other work left.
+    pub fn sender_cpu_per_byte(&self) -> Ratio {
+        let v: Vec<f64> = self
+            .blocks
+            .iter()
+            .map(|b| {
+                let (off, on) = split(b);
+                let per_byte = |t: &Totals| t.sender_cpu_ns as f64 / t.bytes.max(1) as f64;
+                per_byte(&on) / per_byte(&off).max(1e-12)
+            })
+            .collect();
         Ratio::of(&v)
     }
 

@@ -72,6 +72,16 @@ pub fn thread_cpu_ns(tid: i32) -> Result<u64> {
         .with_context(|| format!("{path}: unexpected {text:?}"))
 }
 
+/// How often one of our threads went to sleep (voluntary context switches).
+pub fn thread_sleeps(tid: i32) -> Result<u64> {
+    let path = format!("/proc/self/task/{tid}/status");
+    let text = std::fs::read_to_string(&path).with_context(|| format!("reading {path}"))?;
+    text.lines()
+        .find_map(|l| l.strip_prefix("voluntary_ctxt_switches:"))
+        .and_then(|v| v.trim().parse().ok())
+        .with_context(|| format!("{path}: no voluntary_ctxt_switches"))
+}
+
 /// Packets `iface` received, in the network namespace of thread `tid`.
 pub fn rx_packets(tid: i32, iface: &str) -> Result<u64> {
     let path = format!("/proc/{tid}/net/dev");
