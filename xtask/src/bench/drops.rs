@@ -1,4 +1,4 @@
-//! `cargo xtask bench drops [SECS] [storm | --no-storm]`: what `nfprobe drops` costs and
+//! `cargo xtask bench drops [SECS] [storm | --no-storm] [--control]`: what `nfprobe drops` costs and
 //! whether it keeps up.
 //!
 //! Builds its own namespaces (removed at the end, also on error): a "host" with a Docker-named
@@ -288,6 +288,7 @@ fn throughput(
     session: &mut Session,
     proto: Proto,
     secs: u64,
+    control: bool,
 ) -> Result<Throughput> {
     let (ctr, cli) = (spec(&t.ctr), spec(&t.cli));
     let stream = Stream::start(proto, &ctr, &cli, CTR_ADDR)?;
@@ -300,7 +301,17 @@ fn throughput(
     let mut ratios = Vec::new();
     let toggled = drops_toggle::measure(
         &stream,
-        &mut |on| Ok(session.set_attached(on)?),
+        &mut |on| {
+            if control {
+                // Both states detached, reached through the same attach + detach work: any
+                // difference is the bench's own bias and noise.
+                session.set_attached(true)?;
+                session.set_attached(false)?;
+                Ok(())
+            } else {
+                Ok(session.set_attached(on)?)
+            }
+        },
         Duration::from_secs(secs),
         WINDOW,
         SETTLE,
@@ -582,12 +593,16 @@ fn run(args: &[String]) -> Result<()> {
     // the seconds per protocol of the toggled measurement; `--no-storm` skips the storm.
     let storm_only = args.iter().any(|a| a == "storm");
     let no_storm = args.iter().any(|a| a == "--no-storm");
+    // `--control`: an A/A run (both states detached, the same switching work before each).
+    let control = args.iter().any(|a| a == "--control");
     let mut secs = TOGGLE_SECS;
-    for a in args.iter().filter(|a| *a != "storm" && *a != "--no-storm") {
-        secs =
-            a.parse::<u64>().ok().filter(|&n| n >= 1).with_context(|| {
-                format!("expected SECS (>= 1), `storm` or `--no-storm`, got {a:?}")
-            })?;
+    for a in args
+        .iter()
+        .filter(|a| !["storm", "--no-storm", "--control"].contains(&a.as_str()))
+    {
+        secs = a.parse::<u64>().ok().filter(|&n| n >= 1).with_context(|| {
+            format!("expected SECS (>= 1), `storm`, `--no-storm` or `--control`, got {a:?}")
+        })?;
     }
     let bin = super::release_nfprobe()?;
     step("building the bench namespaces");
@@ -633,20 +648,19 @@ fn run(args: &[String]) -> Result<()> {
             }
         }
         for proto in [Proto::Tcp, Proto::Udp] {
-            flows.push(throughput(&t, &bin, &mut session, proto, secs)?);
+            flows.push(throughput(&t, &bin, &mut session, proto, secs, control)?);
         }
     }
     let cpu_flows = procstat::cpu_times()?.since(&cpu0);
+    if control {
+        println!(
+            "\nCONTROL RUN (--control): \"with\" windows are detached too, after the same \
+             attach + detach work as \"without\" ones; the ratios below are the bench's own bias"
+        );
+    }
     if no_storm {
         println!("\nnfprobe drops benchmark ({} CPUs)", ncpus());
-        for r in &flows {
-            r.print();
-        }
-        print_testrun(&testrun);
-        println!(
-            "  steal during the throughput part: {:.2}% of CPU time (/proc/stat)",
-            100.0 * cpu_flows.steal_share()
-        );
+        print_throughput(&flows, &testrun, &cpu_flows);
         return Ok(());
     }
 
@@ -679,15 +693,8 @@ fn run(args: &[String]) -> Result<()> {
             .collect::<Vec<_>>()
             .join(" ")
     );
-    for r in &flows {
-        r.print();
-    }
-    print_testrun(&testrun);
     if !flows.is_empty() {
-        println!(
-            "  steal during the throughput part: {:.2}% of CPU time (/proc/stat)",
-            100.0 * cpu_flows.steal_share()
-        );
+        print_throughput(&flows, &testrun, &cpu_flows);
     }
     println!(
         "  drop storm ({}s, a tap and an io_uring writer per CPU, netdev ingress drop): {:.0} drops/s \
@@ -755,6 +762,41 @@ fn run(args: &[String]) -> Result<()> {
         );
     }
     Ok(())
+}
+
+fn print_throughput(
+    flows: &[Throughput],
+    testrun: &[(String, f64, f64)],
+    cpu: &procstat::CpuTimes,
+) {
+    for r in flows {
+        r.print();
+    }
+    print_testrun(testrun);
+    println!(
+        "  steal during the throughput part: {:.2}% of CPU time (/proc/stat)",
+        100.0 * cpu.steal_share()
+    );
+    let verdicts: Vec<&str> = flows
+        .iter()
+        .map(|f| drops_toggle::verdict(&f.toggled.throughput()))
+        .collect();
+    let overall = if verdicts.iter().all(|v| *v == "met") {
+        "met"
+    } else if verdicts.contains(&"NOT met") {
+        "NOT met"
+    } else {
+        "not shown"
+    };
+    println!(
+        "  VERDICT throughput with the probe >= 98% of without (TCP and UDP): {overall} ({})",
+        flows
+            .iter()
+            .zip(&verdicts)
+            .map(|(f, v)| format!("{}: {v}", f.proto.name()))
+            .collect::<Vec<_>>()
+            .join("; ")
+    );
 }
 
 fn print_testrun(runs: &[(String, f64, f64)]) {
