@@ -901,3 +901,103 @@ fn interfaces_sharing_fast_slots_are_watched_and_counted_apart() {
         );
     }
 }
+
+/// The library session `nfprobe drops` runs can detach its data path and attach it again
+/// (what `cargo xtask bench drops` toggles): detached, no link of ours is left, nothing is
+/// counted and the programs stay loaded; re-attached, it counts again. Both tc flavours.
+#[test]
+fn a_detached_data_path_counts_nothing_and_comes_back() {
+    require_root_and_btf();
+    let _g = serial();
+    for force_clsact in [false, true] {
+        let host = TestNetns::new("dda");
+        let peer = TestNetns::new("ddp");
+        for ns in [&host, &peer] {
+            let status = std::process::Command::new("ip")
+                .args(["netns", "exec", &ns.name, "sysctl", "-qw"])
+                .arg("net.ipv6.conf.default.disable_ipv6=1")
+                .status()
+                .expect("sysctl");
+            assert!(status.success(), "disable IPv6 in {}", ns.name);
+        }
+        common::ip(&[
+            "-n", &host.name, "link", "add", "d0", "type", "veth", "peer", "name", "d1", "netns",
+            &peer.name,
+        ]);
+        common::ip(&["-n", &host.name, "addr", "add", "10.79.0.1/24", "dev", "d0"]);
+        common::ip(&["-n", &host.name, "link", "set", "d0", "up"]);
+        common::ip(&["-n", &peer.name, "addr", "add", "10.79.0.2/24", "dev", "d1"]);
+        common::ip(&["-n", &peer.name, "link", "set", "d1", "up"]);
+        let mut session = nfprobe::drops::Session::start(nfprobe::drops::Options {
+            netns: Some(host.spec.clone()),
+            ifaces: vec!["d0".into()],
+            tc: true,
+            force_clsact,
+            ..Default::default()
+        })
+        .expect("start the session");
+        let me = std::process::id() as i32;
+        // (in_packets on d0, NO_SOCKET drops on d0) now.
+        let counts = |s: &mut nfprobe::drops::Session| {
+            let sum = s.summary().expect("summary");
+            let inp = sum
+                .interfaces
+                .iter()
+                .find(|i| i.iface == "d0")
+                .map_or(0, |i| i.in_packets);
+            let drops: u64 = sum
+                .drops
+                .iter()
+                .filter(|r| r.iface == "d0" && r.reason == "NO_SOCKET")
+                .map(|r| r.packets)
+                .sum();
+            (inp, drops)
+        };
+        let dst = SocketAddrV4::new(Ipv4Addr::new(10, 79, 0, 1), 9);
+        let settle = || std::thread::sleep(Duration::from_millis(200));
+        let attached_links = bpf_ids(me).1;
+        // The tracepoint, and in and out on d0 (tcx links; clsact filters are no links).
+        let want_links = if force_clsact { 1 } else { 3 };
+        assert_eq!(attached_links.len(), want_links, "{attached_links:?}");
+
+        const A: u64 = 20;
+        udp_to(&peer, dst, A as u32);
+        settle();
+        let (in1, drop1) = counts(&mut session);
+        assert!((A..=A + 3).contains(&in1), "in_packets {in1}");
+        assert_eq!(drop1, A);
+
+        session.set_attached(false).expect("detach");
+        session
+            .set_attached(false)
+            .expect("detach twice is a no-op");
+        let (progs, links) = bpf_ids(me);
+        assert!(links.is_empty(), "links left while detached: {links:?}");
+        assert!(progs.len() >= 3, "programs stay loaded: {progs:?}");
+        if force_clsact {
+            assert!(!tc(&host, &["filter", "show", "dev", "d0", "ingress"]).contains("nfp_tc"));
+        }
+        udp_to(&peer, dst, 25);
+        settle();
+        assert_eq!(counts(&mut session), (in1, drop1), "counted while detached");
+
+        session.set_attached(true).expect("re-attach");
+        assert_eq!(bpf_ids(me).1.len(), want_links);
+        if force_clsact {
+            assert!(tc(&host, &["filter", "show", "dev", "d0", "ingress"]).contains("nfp_tc_in"));
+        }
+        const C: u64 = 15;
+        udp_to(&peer, dst, C as u32);
+        settle();
+        let (in2, drop2) = counts(&mut session);
+        assert!(
+            (in1 + C..=in1 + C + 3).contains(&in2),
+            "in_packets {in1} -> {in2}"
+        );
+        assert_eq!(drop2, drop1 + C);
+        drop(session);
+        if force_clsact {
+            assert_eq!(clsact_state(&host, "d0"), (0, false), "clsact left behind");
+        }
+    }
+}

@@ -142,6 +142,13 @@ impl Session {
         self.probe.uses_tcx()
     }
 
+    /// Detach (`false`) or re-attach (`true`) the probe's data path (the `kfree_skb`
+    /// tracepoint and every tc counter) while everything stays loaded: for measuring what
+    /// the probe costs the packets it watches (`cargo xtask bench drops`).
+    pub fn set_attached(&mut self, on: bool) -> Result<(), DropsError> {
+        Ok(self.probe.set_attached(on)?)
+    }
+
     /// Re-read the interfaces: watch new ones, forget vanished ones. Returns the new targets.
     pub fn refresh(&mut self) -> Result<Vec<Target>, DropsError> {
         let snap = link::snapshot(self.opts.netns.as_ref())?;

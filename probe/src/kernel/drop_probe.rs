@@ -13,7 +13,9 @@ use std::path::Path;
 
 use aya::maps::lpm_trie::{Key as LpmKey, LpmTrie};
 use aya::maps::{Array, HashMap, MapData, PerCpuArray, PerCpuHashMap, PerCpuValues, RingBuf};
+use aya::programs::tc::SchedClassifierLinkId;
 use aya::programs::tc::{self, NlOptions, TcAttachOptions, TcAttachType};
+use aya::programs::tp_btf::BtfTracePointLinkId;
 use aya::programs::{BtfTracePoint, SchedClassifier};
 use aya::util::KernelVersion;
 use aya::{Ebpf, EbpfLoader};
@@ -186,8 +188,12 @@ pub struct DropProbe {
     ebpf: Ebpf,
     samples: Option<RingBuf<MapData>>,
     tcx: bool,
-    /// (netns inode, ifindex) with tc programs attached.
-    tc_attached: Vec<(u32, u32)>,
+    /// The tracepoint's link while attached.
+    tp_link: Option<BtfTracePointLinkId>,
+    /// Interfaces with tc counters, and their links while attached.
+    tc_ifaces: Vec<TcIface>,
+    /// Data path detached ([`DropProbe::set_attached`]): programs and maps stay loaded.
+    detached: bool,
     /// clsact fallback: every interface we attached filters to, and whether its clsact qdisc
     /// is ours to remove on exit (we created it, or a killed earlier run of ours did).
     clsact: Vec<ClsactIface>,
@@ -206,6 +212,17 @@ struct SlotState {
     owner: Option<WatchKey>,
     role: u32,
     more: u32,
+}
+
+/// An interface the tc counters belong on.
+#[derive(Debug)]
+struct TcIface {
+    ns: Option<NetnsSpec>,
+    netns_ino: u32,
+    ifname: String,
+    ifindex: u32,
+    /// (program, link) per direction while attached.
+    links: Vec<(&'static str, SchedClassifierLinkId)>,
 }
 
 #[derive(Debug)]
@@ -268,7 +285,8 @@ impl std::fmt::Debug for DropProbe {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("DropProbe")
             .field("tcx", &self.tcx)
-            .field("tc_attached", &self.tc_attached)
+            .field("tc_ifaces", &self.tc_ifaces)
+            .field("detached", &self.detached)
             .finish_non_exhaustive()
     }
 }
@@ -298,7 +316,8 @@ impl DropProbe {
             .map_err(|e| aya_err("nfp_drops is not a BTF tracepoint", e))?;
         prog.load("kfree_skb", &aya_btf)
             .map_err(|e| aya_err("loading tp_btf/kfree_skb", e))?;
-        prog.attach()
+        let tp_link = prog
+            .attach()
             .map_err(|e| aya_err("attaching tp_btf/kfree_skb", e))?;
         for name in [PROG_TC_IN, PROG_TC_OUT] {
             let p: &mut SchedClassifier = ebpf
@@ -320,7 +339,9 @@ impl DropProbe {
             ebpf,
             samples: Some(samples),
             tcx,
-            tc_attached: Vec::new(),
+            tp_link: Some(tp_link),
+            tc_ifaces: Vec::new(),
+            detached: false,
             clsact: Vec::new(),
             fast_slots: std::collections::BTreeMap::new(),
             watch_slots: std::collections::BTreeMap::new(),
@@ -476,12 +497,15 @@ impl DropProbe {
         ifname: &str,
         ifindex: u32,
     ) -> Result<(), DropProbeError> {
-        if self.tc_attached.contains(&(netns_ino, ifindex)) {
+        if self
+            .tc_ifaces
+            .iter()
+            .any(|t| (t.netns_ino, t.ifindex) == (netns_ino, ifindex))
+        {
             return Ok(());
         }
         self.register_if(ifindex)?;
-        let tcx = self.tcx;
-        if !tcx {
+        if !self.tcx {
             let iface = ifname.to_owned();
             // clsact works in the calling thread's namespace, like tc itself.
             let owned = run_in(ns, move || prepare_clsact(&iface, ifindex))?;
@@ -492,34 +516,132 @@ impl DropProbe {
                 owned,
             });
         }
+        let mut t = TcIface {
+            ns: ns.cloned(),
+            netns_ino,
+            ifname: ifname.to_owned(),
+            ifindex,
+            links: Vec::new(),
+        };
+        if !self.detached {
+            self.attach_tc_programs(&mut t)?;
+        }
+        self.tc_ifaces.push(t);
+        Ok(())
+    }
+
+    /// Attach both tc programs to `t` (recording their links).
+    fn attach_tc_programs(&mut self, t: &mut TcIface) -> Result<(), DropProbeError> {
+        let tcx = self.tcx;
         for (name, ty) in [
             (PROG_TC_IN, TcAttachType::Ingress),
             (PROG_TC_OUT, TcAttachType::Egress),
         ] {
-            let prog: &mut SchedClassifier = self
-                .ebpf
-                .program_mut(name)
-                .ok_or(DropProbeError::Missing("tc program"))?
-                .try_into()
-                .map_err(|e| aya_err(format!("{name} is not a classifier"), e))?;
-            let iface = ifname.to_owned();
+            let prog = self.classifier(name)?;
+            let iface = t.ifname.clone();
             // tc/tcx resolve the interface in the calling thread's namespace.
-            let res = run_in(ns, move || {
+            let res = run_in(t.ns.as_ref(), move || {
                 if tcx {
-                    prog.attach(&iface, ty).map(|_| ())
+                    prog.attach(&iface, ty)
                 } else {
                     prog.attach_with_options(
                         &iface,
                         ty,
                         TcAttachOptions::Netlink(NlOptions::default()),
                     )
-                    .map(|_| ())
                 }
             })?;
-            res.map_err(|e| aya_err(format!("attaching {name} to {ifname}"), e))?;
+            let link = res.map_err(|e| aya_err(format!("attaching {name} to {}", t.ifname), e))?;
+            t.links.push((name, link));
         }
-        self.tc_attached.push((netns_ino, ifindex));
         Ok(())
+    }
+
+    fn classifier(&mut self, name: &'static str) -> Result<&mut SchedClassifier, DropProbeError> {
+        self.ebpf
+            .program_mut(name)
+            .ok_or(DropProbeError::Missing("tc program"))?
+            .try_into()
+            .map_err(|e| aya_err(format!("{name} is not a classifier"), e))
+    }
+
+    /// Detach (`false`) or re-attach (`true`) the data path: the `kfree_skb` tracepoint and
+    /// every tc program, keeping the programs, maps, counters and watch list loaded. Detached,
+    /// the probe costs the kernel's packet path nothing; this is how `cargo xtask bench drops`
+    /// compares throughput with and without exactly what `nfprobe drops` attaches.
+    pub fn set_attached(&mut self, on: bool) -> Result<(), DropProbeError> {
+        if on != self.detached {
+            // Already attached (detached) as asked.
+            return Ok(());
+        }
+        let mut ifaces = std::mem::take(&mut self.tc_ifaces);
+        let res = if on {
+            self.attach_all(&mut ifaces)
+        } else {
+            self.detach_all(&mut ifaces)
+        };
+        self.tc_ifaces = ifaces;
+        self.detached = !on;
+        res
+    }
+
+    fn attach_all(&mut self, ifaces: &mut [TcIface]) -> Result<(), DropProbeError> {
+        if self.tp_link.is_none() {
+            let prog: &mut BtfTracePoint = self
+                .ebpf
+                .program_mut(PROG_DROPS)
+                .ok_or(DropProbeError::Missing("program nfp_drops"))?
+                .try_into()
+                .map_err(|e| aya_err("nfp_drops is not a BTF tracepoint", e))?;
+            self.tp_link = Some(
+                prog.attach()
+                    .map_err(|e| aya_err("attaching tp_btf/kfree_skb", e))?,
+            );
+        }
+        // Every interface is tried; the first failure (one that vanished, say) is returned.
+        let mut first = None;
+        for t in ifaces.iter_mut().filter(|t| t.links.is_empty()) {
+            if let Err(e) = self.attach_tc_programs(t) {
+                first.get_or_insert(e);
+            }
+        }
+        first.map_or(Ok(()), Err)
+    }
+
+    fn detach_all(&mut self, ifaces: &mut [TcIface]) -> Result<(), DropProbeError> {
+        if let Some(link) = self.tp_link.take() {
+            let prog: &mut BtfTracePoint = self
+                .ebpf
+                .program_mut(PROG_DROPS)
+                .ok_or(DropProbeError::Missing("program nfp_drops"))?
+                .try_into()
+                .map_err(|e| aya_err("nfp_drops is not a BTF tracepoint", e))?;
+            prog.detach(link)
+                .map_err(|e| aya_err("detaching tp_btf/kfree_skb", e))?;
+        }
+        let mut first = None;
+        for t in ifaces.iter_mut() {
+            for (name, link) in t.links.drain(..) {
+                let ns = t.ns.clone();
+                let prog = match self.classifier(name) {
+                    Ok(p) => p,
+                    Err(e) => {
+                        first.get_or_insert(e);
+                        continue;
+                    }
+                };
+                // A clsact filter is removed by netlink in the interface's namespace.
+                let res = run_in(ns.as_ref(), move || prog.detach(link))
+                    .map_err(DropProbeError::from)
+                    .and_then(|r| {
+                        r.map_err(|e| aya_err(format!("detaching {name} from {}", t.ifname), e))
+                    });
+                if let Err(e) = res {
+                    first.get_or_insert(e);
+                }
+            }
+        }
+        first.map_or(Ok(()), Err)
     }
 
     /// Zeroed counters for `ifindex`: in its slot of the array fast path if free, else in the

@@ -56,6 +56,21 @@ impl Run {
 
 /// Run statistics of the programs process `pid` holds, by program name.
 pub fn of_process(pid: u32) -> Result<BTreeMap<String, Run>> {
+    Ok(programs_of(pid)?
+        .into_iter()
+        .map(|(name, (_, run))| (name, run))
+        .collect())
+}
+
+/// Ids of the programs process `pid` holds, by program name.
+pub fn ids_of_process(pid: u32) -> Result<BTreeMap<String, u64>> {
+    Ok(programs_of(pid)?
+        .into_iter()
+        .map(|(name, (id, _))| (name, id))
+        .collect())
+}
+
+fn programs_of(pid: u32) -> Result<BTreeMap<String, (u64, Run)>> {
     let mut out = BTreeMap::new();
     let dir = format!("/proc/{pid}/fdinfo");
     for entry in std::fs::read_dir(&dir).with_context(|| format!("reading {dir}"))? {
@@ -79,7 +94,7 @@ pub fn of_process(pid: u32) -> Result<BTreeMap<String, Run>> {
             continue;
         };
         if let Some(name) = name_of(id) {
-            out.insert(name, Run { ns, count });
+            out.insert(name, (id, Run { ns, count }));
         }
     }
     Ok(out)

@@ -1,19 +1,27 @@
-//! `cargo xtask bench drops [BLOCKS | storm]`: what `nfprobe drops` costs and whether it keeps up.
+//! `cargo xtask bench drops [SECS] [storm | --no-storm] [--control]`: what `nfprobe drops` costs and
+//! whether it keeps up.
 //!
 //! Builds its own namespaces (removed at the end, also on error): a "host" with a Docker-named
 //! bridge and a routed client link, a "container" behind the bridge, a "client" outside.
-//! 1. TCP and UDP throughput client → container through the bridge, without and with
-//!    `nfprobe drops` attached (tracepoint + tcx on bridge and port): fixed-work rounds
-//!    (drops_flow), sender and receiver pinned to different CPUs, in ABBA blocks (without,
-//!    with, with, without) so load drift on a shared machine cancels within a block; prints
-//!    the median with/without ratio of the blocks and a distribution-free confidence interval
-//!    (paired), and says whether the ≥ 98 % target is met, missed or not shown.
+//! 1. TCP and UDP throughput client → container through the bridge, with and without the
+//!    probe's data path (drops_toggle): one continuous stream per protocol (drops_flow,
+//!    sender and receiver pinned to different CPUs at nice -20), the probe loaded once through
+//!    the library session `nfprobe drops` runs (same programs, same interfaces: the
+//!    `kfree_skb` tracepoint and tcx in and out on the bridge and its port), its data path
+//!    detached and re-attached between 250 ms windows in ABBA/BAAB blocks for SECS seconds
+//!    per protocol (default 200). Per block: the with/without throughput ratio and the ratio
+//!    of the stream threads' CPU time per byte; over blocks the Hodges-Lehmann estimate with
+//!    its signed-rank 95 % interval (and the median with its sign-test interval); the verdict
+//!    on the ≥ 98 % target comes from that interval. Also: the probe programs' run time per
+//!    packet on the stream (`kernel.bpf_stats_enabled=1` for 2 s, restored afterwards), the
+//!    tc programs alone against an empty program (BPF_PROG_TEST_RUN), steal time, and a short
+//!    whole-process check (`nfprobe drops` started and stopped around 1 s windows).
 //! 2. A drop storm: pre-built UDP frames written into one tap per CPU, each by its own
 //!    io_uring writer thread (storm_tx), dropped by the taps' netdev ingress hooks
 //!    (NETFILTER_DROP), for 10 s; the probe's count on the taps must equal frames sent minus
-//!    datagrams delivered to the listening socket, exactly; prints drops/s with and without the probe, and the probe's
-//!    run time per drop from a short extra storm with `kernel.bpf_stats_enabled=1` (set only
-//!    then, restored afterwards).
+//!    datagrams delivered to the listening socket, exactly; prints drops/s with and without
+//!    the probe, and the probe's run time per drop from a short extra storm with
+//!    `kernel.bpf_stats_enabled=1` (set only then, restored afterwards).
 
 use std::collections::BTreeMap;
 use std::io::{BufRead, BufReader, Read};
@@ -25,8 +33,10 @@ use std::time::Duration;
 use anyhow::{Context, Result, bail};
 use nfprobe::kernel::netns::{NetnsSpec, run_in};
 
-use super::drops_flow::{Proto, pin_to_cpu};
-use super::{Bench, bpf_stats, drops_flow, paired, storm_tx};
+use nfprobe::drops::{Options, Session};
+
+use super::drops_flow::{Proto, Stream, pin_to_cpu};
+use super::{Bench, bpf_stats, bpf_testrun, drops_toggle, paired, procstat, storm_tx};
 use crate::sh::step;
 
 pub static BENCH: Bench = Bench {
@@ -35,8 +45,6 @@ pub static BENCH: Bench = Bench {
     run,
 };
 
-/// ABBA blocks per transfer (4 rounds each).
-const BLOCKS: usize = 12;
 const STORM: Duration = Duration::from_secs(10);
 const COST_STORM: Duration = Duration::from_secs(3);
 const CTR_ADDR: Ipv4Addr = Ipv4Addr::new(172, 31, 0, 2);
@@ -247,81 +255,240 @@ impl Probe {
     }
 }
 
-/// One A/B comparison of a transfer: per ABBA block (without, with, with, without probe) the
-/// ratio of the mean with to the mean without, so a load trend on a shared machine cancels
-/// within the block.
+/// Window length, settle time after a switch, and the default seconds per protocol of the
+/// toggled measurement.
+const WINDOW: Duration = Duration::from_millis(250);
+
+const SETTLE: Duration = Duration::from_millis(30);
+const TOGGLE_SECS: u64 = 200;
+/// Blocks of the whole-process comparison (starting `nfprobe drops` takes about a second).
+const PROCESS_BLOCKS: usize = 2;
+const PROCESS_WINDOW: Duration = Duration::from_secs(1);
+/// Runs of each tc program alone (BPF_PROG_TEST_RUN).
+const TESTRUN_REPEAT: u32 = 5_000_000;
+/// Window of the kernel's run-time accounting on the stream.
+const STATS_WINDOW: Duration = Duration::from_secs(2);
+
+/// Everything measured on one protocol's stream.
 struct Throughput {
     proto: Proto,
-    off: Vec<f64>,
-    on: Vec<f64>,
-    block_ratios: Vec<f64>,
+    toggled: drops_toggle::Toggled,
+    /// Per program: run time and runs during `STATS_WINDOW`, and the packets in that window.
+    stats: BTreeMap<String, bpf_stats::Run>,
+    stats_packets: u64,
+    /// Whole `nfprobe drops` process started/stopped: per block with/without ratio, and the
+    /// process's CPU time per second while it ran.
+    process_ratios: Vec<f64>,
+    process_cpu_per_sec: f64,
 }
 
-fn throughput(t: &Topo, bin: &Path, proto: Proto, blocks: usize) -> Result<Throughput> {
+fn throughput(
+    t: &Topo,
+    bin: &Path,
+    session: &mut Session,
+    proto: Proto,
+    secs: u64,
+    control: bool,
+) -> Result<Throughput> {
     let (ctr, cli) = (spec(&t.ctr), spec(&t.cli));
-    let mut r = Throughput {
-        proto,
-        off: Vec::new(),
-        on: Vec::new(),
-        block_ratios: Vec::new(),
+    let stream = Stream::start(proto, &ctr, &cli, CTR_ADDR)?;
+    step(&format!(
+        "{}: {secs} s of blocks of 4 x {} ms windows (ABBA/BAAB), the probe's data path \
+         detached and re-attached between them",
+        proto.name(),
+        WINDOW.as_millis()
+    ));
+    let mut ratios = Vec::new();
+    let toggled = drops_toggle::measure(
+        &stream,
+        &mut |on| {
+            if control {
+                // Both states detached, reached through the same attach + detach work: any
+                // difference is the bench's own bias and noise.
+                session.set_attached(true)?;
+                session.set_attached(false)?;
+                Ok(())
+            } else {
+                Ok(session.set_attached(on)?)
+            }
+        },
+        Duration::from_secs(secs),
+        WINDOW,
+        SETTLE,
+        &mut |b, ws| {
+            ratios.push(drops_toggle::throughput_ratio(ws));
+            if (b + 1) % 25 == 0 {
+                step(&format!(
+                    "{} block {}: median with/without so far {:.2}%",
+                    proto.name(),
+                    b + 1,
+                    100.0 * paired::median(&ratios)
+                ));
+            }
+        },
+    )?;
+
+    step(&format!(
+        "{}: probe run time per program ({} s with kernel.bpf_stats_enabled=1, restored afterwards)",
+        proto.name(),
+        STATS_WINDOW.as_secs()
+    ));
+    session.set_attached(true)?;
+    let (stats, stats_packets) = {
+        let _on = bpf_stats::StatsOn::enable()?;
+        let pid = std::process::id();
+        let before = bpf_stats::of_process(pid)?;
+        let a = stream.snap()?;
+        std::thread::sleep(STATS_WINDOW);
+        let z = stream.snap()?;
+        let after = bpf_stats::of_process(pid)?;
+        let runs = after
+            .into_iter()
+            .map(|(name, run)| {
+                let b = before.get(&name).copied().unwrap_or_default();
+                (name, run.since(&b))
+            })
+            .collect();
+        (runs, z.packets - a.packets)
     };
-    // A warm-up round: the first transfer after the namespaces appear is slow.
-    proto.round(&ctr, &cli, CTR_ADDR)?;
-    for b in 0..blocks {
-        let a1 = proto.round(&ctr, &cli, CTR_ADDR)?;
-        // The probe stays attached for both middle rounds (starting it reads BTF: ~1 s).
+    session.set_attached(false)?;
+
+    step(&format!(
+        "{}: whole process, {PROCESS_BLOCKS} ABBA blocks of {} s windows with `nfprobe drops`          started and stopped (sanity check, not the verdict)",
+        proto.name(),
+        PROCESS_WINDOW.as_secs()
+    ));
+    let mut process_ratios = Vec::new();
+    let (mut proc_cpu, mut proc_secs) = (0u64, 0f64);
+    let window = |s: &Stream| -> Result<f64> {
+        let a = s.snap()?;
+        std::thread::sleep(PROCESS_WINDOW);
+        let z = s.snap()?;
+        Ok((z.bytes - a.bytes) as f64 / z.at.duration_since(a.at).as_secs_f64())
+    };
+    for _ in 0..PROCESS_BLOCKS {
+        let a1 = window(&stream)?;
         let probe = Probe::start(bin, &t.host, &[])?;
-        let b1 = proto.round(&ctr, &cli, CTR_ADDR)?;
-        let b2 = proto.round(&ctr, &cli, CTR_ADDR)?;
+        std::thread::sleep(SETTLE);
+        let c0 = (
+            procstat::process_cpu_ns(probe.0.id())?,
+            std::time::Instant::now(),
+        );
+        let b1 = window(&stream)?;
+        let b2 = window(&stream)?;
+        proc_cpu += procstat::process_cpu_ns(probe.0.id())? - c0.0;
+        proc_secs += c0.1.elapsed().as_secs_f64();
         probe.stop()?;
-        let a2 = proto.round(&ctr, &cli, CTR_ADDR)?;
-        r.off.extend([a1, a2]);
-        r.on.extend([b1, b2]);
-        let ratio = (b1 + b2) / (a1 + a2).max(1.0);
-        r.block_ratios.push(ratio);
-        step(&format!(
-            "{} block {}/{blocks}: without {:.0}/{:.0} MB/s, with probe {:.0}/{:.0} MB/s: {:.1}%",
-            proto.name(),
-            b + 1,
-            a1 / 1e6,
-            a2 / 1e6,
-            b1 / 1e6,
-            b2 / 1e6,
-            100.0 * ratio
-        ));
+        std::thread::sleep(SETTLE);
+        let a2 = window(&stream)?;
+        process_ratios.push((b1 + b2) / (a1 + a2).max(1.0));
     }
-    Ok(r)
+    stream.stop()?;
+    Ok(Throughput {
+        proto,
+        toggled,
+        stats,
+        stats_packets,
+        process_ratios,
+        process_cpu_per_sec: proc_cpu as f64 / 1e9 / proc_secs.max(1e-9),
+    })
 }
 
 impl Throughput {
     fn print(&self) {
-        let (lo, hi, cov) = paired::median_ci(&self.block_ratios);
-        let med = paired::median(&self.block_ratios);
-        let verdict = if cov < 0.9 {
-            "not shown (too few blocks for a confidence interval)"
-        } else if lo >= 0.98 {
-            "met"
-        } else if hi < 0.98 {
-            "NOT met"
-        } else {
-            "not shown (the interval straddles 98%)"
-        };
+        let tg = &self.toggled;
+        let (off, on) = tg.totals();
+        let thr = tg.throughput();
+        let cpu = tg.cpu_per_byte();
+        let sender = tg.sender_cpu_per_byte();
+        let p = self.proto.name();
+        let verdict = drops_toggle::verdict(&thr);
         println!(
-            "  {} throughput ({} ABBA blocks, {} per round, sender/receiver pinned to CPU 0/1): \
-             median {:.0} MB/s without, {:.0} MB/s with probe; with/without per block: median \
-             {:.1}%, {:.0}% CI {:.1}-{:.1}% (target >= 98%: {verdict})",
-            self.proto.name(),
-            self.block_ratios.len(),
-            match self.proto {
-                Proto::Tcp => format!("{} MiB", drops_flow::TCP_BYTES >> 20),
-                Proto::Udp => format!("{} datagrams", drops_flow::UDP_DATAGRAMS),
-            },
-            paired::median(&self.off) / 1e6,
-            paired::median(&self.on) / 1e6,
-            100.0 * med,
-            100.0 * cov,
-            100.0 * lo,
-            100.0 * hi,
+            "  {p} through the bridge, {} blocks of 4 x {} ms windows (ABBA/BAAB; probe loaded \
+             throughout, its data path detached/attached between windows, {:.1} ms per switch):",
+            tg.blocks.len(),
+            tg.window.as_millis(),
+            1e3 * tg.switch_secs / tg.switches.max(1) as f64,
+        );
+        println!(
+            "    throughput {:.0} MB/s without, {:.0} MB/s with; with/without per block {}",
+            off.rate() / 1e6,
+            on.rate() / 1e6,
+            thr.show(),
+        );
+        println!(
+            "    CPU per packet (sender + receiver threads, exact; the sender's time includes the \
+             softirq path it triggers): {:.0} ns without, {:.0} ns with ({:+.0} ns); CPU per byte \
+             with/without per block {}",
+            off.thread_ns_per_packet(),
+            on.thread_ns_per_packet(),
+            on.thread_ns_per_packet() - off.thread_ns_per_packet(),
+            cpu.show(),
+        );
+        println!(
+            "    of which sender {:.0} / {:.0} ns ({:+.0} ns; sender CPU per byte with/without per \
+             block {}), receiver {:.0} / {:.0} ns (it slept {:.1} / {:.1} times per 1000 packets: \
+             each sleep costs both sides a wake-up)",
+            off.sender_ns_per_packet(),
+            on.sender_ns_per_packet(),
+            on.sender_ns_per_packet() - off.sender_ns_per_packet(),
+            sender.show(),
+            off.receiver_ns_per_packet(),
+            on.receiver_ns_per_packet(),
+            off.sleeps_per_kpacket(),
+            on.sleeps_per_kpacket(),
+        );
+        println!(
+            "    whole machine busy CPU per packet (/proc/stat, tick-sampled): {:.0} ns without, \
+             {:.0} ns with; {:.0} / {:.0} packets/s of {:.0} / {:.0} bytes; steal {:.2}% / {:.2}%; \
+             UDP receive-buffer drops {} / {}",
+            off.busy_ns_per_packet(),
+            on.busy_ns_per_packet(),
+            off.packets as f64 / off.secs.max(1e-9),
+            on.packets as f64 / on.secs.max(1e-9),
+            off.bytes as f64 / off.packets.max(1) as f64,
+            on.bytes as f64 / on.packets.max(1) as f64,
+            100.0 * off.cpu.steal_share(),
+            100.0 * on.cpu.steal_share(),
+            off.rcvbuf_errors,
+            on.rcvbuf_errors,
+        );
+        let runs: Vec<String> = self
+            .stats
+            .iter()
+            .map(|(name, run)| {
+                format!(
+                    "{name} {:.0} ns x {:.2} per packet",
+                    run.per_run(),
+                    run.count as f64 / self.stats_packets.max(1) as f64,
+                )
+            })
+            .collect();
+        println!(
+            "    probe programs (kernel.bpf_stats over {} packets; its run time includes part of \
+             the two clock reads it adds per run): {}",
+            self.stats_packets,
+            runs.join(", "),
+        );
+        println!(
+            "    whole process (sanity check, {} ABBA blocks of 1 s windows, `nfprobe drops` \
+             started and stopped): with/without {}; nfprobe's own CPU {:.1} ms per s",
+            self.process_ratios.len(),
+            self.process_ratios
+                .iter()
+                .map(|r| format!("{:.1}%", 100.0 * r))
+                .collect::<Vec<_>>()
+                .join(", "),
+            1e3 * self.process_cpu_per_sec,
+        );
+        println!(
+            "  VERDICT {p} throughput with the probe >= 98% of without: {verdict} (with/without \
+             {:.2}%, {:.1}% CI {:.2}-{:.2}%, {} blocks)",
+            100.0 * thr.est,
+            100.0 * thr.coverage,
+            100.0 * thr.lo,
+            100.0 * thr.hi,
+            tg.blocks.len(),
         );
     }
 }
@@ -422,27 +589,79 @@ fn storm_with_probe(t: &Topo, bin: &Path, dur: Duration) -> Result<Storm> {
 }
 
 fn run(args: &[String]) -> Result<()> {
-    // `storm` alone skips the throughput part (quicker, for work on the storm).
-    let storm_only = args.first().is_some_and(|a| a == "storm");
-    let blocks = match args.first() {
-        Some(a) if !storm_only => a
-            .parse::<usize>()
-            .ok()
-            .filter(|&n| n >= 1)
-            .with_context(|| format!("BLOCKS must be a number >= 1 or `storm`, got {a:?}"))?,
-        _ => BLOCKS,
-    };
+    // `storm` alone skips the throughput part (quicker, for work on the storm); a number is
+    // the seconds per protocol of the toggled measurement; `--no-storm` skips the storm.
+    let storm_only = args.iter().any(|a| a == "storm");
+    let no_storm = args.iter().any(|a| a == "--no-storm");
+    // `--control`: an A/A run (both states detached, the same switching work before each).
+    let control = args.iter().any(|a| a == "--control");
+    let mut secs = TOGGLE_SECS;
+    for a in args
+        .iter()
+        .filter(|a| !["storm", "--no-storm", "--control"].contains(&a.as_str()))
+    {
+        secs = a.parse::<u64>().ok().filter(|&n| n >= 1).with_context(|| {
+            format!("expected SECS (>= 1), `storm`, `--no-storm` or `--control`, got {a:?}")
+        })?;
+    }
     let bin = super::release_nfprobe()?;
     step("building the bench namespaces");
     let t = build_topo()?;
-    let (mut tcp, mut udp) = (None, None);
+    let mut flows = Vec::new();
+    let mut testrun = Vec::new();
+    let cpu0 = procstat::cpu_times()?;
     if !storm_only {
+        let mut session = Session::start(Options {
+            netns: Some(spec(&t.host)),
+            tc: true,
+            ..Options::default()
+        })
+        .context("starting the drop probe (library session)")?;
+        let names: Vec<String> = session
+            .targets()
+            .map(|x| format!("{} ({:?})", x.name, x.role))
+            .collect();
         step(&format!(
-            "TCP/UDP client -> {CTR_ADDR} through {} ({blocks} ABBA blocks of fixed-work rounds)",
+            "TCP/UDP client -> {CTR_ADDR} through {}; probe session watching {}; tcx: {}",
             t.bridge,
+            names.join(", "),
+            session.uses_tcx(),
         ));
-        tcp = Some(throughput(&t, &bin, Proto::Tcp, blocks)?);
-        udp = Some(throughput(&t, &bin, Proto::Udp, blocks)?);
+        session.set_attached(false)?;
+        let bridge_ifindex = session
+            .targets()
+            .find(|x| x.name == t.bridge)
+            .map(|x| x.ifindex)
+            .context("the session does not watch the bench bridge")?;
+        step(&format!(
+            "tc programs alone: bpftool prog run, {TESTRUN_REPEAT} runs each"
+        ));
+        let empty = bpf_testrun::EmptyClassifier::load()?;
+        let floor = bpf_testrun::ns_per_run(&t.host, empty.id()?, 0, TESTRUN_REPEAT)?;
+        drop(empty);
+        testrun.push(("an empty tc program".to_owned(), floor, floor));
+        for (name, id) in bpf_stats::ids_of_process(std::process::id())? {
+            if name.starts_with("nfp_tc") {
+                let fast = bpf_testrun::ns_per_run(&t.host, id, bridge_ifindex, TESTRUN_REPEAT)?;
+                let other = bpf_testrun::ns_per_run(&t.host, id, 0, TESTRUN_REPEAT)?;
+                testrun.push((name, fast, other));
+            }
+        }
+        for proto in [Proto::Tcp, Proto::Udp] {
+            flows.push(throughput(&t, &bin, &mut session, proto, secs, control)?);
+        }
+    }
+    let cpu_flows = procstat::cpu_times()?.since(&cpu0);
+    if control {
+        println!(
+            "\nCONTROL RUN (--control): \"with\" windows are detached too, after the same \
+             attach + detach work as \"without\" ones; the ratios below are the bench's own bias"
+        );
+    }
+    if no_storm {
+        println!("\nnfprobe drops benchmark ({} CPUs)", ncpus());
+        print_throughput(&flows, &testrun, &cpu_flows);
+        return Ok(());
     }
 
     step(&format!(
@@ -466,7 +685,7 @@ fn run(args: &[String]) -> Result<()> {
     let expected = s.blast.sent - s.blast.delivered;
     let bare_rate = (bare.sent - bare.delivered) as f64 / secs;
     let with = expected as f64 / secs;
-    let ncpu = std::thread::available_parallelism().map_or(1, |n| n.get());
+    let ncpu = ncpus();
     println!(
         "\nnfprobe drops benchmark ({ncpu} CPUs; load average at the end: {})",
         load.split_whitespace()
@@ -474,8 +693,8 @@ fn run(args: &[String]) -> Result<()> {
             .collect::<Vec<_>>()
             .join(" ")
     );
-    for r in [&tcp, &udp].into_iter().flatten() {
-        r.print();
+    if !flows.is_empty() {
+        print_throughput(&flows, &testrun, &cpu_flows);
     }
     println!(
         "  drop storm ({}s, a tap and an io_uring writer per CPU, netdev ingress drop): {:.0} drops/s \
@@ -543,6 +762,63 @@ fn run(args: &[String]) -> Result<()> {
         );
     }
     Ok(())
+}
+
+fn print_throughput(
+    flows: &[Throughput],
+    testrun: &[(String, f64, f64)],
+    cpu: &procstat::CpuTimes,
+) {
+    for r in flows {
+        r.print();
+    }
+    print_testrun(testrun);
+    println!(
+        "  steal during the throughput part: {:.2}% of CPU time (/proc/stat)",
+        100.0 * cpu.steal_share()
+    );
+    let verdicts: Vec<&str> = flows
+        .iter()
+        .map(|f| drops_toggle::verdict(&f.toggled.throughput()))
+        .collect();
+    let overall = if verdicts.iter().all(|v| *v == "met") {
+        "met"
+    } else if verdicts.contains(&"NOT met") {
+        "NOT met"
+    } else {
+        "not shown"
+    };
+    println!(
+        "  VERDICT throughput with the probe >= 98% of without (TCP and UDP): {overall} ({})",
+        flows
+            .iter()
+            .zip(&verdicts)
+            .map(|(f, v)| format!("{}: {v}", f.proto.name()))
+            .collect::<Vec<_>>()
+            .join("; ")
+    );
+}
+
+fn print_testrun(runs: &[(String, f64, f64)]) {
+    let Some(((_, floor, _), progs)) = runs.split_first() else {
+        return;
+    };
+    println!(
+        "  tc programs alone (BPF_PROG_TEST_RUN, {TESTRUN_REPEAT} runs each, no clock read per \
+         run): an empty program {floor:.0} ns (the call and the loop: the floor)"
+    );
+    for (name, fast, other) in progs {
+        println!(
+            "    {name}: {fast:.0} ns on a watched interface ({:+.0} ns over the empty \
+             program), {other:.0} ns on one it does not count ({:+.0} ns)",
+            fast - floor,
+            other - floor,
+        );
+    }
+}
+
+fn ncpus() -> usize {
+    std::thread::available_parallelism().map_or(1, |n| n.get())
 }
 
 /// A short storm with the probe attached and the kernel's BPF run-time accounting on: the

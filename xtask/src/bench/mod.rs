@@ -4,10 +4,13 @@
 use anyhow::{Result, bail};
 
 mod bpf_stats;
+mod bpf_testrun;
 mod check;
 mod drops;
 mod drops_flow;
+mod drops_toggle;
 mod paired;
+mod procstat;
 mod ruleset;
 mod startup;
 mod storm_tx;
