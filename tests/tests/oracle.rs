@@ -10,7 +10,7 @@ mod xt_support;
 use std::path::Path;
 
 use nfprobe::ruleset::{Backend, Family, Ruleset, parse, read, render};
-use xt_support::{Netns, exceptions, live_save, oracle_dir, tool};
+use xt_support::{Netns, exceptions, live_save, oracle_dir, oracle_dumps, tool};
 
 #[derive(Debug, Clone)]
 struct Case {
@@ -357,21 +357,8 @@ fn oracle_extensions_nft() {
 }
 
 fn dumps(backend: Backend) {
-    let dir = oracle_dir().join("dumps");
-    let mut files: Vec<_> = std::fs::read_dir(&dir)
-        .unwrap()
-        .map(|e| e.unwrap().path())
-        .collect();
-    files.sort();
     let mut t = Tally::default();
-    for p in &files {
-        let name = p.file_name().unwrap().to_string_lossy().into_owned();
-        let family = if name.contains("ip6") {
-            Family::Ipv6
-        } else {
-            Family::Ipv4
-        };
-        let text = std::fs::read_to_string(p).unwrap();
+    for (name, family, text) in oracle_dumps() {
         let ns = Netns::new("dump");
         let out = ns.run(&tool(backend, family, "restore"), &["-c"], Some(&text));
         if !out.status.success() {

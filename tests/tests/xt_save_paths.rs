@@ -11,7 +11,7 @@ use std::path::Path;
 
 use nfprobe::kernel::xt;
 use nfprobe::ruleset::{Backend, Family, render};
-use xt_support::{Netns, oracle_dir, tool};
+use xt_support::{Netns, oracle_dumps, tool};
 
 /// Both paths on every table of the family in `ns`; returns the blobs read.
 fn both_paths(ns: &Netns, family: Family, what: &str) -> Vec<(String, xt::TableInfo, Vec<u8>)> {
@@ -113,21 +113,8 @@ fn load(ns: &Netns, family: Family, text: &str, what: &str) {
 
 #[test]
 fn save_path_equals_model_path_on_oracle_dumps() {
-    let dir = oracle_dir().join("dumps");
-    let mut files: Vec<_> = std::fs::read_dir(&dir)
-        .unwrap()
-        .map(|e| e.unwrap().path())
-        .collect();
-    files.sort();
     let mut compared = 0;
-    for p in &files {
-        let name = p.file_name().unwrap().to_string_lossy().into_owned();
-        let family = if name.contains("ip6") {
-            Family::Ipv6
-        } else {
-            Family::Ipv4
-        };
-        let text = std::fs::read_to_string(p).unwrap();
+    for (name, family, text) in oracle_dumps() {
         let ns = Netns::new("xsave");
         let out = ns.run(
             &tool(Backend::Legacy, family, "restore"),

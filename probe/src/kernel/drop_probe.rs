@@ -309,11 +309,7 @@ impl DropProbe {
             .override_global(CONFIG_GLOBAL, config, true)
             .load(object)
             .map_err(|e| aya_err("loading the eBPF object", e))?;
-        let prog: &mut BtfTracePoint = ebpf
-            .program_mut(PROG_DROPS)
-            .ok_or(DropProbeError::Missing("program nfp_drops"))?
-            .try_into()
-            .map_err(|e| aya_err("nfp_drops is not a BTF tracepoint", e))?;
+        let prog = drops_program(&mut ebpf)?;
         prog.load("kfree_skb", &aya_btf)
             .map_err(|e| aya_err("loading tp_btf/kfree_skb", e))?;
         let tp_link = prog
@@ -587,12 +583,7 @@ impl DropProbe {
 
     fn attach_all(&mut self, ifaces: &mut [TcIface]) -> Result<(), DropProbeError> {
         if self.tp_link.is_none() {
-            let prog: &mut BtfTracePoint = self
-                .ebpf
-                .program_mut(PROG_DROPS)
-                .ok_or(DropProbeError::Missing("program nfp_drops"))?
-                .try_into()
-                .map_err(|e| aya_err("nfp_drops is not a BTF tracepoint", e))?;
+            let prog = drops_program(&mut self.ebpf)?;
             self.tp_link = Some(
                 prog.attach()
                     .map_err(|e| aya_err("attaching tp_btf/kfree_skb", e))?,
@@ -610,12 +601,7 @@ impl DropProbe {
 
     fn detach_all(&mut self, ifaces: &mut [TcIface]) -> Result<(), DropProbeError> {
         if let Some(link) = self.tp_link.take() {
-            let prog: &mut BtfTracePoint = self
-                .ebpf
-                .program_mut(PROG_DROPS)
-                .ok_or(DropProbeError::Missing("program nfp_drops"))?
-                .try_into()
-                .map_err(|e| aya_err("nfp_drops is not a BTF tracepoint", e))?;
+            let prog = drops_program(&mut self.ebpf)?;
             prog.detach(link)
                 .map_err(|e| aya_err("detaching tp_btf/kfree_skb", e))?;
         }
@@ -794,6 +780,14 @@ pub fn loaded_ids() -> Result<(BTreeSet<u32>, BTreeSet<u32>), DropProbeError> {
         links.insert(l.map_err(|e| aya_err("listing BPF links", e))?.id());
     }
     Ok((progs, links))
+}
+
+/// The `kfree_skb` program of the object.
+fn drops_program(ebpf: &mut Ebpf) -> Result<&mut BtfTracePoint, DropProbeError> {
+    ebpf.program_mut(PROG_DROPS)
+        .ok_or(DropProbeError::Missing("program nfp_drops"))?
+        .try_into()
+        .map_err(|e| aya_err("nfp_drops is not a BTF tracepoint", e))
 }
 
 #[cfg(test)]

@@ -118,6 +118,28 @@ pub fn oracle_dir() -> PathBuf {
     );
 }
 
+/// The oracle's whole-table dumps, sorted: (file name, family, text).
+pub fn oracle_dumps() -> Vec<(String, Family, String)> {
+    let dir = oracle_dir().join("dumps");
+    let mut files: Vec<_> = std::fs::read_dir(&dir)
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .collect();
+    files.sort();
+    files
+        .iter()
+        .map(|p| {
+            let name = p.file_name().unwrap().to_string_lossy().into_owned();
+            let family = if name.contains("ip6") {
+                Family::Ipv6
+            } else {
+                Family::Ipv4
+            };
+            (name, family, std::fs::read_to_string(p).unwrap())
+        })
+        .collect()
+}
+
 /// Exceptions: `BACKEND|LINE|REASON` (BACKEND = nft, legacy or both), `#` comments.
 pub fn exceptions() -> Vec<(String, String, String)> {
     let p = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("oracle-exceptions.txt");

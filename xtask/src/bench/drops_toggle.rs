@@ -17,24 +17,16 @@ use super::procstat::{self, CpuTimes};
 /// Fewer blocks give no useful interval.
 const MIN_BLOCKS: usize = 10;
 
-/// One measured window.
+/// One measured window: its state and what happened in it.
 #[derive(Debug, Clone, Copy)]
 pub struct Window {
     pub on: bool,
-    pub secs: f64,
-    pub bytes: u64,
-    pub packets: u64,
-    pub rcvbuf_errors: u64,
-    pub thread_cpu_ns: u64,
-    pub sender_cpu_ns: u64,
-    pub receiver_sleeps: u64,
-    pub cpu: CpuTimes,
+    pub counts: Totals,
 }
 
 impl Window {
     fn between(on: bool, a: &Snap, b: &Snap) -> Self {
-        Self {
-            on,
+        let counts = Totals {
             secs: b.at.duration_since(a.at).as_secs_f64(),
             bytes: b.bytes - a.bytes,
             packets: b.packets - a.packets,
@@ -43,11 +35,12 @@ impl Window {
             sender_cpu_ns: b.sender_cpu_ns - a.sender_cpu_ns,
             receiver_sleeps: b.receiver_sleeps - a.receiver_sleeps,
             cpu: b.cpu.since(&a.cpu),
-        }
+        };
+        Self { on, counts }
     }
 }
 
-/// Sums over the windows of one state.
+/// Counts over one window, or summed over the windows of one state.
 #[derive(Debug, Clone, Copy, Default)]
 pub struct Totals {
     pub secs: f64,
@@ -61,7 +54,7 @@ pub struct Totals {
 }
 
 impl Totals {
-    fn add(&mut self, w: &Window) {
+    fn add(&mut self, w: &Totals) {
         self.secs += w.secs;
         self.bytes += w.bytes;
         self.packets += w.packets;
@@ -108,7 +101,11 @@ impl Totals {
 fn split(ws: &[Window]) -> (Totals, Totals) {
     let (mut off, mut on) = (Totals::default(), Totals::default());
     for w in ws {
-        if w.on { on.add(w) } else { off.add(w) }
+        if w.on {
+            on.add(&w.counts)
+        } else {
+            off.add(&w.counts)
+        }
     }
     (off, on)
 }
@@ -236,27 +233,23 @@ impl Toggled {
     /// softirq work of its packets (forwarding, the bridge, the tc hooks), so this is the
     /// probe's cost on the CPU that limits the stream, free of how much CPU other work left.
     pub fn sender_cpu_per_byte(&self) -> Ratio {
-        let v: Vec<f64> = self
-            .blocks
-            .iter()
-            .map(|b| {
-                let (off, on) = split(b);
-                let per_byte = |t: &Totals| t.sender_cpu_ns as f64 / t.bytes.max(1) as f64;
-                per_byte(&on) / per_byte(&off).max(1e-12)
-            })
-            .collect();
-        Ratio::of(&v)
+        self.per_byte(|t| t.sender_cpu_ns)
     }
 
     /// Per block: the stream threads' CPU time per byte delivered, with / without (per
     /// byte, not per packet: TCP's segments vary in size from window to window).
     pub fn cpu_per_byte(&self) -> Ratio {
+        self.per_byte(|t| t.thread_cpu_ns)
+    }
+
+    /// Per block: `cpu_ns` of the totals per byte, with / without.
+    fn per_byte(&self, cpu_ns: impl Fn(&Totals) -> u64) -> Ratio {
         let v: Vec<f64> = self
             .blocks
             .iter()
             .map(|b| {
                 let (off, on) = split(b);
-                let per_byte = |t: &Totals| t.thread_cpu_ns as f64 / t.bytes.max(1) as f64;
+                let per_byte = |t: &Totals| cpu_ns(t) as f64 / t.bytes.max(1) as f64;
                 per_byte(&on) / per_byte(&off).max(1e-12)
             })
             .collect();
