@@ -349,7 +349,7 @@ fn throughput(
                 (name, run.since(&b))
             })
             .collect();
-        (runs, z.packets - a.packets)
+        (runs, z.n.packets - a.n.packets)
     };
     session.set_attached(false)?;
 
@@ -364,7 +364,7 @@ fn throughput(
         let a = s.snap()?;
         std::thread::sleep(PROCESS_WINDOW);
         let z = s.snap()?;
-        Ok((z.bytes - a.bytes) as f64 / z.at.duration_since(a.at).as_secs_f64())
+        Ok((z.n.bytes - a.n.bytes) as f64 / z.at.duration_since(a.at).as_secs_f64())
     };
     for _ in 0..PROCESS_BLOCKS {
         let a1 = window(&stream)?;
@@ -444,14 +444,14 @@ impl Throughput {
              UDP receive-buffer drops {} / {}",
             off.busy_ns_per_packet(),
             on.busy_ns_per_packet(),
-            off.packets as f64 / off.secs.max(1e-9),
-            on.packets as f64 / on.secs.max(1e-9),
-            off.bytes as f64 / off.packets.max(1) as f64,
-            on.bytes as f64 / on.packets.max(1) as f64,
-            100.0 * off.cpu.steal_share(),
-            100.0 * on.cpu.steal_share(),
-            off.rcvbuf_errors,
-            on.rcvbuf_errors,
+            off.n.packets as f64 / off.secs.max(1e-9),
+            on.n.packets as f64 / on.secs.max(1e-9),
+            off.n.bytes as f64 / off.n.packets.max(1) as f64,
+            on.n.bytes as f64 / on.n.packets.max(1) as f64,
+            100.0 * off.n.cpu.steal_share(),
+            100.0 * on.n.cpu.steal_share(),
+            off.n.rcvbuf_errors,
+            on.n.rcvbuf_errors,
         );
         let runs: Vec<String> = self
             .stats

@@ -85,6 +85,12 @@ pub struct Stream {
 #[derive(Debug, Clone, Copy)]
 pub struct Snap {
     pub at: Instant,
+    pub n: Counts,
+}
+
+/// The stream's counters: running totals in a [`Snap`], or what a window (or several) added.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct Counts {
     pub bytes: u64,
     /// Packets (skbs, as the probe's hooks see them) the container's interface received.
     pub packets: u64,
@@ -99,6 +105,33 @@ pub struct Snap {
     pub receiver_sleeps: u64,
     /// The whole machine's CPU times (/proc/stat).
     pub cpu: CpuTimes,
+}
+
+impl Counts {
+    /// What was added since `before`.
+    pub fn since(&self, before: &Counts) -> Counts {
+        Counts {
+            bytes: self.bytes - before.bytes,
+            packets: self.packets - before.packets,
+            rcvbuf_errors: self.rcvbuf_errors - before.rcvbuf_errors,
+            thread_cpu_ns: self.thread_cpu_ns - before.thread_cpu_ns,
+            sender_cpu_ns: self.sender_cpu_ns - before.sender_cpu_ns,
+            receiver_sleeps: self.receiver_sleeps - before.receiver_sleeps,
+            cpu: self.cpu.since(&before.cpu),
+        }
+    }
+
+    pub fn add(&mut self, o: &Counts) {
+        self.bytes += o.bytes;
+        self.packets += o.packets;
+        self.rcvbuf_errors += o.rcvbuf_errors;
+        self.thread_cpu_ns += o.thread_cpu_ns;
+        self.sender_cpu_ns += o.sender_cpu_ns;
+        self.receiver_sleeps += o.receiver_sleeps;
+        self.cpu.busy += o.cpu.busy;
+        self.cpu.idle += o.cpu.idle;
+        self.cpu.steal += o.cpu.steal;
+    }
 }
 
 impl Stream {
@@ -166,13 +199,15 @@ impl Stream {
         let rcvbuf_errors = procstat::udp_rcvbuf_errors(self.rx_tid)?;
         Ok(Snap {
             at: Instant::now(),
-            bytes: self.rx.bytes.load(Ordering::Relaxed),
-            packets,
-            rcvbuf_errors,
-            thread_cpu_ns,
-            sender_cpu_ns,
-            receiver_sleeps,
-            cpu: procstat::cpu_times()?,
+            n: Counts {
+                bytes: self.rx.bytes.load(Ordering::Relaxed),
+                packets,
+                rcvbuf_errors,
+                thread_cpu_ns,
+                sender_cpu_ns,
+                receiver_sleeps,
+                cpu: procstat::cpu_times()?,
+            },
         })
     }
 

@@ -10,9 +10,9 @@ use std::time::{Duration, Instant};
 
 use anyhow::Result;
 
-use super::drops_flow::{Snap, Stream};
+use super::drops_flow::{Counts, Snap, Stream};
 use super::paired;
-use super::procstat::{self, CpuTimes};
+use super::procstat;
 
 /// Fewer blocks give no useful interval.
 const MIN_BLOCKS: usize = 10;
@@ -28,13 +28,7 @@ impl Window {
     fn between(on: bool, a: &Snap, b: &Snap) -> Self {
         let counts = Totals {
             secs: b.at.duration_since(a.at).as_secs_f64(),
-            bytes: b.bytes - a.bytes,
-            packets: b.packets - a.packets,
-            rcvbuf_errors: b.rcvbuf_errors - a.rcvbuf_errors,
-            thread_cpu_ns: b.thread_cpu_ns - a.thread_cpu_ns,
-            sender_cpu_ns: b.sender_cpu_ns - a.sender_cpu_ns,
-            receiver_sleeps: b.receiver_sleeps - a.receiver_sleeps,
-            cpu: b.cpu.since(&a.cpu),
+            n: b.n.since(&a.n),
         };
         Self { on, counts }
     }
@@ -44,56 +38,42 @@ impl Window {
 #[derive(Debug, Clone, Copy, Default)]
 pub struct Totals {
     pub secs: f64,
-    pub bytes: u64,
-    pub packets: u64,
-    pub rcvbuf_errors: u64,
-    pub thread_cpu_ns: u64,
-    pub sender_cpu_ns: u64,
-    pub receiver_sleeps: u64,
-    pub cpu: CpuTimes,
+    pub n: Counts,
 }
 
 impl Totals {
     fn add(&mut self, w: &Totals) {
         self.secs += w.secs;
-        self.bytes += w.bytes;
-        self.packets += w.packets;
-        self.rcvbuf_errors += w.rcvbuf_errors;
-        self.thread_cpu_ns += w.thread_cpu_ns;
-        self.sender_cpu_ns += w.sender_cpu_ns;
-        self.receiver_sleeps += w.receiver_sleeps;
-        self.cpu.busy += w.cpu.busy;
-        self.cpu.idle += w.cpu.idle;
-        self.cpu.steal += w.cpu.steal;
+        self.n.add(&w.n);
     }
 
     pub fn rate(&self) -> f64 {
-        self.bytes as f64 / self.secs.max(1e-9)
+        self.n.bytes as f64 / self.secs.max(1e-9)
     }
 
     /// The stream threads' CPU time per packet (ns).
     pub fn thread_ns_per_packet(&self) -> f64 {
-        self.thread_cpu_ns as f64 / self.packets.max(1) as f64
+        self.n.thread_cpu_ns as f64 / self.n.packets.max(1) as f64
     }
 
     /// The sender thread's CPU time per packet (ns).
     pub fn sender_ns_per_packet(&self) -> f64 {
-        self.sender_cpu_ns as f64 / self.packets.max(1) as f64
+        self.n.sender_cpu_ns as f64 / self.n.packets.max(1) as f64
     }
 
     /// The receiver's CPU time per packet (ns).
     pub fn receiver_ns_per_packet(&self) -> f64 {
-        (self.thread_cpu_ns - self.sender_cpu_ns) as f64 / self.packets.max(1) as f64
+        (self.n.thread_cpu_ns - self.n.sender_cpu_ns) as f64 / self.n.packets.max(1) as f64
     }
 
     /// Receiver sleeps per 1000 packets.
     pub fn sleeps_per_kpacket(&self) -> f64 {
-        1e3 * self.receiver_sleeps as f64 / self.packets.max(1) as f64
+        1e3 * self.n.receiver_sleeps as f64 / self.n.packets.max(1) as f64
     }
 
     /// The whole machine's busy CPU time per packet (ns; tick-sampled).
     pub fn busy_ns_per_packet(&self) -> f64 {
-        self.cpu.busy as f64 * procstat::ns_per_tick() / self.packets.max(1) as f64
+        self.n.cpu.busy as f64 * procstat::ns_per_tick() / self.n.packets.max(1) as f64
     }
 }
 
@@ -233,13 +213,13 @@ impl Toggled {
     /// softirq work of its packets (forwarding, the bridge, the tc hooks), so this is the
     /// probe's cost on the CPU that limits the stream, free of how much CPU other work left.
     pub fn sender_cpu_per_byte(&self) -> Ratio {
-        self.per_byte(|t| t.sender_cpu_ns)
+        self.per_byte(|t| t.n.sender_cpu_ns)
     }
 
     /// Per block: the stream threads' CPU time per byte delivered, with / without (per
     /// byte, not per packet: TCP's segments vary in size from window to window).
     pub fn cpu_per_byte(&self) -> Ratio {
-        self.per_byte(|t| t.thread_cpu_ns)
+        self.per_byte(|t| t.n.thread_cpu_ns)
     }
 
     /// Per block: `cpu_ns` of the totals per byte, with / without.
@@ -249,7 +229,7 @@ impl Toggled {
             .iter()
             .map(|b| {
                 let (off, on) = split(b);
-                let per_byte = |t: &Totals| cpu_ns(t) as f64 / t.bytes.max(1) as f64;
+                let per_byte = |t: &Totals| cpu_ns(t) as f64 / t.n.bytes.max(1) as f64;
                 per_byte(&on) / per_byte(&off).max(1e-12)
             })
             .collect();
