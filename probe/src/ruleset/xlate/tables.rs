@@ -127,18 +127,6 @@ impl SaveText {
     }
 }
 
-impl PartialEq for SaveText {
-    fn eq(&self, other: &Self) -> bool {
-        self.undecoded == other.undecoded
-            && self
-                .pieces()
-                .flat_map(str::bytes)
-                .eq(other.pieces().flat_map(str::bytes))
-    }
-}
-
-impl Eq for SaveText {}
-
 impl std::fmt::Display for SaveText {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         self.pieces().try_for_each(|p| f.write_str(p))
