@@ -52,7 +52,25 @@ struct Key<'a> {
     blob: &'a [u8],
 }
 
-impl Key<'_> {
+impl<'a> Key<'a> {
+    fn new(kind: ExtKind, family: Family, name: &'a str, rev: u8, blob: &'a [u8]) -> Self {
+        Key {
+            head: [
+                match kind {
+                    ExtKind::Match => 0,
+                    ExtKind::Target => 1,
+                },
+                match family {
+                    Family::Ipv4 => 4,
+                    Family::Ipv6 => 6,
+                },
+                rev,
+            ],
+            name: name.as_bytes(),
+            blob,
+        }
+    }
+
     fn hash(&self) -> u64 {
         let mut h = KeyHasher::default();
         h.write(&self.head);
@@ -86,6 +104,8 @@ pub struct ExtCache<V = Decoded> {
     len: usize,
     /// Per extension: lookups, hits, and whether caching it was given up.
     stats: Vec<Stats>,
+    /// False: nothing is kept, every lookup decodes (tests of the uncached paths).
+    keep: bool,
 }
 
 #[derive(Debug)]
@@ -103,6 +123,7 @@ impl<V> Default for ExtCache<V> {
             map: Buckets::default(),
             len: 0,
             stats: Vec::new(),
+            keep: true,
         }
     }
 }
@@ -130,6 +151,14 @@ impl<V> ExtCache<V> {
         Self::default()
     }
 
+    /// A cache that keeps nothing: every blob takes the path of blobs not worth keeping.
+    pub fn keeping_nothing() -> Self {
+        Self {
+            keep: false,
+            ..Self::default()
+        }
+    }
+
     /// Like [`ExtCache::get`], but lends a cached entry instead of cloning it (callers
     /// copy it into buffers they reuse).
     pub fn lookup(
@@ -141,6 +170,42 @@ impl<V> ExtCache<V> {
         blob: &[u8],
         decode: impl FnOnce() -> V,
     ) -> Got<'_, V> {
+        let key = Key::new(kind, family, name, rev, blob);
+        match self.find(kind, name, &key) {
+            Find::Hit(hash, i) => match self.entry(hash, i) {
+                Some(d) => Got::Cached(d),
+                None => Got::Fresh(decode()),
+            },
+            Find::Miss(hash) => Got::Cached(self.insert(hash, &key, decode())),
+            Find::Skip => Got::Fresh(decode()),
+        }
+    }
+
+    /// The entry for the blob, made with `decode` on a miss; `None` when this blob is not
+    /// kept (its extension is not worth caching, or the cache is full): the caller decodes
+    /// it itself, straight to where it goes.
+    pub fn lookup_kept(
+        &mut self,
+        kind: ExtKind,
+        family: Family,
+        name: &str,
+        rev: u8,
+        blob: &[u8],
+        decode: impl FnOnce() -> V,
+    ) -> Option<&V> {
+        let key = Key::new(kind, family, name, rev, blob);
+        match self.find(kind, name, &key) {
+            Find::Hit(hash, i) => self.entry(hash, i),
+            Find::Miss(hash) => Some(self.insert(hash, &key, decode())),
+            Find::Skip => None,
+        }
+    }
+
+    /// Counts the lookup for the extension's hit rate and looks the key up.
+    fn find(&mut self, kind: ExtKind, name: &str, key: &Key<'_>) -> Find {
+        if !self.keep {
+            return Find::Skip;
+        }
         let i = match self
             .stats
             .iter()
@@ -160,49 +225,46 @@ impl<V> ExtCache<V> {
         };
         let st = &mut self.stats[i];
         if st.off {
-            return Got::Fresh(decode());
+            return Find::Skip;
         }
         st.lookups += 1;
         if st.lookups == TRIAL && st.hits < TRIAL / 2 {
             st.off = true;
         }
-        let key = Key {
-            head: [
-                match kind {
-                    ExtKind::Match => 0,
-                    ExtKind::Target => 1,
-                },
-                match family {
-                    Family::Ipv4 => 4,
-                    Family::Ipv6 => 6,
-                },
-                rev,
-            ],
-            name: name.as_bytes(),
-            blob,
-        };
         let hash = key.hash();
         let hit = self
             .map
             .get(&hash)
             .and_then(|b| b.iter().position(|(k, _)| key.is(k)));
-        if let Some(i) = hit {
-            st.hits += 1;
-            return match self.map.get(&hash).and_then(|b| b.get(i)) {
-                Some((_, d)) => Got::Cached(d),
-                None => Got::Fresh(decode()),
-            };
+        match hit {
+            Some(i) => {
+                st.hits += 1;
+                Find::Hit(hash, i)
+            }
+            None if self.len >= MAX_ENTRIES => Find::Skip,
+            None => Find::Miss(hash),
         }
-        let d = decode();
-        if self.len >= MAX_ENTRIES {
-            return Got::Fresh(d);
-        }
+    }
+
+    fn entry(&self, hash: u64, i: usize) -> Option<&V> {
+        self.map.get(&hash).and_then(|b| b.get(i)).map(|(_, d)| d)
+    }
+
+    fn insert(&mut self, hash: u64, key: &Key<'_>, d: V) -> &V {
         self.len += 1;
         let bucket = self.map.entry(hash).or_default();
         bucket.push((key.to_bytes(), d));
         let last = bucket.len() - 1;
-        Got::Cached(&bucket[last].1)
+        &bucket[last].1
     }
+}
+
+/// Where a key is: in bucket `hash` at index `i`, not there yet (and may be stored), or
+/// not to be stored.
+enum Find {
+    Hit(u64, usize),
+    Miss(u64),
+    Skip,
 }
 
 /// An entry of the cache, or a blob decoded now and not kept.

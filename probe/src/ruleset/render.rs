@@ -61,25 +61,66 @@ pub(crate) fn chain_line(out: &mut String, c: &Chain) {
 
 /// One `-A CHAIN ...` line (with its newline).
 pub fn rule_line(out: &mut String, chain: &str, r: &Rule, counters: bool) {
+    line_start(out, chain, r, counters);
+    rule_spec(out, r);
+    out.push('\n');
+}
+
+/// [`rule_line`] of a rule whose matches and extension target are (also) given as text
+/// (the save path, [`xlate_rule_msg_text`](super::xlate::xlate_rule_msg_text)): the
+/// model's matches, then the text's; the text's target when it has one.
+pub fn rule_line_text(
+    out: &mut String,
+    chain: &str,
+    r: &Rule,
+    text: &super::xlate::RuleText,
+    counters: bool,
+) {
+    line_start(out, chain, r, counters);
+    header(out, &r.ip);
+    matches(out, r);
+    for m in text.matches() {
+        out.push_str(m);
+    }
+    match text.target() {
+        Some(t) => out.push_str(t),
+        None => target(out, &r.target),
+    }
+    undecoded(out, r);
+    out.push('\n');
+}
+
+fn line_start(out: &mut String, chain: &str, r: &Rule, counters: bool) {
     if counters {
         let k = r.counters.unwrap_or_default();
-        let _ = write!(out, "[{}:{}] ", k.packets, k.bytes);
+        out.push('[');
+        push_u64(out, k.packets);
+        out.push(':');
+        push_u64(out, k.bytes);
+        out.push_str("] ");
     }
     out.push_str("-A ");
     out.push_str(chain);
-    rule_spec(out, r);
-    out.push('\n');
 }
 
 /// Everything after `-A CHAIN`, each part with its leading space.
 pub fn rule_spec(out: &mut String, r: &Rule) {
     header(out, &r.ip);
+    matches(out, r);
+    target(out, &r.target);
+    undecoded(out, r);
+}
+
+fn matches(out: &mut String, r: &Rule) {
     for m in &r.matches {
         out.push_str(" -m ");
         out.push_str(&m.name);
         body(out, &m.body);
     }
-    match &r.target {
+}
+
+fn target(out: &mut String, t: &Target) {
+    match t {
         Target::None => {}
         Target::Verdict(v) => {
             out.push_str(" -j ");
@@ -99,6 +140,9 @@ pub fn rule_spec(out: &mut String, r: &Rule) {
             body(out, b);
         }
     }
+}
+
+fn undecoded(out: &mut String, r: &Rule) {
     for u in &r.undecoded {
         let _ = write!(out, " [undecoded {}: {}]", u.what, u.reason);
     }
@@ -197,9 +241,25 @@ pub(crate) fn push_ipv4(out: &mut String, a: Ipv4Addr) {
 }
 
 /// Decimal digits of `v`.
-pub(crate) fn push_u32(out: &mut String, mut v: u32) {
+pub(crate) fn push_u32(out: &mut String, v: u32) {
+    push_u64(out, u64::from(v));
+}
+
+/// Decimal digits of `v`.
+pub(crate) fn push_u64(out: &mut String, mut v: u64) {
+    let digit = |d: u64| char::from(b'0' + (d % 10) as u8);
+    // Most numbers printed are address octets, ports and counters of a few digits.
+    if v < 10 {
+        out.push(digit(v));
+        return;
+    }
+    if v < 100 {
+        out.push(digit(v / 10));
+        out.push(digit(v));
+        return;
+    }
     // Filled from the end, then copied in one go.
-    let mut digits = [0u8; 10];
+    let mut digits = [0u8; 20];
     let mut i = digits.len();
     loop {
         i -= 1;
@@ -330,6 +390,27 @@ fn parse_protocols(text: &str) -> Protocols {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn numbers_and_addresses_print_as_display_does() {
+        let mut vals: Vec<u64> = vec![0, 9, 10, 99, 100, 255, 999, 1000, 65535, u64::MAX];
+        vals.extend((0..64).map(|b| 1u64 << b));
+        vals.extend((0..64).map(|b| (1u64 << b) - 1));
+        for v in vals {
+            let mut s = String::from("x");
+            push_u64(&mut s, v);
+            assert_eq!(s, format!("x{v}"));
+            if let Ok(v32) = u32::try_from(v) {
+                let mut s = String::new();
+                push_u32(&mut s, v32);
+                assert_eq!(s, v32.to_string());
+                let a = Ipv4Addr::from(v32);
+                let mut s = String::new();
+                push_ipv4(&mut s, a);
+                assert_eq!(s, a.to_string());
+            }
+        }
+    }
 
     #[test]
     fn masks() {
