@@ -53,21 +53,21 @@ struct Key<'a> {
 }
 
 impl<'a> Key<'a> {
-    fn new(kind: ExtKind, family: Family, name: &'a str, rev: u8, blob: &'a [u8]) -> Self {
+    fn new(b: &Blob<'a>) -> Self {
         Key {
             head: [
-                match kind {
+                match b.kind {
                     ExtKind::Match => 0,
                     ExtKind::Target => 1,
                 },
-                match family {
+                match b.family {
                     Family::Ipv4 => 4,
                     Family::Ipv6 => 6,
                 },
-                rev,
+                b.rev,
             ],
-            name: name.as_bytes(),
-            blob,
+            name: b.name.as_bytes(),
+            blob: b.data,
         }
     }
 
@@ -128,18 +128,20 @@ impl<V> Default for ExtCache<V> {
     }
 }
 
+/// Which blob: what it is (kind, family, name, revision) and its bytes.
+#[derive(Debug, Clone, Copy)]
+pub struct Blob<'a> {
+    pub kind: ExtKind,
+    pub family: Family,
+    pub name: &'a str,
+    pub rev: u8,
+    pub data: &'a [u8],
+}
+
 impl<V: Clone> ExtCache<V> {
     /// The decoded blob, from the cache or from `decode` (then remembered if it pays).
-    pub fn get(
-        &mut self,
-        kind: ExtKind,
-        family: Family,
-        name: &str,
-        rev: u8,
-        blob: &[u8],
-        decode: impl FnOnce() -> V,
-    ) -> V {
-        match self.lookup(kind, family, name, rev, blob, decode) {
+    pub fn get(&mut self, blob: Blob<'_>, decode: impl FnOnce() -> V) -> V {
+        match self.lookup(blob, decode) {
             Got::Cached(d) => d.clone(),
             Got::Fresh(d) => d,
         }
@@ -161,43 +163,31 @@ impl<V> ExtCache<V> {
 
     /// Like [`ExtCache::get`], but lends a cached entry instead of cloning it (callers
     /// copy it into buffers they reuse).
-    pub fn lookup(
-        &mut self,
-        kind: ExtKind,
-        family: Family,
-        name: &str,
-        rev: u8,
-        blob: &[u8],
-        decode: impl FnOnce() -> V,
-    ) -> Got<'_, V> {
-        let key = Key::new(kind, family, name, rev, blob);
-        match self.find(kind, name, &key) {
-            Find::Hit(hash, i) => match self.entry(hash, i) {
-                Some(d) => Got::Cached(d),
-                None => Got::Fresh(decode()),
-            },
-            Find::Miss(hash) => Got::Cached(self.insert(hash, &key, decode())),
-            Find::Skip => Got::Fresh(decode()),
+    pub fn lookup(&mut self, blob: Blob<'_>, decode: impl FnOnce() -> V) -> Got<'_, V> {
+        match self.entry_or(blob, decode) {
+            Ok(d) => Got::Cached(d),
+            Err(decode) => Got::Fresh(decode()),
         }
     }
 
     /// The entry for the blob, made with `decode` on a miss; `None` when this blob is not
     /// kept (its extension is not worth caching, or the cache is full): the caller decodes
     /// it itself, straight to where it goes.
-    pub fn lookup_kept(
-        &mut self,
-        kind: ExtKind,
-        family: Family,
-        name: &str,
-        rev: u8,
-        blob: &[u8],
-        decode: impl FnOnce() -> V,
-    ) -> Option<&V> {
-        let key = Key::new(kind, family, name, rev, blob);
-        match self.find(kind, name, &key) {
-            Find::Hit(hash, i) => self.entry(hash, i),
-            Find::Miss(hash) => Some(self.insert(hash, &key, decode())),
-            Find::Skip => None,
+    pub fn lookup_kept(&mut self, blob: Blob<'_>, decode: impl FnOnce() -> V) -> Option<&V> {
+        self.entry_or(blob, decode).ok()
+    }
+
+    /// The kept entry (made with `decode` on a miss), or `decode` back, not run, when the
+    /// blob is not kept.
+    fn entry_or<F: FnOnce() -> V>(&mut self, blob: Blob<'_>, decode: F) -> Result<&V, F> {
+        let key = Key::new(&blob);
+        match self.find(blob.kind, blob.name, &key) {
+            Find::Hit(hash, i) => match self.entry(hash, i) {
+                Some(d) => Ok(d),
+                None => Err(decode),
+            },
+            Find::Miss(hash) => Ok(self.insert(hash, &key, decode())),
+            Find::Skip => Err(decode),
         }
     }
 
@@ -297,14 +287,24 @@ impl Got<'_, Decoded> {
 mod tests {
     use super::*;
 
+    fn blob<'a>(family: Family, name: &'a str, data: &'a [u8]) -> Blob<'a> {
+        Blob {
+            kind: ExtKind::Match,
+            family,
+            name,
+            rev: 0,
+            data,
+        }
+    }
+
     #[test]
     fn remembers_by_bytes_and_gives_up_on_unique_blobs() {
         let mut c = ExtCache::new();
         let mut calls = 0;
-        let get = |c: &mut ExtCache, name: &str, blob: &[u8], calls: &mut u32| {
-            c.get(ExtKind::Match, Family::Ipv4, name, 0, blob, || {
+        let get = |c: &mut ExtCache, name: &str, data: &[u8], calls: &mut u32| {
+            c.get(blob(Family::Ipv4, name, data), || {
                 *calls += 1;
-                (name.to_owned(), ExtBody::Decoded(vec![format!("{blob:?}")]))
+                (name.to_owned(), ExtBody::Decoded(vec![format!("{data:?}")]))
             })
         };
         for _ in 0..10 {
@@ -315,14 +315,9 @@ mod tests {
         // Another blob, another family or revision is another entry.
         get(&mut c, "conntrack", &[1, 3], &mut calls);
         assert_eq!(calls, 2);
-        let d = c.get(
-            ExtKind::Match,
-            Family::Ipv6,
-            "conntrack",
-            0,
-            &[1, 2],
-            || ("x".into(), ExtBody::Raw(vec![])),
-        );
+        let d = c.get(blob(Family::Ipv6, "conntrack", &[1, 2]), || {
+            ("x".into(), ExtBody::Raw(vec![]))
+        });
         assert_eq!(d.0, "x");
         // Unique blobs: after the trial the extension is no longer stored.
         for i in 0..200u32 {
@@ -335,5 +330,19 @@ mod tests {
             .filter(|(k, _)| k.get(3..10) == Some(b"comment"))
             .count();
         assert_eq!(stored, TRIAL as usize);
+        // Past the trial a unique blob is not kept: `lookup_kept` leaves it to the caller.
+        let mut decoded = false;
+        let kept = c.lookup_kept(blob(Family::Ipv4, "comment", b"new"), || {
+            decoded = true;
+            ("comment".into(), ExtBody::Decoded(vec![]))
+        });
+        assert!(kept.is_none());
+        assert!(!decoded);
+        // A cache keeping nothing never stores, never calls back.
+        let mut none: ExtCache = ExtCache::keeping_nothing();
+        assert!(
+            none.lookup_kept(blob(Family::Ipv4, "conntrack", &[1]), || unreachable!())
+                .is_none()
+        );
     }
 }

@@ -5,7 +5,7 @@
 
 use super::rule::{Exts, Xlate};
 use super::text::{At, Frag, head};
-use crate::ext::cache::Got;
+use crate::ext::cache::{Blob, Got};
 use crate::ext::{self, DecodeCtx, ExtKind};
 use crate::kernel::nft::expr::xt::XtRef;
 use crate::ruleset::{ExtBody, Family, Match, Target, render};
@@ -57,6 +57,13 @@ fn put(
     at: At,
 ) -> Target {
     let family = x.family;
+    let id = Blob {
+        kind,
+        family,
+        name,
+        rev,
+        data: blob,
+    };
     match &mut x.ext {
         Exts::Text(cache, text) => {
             let flag = match kind {
@@ -65,7 +72,7 @@ fn put(
             };
             let printed = save_name(kind, family, name, rev, blob, native);
             let decode = || Frag::new(flag, printed, &body(kind, family, name, rev, blob));
-            match cache.lookup_kept(kind, family, name, rev, blob, decode) {
+            match cache.lookup_kept(id, decode) {
                 Some(f) => text.put_frag(at, f),
                 // Not worth keeping (unique per rule): rendered straight into the line.
                 None => text.put(at, |out| {
@@ -108,7 +115,7 @@ fn put(
             });
             m.revision = rev;
             match cache {
-                Some(cache) => cache.lookup(kind, family, name, rev, blob, decode),
+                Some(cache) => cache.lookup(id, decode),
                 None => Got::Fresh(decode()),
             }
             .store(&mut m.name, &mut m.body);
