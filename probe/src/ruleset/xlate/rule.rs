@@ -356,7 +356,12 @@ impl Xlate<'_> {
         let mut name = || {
             let mut s = std::mem::take(&mut *self.chain);
             s.clear();
-            s.push_str(&String::from_utf8_lossy(chain.unwrap_or_default()));
+            // Chain names are ASCII; the lossy form only for anything else.
+            let chain = chain.unwrap_or_default();
+            match std::str::from_utf8(chain) {
+                Ok(c) => s.push_str(c),
+                Err(_) => s.push_str(&String::from_utf8_lossy(chain)),
+            }
             s
         };
         self.rule.target = match code {
