@@ -247,16 +247,20 @@ pub(crate) fn push_u32(out: &mut String, v: u32) {
 
 /// Decimal digits of `v`.
 pub(crate) fn push_u64(out: &mut String, mut v: u64) {
-    let digit = |d: u64| char::from(b'0' + (d % 10) as u8);
-    // Most numbers printed are address octets, ports and counters of a few digits.
-    if v < 10 {
-        out.push(digit(v));
-        return;
-    }
-    if v < 100 {
-        out.push(digit(v / 10));
-        out.push(digit(v));
-        return;
+    // Most numbers printed are address octets and small counts: one copy from a table.
+    if v < 256 {
+        let end = v as usize * 3 + 3;
+        let len = if v < 10 {
+            1
+        } else if v < 100 {
+            2
+        } else {
+            3
+        };
+        if let Some(d) = SMALL.get(end - len..end) {
+            out.push_str(d);
+            return;
+        }
     }
     // Filled from the end, then copied in one go.
     let mut digits = [0u8; 20];
@@ -270,6 +274,25 @@ pub(crate) fn push_u64(out: &mut String, mut v: u64) {
         }
     }
     out.extend(digits[i..].iter().map(|&d| char::from(d)));
+}
+
+/// "000" to "255", three digits each, back to back (made at compile time).
+static SMALL: &str = match std::str::from_utf8(&SMALL_DIGITS) {
+    Ok(s) => s,
+    Err(_) => panic!("decimal digits are ASCII"),
+};
+static SMALL_DIGITS: [u8; 768] = small_digits();
+
+const fn small_digits() -> [u8; 768] {
+    let mut d = [0u8; 768];
+    let mut v = 0;
+    while v < 256 {
+        d[v * 3] = b'0' + (v / 100) as u8;
+        d[v * 3 + 1] = b'0' + (v / 10 % 10) as u8;
+        d[v * 3 + 2] = b'0' + (v % 10) as u8;
+        v += 1;
+    }
+    d
 }
 
 /// `1.2.3.4/32`, `10.0.0.0/8`, `1.2.3.4/255.0.255.0`, `fe80::/64`.
@@ -393,7 +416,8 @@ mod tests {
 
     #[test]
     fn numbers_and_addresses_print_as_display_does() {
-        let mut vals: Vec<u64> = vec![0, 9, 10, 99, 100, 255, 999, 1000, 65535, u64::MAX];
+        let mut vals: Vec<u64> = (0..=1000).collect();
+        vals.extend([65535, u64::MAX]);
         vals.extend((0..64).map(|b| 1u64 << b));
         vals.extend((0..64).map(|b| (1u64 << b) - 1));
         for v in vals {
