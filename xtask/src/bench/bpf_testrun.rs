@@ -60,11 +60,16 @@ pub struct EmptyClassifier {
 
 impl EmptyClassifier {
     pub fn load() -> Result<Self> {
+        Self::returning(-1)
+    }
+
+    /// An empty tc program returning `verdict` (-1: TCX_NEXT / TC_ACT_UNSPEC, 0: TCX_PASS).
+    pub fn returning(verdict: i32) -> Result<Self> {
         use std::os::fd::FromRawFd;
-        // r0 = -1 (BPF_ALU64 | BPF_MOV | BPF_K); exit.
+        // r0 = verdict (BPF_ALU64 | BPF_MOV | BPF_K); exit.
         let mut insns = [0u8; 16];
         insns[0] = 0xb7;
-        insns[4..8].copy_from_slice(&(-1i32).to_ne_bytes());
+        insns[4..8].copy_from_slice(&verdict.to_ne_bytes());
         insns[8] = 0x95;
         let license = b"GPL\0";
         // union bpf_attr for BPF_PROG_LOAD, up to prog_name (UAPI offsets).
@@ -84,6 +89,11 @@ impl EmptyClassifier {
         // SAFETY: the kernel just returned this fd to us; nobody else owns it.
         let fd = unsafe { std::os::fd::OwnedFd::from_raw_fd(fd as i32) };
         Ok(Self { fd })
+    }
+
+    /// The program's fd (to attach it).
+    pub fn fd(&self) -> std::os::fd::BorrowedFd<'_> {
+        std::os::fd::AsFd::as_fd(&self.fd)
     }
 
     /// The program's id (from our fd's fdinfo).

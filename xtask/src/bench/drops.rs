@@ -47,7 +47,7 @@ pub static BENCH: Bench = Bench {
 
 const STORM: Duration = Duration::from_secs(10);
 const COST_STORM: Duration = Duration::from_secs(3);
-const CTR_ADDR: Ipv4Addr = Ipv4Addr::new(172, 31, 0, 2);
+pub(super) const CTR_ADDR: Ipv4Addr = Ipv4Addr::new(172, 31, 0, 2);
 /// The storm's tap (in the host netns): frames written to it are received on it and dropped
 /// by its netdev ingress hook.
 /// UDP port the storm's frames are addressed to (a socket listens on it: "delivered").
@@ -88,11 +88,11 @@ fn storm_mac(i: usize, host: u8) -> [u8; 6] {
 }
 
 /// The bench's namespaces; removed on drop.
-struct Topo {
-    host: String,
-    ctr: String,
-    cli: String,
-    bridge: String,
+pub(super) struct Topo {
+    pub(super) host: String,
+    pub(super) ctr: String,
+    pub(super) cli: String,
+    pub(super) bridge: String,
 }
 
 impl Drop for Topo {
@@ -128,7 +128,7 @@ fn in_ns(ns: &str, prog: &str, args: &[&str]) -> Result<()> {
     Ok(())
 }
 
-fn build_topo() -> Result<Topo> {
+pub(super) fn build_topo() -> Result<Topo> {
     let pid = std::process::id();
     let t = Topo {
         host: format!("nfb{pid}-h"),
@@ -208,7 +208,7 @@ fn mac(m: [u8; 6]) -> String {
     m.map(|b| format!("{b:02x}")).join(":")
 }
 
-fn spec(ns: &str) -> NetnsSpec {
+pub(super) fn spec(ns: &str) -> NetnsSpec {
     NetnsSpec::parse(ns)
 }
 
@@ -589,6 +589,10 @@ fn storm_with_probe(t: &Topo, bin: &Path, dur: Duration) -> Result<Storm> {
 }
 
 fn run(args: &[String]) -> Result<()> {
+    // Hidden: hold the UDP stream and profile the sender's CPU (drops_profile).
+    if args.first().is_some_and(|a| a == "profile") {
+        return super::drops_profile::run(&args[1..]);
+    }
     // `storm` alone skips the throughput part (quicker, for work on the storm); a number is
     // the seconds per protocol of the toggled measurement; `--no-storm` skips the storm.
     let storm_only = args.iter().any(|a| a == "storm");

@@ -18,7 +18,7 @@ use super::procstat::{self, CpuTimes};
 
 /// Payload size of a UDP datagram.
 pub const UDP_SIZE: usize = 1400;
-const SENDER_CPU: usize = 0;
+pub const SENDER_CPU: usize = 0;
 const RECEIVER_CPU: usize = 1;
 const PORT_TCP: u16 = 5201;
 const PORT_UDP: u16 = 5202;
@@ -189,6 +189,11 @@ impl Stream {
             bail!("{} stream: nothing arrived in 300 ms", proto.name());
         }
         Ok(s)
+    }
+
+    /// The sender thread's id (for profiles).
+    pub fn sender_tid(&self) -> i32 {
+        self.tx_tid
     }
 
     pub fn snap(&self) -> Result<Snap> {

@@ -8,6 +8,7 @@ mod bpf_testrun;
 mod check;
 mod drops;
 mod drops_flow;
+mod drops_profile;
 mod drops_toggle;
 mod paired;
 mod procstat;
