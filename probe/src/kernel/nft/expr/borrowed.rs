@@ -13,7 +13,7 @@ use super::payload::Payload;
 use super::range::RangeRef;
 use super::xt::XtRef;
 use super::{Expr, NFTA_EXPR_DATA, NFTA_EXPR_NAME, decode_expr};
-use crate::kernel::nfnl::NlaIter;
+use crate::kernel::nfnl::{Fixed, NlaIter};
 
 #[derive(Debug, Clone, PartialEq)]
 pub enum ExprRef<'a> {
@@ -51,11 +51,47 @@ impl std::ops::Deref for Other<'_> {
 impl<'a> ExprRef<'a> {
     /// Decodes one `NFTA_LIST_ELEM`; never fails (like [`decode_expr`]).
     pub fn decode(elem: &'a [u8]) -> Self {
+        match Self::decode_kernel(elem) {
+            Some(e) => e,
+            None => Self::decode_generic(elem),
+        }
+    }
+
+    /// [`ExprRef::decode`] without the fixed-layout fast path (the reference it must equal).
+    #[cold]
+    pub(crate) fn decode_generic(elem: &'a [u8]) -> Self {
         Self::decode_hot(elem)
             .unwrap_or_else(|| ExprRef::Other(Other::Owned(Box::new(decode_expr(elem)))))
     }
 
-    fn decode_hot(elem: &'a [u8]) -> Option<Self> {
+    /// A hot expression exactly as the kernel dumps it (`nft_expr_dump`: NAME then DATA,
+    /// and the data in its expression's own fixed layout), read at fixed offsets; `None`
+    /// for anything else, where the loops of [`ExprRef::decode_generic`] decide. Where
+    /// this answers, the generic decoders give the same answer.
+    #[inline]
+    pub(crate) fn decode_kernel(elem: &'a [u8]) -> Option<Self> {
+        let mut f = Fixed::new(elem);
+        // The name with its NUL, exactly: "cmp\0" and friends.
+        let name = f.attr(NFTA_EXPR_NAME)?;
+        let data = f.attr(NFTA_EXPR_DATA)?;
+        if !f.end() {
+            return None;
+        }
+        Some(match name {
+            b"cmp\0" => ExprRef::Cmp(CmpRef::decode_kernel(data)?),
+            b"meta\0" => ExprRef::Meta(Meta::decode_kernel(data)?),
+            b"payload\0" => ExprRef::Payload(Payload::decode_kernel(data)?),
+            b"counter\0" => ExprRef::Counter(Counter::decode_kernel(data)?),
+            b"immediate\0" => ExprRef::Immediate(ImmediateRef::decode_kernel(data)?),
+            b"match\0" => ExprRef::Match(XtRef::decode_kernel(data)?),
+            b"target\0" => ExprRef::Target(XtRef::decode_kernel(data)?),
+            b"bitwise\0" => ExprRef::Bitwise(BitwiseRef::decode_kernel(data)?),
+            b"range\0" => ExprRef::Range(RangeRef::decode_kernel(data)?),
+            _ => return None,
+        })
+    }
+
+    pub(crate) fn decode_hot(elem: &'a [u8]) -> Option<Self> {
         let mut name: Option<&[u8]> = None;
         let mut data: &[u8] = &[];
         for a in NlaIter::new(elem) {
