@@ -224,7 +224,7 @@ pub struct Fixed<'a> {
 
 /// An attribute header as it appears on the wire.
 #[inline]
-const fn header(len: u16, kind: u16) -> [u8; 4] {
+pub const fn header(len: u16, kind: u16) -> [u8; 4] {
     let l = len.to_ne_bytes();
     let k = kind.to_ne_bytes();
     [l[0], l[1], k[0], k[1]]
