@@ -264,6 +264,22 @@ impl<'a> Fixed<'a> {
             _ => None,
         }
     }
+    /// The next attribute, of type `kind`, holding exactly one attribute of type `inner`:
+    /// the payload of that one (both headers checked from one 8-byte read).
+    #[inline]
+    pub fn nest_of_one(&mut self, kind: u16, inner: u16) -> Option<&'a [u8]> {
+        let (h, rest) = self.buf.split_first_chunk::<8>()?;
+        let outer_len = usize::from(u16::from_ne_bytes([h[0], h[1]]));
+        let len = usize::from(u16::from_ne_bytes([h[4], h[5]]));
+        let kinds_ok =
+            u16::from_ne_bytes([h[2], h[3]]) == kind && u16::from_ne_bytes([h[6], h[7]]) == inner;
+        if !kinds_ok || len < 4 || outer_len != 4 + align4(len) {
+            return None;
+        }
+        let v = rest.get(..len - 4)?;
+        self.buf = self.buf.get(outer_len..)?;
+        Some(v)
+    }
     /// A big-endian u32 attribute of type `kind`.
     #[inline]
     pub fn be32(&mut self, kind: u16) -> Option<u32> {

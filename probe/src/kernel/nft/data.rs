@@ -190,13 +190,12 @@ pub fn decode_data_kernel(buf: &[u8]) -> Option<DataRef<'_>> {
     }
 }
 
-/// [`decode_data_kernel`] where only a value is valid (cmp, range, bitwise operands).
+/// The next attribute of `f`, of type `kind`, as an `NFTA_DATA` nest holding one value in
+/// the kernel's layout (as [`decode_data_kernel`] reads it), both headers read at once.
 #[inline]
-pub fn value_kernel(buf: &[u8]) -> Option<&[u8]> {
-    match decode_data_kernel(buf)? {
-        DataRef::Value(v) => Some(v),
-        DataRef::Verdict { .. } => None,
-    }
+pub fn value_attr<'a>(f: &mut Fixed<'a>, kind: u16) -> Option<&'a [u8]> {
+    f.nest_of_one(kind, NFTA_DATA_VALUE)
+        .filter(|v| v.len() <= VALUE_MAXLEN)
 }
 
 /// The bytes of a string attribute up to its first NUL (as `Nla::cstr_bytes`).

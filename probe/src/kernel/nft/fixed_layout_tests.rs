@@ -8,7 +8,7 @@ use std::collections::BTreeMap;
 
 use proptest::prelude::*;
 
-use super::data::{decode_data_kernel, decode_data_ref, value_kernel};
+use super::data::{decode_data_kernel, decode_data_ref, value_attr};
 use super::expr::bitwise::BitwiseRef;
 use super::expr::cmp::CmpRef;
 use super::expr::counter::Counter;
@@ -20,7 +20,7 @@ use super::expr::testutil::*;
 use super::expr::xt::XtRef;
 use super::expr::{ExprRef, decode_expr};
 use super::rule::{NftRule, RuleRef, routing, routing_generic};
-use crate::kernel::nfnl::{NLA_F_NESTED, NlaIter, until_nul};
+use crate::kernel::nfnl::{Fixed, NLA_F_NESTED, NlaIter, until_nul};
 use crate::ruleset::Family;
 
 const RECORDED: &str = include_str!("testdata/iptables_nft_rules.hex");
@@ -109,10 +109,15 @@ fn data_agrees(name: &[u8], d: &[u8]) {
     }
     // The data decoders, on whatever sits where a DATA nest's payload would.
     same(decode_data_kernel(d), decode_data_ref(d), d);
-    if let Some(v) = value_kernel(d) {
+    // The same bytes as the payload of a cmp's DATA attribute, read as a value.
+    let outer = nla(3, d);
+    let mut f = Fixed::new(&outer);
+    if let Some(v) = value_attr(&mut f, 3) {
+        assert!(f.end());
         assert_eq!(
             decode_data_ref(d).ok(),
-            Some(super::data::DataRef::Value(v))
+            Some(super::data::DataRef::Value(v)),
+            "{d:02x?}"
         );
     }
 }

@@ -4,7 +4,7 @@ use serde::Serialize;
 
 use super::{missing, reg, unknown, value_ref};
 use crate::kernel::nfnl::{Fixed, NlaError, NlaIter};
-use crate::kernel::nft::data::value_kernel;
+use crate::kernel::nft::data::value_attr;
 
 const EXPR: &str = "bitwise";
 const NFTA_BITWISE_SREG: u16 = 1;
@@ -72,11 +72,11 @@ impl<'a> BitwiseRef<'a> {
         let op = Some(f.be32(NFTA_BITWISE_OP)?);
         let (mask, xor, data) = match f.peek_kind()? {
             NFTA_BITWISE_MASK => {
-                let mask = value_kernel(f.attr(NFTA_BITWISE_MASK)?)?;
-                let xor = value_kernel(f.attr(NFTA_BITWISE_XOR)?)?;
+                let mask = value_attr(&mut f, NFTA_BITWISE_MASK)?;
+                let xor = value_attr(&mut f, NFTA_BITWISE_XOR)?;
                 (Some(mask), Some(xor), None)
             }
-            NFTA_BITWISE_DATA => (None, None, Some(value_kernel(f.attr(NFTA_BITWISE_DATA)?)?)),
+            NFTA_BITWISE_DATA => (None, None, Some(value_attr(&mut f, NFTA_BITWISE_DATA)?)),
             _ => return None,
         };
         f.end().then_some(Self {

@@ -4,7 +4,7 @@ use serde::Serialize;
 
 use super::{missing, reg, unknown, value_ref};
 use crate::kernel::nfnl::{Fixed, NlaError, NlaIter};
-use crate::kernel::nft::data::value_kernel;
+use crate::kernel::nft::data::value_attr;
 
 const EXPR: &str = "cmp";
 const NFTA_CMP_SREG: u16 = 1;
@@ -69,7 +69,7 @@ impl<'a> CmpRef<'a> {
         let c = Self {
             sreg: f.be32(NFTA_CMP_SREG)?,
             op: f.be32(NFTA_CMP_OP)?,
-            data: value_kernel(f.attr(NFTA_CMP_DATA)?)?,
+            data: value_attr(&mut f, NFTA_CMP_DATA)?,
         };
         f.end().then_some(c)
     }

@@ -4,7 +4,7 @@ use serde::Serialize;
 
 use super::{missing, reg, unknown, value_ref};
 use crate::kernel::nfnl::{Fixed, NlaError, NlaIter};
-use crate::kernel::nft::data::value_kernel;
+use crate::kernel::nft::data::value_attr;
 
 const EXPR: &str = "range";
 const NFTA_RANGE_SREG: u16 = 1;
@@ -53,8 +53,8 @@ impl<'a> RangeRef<'a> {
         let r = Self {
             sreg: f.be32(NFTA_RANGE_SREG)?,
             op: f.be32(NFTA_RANGE_OP)?,
-            from: value_kernel(f.attr(NFTA_RANGE_FROM_DATA)?)?,
-            to: value_kernel(f.attr(NFTA_RANGE_TO_DATA)?)?,
+            from: value_attr(&mut f, NFTA_RANGE_FROM_DATA)?,
+            to: value_attr(&mut f, NFTA_RANGE_TO_DATA)?,
         };
         f.end().then_some(r)
     }
