@@ -136,6 +136,15 @@ fn rule_agrees(msg: &[u8]) -> bool {
         let owned = NftRule::decode(msg).unwrap();
         assert_eq!((r.table(), r.chain()), (owned.table, owned.chain));
         assert_eq!(r.handle, owned.rule.handle);
+        // The walk of the list is NlaIter's, element for element and error for error.
+        let list = NlaIter::new(msg)
+            .map_while(Result::ok)
+            .find(|a| a.kind == 4)
+            .map_or(&[][..], |a| a.data);
+        let by_nla: Vec<_> = NlaIter::new(list)
+            .map(|e| e.map(|e| ExprRef::decode(e.data)))
+            .collect();
+        assert_eq!(r.exprs().collect::<Vec<_>>(), by_nla, "{msg:02x?}");
         let walked: Result<Vec<_>, _> = r.exprs().map(|e| e.map(|e| e.to_expr())).collect();
         match walked {
             // Read in place only what the owned decoder takes without a problem.

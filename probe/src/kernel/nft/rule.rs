@@ -245,7 +245,52 @@ impl<'a> RuleRef<'a> {
     /// which the owned decoder reports as a problem of the rule: callers then fall back to
     /// [`NftRule::decode`].
     pub fn exprs(&self) -> impl Iterator<Item = Result<ExprRef<'a>, NlaError>> + use<'a> {
-        NlaIter::new(self.exprs).map(|e| e.map(|e| ExprRef::decode(e.data)))
+        Exprs {
+            list: self.exprs,
+            rest: self.exprs,
+        }
+    }
+}
+
+/// The walk of [`RuleRef::exprs`]: [`NlaIter`]'s framing checks, without building an
+/// [`crate::kernel::nfnl::Nla`] per element; a malformed element yields `NlaIter`'s own
+/// error (found again from the start, once) and ends the walk.
+struct Exprs<'a> {
+    list: &'a [u8],
+    rest: &'a [u8],
+}
+
+impl<'a> Iterator for Exprs<'a> {
+    type Item = Result<ExprRef<'a>, NlaError>;
+    #[inline]
+    fn next(&mut self) -> Option<Self::Item> {
+        if self.rest.is_empty() {
+            return None;
+        }
+        let framed = self.rest.split_first_chunk::<4>().and_then(|(h, body)| {
+            let len = usize::from(u16::from_ne_bytes([h[0], h[1]]));
+            Some((len, body.get(..len.checked_sub(4)?)?))
+        });
+        let Some((len, elem)) = framed else {
+            return Some(Err(self.fail()));
+        };
+        // Past the end when the last element's padding is missing: the walk ends there,
+        // as NlaIter's does.
+        self.rest = self
+            .rest
+            .get(crate::kernel::nfnl::align4(len)..)
+            .unwrap_or(&[]);
+        Some(Ok(ExprRef::decode(elem)))
+    }
+}
+
+impl Exprs<'_> {
+    #[cold]
+    fn fail(&mut self) -> NlaError {
+        self.rest = &[];
+        NlaIter::new(self.list)
+            .find_map(Result::err)
+            .unwrap_or_else(|| NlaError::new(0, "malformed expression list"))
     }
 }
 
