@@ -104,7 +104,8 @@ fn main() -> anyhow::Result<()> {
         }
         "user-only" => {
             // The userspace share alone: receive every chain's rule messages once, then
-            // translate and render them again and again (no kernel work in the timed loop).
+            // translate and render them again and again (no kernel work in the timed loop),
+            // as the save path does (matches straight to text).
             // Each chain is first copied into one reused buffer, as a receive would: the
             // messages are then as warm in the cache as in a real read.
             let chains: std::sync::Mutex<Vec<(String, Vec<Vec<u8>>)>> = Default::default();
@@ -120,7 +121,7 @@ fn main() -> anyhow::Result<()> {
             let chains = chains.into_inner().unwrap_or_else(|e| e.into_inner());
             let rules: usize = chains.iter().map(|c| c.1.len()).sum();
             let rounds: usize = args.get(1).and_then(|a| a.parse().ok()).unwrap_or(20);
-            let mut cache = xlate::ExtCache::default();
+            let mut cache = xlate::FragCache::default();
             let mut scratch = xlate::Scratch::default();
             let mut text = String::new();
             let mut buf: Vec<u8> = Vec::new();
@@ -137,13 +138,9 @@ fn main() -> anyhow::Result<()> {
                     }
                     for span in &spans {
                         let m = &buf[span.clone()];
-                        let r = xlate::xlate_rule_msg_into(
-                            m,
-                            Family::Ipv4,
-                            Some(&mut cache),
-                            &mut scratch,
-                        );
-                        render::rule_line(&mut text, chain, r, false);
+                        let (r, t) =
+                            xlate::xlate_rule_msg_text(m, Family::Ipv4, &mut cache, &mut scratch);
+                        render::rule_line_text(&mut text, chain, r, t, false);
                     }
                 }
             }

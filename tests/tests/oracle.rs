@@ -140,6 +140,8 @@ struct Tally {
     /// iptables-save text → ruleset::parse → render must give the text back.
     parse_lines: usize,
     parse_failures: Vec<String>,
+    /// nft: tables whose save-path text was compared with the model's.
+    paths_compared: usize,
 }
 
 impl Tally {
@@ -162,6 +164,12 @@ impl Tally {
             self.parse_lines - self.parse_failures.len().min(self.parse_lines),
             self.parse_lines
         ));
+        if self.paths_compared > 0 {
+            s.push_str(&format!(
+                "  save path = model rendered: compared on {} tables\n",
+                self.paths_compared
+            ));
+        }
         s
     }
 }
@@ -200,11 +208,33 @@ fn compare(label: &str, backend: Backend, live: &str, ours: &str, t: &mut Tally)
     }
 }
 
-fn ours(ns: &Netns, backend: Backend, family: Family, counters: bool) -> String {
-    match read::save_text(Some(&ns.spec()), backend, family, counters) {
+/// What `nfprobe ruleset --format save` prints. On the nft backend the save path renders
+/// matches and targets straight to text; the model (`read::read`, what `check` and the json
+/// output use) rendered by `render::save` must give the very same text.
+fn ours(
+    ns: &Netns,
+    label: &str,
+    backend: Backend,
+    family: Family,
+    counters: bool,
+    t: &mut Tally,
+) -> String {
+    let text = match read::save_text(Some(&ns.spec()), backend, family, counters) {
         Ok(s) => s,
-        Err(e) => format!("<nfprobe error: {e}>\n"),
+        Err(e) => return format!("<nfprobe error: {e}>\n"),
+    };
+    if backend == Backend::Nft {
+        let model = read::read(Some(&ns.spec()), backend, family)
+            .map(|rs| render::save(&rs, counters))
+            .unwrap_or_else(|e| format!("<nfprobe error: {e}>\n"));
+        t.paths_compared += 1;
+        if model != text {
+            t.mismatches.push(format!(
+                "  {label} [nft]: the save path and the model differ\n    save:  {text:?}\n    model: {model:?}"
+            ));
+        }
     }
+    text
 }
 
 /// Load a file's cases (batch first, line by line when the batch is refused), compare.
@@ -266,13 +296,8 @@ fn run_file(tf: &TFile, backend: Backend, t: &mut Tally) {
         }
     }
     let live = live_save(&ns, backend, tf.family, false);
-    compare(
-        &tf.name,
-        backend,
-        &live,
-        &ours(&ns, backend, tf.family, false),
-        t,
-    );
+    let ours = ours(&ns, &tf.name, backend, tf.family, false, t);
+    compare(&tf.name, backend, &live, &ours, t);
     round_trip(&tf.name, tf.family, &live, false, t);
 }
 
@@ -371,13 +396,8 @@ fn dumps(backend: Backend) {
         }
         t.loaded += text.lines().filter(|l| l.contains("-A ")).count();
         let live = live_save(&ns, backend, family, true);
-        compare(
-            &name,
-            backend,
-            &live,
-            &ours(&ns, backend, family, true),
-            &mut t,
-        );
+        let ours = ours(&ns, &name, backend, family, true, &mut t);
+        compare(&name, backend, &live, &ours, &mut t);
         round_trip(&name, family, &live, true, &mut t);
     }
     let report = t.report(&format!(

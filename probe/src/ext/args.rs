@@ -221,9 +221,9 @@ fn services() -> &'static HashMap<(String, String), u16> {
 }
 
 /// Push `!` when inverted (iptables-save prints it as its own word before the option).
-pub(crate) fn push_inv(words: &mut Vec<String>, inv: bool) {
+pub(crate) fn push_inv(words: &mut impl super::words::WordSink, inv: bool) {
     if inv {
-        words.push("!".into());
+        words.word("!");
     }
 }
 

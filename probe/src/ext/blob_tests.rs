@@ -118,3 +118,73 @@ fn hashlimit_old_revisions() {
     let got = decode(ExtKind::Match, "hashlimit", &ctx(Family::Ipv6, 2), &b).unwrap();
     assert_eq!(got, want);
 }
+
+/// Extensions that render straight into a line ([`super::decode_into`]) print exactly what
+/// their words give, and fail exactly when decoding fails (then leaving the line as it was).
+mod render_into {
+    use super::super::{DecodeCtx, ExtKind, decode, decode_into};
+    use crate::ruleset::Family;
+    use proptest::prelude::*;
+
+    const RENDERED: [(ExtKind, &str); 5] = [
+        (ExtKind::Match, "comment"),
+        (ExtKind::Match, "tcp"),
+        (ExtKind::Match, "udp"),
+        (ExtKind::Target, "DNAT"),
+        (ExtKind::Target, "SNAT"),
+    ];
+
+    fn agree(kind: ExtKind, name: &str, family: Family, revision: u8, blob: &[u8]) {
+        let ctx = DecodeCtx { family, revision };
+        let mut line = String::from("-A X");
+        let r = decode_into(kind, name, &ctx, blob, &mut line);
+        match decode(kind, name, &ctx, blob) {
+            Ok(words) => {
+                assert!(r.is_ok(), "{name} {blob:?}: {r:?}");
+                let joined: String = words.iter().map(|w| format!(" {w}")).collect();
+                assert_eq!(line, format!("-A X{joined}"), "{name} {blob:?}");
+            }
+            Err(e) => {
+                assert_eq!(r, Err(e), "{name} {blob:?}");
+                assert_eq!(line, "-A X");
+            }
+        }
+    }
+
+    #[test]
+    fn typical_blobs() {
+        let mut comment = b"ns1/svc \"a\" \\ 'b'".to_vec();
+        comment.resize(256, 0);
+        let mut tcp = [0u8; 12];
+        tcp[..8].copy_from_slice(&[0, 0, 0xff, 0xff, 0x50, 0, 0x50, 0]);
+        tcp[9..12].copy_from_slice(&[0x17, 0x02, 0x07]);
+        let mut dnat = [0u8; 42];
+        dnat[..4].copy_from_slice(&7u32.to_ne_bytes());
+        dnat[4..8].copy_from_slice(&[10, 0, 0, 1]);
+        dnat[20..24].copy_from_slice(&[10, 0, 0, 9]);
+        dnat[36..40].copy_from_slice(&[0x1f, 0x90, 0x1f, 0x99]);
+        for (kind, name) in RENDERED {
+            for blob in [&comment[..], &tcp[..], &dnat[..], &[][..]] {
+                for family in [Family::Ipv4, Family::Ipv6] {
+                    for rev in 0..3 {
+                        agree(kind, name, family, rev, blob);
+                    }
+                }
+            }
+        }
+    }
+
+    proptest! {
+        #[test]
+        fn random_blobs(
+            which in 0..RENDERED.len(),
+            v6 in any::<bool>(),
+            rev in 0u8..4,
+            blob in prop::collection::vec(any::<u8>(), 0..300),
+        ) {
+            let (kind, name) = RENDERED[which];
+            let family = if v6 { Family::Ipv6 } else { Family::Ipv4 };
+            agree(kind, name, family, rev, &blob);
+        }
+    }
+}

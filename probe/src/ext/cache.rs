@@ -52,7 +52,25 @@ struct Key<'a> {
     blob: &'a [u8],
 }
 
-impl Key<'_> {
+impl<'a> Key<'a> {
+    fn new(b: &Blob<'a>) -> Self {
+        Key {
+            head: [
+                match b.kind {
+                    ExtKind::Match => 0,
+                    ExtKind::Target => 1,
+                },
+                match b.family {
+                    Family::Ipv4 => 4,
+                    Family::Ipv6 => 6,
+                },
+                b.rev,
+            ],
+            name: b.name.as_bytes(),
+            blob: b.data,
+        }
+    }
+
     fn hash(&self) -> u64 {
         let mut h = KeyHasher::default();
         h.write(&self.head);
@@ -86,6 +104,8 @@ pub struct ExtCache<V = Decoded> {
     len: usize,
     /// Per extension: lookups, hits, and whether caching it was given up.
     stats: Vec<Stats>,
+    /// False: nothing is kept, every lookup decodes (tests of the uncached paths).
+    keep: bool,
 }
 
 #[derive(Debug)]
@@ -103,22 +123,25 @@ impl<V> Default for ExtCache<V> {
             map: Buckets::default(),
             len: 0,
             stats: Vec::new(),
+            keep: true,
         }
     }
 }
 
+/// Which blob: what it is (kind, family, name, revision) and its bytes.
+#[derive(Debug, Clone, Copy)]
+pub struct Blob<'a> {
+    pub kind: ExtKind,
+    pub family: Family,
+    pub name: &'a str,
+    pub rev: u8,
+    pub data: &'a [u8],
+}
+
 impl<V: Clone> ExtCache<V> {
     /// The decoded blob, from the cache or from `decode` (then remembered if it pays).
-    pub fn get(
-        &mut self,
-        kind: ExtKind,
-        family: Family,
-        name: &str,
-        rev: u8,
-        blob: &[u8],
-        decode: impl FnOnce() -> V,
-    ) -> V {
-        match self.lookup(kind, family, name, rev, blob, decode) {
+    pub fn get(&mut self, blob: Blob<'_>, decode: impl FnOnce() -> V) -> V {
+        match self.lookup(blob, decode) {
             Got::Cached(d) => d.clone(),
             Got::Fresh(d) => d,
         }
@@ -130,17 +153,49 @@ impl<V> ExtCache<V> {
         Self::default()
     }
 
+    /// A cache that keeps nothing: every blob takes the path of blobs not worth keeping.
+    pub fn keeping_nothing() -> Self {
+        Self {
+            keep: false,
+            ..Self::default()
+        }
+    }
+
     /// Like [`ExtCache::get`], but lends a cached entry instead of cloning it (callers
     /// copy it into buffers they reuse).
-    pub fn lookup(
-        &mut self,
-        kind: ExtKind,
-        family: Family,
-        name: &str,
-        rev: u8,
-        blob: &[u8],
-        decode: impl FnOnce() -> V,
-    ) -> Got<'_, V> {
+    pub fn lookup(&mut self, blob: Blob<'_>, decode: impl FnOnce() -> V) -> Got<'_, V> {
+        match self.entry_or(blob, decode) {
+            Ok(d) => Got::Cached(d),
+            Err(decode) => Got::Fresh(decode()),
+        }
+    }
+
+    /// The entry for the blob, made with `decode` on a miss; `None` when this blob is not
+    /// kept (its extension is not worth caching, or the cache is full): the caller decodes
+    /// it itself, straight to where it goes.
+    pub fn lookup_kept(&mut self, blob: Blob<'_>, decode: impl FnOnce() -> V) -> Option<&V> {
+        self.entry_or(blob, decode).ok()
+    }
+
+    /// The kept entry (made with `decode` on a miss), or `decode` back, not run, when the
+    /// blob is not kept.
+    fn entry_or<F: FnOnce() -> V>(&mut self, blob: Blob<'_>, decode: F) -> Result<&V, F> {
+        let key = Key::new(&blob);
+        match self.find(blob.kind, blob.name, &key) {
+            Find::Hit(hash, i) => match self.entry(hash, i) {
+                Some(d) => Ok(d),
+                None => Err(decode),
+            },
+            Find::Miss(hash) => Ok(self.insert(hash, &key, decode())),
+            Find::Skip => Err(decode),
+        }
+    }
+
+    /// Counts the lookup for the extension's hit rate and looks the key up.
+    fn find(&mut self, kind: ExtKind, name: &str, key: &Key<'_>) -> Find {
+        if !self.keep {
+            return Find::Skip;
+        }
         let i = match self
             .stats
             .iter()
@@ -160,49 +215,46 @@ impl<V> ExtCache<V> {
         };
         let st = &mut self.stats[i];
         if st.off {
-            return Got::Fresh(decode());
+            return Find::Skip;
         }
         st.lookups += 1;
         if st.lookups == TRIAL && st.hits < TRIAL / 2 {
             st.off = true;
         }
-        let key = Key {
-            head: [
-                match kind {
-                    ExtKind::Match => 0,
-                    ExtKind::Target => 1,
-                },
-                match family {
-                    Family::Ipv4 => 4,
-                    Family::Ipv6 => 6,
-                },
-                rev,
-            ],
-            name: name.as_bytes(),
-            blob,
-        };
         let hash = key.hash();
         let hit = self
             .map
             .get(&hash)
             .and_then(|b| b.iter().position(|(k, _)| key.is(k)));
-        if let Some(i) = hit {
-            st.hits += 1;
-            return match self.map.get(&hash).and_then(|b| b.get(i)) {
-                Some((_, d)) => Got::Cached(d),
-                None => Got::Fresh(decode()),
-            };
+        match hit {
+            Some(i) => {
+                st.hits += 1;
+                Find::Hit(hash, i)
+            }
+            None if self.len >= MAX_ENTRIES => Find::Skip,
+            None => Find::Miss(hash),
         }
-        let d = decode();
-        if self.len >= MAX_ENTRIES {
-            return Got::Fresh(d);
-        }
+    }
+
+    fn entry(&self, hash: u64, i: usize) -> Option<&V> {
+        self.map.get(&hash).and_then(|b| b.get(i)).map(|(_, d)| d)
+    }
+
+    fn insert(&mut self, hash: u64, key: &Key<'_>, d: V) -> &V {
         self.len += 1;
         let bucket = self.map.entry(hash).or_default();
         bucket.push((key.to_bytes(), d));
         let last = bucket.len() - 1;
-        Got::Cached(&bucket[last].1)
+        &bucket[last].1
     }
+}
+
+/// Where a key is: in bucket `hash` at index `i`, not there yet (and may be stored), or
+/// not to be stored.
+enum Find {
+    Hit(u64, usize),
+    Miss(u64),
+    Skip,
 }
 
 /// An entry of the cache, or a blob decoded now and not kept.
@@ -235,14 +287,24 @@ impl Got<'_, Decoded> {
 mod tests {
     use super::*;
 
+    fn blob<'a>(family: Family, name: &'a str, data: &'a [u8]) -> Blob<'a> {
+        Blob {
+            kind: ExtKind::Match,
+            family,
+            name,
+            rev: 0,
+            data,
+        }
+    }
+
     #[test]
     fn remembers_by_bytes_and_gives_up_on_unique_blobs() {
         let mut c = ExtCache::new();
         let mut calls = 0;
-        let get = |c: &mut ExtCache, name: &str, blob: &[u8], calls: &mut u32| {
-            c.get(ExtKind::Match, Family::Ipv4, name, 0, blob, || {
+        let get = |c: &mut ExtCache, name: &str, data: &[u8], calls: &mut u32| {
+            c.get(blob(Family::Ipv4, name, data), || {
                 *calls += 1;
-                (name.to_owned(), ExtBody::Decoded(vec![format!("{blob:?}")]))
+                (name.to_owned(), ExtBody::Decoded(vec![format!("{data:?}")]))
             })
         };
         for _ in 0..10 {
@@ -253,14 +315,9 @@ mod tests {
         // Another blob, another family or revision is another entry.
         get(&mut c, "conntrack", &[1, 3], &mut calls);
         assert_eq!(calls, 2);
-        let d = c.get(
-            ExtKind::Match,
-            Family::Ipv6,
-            "conntrack",
-            0,
-            &[1, 2],
-            || ("x".into(), ExtBody::Raw(vec![])),
-        );
+        let d = c.get(blob(Family::Ipv6, "conntrack", &[1, 2]), || {
+            ("x".into(), ExtBody::Raw(vec![]))
+        });
         assert_eq!(d.0, "x");
         // Unique blobs: after the trial the extension is no longer stored.
         for i in 0..200u32 {
@@ -273,5 +330,19 @@ mod tests {
             .filter(|(k, _)| k.get(3..10) == Some(b"comment"))
             .count();
         assert_eq!(stored, TRIAL as usize);
+        // Past the trial a unique blob is not kept: `lookup_kept` leaves it to the caller.
+        let mut decoded = false;
+        let kept = c.lookup_kept(blob(Family::Ipv4, "comment", b"new"), || {
+            decoded = true;
+            ("comment".into(), ExtBody::Decoded(vec![]))
+        });
+        assert!(kept.is_none());
+        assert!(!decoded);
+        // A cache keeping nothing never stores, never calls back.
+        let mut none: ExtCache = ExtCache::keeping_nothing();
+        assert!(
+            none.lookup_kept(blob(Family::Ipv4, "conntrack", &[1]), || unreachable!())
+                .is_none()
+        );
     }
 }

@@ -1,6 +1,6 @@
 //! `-m comment --comment TEXT` (struct xt_comment_info { char comment[256]; }).
 
-use super::{DecodeCtx, ExtDef, ExtError, ExtKind, save_string, truncated};
+use super::{DecodeCtx, ExtDef, ExtError, ExtKind, push_save_string, save_string, truncated};
 use crate::bytes::Reader;
 use crate::ruleset::Family;
 
@@ -25,6 +25,19 @@ impl Comment {
 }
 
 fn decode(_ctx: &DecodeCtx, blob: &[u8]) -> Result<Vec<String>, ExtError> {
+    Ok(vec!["--comment".into(), save_string(&text(blob)?)])
+}
+
+/// [`decode`] written straight into a line (see `super::decode_into`): comments are unique
+/// per rule, so most of them are rendered this way.
+pub(super) fn render(_ctx: &DecodeCtx, blob: &[u8], out: &mut String) -> Result<(), ExtError> {
+    let text = text(blob)?;
+    out.push_str(" --comment ");
+    push_save_string(out, &text);
+    Ok(())
+}
+
+fn text(blob: &[u8]) -> Result<std::borrow::Cow<'_, str>, ExtError> {
     // Same bounds and text as `Reader::cstr`, without copying the text twice (comments
     // are unique per rule: this runs for most of them).
     let field = Reader::new(blob)
@@ -32,11 +45,10 @@ fn decode(_ctx: &DecodeCtx, blob: &[u8]) -> Result<Vec<String>, ExtError> {
         .map_err(truncated(NAME))?;
     let end = field.iter().position(|&b| b == 0).unwrap_or(field.len());
     let field = &field[..end];
-    let text = match std::str::from_utf8(field) {
+    Ok(match std::str::from_utf8(field) {
         Ok(s) => std::borrow::Cow::Borrowed(s),
         Err(_) => String::from_utf8_lossy(field),
-    };
-    Ok(vec!["--comment".into(), save_string(&text)])
+    })
 }
 
 fn parse(_family: Family, words: &[String]) -> Result<Vec<String>, ExtError> {

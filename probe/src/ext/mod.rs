@@ -43,6 +43,7 @@ mod statistic;
 mod tcp;
 mod tcpmss;
 mod udp;
+mod words;
 
 #[derive(Debug, Clone, PartialEq, Eq, Error)]
 pub enum ExtError {
@@ -195,6 +196,45 @@ pub fn decode(
     (def.decode)(ctx, blob)
 }
 
+/// Renders straight into a line: `fn(ctx, blob, out)` appends exactly the words
+/// [`decode`] gives, each with its leading space.
+type RenderFn = fn(&DecodeCtx, &[u8], &mut String) -> Result<(), ExtError>;
+
+/// Extensions whose blobs are usually unique per rule (so no cache helps) and that can
+/// render without building their words first.
+static RENDERERS: &[(ExtKind, &str, RenderFn)] = &[
+    (ExtKind::Match, "comment", comment::render),
+    (ExtKind::Match, "tcp", tcp::render),
+    (ExtKind::Match, "udp", udp::render),
+    (ExtKind::Target, "DNAT", nat::render_dnat),
+    (ExtKind::Target, "SNAT", nat::render_snat),
+];
+
+/// What [`decode`] gives, each word with a leading space, appended to `out`; on an error
+/// `out` is left as it was.
+pub fn decode_into(
+    kind: ExtKind,
+    name: &str,
+    ctx: &DecodeCtx,
+    blob: &[u8],
+    out: &mut String,
+) -> Result<(), ExtError> {
+    let len = out.len();
+    let r = match RENDERERS.iter().find(|(k, n, _)| *k == kind && *n == name) {
+        Some((_, _, render)) => render(ctx, blob, out),
+        None => decode(kind, name, ctx, blob).map(|words| {
+            for w in words {
+                out.push(' ');
+                out.push_str(&w);
+            }
+        }),
+    };
+    if r.is_err() {
+        out.truncate(len);
+    }
+    r
+}
+
 /// Parse command-line words (those after `-m NAME`/`-j NAME`) into iptables-save words.
 pub fn parse(
     kind: ExtKind,
@@ -213,13 +253,20 @@ pub fn parse(
 /// Quote a word as iptables-save does (`xtables_save_string`): bare when it is non-empty and
 /// only `[A-Za-z0-9_-]`, else in double quotes with `"`, `\` and `'` backslash-escaped.
 pub fn save_string(s: &str) -> String {
+    let mut out = String::with_capacity(s.len() + 2);
+    push_save_string(&mut out, s);
+    out
+}
+
+/// [`save_string`] appended to `out`.
+pub fn push_save_string(out: &mut String, s: &str) {
     let plain = !s.is_empty()
         && s.bytes()
             .all(|b| b.is_ascii_alphanumeric() || b == b'_' || b == b'-');
     if plain {
-        return s.to_owned();
+        out.push_str(s);
+        return;
     }
-    let mut out = String::with_capacity(s.len() + 2);
     out.push('"');
     // Runs without a character to escape are copied whole (all three are ASCII, so the
     // split points are character boundaries).
@@ -234,7 +281,6 @@ pub fn save_string(s: &str) -> String {
     }
     out.push_str(&s[start..]);
     out.push('"');
-    out
 }
 
 pub(crate) fn truncated(name: &str) -> impl FnOnce(Truncated) -> ExtError + '_ {

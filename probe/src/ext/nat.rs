@@ -5,6 +5,7 @@
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
 
 use super::args::{bad, malformed, need, no_inv, num_u64, port, scan};
+use super::words::{Line, WordSink};
 use super::{DecodeCtx, ExtDef, ExtError, ExtKind};
 use crate::bytes::Reader;
 use crate::ruleset::Family;
@@ -87,8 +88,9 @@ impl Range {
         }
     }
 
-    /// `sprint_range` of libxt_NAT.
-    fn text(&self) -> String {
+    /// `sprint_range` of libxt_NAT, appended to `s` (without the leading `:` of a
+    /// ports-only range when `skip_colon`).
+    fn write_text(&self, s: &mut String, skip_colon: bool) {
         use crate::ruleset::render::{push_ipv4, push_u32};
         let brackets = self.family == Family::Ipv6 && self.flags & PROTO_SPECIFIED != 0;
         // Written digit by digit: DNAT rules are numerous and each has its own address.
@@ -96,64 +98,82 @@ impl Range {
             IpAddr::V6(v) => s.push_str(&ipv6_text(&v)),
             IpAddr::V4(v) => push_ipv4(s, v),
         };
-        let mut s = String::with_capacity(32);
-        if self.flags & MAP_IPS != 0 {
+        let ips = self.flags & MAP_IPS != 0;
+        if ips {
             if brackets {
                 s.push('[');
             }
-            a(&mut s, self.min_addr);
+            a(s, self.min_addr);
             if self.min_addr != self.max_addr {
                 s.push('-');
-                a(&mut s, self.max_addr);
+                a(s, self.max_addr);
             }
             if brackets {
                 s.push(']');
             }
         }
         if self.flags & PROTO_SPECIFIED != 0 {
-            s.push(':');
-            push_u32(&mut s, u32::from(self.min_port));
+            if ips || !skip_colon {
+                s.push(':');
+            }
+            push_u32(s, u32::from(self.min_port));
             if self.max_port != self.min_port {
                 s.push('-');
-                push_u32(&mut s, u32::from(self.max_port));
+                push_u32(s, u32::from(self.max_port));
             }
             if self.flags & PROTO_OFFSET != 0 {
                 s.push('/');
-                push_u32(&mut s, u32::from(self.base_port));
+                push_u32(s, u32::from(self.base_port));
             }
         }
-        s
     }
 
     fn words(&self, kind: Kind) -> Vec<String> {
         let mut w = Vec::new();
+        self.write(kind, &mut w);
+        w
+    }
+
+    fn write(&self, kind: Kind, w: &mut impl WordSink) {
         let (opt, skip_colon) = match kind {
             Kind::Snat => ("--to-source", false),
             Kind::Dnat => ("--to-destination", false),
             Kind::Masquerade | Kind::Redirect => ("--to-ports", true),
         };
-        let t = self.text();
-        if !t.is_empty() {
-            w.push(opt.into());
-            w.push(match t.strip_prefix(':') {
-                Some(rest) if skip_colon => rest.to_owned(),
-                _ => t,
-            });
+        if self.flags & (MAP_IPS | PROTO_SPECIFIED) != 0 {
+            w.word(opt);
+            w.with_word(&mut |s| self.write_text(s, skip_colon));
         }
         if self.flags & PROTO_RANDOM != 0 {
-            w.push("--random".into());
+            w.word("--random");
         }
         if self.flags & PROTO_RANDOM_FULLY != 0 {
-            w.push("--random-fully".into());
+            w.word("--random-fully");
         }
         if self.flags & PERSISTENT != 0 {
-            w.push("--persistent".into());
+            w.word("--persistent");
         }
-        w
     }
 }
 
 fn decode(kind: Kind, ctx: &DecodeCtx, blob: &[u8]) -> Result<Vec<String>, ExtError> {
+    Ok(read(kind, ctx, blob)?.words(kind))
+}
+
+/// [`decode`] written straight into a line (see `super::decode_into`): DNAT and SNAT
+/// targets usually each have their own address.
+pub(super) fn render_dnat(ctx: &DecodeCtx, blob: &[u8], out: &mut String) -> Result<(), ExtError> {
+    read(Kind::Dnat, ctx, blob)?.write(Kind::Dnat, &mut Line(out));
+    Ok(())
+}
+
+/// See [`render_dnat`].
+pub(super) fn render_snat(ctx: &DecodeCtx, blob: &[u8], out: &mut String) -> Result<(), ExtError> {
+    read(Kind::Snat, ctx, blob)?.write(Kind::Snat, &mut Line(out));
+    Ok(())
+}
+
+fn read(kind: Kind, ctx: &DecodeCtx, blob: &[u8]) -> Result<Range, ExtError> {
     let name = kind.name();
     let t = |e| super::truncated(name)(e);
     let mut rg = Range::new(ctx.family);
@@ -203,7 +223,7 @@ fn decode(kind: Kind, ctx: &DecodeCtx, blob: &[u8]) -> Result<Vec<String>, ExtEr
             rg.base_port = r.u16_be().map_err(t)?;
         }
     }
-    Ok(rg.words(kind))
+    Ok(rg)
 }
 
 /// `parse_ports` of libxt_NAT: `P`, `P-Q`, `P-Q/BASE`.

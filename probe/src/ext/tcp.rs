@@ -1,6 +1,7 @@
 //! `-m tcp` (struct xt_tcp): ports, `--tcp-flags`, `--syn`, `--tcp-option`.
 
 use super::args::{bad, need, num, port_range, push_inv, scan};
+use super::words::{Line, WordSink};
 use super::{DecodeCtx, ExtDef, ExtError, ExtKind, truncated};
 use crate::ruleset::Family;
 
@@ -53,15 +54,15 @@ impl Default for Tcp {
 }
 
 /// `--sport 80` / `--sport 1:2` (shared with udp).
-pub(crate) fn port_words(words: &mut Vec<String>, opt: &str, p: (u16, u16), inv: bool) {
+pub(crate) fn port_words(words: &mut impl WordSink, opt: &str, p: (u16, u16), inv: bool) {
     if p.0 != 0 || p.1 != u16::MAX {
         push_inv(words, inv);
-        words.push(opt.into());
-        words.push(if p.0 == p.1 {
-            p.0.to_string()
+        words.word(opt);
+        if p.0 == p.1 {
+            words.num(u32::from(p.0));
         } else {
-            format!("{}:{}", p.0, p.1)
-        });
+            words.range(u32::from(p.0), u32::from(p.1));
+        }
     }
 }
 
@@ -96,24 +97,38 @@ fn parse_flags(s: &str) -> Result<u8, ExtError> {
 impl Tcp {
     fn words(&self) -> Vec<String> {
         let mut w = Vec::new();
-        port_words(&mut w, "--sport", self.spts, self.invflags & INV_SRCPT != 0);
-        port_words(&mut w, "--dport", self.dpts, self.invflags & INV_DSTPT != 0);
+        self.write(&mut w);
+        w
+    }
+
+    fn write(&self, w: &mut impl WordSink) {
+        port_words(w, "--sport", self.spts, self.invflags & INV_SRCPT != 0);
+        port_words(w, "--dport", self.dpts, self.invflags & INV_DSTPT != 0);
         if self.option != 0 || self.invflags & INV_OPTION != 0 {
-            push_inv(&mut w, self.invflags & INV_OPTION != 0);
-            w.push("--tcp-option".into());
-            w.push(self.option.to_string());
+            push_inv(w, self.invflags & INV_OPTION != 0);
+            w.word("--tcp-option");
+            w.num(u32::from(self.option));
         }
         if self.flg_mask != 0 || self.invflags & INV_FLAGS != 0 {
-            push_inv(&mut w, self.invflags & INV_FLAGS != 0);
-            w.push("--tcp-flags".into());
-            w.push(flag_list(self.flg_mask));
-            w.push(flag_list(self.flg_cmp));
+            push_inv(w, self.invflags & INV_FLAGS != 0);
+            w.word("--tcp-flags");
+            w.word(&flag_list(self.flg_mask));
+            w.word(&flag_list(self.flg_cmp));
         }
-        w
     }
 }
 
 fn decode(_ctx: &DecodeCtx, blob: &[u8]) -> Result<Vec<String>, ExtError> {
+    Ok(read(blob)?.words())
+}
+
+/// [`decode`] written straight into a line (see `super::decode_into`).
+pub(super) fn render(_ctx: &DecodeCtx, blob: &[u8], out: &mut String) -> Result<(), ExtError> {
+    read(blob)?.write(&mut Line(out));
+    Ok(())
+}
+
+fn read(blob: &[u8]) -> Result<Tcp, ExtError> {
     let mut r = need(NAME, blob, 12)?;
     let mut f = || r.u16().map_err(truncated(NAME));
     let t = Tcp {
@@ -128,8 +143,7 @@ fn decode(_ctx: &DecodeCtx, blob: &[u8]) -> Result<Vec<String>, ExtError> {
         flg_cmp: b[2],
         invflags: b[3],
         ..t
-    }
-    .words())
+    })
 }
 
 fn parse(_family: Family, words: &[String]) -> Result<Vec<String>, ExtError> {

@@ -2,6 +2,7 @@
 
 use super::args::{need, port_range, scan};
 use super::tcp::port_words;
+use super::words::{Line, WordSink};
 use super::{DecodeCtx, ExtDef, ExtError, ExtKind, truncated};
 use crate::ruleset::Family;
 
@@ -26,21 +27,34 @@ struct Udp {
 impl Udp {
     fn words(&self) -> Vec<String> {
         let mut w = Vec::new();
-        port_words(&mut w, "--sport", self.spts, self.invflags & INV_SRCPT != 0);
-        port_words(&mut w, "--dport", self.dpts, self.invflags & INV_DSTPT != 0);
+        self.write(&mut w);
         w
+    }
+
+    fn write(&self, w: &mut impl WordSink) {
+        port_words(w, "--sport", self.spts, self.invflags & INV_SRCPT != 0);
+        port_words(w, "--dport", self.dpts, self.invflags & INV_DSTPT != 0);
     }
 }
 
 fn decode(_ctx: &DecodeCtx, blob: &[u8]) -> Result<Vec<String>, ExtError> {
+    Ok(read(blob)?.words())
+}
+
+/// [`decode`] written straight into a line (see `super::decode_into`).
+pub(super) fn render(_ctx: &DecodeCtx, blob: &[u8], out: &mut String) -> Result<(), ExtError> {
+    read(blob)?.write(&mut Line(out));
+    Ok(())
+}
+
+fn read(blob: &[u8]) -> Result<Udp, ExtError> {
     let mut r = need(NAME, blob, 9)?;
     let mut f = || r.u16().map_err(truncated(NAME));
-    let u = Udp {
+    Ok(Udp {
         spts: (f()?, f()?),
         dpts: (f()?, f()?),
         invflags: blob[8],
-    };
-    Ok(u.words())
+    })
 }
 
 fn parse(_family: Family, words: &[String]) -> Result<Vec<String>, ExtError> {

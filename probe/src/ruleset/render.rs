@@ -61,25 +61,66 @@ pub(crate) fn chain_line(out: &mut String, c: &Chain) {
 
 /// One `-A CHAIN ...` line (with its newline).
 pub fn rule_line(out: &mut String, chain: &str, r: &Rule, counters: bool) {
+    line_start(out, chain, r, counters);
+    rule_spec(out, r);
+    out.push('\n');
+}
+
+/// [`rule_line`] of a rule whose matches and extension target are (also) given as text
+/// (the save path, [`xlate_rule_msg_text`](super::xlate::xlate_rule_msg_text)): the
+/// model's matches, then the text's; the text's target when it has one.
+pub fn rule_line_text(
+    out: &mut String,
+    chain: &str,
+    r: &Rule,
+    text: &super::xlate::RuleText,
+    counters: bool,
+) {
+    line_start(out, chain, r, counters);
+    header(out, &r.ip);
+    matches(out, r);
+    for m in text.matches() {
+        out.push_str(m);
+    }
+    match text.target() {
+        Some(t) => out.push_str(t),
+        None => target(out, &r.target),
+    }
+    undecoded(out, r);
+    out.push('\n');
+}
+
+fn line_start(out: &mut String, chain: &str, r: &Rule, counters: bool) {
     if counters {
         let k = r.counters.unwrap_or_default();
-        let _ = write!(out, "[{}:{}] ", k.packets, k.bytes);
+        out.push('[');
+        push_u64(out, k.packets);
+        out.push(':');
+        push_u64(out, k.bytes);
+        out.push_str("] ");
     }
     out.push_str("-A ");
     out.push_str(chain);
-    rule_spec(out, r);
-    out.push('\n');
 }
 
 /// Everything after `-A CHAIN`, each part with its leading space.
 pub fn rule_spec(out: &mut String, r: &Rule) {
     header(out, &r.ip);
+    matches(out, r);
+    target(out, &r.target);
+    undecoded(out, r);
+}
+
+fn matches(out: &mut String, r: &Rule) {
     for m in &r.matches {
         out.push_str(" -m ");
         out.push_str(&m.name);
         body(out, &m.body);
     }
-    match &r.target {
+}
+
+fn target(out: &mut String, t: &Target) {
+    match t {
         Target::None => {}
         Target::Verdict(v) => {
             out.push_str(" -j ");
@@ -99,6 +140,9 @@ pub fn rule_spec(out: &mut String, r: &Rule) {
             body(out, b);
         }
     }
+}
+
+fn undecoded(out: &mut String, r: &Rule) {
     for u in &r.undecoded {
         let _ = write!(out, " [undecoded {}: {}]", u.what, u.reason);
     }
@@ -197,9 +241,29 @@ pub(crate) fn push_ipv4(out: &mut String, a: Ipv4Addr) {
 }
 
 /// Decimal digits of `v`.
-pub(crate) fn push_u32(out: &mut String, mut v: u32) {
+pub(crate) fn push_u32(out: &mut String, v: u32) {
+    push_u64(out, u64::from(v));
+}
+
+/// Decimal digits of `v`.
+pub(crate) fn push_u64(out: &mut String, mut v: u64) {
+    // Most numbers printed are address octets and small counts: one copy from a table.
+    if v < 256 {
+        let end = v as usize * 3 + 3;
+        let len = if v < 10 {
+            1
+        } else if v < 100 {
+            2
+        } else {
+            3
+        };
+        if let Some(d) = SMALL.get(end - len..end) {
+            out.push_str(d);
+            return;
+        }
+    }
     // Filled from the end, then copied in one go.
-    let mut digits = [0u8; 10];
+    let mut digits = [0u8; 20];
     let mut i = digits.len();
     loop {
         i -= 1;
@@ -210,6 +274,25 @@ pub(crate) fn push_u32(out: &mut String, mut v: u32) {
         }
     }
     out.extend(digits[i..].iter().map(|&d| char::from(d)));
+}
+
+/// "000" to "255", three digits each, back to back (made at compile time).
+static SMALL: &str = match std::str::from_utf8(&SMALL_DIGITS) {
+    Ok(s) => s,
+    Err(_) => panic!("decimal digits are ASCII"),
+};
+static SMALL_DIGITS: [u8; 768] = small_digits();
+
+const fn small_digits() -> [u8; 768] {
+    let mut d = [0u8; 768];
+    let mut v = 0;
+    while v < 256 {
+        d[v * 3] = b'0' + (v / 100) as u8;
+        d[v * 3 + 1] = b'0' + (v / 10 % 10) as u8;
+        d[v * 3 + 2] = b'0' + (v % 10) as u8;
+        v += 1;
+    }
+    d
 }
 
 /// `1.2.3.4/32`, `10.0.0.0/8`, `1.2.3.4/255.0.255.0`, `fe80::/64`.
@@ -330,6 +413,28 @@ fn parse_protocols(text: &str) -> Protocols {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn numbers_and_addresses_print_as_display_does() {
+        let mut vals: Vec<u64> = (0..=1000).collect();
+        vals.extend([65535, u64::MAX]);
+        vals.extend((0..64).map(|b| 1u64 << b));
+        vals.extend((0..64).map(|b| (1u64 << b) - 1));
+        for v in vals {
+            let mut s = String::from("x");
+            push_u64(&mut s, v);
+            assert_eq!(s, format!("x{v}"));
+            if let Ok(v32) = u32::try_from(v) {
+                let mut s = String::new();
+                push_u32(&mut s, v32);
+                assert_eq!(s, v32.to_string());
+                let a = Ipv4Addr::from(v32);
+                let mut s = String::new();
+                push_ipv4(&mut s, a);
+                assert_eq!(s, a.to_string());
+            }
+        }
+    }
 
     #[test]
     fn masks() {

@@ -296,6 +296,24 @@ proptest! {
         let cached =
             crate::ruleset::xlate::xlate_rule_msg(&msg[..cut], Family::Ipv4, Some(&mut cache));
         prop_assert_eq!(format!("{fast:?}"), format!("{cached:?}"));
+        // The save path's text (matches and targets rendered straight to text, the second
+        // time from its cache) is the model's line.
+        let mut model_line = String::new();
+        crate::ruleset::render::rule_line(&mut model_line, "C", &fast, true);
+        // Also with nothing kept: every blob rendered straight into the line.
+        let mut frags = crate::ruleset::xlate::FragCache::default();
+        let mut nothing = crate::ruleset::xlate::FragCache::keeping_nothing();
+        let mut scratch = crate::ruleset::xlate::Scratch::default();
+        for pass in 0..3 {
+            let frags = if pass < 2 { &mut frags } else { &mut nothing };
+            let (r, text) = crate::ruleset::xlate::xlate_rule_msg_text(
+                &msg[..cut], Family::Ipv4, frags, &mut scratch,
+            );
+            let mut line = String::new();
+            crate::ruleset::render::rule_line_text(&mut line, "C", r, text, true);
+            prop_assert_eq!(&line, &model_line);
+            prop_assert_eq!(r.is_decoded() && text.is_decoded(), fast.is_decoded());
+        }
         match NftRule::decode(&msg[..cut]) {
             Ok(r) => {
                 let owned = crate::ruleset::xlate::xlate_rule(&r.rule, Family::Ipv4);

@@ -51,6 +51,19 @@ pub struct ExtBlob<'a> {
     pub data: &'a [u8],
 }
 
+impl ExtBlob<'_> {
+    /// The blob as the extension cache names it.
+    pub fn blob(&self, kind: crate::ext::ExtKind, family: Family) -> crate::ext::cache::Blob<'_> {
+        crate::ext::cache::Blob {
+            kind,
+            family,
+            name: &self.name,
+            rev: self.revision,
+            data: self.data,
+        }
+    }
+}
+
 /// `target_offset` and `next_offset` of the entry at the start of `buf`, without decoding
 /// the rest of its fixed part (same errors as [`head`]).
 pub fn offsets(family: Family, buf: &[u8]) -> Result<(usize, usize), Truncated> {

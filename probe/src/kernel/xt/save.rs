@@ -165,14 +165,12 @@ impl Renderer<'_> {
     fn ext(&mut self, out: &mut String, kind: ExtKind, x: &ExtBlob) -> bool {
         let family = self.family;
         let spare = &mut self.spare;
-        let got = self
-            .texts
-            .lookup(kind, family, &x.name, x.revision, x.data, || {
-                let mut text = std::mem::take(spare);
-                text.clear();
-                let decoded = ext_text(&mut text, kind, family, x);
-                ExtText { text, decoded }
-            });
+        let got = self.texts.lookup(x.blob(kind, family), || {
+            let mut text = std::mem::take(spare);
+            text.clear();
+            let decoded = ext_text(&mut text, kind, family, x);
+            ExtText { text, decoded }
+        });
         match got {
             Got::Cached(t) => {
                 out.push_str(&t.text);

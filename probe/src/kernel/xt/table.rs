@@ -461,7 +461,7 @@ fn decoded(kind: ExtKind, family: Family, x: &ExtBlob, cache: &mut ExtCache) -> 
         family,
         revision: x.revision,
     };
-    cache.get(kind, family, &x.name, x.revision, x.data, || {
+    cache.get(x.blob(kind, family), || {
         let body = match ext::decode(kind, &x.name, &ctx, x.data) {
             Ok(words) => ExtBody::Decoded(words),
             Err(err) => {

@@ -1,12 +1,14 @@
 //! xt compat `match`/`target` expressions (and the blobs rebuilt from native expressions)
-//! → canonical matches and targets through the `crate::ext` decoders. A blob no decoder
-//! understands stays `ExtBody::Raw`: the rule is then reported undecodable, never dropped.
+//! → canonical matches and targets through the `crate::ext` decoders, or straight to their
+//! iptables-save text on the save path. A blob no decoder understands stays
+//! `ExtBody::Raw`: the rule is then reported undecodable, never dropped.
 
-use super::rule::Xlate;
-use crate::ext::cache::{ExtCache, Got};
+use super::rule::{Exts, Xlate};
+use super::text::{At, Frag, head};
+use crate::ext::cache::{Blob, Got};
 use crate::ext::{self, DecodeCtx, ExtKind};
 use crate::kernel::nft::expr::xt::XtRef;
-use crate::ruleset::{ExtBody, Family, Match, Target};
+use crate::ruleset::{ExtBody, Family, Match, Target, render};
 
 fn body(kind: ExtKind, family: Family, name: &str, rev: u8, blob: &[u8]) -> ExtBody {
     let ctx = DecodeCtx {
@@ -23,44 +25,118 @@ fn body(kind: ExtKind, family: Family, name: &str, rev: u8, blob: &[u8]) -> ExtB
 }
 
 /// The name iptables-save prints (`conntrack` with the state flag prints as `state`, ...).
-fn save_name(kind: ExtKind, family: Family, name: &str, rev: u8, blob: &[u8]) -> String {
+/// `native`: a blob rebuilt from native expressions, printed under its kernel name.
+fn save_name<'n>(
+    kind: ExtKind,
+    family: Family,
+    name: &'n str,
+    rev: u8,
+    blob: &[u8],
+    native: bool,
+) -> &'n str {
+    if native {
+        return name;
+    }
     let ctx = DecodeCtx {
         family,
         revision: rev,
     };
-    ext::save_name(kind, name, &ctx, blob)
+    ext::save_name_ref(kind, name, &ctx, blob)
 }
 
-/// The printed name and body of a blob, through the read's cache when there is one,
-/// in a match of the rules before (its allocations reused) or a new one.
-fn decoded(x: &mut Xlate, kind: ExtKind, name: &str, rev: u8, blob: &[u8]) -> Match {
-    let family = x.family;
-    let decode = || {
-        (
-            save_name(kind, family, name, rev, blob),
-            body(kind, family, name, rev, blob),
-        )
-    };
-    fill(x, rev, |cache| match cache {
-        Some(cache) => cache.lookup(kind, family, name, rev, blob, decode),
-        None => Got::Fresh(decode()),
-    })
-}
-
-/// A match with `rev` and what `get` finds, in a spare match when there is one.
-fn fill<'c>(
-    x: &'c mut Xlate,
+/// A blob decoded (through the read's cache when there is one) and put into the rule:
+/// as a match or target value, or as text. Returns the target value for `At::Target`
+/// (on the text path an empty marker: its text is in the rule's text).
+fn put(
+    x: &mut Xlate,
+    kind: ExtKind,
+    name: &str,
     rev: u8,
-    get: impl FnOnce(Option<&'c mut ExtCache>) -> Got<'c>,
-) -> Match {
-    let mut m = x.spare.pop().unwrap_or_else(|| Match {
-        name: String::new(),
-        revision: rev,
-        body: ExtBody::Decoded(Vec::new()),
-    });
-    m.revision = rev;
-    get(x.ext.as_deref_mut()).store(&mut m.name, &mut m.body);
-    m
+    blob: &[u8],
+    native: bool,
+    at: At,
+) -> Target {
+    let family = x.family;
+    let id = Blob {
+        kind,
+        family,
+        name,
+        rev,
+        data: blob,
+    };
+    match &mut x.ext {
+        Exts::Text(cache, text) => {
+            let flag = match kind {
+                ExtKind::Match => "-m",
+                ExtKind::Target => "-j",
+            };
+            let printed = save_name(kind, family, name, rev, blob, native);
+            let decode = || Frag::new(flag, printed, &body(kind, family, name, rev, blob));
+            match cache.lookup_kept(id, decode) {
+                Some(f) => text.put_frag(at, f),
+                // Not worth keeping (unique per rule): rendered straight into the line.
+                None => text.put(at, |out| {
+                    head(out, flag, printed);
+                    let ctx = DecodeCtx {
+                        family,
+                        revision: rev,
+                    };
+                    match ext::decode_into(kind, name, &ctx, blob, out) {
+                        Ok(()) => false,
+                        Err(e) => {
+                            log::debug!("{kind} {name} rev {rev}: {e}");
+                            render::body(out, &ExtBody::Raw(blob.to_vec()));
+                            true
+                        }
+                    }
+                }),
+            }
+            if let At::Target = at {
+                return Target::Ext {
+                    name: String::new(),
+                    revision: rev,
+                    body: ExtBody::Decoded(Vec::new()),
+                };
+            }
+            Target::None
+        }
+        Exts::Model(cache) => {
+            let decode = || {
+                (
+                    save_name(kind, family, name, rev, blob, native).to_owned(),
+                    body(kind, family, name, rev, blob),
+                )
+            };
+            // A spare match of the rules before (its allocations reused) or a new one.
+            let mut m = x.spare.pop().unwrap_or_else(|| Match {
+                name: String::new(),
+                revision: rev,
+                body: ExtBody::Decoded(Vec::new()),
+            });
+            m.revision = rev;
+            match cache {
+                Some(cache) => cache.lookup(id, decode),
+                None => Got::Fresh(decode()),
+            }
+            .store(&mut m.name, &mut m.body);
+            match at {
+                At::Push => x.rule.matches.push(m),
+                At::Match(i) => {
+                    if let Some(s) = x.rule.matches.get_mut(i) {
+                        *s = m;
+                    }
+                }
+                At::Target => {
+                    return Target::Ext {
+                        name: m.name,
+                        revision: m.revision,
+                        body: m.body,
+                    };
+                }
+            }
+            Target::None
+        }
+    }
 }
 
 /// Extension names are ASCII (the kernel looks them up by name); anything else is shown lossily.
@@ -73,36 +149,53 @@ fn ext_name(name: &[u8]) -> std::borrow::Cow<'_, str> {
 
 pub(super) fn add_match(x: &mut Xlate, m: &XtRef<'_>) {
     let rev = u8::try_from(m.rev).unwrap_or(u8::MAX);
-    let m = decoded(x, ExtKind::Match, &ext_name(m.name), rev, m.info);
-    x.rule.matches.push(m);
+    put(
+        x,
+        ExtKind::Match,
+        &ext_name(m.name),
+        rev,
+        m.info,
+        false,
+        At::Push,
+    );
 }
 
 pub(super) fn target(x: &mut Xlate, t: &XtRef<'_>) -> Target {
     let rev = u8::try_from(t.rev).unwrap_or(u8::MAX);
-    let Match {
-        name,
-        revision,
-        body,
-    } = decoded(x, ExtKind::Target, &ext_name(t.name), rev, t.info);
-    Target::Ext {
-        name,
-        revision,
-        body,
-    }
+    put(
+        x,
+        ExtKind::Target,
+        &ext_name(t.name),
+        rev,
+        t.info,
+        false,
+        At::Target,
+    )
 }
 
 /// A match iptables-nft expresses natively, decoded from the blob it would rebuild (the
-/// printed name is the kernel name: no alias applies to these).
-pub(super) fn native_match(x: &mut Xlate, name: &str, rev: u8, blob: &[u8]) -> Match {
-    let family = x.family;
-    let decode = || {
-        (
-            name.to_owned(),
-            body(ExtKind::Match, family, name, rev, blob),
-        )
-    };
-    fill(x, rev, |cache| match cache {
-        Some(cache) => cache.lookup(ExtKind::Match, family, name, rev, blob, decode),
-        None => Got::Fresh(decode()),
-    })
+/// printed name is the kernel name: no alias applies to these), appended to the matches.
+pub(super) fn native_match(x: &mut Xlate, name: &str, rev: u8, blob: &[u8]) {
+    put(x, ExtKind::Match, name, rev, blob, true, At::Push);
+}
+
+/// Reserves the next match position for a native match filled in later
+/// ([`fill_native_match`]), so that it keeps the place iptables-nft gives it.
+pub(super) fn placeholder(x: &mut Xlate, name: &str) -> usize {
+    match &mut x.ext {
+        Exts::Text(_, text) => text.placeholder(),
+        Exts::Model(_) => {
+            x.rule.matches.push(Match {
+                name: name.to_owned(),
+                revision: 0,
+                body: ExtBody::Raw(Vec::new()),
+            });
+            x.rule.matches.len() - 1
+        }
+    }
+}
+
+/// [`native_match`] into the position `at` reserved by [`placeholder`].
+pub(super) fn fill_native_match(x: &mut Xlate, at: usize, name: &str, rev: u8, blob: &[u8]) {
+    put(x, ExtKind::Match, name, rev, blob, true, At::Match(at));
 }

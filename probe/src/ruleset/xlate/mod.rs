@@ -15,10 +15,12 @@ mod native;
 mod ports;
 mod rule;
 mod tables;
+mod text;
 
 pub use crate::ext::cache::ExtCache;
-pub use rule::{Scratch, xlate_rule, xlate_rule_msg, xlate_rule_msg_into};
+pub use rule::{Scratch, xlate_rule, xlate_rule_msg, xlate_rule_msg_into, xlate_rule_msg_text};
 pub use tables::{
     IPTABLES_TABLES, SaveText, iptables_ruleset, is_iptables_nft_table, read_iptables_ruleset,
     read_iptables_save, read_iptables_save_text,
 };
+pub use text::{Frag, FragCache, RuleText};

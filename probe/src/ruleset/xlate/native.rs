@@ -28,13 +28,11 @@ pub(super) fn mark(x: &mut Xlate, reg: &Reg, op: u32, data: &[u8]) -> bool {
             Err(_) => return false,
         },
     };
-    let mut blob = Vec::with_capacity(16);
-    blob.extend_from_slice(&mark);
-    blob.extend_from_slice(&mask);
-    blob.push(inv);
-    blob.resize(16, 0);
-    let m = compat::native_match(x, "mark", 1, &blob);
-    x.rule.matches.push(m);
+    let mut blob = [0u8; 16];
+    blob[..4].copy_from_slice(&mark);
+    blob[4..8].copy_from_slice(&mask);
+    blob[8] = inv;
+    compat::native_match(x, "mark", 1, &blob);
     true
 }
 
@@ -54,8 +52,7 @@ pub(super) fn limit(x: &mut Xlate, l: &Limit) -> Result<(), &'static str> {
     let mut blob = vec![0u8; 40];
     blob[0..4].copy_from_slice(&avg.to_ne_bytes());
     blob[4..8].copy_from_slice(&l.burst.unwrap_or(0).to_ne_bytes());
-    let m = compat::native_match(x, "limit", 0, &blob);
-    x.rule.matches.push(m);
+    compat::native_match(x, "limit", 0, &blob);
     Ok(())
 }
 

@@ -4,7 +4,6 @@
 use super::compat;
 use super::rule::{Load, Reg, Xlate};
 use crate::kernel::nft::expr::{cmp, payload};
-use crate::ruleset::{ExtBody, Match};
 
 const IPPROTO_TCP: u8 = 6;
 const IPPROTO_UDP: u8 = 17;
@@ -64,14 +63,10 @@ fn state<'x>(x: &'x mut Xlate<'_>) -> Option<&'x mut PortState> {
         return None;
     }
     if x.ports.is_none() {
-        x.rule.matches.push(Match {
-            name: if proto == IPPROTO_TCP { "tcp" } else { "udp" }.into(),
-            revision: 0,
-            body: ExtBody::Raw(Vec::new()),
-        });
+        let idx = compat::placeholder(x, if proto == IPPROTO_TCP { "tcp" } else { "udp" });
         x.ports = Some(PortState {
             proto,
-            idx: x.rule.matches.len() - 1,
+            idx,
             spts: [0, 0xffff],
             dpts: [0, 0xffff],
             flg_mask: 0,
@@ -173,23 +168,19 @@ pub(super) fn finish(x: &mut Xlate) {
     let Some(st) = x.ports.take() else { return };
     // struct xt_tcp { u16 spts[2], dpts[2]; u8 option, flg_mask, flg_cmp, invflags; }
     // struct xt_udp { u16 spts[2], dpts[2]; u8 invflags; }  (both XT_ALIGNed to 16)
-    let mut blob = Vec::with_capacity(16);
-    for p in st.spts.iter().chain(&st.dpts) {
-        blob.extend_from_slice(&p.to_ne_bytes());
+    let mut blob = [0u8; 16];
+    for (i, p) in st.spts.iter().chain(&st.dpts).enumerate() {
+        blob[i * 2..i * 2 + 2].copy_from_slice(&p.to_ne_bytes());
     }
     if st.proto == IPPROTO_TCP {
-        blob.extend_from_slice(&[0, st.flg_mask, st.flg_cmp, st.invflags]);
+        blob[8..12].copy_from_slice(&[0, st.flg_mask, st.flg_cmp, st.invflags]);
     } else {
-        blob.push(st.invflags);
+        blob[8] = st.invflags;
     }
-    blob.resize(16, 0);
     let name = if st.proto == IPPROTO_TCP {
         "tcp"
     } else {
         "udp"
     };
-    let m = compat::native_match(x, name, 0, &blob);
-    if let Some(slot) = x.rule.matches.get_mut(st.idx) {
-        *slot = m;
-    }
+    compat::fill_native_match(x, st.idx, name, 0, &blob);
 }

@@ -1,6 +1,7 @@
 //! One nf_tables rule → one canonical [`Rule`]: a small register machine over the
 //! expressions, recognising exactly the sequences iptables-nft 1.8.9 emits.
 
+use super::text::{FragCache, RuleText};
 use super::{compat, header, native, ports};
 use crate::ext::cache::ExtCache;
 use crate::kernel::nft::data::DataRef;
@@ -53,14 +54,26 @@ const NREGS: usize = 24;
 
 pub(super) struct Xlate<'c> {
     pub family: Family,
-    /// Decoded extension blobs of this read (None: decode every blob).
-    pub ext: Option<&'c mut ExtCache>,
+    /// Where matches and extension targets go, and the cache of this read for them.
+    pub ext: Exts<'c>,
     pub rule: &'c mut Rule,
     regs: [Option<Reg>; NREGS],
     pub ports: Option<ports::PortState>,
     /// Matches of earlier rules, kept for their allocations (see [`Scratch`]).
     pub spare: &'c mut Vec<Match>,
+    /// A jump target's string of an earlier rule, for its allocation.
+    chain: &'c mut String,
 }
+
+/// Matches and extension targets: as model values in `Rule` (decoded once per distinct
+/// blob with a cache, None: decode every blob), or as their iptables-save text.
+pub(super) enum Exts<'c> {
+    Model(Option<&'c mut ExtCache>),
+    Text(&'c mut FragCache, &'c mut RuleText),
+}
+
+/// Spare matches kept at most.
+const SPARE_MAX: usize = 16;
 
 /// What translating rule after rule reuses: the last rule and the matches of the rules
 /// before it (their strings are overwritten in place instead of allocated and freed for
@@ -69,6 +82,9 @@ pub(super) struct Xlate<'c> {
 pub struct Scratch {
     rule: Rule,
     spare: Vec<Match>,
+    /// The jump target of an earlier rule (its allocation reused).
+    chain: String,
+    text: RuleText,
 }
 
 impl Scratch {
@@ -76,17 +92,24 @@ impl Scratch {
     fn recycle(&mut self) {
         let rule = &mut self.rule;
         self.spare.append(&mut rule.matches);
-        if let Target::Ext { name, body, .. } = std::mem::take(&mut rule.target) {
-            self.spare.push(Match {
-                name,
-                revision: 0,
-                body,
-            });
+        // (The text path's target marker has nothing to reuse; the bound keeps it from
+        // piling up there.)
+        match std::mem::take(&mut rule.target) {
+            Target::Ext { name, body, .. } if self.spare.len() < SPARE_MAX => {
+                self.spare.push(Match {
+                    name,
+                    revision: 0,
+                    body,
+                });
+            }
+            Target::Jump(c) | Target::Goto(c) => self.chain = c,
+            _ => {}
         }
         rule.ip = Default::default();
         rule.counters = None;
         rule.handle = None;
         rule.undecoded.clear();
+        self.text.clear();
     }
 }
 
@@ -112,7 +135,7 @@ pub fn xlate_rule(r: &NftRule, family: Family) -> Rule {
             .iter()
             .map(|e| Ok::<_, std::convert::Infallible>(ExprRef::of(e))),
         family,
-        None,
+        Caches::Model(None),
         &mut s,
     );
     s.rule
@@ -134,11 +157,38 @@ pub fn xlate_rule_msg_into<'s>(
     ext: Option<&mut ExtCache>,
     scratch: &'s mut Scratch,
 ) -> &'s Rule {
+    xlate_msg(msg, family, Caches::Model(ext), scratch);
+    &scratch.rule
+}
+
+/// [`xlate_rule_msg_into`] for the save path: the rule's matches and extension target come
+/// back as their iptables-save text ([`RuleText`], each distinct blob rendered once per
+/// read with `cache`), everything else in the rule. Render both with
+/// [`render::rule_line_text`](crate::ruleset::render::rule_line_text): the line is the
+/// one [`xlate_rule_msg_into`] + `render::rule_line` gives.
+pub fn xlate_rule_msg_text<'s>(
+    msg: &[u8],
+    family: Family,
+    cache: &mut FragCache,
+    scratch: &'s mut Scratch,
+) -> (&'s Rule, &'s RuleText) {
+    xlate_msg(msg, family, Caches::Text(cache), scratch);
+    (&scratch.rule, &scratch.text)
+}
+
+/// The cache a translation uses, which also says where matches go (see [`Exts`]).
+enum Caches<'c> {
+    Model(Option<&'c mut ExtCache>),
+    Text(&'c mut FragCache),
+}
+
+fn xlate_msg(msg: &[u8], family: Family, caches: Caches<'_>, scratch: &mut Scratch) {
     let fast = RuleRef::decode(msg)
-        .is_some_and(|r| xlate_exprs(r.handle, r.exprs(), family, ext, scratch));
+        .is_some_and(|r| xlate_exprs(r.handle, r.exprs(), family, caches, scratch));
     if !fast {
         // A problem anywhere in the message: the owned decoder keeps the raw bytes and
-        // says why (the rule is then reported undecodable).
+        // says why (the rule is then reported undecodable), as model values.
+        scratch.text.clear();
         scratch.rule = match NftRule::decode(msg) {
             Ok(r) => xlate_rule(&r.rule, family),
             Err(e) => {
@@ -152,22 +202,27 @@ pub fn xlate_rule_msg_into<'s>(
             }
         }
     }
-    &scratch.rule
 }
 
-/// Translates the expressions into `scratch.rule`; false (and a half-done rule) when the
+/// Translates the expressions into `scratch`; false (and a half-done rule) when the
 /// list turns out to be malformed.
 fn xlate_exprs<'a, E>(
     handle: u64,
     exprs: impl Iterator<Item = Result<ExprRef<'a>, E>>,
     family: Family,
-    ext: Option<&mut ExtCache>,
+    caches: Caches<'_>,
     scratch: &mut Scratch,
 ) -> bool {
     scratch.recycle();
     scratch.rule.handle = Some(handle);
-    // Rules rarely have more than four matches: one allocation.
-    scratch.rule.matches.reserve(4);
+    let ext = match caches {
+        Caches::Model(c) => {
+            // Rules rarely have more than four matches: one allocation.
+            scratch.rule.matches.reserve(4);
+            Exts::Model(c)
+        }
+        Caches::Text(c) => Exts::Text(c, &mut scratch.text),
+    };
     let mut x = Xlate {
         family,
         ext,
@@ -175,6 +230,7 @@ fn xlate_exprs<'a, E>(
         regs: [None; NREGS],
         ports: None,
         spare: &mut scratch.spare,
+        chain: &mut scratch.chain,
     };
     let mut exprs = exprs;
     let mut next = exprs.next();
@@ -297,7 +353,17 @@ impl Xlate<'_> {
         if self.rule.target != Target::None {
             return self.undecoded(e, "second verdict");
         }
-        let name = || String::from_utf8_lossy(chain.unwrap_or_default()).into_owned();
+        let mut name = || {
+            let mut s = std::mem::take(&mut *self.chain);
+            s.clear();
+            // Chain names are ASCII; the lossy form only for anything else.
+            let chain = chain.unwrap_or_default();
+            match std::str::from_utf8(chain) {
+                Ok(c) => s.push_str(c),
+                Err(_) => s.push_str(&String::from_utf8_lossy(chain)),
+            }
+            s
+        };
         self.rule.target = match code {
             1 => Target::Verdict(Verdict::Accept),
             0 => Target::Verdict(Verdict::Drop),

@@ -5,8 +5,8 @@ use std::collections::HashMap;
 use std::sync::{Arc, Mutex, OnceLock};
 
 use super::chains::chains_in_save_order;
-use super::rule::{Scratch, xlate_rule, xlate_rule_msg_into};
-use crate::ext::cache::ExtCache;
+use super::rule::{Scratch, xlate_rule, xlate_rule_msg_text};
+use super::text::FragCache;
 use crate::kernel::netns::NetnsSpec;
 use crate::kernel::nft::{self, NftError, NftFamily, NftRuleset, NftTable, ReadOptions};
 use crate::kernel::xt::ipset::IpsetNames;
@@ -139,7 +139,7 @@ impl std::fmt::Display for SaveText {
 #[derive(Default)]
 struct Worker {
     id: usize,
-    cache: ExtCache,
+    cache: FragCache,
     scratch: Scratch,
     text: String,
 }
@@ -153,7 +153,7 @@ struct ChainText {
 
 /// The iptables-save text of `family`, read, translated and rendered chain by chain on the
 /// dump threads while the snapshot is taken, each rule straight from its netlink message
-/// ([`xlate_rule_msg_into`]): only the text is kept, so memory stays near the size of the output.
+/// ([`xlate_rule_msg_text`]): only the text is kept, so memory stays near the size of the output.
 /// Same text as rendering `iptables_ruleset(&read_ruleset(..)?, family)`.
 pub fn read_iptables_save_text(
     ns: Option<&NetnsSpec>,
@@ -185,9 +185,9 @@ pub fn read_iptables_save_text(
         let undecoded = crate::ext::set::with_names(resolve, || {
             let mut undecoded = 0;
             for msg in rules {
-                let r = xlate_rule_msg_into(msg, family, Some(&mut w.cache), &mut w.scratch);
-                undecoded += usize::from(!r.is_decoded());
-                render::rule_line(&mut w.text, &chain.name, r, counters);
+                let (r, text) = xlate_rule_msg_text(msg, family, &mut w.cache, &mut w.scratch);
+                undecoded += usize::from(!r.is_decoded() || !text.is_decoded());
+                render::rule_line_text(&mut w.text, &chain.name, r, text, counters);
             }
             undecoded
         });
