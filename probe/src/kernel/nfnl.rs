@@ -138,12 +138,7 @@ impl<'a> Nla<'a> {
     }
     /// The bytes of a NUL-terminated string attribute, up to the first NUL.
     pub fn cstr_bytes(&self) -> &'a [u8] {
-        let end = self
-            .data
-            .iter()
-            .position(|&b| b == 0)
-            .unwrap_or(self.data.len());
-        &self.data[..end]
+        until_nul(self.data)
     }
     /// Iterate the attributes nested in this one.
     pub fn nested(&self) -> NlaIter<'a> {
@@ -214,6 +209,135 @@ impl NlaIter<'_> {
                 format!("attribute length {len} outside 4..={rest} (type {ty:#x})"),
             ),
         }
+    }
+}
+
+/// Reads a run of attributes laid out exactly as the kernel dumps them: each in an expected
+/// order, with exact type words (no flags) and exact sizes, every one padded to 4, the run
+/// ending with the last. Any other layout gives `None` (never an error value: building one
+/// costs an allocation); callers then use their [`NlaIter`] decoder, which accepts every
+/// layout. Where both accept, both read the same bytes, so their results agree.
+#[derive(Debug, Clone, Copy)]
+pub struct Fixed<'a> {
+    buf: &'a [u8],
+}
+
+/// An attribute header as it appears on the wire.
+#[inline]
+pub const fn header(len: u16, kind: u16) -> [u8; 4] {
+    let l = len.to_ne_bytes();
+    let k = kind.to_ne_bytes();
+    [l[0], l[1], k[0], k[1]]
+}
+
+impl<'a> Fixed<'a> {
+    #[inline]
+    pub fn new(buf: &'a [u8]) -> Self {
+        Self { buf }
+    }
+    /// Nothing left (the kernel's run ends right after its last padded attribute).
+    #[inline]
+    pub fn end(&self) -> bool {
+        self.buf.is_empty()
+    }
+    /// The type word of the next attribute, flags included, without consuming it.
+    #[inline]
+    pub fn peek_kind(&self) -> Option<u16> {
+        let (h, _) = self.buf.split_first_chunk::<4>()?;
+        Some(u16::from_ne_bytes([h[2], h[3]]))
+    }
+    /// The next attribute of any type: (type word with flags, payload).
+    #[inline]
+    pub fn any(&mut self) -> Option<(u16, &'a [u8])> {
+        let (h, rest) = self.buf.split_first_chunk::<4>()?;
+        let len = usize::from(u16::from_ne_bytes([h[0], h[1]]));
+        let data = rest.get(..len.checked_sub(4)?)?;
+        // The padding must be there too: a run cut inside it is not the kernel's layout.
+        self.buf = self.buf.get(align4(len)..)?;
+        Some((u16::from_ne_bytes([h[2], h[3]]), data))
+    }
+    /// The next attribute, which must be of type `kind` (no flags).
+    #[inline]
+    pub fn attr(&mut self, kind: u16) -> Option<&'a [u8]> {
+        match self.any()? {
+            (k, d) if k == kind => Some(d),
+            _ => None,
+        }
+    }
+    /// The next attribute, of type `kind`, holding exactly one attribute of type `inner`:
+    /// the payload of that one (both headers checked from one 8-byte read).
+    #[inline]
+    pub fn nest_of_one(&mut self, kind: u16, inner: u16) -> Option<&'a [u8]> {
+        let (h, rest) = self.buf.split_first_chunk::<8>()?;
+        let outer_len = usize::from(u16::from_ne_bytes([h[0], h[1]]));
+        let len = usize::from(u16::from_ne_bytes([h[4], h[5]]));
+        let kinds_ok =
+            u16::from_ne_bytes([h[2], h[3]]) == kind && u16::from_ne_bytes([h[6], h[7]]) == inner;
+        if !kinds_ok || len < 4 || outer_len != 4 + align4(len) {
+            return None;
+        }
+        let v = rest.get(..len - 4)?;
+        self.buf = self.buf.get(outer_len..)?;
+        Some(v)
+    }
+    /// A big-endian u32 attribute of type `kind`.
+    #[inline]
+    pub fn be32(&mut self, kind: u16) -> Option<u32> {
+        let (a, rest) = self.buf.split_first_chunk::<8>()?;
+        let (h, v) = a.split_first_chunk::<4>()?;
+        // The header compared as one word: length and type in one comparison.
+        if *h != header(8, kind) {
+            return None;
+        }
+        self.buf = rest;
+        Some(u32::from_be_bytes(*v.first_chunk::<4>()?))
+    }
+    /// A big-endian u64 attribute of type `kind`.
+    #[inline]
+    pub fn be64(&mut self, kind: u16) -> Option<u64> {
+        let (a, rest) = self.buf.split_first_chunk::<12>()?;
+        let (h, v) = a.split_first_chunk::<4>()?;
+        if *h != header(12, kind) {
+            return None;
+        }
+        self.buf = rest;
+        Some(u64::from_be_bytes(*v.first_chunk::<8>()?))
+    }
+}
+
+/// `b` up to its first NUL (all of it without one): names are NUL-terminated strings and
+/// every rule carries several, so the scan goes a word at a time.
+#[inline]
+pub fn until_nul(b: &[u8]) -> &[u8] {
+    const LO: u64 = 0x0101_0101_0101_0101;
+    const HI: u64 = 0x8080_8080_8080_8080;
+    // Lowest bit set where a byte of `w` is zero (bytes in memory order: from_le_bytes);
+    // higher bits may be wrong (borrows), the lowest never is.
+    let zero = |w: &[u8; 8]| {
+        let x = u64::from_le_bytes(*w);
+        x.wrapping_sub(LO) & !x & HI
+    };
+    let mut rest = b;
+    let mut off = 0;
+    while let Some((w, tail)) = rest.split_first_chunk::<8>() {
+        let z = zero(w);
+        if z != 0 {
+            return &b[..off + (z.trailing_zeros() / 8) as usize];
+        }
+        off += 8;
+        rest = tail;
+    }
+    if let Some(w) = b.last_chunk::<8>() {
+        // The tail within the last 8 bytes, whose head is known NUL-free.
+        let z = zero(w);
+        if z == 0 {
+            return b;
+        }
+        return &b[..b.len() - 8 + (z.trailing_zeros() / 8) as usize];
+    }
+    match rest.iter().position(|&c| c == 0) {
+        Some(p) => &b[..off + p],
+        None => b,
     }
 }
 

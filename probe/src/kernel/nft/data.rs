@@ -3,7 +3,7 @@
 
 use serde::{Serialize, Serializer};
 
-use crate::kernel::nfnl::{NlaError, NlaIter};
+use crate::kernel::nfnl::{Fixed, NlaError, NlaIter};
 
 const NFTA_DATA_VALUE: u16 = 1;
 const NFTA_DATA_VERDICT: u16 = 2;
@@ -161,6 +161,47 @@ pub fn decode_data_ref(buf: &[u8]) -> Result<DataRef<'_>, NlaError> {
         }
     }
     out.ok_or_else(|| NlaError::new(0, "empty data"))
+}
+
+/// [`decode_data_ref`] for the kernel's own layout (`nft_data_dump`: one VALUE, or one
+/// VERDICT holding CODE and, for jump/goto, CHAIN), read without a loop; `None` for any
+/// other layout, where [`decode_data_ref`] decides (on this one both agree).
+#[inline]
+pub fn decode_data_kernel(buf: &[u8]) -> Option<DataRef<'_>> {
+    let mut f = Fixed::new(buf);
+    let (kind, d) = f.any()?;
+    if !f.end() {
+        return None;
+    }
+    match kind {
+        NFTA_DATA_VALUE if d.len() <= VALUE_MAXLEN => Some(DataRef::Value(d)),
+        NFTA_DATA_VERDICT => {
+            let mut v = Fixed::new(d);
+            let code = v.be32(NFTA_VERDICT_CODE)? as i32;
+            let chain = if v.end() {
+                None
+            } else {
+                Some(cstr_bytes(v.attr(NFTA_VERDICT_CHAIN)?))
+            };
+            let complete = chain.is_some() || !matches!(code, -3 | -4);
+            (v.end() && complete).then_some(DataRef::Verdict { code, chain })
+        }
+        _ => None,
+    }
+}
+
+/// The next attribute of `f`, of type `kind`, as an `NFTA_DATA` nest holding one value in
+/// the kernel's layout (as [`decode_data_kernel`] reads it), both headers read at once.
+#[inline]
+pub fn value_attr<'a>(f: &mut Fixed<'a>, kind: u16) -> Option<&'a [u8]> {
+    f.nest_of_one(kind, NFTA_DATA_VALUE)
+        .filter(|v| v.len() <= VALUE_MAXLEN)
+}
+
+/// The bytes of a string attribute up to its first NUL (as `Nla::cstr_bytes`).
+#[inline]
+pub fn cstr_bytes(b: &[u8]) -> &[u8] {
+    crate::kernel::nfnl::until_nul(b)
 }
 
 /// Serialises bytes as a lowercase hex string (JSON reports).

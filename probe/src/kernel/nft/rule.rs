@@ -4,7 +4,7 @@ use serde::Serialize;
 
 use super::expr::{Expr, ExprRef, decode_expr};
 use super::{hex_opt, udata};
-use crate::kernel::nfnl::{NlaError, NlaIter};
+use crate::kernel::nfnl::{Fixed, NlaError, NlaIter};
 
 const NFTA_RULE_TABLE: u16 = 1;
 const NFTA_RULE_CHAIN: u16 = 2;
@@ -137,10 +137,12 @@ impl NftRule {
 
 /// A rule message read in place, for the hot paths: routing, handle, and the expression
 /// list still encoded (walk it with [`RuleRef::exprs`]).
-#[derive(Debug, Clone, Copy)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct RuleRef<'a> {
-    pub table: &'a [u8],
-    pub chain: &'a [u8],
+    /// The TABLE and CHAIN payloads as sent (NUL included): trimmed only when asked for,
+    /// the hot path never looks at them.
+    table: &'a [u8],
+    chain: &'a [u8],
     pub handle: u64,
     exprs: &'a [u8],
 }
@@ -151,17 +153,58 @@ impl<'a> RuleRef<'a> {
     /// is checked while [`RuleRef::exprs`] walks it (one pass instead of two), each
     /// expression exactly as the owned decoder checks it.
     pub fn decode(buf: &'a [u8]) -> Option<Self> {
+        match Self::decode_kernel(buf) {
+            Some(r) => Some(r),
+            None => Self::decode_generic(buf),
+        }
+    }
+
+    /// A rule message exactly as the kernel dumps it (`nf_tables_fill_rule_info`: TABLE,
+    /// CHAIN, HANDLE, POSITION when the rule has a predecessor, EXPRESSIONS, USERDATA when
+    /// set), read at fixed offsets; `None` for any other layout, where
+    /// [`RuleRef::decode_generic`] decides (on this one both agree).
+    #[inline]
+    pub(crate) fn decode_kernel(buf: &'a [u8]) -> Option<Self> {
+        let mut f = Fixed::new(buf);
+        let table = f.attr(NFTA_RULE_TABLE)?;
+        let chain = f.attr(NFTA_RULE_CHAIN)?;
+        let handle = f.be64(NFTA_RULE_HANDLE)?;
+        if f.peek_kind()? == NFTA_RULE_POSITION {
+            f.be64(NFTA_RULE_POSITION)?;
+        }
+        let exprs = f.attr(NFTA_RULE_EXPRESSIONS)?;
+        if !f.end() {
+            f.attr(NFTA_RULE_USERDATA)?;
+        }
+        f.end().then_some(Self {
+            table,
+            chain,
+            handle,
+            exprs,
+        })
+    }
+
+    /// [`RuleRef::decode`] for any layout: every attribute in any order.
+    #[cold]
+    pub(crate) fn decode_generic(buf: &'a [u8]) -> Option<Self> {
         let mut table = None;
         let mut chain = None;
         let mut handle = 0;
         let mut exprs: &[u8] = &[];
+        let mut seen_exprs = false;
         for a in NlaIter::new(buf) {
             let a = a.ok()?;
             match a.kind {
-                NFTA_RULE_TABLE => table = Some(trim_nul(a.data)),
-                NFTA_RULE_CHAIN => chain = Some(trim_nul(a.data)),
+                NFTA_RULE_TABLE => table = Some(a.data),
+                NFTA_RULE_CHAIN => chain = Some(a.data),
                 NFTA_RULE_HANDLE => handle = a.be64().ok()?,
-                NFTA_RULE_EXPRESSIONS => exprs = a.data,
+                // A second list would be walked by the owned decoder but not here: let it
+                // decide (the kernel sends one).
+                NFTA_RULE_EXPRESSIONS if seen_exprs => return None,
+                NFTA_RULE_EXPRESSIONS => {
+                    seen_exprs = true;
+                    exprs = a.data;
+                }
                 NFTA_RULE_COMPAT => {
                     for x in a.nested() {
                         let x = x.ok()?;
@@ -188,16 +231,82 @@ impl<'a> RuleRef<'a> {
         })
     }
 
+    /// The table's name (up to its NUL).
+    pub fn table(&self) -> &'a [u8] {
+        trim_nul(self.table)
+    }
+
+    /// The chain's name (up to its NUL).
+    pub fn chain(&self) -> &'a [u8] {
+        trim_nul(self.chain)
+    }
+
     /// The expressions, in order; `Err` (then nothing more) where the list is malformed,
     /// which the owned decoder reports as a problem of the rule: callers then fall back to
     /// [`NftRule::decode`].
     pub fn exprs(&self) -> impl Iterator<Item = Result<ExprRef<'a>, NlaError>> + use<'a> {
-        NlaIter::new(self.exprs).map(|e| e.map(|e| ExprRef::decode(e.data)))
+        Exprs {
+            list: self.exprs,
+            rest: self.exprs,
+        }
+    }
+}
+
+/// The walk of [`RuleRef::exprs`]: [`NlaIter`]'s framing checks, without building an
+/// [`crate::kernel::nfnl::Nla`] per element; a malformed element yields `NlaIter`'s own
+/// error (found again from the start, once) and ends the walk.
+struct Exprs<'a> {
+    list: &'a [u8],
+    rest: &'a [u8],
+}
+
+impl<'a> Iterator for Exprs<'a> {
+    type Item = Result<ExprRef<'a>, NlaError>;
+    #[inline]
+    fn next(&mut self) -> Option<Self::Item> {
+        if self.rest.is_empty() {
+            return None;
+        }
+        let framed = self.rest.split_first_chunk::<4>().and_then(|(h, body)| {
+            let len = usize::from(u16::from_ne_bytes([h[0], h[1]]));
+            Some((len, body.get(..len.checked_sub(4)?)?))
+        });
+        let Some((len, elem)) = framed else {
+            return Some(Err(self.fail()));
+        };
+        // Past the end when the last element's padding is missing: the walk ends there,
+        // as NlaIter's does.
+        self.rest = self
+            .rest
+            .get(crate::kernel::nfnl::align4(len)..)
+            .unwrap_or(&[]);
+        Some(Ok(ExprRef::decode(elem)))
+    }
+}
+
+impl Exprs<'_> {
+    #[cold]
+    fn fail(&mut self) -> NlaError {
+        self.rest = &[];
+        NlaIter::new(self.list)
+            .find_map(Result::err)
+            .unwrap_or_else(|| NlaError::new(0, "malformed expression list"))
     }
 }
 
 /// The table and chain a rule message belongs to (both required, as for [`NftRule::decode`]).
 pub fn routing(buf: &[u8]) -> Result<(&[u8], &[u8]), NlaError> {
+    // The kernel sends TABLE then CHAIN first: read them in place; anything else walks.
+    let mut f = Fixed::new(buf);
+    if let (Some(t), Some(c)) = (f.attr(NFTA_RULE_TABLE), f.attr(NFTA_RULE_CHAIN)) {
+        return Ok((trim_nul(t), trim_nul(c)));
+    }
+    routing_generic(buf)
+}
+
+/// [`routing`] for any layout.
+#[cold]
+pub(crate) fn routing_generic(buf: &[u8]) -> Result<(&[u8], &[u8]), NlaError> {
     let mut table = None;
     let mut chain = None;
     for a in NlaIter::new(buf) {
@@ -222,6 +331,5 @@ pub fn routing(buf: &[u8]) -> Result<(&[u8], &[u8]), NlaError> {
 }
 
 fn trim_nul(b: &[u8]) -> &[u8] {
-    let end = b.iter().position(|&c| c == 0).unwrap_or(b.len());
-    &b[..end]
+    crate::kernel::nfnl::until_nul(b)
 }

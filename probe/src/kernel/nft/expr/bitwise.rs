@@ -3,7 +3,8 @@
 use serde::Serialize;
 
 use super::{missing, reg, unknown, value_ref};
-use crate::kernel::nfnl::{NlaError, NlaIter};
+use crate::kernel::nfnl::{Fixed, NlaError, NlaIter};
+use crate::kernel::nft::data::value_attr;
 
 const EXPR: &str = "bitwise";
 const NFTA_BITWISE_SREG: u16 = 1;
@@ -59,6 +60,35 @@ impl Bitwise {
 }
 
 impl<'a> BitwiseRef<'a> {
+    /// The kernel's layout (`nft_bitwise_dump`: SREG, DREG, LEN, OP, then MASK and XOR for
+    /// the boolean form or DATA for a shift) read at fixed offsets; `None` for any other,
+    /// where [`BitwiseRef::decode`] decides (on this one both agree).
+    #[inline]
+    pub fn decode_kernel(buf: &'a [u8]) -> Option<Self> {
+        let mut f = Fixed::new(buf);
+        let sreg = f.be32(NFTA_BITWISE_SREG)?;
+        let dreg = f.be32(NFTA_BITWISE_DREG)?;
+        let len = f.be32(NFTA_BITWISE_LEN)?;
+        let op = Some(f.be32(NFTA_BITWISE_OP)?);
+        let (mask, xor, data) = match f.peek_kind()? {
+            NFTA_BITWISE_MASK => {
+                let mask = value_attr(&mut f, NFTA_BITWISE_MASK)?;
+                let xor = value_attr(&mut f, NFTA_BITWISE_XOR)?;
+                (Some(mask), Some(xor), None)
+            }
+            NFTA_BITWISE_DATA => (None, None, Some(value_attr(&mut f, NFTA_BITWISE_DATA)?)),
+            _ => return None,
+        };
+        f.end().then_some(Self {
+            sreg,
+            dreg,
+            len,
+            mask,
+            xor,
+            op,
+            data,
+        })
+    }
     pub fn to_owned(&self) -> Bitwise {
         Bitwise {
             sreg: self.sreg,

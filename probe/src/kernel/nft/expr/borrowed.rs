@@ -13,7 +13,7 @@ use super::payload::Payload;
 use super::range::RangeRef;
 use super::xt::XtRef;
 use super::{Expr, NFTA_EXPR_DATA, NFTA_EXPR_NAME, decode_expr};
-use crate::kernel::nfnl::NlaIter;
+use crate::kernel::nfnl::{NlaIter, header};
 
 #[derive(Debug, Clone, PartialEq)]
 pub enum ExprRef<'a> {
@@ -51,11 +51,46 @@ impl std::ops::Deref for Other<'_> {
 impl<'a> ExprRef<'a> {
     /// Decodes one `NFTA_LIST_ELEM`; never fails (like [`decode_expr`]).
     pub fn decode(elem: &'a [u8]) -> Self {
+        match Self::decode_kernel(elem) {
+            Some(e) => e,
+            None => Self::decode_generic(elem),
+        }
+    }
+
+    /// [`ExprRef::decode`] without the fixed-layout fast path (the reference it must equal).
+    #[cold]
+    pub(crate) fn decode_generic(elem: &'a [u8]) -> Self {
         Self::decode_hot(elem)
             .unwrap_or_else(|| ExprRef::Other(Other::Owned(Box::new(decode_expr(elem)))))
     }
 
-    fn decode_hot(elem: &'a [u8]) -> Option<Self> {
+    /// A hot expression exactly as the kernel dumps it (`nft_expr_dump`: NAME then DATA,
+    /// and the data in its expression's own fixed layout), read at fixed offsets; `None`
+    /// for anything else, where the loops of [`ExprRef::decode_generic`] decide. Where
+    /// this answers, the generic decoders give the same answer.
+    #[inline]
+    pub(crate) fn decode_kernel(elem: &'a [u8]) -> Option<Self> {
+        // The NAME header and the name's first four bytes are one word: one comparison
+        // per candidate picks the expression, then the rest of its name (NUL included;
+        // the padding after it is not looked at, as the generic walk ignores it too).
+        let (head, _) = elem.split_first_chunk::<8>()?;
+        Some(match u64::from_ne_bytes(*head) {
+            CMP => ExprRef::Cmp(CmpRef::decode_kernel(named(elem, b"", 8)?)?),
+            META => ExprRef::Meta(Meta::decode_kernel(named(elem, b"\0", 12)?)?),
+            PAYLOAD => ExprRef::Payload(Payload::decode_kernel(named(elem, b"oad\0", 12)?)?),
+            COUNTER => ExprRef::Counter(Counter::decode_kernel(named(elem, b"ter\0", 12)?)?),
+            IMMEDIATE => {
+                ExprRef::Immediate(ImmediateRef::decode_kernel(named(elem, b"diate\0", 16)?)?)
+            }
+            MATCH => ExprRef::Match(XtRef::decode_kernel(named(elem, b"h\0", 12)?)?),
+            TARGET => ExprRef::Target(XtRef::decode_kernel(named(elem, b"et\0", 12)?)?),
+            BITWISE => ExprRef::Bitwise(BitwiseRef::decode_kernel(named(elem, b"ise\0", 12)?)?),
+            RANGE => ExprRef::Range(RangeRef::decode_kernel(named(elem, b"e\0", 12)?)?),
+            _ => return None,
+        })
+    }
+
+    pub(crate) fn decode_hot(elem: &'a [u8]) -> Option<Self> {
         let mut name: Option<&[u8]> = None;
         let mut data: &[u8] = &[];
         for a in NlaIter::new(elem) {
@@ -135,6 +170,37 @@ impl<'a> ExprRef<'a> {
             ExprRef::Other(e) => e.name(),
         }
     }
+}
+
+/// The first word of an expression named `name` as the kernel sends it: the NAME header
+/// (length with the NUL, unpadded) and the name's first four bytes (NUL for a shorter name).
+const fn head(name: &[u8]) -> u64 {
+    let h = header((4 + name.len() + 1) as u16, NFTA_EXPR_NAME);
+    let n3 = if name.len() > 3 { name[3] } else { 0 };
+    u64::from_ne_bytes([h[0], h[1], h[2], h[3], name[0], name[1], name[2], n3])
+}
+const CMP: u64 = head(b"cmp");
+const META: u64 = head(b"meta");
+const PAYLOAD: u64 = head(b"payload");
+const COUNTER: u64 = head(b"counter");
+const IMMEDIATE: u64 = head(b"immediate");
+const MATCH: u64 = head(b"match");
+const TARGET: u64 = head(b"target");
+const BITWISE: u64 = head(b"bitwise");
+const RANGE: u64 = head(b"range");
+
+/// The DATA payload of an expression whose first word matched: the name's remaining bytes
+/// `tail` follow the word, the DATA attribute starts at `data` (after the padded NAME) and
+/// runs, padded, to the end of the element.
+#[inline]
+fn named<'a, const N: usize>(elem: &'a [u8], tail: &[u8; N], data: usize) -> Option<&'a [u8]> {
+    if elem.get(8..8 + N)? != tail {
+        return None;
+    }
+    let (h, d) = elem.get(data..)?.split_first_chunk::<4>()?;
+    let len = usize::from(u16::from_ne_bytes([h[0], h[1]]));
+    let kind = u16::from_ne_bytes([h[2], h[3]]);
+    (kind == NFTA_EXPR_DATA && len == d.len() + 4 && len % 4 == 0).then_some(d)
 }
 
 #[cfg(test)]

@@ -3,7 +3,8 @@
 use serde::Serialize;
 
 use super::{missing, reg, unknown, value_ref};
-use crate::kernel::nfnl::{NlaError, NlaIter};
+use crate::kernel::nfnl::{Fixed, NlaError, NlaIter};
+use crate::kernel::nft::data::value_attr;
 
 const EXPR: &str = "cmp";
 const NFTA_CMP_SREG: u16 = 1;
@@ -59,6 +60,19 @@ impl Cmp {
 }
 
 impl<'a> CmpRef<'a> {
+    /// The kernel's layout (`nft_cmp_dump`: SREG, OP, DATA holding one VALUE) read at fixed
+    /// offsets; `None` for any other, where [`CmpRef::decode`] decides (on this one both
+    /// agree).
+    #[inline]
+    pub fn decode_kernel(buf: &'a [u8]) -> Option<Self> {
+        let mut f = Fixed::new(buf);
+        let c = Self {
+            sreg: f.be32(NFTA_CMP_SREG)?,
+            op: f.be32(NFTA_CMP_OP)?,
+            data: value_attr(&mut f, NFTA_CMP_DATA)?,
+        };
+        f.end().then_some(c)
+    }
     pub fn decode(buf: &'a [u8]) -> Result<Self, NlaError> {
         let mut sreg = None;
         let mut op = None;

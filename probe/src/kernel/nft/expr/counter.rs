@@ -3,7 +3,7 @@
 use serde::Serialize;
 
 use super::{missing, unknown};
-use crate::kernel::nfnl::{NlaError, NlaIter};
+use crate::kernel::nfnl::{Fixed, NlaError, NlaIter};
 
 const EXPR: &str = "counter";
 const NFTA_COUNTER_BYTES: u16 = 1;
@@ -17,6 +17,19 @@ pub struct Counter {
 }
 
 impl Counter {
+    /// The kernel's layout (`nft_counter_do_dump`: BYTES, PACKETS, no PAD where unaligned
+    /// 64-bit access is cheap) read at fixed offsets; `None` for any other (PAD included),
+    /// where [`Counter::decode`] decides (on this one both agree).
+    #[inline]
+    pub fn decode_kernel(buf: &[u8]) -> Option<Self> {
+        let mut f = Fixed::new(buf);
+        let c = Self {
+            bytes: f.be64(NFTA_COUNTER_BYTES)?,
+            packets: f.be64(NFTA_COUNTER_PACKETS)?,
+        };
+        f.end().then_some(c)
+    }
+
     pub fn decode(buf: &[u8]) -> Result<Self, NlaError> {
         let mut bytes = None;
         let mut packets = None;

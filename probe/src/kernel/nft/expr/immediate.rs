@@ -3,8 +3,8 @@
 use serde::Serialize;
 
 use super::{missing, reg, unknown};
-use crate::kernel::nfnl::{NlaError, NlaIter};
-use crate::kernel::nft::data::{DataRef, NftData, decode_data_ref};
+use crate::kernel::nfnl::{Fixed, NlaError, NlaIter};
+use crate::kernel::nft::data::{DataRef, NftData, decode_data_kernel, decode_data_ref};
 
 const EXPR: &str = "immediate";
 const NFTA_IMMEDIATE_DREG: u16 = 1;
@@ -36,6 +36,17 @@ impl Immediate {
 }
 
 impl<'a> ImmediateRef<'a> {
+    /// The kernel's layout (`nft_immediate_dump`: DREG, DATA) read at fixed offsets; `None`
+    /// for any other, where [`ImmediateRef::decode`] decides (on this one both agree).
+    #[inline]
+    pub fn decode_kernel(buf: &'a [u8]) -> Option<Self> {
+        let mut f = Fixed::new(buf);
+        let i = Self {
+            dreg: f.be32(NFTA_IMMEDIATE_DREG)?,
+            data: decode_data_kernel(f.attr(NFTA_IMMEDIATE_DATA)?)?,
+        };
+        f.end().then_some(i)
+    }
     pub fn to_owned(&self) -> Result<Immediate, NlaError> {
         Ok(Immediate {
             dreg: self.dreg,

@@ -3,7 +3,7 @@
 use serde::Serialize;
 
 use super::{missing, reg, unknown};
-use crate::kernel::nfnl::{NlaError, NlaIter};
+use crate::kernel::nfnl::{Fixed, NlaError, NlaIter};
 
 const EXPR: &str = "meta";
 const NFTA_META_DREG: u16 = 1;
@@ -80,6 +80,29 @@ pub struct Meta {
 }
 
 impl Meta {
+    /// The kernel's layout (`nft_meta_get_dump` / `nft_meta_set_dump`: KEY, then DREG or
+    /// SREG) read at fixed offsets; `None` for any other, where [`Meta::decode`] decides (on
+    /// this one both agree).
+    #[inline]
+    pub fn decode_kernel(buf: &[u8]) -> Option<Self> {
+        let mut f = Fixed::new(buf);
+        let key = f.be32(NFTA_META_KEY)?;
+        let m = match f.peek_kind()? {
+            NFTA_META_DREG => Self {
+                dreg: Some(f.be32(NFTA_META_DREG)?),
+                key,
+                sreg: None,
+            },
+            NFTA_META_SREG => Self {
+                dreg: None,
+                key,
+                sreg: Some(f.be32(NFTA_META_SREG)?),
+            },
+            _ => return None,
+        };
+        f.end().then_some(m)
+    }
+
     pub fn decode(buf: &[u8]) -> Result<Self, NlaError> {
         let mut dreg = None;
         let mut key = None;

@@ -3,7 +3,7 @@
 use serde::Serialize;
 
 use super::{missing, reg, unknown};
-use crate::kernel::nfnl::{NlaError, NlaIter};
+use crate::kernel::nfnl::{Fixed, NlaError, NlaIter};
 
 const EXPR: &str = "payload";
 const NFTA_PAYLOAD_DREG: u16 = 1;
@@ -34,6 +34,25 @@ pub struct Payload {
 }
 
 impl Payload {
+    /// A load as the kernel dumps it (`nft_payload_dump`: DREG, BASE, OFFSET, LEN), read at
+    /// fixed offsets; `None` for any other layout, where [`Payload::decode`] decides (on
+    /// this one both agree).
+    #[inline]
+    pub fn decode_kernel(buf: &[u8]) -> Option<Self> {
+        let mut f = Fixed::new(buf);
+        let p = Self {
+            dreg: Some(f.be32(NFTA_PAYLOAD_DREG)?),
+            base: f.be32(NFTA_PAYLOAD_BASE)?,
+            offset: f.be32(NFTA_PAYLOAD_OFFSET)?,
+            len: f.be32(NFTA_PAYLOAD_LEN)?,
+            sreg: None,
+            csum_type: None,
+            csum_offset: None,
+            csum_flags: None,
+        };
+        f.end().then_some(p)
+    }
+
     pub fn decode(buf: &[u8]) -> Result<Self, NlaError> {
         let mut dreg = None;
         let mut base = None;

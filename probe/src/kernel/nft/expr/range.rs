@@ -3,7 +3,8 @@
 use serde::Serialize;
 
 use super::{missing, reg, unknown, value_ref};
-use crate::kernel::nfnl::{NlaError, NlaIter};
+use crate::kernel::nfnl::{Fixed, NlaError, NlaIter};
+use crate::kernel::nft::data::value_attr;
 
 const EXPR: &str = "range";
 const NFTA_RANGE_SREG: u16 = 1;
@@ -43,6 +44,20 @@ impl Range {
 }
 
 impl<'a> RangeRef<'a> {
+    /// The kernel's layout (`nft_range_dump`: SREG, OP, FROM_DATA, TO_DATA, each bound one
+    /// VALUE) read at fixed offsets; `None` for any other, where [`RangeRef::decode`]
+    /// decides (on this one both agree).
+    #[inline]
+    pub fn decode_kernel(buf: &'a [u8]) -> Option<Self> {
+        let mut f = Fixed::new(buf);
+        let r = Self {
+            sreg: f.be32(NFTA_RANGE_SREG)?,
+            op: f.be32(NFTA_RANGE_OP)?,
+            from: value_attr(&mut f, NFTA_RANGE_FROM_DATA)?,
+            to: value_attr(&mut f, NFTA_RANGE_TO_DATA)?,
+        };
+        f.end().then_some(r)
+    }
     pub fn to_owned(&self) -> Range {
         Range {
             sreg: self.sreg,

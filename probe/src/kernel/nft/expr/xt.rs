@@ -5,7 +5,8 @@
 use serde::Serialize;
 
 use super::{missing, unknown};
-use crate::kernel::nfnl::{NlaError, NlaIter};
+use crate::kernel::nfnl::{Fixed, NlaError, NlaIter};
+use crate::kernel::nft::data::cstr_bytes;
 
 const EXPR: &str = "match/target";
 // NFTA_MATCH_* and NFTA_TARGET_* share the numbering.
@@ -46,6 +47,24 @@ impl Xt {
 }
 
 impl<'a> XtRef<'a> {
+    /// The kernel's layout (`nft_match_dump` / `nft_target_dump`: NAME, REV, INFO) read at
+    /// fixed offsets; `None` for any other, where [`XtRef::decode`] decides (on this one
+    /// both agree).
+    #[inline]
+    pub fn decode_kernel(buf: &'a [u8]) -> Option<Self> {
+        let mut f = Fixed::new(buf);
+        let name = f.attr(NFTA_XT_NAME)?;
+        if name.len() > MAX_NAME {
+            return None;
+        }
+        let rev = f.be32(NFTA_XT_REV)?;
+        let info = f.attr(NFTA_XT_INFO)?;
+        f.end().then_some(Self {
+            name: cstr_bytes(name),
+            rev,
+            info,
+        })
+    }
     pub fn to_owned(&self) -> Xt {
         Xt {
             name: String::from_utf8_lossy(self.name).into_owned(),
