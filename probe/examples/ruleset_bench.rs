@@ -50,9 +50,14 @@ fn main() -> anyhow::Result<()> {
                 Family::Ipv4,
                 false,
             )?;
+            let read = t0.elapsed();
             out.write_to(&mut std::io::stdout().lock())?;
             if verbose {
-                eprintln!("{} pieces in {:?}", out.pieces().count(), t0.elapsed());
+                eprintln!(
+                    "{} pieces: read+translate+render {read:?}, written after {:?}",
+                    out.pieces().count(),
+                    t0.elapsed()
+                );
             }
         }
         "ours-model" | "ours-family" => {

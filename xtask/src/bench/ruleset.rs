@@ -13,6 +13,10 @@
 //! - the floor: a bare GETRULE dump that only receives the bytes, whole family, per chain,
 //!   and per chain on as many threads as ours uses; the fastest of them is the floor.
 //!
+//! The contenders run interleaved (each round runs every one of them once), so a drift of
+//! the machine during the bench hits all alike; besides the best of each, the median of the
+//! per-round ratios is printed.
+//!
 //! Ratios against the targets of issue 3 are printed from the same run.
 
 use std::fmt::Write as _;
@@ -114,21 +118,42 @@ fn measure(ns: &Netns, argv: &[&str]) -> Result<Sample> {
     })
 }
 
-/// Best wall time and the largest peak RSS over `runs` runs (after one warm-up).
-fn best_of(runs: usize, ns: &Netns, argv: &[&str]) -> Result<Sample> {
-    measure(ns, argv)?;
-    let mut best: Option<Sample> = None;
-    let mut rss = 0;
+/// Every contender `runs` times, interleaved (round r runs each contender once, after one
+/// warm-up round), so that a drift of the machine during the bench hits all of them alike.
+/// Per contender: every sample, in round order.
+fn interleaved(runs: usize, ns: &Netns, argvs: &[&[&str]]) -> Result<Vec<Vec<Sample>>> {
+    for argv in argvs {
+        measure(ns, argv)?;
+    }
+    let mut all = vec![Vec::with_capacity(runs); argvs.len()];
     for _ in 0..runs {
-        let s = measure(ns, argv)?;
-        rss = rss.max(s.maxrss_kib);
-        if best.is_none_or(|b| s.wall < b.wall) {
-            best = Some(s);
+        for (argv, samples) in argvs.iter().zip(&mut all) {
+            samples.push(measure(ns, argv)?);
         }
     }
-    let mut b = best.context("no runs")?;
-    b.maxrss_kib = rss;
+    Ok(all)
+}
+
+/// Best wall time (with that run's CPU time) and the largest peak RSS of the samples.
+fn best(samples: &[Sample]) -> Result<Sample> {
+    let mut b = *samples.iter().min_by_key(|s| s.wall).context("no runs")?;
+    b.maxrss_kib = samples.iter().map(|s| s.maxrss_kib).max().unwrap_or(0);
     Ok(b)
+}
+
+/// Median of the per-round ratios a/b (rounds paired: the same moment of the machine).
+fn median_ratio(a: &[Sample], b: &[Sample]) -> f64 {
+    let mut r: Vec<f64> = a
+        .iter()
+        .zip(b)
+        .map(|(x, y)| x.wall.as_secs_f64() / y.wall.as_secs_f64().max(1e-9))
+        .collect();
+    r.sort_by(f64::total_cmp);
+    match r.len() {
+        0 => f64::NAN,
+        n if n % 2 == 1 => r[n / 2],
+        n => (r[n / 2 - 1] + r[n / 2]) / 2.0,
+    }
 }
 
 /// A Kubernetes/Docker-like ruleset of exactly `n` rules, a chain per ~25 rules, half in
@@ -344,10 +369,16 @@ fn run(args: &[String]) -> Result<()> {
                 "bare-chain-par",
             ),
         ];
+        step(&format!(
+            "{n} rules: {} contenders, {runs} interleaved rounds",
+            contenders.len()
+        ));
+        let argvs: Vec<&[&str]> = contenders.iter().map(|c| c.1.as_slice()).collect();
+        let samples = interleaved(runs, &ns, &argvs)?;
         let mut res = std::collections::HashMap::new();
-        for (label, argv, key) in &contenders {
-            step(&format!("{n} rules: {label}"));
-            let s = best_of(runs, &ns, argv)?;
+        let mut all = std::collections::HashMap::new();
+        for ((label, _, key), samples) in contenders.iter().zip(samples) {
+            let s = best(&samples)?;
             let _ = writeln!(
                 report,
                 "| {n} | {label} | {} | {} | {:.1} |",
@@ -356,6 +387,7 @@ fn run(args: &[String]) -> Result<()> {
                 s.maxrss_kib as f64 / 1024.0
             );
             res.insert(*key, s);
+            all.insert(*key, samples);
         }
         let g = |k: &str| res[k];
         let ours = g("ours");
@@ -388,6 +420,12 @@ fn run(args: &[String]) -> Result<()> {
             r(g("nft-j").cpu, ours.cpu),
             ours.maxrss_kib as f64 / 1024.0,
             g("nft-save").maxrss_kib as f64 / 1024.0,
+        ));
+        verdicts.push(format!(
+            "{n} rules: per round (paired): median ours/floor {:.2}x, median ours/iptables-nft-save {:.2}x, median legacy ours/iptables-legacy-save {:.2}x",
+            median_ratio(&all["ours"], &all[floor_key]),
+            median_ratio(&all["ours"], &all["nft-save"]),
+            median_ratio(&all["ours-legacy"], &all["legacy-save"]),
         ));
         verdicts.push(format!(
             "{n} rules: legacy: ours/iptables-legacy-save {:.2}x wall (target <= 1.3), {:.2}x cpu; RSS {:.1} vs {:.1} MiB; identical output: {same_legacy}",
