@@ -115,6 +115,9 @@ struct Stats {
     lookups: u32,
     hits: u32,
     off: bool,
+    /// The entry this extension found or stored last (bucket hash, index): rules in a
+    /// row often carry the same blob, and comparing it costs less than hashing it.
+    last: Option<(u64, usize)>,
 }
 
 impl<V> Default for ExtCache<V> {
@@ -209,6 +212,7 @@ impl<V> ExtCache<V> {
                     lookups: 0,
                     hits: 0,
                     off: false,
+                    last: None,
                 });
                 self.stats.len() - 1
             }
@@ -221,18 +225,27 @@ impl<V> ExtCache<V> {
         if st.lookups == TRIAL && st.hits < TRIAL / 2 {
             st.off = true;
         }
+        let stored = |h: u64, j: usize| self.map.get(&h).and_then(|b| b.get(j));
+        if let Some((h, j)) = st.last
+            && stored(h, j).is_some_and(|(k, _)| key.is(k))
+        {
+            st.hits += 1;
+            return Find::Hit(h, j);
+        }
         let hash = key.hash();
-        let hit = self
-            .map
-            .get(&hash)
-            .and_then(|b| b.iter().position(|(k, _)| key.is(k)));
-        match hit {
-            Some(i) => {
+        let bucket = self.map.get(&hash);
+        match bucket.and_then(|b| b.iter().position(|(k, _)| key.is(k))) {
+            Some(j) => {
                 st.hits += 1;
-                Find::Hit(hash, i)
+                st.last = Some((hash, j));
+                Find::Hit(hash, j)
             }
             None if self.len >= MAX_ENTRIES => Find::Skip,
-            None => Find::Miss(hash),
+            None => {
+                // Where `insert` puts it.
+                st.last = Some((hash, bucket.map_or(0, Vec::len)));
+                Find::Miss(hash)
+            }
         }
     }
 

@@ -270,16 +270,18 @@ pub fn push_save_string(out: &mut String, s: &str) {
     out.push('"');
     // Runs without a character to escape are copied whole (all three are ASCII, so the
     // split points are character boundaries).
-    let mut start = 0;
-    for (i, &b) in s.as_bytes().iter().enumerate() {
-        if matches!(b, b'"' | b'\\' | b'\'') {
-            out.push_str(&s[start..i]);
-            out.push('\\');
-            out.push(char::from(b));
-            start = i + 1;
+    let mut rest = s;
+    while let Some(i) = rest.bytes().position(|b| matches!(b, b'"' | b'\\' | b'\'')) {
+        let (run, tail) = rest.split_at(i);
+        out.push_str(run);
+        out.push('\\');
+        let mut chars = tail.chars();
+        if let Some(c) = chars.next() {
+            out.push(c);
         }
+        rest = chars.as_str();
     }
-    out.push_str(&s[start..]);
+    out.push_str(rest);
     out.push('"');
 }
 

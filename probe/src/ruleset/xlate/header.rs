@@ -27,8 +27,14 @@ pub(super) fn meta_cmp(x: &mut Xlate, reg: &Reg, op: u32, data: &[u8]) -> bool {
                 Some(end) => (&data[..end], false),
                 None => (data, true),
             };
+            let mut text = x.names.pop().unwrap_or_default();
+            text.clear();
+            match std::str::from_utf8(name) {
+                Ok(n) => text.push_str(n),
+                Err(_) => text.push_str(&String::from_utf8_lossy(name)),
+            }
             let m = IfaceMatch {
-                name: String::from_utf8_lossy(name).into_owned(),
+                name: text,
                 wildcard,
                 invert: inv,
             };

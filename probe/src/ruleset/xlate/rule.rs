@@ -63,6 +63,8 @@ pub(super) struct Xlate<'c> {
     pub spare: &'c mut Vec<Match>,
     /// A jump target's string of an earlier rule, for its allocation.
     chain: &'c mut String,
+    /// Interface names of earlier rules, for their allocations.
+    pub names: &'c mut Vec<String>,
 }
 
 /// Matches and extension targets: as model values in `Rule` (decoded once per distinct
@@ -84,6 +86,8 @@ pub struct Scratch {
     spare: Vec<Match>,
     /// The jump target of an earlier rule (its allocation reused).
     chain: String,
+    /// Interface names of earlier rules (their allocations reused).
+    names: Vec<String>,
     text: RuleText,
 }
 
@@ -104,6 +108,15 @@ impl Scratch {
             }
             Target::Jump(c) | Target::Goto(c) => self.chain = c,
             _ => {}
+        }
+        // Interface names keep their allocations for the next rule's.
+        for i in [rule.ip.in_iface.take(), rule.ip.out_iface.take()]
+            .into_iter()
+            .flatten()
+        {
+            if self.names.len() < SPARE_MAX {
+                self.names.push(i.name);
+            }
         }
         rule.ip = Default::default();
         rule.counters = None;
@@ -231,6 +244,7 @@ fn xlate_exprs<'a, E>(
         ports: None,
         spare: &mut scratch.spare,
         chain: &mut scratch.chain,
+        names: &mut scratch.names,
     };
     let mut exprs = exprs;
     let mut next = exprs.next();

@@ -62,20 +62,19 @@ pub fn iptables_ruleset(rs: &NftRuleset, family: Family) -> Ruleset {
 /// the raw nf_tables rules never pile up. Same result as
 /// `iptables_ruleset(&read_ruleset(..)?, family)`.
 pub fn read_iptables_ruleset(ns: Option<&NetnsSpec>, family: Family) -> Result<Ruleset, NftError> {
-    let done: Mutex<HashMap<(String, String), Vec<Rule>>> = Mutex::default();
+    let done: Mutex<ByChain<Vec<Rule>>> = Mutex::default();
     let rs = nft::read_ruleset_visit(ns, &read_opts(family), &|_, table, chain| {
         if IPTABLES_TABLES.contains(&table) {
             let rules = std::mem::take(&mut chain.rules)
                 .iter()
                 .map(|r| xlate_rule(r, family))
                 .collect();
-            lock(&done).insert((table.to_owned(), chain.name.clone()), rules);
+            lock(&done).insert(table, &chain.name, rules);
         }
     })?;
     let mut done = done.into_inner().unwrap_or_else(|e| e.into_inner());
     Ok(assemble(&rs, family, &mut |t, c| {
-        done.remove(&(t.name.clone(), c.name.clone()))
-            .unwrap_or_default()
+        done.remove(&t.name, &c.name).unwrap_or_default()
     }))
 }
 
@@ -160,7 +159,7 @@ pub fn read_iptables_save_text(
     family: Family,
     counters: bool,
 ) -> Result<SaveText, NftError> {
-    let done: Mutex<HashMap<(String, String), ChainText>> = Mutex::default();
+    let done: Mutex<ByChain<ChainText>> = Mutex::default();
     // `-m set` blobs name sets by index: ask ipset in the namespace (opened by the first
     // dump thread, which runs there; the socket is shared by all of them).
     let ipset: OnceLock<Option<Arc<IpsetNames>>> = OnceLock::new();
@@ -197,7 +196,7 @@ pub fn read_iptables_save_text(
             undecoded,
         };
         lock(&workers).push(w);
-        lock(&done).insert((table.to_owned(), chain.name.clone()), text);
+        lock(&done).insert(table, &chain.name, text);
     })?;
     let mut done = done.into_inner().unwrap_or_else(|e| e.into_inner());
     // The workers' buffers first (buffer i = worker i), then the pieces in order.
@@ -220,7 +219,7 @@ pub fn read_iptables_save_text(
         head.truncate(head.strip_suffix("COMMIT\n").unwrap_or(&head).len());
         out.push(head);
         for c in &t.chains {
-            if let Some(chain) = done.remove(&(t.name.clone(), c.name.clone())) {
+            if let Some(chain) = done.remove(&t.name, &c.name) {
                 out.spans.push((chain.worker, chain.range));
                 out.undecoded += chain.undecoded;
             }
@@ -228,6 +227,38 @@ pub fn read_iptables_save_text(
         out.push("COMMIT\n".into());
     }
     Ok(out)
+}
+
+/// What was made of each chain of the iptables tables while they were read, until the
+/// tables are put together in save order.
+struct ByChain<T> {
+    /// One map per table of [`IPTABLES_TABLES`], by chain name.
+    tables: [HashMap<String, T>; IPTABLES_TABLES.len()],
+}
+
+impl<T> Default for ByChain<T> {
+    fn default() -> Self {
+        Self {
+            tables: Default::default(),
+        }
+    }
+}
+
+impl<T> ByChain<T> {
+    fn insert(&mut self, table: &str, chain: &str, v: T) {
+        if let Some(m) = self.table(table) {
+            m.insert(chain.to_owned(), v);
+        }
+    }
+
+    fn remove(&mut self, table: &str, chain: &str) -> Option<T> {
+        self.table(table)?.remove(chain)
+    }
+
+    fn table(&mut self, name: &str) -> Option<&mut HashMap<String, T>> {
+        let i = IPTABLES_TABLES.iter().position(|t| *t == name)?;
+        self.tables.get_mut(i)
+    }
 }
 
 fn read_opts(family: Family) -> ReadOptions {
