@@ -1,4 +1,4 @@
-//! `cargo xtask bench drops [SECS] [storm | --no-storm] [--control]`: what `nfprobe drops` costs and
+//! `cargo xtask bench drops [SECS] [storm | --no-storm] [--control] [--tcp | --udp]`: what `nfprobe drops` costs and
 //! whether it keeps up.
 //!
 //! Builds its own namespaces (removed at the end, also on error): a "host" with a Docker-named
@@ -599,14 +599,23 @@ fn run(args: &[String]) -> Result<()> {
     let no_storm = args.iter().any(|a| a == "--no-storm");
     // `--control`: an A/A run (both states detached, the same switching work before each).
     let control = args.iter().any(|a| a == "--control");
+    // `--udp` / `--tcp`: that protocol's stream only (a long run of one).
+    let protos: Vec<Proto> = match (
+        args.iter().any(|a| a == "--tcp"),
+        args.iter().any(|a| a == "--udp"),
+    ) {
+        (true, false) => vec![Proto::Tcp],
+        (false, true) => vec![Proto::Udp],
+        _ => vec![Proto::Tcp, Proto::Udp],
+    };
+    let flags = ["storm", "--no-storm", "--control", "--tcp", "--udp"];
     let mut secs = TOGGLE_SECS;
-    for a in args
-        .iter()
-        .filter(|a| !["storm", "--no-storm", "--control"].contains(&a.as_str()))
-    {
-        secs = a.parse::<u64>().ok().filter(|&n| n >= 1).with_context(|| {
-            format!("expected SECS (>= 1), `storm`, `--no-storm` or `--control`, got {a:?}")
-        })?;
+    for a in args.iter().filter(|a| !flags.contains(&a.as_str())) {
+        secs = a
+            .parse::<u64>()
+            .ok()
+            .filter(|&n| n >= 1)
+            .with_context(|| format!("expected SECS (>= 1) or one of {flags:?}, got {a:?}"))?;
     }
     let bin = super::release_nfprobe()?;
     step("building the bench namespaces");
@@ -651,7 +660,7 @@ fn run(args: &[String]) -> Result<()> {
                 testrun.push((name, fast, other));
             }
         }
-        for proto in [Proto::Tcp, Proto::Udp] {
+        for &proto in &protos {
             flows.push(throughput(&t, &bin, &mut session, proto, secs, control)?);
         }
     }
@@ -793,7 +802,12 @@ fn print_throughput(
         "not shown"
     };
     println!(
-        "  VERDICT throughput with the probe >= 98% of without (TCP and UDP): {overall} ({})",
+        "  VERDICT throughput with the probe >= 98% of without ({}): {overall} ({})",
+        flows
+            .iter()
+            .map(|f| f.proto.name())
+            .collect::<Vec<_>>()
+            .join(" and "),
         flows
             .iter()
             .zip(&verdicts)
