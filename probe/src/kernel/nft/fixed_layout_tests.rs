@@ -638,13 +638,7 @@ proptest! {
         cut in prop::option::of(any::<prop::sample::Index>()),
     ) {
         let msgs = recorded();
-        let mut msg = msgs[pick.index(msgs.len())].clone();
-        for (i, v) in flips {
-            let i = i.index(msg.len());
-            msg[i] = v;
-        }
-        let cut = cut.map_or(msg.len(), |c| c.index(msg.len() + 1));
-        let msg = &msg[..cut];
+        let msg = &mutated(&msgs[pick.index(msgs.len())], &flips, cut)[..];
         rule_agrees(msg);
         xlate_agrees(msg);
         // Each expression still framed after the mutation, alone.
@@ -662,12 +656,6 @@ proptest! {
         cut in prop::option::of(any::<prop::sample::Index>()),
     ) {
         let elems = recorded_elems();
-        let mut e = elems[pick.index(elems.len())].clone();
-        for (i, v) in flips {
-            let i = i.index(e.len());
-            e[i] = v;
-        }
-        let cut = cut.map_or(e.len(), |c| c.index(e.len() + 1));
-        expr_agrees(&e[..cut]);
+        expr_agrees(&mutated(&elems[pick.index(elems.len())], &flips, cut));
     }
 }

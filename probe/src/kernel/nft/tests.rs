@@ -282,11 +282,8 @@ proptest! {
             expr("match", &[nla(1, b"comment\0"), be32(2, 0), nla(3, &[b'x'; 16])]),
             expr("target", &[nla(1, b"DNAT\0"), be32(2, 2), nla(3, &[0; 40])]),
         ]);
-        let mut msg = [nla(1, b"filter\0"), nla(2, b"INPUT\0"), exprs].concat();
-        for (i, v) in flips {
-            let i = i.index(msg.len());
-            msg[i] ^= v;
-        }
+        let whole = [nla(1, b"filter\0"), nla(2, b"INPUT\0"), exprs].concat();
+        let msg = mutated(&whole, &flips, None);
         let cut = cut.map_or(msg.len(), |c| c.index(msg.len() + 1));
         all_decoders(&msg[..cut]);
         // The in-place translation (the hot path, with and without the extension cache)

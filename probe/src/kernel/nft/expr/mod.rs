@@ -338,4 +338,19 @@ pub(crate) mod testutil {
         n.push(0);
         nest(1, &[nla(1, &n), nest(2, attrs)])
     }
+    /// `bytes` with the proptest-chosen bytes set to new values, then cut short (or whole).
+    pub fn mutated(
+        bytes: &[u8],
+        flips: &[(proptest::sample::Index, u8)],
+        cut: Option<proptest::sample::Index>,
+    ) -> Vec<u8> {
+        let mut b = bytes.to_vec();
+        for (i, v) in flips {
+            let i = i.index(b.len());
+            b[i] = *v;
+        }
+        let cut = cut.map_or(b.len(), |c| c.index(b.len() + 1));
+        b.truncate(cut);
+        b
+    }
 }
