@@ -82,13 +82,7 @@ pub fn run(global: &Global, args: Args) -> anyhow::Result<Outcome> {
     }
     let rs = read::read(global.netns.as_ref(), backend, family)
         .with_context(|| format!("reading the {backend:?} {family:?} ruleset"))?;
-    let undecoded = rs
-        .tables
-        .iter()
-        .flat_map(|t| &t.chains)
-        .flat_map(|c| &c.rules)
-        .filter(|r| !r.is_decoded())
-        .count();
+    let undecoded: usize = rs.tables.iter().map(|t| t.undecoded_rules()).sum();
     match format {
         Format::Json => {
             let doc = serde_json::json!({

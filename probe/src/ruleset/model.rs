@@ -48,6 +48,17 @@ pub struct Table {
     pub chains: Vec<Chain>,
 }
 
+impl Table {
+    /// How many of its rules could not be fully decoded.
+    pub fn undecoded_rules(&self) -> usize {
+        self.chains
+            .iter()
+            .flat_map(|c| &c.rules)
+            .filter(|r| !r.is_decoded())
+            .count()
+    }
+}
+
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Chain {
     pub name: String,
