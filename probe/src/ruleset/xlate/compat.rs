@@ -8,17 +8,13 @@ use super::text::{At, Frag, head};
 use crate::ext::cache::{Blob, Got};
 use crate::ext::{self, DecodeCtx, ExtKind};
 use crate::kernel::nft::expr::xt::XtRef;
-use crate::ruleset::{ExtBody, Family, Match, Target, render};
+use crate::ruleset::{ExtBody, Match, Target, render};
 
-fn body(kind: ExtKind, family: Family, name: &str, rev: u8, blob: &[u8]) -> ExtBody {
-    let ctx = DecodeCtx {
-        family,
-        revision: rev,
-    };
-    match ext::decode(kind, name, &ctx, blob) {
+fn body(kind: ExtKind, ctx: &DecodeCtx, name: &str, blob: &[u8]) -> ExtBody {
+    match ext::decode(kind, name, ctx, blob) {
         Ok(words) => ExtBody::Decoded(words),
         Err(e) => {
-            log::debug!("{kind} {name} rev {rev}: {e}");
+            log::debug!("{kind} {name} rev {}: {e}", ctx.revision);
             ExtBody::Raw(blob.to_vec())
         }
     }
@@ -28,20 +24,15 @@ fn body(kind: ExtKind, family: Family, name: &str, rev: u8, blob: &[u8]) -> ExtB
 /// `native`: a blob rebuilt from native expressions, printed under its kernel name.
 fn save_name<'n>(
     kind: ExtKind,
-    family: Family,
+    ctx: &DecodeCtx,
     name: &'n str,
-    rev: u8,
     blob: &[u8],
     native: bool,
 ) -> &'n str {
     if native {
         return name;
     }
-    let ctx = DecodeCtx {
-        family,
-        revision: rev,
-    };
-    ext::save_name_ref(kind, name, &ctx, blob)
+    ext::save_name_ref(kind, name, ctx, blob)
 }
 
 /// A blob decoded (through the read's cache when there is one) and put into the rule:
@@ -64,23 +55,24 @@ fn put(
         rev,
         data: blob,
     };
+    let ctx = DecodeCtx {
+        family,
+        revision: rev,
+    };
+    // Only when the blob is decoded, not for every cache hit.
+    let printed = || save_name(kind, &ctx, name, blob, native);
     match &mut x.ext {
         Exts::Text(cache, text) => {
             let flag = match kind {
                 ExtKind::Match => "-m",
                 ExtKind::Target => "-j",
             };
-            let printed = save_name(kind, family, name, rev, blob, native);
-            let decode = || Frag::new(flag, printed, &body(kind, family, name, rev, blob));
+            let decode = || Frag::new(flag, printed(), &body(kind, &ctx, name, blob));
             match cache.lookup_kept(id, decode) {
                 Some(f) => text.put_frag(at, f),
                 // Not worth keeping (unique per rule): rendered straight into the line.
                 None => text.put(at, |out| {
-                    head(out, flag, printed);
-                    let ctx = DecodeCtx {
-                        family,
-                        revision: rev,
-                    };
+                    head(out, flag, printed());
                     match ext::decode_into(kind, name, &ctx, blob, out) {
                         Ok(()) => false,
                         Err(e) => {
@@ -101,12 +93,7 @@ fn put(
             Target::None
         }
         Exts::Model(cache) => {
-            let decode = || {
-                (
-                    save_name(kind, family, name, rev, blob, native).to_owned(),
-                    body(kind, family, name, rev, blob),
-                )
-            };
+            let decode = || (printed().to_owned(), body(kind, &ctx, name, blob));
             // A spare match of the rules before (its allocations reused) or a new one.
             let mut m = x.spare.pop().unwrap_or_else(|| Match {
                 name: String::new(),
