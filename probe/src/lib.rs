@@ -10,6 +10,7 @@ pub mod claims;
 pub mod docker;
 pub mod drops;
 pub mod ext;
+pub mod host;
 pub mod kernel;
 pub mod report;
 pub mod ruleset;

@@ -7,7 +7,9 @@ use std::path::PathBuf;
 
 use anyhow::Context;
 
-use super::check::{SourceArgs, gather};
+use nfprobe::host;
+
+use super::check::SourceArgs;
 use super::{Global, Outcome};
 
 #[derive(Debug, clap::Args)]
@@ -23,7 +25,7 @@ pub struct Args {
 }
 
 pub fn run(global: &Global, args: Args) -> anyhow::Result<Outcome> {
-    let (mut b, _) = gather(global, &args.src, false)?;
+    let (mut b, _) = host::gather(global.netns.as_ref(), &args.src.sources(), false)?;
     b.host = args.label.clone().or(b.host);
     let text = b.to_json();
     if args.output.as_os_str() == "-" {

@@ -30,6 +30,26 @@ pub enum Backend {
     Legacy,
 }
 
+/// People's words: "IPv4", "IPv6".
+impl std::fmt::Display for Family {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(match self {
+            Family::Ipv4 => "IPv4",
+            Family::Ipv6 => "IPv6",
+        })
+    }
+}
+
+/// People's words: "nf_tables", "legacy xtables".
+impl std::fmt::Display for Backend {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(match self {
+            Backend::Nft => "nf_tables",
+            Backend::Legacy => "legacy xtables",
+        })
+    }
+}
+
 /// One family of one backend: what `iptables-save` (or `ip6tables-save`) prints.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Ruleset {

@@ -1,0 +1,307 @@
+//! One host's facts, gathered and audited: Docker's state (Engine API, a bundle, or the kernel's
+//! bridges), the kernel's rulesets, the iptables CLI's claims and the sysctls. `check`,
+//! `collect` (and the commands built on them) call this; the CLI only parses and prints.
+
+use std::collections::{BTreeMap, HashSet};
+use std::path::PathBuf;
+use std::time::Duration;
+
+use crate::audit;
+use crate::claims::{self, Binary, Claim, LieProbe};
+use crate::docker::discover::{self, KernelBridge};
+use crate::docker::expect::{self, Expectation, Layout};
+use crate::docker::state::{Cidr, DockerState};
+use crate::kernel::netns::{self, NetnsSpec};
+use crate::kernel::{link, nft, sysctl, xt};
+use crate::report::bundle::*;
+use crate::ruleset::{Backend, Family, Ruleset, xlate};
+
+/// Where Docker's state and the CLI's claims come from.
+#[derive(Debug, Clone, Default)]
+pub struct Sources {
+    /// Docker Engine socket (`unix:///path`); None: `$DOCKER_HOST`, else /var/run/docker.sock.
+    pub docker_host: Option<String>,
+    /// Do not ask the Engine API: bridges and addresses from the kernel only.
+    pub no_docker_api: bool,
+    /// Read Docker's state (and any kernel, claims and sysctl sections) from a bundle.
+    pub docker_state: Option<PathBuf>,
+    /// Rule layout to expect instead of the one the engine version implies.
+    pub layout: Option<String>,
+    /// More iptables binaries to ask `-C`.
+    pub iptables: Vec<PathBuf>,
+    /// Run no iptables binary (no claims).
+    pub no_claims: bool,
+    /// Give up on an Engine API or iptables call after this long.
+    pub timeout: Duration,
+    /// Seconds iptables may wait for the xtables lock (`--wait`).
+    pub wait: u32,
+}
+
+/// What could not be gathered, and why.
+#[derive(Debug, thiserror::Error)]
+#[error("{what}")]
+pub struct HostError {
+    what: String,
+    #[source]
+    source: Option<Box<dyn std::error::Error + Send + Sync>>,
+}
+
+impl HostError {
+    fn new(what: impl Into<String>) -> Self {
+        Self {
+            what: what.into(),
+            source: None,
+        }
+    }
+}
+
+/// `result.context(..)` for this module's errors.
+trait Context<T> {
+    fn context(self, what: impl Into<String>) -> Result<T, HostError>;
+    fn with_context<S: Into<String>>(self, what: impl FnOnce() -> S) -> Result<T, HostError>;
+}
+
+impl<T, E: std::error::Error + Send + Sync + 'static> Context<T> for Result<T, E> {
+    fn context(self, what: impl Into<String>) -> Result<T, HostError> {
+        self.map_err(|e| HostError {
+            what: what.into(),
+            source: Some(Box::new(e)),
+        })
+    }
+    fn with_context<S: Into<String>>(self, what: impl FnOnce() -> S) -> Result<T, HostError> {
+        self.map_err(|e| HostError {
+            what: what().into(),
+            source: Some(Box::new(e)),
+        })
+    }
+}
+
+/// Audit a complete bundle.
+pub fn audit(b: &Bundle, e: &Expectation) -> audit::Audit {
+    let empty = BTreeMap::new();
+    let (rulesets, nft_view) = match &b.kernel {
+        Some(k) => (k.rulesets.as_slice(), k.nft.as_ref()),
+        None => (&[][..], None),
+    };
+    let (binaries, claims, probes): (&[Binary], &[Claim], &[LieProbe]) = match &b.iptables {
+        Some(i) => (&i.binaries, &i.claims, &i.probes),
+        None => (&[], &[], &[]),
+    };
+    audit::run(&audit::Input {
+        state: &b.docker,
+        expectation: e,
+        rulesets,
+        nft: nft_view,
+        binaries,
+        claims,
+        probes,
+        sysctls: b.sysctls.as_ref().unwrap_or(&empty),
+    })
+}
+
+/// Everything `check` needs, from the bundle where it has a section, live otherwise.
+/// `docker_only`: read only built-in and Docker chains from nf_tables (what `check` needs;
+/// `collect` reads everything).
+pub fn gather(
+    ns: Option<&NetnsSpec>,
+    src: &Sources,
+    docker_only: bool,
+) -> Result<(Bundle, Expectation), HostError> {
+    let mut b = match &src.docker_state {
+        Some(path) => Bundle::read(path).with_context(|| format!("reading {}", path.display()))?,
+        None => Bundle::new(docker_state(ns, src)?),
+    };
+    let names = audit::sysctl_names(&b.docker);
+    if b.kernel.is_none() || b.sysctls.is_none() {
+        // One thread in the target namespace for every kernel read.
+        let need_kernel = b.kernel.is_none();
+        let (kernel, sysctls) = netns::run_in(ns, || {
+            let k = if need_kernel {
+                Some(read_kernel(None, docker_only))
+            } else {
+                None
+            };
+            let s = sysctl::read(None, &names);
+            (k, s)
+        })
+        .context("entering the target network namespace")?;
+        if let Some(k) = kernel {
+            b.kernel = Some(k?);
+        }
+        if b.sysctls.is_none() {
+            b.sysctls = Some(sysctls.context("reading sysctls in the target namespace")?);
+        }
+    }
+    let layout = choose_layout(src.layout.as_deref(), &b)?;
+    let e = expect::expect(&b.docker, layout);
+    if b.iptables.is_none() && !src.no_claims {
+        b.iptables = Some(ask_claims(ns, src, &b, &e));
+    }
+    Ok((b, e))
+}
+
+fn docker_state(ns: Option<&NetnsSpec>, src: &Sources) -> Result<DockerState, HostError> {
+    if src.no_docker_api {
+        return degraded(ns, "--no-docker-api given");
+    }
+    let socket = discover::socket_path(src.docker_host.as_deref())
+        .context("finding the Docker Engine socket")?;
+    if !socket.exists() {
+        return degraded(ns, &format!("no Docker socket at {}", socket.display()));
+    }
+    discover::from_api(&socket, src.timeout.max(Duration::from_secs(1)))
+        .with_context(|| format!("asking the Docker Engine at {}", socket.display()))
+}
+
+fn degraded(ns: Option<&NetnsSpec>, why: &str) -> Result<DockerState, HostError> {
+    let bridges =
+        kernel_bridges(ns).with_context(|| format!("{why}; reading bridges from the kernel"))?;
+    Ok(discover::degraded(&bridges, why))
+}
+
+/// Docker-looking bridges and their addresses from rtnetlink.
+fn kernel_bridges(ns: Option<&NetnsSpec>) -> Result<Vec<KernelBridge>, HostError> {
+    let snap = link::snapshot(ns).context("reading links and addresses (rtnetlink)")?;
+    Ok(snap
+        .docker_bridges()
+        .into_iter()
+        .map(|b| KernelBridge {
+            name: b.link.name.clone(),
+            addrs: b
+                .addresses
+                .iter()
+                .map(|a| Cidr {
+                    addr: a.addr,
+                    prefix: a.prefix_len,
+                })
+                .collect(),
+        })
+        .collect())
+}
+
+/// Chains whose rules `check` needs besides the built-in ones.
+fn docker_chain(table: &str, chain: &str) -> bool {
+    table == expect::nft29::TABLE || chain.starts_with("DOCKER")
+}
+
+/// Both backends, both families, plus the docker-bridges nftables tables. With
+/// `docker_only`, nf_tables rules are read only for built-in and Docker chains (other chains
+/// are left out entirely): a host's unrelated 50,000 rules cost nothing.
+pub fn read_kernel(ns: Option<&NetnsSpec>, docker_only: bool) -> Result<KernelSection, HostError> {
+    let opts = nft::ReadOptions {
+        rules_of: docker_only.then_some(docker_chain as fn(&str, &str) -> bool),
+        ..Default::default()
+    };
+    let snap = nft::read_ruleset_with(ns, &opts)
+        .context("reading nf_tables (needs root / CAP_NET_ADMIN)")?;
+    let mut rulesets = Vec::new();
+    for family in [Family::Ipv4, Family::Ipv6] {
+        let mut rs = xlate::iptables_ruleset(&snap, family);
+        if docker_only {
+            for t in &mut rs.tables {
+                t.chains
+                    .retain(|c| c.builtin || docker_chain(&t.name, &c.name));
+            }
+        }
+        if !rs.tables.is_empty() {
+            rulesets.push(rs);
+        }
+    }
+    for family in [Family::Ipv4, Family::Ipv6] {
+        let rs = xt::read_ruleset(ns, family)
+            .with_context(|| format!("reading the legacy {family} xtables"))?;
+        if !rs.tables.is_empty() {
+            rulesets.push(rs);
+        }
+    }
+    Ok(KernelSection {
+        rulesets,
+        nft: audit::nft::view_of(&snap),
+    })
+}
+
+fn choose_layout(flag: Option<&str>, b: &Bundle) -> Result<Layout, HostError> {
+    if let Some(l) = flag {
+        return Layout::parse(l).ok_or_else(|| {
+            HostError::new(format!(
+                "unknown layout `{l}` (20, 28.0, 28.2, 28.3, 29, 29-nft)"
+            ))
+        });
+    }
+    if let Some(l) = Layout::for_version(b.docker.version(), b.docker.daemon.nftables()) {
+        return Ok(l);
+    }
+    // Version unknown (degraded view): read the layout off the kernel's chains.
+    let has = |chain: &str| {
+        b.kernel.iter().flat_map(|k| &k.rulesets).any(|rs| {
+            rs.tables
+                .iter()
+                .any(|t| t.name == "filter" && t.chains.iter().any(|c| c.name == chain))
+        })
+    };
+    Ok(if b.kernel.as_ref().is_some_and(|k| k.nft.is_some()) {
+        Layout::V29Nft
+    } else if has("DOCKER-INTERNAL") {
+        Layout::V29
+    } else if has("DOCKER-FORWARD") {
+        Layout::V28_3
+    } else {
+        Layout::V20
+    })
+}
+
+fn ask_claims(
+    ns: Option<&NetnsSpec>,
+    src: &Sources,
+    b: &Bundle,
+    e: &Expectation,
+) -> IptablesSection {
+    let opts = claims::Options {
+        netns: ns.cloned(),
+        timeout: src.timeout.max(Duration::from_secs(1)),
+        wait: src.wait,
+    };
+    let binaries = claims::find_binaries(&src.iptables, &opts);
+    let tables: HashSet<(Backend, Family, String)> = b
+        .kernel
+        .iter()
+        .flat_map(|k| &k.rulesets)
+        .flat_map(|rs: &Ruleset| {
+            rs.tables
+                .iter()
+                .map(move |t| (rs.backend, rs.family, t.name.clone()))
+        })
+        .collect();
+    // A legacy binary asked about an absent table creates it; a binary whose backend is
+    // unknown is treated as legacy.
+    let has_table = |backend: Option<Backend>, family: Family, table: &str| {
+        let b = backend.unwrap_or(Backend::Legacy);
+        tables.contains(&(b, family, table.to_owned()))
+    };
+    let questions: Vec<claims::Question<'_>> = e
+        .rules
+        .iter()
+        .map(|r| {
+            (
+                r.family,
+                r.table.as_str(),
+                r.chain.as_str(),
+                r.args.as_slice(),
+            )
+        })
+        .collect();
+    let claims = claims::ask_all(&binaries, &questions, &opts, &has_table);
+    let rulesets: Vec<Ruleset> = b.kernel.iter().flat_map(|k| k.rulesets.clone()).collect();
+    let backend = audit::docker_backend_of(&rulesets, &binaries);
+    let probes = audit::probe::questions(&rulesets, backend)
+        .iter()
+        .flat_map(|(family, kind, q)| {
+            claims::probe_lies(&binaries, *family, *kind, q, &opts, &has_table)
+        })
+        .collect();
+    IptablesSection {
+        binaries,
+        claims,
+        probes,
+    }
+}
