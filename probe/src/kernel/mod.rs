@@ -2,6 +2,7 @@
 //! /proc and /sys. Everything it returns is typed, bounds-checked data.
 pub mod btf;
 pub mod clsact;
+pub mod conntrack;
 pub mod drop_probe;
 pub mod ebpf;
 pub mod exec;
@@ -14,4 +15,5 @@ pub mod nft;
 pub mod proc;
 pub mod signals;
 pub mod sysctl;
+pub mod tcp;
 pub mod xt;
