@@ -75,19 +75,24 @@ fn assert_forward_drop_explained(v: &Value, port: u16, bridge: &str, network: &s
             .any(|d| d["packet"].as_str().unwrap().contains(":80 [S]")),
         "{a:#}"
     );
-    assert!(a["evidence"]["counters_ambiguous"].is_null(), "{a:#}");
     let counters = a["evidence"]["counters"].as_array().unwrap();
     let took = counters
         .iter()
-        .find(|c| c["drops"] == true && c["chain"] == "FORWARD" || c["drops"] == true)
-        .unwrap_or_else(|| panic!("a DROP rule or policy took the packets: {a:#}"));
+        .find(|c| c["drops"] == true && c["chain"] == "FORWARD")
+        .unwrap_or_else(|| panic!("a FORWARD DROP rule or policy took the packets: {a:#}"));
     let syns = a["connect"]["segments_out"].as_u64().unwrap();
     assert!(syns >= 1);
-    assert_eq!(
-        took["packets"].as_u64().unwrap(),
-        syns,
-        "every SYN the attempt sent, and nothing else: {a:#}"
-    );
+    let took = took["packets"].as_u64().unwrap();
+    match a["evidence"]["counters_ambiguous"].as_str() {
+        // Nothing else crossed FORWARD: the counter took exactly the attempt's SYNs.
+        None => assert_eq!(took, syns, "every SYN, nothing else: {a:#}"),
+        // An earlier attempt's late packets (the container retransmitting its SYN-ACK) were
+        // dropped meanwhile: said, not guessed.
+        Some(why) => {
+            assert!(why.contains("earlier attempts"), "{a:#}");
+            assert!(took > syns, "{a:#}");
+        }
+    }
     let f = findings(a);
     assert!(!f.is_empty(), "{a:#}");
     assert!(
@@ -324,10 +329,33 @@ fn docker28_preset_is_proven_then_the_fix_script_makes_every_attempt_ok() {
     let p2 = n2.containers[0].ports[0].host_port;
     assert_forward_drop_explained(&v, p2, &n2.bridge, &n2.name);
     assert_loopback_explained(&v, p2);
-    assert_ok_no_drops(&v, "outside", p1);
+    // 28.0.1 on 1.8.11 also deletes the first network's `DOCKER-FORWARD -i BR -j ACCEPT`
+    // (reference a.5): its SYN gets through, the container's SYN-ACKs die in FORWARD.
+    let a = find(&v, "outside", p1);
+    assert_eq!(a["verdict"], "timeout_explained", "{a:#}");
+    assert!(
+        drops(a).iter().any(|d| d["reason"] == "NETFILTER_DROP"
+            && d["hook"] == "FORWARD"
+            && d["in_iface"] == n1.bridge.as_str()
+            && d["packet"].as_str().unwrap().contains("[SA]")),
+        "{a:#}"
+    );
+    assert!(
+        findings(a)
+            .iter()
+            .any(|f| f["rule"] == format!("-A DOCKER-FORWARD -i {} -j ACCEPT", n1.bridge).as_str()),
+        "{a:#}"
+    );
+    assert!(a["evidence"]["counters_ambiguous"].is_null(), "{a:#}");
     assert_ok_no_drops(&v, "host-loopback", p1);
+    // The preset also loses isolation rules: where a container now reaches another network,
+    // the verdict says so and names the lost rules.
     for a in attempts(&v).iter().filter(|a| a["vantage"] == "container") {
-        assert_eq!(a["verdict"], "blocked_as_intended", "{a:#}");
+        match a["verdict"].as_str().unwrap() {
+            "blocked_as_intended" => {}
+            "open_not_intended" => assert!(!findings(a).is_empty(), "{a:#}"),
+            other => panic!("isolation attempt verdict {other}: {a:#}"),
+        }
     }
 
     // The text report: a paragraph per failing port, then the table and troubleshooting.
@@ -346,10 +374,6 @@ fn docker28_preset_is_proven_then_the_fix_script_makes_every_attempt_ok() {
     assert!(text.contains("timeout_explained"), "{text}");
     assert!(text.contains("NETFILTER_DROP at FORWARD"), "{text}");
     assert!(text.contains("Troubleshooting:"), "{text}");
-    assert!(
-        !text.contains(&format!("port {p1} (")),
-        "n1 does not fail: {text}"
-    );
 
     // Apply what `check --fix-script` says, then everything works.
     let (_, script, err) = nfprobe_text(&[

@@ -29,8 +29,12 @@ pub struct Args {
     pub connect_timeout: f64,
     /// Seconds after a timed-out attempt started to keep listening for its late drops
     /// (a packet waiting for a neighbour that never answers is dropped about 3 s later).
-    #[arg(long, default_value_t = 3.5, value_name = "SECONDS")]
+    #[arg(long, default_value_t = 4.0, value_name = "SECONDS")]
     pub late_drops: f64,
+    /// Only from these vantage points (comma-separated): outside, host-loopback,
+    /// host-address, container. Default: every one that applies.
+    #[arg(long, value_delimiter = ',', value_name = "KIND,...")]
+    pub from: Vec<String>,
     /// Only connect; do not send the one-line HTTP GET.
     #[arg(long)]
     pub no_http: bool,
@@ -55,6 +59,15 @@ pub fn run(global: &Global, args: Args) -> anyhow::Result<Outcome> {
         host: global.netns.clone(),
         from_netns: args.from_netns.as_deref().map(NetnsSpec::parse),
         targets: args.targets.clone(),
+        only: args
+            .from
+            .iter()
+            .map(|k| {
+                plan::VantageKind::parse(k).with_context(|| {
+                    format!("unknown vantage point `{k}` (outside, host-loopback, host-address, container)")
+                })
+            })
+            .collect::<anyhow::Result<_>>()?,
     };
     let plan = plan::build(&b.docker, &input).context("planning the attempts")?;
     if args.dry_run {

@@ -3,7 +3,7 @@
 //! target): iptables-nft rules carry a counter expression and base chains count their policy
 //! verdicts; legacy entries always carry counters.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet, HashMap};
 
 use serde::Serialize;
 
@@ -22,6 +22,8 @@ struct Key {
 
 #[derive(Debug, Clone)]
 struct Value {
+    /// Netfilter hooks whose built-in chains reach this chain (directly or through jumps).
+    hooks: Vec<&'static str>,
     packets: u64,
     /// `-A CHAIN ...` for a rule.
     rule: Option<String>,
@@ -78,6 +80,47 @@ fn drops(t: &Target) -> bool {
     }
 }
 
+/// The hook a built-in chain hangs on (iptables' names).
+fn hook_of(chain: &str) -> Option<&'static str> {
+    Some(match chain {
+        "PREROUTING" => "PREROUTING",
+        "INPUT" => "INPUT",
+        "FORWARD" => "FORWARD",
+        "OUTPUT" => "OUTPUT",
+        "POSTROUTING" => "POSTROUTING",
+        _ => return None,
+    })
+}
+
+/// For each chain of a table, the hooks whose built-in chains reach it through jumps/gotos.
+fn reachability(t: &crate::ruleset::Table) -> HashMap<String, Vec<&'static str>> {
+    let mut out: HashMap<String, BTreeSet<&'static str>> = HashMap::new();
+    for c in &t.chains {
+        let Some(h) = c.builtin.then(|| hook_of(&c.name)).flatten() else {
+            continue;
+        };
+        let mut stack = vec![c.name.clone()];
+        let mut seen = BTreeSet::new();
+        while let Some(name) = stack.pop() {
+            if !seen.insert(name.clone()) {
+                continue;
+            }
+            out.entry(name.clone()).or_default().insert(h);
+            let Some(chain) = t.chains.iter().find(|x| x.name == name) else {
+                continue;
+            };
+            for r in &chain.rules {
+                if let Target::Jump(to) | Target::Goto(to) = &r.target {
+                    stack.push(to.clone());
+                }
+            }
+        }
+    }
+    out.into_iter()
+        .map(|(k, v)| (k, v.into_iter().collect()))
+        .collect()
+}
+
 impl Snapshot {
     pub fn of(rulesets: &[Ruleset]) -> Self {
         let mut counters = BTreeMap::new();
@@ -87,7 +130,9 @@ impl Snapshot {
                 genids.push((rs.family, rs.genid));
             }
             for t in &rs.tables {
+                let reach = reachability(t);
                 for c in &t.chains {
+                    let hooks = reach.get(&c.name).cloned().unwrap_or_default();
                     let key = |index| Key {
                         backend: rs.backend,
                         family: rs.family,
@@ -99,6 +144,7 @@ impl Snapshot {
                         counters.insert(
                             key(None),
                             Value {
+                                hooks: hooks.clone(),
                                 packets: k.packets,
                                 rule: None,
                                 policy: Some(p),
@@ -111,6 +157,7 @@ impl Snapshot {
                             counters.insert(
                                 key(Some(i)),
                                 Value {
+                                    hooks: hooks.clone(),
                                     packets: k.packets,
                                     rule: Some(format!("-A {} {}", c.name, render::rule_text(r))),
                                     policy: None,
@@ -130,11 +177,15 @@ impl Snapshot {
         &self.genids
     }
 
-    /// Counters that grew from `before` to `self`. A rule that appeared or vanished (the
-    /// ruleset changed) is not a delta: the caller sees the generation change instead.
-    pub fn moved_since(&self, before: &Snapshot) -> Vec<Moved> {
+    /// Counters that grew from `before` to `self`, in chains reached from one of `hooks` (the
+    /// attempt's path; empty: any). A rule that appeared or vanished (the ruleset changed) is
+    /// not a delta: the caller sees the generation change instead.
+    pub fn moved_since(&self, before: &Snapshot, hooks: &[&str]) -> Vec<Moved> {
         let mut out = Vec::new();
         for (k, v) in &self.counters {
+            if !hooks.is_empty() && !v.hooks.iter().any(|h| hooks.contains(h)) {
+                continue;
+            }
             let Some(b) = before.counters.get(k) else {
                 continue;
             };
@@ -196,7 +247,9 @@ mod tests {
     fn only_counters_that_grew_are_reported_with_their_place() {
         let before = Snapshot::of(&[rs(10, 5)]);
         let after = Snapshot::of(&[rs(12, 7)]);
-        let m = after.moved_since(&before);
+        let m = after.moved_since(&before, &[]);
+        assert_eq!(after.moved_since(&before, &["FORWARD"]).len(), 2);
+        assert!(after.moved_since(&before, &["OUTPUT", "INPUT"]).is_empty());
         assert_eq!(m.len(), 2, "{m:?}");
         let policy = m.iter().find(|m| m.policy.is_some()).unwrap();
         assert_eq!(policy.packets, 2);
@@ -208,7 +261,11 @@ mod tests {
         let rule = m.iter().find(|m| m.rule.is_some()).unwrap();
         assert_eq!(rule.rule.as_deref(), Some("-A FORWARD -j DOCKER-USER"));
         assert!(!rule.drops);
-        assert!(Snapshot::of(&[rs(12, 7)]).moved_since(&after).is_empty());
+        assert!(
+            Snapshot::of(&[rs(12, 7)])
+                .moved_since(&after, &[])
+                .is_empty()
+        );
         assert_eq!(after.genids(), &[(Family::Ipv4, Some(7))]);
     }
 }

@@ -216,12 +216,19 @@ pub fn relevant_findings(audit: &Audit, p: &Planned) -> Vec<FindingSeen> {
 
 /// Counters cannot be pinned on the attempt when some moved by more packets than the attempt
 /// made, or the ruleset changed meanwhile.
-pub fn ambiguity(moved: &[Moved], segs: Option<Segments>, genid_changed: bool) -> Option<String> {
+/// The attempt's packets are those its socket sent and received plus those of its flow the
+/// kernel dropped on the way (the socket never saw them); no counter can take more.
+pub fn ambiguity(
+    moved: &[Moved],
+    segs: Option<Segments>,
+    dropped: u64,
+    genid_changed: bool,
+) -> Option<String> {
     if genid_changed {
         return Some("the ruleset changed during the attempt (nf_tables generation moved)".into());
     }
     let segs = segs?;
-    let bound = u64::from(segs.out) + u64::from(segs.r#in);
+    let bound = u64::from(segs.out) + u64::from(segs.r#in) + dropped;
     let over: Vec<String> = moved
         .iter()
         .filter(|m| m.packets > bound)
@@ -242,7 +249,7 @@ pub fn ambiguity(moved: &[Moved], segs: Option<Segments>, genid_changed: bool) -
 pub fn connect_words(r: ConnectResult, elapsed: Duration) -> String {
     let secs = elapsed.as_secs_f64();
     match r {
-        ConnectResult::Connected => format!("connected in {:.0} ms", secs * 1000.0),
+        ConnectResult::Connected => format!("connected in {:.1} ms", secs * 1000.0),
         ConnectResult::Refused => "refused (the SYN was answered with a reset)".into(),
         ConnectResult::Reset => "reset by the peer".into(),
         ConnectResult::Unreachable => "unreachable (ICMP or no route)".into(),
@@ -354,8 +361,10 @@ pub fn judge(
             ));
         }
     }
-    let seen_drop =
-        !ev.drops.is_empty() || (ev.counters_ambiguous.is_none() && !counter_drop.is_empty());
+    // NOT_SPECIFIED is the kernel freeing a packet without naming a drop (e.g. a duplicate SYN
+    // absorbed by TCP): shown, but not evidence of a block.
+    let seen_drop = ev.drops.iter().any(|d| d.reason != "NOT_SPECIFIED")
+        || (ev.counters_ambiguous.is_none() && !counter_drop.is_empty());
     let verdict = match (&p.expect_blocked, result) {
         (Some(_), ConnectResult::Connected) => Verdict::OpenNotIntended,
         (Some(_), _) => Verdict::BlockedAsIntended,

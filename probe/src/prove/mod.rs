@@ -66,7 +66,7 @@ impl Default for Options {
         Options {
             host: None,
             timeout: Duration::from_secs(2),
-            late_drops: Duration::from_millis(3500),
+            late_drops: Duration::from_secs(4),
             http: true,
         }
     }
@@ -265,6 +265,40 @@ struct Raw {
     moved: Vec<Moved>,
     genid_changed: bool,
     keys: Vec<FlowKey>,
+    /// CLOCK_MONOTONIC ns (the clock of the drop timestamps) of the counter reads.
+    window: (u64, u64),
+}
+
+/// CLOCK_MONOTONIC in ns: the clock `bpf_ktime_get_ns` stamps drops with.
+fn monotonic_ns() -> u64 {
+    let mut ts = libc::timespec {
+        tv_sec: 0,
+        tv_nsec: 0,
+    };
+    // SAFETY: clock_gettime writes one timespec.
+    unsafe { libc::clock_gettime(libc::CLOCK_MONOTONIC, &mut ts) };
+    u64::try_from(ts.tv_sec).unwrap_or(0) * 1_000_000_000 + u64::try_from(ts.tv_nsec).unwrap_or(0)
+}
+
+/// Netfilter drops of *other* attempts' flows on this attempt's hooks while its counters were
+/// being compared: they moved the same DROP counters.
+fn others_in_window(r: &Raw, drops: &BTreeMap<u32, Vec<FlowDropEvent>>) -> Option<String> {
+    let hooks = r.p.from.kind.hooks();
+    let n = drops
+        .iter()
+        .filter(|(id, _)| **id != r.id)
+        .flat_map(|(_, v)| v)
+        .filter(|e| {
+            e.event.ts_ns >= r.window.0
+                && e.event.ts_ns <= r.window.1
+                && e.event.hook.is_some_and(|h| hooks.contains(&h.as_str()))
+        })
+        .count();
+    (n > 0 && r.moved.iter().any(|m| m.drops)).then(|| {
+        format!(
+            "background traffic: {n} packet(s) of earlier attempts were dropped by netfilter on this path meanwhile, so the DROP counters include them"
+        )
+    })
 }
 
 fn read_counters(ns: Option<&NetnsSpec>) -> Result<Snapshot, ProveError> {
@@ -335,12 +369,20 @@ pub fn run(
     for r in raws {
         let seen: Vec<DropSeen> = drops
             .get(&r.id)
-            .map(|v| v.iter().map(|e| drop_seen(e, &mut names)).collect())
+            .map(|v| {
+                v.iter()
+                    // Our own socket purging its queues when the attempt closes it.
+                    .filter(|e| e.event.reason != "QUEUE_PURGE")
+                    .map(|e| drop_seen(e, &mut names))
+                    .collect()
+            })
             .unwrap_or_default();
+        let dropped = seen.len() as u64;
         let mut ev = Evidence {
             drops: evidence::group_drops(seen),
             conntrack: r.ct.as_ref().map(ConntrackSeen::of),
-            counters_ambiguous: evidence::ambiguity(&r.moved, r.segs, r.genid_changed),
+            counters_ambiguous: evidence::ambiguity(&r.moved, r.segs, dropped, r.genid_changed)
+                .or_else(|| others_in_window(&r, &drops)),
             counters: r.moved,
             findings: evidence::relevant_findings(ctx.audit, &r.p),
             explanation: Vec::new(),
@@ -408,6 +450,7 @@ fn attempt(
     session
         .watch_flows(&keys.iter().map(|k| (*k, id)).collect::<Vec<_>>())
         .map_err(ProveError::from)?;
+    let w0 = monotonic_ns();
     let before = read_counters(host)?;
     let orig = Tuple {
         src: local.ip(),
@@ -487,8 +530,9 @@ fn attempt(
     }
     drop(prepared);
     let after = read_counters(host)?;
+    let w1 = monotonic_ns();
     let genid_changed = before.genids() != after.genids();
-    let moved = after.moved_since(&before);
+    let moved = after.moved_since(&before, p.from.kind.hooks());
     Ok(Raw {
         p: p.clone(),
         id,
@@ -502,6 +546,7 @@ fn attempt(
         moved,
         genid_changed,
         keys,
+        window: (w0, w1),
     })
 }
 

@@ -68,6 +68,8 @@ pub struct PlanInput {
     pub from_netns: Option<NetnsSpec>,
     /// Explicit targets; empty: every published TCP port.
     pub targets: Vec<SocketAddr>,
+    /// Only these vantage points (empty: every one that applies).
+    pub only: Vec<VantageKind>,
 }
 
 /// The plan plus what was left out and why.
@@ -208,15 +210,54 @@ fn inode(ns: Option<&NetnsSpec>) -> Option<u64> {
     std::fs::metadata(p).ok().map(|m| m.ino())
 }
 
+impl VantageKind {
+    /// The netfilter hooks this attempt's packets (both directions) go through on the host.
+    pub fn hooks(self) -> &'static [&'static str] {
+        match self {
+            // Forwarded to the container, answered through FORWARD again.
+            VantageKind::Outside | VantageKind::Container => {
+                &["PREROUTING", "FORWARD", "POSTROUTING"]
+            }
+            // Made on the host; the answers come back in through INPUT.
+            VantageKind::HostLoopback | VantageKind::HostAddress => {
+                &["OUTPUT", "POSTROUTING", "PREROUTING", "INPUT"]
+            }
+        }
+    }
+
+    pub const ALL: [VantageKind; 4] = [
+        VantageKind::Outside,
+        VantageKind::HostLoopback,
+        VantageKind::HostAddress,
+        VantageKind::Container,
+    ];
+    pub fn name(self) -> &'static str {
+        match self {
+            VantageKind::Outside => "outside",
+            VantageKind::HostLoopback => "host-loopback",
+            VantageKind::HostAddress => "host-address",
+            VantageKind::Container => "container",
+        }
+    }
+    pub fn parse(s: &str) -> Option<Self> {
+        Self::ALL.into_iter().find(|k| k.name() == s)
+    }
+}
+
 /// Build the plan. Addresses come from rtnetlink in the host's and the client's namespaces.
 pub fn build(state: &DockerState, input: &PlanInput) -> Result<Plan, link::LinkError> {
+    let mut plan = build_all(state, input)?;
+    if !input.only.is_empty() {
+        plan.attempts.retain(|a| input.only.contains(&a.from.kind));
+    }
+    Ok(plan)
+}
+
+fn build_all(state: &DockerState, input: &PlanInput) -> Result<Plan, link::LinkError> {
     let mut plan = Plan::default();
     let host_snap = link::snapshot(input.host.as_ref())?;
     let own = own_addresses(&host_snap);
-    let host_label = match &input.host {
-        Some(ns) => format!("the host ({})", ns.spec),
-        None => "the host".to_owned(),
-    };
+    let host_label = "host".to_owned();
     // The host's address as the outside client reaches it: the one on the client's subnet.
     let outside = match &input.from_netns {
         Some(ns) => {
@@ -240,7 +281,7 @@ pub fn build(state: &DockerState, input: &PlanInput) -> Result<Plan, link::LinkE
             let from = Vantage {
                 kind: VantageKind::Outside,
                 label: match client_addrs.first() {
-                    Some((a, _)) => format!("outside client {a} ({})", ns.spec),
+                    Some((a, _)) => format!("outside client {a}"),
                     None => format!("outside client ({})", ns.spec),
                 },
                 netns: Some(ns.clone()),
@@ -257,7 +298,7 @@ pub fn build(state: &DockerState, input: &PlanInput) -> Result<Plan, link::LinkE
     let own_addr = own.first().map(|(a, _)| *a);
     let host_addr = own_addr.map(|a| Vantage {
         kind: VantageKind::HostAddress,
-        label: format!("{host_label} via its address {a}"),
+        label: format!("{host_label} via {a}"),
         netns: input.host.clone(),
     });
 
@@ -281,7 +322,7 @@ pub fn build(state: &DockerState, input: &PlanInput) -> Result<Plan, link::LinkE
             } else {
                 Vantage {
                     kind: VantageKind::HostAddress,
-                    label: format!("{host_label}"),
+                    label: host_label.clone(),
                     netns: input.host.clone(),
                 }
             };
@@ -372,7 +413,7 @@ pub fn build(state: &DockerState, input: &PlanInput) -> Result<Plan, link::LinkE
             target: SocketAddr::new(cip, port.container_port),
             from: Vantage {
                 kind: VantageKind::Container,
-                label: format!("container {} on {} ({ip})", c.name, net.name),
+                label: format!("container {} ({ip})", c.name),
                 netns: Some(NetnsSpec::parse(&path.display().to_string())),
             },
             port: Some(port.clone()),

@@ -84,10 +84,10 @@ pub fn text(r: &Report) -> String {
         } else {
             format!("{ev}; {} missing rule(s)", a.evidence.findings.len())
         };
-        let from: String = a.from.chars().take(40).collect();
+        let from = &a.from;
         let _ = writeln!(
             out,
-            "{:<22} {:<40} {:<21} {:<20} {ev}",
+            "{:<22} {:<30} {:<21} {:<20} {ev}",
             a.target,
             from,
             a.verdict.as_str(),
