@@ -245,7 +245,21 @@ fn real_dockerd_lost_rules_are_proven_and_the_healthy_lab_is_clean() {
     assert_loopback_explained(&v, p2);
     assert_ok_no_drops(&v, "outside", p1);
     assert_ok_no_drops(&v, "host-loopback", p1);
-    assert_eq!(isolation_verdicts(&v), healthy_isolation, "{v:#}");
+    // The isolation path, n1's container to n2's: blocked in the healthy lab. Here the bug
+    // also lost n2's isolation rules, so it connects: said, with the lost rules as evidence.
+    let iso = find(&v, "container", p2);
+    let healthy_iso = healthy_isolation
+        .iter()
+        .find(|(port, _)| *port == u64::from(p2))
+        .unwrap();
+    assert_eq!(healthy_iso.1, "blocked_as_intended");
+    assert_eq!(iso["verdict"], "open_not_intended", "{iso:#}");
+    assert!(
+        findings(iso)
+            .iter()
+            .any(|f| f["chain"].as_str().unwrap().starts_with("DOCKER-ISOLATION")),
+        "{iso:#}"
+    );
     // The CLI claim and the troubleshooting flow.
     let a = find(&v, "outside", p2);
     assert!(

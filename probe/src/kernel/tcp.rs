@@ -10,6 +10,9 @@ use std::time::{Duration, Instant};
 
 use super::netns::{NetnsError, NetnsSpec, run_in};
 
+const TCP_TIME_WAIT: u8 = 6;
+const TCP_CLOSE: u8 = 7;
+
 /// How a connect ended.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum ConnectResult {
@@ -252,9 +255,12 @@ impl Prepared {
         err
     }
 
-    /// Segments sent and received so far (None: the kernel gave a short TCP_INFO).
-    pub fn segments(&self) -> Option<Segments> {
-        // tcpi_segs_out and tcpi_segs_in sit at bytes 136..144 of struct tcp_info (Linux ≥ 4.2).
+    /// `tcpi_state` (TCP_ESTABLISHED = 1, ..., TCP_TIME_WAIT = 6, TCP_CLOSE = 7).
+    fn state(&self) -> Option<u8> {
+        self.tcp_info().and_then(|b| b.first().copied())
+    }
+
+    fn tcp_info(&self) -> Option<[u8; 256]> {
         let mut buf = [0u8; 256];
         let mut len = buf.len() as libc::socklen_t;
         // SAFETY: getsockopt writes at most `len` bytes into buf.
@@ -267,9 +273,13 @@ impl Prepared {
                 &mut len,
             )
         };
-        if rc != 0 || (len as usize) < 144 {
-            return None;
-        }
+        (rc == 0 && (len as usize) >= 144).then_some(buf)
+    }
+
+    /// Segments sent and received so far (None: the kernel gave a short TCP_INFO).
+    pub fn segments(&self) -> Option<Segments> {
+        // tcpi_segs_out and tcpi_segs_in sit at bytes 136..144 of struct tcp_info (Linux ≥ 4.2).
+        let buf = self.tcp_info()?;
         let u32_at = |o: usize| {
             buf.get(o..o + 4)
                 .and_then(|b| <[u8; 4]>::try_from(b).ok())
@@ -301,10 +311,14 @@ impl Prepared {
         )?;
         let mut got = Vec::new();
         let mut buf = [0u8; 4096];
+        let mut eof = false;
         loop {
             s.set_read_timeout(Some(left()))?;
             match s.read(&mut buf) {
-                Ok(0) => break,
+                Ok(0) => {
+                    eof = true;
+                    break;
+                }
                 Ok(n) => {
                     // Keep only the start: the status line is all we report.
                     if got.len() < 1024 {
@@ -324,6 +338,18 @@ impl Prepared {
             }
             if Instant::now() >= deadline {
                 break;
+            }
+        }
+        if eof {
+            // Close our side and wait for the peer's ACK, so every packet of the connection
+            // has been sent before the caller reads TCP_INFO and the counters.
+            let _ = s.shutdown(std::net::Shutdown::Write);
+            let until = Instant::now() + Duration::from_millis(200).min(left());
+            while Instant::now() < until {
+                if matches!(self.state(), Some(TCP_CLOSE | TCP_TIME_WAIT) | None) {
+                    break;
+                }
+                std::thread::sleep(Duration::from_millis(2));
             }
         }
         let line = String::from_utf8_lossy(&got)

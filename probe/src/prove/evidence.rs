@@ -202,6 +202,8 @@ pub fn relevant_findings(audit: &Audit, p: &Planned) -> Vec<FindingSeen> {
         .filter(|f| f.status.is_problem() && f.status != Status::Extra)
         .filter(|f| {
             f.network.as_deref() == Some(port.network.as_str())
+                // The isolation path: the source network's lost rules matter as much.
+                || (f.network.is_some() && f.network == p.from.network)
                 || f.bridge.as_deref() == Some(port.bridge.as_str())
                 || ip.as_deref().is_some_and(|ip| f.rule.contains(ip))
         })
@@ -238,7 +240,7 @@ pub fn ambiguity(
         None
     } else {
         Some(format!(
-            "background traffic: the attempt made {bound} packet(s) but {} counted more ({})",
+            "background traffic: {} counter(s) took more packets than the attempt made ({bound}): {}",
             over.len(),
             over.join("; ")
         ))

@@ -577,3 +577,6 @@ pub fn plan_text(plan: &Plan) -> String {
     }
     s
 }
+
+#[cfg(test)]
+mod tests;

@@ -40,6 +40,9 @@ pub enum VantageKind {
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct Vantage {
     pub kind: VantageKind,
+    /// The Docker network a container vantage point is on.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub network: Option<String>,
     /// People's words: "outside client (nsname)", "the host via 127.0.0.1", ...
     pub label: String,
     /// The namespace the connection is made in (None: this process's own).
@@ -280,6 +283,7 @@ fn build_all(state: &DockerState, input: &PlanInput) -> Result<Plan, link::LinkE
             }
             let from = Vantage {
                 kind: VantageKind::Outside,
+                network: None,
                 label: match client_addrs.first() {
                     Some((a, _)) => format!("outside client {a}"),
                     None => format!("outside client ({})", ns.spec),
@@ -292,12 +296,14 @@ fn build_all(state: &DockerState, input: &PlanInput) -> Result<Plan, link::LinkE
     };
     let loopback = Vantage {
         kind: VantageKind::HostLoopback,
+        network: None,
         label: format!("{host_label} via 127.0.0.1"),
         netns: input.host.clone(),
     };
     let own_addr = own.first().map(|(a, _)| *a);
     let host_addr = own_addr.map(|a| Vantage {
         kind: VantageKind::HostAddress,
+        network: None,
         label: format!("{host_label} via {a}"),
         netns: input.host.clone(),
     });
@@ -322,6 +328,7 @@ fn build_all(state: &DockerState, input: &PlanInput) -> Result<Plan, link::LinkE
             } else {
                 Vantage {
                     kind: VantageKind::HostAddress,
+                    network: None,
                     label: host_label.clone(),
                     netns: input.host.clone(),
                 }
@@ -414,6 +421,7 @@ fn build_all(state: &DockerState, input: &PlanInput) -> Result<Plan, link::LinkE
             from: Vantage {
                 kind: VantageKind::Container,
                 label: format!("container {} ({ip})", c.name),
+                network: Some(net.name.clone()),
                 netns: Some(NetnsSpec::parse(&path.display().to_string())),
             },
             port: Some(port.clone()),

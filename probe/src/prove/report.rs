@@ -61,7 +61,7 @@ pub fn text(r: &Report) -> String {
     }
     let _ = writeln!(
         out,
-        "\n{:<22} {:<40} {:<21} {:<20} evidence",
+        "\n{:<22} {:<30} {:<21} {:<20} evidence",
         "target", "from", "verdict", "connect"
     );
     for a in &r.attempts {
