@@ -260,19 +260,19 @@ pub fn connect_words(r: ConnectResult, elapsed: Duration) -> String {
     }
 }
 
+/// What makes two drops the same cause: reason, hook, function, devices, packet (no flags).
+type DropCause = (
+    String,
+    Option<String>,
+    String,
+    String,
+    Option<String>,
+    String,
+);
+
 /// Group drop events into counted causes.
 pub fn group_drops(drops: Vec<DropSeen>) -> Vec<DropSeen> {
-    let mut g: BTreeMap<
-        (
-            String,
-            Option<String>,
-            String,
-            String,
-            Option<String>,
-            String,
-        ),
-        DropSeen,
-    > = BTreeMap::new();
+    let mut g: BTreeMap<DropCause, DropSeen> = BTreeMap::new();
     for d in drops {
         let key = (
             d.reason.clone(),

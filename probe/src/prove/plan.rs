@@ -392,7 +392,7 @@ fn build_all(state: &DockerState, input: &PlanInput) -> Result<Plan, link::LinkE
                 (e.network != port.network
                     && e.ipv4.is_some()
                     && !c.endpoints.iter().any(|x| x.network == port.network))
-                .then(|| (c, net, e.ipv4))
+                .then_some((c, net, e.ipv4))
             })
         });
         let Some((c, net, Some(ip))) = other else {
