@@ -404,6 +404,24 @@ fn docker28_preset_is_proven_then_the_fix_script_makes_every_attempt_ok() {
         .unwrap_or_else(|e| panic!("fix script failed: {e}\n{script}\n{err}"));
     let (code, v) = prove(&lab, &["--docker-state", b]);
     assert_healthy(code, &v);
+    // One explicit target, from the host only: one attempt, tied to its published port.
+    let target = format!("127.0.0.1:{p2}");
+    let (code, v) = nfprobe_json(&[
+        "--netns",
+        ns.to_str().unwrap(),
+        "prove",
+        "--docker-state",
+        b,
+        "--target",
+        &target,
+    ]);
+    assert_eq!(code, 0, "{v:#}");
+    assert_eq!(attempts(&v).len(), 1, "{v:#}");
+    let a = &attempts(&v)[0];
+    assert_eq!(a["target"], target.as_str());
+    assert_eq!(a["vantage"], "host-loopback");
+    assert_eq!(a["port"]["network"], n2.name.as_str());
+    assert_eq!(a["verdict"], "ok", "{a:#}");
     let _ = std::fs::remove_dir_all(&dir);
     lab.down().unwrap();
 }

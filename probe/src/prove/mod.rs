@@ -325,10 +325,27 @@ pub fn run(
                 drops.entry(e.flow).or_default().push(e);
             }
         };
+    // Earlier flows stay watched: a container keeps retransmitting its SYN-ACK for about a
+    // minute, and those drops moving the counters of a later attempt must be seen to be said.
+    // The oldest are retired once that minute is over or the kernel's flow map fills up.
+    let retire_after = Duration::from_secs(64);
+    let max_live = (probe_common::flow::MAX_FLOWS as usize) * 3 / 4;
+    let mut live: std::collections::VecDeque<(Instant, Vec<FlowKey>)> = Default::default();
     for (i, p) in plan.attempts.iter().enumerate() {
         let id = u32::try_from(i + 1).unwrap_or(u32::MAX);
+        while live.front().is_some_and(|(t, _)| {
+            t.elapsed() >= retire_after
+                || live.iter().map(|(_, k)| k.len()).sum::<usize>() > max_live
+        }) {
+            if let Some((_, keys)) = live.pop_front()
+                && let Err(e) = session.unwatch_flows(&keys)
+            {
+                log::warn!("retiring a flow watch: {e}");
+            }
+        }
         match attempt(p, id, opts, session) {
             Ok(raw) => {
+                live.push_back((raw.started, raw.keys.clone()));
                 all_keys.extend(raw.keys.iter().copied());
                 raws.push(raw);
             }
