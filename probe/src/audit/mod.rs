@@ -344,7 +344,7 @@ pub fn run(input: &Input<'_>) -> Audit {
                     .map(|d| format!("{d}; "))
                     .unwrap_or_default();
                 f.detail = Some(format!(
-                    "{d}present only in the {:?} backend",
+                    "{d}present only in the {} backend",
                     backend_other(backend).unwrap_or(backend)
                 ));
             }
@@ -394,7 +394,7 @@ pub fn run(input: &Input<'_>) -> Audit {
                 kind: "chain_missing".into(),
                 severity: Severity::Problem,
                 message: format!(
-                    "{:?} chain {}/{} does not exist in the {backend:?} backend: every rule Docker puts there is missing",
+                    "{} chain {}/{} does not exist in the {backend} backend: every rule Docker puts there is missing",
                     c.family, c.table, c.chain
                 ),
                 fix: Some(format!(

@@ -184,11 +184,11 @@ pub fn text(a: &Audit, verbose: bool) -> String {
     let rules_in = if a.layout == crate::docker::expect::Layout::V29Nft {
         "nftables tables ip/ip6 docker-bridges".to_owned()
     } else {
-        format!("{:?} backend", a.docker_backend)
+        format!("the {} backend", a.docker_backend)
     };
     let _ = writeln!(
         out,
-        "nfprobe check — Docker {} ({}), rules in {rules_in}, state from {:?}",
+        "nfprobe check — Docker {} ({}), rules in {rules_in}, state from {}",
         a.engine_version.as_deref().unwrap_or("unknown version"),
         a.layout.describe(),
         a.docker_source
@@ -244,7 +244,7 @@ pub fn text(a: &Audit, verbose: bool) -> String {
         for f in extra {
             let _ = writeln!(
                 out,
-                "  {:<12} {:?} {} {}",
+                "  {:<12} {} {} {}",
                 f.status.label(),
                 f.family,
                 f.table,
@@ -351,3 +351,6 @@ pub fn fix_script(a: &Audit) -> String {
     }
     s
 }
+
+#[cfg(test)]
+mod words_tests;
