@@ -193,7 +193,7 @@ fn debug_words_in(text: &str) -> Vec<String> {
             };
             if !inside(before) && (w.ends_with('(') || !inside(after)) {
                 let line = text[..i].rsplit('\n').next().unwrap_or("").to_owned()
-                    + &text[i..].split('\n').next().unwrap_or("").to_owned();
+                    + text[i..].split('\n').next().unwrap_or("");
                 bad.push(format!("{w}: {line}"));
             }
         }
