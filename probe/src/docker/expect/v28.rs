@@ -6,7 +6,7 @@
 
 use super::common::*;
 use super::swarm::{self, Style};
-use super::{Expectation, Layout, Op};
+use super::{Blame, Expectation, Layout, Op};
 use crate::docker::state::{DockerState, GatewayMode};
 use crate::ruleset::Family;
 
@@ -83,10 +83,11 @@ pub fn expect(state: &DockerState, layout: Layout) -> Expectation {
             family,
             matches!(layout, Layout::V28_0 | Layout::V28_2),
         );
-        b.order(
+        b.order_blaming(
             user,
             to_fwd,
-            "DOCKER-USER must see forwarded traffic before Docker's rules",
+            Blame::Then,
+            "DOCKER-USER is bypassed for all forwarded container traffic: Docker's jump into DOCKER-FORWARD sits above the jump into DOCKER-USER",
         );
 
         let mut accepts = Vec::new();
@@ -241,7 +242,13 @@ pub fn expect(state: &DockerState, layout: Layout) -> Expectation {
         }
         for j in [j_ct, j_iso, j_bridge] {
             for &a in &accepts {
-                b.order(j, a, "an ACCEPT above Docker's jumps bypasses isolation and published-port filtering");
+                let why = if j == j_ct {
+                    "this rule sits above the jump into DOCKER-CT (Docker's order)".to_owned()
+                } else {
+                    let what = if j == j_iso { stage1 } else { "DOCKER-BRIDGE" };
+                    not_isolated(state, family, &b.e.rules[a], what)
+                };
+                b.order_blaming(j, a, Blame::Then, why);
             }
         }
         if layout != Layout::V28_0 && raw_rules {
@@ -326,7 +333,7 @@ pub fn expect(state: &DockerState, layout: Layout) -> Expectation {
             );
         }
     }
-    b.e
+    b.finish()
 }
 
 /// 28.2+ `filterDirectAccess`, per endpoint of a nat-mode network: raw PREROUTING
