@@ -150,7 +150,7 @@ pub fn findings(
                         && matches!(f.status, Status::Missing | Status::MissingCliClaimsPresent)
                 });
                 let msg = format!(
-                    "{family:?} FORWARD policy is DROP: forwarded container traffic depends on Docker's ACCEPT rules{}",
+                    "{family} FORWARD policy is DROP: forwarded container traffic depends on Docker's ACCEPT rules{}",
                     if missing_filter {
                         ", and some are missing, so that traffic is dropped"
                     } else {

@@ -74,7 +74,10 @@ pub fn verdict(a: &Audit) -> String {
         );
     }
     if order > 0 {
-        let _ = write!(v, " {order} rule(s) sit below a rule that shadows them.");
+        let _ = write!(
+            v,
+            " {order} rule(s) are out of Docker's order (above a jump they must follow, or below a rule that shadows them)."
+        );
     }
     if denied > 0 {
         let _ = write!(
@@ -184,7 +187,7 @@ pub fn text(a: &Audit, verbose: bool) -> String {
     let rules_in = if a.layout == crate::docker::expect::Layout::V29Nft {
         "nftables tables ip/ip6 docker-bridges".to_owned()
     } else {
-        format!("{:?} backend", a.docker_backend)
+        format!("the {} backend", a.docker_backend)
     };
     let _ = writeln!(
         out,

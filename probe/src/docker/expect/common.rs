@@ -598,10 +598,7 @@ pub(super) fn user_bypassed(r: &Expected) -> String {
         [j, target] if j == "-j" => format!(
             "DOCKER-USER no longer sees forwarded traffic first: Docker's jump into {target} sits above the jump into DOCKER-USER"
         ),
-        _ => format!(
-            "DOCKER-USER is bypassed for {}: this rule sits above the jump into DOCKER-USER, so the admin's rules there never see that traffic",
-            r.what
-        ),
+        _ => format!("DOCKER-USER is bypassed for {}", r.what),
     }
 }
 
@@ -621,7 +618,7 @@ pub(super) fn not_isolated(state: &DockerState, family: Family, r: &Expected, is
         format!("traffic of network {net} is accepted before the jump into {iso} sees it")
     } else {
         format!(
-            "networks {net} and {} are not isolated ({family}): this rule of {net} sits above the jump into {iso}",
+            "networks {net} and {} are not isolated ({family})",
             others.join(", ")
         )
     }
