@@ -378,3 +378,124 @@ fn docker28_fix_script_from_the_lost_state() {
     }
     lab.down().unwrap();
 }
+
+/// IPv6 connects between containers of different networks that do not time out (port 80
+/// served, port 81 closed: a reset means the path is open).
+fn ipv6_isolation_breaches(lab: &lab::real::Lab) -> Vec<String> {
+    let mut out = Vec::new();
+    for a in lab.networks() {
+        for b in lab.networks().iter().filter(|b| b.name != a.name) {
+            for ca in &a.containers {
+                for cb in &b.containers {
+                    let ip = lab.container_ipv6(&cb.name).unwrap();
+                    for port in [80, 81] {
+                        let to = std::net::SocketAddr::from((ip, port));
+                        let got =
+                            lab::net::tcp_connect(&ca.netns_path, to, lab::testing::PROBE_TIMEOUT);
+                        if !got.is_timeout() {
+                            out.push(format!("{} -> {} {to}: {got:?}", ca.name, cb.name));
+                        }
+                    }
+                }
+            }
+        }
+    }
+    out
+}
+
+#[test]
+fn real_dockerd_dual_stack_ip6tables_rules_lost_named_and_restored() {
+    let lab = lab::real::Lab::up(lab::real::Options {
+        faulty_iptables: true,
+        ipv6: true,
+        ..Default::default()
+    })
+    .unwrap();
+    let c = Checker::real(&lab);
+    drop_second_client_in_docker_user(&lab);
+    let t = lab::testing::PROBE_TIMEOUT;
+    let (p0, p1) = (8000, 8010);
+    // The bug model loses labnet1's ip6tables rules too: its IPv6 port times out.
+    assert!(lab.http6_from_client(p0, t).is_ok());
+    assert!(lab.http6_from_client(p1, t).is_timeout());
+    let bin = lab.dir().join("bin");
+    let m4 = bin.join(lab::bugmodel::SCRIPT_NAME);
+    let m6 = bin.join("ip6tables-1.8.11-bug-model");
+    let mut argv = c.argv(&["--iptables", m4.to_str().unwrap()]);
+    argv.extend(["--iptables", m6.to_str().unwrap()]);
+    let (code, v) = nfprobe_json(&argv);
+    assert_eq!(code, 1);
+    let v6: Vec<&Value> = problems(&v)
+        .into_iter()
+        .filter(|f| f["family"] == "ipv6")
+        .collect();
+    assert_eq!(v6.len(), 7, "{v6:#?}");
+    let subnet6 = lab.network_ipv6_subnet("labnet1").unwrap();
+    for f in &v6 {
+        assert_eq!(f["status"], "missing_cli_claims_present", "{f:#}");
+        assert_eq!(f["network"], "labnet1");
+        assert!(f["effect"].as_str().unwrap().ends_with("(IPv6)"), "{f:#}");
+        assert!(
+            f["fix"]
+                .as_str()
+                .unwrap()
+                .starts_with("ip6tables-nft -w -t "),
+            "{f:#}"
+        );
+        let liar = f["claims"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|c| c["lie"] == true)
+            .unwrap();
+        assert!(
+            liar["binary"]
+                .as_str()
+                .unwrap()
+                .ends_with("ip6tables-1.8.11-bug-model")
+        );
+    }
+    let host = v["host"].as_array().unwrap();
+    assert!(
+        host.iter().any(|h| h["kind"] == "iptables_cli_lies"
+            && h["message"]
+                .as_str()
+                .unwrap()
+                .contains("ip6tables-1.8.11-bug-model")),
+        "{host:#?}"
+    );
+    // The second lie (section e): the system ip6tables-nft ignores IPv6 prefix lengths.
+    let prefix = host
+        .iter()
+        .find(|h| {
+            h["kind"] == "ip6tables_prefix_length_lie"
+                && h["message"]
+                    .as_str()
+                    .unwrap()
+                    .starts_with("/usr/sbin/ip6tables ")
+        })
+        .unwrap_or_else(|| panic!("{host:#?}"));
+    let msg = prefix["message"].as_str().unwrap();
+    assert!(msg.contains(&subnet6[..subnet6.len() - 3]), "{msg}");
+    // The text report marks the IPv6 findings.
+    let (_, text, _) = nfprobe_text(&c.argv(&[]));
+    assert!(text.contains("IPv6 filter FORWARD"), "{text}");
+
+    let script = c.script();
+    assert!(
+        script.contains("uses_backend ip6tables-nft nf_tables"),
+        "{script}"
+    );
+    let (code, err) = run_script(&lab, &script);
+    assert_eq!(code, 0, "{err}\n{script}");
+    assert!(
+        lab.http6_from_client(p1, t).is_ok(),
+        "{}",
+        lab.run_in_host("ip6tables-nft-save", &[]).unwrap()
+    );
+    assert!(lab.http6_from_client(p0, t).is_ok());
+    let b6 = ipv6_isolation_breaches(&lab);
+    assert!(b6.is_empty(), "{b6:#?}");
+    assert_repaired(&lab, &c, "-A FORWARD -j DOCKER-ISOLATION-STAGE-1");
+    lab.down().unwrap();
+}

@@ -332,7 +332,10 @@ pub fn run(input: &Input<'_>) -> Audit {
                     f.detail = Some("differs only in prefix length from a rule in the chain: ip6tables-nft -C ignores prefix lengths".into());
                 }
             }
-            f.effect = Some(x.effect.clone());
+            f.effect = Some(match x.family {
+                Family::Ipv4 => x.effect.clone(),
+                Family::Ipv6 => format!("{} (IPv6)", x.effect),
+            });
             f.fix = Some(fix_command(x, backend));
             f.status = if undecoded > 0 {
                 f.detail = Some(format!(

@@ -142,9 +142,15 @@ pub fn verdict(a: &Audit) -> String {
 }
 
 fn finding_block(out: &mut String, f: &Finding) {
+    // IPv6 rules are marked: the same rule text exists for both families.
+    let fam = if f.family == crate::ruleset::Family::Ipv6 {
+        "IPv6 "
+    } else {
+        ""
+    };
     let _ = writeln!(
         out,
-        "  {:<34} {} {}  {}",
+        "  {:<34} {fam}{} {}  {}",
         f.status.label(),
         f.table,
         f.chain,
