@@ -198,6 +198,35 @@ fn real_dockerd_with_buggy_iptables() {
     lab.down().unwrap();
 }
 
+/// Dual-stack (20.10 with experimental ip6tables, `--ipv6` networks): the ip6tables rules are
+/// expected and all there; every IPv6 published port answers from the client.
+#[test]
+fn real_dockerd_dual_stack_healthy_is_clean() {
+    let lab = Lab::up(Options {
+        ipv6: true,
+        ..Options::default()
+    })
+    .unwrap();
+    let (code, v) = check(&lab, &[]);
+    assert!(problems(&v).is_empty(), "{:#?}", problems(&v));
+    assert!(host_problems(&v).is_empty(), "{:#?}", host_problems(&v));
+    assert_eq!(code, 0);
+    let v6 = v["findings"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|f| f["family"] == "ipv6" && f["network"].is_string())
+        .count();
+    assert!(v6 >= 20, "two dual-stack networks: {v6} IPv6 rules checked");
+    for port in [8000, 8010] {
+        assert!(
+            lab.http6_from_client(port, lab::testing::PROBE_TIMEOUT)
+                .is_ok()
+        );
+    }
+    lab.down().unwrap();
+}
+
 /// Legacy `--link` on the default bridge with `--icc=false`: the real dockerd 20.10 programs
 /// the per-link ACCEPTs (both directions, per exposed port of the linked container); nfprobe
 /// expects exactly those, and reports one deleted by hand as missing. dockerd runs with

@@ -122,6 +122,17 @@ pub(super) fn plan(x: &Input<'_>) -> Vec<ChainPlan> {
                 .or_default();
         }
     }
+    // A chain Docker creates that is gone is created even when no rule goes into it yet.
+    for c in &e.chains {
+        if x.idx
+            .chain(x.backend, c.family, &c.table, &c.chain)
+            .is_none()
+        {
+            chains
+                .entry((c.family, c.table.clone(), c.chain.clone()))
+                .or_default();
+        }
+    }
     let mut out = Vec::new();
     for (key, _) in chains {
         out.push(chain_plan(x, &key, &moving));

@@ -197,10 +197,14 @@ pub fn text(a: &Audit, verbose: bool) -> String {
     };
     let _ = writeln!(
         out,
-        "nfprobe check — Docker {} ({}), rules in {rules_in}, state from {:?}",
+        "nfprobe check — Docker {} ({}), rules in {rules_in}, state from {}",
         a.engine_version.as_deref().unwrap_or("unknown version"),
         a.layout.describe(),
-        a.docker_source
+        match a.docker_source {
+            crate::docker::state::StateSource::Api => "the Engine API",
+            crate::docker::state::StateSource::Netlink => "the kernel's bridges (no Engine API)",
+            crate::docker::state::StateSource::Bundle => "a bundle",
+        }
     );
     let _ = writeln!(out);
     let _ = writeln!(out, "{}", verdict(a));
@@ -253,7 +257,7 @@ pub fn text(a: &Audit, verbose: bool) -> String {
         for f in extra {
             let _ = writeln!(
                 out,
-                "  {:<12} {:?} {} {}",
+                "  {:<12} {} {} {}",
                 f.status.label(),
                 f.family,
                 f.table,
@@ -396,14 +400,27 @@ pub fn fix_script(a: &Audit) -> String {
             }
         }
     }
-    for p in &a.repair {
+    // Chains first: a jump into a chain needs the chain.
+    let create: Vec<_> = a
+        .repair
+        .iter()
+        .filter(|p| p.create && p.refused.is_none())
+        .collect();
+    if !create.is_empty() {
+        s.push_str("\n# chains Docker creates that are gone\n");
+        for p in create {
+            let _ = writeln!(s, "{} -w -t {} -N {}", p.binary, p.table, p.chain);
+        }
+    }
+    for p in a
+        .repair
+        .iter()
+        .filter(|p| !p.steps.is_empty() || p.refused.is_some())
+    {
         let _ = writeln!(s, "\n# {} {} {} ({})", p.family, p.table, p.chain, p.binary);
         if let Some(why) = &p.refused {
             let _ = writeln!(s, "# NOT REPAIRED: {why}");
             continue;
-        }
-        if p.create {
-            let _ = writeln!(s, "{} -w -t {} -N {}", p.binary, p.table, p.chain);
         }
         for st in &p.steps {
             match st {

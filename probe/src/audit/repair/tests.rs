@@ -377,3 +377,67 @@ fn forward_policy_accept_is_a_problem_only_where_nothing_else_drops() {
     assert_eq!(a.problems(), 0, "{:#?}", a.host);
     assert!(a.host.iter().any(|h| h.kind == "forward_policy_accept"));
 }
+
+#[test]
+fn docker28_jump_above_docker_user_is_named_and_moved() {
+    let state = example_state(true, true);
+    let swapped = B2.replace(
+        "-A FORWARD -j DOCKER-USER\n-A FORWARD -j DOCKER-FORWARD",
+        "-A FORWARD -j DOCKER-FORWARD\n-A FORWARD -j DOCKER-USER",
+    );
+    assert_ne!(swapped, B2);
+    let mut rs = ruleset(&swapped);
+    let a = audit(&state, Layout::V28_0, &rs);
+    let bad: Vec<_> = a
+        .findings
+        .iter()
+        .filter(|f| f.status.is_problem())
+        .collect();
+    assert_eq!(bad.len(), 1, "{bad:#?}");
+    assert_eq!(bad[0].status, Status::WrongOrder);
+    assert_eq!(bad[0].rule, "-A FORWARD -j DOCKER-FORWARD");
+    assert!(
+        bad[0]
+            .effect
+            .as_deref()
+            .unwrap()
+            .starts_with("DOCKER-USER is bypassed for all forwarded container traffic")
+    );
+    apply(&a, &mut rs);
+    assert_eq!(
+        chain_text(&rs, "filter", "FORWARD"),
+        ["-A FORWARD -j DOCKER-USER", "-A FORWARD -j DOCKER-FORWARD"]
+    );
+    assert_eq!(audit(&state, Layout::V28_0, &rs).problems(), 0);
+}
+
+#[test]
+fn a_lost_chain_is_created_and_filled_in_order() {
+    let state = v20_state();
+    let healthy = healthy_text(&state, Layout::V20);
+    // DOCKER-USER gone with its RETURN and the FORWARD jump; nat DOCKER (empty) gone too.
+    let broken = without(
+        &healthy,
+        &["-A DOCKER-USER -j RETURN", "-A FORWARD -j DOCKER-USER"],
+    );
+    let mut rs = ruleset_with_chains(&broken, &state, Layout::V20);
+    for t in &mut rs.tables {
+        t.chains
+            .retain(|c| !(c.name == "DOCKER-USER" || (t.name == "nat" && c.name == "DOCKER")));
+    }
+    let a = audit(&state, Layout::V20, &rs);
+    assert!(a.problems() >= 4, "{:#?}", a.host);
+    let created: Vec<_> = a
+        .repair
+        .iter()
+        .filter(|p| p.create)
+        .map(|p| p.chain.as_str())
+        .collect();
+    assert_eq!(created, ["DOCKER-USER", "DOCKER"]);
+    apply(&a, &mut rs);
+    assert_eq!(audit(&state, Layout::V20, &rs).problems(), 0);
+    assert_eq!(
+        chain_text(&rs, "filter", "FORWARD")[0],
+        "-A FORWARD -j DOCKER-USER"
+    );
+}
