@@ -68,15 +68,32 @@ pub enum Step {
 
 /// One rule of the chain while the plan is made.
 #[derive(Clone)]
-struct Entry {
+struct Entry<'a> {
     /// The expected rule it is.
     rule: Option<usize>,
-    /// `-A CHAIN words`; None when nfprobe could not decode it.
-    text: Option<String>,
+    /// The kernel's rule, or the text of one the plan inserts.
+    src: Src<'a>,
     /// Position when the plan was made (None: inserted by the plan).
     orig: Option<usize>,
     /// Out of place: a copy goes where it belongs, then this one is deleted.
     moving: bool,
+}
+
+#[derive(Clone)]
+enum Src<'a> {
+    Kernel(&'a Rule),
+    Placed(String),
+}
+
+impl Entry<'_> {
+    /// `-A CHAIN words` as `iptables -S` prints it; None when nfprobe could not decode it.
+    /// Rendered only for the neighbours the script checks (a chain may hold many rules).
+    fn text(&self, chain: &str) -> Option<String> {
+        match &self.src {
+            Src::Kernel(r) => r.is_decoded().then(|| text::spec(chain, r)),
+            Src::Placed(t) => Some(t.clone()),
+        }
+    }
 }
 
 type ChainKey = (Family, String, String);
@@ -110,13 +127,14 @@ pub(super) fn plan(x: &Input<'_>) -> Vec<ChainPlan> {
             Blame::First => moving.extend(fa.iter().filter(|&&p| p > top_b).map(|&p| (o.first, p))),
         }
     }
+    let moved: HashSet<usize> = moving.iter().map(|&(m, _)| m).collect();
     let mut chains: BTreeMap<ChainKey, Vec<usize>> = BTreeMap::new();
     for (i, r) in e.rules.iter().enumerate() {
         let missing = matches!(
             x.findings.get(i).map(|f| f.status),
             Some(Status::Missing | Status::MissingCliClaimsPresent)
         ) && x.canon.get(i).is_some_and(|c| c.is_ok());
-        if missing || moving.iter().any(|&(m, _)| m == i) {
+        if missing || moved.contains(&i) {
             chains
                 .entry((r.family, r.table.clone(), r.chain.clone()))
                 .or_default();
@@ -168,7 +186,7 @@ fn chain_plan(x: &Input<'_>, key: &ChainKey, moving: &HashSet<(usize, usize)>) -
                 .enumerate()
                 .map(|(p, r)| Entry {
                     rule: None,
-                    text: r.is_decoded().then(|| text::spec(chain, r)),
+                    src: Src::Kernel(r),
                     orig: Some(p),
                     moving: false,
                 })
@@ -199,7 +217,8 @@ fn chain_plan(x: &Input<'_>, key: &ChainKey, moving: &HashSet<(usize, usize)>) -
         })
         .collect();
     place.sort_by_key(|&i| (e.rank_of(i), i));
-    let before = |a: usize, b: usize| e.order.iter().any(|o| o.first == a && o.then == b);
+    let pairs: HashSet<(usize, usize)> = e.order.iter().map(|o| (o.first, o.then)).collect();
+    let before = |a: usize, b: usize| pairs.contains(&(a, b));
     let mut used: BTreeMap<usize, String> = BTreeMap::new();
     for i in place {
         let rank = e.rank_of(i);
@@ -241,9 +260,13 @@ fn chain_plan(x: &Input<'_>, key: &ChainKey, moving: &HashSet<(usize, usize)>) -
         let pos = want.clamp(lower, upper);
         // The neighbour the script checks: the rule above (the new one goes after it), or at
         // the top the rule below.
-        let (anchor, after) = match (pos.checked_sub(1).map(|p| &entries[p]), entries.get(pos)) {
-            (Some(a), _) if a.text.is_some() => (Some((pos - 1, a)), true),
-            (_, Some(b)) if b.text.is_some() => (Some((pos, b)), false),
+        let above = pos.checked_sub(1).and_then(|p| entries.get(p));
+        let (anchor, after) = match (
+            above.map(|a| (a, a.text(chain))),
+            entries.get(pos).map(|b| (b, b.text(chain))),
+        ) {
+            (Some((a, Some(t))), _) => (Some((pos - 1, a, t)), true),
+            (_, Some((b, Some(t)))) => (Some((pos, b, t)), false),
             (None, None) => (None, true),
             _ => {
                 plan.refused = Some(format!(
@@ -254,13 +277,13 @@ fn chain_plan(x: &Input<'_>, key: &ChainKey, moving: &HashSet<(usize, usize)>) -
                 return plan;
             }
         };
-        let anchor = anchor.map(|(p, en)| {
+        let anchor = anchor.map(|(p, en, t)| {
             if let Some(o) = en.orig {
-                used.insert(o, en.text.clone().unwrap_or_default());
+                used.insert(o, t.clone());
             }
             RuleAt {
                 number: p + 1,
-                text: en.text.clone().unwrap_or_default(),
+                text: t,
             }
         });
         let text = match &x.canon[i] {
@@ -279,7 +302,7 @@ fn chain_plan(x: &Input<'_>, key: &ChainKey, moving: &HashSet<(usize, usize)>) -
             pos,
             Entry {
                 rule: Some(i),
-                text: Some(text),
+                src: Src::Placed(text),
                 orig: None,
                 moving: false,
             },
@@ -289,7 +312,7 @@ fn chain_plan(x: &Input<'_>, key: &ChainKey, moving: &HashSet<(usize, usize)>) -
     // above stay as checked.
     while let Some(p) = entries.iter().rposition(|en| en.moving) {
         let en = entries.remove(p);
-        let t = en.text.unwrap_or_default();
+        let t = en.text(chain).unwrap_or_default();
         if let Some(o) = en.orig {
             used.insert(o, t.clone());
         }
