@@ -46,7 +46,7 @@ pub fn findings(
         out.push(problem(
             "rules_in_both_backends",
             format!(
-                "Docker chains exist in both nf_tables and legacy xtables; packets traverse both, so a DROP in either wins. Docker's current backend looks like {backend:?}."
+                "Docker chains exist in both nf_tables and legacy xtables; packets traverse both, so a DROP in either wins. Docker's current backend looks like {backend}."
             ),
             Some("remove the stale backend's Docker chains after checking which iptables dockerd uses".into()),
         ));

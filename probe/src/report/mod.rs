@@ -41,12 +41,19 @@ pub fn verdict(a: &Audit) -> String {
         );
         return v;
     }
+    let unknown = count(a, Status::Unknown);
     if n == 0 {
         let _ = write!(
             v,
             "OK: all {} rules Docker should have are in the kernel, in a working order, and the iptables CLI tells the truth about them.",
             a.findings.iter().filter(|f| f.status == Status::Ok).count()
         );
+        if unknown > 0 {
+            let _ = write!(
+                v,
+                " {unknown} rule(s) could not be judged without the Engine API (listed as unknown below)."
+            );
+        }
         return v;
     }
     let lies = count(a, Status::MissingCliClaimsPresent);
@@ -235,6 +242,7 @@ pub fn text(a: &Audit, verbose: bool) -> String {
         .filter(|f| {
             f.network.is_none()
                 && f.status != Status::Extra
+                && !(f.status == Status::Unknown && f.fix.is_none())
                 && !(f.status == Status::Undecodable && f.claims.is_empty() && f.fix.is_none())
         })
         .collect();
@@ -249,11 +257,17 @@ pub fn text(a: &Audit, verbose: bool) -> String {
         .filter(|f| {
             f.network.is_none()
                 && (f.status == Status::Extra
+                    || (f.status == Status::Unknown && f.fix.is_none())
                     || (f.status == Status::Undecodable && f.fix.is_none()))
         })
         .collect();
     if !extra.is_empty() {
-        let _ = writeln!(out, "\nRules Docker did not ask for ({}):", extra.len());
+        let heading = if extra.iter().any(|f| f.status == Status::Unknown) {
+            "Rules Docker did not ask for, or that cannot be attributed without the Engine API"
+        } else {
+            "Rules Docker did not ask for"
+        };
+        let _ = writeln!(out, "\n{heading} ({}):", extra.len());
         for f in extra {
             let _ = writeln!(
                 out,
@@ -531,3 +545,6 @@ pub fn fix_script(a: &Audit) -> String {
     }
     s
 }
+
+#[cfg(test)]
+mod words_tests;
