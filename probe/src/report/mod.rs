@@ -207,11 +207,7 @@ pub fn text(a: &Audit, verbose: bool) -> String {
         "nfprobe check — Docker {} ({}), rules in {rules_in}, state from {}",
         a.engine_version.as_deref().unwrap_or("unknown version"),
         a.layout.describe(),
-        match a.docker_source {
-            crate::docker::state::StateSource::Api => "the Engine API",
-            crate::docker::state::StateSource::Netlink => "the kernel's bridges (no Engine API)",
-            crate::docker::state::StateSource::Bundle => "a bundle",
-        }
+        a.docker_source
     );
     let _ = writeln!(out);
     let _ = writeln!(out, "{}", verdict(a));
