@@ -227,6 +227,44 @@ fn real_dockerd_dual_stack_healthy_is_clean() {
     lab.down().unwrap();
 }
 
+/// FORWARD policy ACCEPT where Docker set DROP: with 20.10 nothing else stops forwarded
+/// traffic into container networks. Measured: the client, routing through the host, reaches an
+/// unpublished port of a container only once the policy is ACCEPT; `check` calls it a problem.
+#[test]
+fn real_dockerd_forward_policy_accept_is_a_problem_and_opens_the_containers() {
+    let lab = Lab::up(Options::default()).unwrap();
+    let c = &lab.networks()[0].containers[0];
+    // Port 81 is not published (nothing listens): dropped, or reset once the path is open.
+    // (20.10 accepts the published port 80 from anywhere that routes to it, by design.)
+    let direct = std::net::SocketAddr::from((c.ip, 81));
+    let t = lab::testing::PROBE_TIMEOUT;
+    let got = lab.tcp(&lab::Vantage::Client, direct, t);
+    assert!(got.is_timeout(), "{got:?}");
+    lab.run_in_host("iptables-nft", &["-w", "-P", "FORWARD", "ACCEPT"])
+        .unwrap();
+    let got = lab.tcp(&lab::Vantage::Client, direct, t);
+    assert!(matches!(got, lab::Outcome::Refused(_)), "{got:?}");
+    let (code, v) = check(&lab, &[]);
+    assert_eq!(code, 1);
+    assert!(problems(&v).is_empty(), "{:#?}", problems(&v));
+    let h = host_problems(&v);
+    assert_eq!(h.len(), 1, "{h:#?}");
+    assert_eq!(h[0]["kind"], "forward_policy_accept");
+    assert!(
+        h[0]["message"]
+            .as_str()
+            .unwrap()
+            .starts_with("IPv4 FORWARD policy is ACCEPT"),
+        "{:#}",
+        h[0]
+    );
+    lab.run_in_host("iptables-nft", &["-w", "-P", "FORWARD", "DROP"])
+        .unwrap();
+    let (code, _) = check(&lab, &[]);
+    assert_eq!(code, 0);
+    lab.down().unwrap();
+}
+
 /// Legacy `--link` on the default bridge with `--icc=false`: the real dockerd 20.10 programs
 /// the per-link ACCEPTs (both directions, per exposed port of the linked container); nfprobe
 /// expects exactly those, and reports one deleted by hand as missing. dockerd runs with
