@@ -67,7 +67,7 @@ pub fn expect(state: &DockerState, layout: Layout) -> Expectation {
             "DOCKER-FORWARD into the isolation rules",
             "Docker networks are not isolated (internal networks leak)",
         );
-        let j_ct = b.rule(
+        b.rule(
             family,
             "filter",
             FWD,
@@ -240,10 +240,16 @@ pub fn expect(state: &DockerState, layout: Layout) -> Expectation {
                 nf.isolation2(&mut b);
             }
         }
-        for j in [j_ct, j_iso, j_bridge] {
+        // An ACCEPT above the isolation or bridge jump lets the network's traffic skip them.
+        // (Above DOCKER-CT only it changes nothing: it is then above the others too.)
+        for j in [j_iso, j_bridge] {
             for &a in &accepts {
-                let why = if j == j_ct {
-                    "this rule sits above the jump into DOCKER-CT (Docker's order)".to_owned()
+                let why = if v29 && j == j_iso {
+                    // 29: DOCKER-INTERNAL holds only the internal networks' drops.
+                    format!(
+                        "{} is accepted before the internal networks' drops in DOCKER-INTERNAL",
+                        b.e.rules[a].what
+                    )
                 } else {
                     let what = if j == j_iso { stage1 } else { "DOCKER-BRIDGE" };
                     not_isolated(state, family, &b.e.rules[a], what)
