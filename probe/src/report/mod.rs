@@ -539,6 +539,20 @@ pub fn fix_script(a: &Audit) -> String {
             }
         }
     }
+    let refused: Vec<String> = a
+        .repair
+        .iter()
+        .filter(|p| p.refused.is_some())
+        .map(|p| format!("{} {} {}", p.family, p.table, p.chain))
+        .collect();
+    if !refused.is_empty() {
+        // Said last and loudly: the rest was repaired, these chains were not.
+        let _ = writeln!(
+            s,
+            "\necho \"nfprobe fix: NOT repaired (no safe position, see the comments above): {}\" >&2\nexit 4",
+            refused.join(", ")
+        );
+    }
     s
 }
 

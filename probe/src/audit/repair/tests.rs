@@ -441,3 +441,45 @@ fn a_lost_chain_is_created_and_filled_in_order() {
         "-A FORWARD -j DOCKER-USER"
     );
 }
+
+#[test]
+fn the_script_checks_before_it_changes_and_says_what_it_could_not_repair() {
+    let state = example_state(true, true);
+    let rs = ruleset(&without(
+        B2,
+        &[
+            "-A DOCKER-CT -o bridge1 -m conntrack --ctstate RELATED,ESTABLISHED -j ACCEPT",
+            "-A DOCKER-BRIDGE -o bridge1 -j DOCKER",
+        ],
+    ));
+    let mut a = audit(&state, Layout::V28_0, &rs);
+    let s = crate::report::fix_script(&a);
+    let first_change = s.find("iptables-nft -w -t").unwrap();
+    for check in [
+        "uses_backend iptables-nft nf_tables",
+        "chain_has iptables-nft filter DOCKER-CT 1",
+    ] {
+        assert!(s.find(check).unwrap() < first_change, "{check}\n{s}");
+    }
+    assert!(
+        s.contains("iptables-nft -w -t filter -I DOCKER-CT 2 -o bridge1"),
+        "{s}"
+    );
+    assert!(!s.contains("exit 4"), "{s}");
+    // A chain without a safe position: named, its checks and steps left out, exit 4 at the end.
+    let p = a
+        .repair
+        .iter_mut()
+        .find(|p| p.chain == "DOCKER-CT")
+        .unwrap();
+    p.refused = Some("test".into());
+    p.steps.clear();
+    let s = crate::report::fix_script(&a);
+    assert!(
+        !s.contains("chain_has iptables-nft filter DOCKER-CT"),
+        "{s}"
+    );
+    assert!(s.contains("# NOT REPAIRED: test"), "{s}");
+    assert!(s.trim_end().ends_with("exit 4"), "{s}");
+    assert!(s.contains("-I DOCKER-BRIDGE 2 -o bridge1"), "{s}");
+}
