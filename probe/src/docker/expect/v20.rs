@@ -105,7 +105,7 @@ pub fn expect(state: &DockerState) -> Expectation {
             pf.sctp_checksum(&mut b);
         }
         links(&mut b, state, family);
-        swarm::ingress(
+        let ingress = swarm::ingress(
             &mut b,
             state,
             family,
@@ -118,7 +118,7 @@ pub fn expect(state: &DockerState) -> Expectation {
         // EnsureJumpRule keeps it first in FORWARD: every Docker rule there comes after it.
         if family == Family::Ipv4 || major >= 25 {
             let user = docker_user(&mut b, family, true);
-            for &r in iso_jump.iter().chain(&forward_rules) {
+            for &r in iso_jump.iter().chain(&ingress).chain(&forward_rules) {
                 let why = user_bypassed(&b.e.rules[r]);
                 b.order_blaming(user, r, Blame::Then, why);
             }

@@ -329,14 +329,18 @@ pub fn expect(state: &DockerState, layout: Layout) -> Expectation {
             jump_chain,
             state_match: false,
         };
-        if let Some(j) = swarm::ingress(&mut b, state, family, style)
-            && jump_chain == FWD
-        {
-            b.order(
-                j,
-                j_bridge,
-                "swarm published ports hit the docker_gwbridge DROP in DOCKER before DOCKER-INGRESS accepts them",
-            );
+        if let Some(j) = swarm::ingress(&mut b, state, family, style) {
+            if jump_chain == FWD {
+                b.order(
+                    j,
+                    j_bridge,
+                    "swarm published ports hit the docker_gwbridge DROP in DOCKER before DOCKER-INGRESS accepts them",
+                );
+            } else {
+                // 28.0.0: from FORWARD, below DOCKER-USER (EnsureJumpRule keeps that first).
+                let why = user_bypassed(&b.e.rules[j]);
+                b.order_blaming(user, j, Blame::Then, why);
+            }
         }
     }
     b.finish()
