@@ -80,20 +80,25 @@ fn run_script(lab: &LabCore, script: &str) -> (i32, String) {
     )
 }
 
+/// The iptables binary of the lab's backend.
+fn ipt(lab: &LabCore) -> &'static str {
+    match lab.topology().backend.as_str() {
+        "legacy" => "iptables-legacy",
+        _ => "iptables-nft",
+    }
+}
+
 /// Every rule of filter, nat and raw as `iptables -S` prints them (no counters).
 fn rules_now(lab: &LabCore) -> String {
     ["filter", "nat", "raw"]
         .iter()
-        .map(|t| {
-            lab.run_in_host("iptables-nft", &["-w", "-t", t, "-S"])
-                .unwrap()
-        })
+        .map(|t| lab.run_in_host(ipt(lab), &["-w", "-t", t, "-S"]).unwrap())
         .collect::<Vec<_>>()
         .join("")
 }
 
 fn forward_rules(lab: &LabCore) -> Vec<String> {
-    lab.run_in_host("iptables-nft", &["-w", "-S", "FORWARD"])
+    lab.run_in_host(ipt(lab), &["-w", "-S", "FORWARD"])
         .unwrap()
         .lines()
         .filter(|l| l.starts_with("-A "))
@@ -105,7 +110,7 @@ fn forward_rules(lab: &LabCore) -> Vec<String> {
 fn drop_second_client_in_docker_user(lab: &LabCore) {
     add_second_client_addr(lab).unwrap();
     lab.run_in_host(
-        "iptables-nft",
+        ipt(lab),
         &[
             "-w",
             "-I",
@@ -163,7 +168,7 @@ fn naive_repair(lab: &LabCore, v: &Value) {
         w[0] = "-I";
         let mut args = vec!["-w", "-t", f["table"].as_str().unwrap()];
         args.extend(w);
-        lab.run_in_host("iptables-nft", &args).unwrap();
+        lab.run_in_host(ipt(lab), &args).unwrap();
     }
 }
 
@@ -497,5 +502,29 @@ fn real_dockerd_dual_stack_ip6tables_rules_lost_named_and_restored() {
     let b6 = ipv6_isolation_breaches(&lab);
     assert!(b6.is_empty(), "{b6:#?}");
     assert_repaired(&lab, &c, "-A FORWARD -j DOCKER-ISOLATION-STAGE-1");
+    lab.down().unwrap();
+}
+
+#[test]
+fn docker28_legacy_backend_fix_script_uses_iptables_legacy() {
+    use lab::docker28::{Backend, Fault, Lab, Options};
+    let lab = Lab::up(Options {
+        backend: Backend::Legacy,
+        faults: vec![Fault::Iptables1811SkipsOnly],
+        ..Options::default()
+    })
+    .unwrap();
+    let c = Checker::docker28(&lab);
+    drop_second_client_in_docker_user(&lab);
+    assert_expectations(&lab, &[(0, Answers, Answers), (1, TimesOut, TimesOut)]);
+    let script = c.script();
+    assert!(
+        script.contains("uses_backend iptables-legacy legacy"),
+        "{script}"
+    );
+    assert!(!script.contains("iptables-nft"), "{script}");
+    let (code, err) = run_script(&lab, &script);
+    assert_eq!(code, 0, "{err}\n{script}");
+    assert_repaired(&lab, &c, "-A FORWARD -j DOCKER-FORWARD");
     lab.down().unwrap();
 }
