@@ -167,7 +167,13 @@ fn chain_plan(x: &Input<'_>, key: &ChainKey, moving: &HashSet<(usize, usize)>) -
         table: table.clone(),
         chain: chain.clone(),
         binary: binary_name(*family, x.backend),
-        create: kernel.is_none(),
+        // A built-in chain is never created: iptables lists it (empty) even when nf_tables
+        // holds no such table yet, and adds the table with the first rule.
+        create: kernel.is_none()
+            && !matches!(
+                chain.as_str(),
+                "INPUT" | "FORWARD" | "OUTPUT" | "PREROUTING" | "POSTROUTING"
+            ),
         rules_before: kernel.map_or(0, |c| c.rules.len()),
         checks: Vec::new(),
         steps: Vec::new(),

@@ -483,3 +483,43 @@ fn the_script_checks_before_it_changes_and_says_what_it_could_not_repair() {
     assert!(s.trim_end().ends_with("exit 4"), "{s}");
     assert!(s.contains("-I DOCKER-BRIDGE 2 -o bridge1"), "{s}");
 }
+
+#[test]
+fn a_builtin_chain_of_a_missing_table_is_filled_not_created() {
+    // Docker 28.2+: raw PREROUTING direct-access drops; nf_tables holds no raw table at all.
+    let mut state = example_state(false, true);
+    state.engine_version = Some("28.3.0".into());
+    let healthy = healthy_text(&state, Layout::V28_3);
+    assert!(healthy.contains("*raw"), "{healthy}");
+    let no_raw: String = {
+        let mut out = String::new();
+        let mut lines = healthy.lines();
+        while let Some(l) = lines.next() {
+            if l == "*raw" {
+                lines.next();
+                continue;
+            }
+            out.push_str(l);
+            out.push('\n');
+        }
+        out
+    };
+    let mut rs = ruleset_with_chains(&no_raw, &state, Layout::V28_3);
+    rs.tables.retain(|t| t.name != "raw");
+    let a = audit(&state, Layout::V28_3, &rs);
+    let p = a.repair.iter().find(|p| p.table == "raw").unwrap();
+    assert!(!p.create, "{p:#?}");
+    assert_eq!(p.rules_before, 0);
+    rs.tables.push(Table {
+        name: "raw".into(),
+        chains: vec![Chain {
+            name: "PREROUTING".into(),
+            builtin: true,
+            policy: Some(Policy::Accept),
+            counters: None,
+            rules: vec![],
+        }],
+    });
+    apply(&a, &mut rs);
+    assert_eq!(audit(&state, Layout::V28_3, &rs).problems(), 0);
+}
