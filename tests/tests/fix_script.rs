@@ -381,6 +381,28 @@ fn docker28_fix_script_from_the_lost_state() {
             .collect();
         assert_eq!(lines(chain), want, "{chain}");
     }
+    // The DOCKER-USER jump lost: the dropped source gets through; check names it, the script
+    // puts it back first.
+    lab.run_in_host(ipt(&lab), &["-w", "-D", "FORWARD", "1"])
+        .unwrap();
+    assert!(!user_filter_bypasses(&lab).is_empty());
+    let (code, v) = c.check();
+    assert_eq!(code, 1);
+    let p = problems(&v);
+    assert_eq!(p.len(), 1, "{p:#?}");
+    assert_eq!(p[0]["rule"], "-A FORWARD -j DOCKER-USER");
+    assert!(
+        p[0]["effect"]
+            .as_str()
+            .unwrap()
+            .starts_with("DOCKER-USER is bypassed for all forwarded traffic"),
+        "{:#}",
+        p[0]
+    );
+    let script = c.script();
+    let (code, err) = run_script(&lab, &script);
+    assert_eq!(code, 0, "{err}\n{script}");
+    assert_repaired(&lab, &c, "-A FORWARD -j DOCKER-FORWARD");
     lab.down().unwrap();
 }
 

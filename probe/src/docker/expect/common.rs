@@ -588,7 +588,7 @@ pub(super) fn docker_user(b: &mut Builder, family: Family, with_return: bool) ->
         &["-j", "DOCKER-USER"],
         daemon,
         "FORWARD into DOCKER-USER",
-        "rules in DOCKER-USER are never applied",
+        "DOCKER-USER is bypassed for all forwarded traffic: the admin's rules there are never applied",
     )
 }
 
