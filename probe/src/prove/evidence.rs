@@ -300,7 +300,12 @@ pub fn judge(
         lines[0].push_str(&format!("; {} segment(s) sent, {} received", s.out, s.r#in));
     }
     for d in &ev.drops {
-        lines.push(format!("kernel drop: {}", d.line()));
+        let note = if d.reason == "NOT_SPECIFIED" {
+            " (the kernel names no reason, e.g. TCP discarding a retransmitted SYN: not counted as a block)"
+        } else {
+            ""
+        };
+        lines.push(format!("kernel drop: {}{note}", d.line()));
     }
     match &ev.conntrack {
         Some(c) => {

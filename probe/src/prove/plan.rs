@@ -420,7 +420,12 @@ fn build_all(state: &DockerState, input: &PlanInput) -> Result<Plan, link::LinkE
             target: SocketAddr::new(cip, port.container_port),
             from: Vantage {
                 kind: VantageKind::Container,
-                label: format!("container {} ({ip})", c.name),
+                // Without the Engine API a container is named by its address already.
+                label: if c.name.contains(&ip.to_string()) {
+                    c.name.clone()
+                } else {
+                    format!("container {} ({ip})", c.name)
+                },
                 network: Some(net.name.clone()),
                 netns: Some(NetnsSpec::parse(&path.display().to_string())),
             },

@@ -9,6 +9,9 @@ use super::evidence::Verdict;
 
 fn port_key(a: &super::Attempt) -> String {
     match &a.port {
+        Some(p) if p.network == p.bridge => {
+            format!("port {} ({} on {})", p.host_port, p.container, p.bridge)
+        }
         Some(p) => format!(
             "port {} ({} on {}, bridge {})",
             p.host_port, p.container, p.network, p.bridge
@@ -61,7 +64,7 @@ pub fn text(r: &Report) -> String {
     }
     let _ = writeln!(
         out,
-        "\n{:<22} {:<30} {:<21} {:<20} evidence",
+        "\n{:<22} {:<32} {:<21} {:<20} evidence",
         "target", "from", "verdict", "connect"
     );
     for a in &r.attempts {
@@ -87,7 +90,7 @@ pub fn text(r: &Report) -> String {
         let from = &a.from;
         let _ = writeln!(
             out,
-            "{:<22} {:<30} {:<21} {:<20} {ev}",
+            "{:<22} {:<32} {:<21} {:<20} {ev}",
             a.target,
             from,
             a.verdict.as_str(),
