@@ -311,8 +311,18 @@ fn docker28_preset_is_proven_then_the_fix_script_makes_every_attempt_ok() {
     write_json(&bundle, &bundle_from_lab(lab.docker_state()));
     let b = bundle.to_str().unwrap();
 
-    // --dry-run plans and makes no attempt (no counter moves).
-    let before = lab.iptables_save().unwrap();
+    // --dry-run plans and makes no attempt: no new connection, so no nat counter moves (the
+    // nat table sees each connection's first packet; filter counters see the lab's own
+    // background packets).
+    let nat_counters = || {
+        lab.run_in_host("iptables-nft-save", &["-c", "-t", "nat"])
+            .unwrap()
+            .lines()
+            .filter(|l| !l.starts_with('#'))
+            .collect::<Vec<_>>()
+            .join("\n")
+    };
+    let before = nat_counters();
     let ns = lab.host_netns_path();
     let (code, out, err) = nfprobe_text(&[
         "--netns",
@@ -331,7 +341,7 @@ fn docker28_preset_is_proven_then_the_fix_script_makes_every_attempt_ok() {
         8,
         "2 ports × (outside, 127.0.0.1, host address, other network): {out}"
     );
-    assert_eq!(lab.iptables_save().unwrap(), before, "dry run sent nothing");
+    assert_eq!(nat_counters(), before, "dry run sent nothing");
 
     let (genid_before, rules_before) = ruleset_state(&lab);
     let (code, v) = prove(&lab, &["--docker-state", b]);
@@ -424,4 +434,33 @@ fn docker28_preset_is_proven_then_the_fix_script_makes_every_attempt_ok() {
     assert_eq!(a["verdict"], "ok", "{a:#}");
     let _ = std::fs::remove_dir_all(&dir);
     lab.down().unwrap();
+}
+
+#[test]
+fn nothing_to_attempt_is_exit_2_with_the_reason() {
+    require_root_and_btf();
+    let ns = common::TestNetns::new("prove");
+    let dir = std::env::temp_dir().join(unique("prove-empty"));
+    std::fs::create_dir_all(&dir).unwrap();
+    let file = dir.join("bundle.json");
+    write_json(
+        &file,
+        &serde_json::json!({"format": "nfprobe-bundle", "version": 1, "host": "empty",
+            "docker": {"engine_version": "28.0.1", "networks": [], "containers": []}}),
+    );
+    let (code, out, err) = nfprobe_text(&[
+        "--netns",
+        &ns.name,
+        "prove",
+        "--docker-state",
+        file.to_str().unwrap(),
+        "--no-claims",
+    ]);
+    assert_eq!(code, 2, "{out}{err}");
+    assert!(err.contains("nothing to attempt"), "{err}");
+    assert!(
+        err.contains("no running container publishes a TCP port"),
+        "{err}"
+    );
+    let _ = std::fs::remove_dir_all(&dir);
 }
