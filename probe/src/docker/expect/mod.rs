@@ -165,6 +165,8 @@ pub fn canonical(e: &Expectation) -> Vec<Result<Rule, String>> {
 }
 
 #[cfg(test)]
+mod golden_sweep;
+#[cfg(test)]
 mod settings_tests;
 #[cfg(test)]
 pub(crate) mod tests;

@@ -95,7 +95,9 @@ pub fn expect(state: &DockerState, layout: Layout) -> Expectation {
             let n = nf.n;
             let gm = n.gateway_mode(family == Family::Ipv4);
             if n.internal || gm == GatewayMode::Isolated {
-                if family == Family::Ipv4 || v29 {
+                // setupInternalNetworkRules (28.x and 29 alike): IPv6 also names the other
+                // direction of the bridge.
+                if family == Family::Ipv4 {
                     nf.internal_drops(
                         &mut b,
                         stage1,
@@ -255,7 +257,8 @@ pub fn expect(state: &DockerState, layout: Layout) -> Expectation {
             let cip_s = pf.cip.to_string();
             let label = pf.label.as_str();
             let hip = pf.hip.as_str();
-            if family == Family::Ipv4 && hip.starts_with("127.") && raw_rules {
+            // filterPortMappedOnLoopback: not without a host port (routed mode maps none).
+            if family == Family::Ipv4 && hip.starts_with("127.") && p.host_port != 0 && raw_rules {
                 raw_port_drop(
                     &mut b,
                     &pf,
