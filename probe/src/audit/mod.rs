@@ -5,6 +5,7 @@ pub mod degraded;
 pub mod host;
 pub mod index;
 pub mod nft;
+pub mod options;
 pub mod probe;
 pub mod text;
 
@@ -31,7 +32,8 @@ pub enum Status {
     WrongOrder,
     Undecodable,
     Extra,
-    /// No Engine API and nothing in the kernel implies the rule either way.
+    /// Not judged: no Engine API and nothing in the kernel implies the rule either way, or
+    /// an option nfprobe does not model explains it (the detail says which).
     Unknown,
 }
 
@@ -48,7 +50,7 @@ impl Status {
             Status::WrongOrder => "WRONG ORDER",
             Status::Undecodable => "undecodable",
             Status::Extra => "extra",
-            Status::Unknown => "unknown (no Engine API)",
+            Status::Unknown => "unknown (not judged)",
         }
     }
 }
@@ -389,10 +391,12 @@ pub fn run(input: &Input<'_>) -> Audit {
     }
     findings.extend(extras(input, &idx, backend, &explained));
     degraded::refine(&mut findings, input.state);
+    let option_notes = options::refine(&mut findings, e);
     let (nft_findings, nft_host) = nft::audit(e, input.nft);
     findings.extend(nft_findings);
     let mut host = host::findings(input, &idx, backend, &findings);
     host.extend(nft_host);
+    host.extend(option_notes);
     for c in &e.chains {
         if idx.chain(backend, c.family, &c.table, &c.chain).is_none() {
             host.push(HostFinding {

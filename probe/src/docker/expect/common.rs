@@ -5,8 +5,10 @@
 use std::collections::HashMap;
 use std::net::IpAddr;
 
-use super::{ChainSpec, Expectation, Expected, Layout, Op, Order};
-use crate::docker::state::{Container, DockerState, Endpoint, Network, PortBinding, Proto};
+use super::{ChainSpec, Expectation, Expected, Layout, Op, Order, Unmodelled};
+use crate::docker::state::{
+    Container, DockerState, Endpoint, GatewayMode, Network, PortBinding, Proto,
+};
 use crate::ruleset::parse::{ParseError, parse_args};
 use crate::ruleset::{Family, Rule};
 
@@ -41,6 +43,7 @@ impl Builder {
                 order: Vec::new(),
                 nft: Vec::new(),
                 notes: Vec::new(),
+                unmodelled: Vec::new(),
             },
             seen: HashMap::new(),
         }
@@ -98,6 +101,33 @@ impl Builder {
                 why: why.into(),
             });
         }
+    }
+
+    /// Network `n` uses `option`, which this layout does not model for `family` (None: both):
+    /// no rule of the network is expected there, and kernel rules naming its bridge or
+    /// addresses are reported as unknown, by the option's name.
+    pub fn unmodelled(&mut self, n: &Network, family: Option<Family>, option: String, why: String) {
+        self.e.unmodelled.push(Unmodelled {
+            option,
+            network: Some(n.name.clone()),
+            family,
+            interfaces: vec![n.bridge()],
+            subnets: n
+                .subnets
+                .iter()
+                .filter(|s| family.is_none_or(|f| s.subnet.is_v4() == (f == Family::Ipv4)))
+                .map(|s| s.subnet.network())
+                .collect(),
+            why,
+            only_if_seen: false,
+        });
+    }
+
+    /// `n` in `family` is not modelled (see [`Builder::unmodelled`]).
+    pub fn is_unmodelled(&self, n: &Network, family: Family) -> bool {
+        self.e.unmodelled.iter().any(|u| {
+            u.network.as_deref() == Some(n.name.as_str()) && u.family.is_none_or(|f| f == family)
+        })
     }
 
     pub fn note(&mut self, n: impl Into<String>) {
@@ -861,4 +891,42 @@ pub(super) fn go_u32(s: &str) -> Option<u32> {
         return None;
     }
     u32::from_str_radix(&digits, radix).ok()
+}
+
+/// Record every network's gateway mode the layout does not model (`unknown` gives the reason,
+/// None for a modelled mode), and any mode value nfprobe cannot read at all.
+pub(super) fn gateway_modes(
+    b: &mut Builder,
+    state: &DockerState,
+    unknown: impl Fn(GatewayMode) -> Option<&'static str>,
+) {
+    for n in &state.networks {
+        for (family, key) in [(Family::Ipv4, "ipv4"), (Family::Ipv6, "ipv6")] {
+            let raw = n
+                .options
+                .get(&format!("com.docker.network.bridge.gateway_mode_{key}"));
+            let why = match raw {
+                Some(v) if GatewayMode::parse(v).is_none() => {
+                    "a gateway mode nfprobe does not know (moby 28 and 29 know nat, nat-unprotected, routed and isolated)"
+                }
+                _ => match unknown(n.gateway_mode(family == Family::Ipv4)) {
+                    Some(why) => why,
+                    None => continue,
+                },
+            };
+            let value = raw.cloned().unwrap_or_else(|| {
+                let m = n.gateway_mode(family == Family::Ipv4);
+                serde_json::to_value(m)
+                    .ok()
+                    .and_then(|v| v.as_str().map(str::to_owned))
+                    .unwrap_or_default()
+            });
+            b.unmodelled(
+                n,
+                Some(family),
+                format!("gateway_mode_{key}={value}"),
+                why.to_owned(),
+            );
+        }
+    }
 }
