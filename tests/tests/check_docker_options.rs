@@ -904,3 +904,59 @@ fn unknown_gateway_mode_is_named_not_judged() {
     assert_eq!(finding_rule(judged[0]), ("filter".to_owned(), chain, rule));
     assert_eq!(code, 1);
 }
+
+/// A routed network next to a nat network: healthy, then the order that matters (setINC,
+/// setICMP @ v28.5.2). The routed network's stage-1 RETURN below the nat network's jump to
+/// stage 2 drops traffic into it from there; its ICMP ACCEPT below its own DROP drops ping:
+/// each is reported as wrong order, with the effect, alone.
+#[test]
+fn routed_next_to_nat_and_the_order_that_matters() {
+    let mut d = routed_docker("28.5.2", "routed");
+    let mut other = nat_docker("28.5.2");
+    d["networks"]
+        .as_array_mut()
+        .unwrap()
+        .push(other["networks"][0].take());
+    d["containers"]
+        .as_array_mut()
+        .unwrap()
+        .push(other["containers"][0].take());
+    let raw = "*raw\n-A PREROUTING -d 192.0.2.2/32 ! -i brnat -j DROP";
+    let rules = merge(&[DAEMON_28, ROUTED, NAT_NET, raw]);
+    let case = Case {
+        tag: "oRTN",
+        chains: CHAINS_28,
+        rules: rules.clone(),
+        docker: d,
+        option_rules: vec![(
+            "filter",
+            "-A DOCKER-ISOLATION-STAGE-1 -o brrouted -j RETURN",
+        )],
+    };
+    healthy_and_each_rule_exact(&case);
+    for (line, chain, why) in [
+        (
+            "-A DOCKER-ISOLATION-STAGE-1 -o brrouted -j RETURN",
+            "DOCKER-ISOLATION-STAGE-1",
+            "drops traffic from other networks into routed network rtd",
+        ),
+        (
+            "-A DOCKER -o brrouted -p icmp -j ACCEPT",
+            "DOCKER",
+            "drops ICMP into the routed network",
+        ),
+    ] {
+        // The rule moved to the end of its chain.
+        let moved = merge(&[
+            &without(&rules, "filter", line),
+            &format!("*filter\n{line}"),
+        ]);
+        let (code, v) = check(&case, &moved, &case.docker);
+        let p = problems(&v);
+        assert_eq!(p.len(), 1, "{line}: {p:#?}");
+        assert_eq!(p[0]["status"], "wrong_order", "{:#}", p[0]);
+        assert_eq!(p[0]["chain"], chain);
+        assert!(p[0]["effect"].as_str().unwrap().contains(why), "{:#}", p[0]);
+        assert_eq!(code, 1);
+    }
+}

@@ -95,6 +95,10 @@ pub fn expect(state: &DockerState, layout: Layout) -> Expectation {
 
         let mut accepts = Vec::new();
         let mut default_drop = std::collections::BTreeMap::new();
+        // Routed networks' stage-1 RETURN and replies ACCEPT (Inserted), and every network's
+        // jump to stage 2 (Appended).
+        let mut routed_iso = Vec::new();
+        let mut isolation_jumps = Vec::new();
         for nf in state.networks.iter().filter_map(|n| NetFam::new(n, family)) {
             if b.is_unmodelled(nf.n, family) {
                 continue;
@@ -171,13 +175,14 @@ pub fn expect(state: &DockerState, layout: Layout) -> Expectation {
             }
             let br = nf.br.as_str();
             let o = nf.owner();
+            let mut icmp_accept = None;
             if !nat {
                 let icmp = if family == Family::Ipv4 {
                     "icmp"
                 } else {
                     "icmpv6"
                 };
-                b.rule(
+                icmp_accept = Some(b.rule(
                     family,
                     "filter",
                     "DOCKER",
@@ -186,7 +191,7 @@ pub fn expect(state: &DockerState, layout: Layout) -> Expectation {
                     o,
                     format!("ICMP into routed network {}", n.name),
                     format!("ping and path-MTU messages to containers on {br} are dropped"),
-                );
+                ));
             }
             let out_rule = if n.icc {
                 b.rule(
@@ -210,11 +215,18 @@ pub fn expect(state: &DockerState, layout: Layout) -> Expectation {
                 if unprotected { format!("traffic into nat-unprotected {br} dropped by FORWARD's policy") }
                 else { format!("unpublished ports of containers on {br} reachable from other networks and hosts") });
             default_drop.insert(n.name.clone(), dd);
+            if let Some(i) = icmp_accept {
+                b.order(
+                    i,
+                    dd,
+                    "the network's DROP above it drops ICMP into the routed network",
+                );
+            }
             nf.replies(&mut b, "DOCKER-CT", Op::Append);
             nf.to_docker(&mut b, "DOCKER-BRIDGE", Op::Append);
             if !v29 {
                 if !nat {
-                    b.rule(
+                    let ret = b.rule(
                         family,
                         "filter",
                         ISO1,
@@ -224,7 +236,7 @@ pub fn expect(state: &DockerState, layout: Layout) -> Expectation {
                         format!("routed {}: no isolation for incoming", n.name),
                         format!("routed network {br} unreachable from other networks"),
                     );
-                    b.rule(
+                    let replies = b.rule(
                         family,
                         "filter",
                         ISO1,
@@ -243,9 +255,30 @@ pub fn expect(state: &DockerState, layout: Layout) -> Expectation {
                         format!("routed {}: replies", n.name),
                         format!("replies from routed network {br} to other networks dropped"),
                     );
+                    routed_iso.push((ret, replies, n.name.clone()));
                 }
-                nf.isolation1(&mut b, Op::Append);
+                let i1 = nf.isolation1(&mut b, Op::Append);
+                isolation_jumps.push((i1, n.name.clone()));
                 nf.isolation2(&mut b);
+            }
+        }
+        // setINC: traffic into a routed network RETURNs before another network's jump to
+        // stage 2 drops it there; replies from it are accepted before its own jump.
+        for (ret, replies, routed) in &routed_iso {
+            for (jump, net) in &isolation_jumps {
+                if net != routed {
+                    b.order(
+                        *ret,
+                        *jump,
+                        format!("the isolation jump above it drops traffic from other networks into routed network {routed}"),
+                    );
+                } else {
+                    b.order(
+                        *replies,
+                        *jump,
+                        format!("the isolation jump above it drops replies from routed network {routed} to other networks"),
+                    );
+                }
             }
         }
         for j in [j_ct, j_iso, j_bridge] {
