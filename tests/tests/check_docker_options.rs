@@ -10,6 +10,8 @@
 mod check_common;
 
 use check_common::*;
+use nfprobe::docker::expect::to_rule;
+use nfprobe::ruleset::{Family, Rule};
 use serde_json::{Value, json};
 
 /// Chains Docker 28.x creates (iptables backend).
@@ -46,6 +48,7 @@ const DAEMON_28: &str = "
 -A OUTPUT ! -d 127.0.0.0/8 -m addrtype --dst-type LOCAL -j DOCKER
 ";
 
+#[derive(Clone)]
 struct Case {
     tag: &'static str,
     chains: &'static [(&'static str, &'static str)],
@@ -55,6 +58,9 @@ struct Case {
     docker: Value,
     /// (table, line) of the rules this option adds.
     option_rules: Vec<(&'static str, &'static str)>,
+    /// The same for ip6tables (empty: no IPv6 rules).
+    rules6: String,
+    option_rules6: Vec<(&'static str, &'static str)>,
 }
 
 /// Merge `*table` sections (the same table may appear in several pieces).
@@ -151,6 +157,13 @@ fn check(c: &Case, rules: &str, docker: &Value) -> (i32, Value) {
         );
     }
     s.run("iptables-nft-restore", &[], Some(&restore(rules, c.chains)));
+    if !c.rules6.is_empty() {
+        s.run(
+            "ip6tables-nft-restore",
+            &[],
+            Some(&restore(&c.rules6, c.chains)),
+        );
+    }
     let file = s.dir.join("bundle.json");
     let bundle = json!({"format": "nfprobe-bundle", "version": 1, "host": c.tag,
         "docker": docker});
@@ -197,7 +210,7 @@ fn healthy_and_each_rule_exact(c: &Case) {
     assert_eq!(code, 0, "{}", c.tag);
     assert_eq!(
         v["findings"].as_array().unwrap().len(),
-        rule_count(&c.rules),
+        rule_count(&c.rules) + rule_count(&c.rules6),
         "{}: every rule in the kernel is expected: {:#}",
         c.tag,
         v["findings"]
@@ -212,25 +225,60 @@ fn healthy_and_each_rule_exact(c: &Case) {
         c.tag,
         v["host"]
     );
-    assert!(!c.option_rules.is_empty());
-    for (table, line) in &c.option_rules {
-        let (code, v) = check(c, &without(&c.rules, table, line), &c.docker);
+    assert!(!c.option_rules.is_empty() || !c.option_rules6.is_empty());
+    let cases = c
+        .option_rules
+        .iter()
+        .map(|r| (Family::Ipv4, r))
+        .chain(c.option_rules6.iter().map(|r| (Family::Ipv6, r)));
+    for (family, (table, line)) in cases {
+        let (code, v) = if family == Family::Ipv4 {
+            check(c, &without(&c.rules, table, line), &c.docker)
+        } else {
+            let c6 = Case {
+                rules6: without(&c.rules6, table, line),
+                ..c.clone()
+            };
+            check(&c6, &c.rules, &c.docker)
+        };
         let p = problems(&v);
         assert_eq!(p.len(), 1, "{}: without {line}: {p:#?}", c.tag);
         let f = p[0];
         assert_eq!(f["status"], "missing", "{f:#}");
-        let (chain, rule) = parse_line(line);
-        assert_eq!(finding_rule(f), ((*table).to_owned(), chain, rule), "{f:#}");
+        assert_eq!(
+            parse_family(f["rule"].as_str().unwrap(), family),
+            parse_family(line, family),
+            "{f:#}"
+        );
+        assert_eq!(f["table"], *table, "{f:#}");
+        assert_eq!(f["family"], family_word(family), "{f:#}");
         assert!(f["effect"].as_str().is_some_and(|e| !e.is_empty()), "{f:#}");
+        let binary = if family == Family::Ipv4 {
+            "iptables-nft"
+        } else {
+            "ip6tables-nft"
+        };
         assert!(
             f["fix"]
                 .as_str()
-                .is_some_and(|x| x.starts_with(&format!("iptables-nft -w -t {table} "))),
+                .is_some_and(|x| x.starts_with(&format!("{binary} -w -t {table} "))),
             "{f:#}"
         );
         assert!(host_problems(&v).is_empty(), "{}: {:#}", c.tag, v["host"]);
         assert_eq!(code, 1, "{}: without {line}", c.tag);
     }
+}
+
+/// `-A CHAIN args...` → (chain, canonical rule) in `family`.
+fn parse_family(line: &str, family: Family) -> (String, Rule) {
+    let w: Vec<String> = line.split_whitespace().map(String::from).collect();
+    let r = to_rule(family, &w[2..]).unwrap_or_else(|e| panic!("{line}: {e}"));
+    (w[1].clone(), r)
+}
+
+/// The family as the JSON report spells it.
+fn family_word(family: Family) -> Value {
+    serde_json::to_value(family).unwrap()
 }
 
 fn net(name: &str, bridge: &str, subnet: &str) -> Value {
@@ -274,6 +322,8 @@ fn gateway_mode_nat_unprotected() {
         ]),
         docker: docker("28.5.2", vec![n], vec![c1]),
         option_rules: vec![("filter", "-A DOCKER ! -i brunprot -o brunprot -j ACCEPT")],
+        rules6: String::new(),
+        option_rules6: vec![],
     };
     healthy_and_each_rule_exact(&case);
 }
@@ -333,6 +383,8 @@ fn gateway_mode_routed() {
                 "-A DOCKER-ISOLATION-STAGE-1 -o brrouted -j RETURN",
             ),
         ],
+        rules6: String::new(),
+        option_rules6: vec![],
     };
     healthy_and_each_rule_exact(&case);
 }
@@ -367,6 +419,8 @@ fn gateway_mode_routed_on_27() {
             "filter",
             "-A DOCKER -d 198.51.100.2/32 ! -i brrouted -o brrouted -p tcp -m tcp --dport 80 -j ACCEPT",
         )],
+        rules6: String::new(),
+        option_rules6: vec![],
     };
     healthy_and_each_rule_exact(&case);
 }
@@ -420,6 +474,8 @@ fn gateway_mode_isolated_and_internal_networks() {
                 "-A DOCKER-ISOLATION-STAGE-1 ! -d 203.0.113.0/24 -i briso -j DROP",
             ),
         ],
+        rules6: String::new(),
+        option_rules6: vec![],
     };
     healthy_and_each_rule_exact(&case);
 }
@@ -459,6 +515,8 @@ fn icc_false() {
                 "-A DOCKER-FORWARD -i brnoicc ! -o brnoicc -j ACCEPT",
             ),
         ],
+        rules6: String::new(),
+        option_rules6: vec![],
     };
     healthy_and_each_rule_exact(&case);
 }
@@ -509,6 +567,8 @@ fn legacy_link_with_icc_false() {
                 "-A DOCKER -s 172.17.0.2/32 -d 172.17.0.3/32 -i docker0 -o docker0 -p tcp -m tcp --sport 5432 -j ACCEPT",
             ),
         ],
+        rules6: String::new(),
+        option_rules6: vec![],
     };
     healthy_and_each_rule_exact(&case);
 }
@@ -564,6 +624,8 @@ fn trusted_host_interfaces() {
             ("raw", "-A PREROUTING -d 192.0.2.2/32 -i eth9 -j ACCEPT"),
             ("raw", "-A PREROUTING -d 192.0.2.2/32 -i eth8 -j ACCEPT"),
         ],
+        rules6: String::new(),
+        option_rules6: vec![],
     };
     healthy_and_each_rule_exact(&case);
 }
@@ -582,6 +644,8 @@ fn allow_direct_routing() {
         rules: rules.clone(),
         docker: d,
         option_rules: vec![],
+        rules6: String::new(),
+        option_rules6: vec![],
     };
     let (code, v) = check(&case, &rules, &case.docker);
     assert!(problems(&v).is_empty(), "{:#?}", problems(&v));
@@ -639,6 +703,8 @@ fn sctp_checksum() {
             "mangle",
             "-A POSTROUTING -p sctp -m sctp --sport 9 -j CHECKSUM --checksum-fill",
         )],
+        rules6: String::new(),
+        option_rules6: vec![],
     };
     healthy_and_each_rule_exact(&case);
 }
@@ -717,6 +783,8 @@ fn swarm_ingress() {
         ]),
         docker: d,
         option_rules: ingress,
+        rules6: String::new(),
+        option_rules6: vec![],
     };
     healthy_and_each_rule_exact(&case);
 }
@@ -741,6 +809,8 @@ fn wsl2_mirrored_is_named_not_extra() {
         rules: rules.clone(),
         docker: nat_docker("28.5.2"),
         option_rules: vec![],
+        rules6: String::new(),
+        option_rules6: vec![],
     };
     let (code, v) = check(&case, &rules, &case.docker);
     assert!(
@@ -856,6 +926,8 @@ fn unknown_gateway_mode_is_named_not_judged() {
         rules: rules.clone(),
         docker: d,
         option_rules: vec![],
+        rules6: String::new(),
+        option_rules6: vec![],
     };
     let (code, v) = check(&case, &rules, &case.docker);
     let p = problems(&v);
@@ -932,6 +1004,8 @@ fn routed_next_to_nat_and_the_order_that_matters() {
             "filter",
             "-A DOCKER-ISOLATION-STAGE-1 -o brrouted -j RETURN",
         )],
+        rules6: String::new(),
+        option_rules6: vec![],
     };
     healthy_and_each_rule_exact(&case);
     for (line, chain, why) in [
@@ -959,4 +1033,71 @@ fn routed_next_to_nat_and_the_order_that_matters() {
         assert!(p[0]["effect"].as_str().unwrap().contains(why), "{:#}", p[0]);
         assert_eq!(code, 1);
     }
+}
+
+/// A dual-stack network with gateway_mode_ipv4=nat and gateway_mode_ipv6=routed (28.x):
+/// IPv4 as any nat network; IPv6 has no DNAT (the `::` binding gets no host port), the ICMPv6
+/// ACCEPT, the routed stage-1 rules and the per-port ACCEPT, no raw rules (the
+/// `gwm=routed` ip6tables goldens @ v28.5.2). Each family's own option rules are judged in
+/// that family.
+#[test]
+fn gateway_mode_ipv6_routed_next_to_ipv4_nat() {
+    let mut n = net("ds", "brds", "192.0.2.0/24");
+    n["enable_ipv6"] = json!(true);
+    n["subnets"]
+        .as_array_mut()
+        .unwrap()
+        .push(json!({"subnet": "fd00:db8:1::/64"}));
+    n["gateway_mode_ipv6"] = json!("routed");
+    let mut c = json!({"name": "c1", "endpoints": [{"network": "ds", "ipv4": "192.0.2.2",
+        "ipv6": "fd00:db8:1::2"}]});
+    c["ports"] = json!([{"host_ip": "0.0.0.0", "host_port": 8080, "container_port": 80},
+        {"host_ip": "::", "host_port": 0, "container_port": 80}]);
+    let mut d = docker("28.5.2", vec![n], vec![c]);
+    d["daemon"]["ip6tables"] = json!(true);
+    let v4 = NAT_NET.replace("brnat", "brds");
+    let case = Case {
+        tag: "oDS",
+        chains: CHAINS_28,
+        rules: merge(&[
+            DAEMON_28,
+            &v4,
+            "*raw\n-A PREROUTING -d 192.0.2.2/32 ! -i brds -j DROP",
+        ]),
+        docker: d,
+        option_rules: vec![("raw", "-A PREROUTING -d 192.0.2.2/32 ! -i brds -j DROP")],
+        rules6: merge(&["*filter
+            -A FORWARD -j DOCKER-USER
+            -A FORWARD -j DOCKER-FORWARD
+            -A DOCKER-FORWARD -j DOCKER-CT
+            -A DOCKER-FORWARD -j DOCKER-ISOLATION-STAGE-1
+            -A DOCKER-FORWARD -j DOCKER-BRIDGE
+            -A DOCKER -d fd00:db8:1::2/128 ! -i brds -o brds -p tcp -m tcp --dport 80 -j ACCEPT
+            -A DOCKER -o brds -p ipv6-icmp -j ACCEPT
+            -A DOCKER ! -i brds -o brds -j DROP
+            -A DOCKER-BRIDGE -o brds -j DOCKER
+            -A DOCKER-CT -o brds -m conntrack --ctstate RELATED,ESTABLISHED -j ACCEPT
+            -A DOCKER-FORWARD -i brds -j ACCEPT
+            -A DOCKER-ISOLATION-STAGE-1 -i brds -m conntrack --ctstate RELATED,ESTABLISHED -j ACCEPT
+            -A DOCKER-ISOLATION-STAGE-1 -o brds -j RETURN
+            -A DOCKER-ISOLATION-STAGE-1 -i brds ! -o brds -j DOCKER-ISOLATION-STAGE-2
+            -A DOCKER-ISOLATION-STAGE-2 -o brds -j DROP
+            *nat
+            -A PREROUTING -m addrtype --dst-type LOCAL -j DOCKER
+            -A OUTPUT ! -d ::1/128 -m addrtype --dst-type LOCAL -j DOCKER
+            -A DOCKER -i brds -j RETURN"]),
+        option_rules6: vec![
+            ("filter", "-A DOCKER -o brds -p ipv6-icmp -j ACCEPT"),
+            (
+                "filter",
+                "-A DOCKER-ISOLATION-STAGE-1 -i brds -m conntrack --ctstate RELATED,ESTABLISHED -j ACCEPT",
+            ),
+            ("filter", "-A DOCKER-ISOLATION-STAGE-1 -o brds -j RETURN"),
+            (
+                "filter",
+                "-A DOCKER -d fd00:db8:1::2/128 ! -i brds -o brds -p tcp -m tcp --dport 80 -j ACCEPT",
+            ),
+        ],
+    };
+    healthy_and_each_rule_exact(&case);
 }
