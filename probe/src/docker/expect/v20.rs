@@ -14,6 +14,7 @@ pub fn expect(state: &DockerState) -> Expectation {
     let daemon = Owner { net: None };
     let proxy = state.daemon.userland_proxy;
     let major = state.version().map(|v| v.0).unwrap_or(20);
+    wsl2_mirrored(&mut b);
     // Gateway modes arrived in 27.0 with `nat` and `routed`; `nat-unprotected` and
     // `isolated` in 28.0 (moby v27.5.1 / v28.0.1 bridge_linux.go `newGwMode`).
     gateway_modes(&mut b, state, |m| match m {

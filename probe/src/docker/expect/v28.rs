@@ -474,20 +474,3 @@ fn raw_port_drop(
         effect,
     )
 }
-
-/// WSL2 mirrored networking: with the proxy on Docker returns loopback0's 127/8 traffic from
-/// nat DOCKER, and accepts loopback-bound ports from loopback0 in raw PREROUTING (moby
-/// `mirroredWSL2Workaround`, `filterPortMappedOnLoopback`; the `wsl2mirrored=true` goldens).
-/// Whether the host is a WSL2 VM with mirrored networking is not in Docker's state, so these
-/// rules are recognised by their interface and named, not judged.
-fn wsl2_mirrored(b: &mut Builder) {
-    b.e.unmodelled.push(super::Unmodelled {
-        option: "WSL2 mirrored networking (interface loopback0)".into(),
-        network: None,
-        family: None,
-        interfaces: vec!["loopback0".into()],
-        subnets: Vec::new(),
-        why: "Docker adds rules for loopback0 only inside a WSL2 VM with mirrored networking, which nfprobe cannot tell from Docker's state".into(),
-        only_if_seen: true,
-    });
-}
