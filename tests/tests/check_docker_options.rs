@@ -787,6 +787,49 @@ fn swarm_ingress() {
         option_rules6: vec![],
     };
     healthy_and_each_rule_exact(&case);
+
+    // The same node when the Engine API does not give the ingress sandbox's address: the
+    // DNAT (whose target that is) is named as not modelled and unknown, never extra; the
+    // rest of DOCKER-INGRESS is judged as before.
+    let mut d = case.docker.clone();
+    d["swarm"]["ingress_gateway"] = Value::Null;
+    let (code, v) = check(&case, &case.rules, &d);
+    let p = problems(&v);
+    assert_eq!(p.len(), 1, "{p:#?}");
+    assert_eq!(p[0]["status"], "unknown", "{:#}", p[0]);
+    assert!(
+        p[0]["rule"].as_str().unwrap().contains("DNAT"),
+        "{:#}",
+        p[0]
+    );
+    assert!(
+        p[0]["detail"]
+            .as_str()
+            .unwrap()
+            .contains("swarm's routing mesh without the ingress sandbox's address"),
+        "{:#}",
+        p[0]
+    );
+    let notes: Vec<&str> = v["host"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|h| h["kind"] == "not_modelled")
+        .map(|h| h["message"].as_str().unwrap())
+        .collect();
+    assert_eq!(notes.len(), 1, "{:#}", v["host"]);
+    assert!(notes[0].contains("ingress-sbox"), "{}", notes[0]);
+    assert!(host_problems(&v).is_empty(), "{:#}", v["host"]);
+    assert_eq!(code, 0);
+    let lost = "-A DOCKER-INGRESS -p tcp -m tcp --dport 8080 -j ACCEPT";
+    let (code, v) = check(&case, &without(&case.rules, "filter", lost), &d);
+    let judged: Vec<&Value> = problems(&v)
+        .into_iter()
+        .filter(|f| f["status"] != "unknown")
+        .collect();
+    assert_eq!(judged.len(), 1, "{judged:#?}");
+    assert_eq!(judged[0]["status"], "missing");
+    assert_eq!(code, 1);
 }
 
 /// WSL2 mirrored networking (not modelled): with the proxy on Docker adds

@@ -495,11 +495,13 @@ fn extras(
             || n.strip_prefix("br-")
                 .is_some_and(|h| h.len() == 12 && h.bytes().all(|b| b.is_ascii_hexdigit()))
     };
-    // DOCKER-INGRESS is judged only when every rule Docker puts there is expected: the swarm's
-    // ingress ports and the ingress sandbox's address (the DNAT target) are known.
-    let ingress_known = input.state.swarm.as_ref().is_some_and(|s| {
-        s.is_active() && !s.ingress_ports.is_empty() && s.ingress_gateway.is_some()
-    });
+    // DOCKER-INGRESS is looked at only when the swarm's ingress ports are known (without the
+    // ingress sandbox's address its DNATs are not modelled: audit/options.rs names them).
+    let ingress_known = input
+        .state
+        .swarm
+        .as_ref()
+        .is_some_and(|s| s.is_active() && !s.ingress_ports.is_empty());
     let docker_chain = |c: &str| {
         c.starts_with("DOCKER")
             && c != "DOCKER-USER"

@@ -38,6 +38,10 @@ fn explains(u: &Unmodelled, f: &Finding) -> bool {
     if u.network.is_some() && f.network == u.network {
         return true;
     }
+    // A chain only some of whose rules are modelled: only what nothing explains.
+    if f.status == Status::Extra && u.chains.contains(&f.chain) {
+        return true;
+    }
     let names = interfaces(&f.rule);
     if names.iter().any(|n| u.interfaces.iter().any(|i| i == n)) {
         return true;

@@ -118,6 +118,7 @@ impl Builder {
                 .filter(|s| family.is_none_or(|f| s.subnet.is_v4() == (f == Family::Ipv4)))
                 .map(|s| s.subnet.network())
                 .collect(),
+            chains: Vec::new(),
             why,
             only_if_seen: false,
         });
@@ -944,6 +945,7 @@ pub(super) fn wsl2_mirrored(b: &mut Builder) {
         family: None,
         interfaces: vec!["loopback0".into()],
         subnets: Vec::new(),
+        chains: Vec::new(),
         why: "Docker adds rules for loopback0 only inside a WSL2 VM with mirrored networking, which nfprobe cannot tell from Docker's state".into(),
         only_if_seen: true,
     });

@@ -165,6 +165,9 @@ pub struct Unmodelled {
     pub interfaces: Vec<String>,
     /// Addresses that mark a kernel rule as this option's (the network's subnets).
     pub subnets: Vec<Cidr>,
+    /// Chains whose unexplained rules are this option's.
+    #[serde(default)]
+    pub chains: Vec<String>,
     /// Why nfprobe does not model it.
     pub why: String,
     /// Said only when a kernel rule shows it (rule shapes of an environment nfprobe cannot
