@@ -56,11 +56,11 @@ fn note(u: &Unmodelled) -> String {
     let fam = u.family.map(|f| format!("{f} ")).unwrap_or_default();
     match &u.network {
         Some(n) => format!(
-            "network {n} uses {}, which nfprobe does not model ({}): its {fam}rules are listed as unknown, not judged",
+            "network {n} uses {}, which nfprobe does not model: {}. Its {fam}rules are listed as unknown, not judged.",
             u.option, u.why
         ),
         None => format!(
-            "{} is in use, which nfprobe does not model ({}): its {fam}rules are listed as unknown, not judged",
+            "{} is in use, which nfprobe does not model: {}. Its {fam}rules are listed as unknown, not judged.",
             u.option, u.why
         ),
     }

@@ -908,7 +908,7 @@ pub(super) fn gateway_modes(
                 .get(&format!("com.docker.network.bridge.gateway_mode_{key}"));
             let why = match raw {
                 Some(v) if GatewayMode::parse(v).is_none() => {
-                    "a gateway mode nfprobe does not know (moby 28 and 29 know nat, nat-unprotected, routed and isolated)"
+                    "a gateway mode nfprobe does not know; moby 28 and 29 know nat, nat-unprotected, routed and isolated"
                 }
                 _ => match unknown(n.gateway_mode(family == Family::Ipv4)) {
                     Some(why) => why,
