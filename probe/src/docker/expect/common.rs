@@ -901,8 +901,13 @@ pub(super) fn gateway_modes(
     state: &DockerState,
     unknown: impl Fn(GatewayMode) -> Option<&'static str>,
 ) {
+    let fams = families(state);
     for n in &state.networks {
         for (family, key) in [(Family::Ipv4, "ipv4"), (Family::Ipv6, "ipv6")] {
+            // No rules of this family for the network anyway.
+            if !fams.contains(&family) || net_subnet(n, family).is_none() {
+                continue;
+            }
             let raw = n
                 .options
                 .get(&format!("com.docker.network.bridge.gateway_mode_{key}"));

@@ -716,7 +716,16 @@ fn gateway_modes_the_version_lacks_are_unmodelled_by_name() {
         "nat66".into(),
     );
     x.enable_ipv6 = true;
-    let e = expect(&state("28.3.0", vec![x], vec![]), Layout::V28_3);
+    // Said only where the network has rules of that family.
+    let e = expect(&state("28.3.0", vec![x.clone()], vec![]), Layout::V28_3);
+    assert!(e.unmodelled.iter().all(|u| u.network.is_none()));
+    x.subnets.push(Subnet {
+        subnet: "fd00:1::/64".parse().unwrap(),
+        gateway: None,
+    });
+    let mut s6 = state("28.3.0", vec![x], vec![]);
+    s6.daemon.ip6tables = Some(true);
+    let e = expect(&s6, Layout::V28_3);
     let u: Vec<&Unmodelled> = e
         .unmodelled
         .iter()
