@@ -134,8 +134,8 @@ fn bridges(docker: &Value) -> Vec<String> {
         .collect()
 }
 
-/// Load `rules` into a fresh netns with `docker`'s bridges and run `check` on the bundle.
-fn check(c: &Case, rules: &str, docker: &Value) -> (i32, Value) {
+/// A fresh netns with `docker`'s bridges and `rules` loaded, and the bundle file.
+fn prepare(c: &Case, rules: &str, docker: &Value) -> (Scratch, std::path::PathBuf) {
     let s = Scratch::new(c.tag);
     for b in bridges(docker) {
         s.run("ip", &["link", "add", &b, "type", "bridge"], None);
@@ -168,6 +168,12 @@ fn check(c: &Case, rules: &str, docker: &Value) -> (i32, Value) {
     let bundle = json!({"format": "nfprobe-bundle", "version": 1, "host": c.tag,
         "docker": docker});
     write_json(&file, &bundle);
+    (s, file)
+}
+
+/// Load `rules` into a fresh netns with `docker`'s bridges and run `check` on the bundle.
+fn check(c: &Case, rules: &str, docker: &Value) -> (i32, Value) {
+    let (s, file) = prepare(c, rules, docker);
     let ns = s.path();
     nfprobe_json(&[
         "--netns",
@@ -176,6 +182,21 @@ fn check(c: &Case, rules: &str, docker: &Value) -> (i32, Value) {
         "--docker-state",
         file.to_str().unwrap(),
     ])
+}
+
+/// The same, as the text an operator reads: (exit code, stdout).
+fn check_text(c: &Case, rules: &str, docker: &Value) -> (i32, String) {
+    let (s, file) = prepare(c, rules, docker);
+    let ns = s.path();
+    let (code, out, err) = nfprobe_text(&[
+        "--netns",
+        &ns,
+        "check",
+        "--docker-state",
+        file.to_str().unwrap(),
+    ]);
+    assert!(code == 0 || code == 1, "{out}\n{err}");
+    (code, out)
 }
 
 fn rule_count(rules: &str) -> usize {
@@ -890,30 +911,8 @@ fn wsl2_mirrored_is_named_not_extra() {
     assert!(host_problems(&v).is_empty(), "{:#}", v["host"]);
     assert_eq!(code, 0);
     // What an operator reads.
-    let s = Scratch::new("oWSLt");
-    for b in bridges(&case.docker) {
-        s.run("ip", &["link", "add", &b, "type", "bridge"], None);
-    }
-    s.run("sysctl", &["-qw", "net.ipv4.ip_forward=1"], None);
-    s.run(
-        "iptables-nft-restore",
-        &[],
-        Some(&restore(&rules, CHAINS_28)),
-    );
-    let file = s.dir.join("bundle.json");
-    write_json(
-        &file,
-        &json!({"format": "nfprobe-bundle", "version": 1, "host": "wsl",
-            "docker": case.docker}),
-    );
-    let (code, out, err) = nfprobe_text(&[
-        "--netns",
-        &s.path(),
-        "check",
-        "--docker-state",
-        file.to_str().unwrap(),
-    ]);
-    assert_eq!(code, 0, "{out}\n{err}");
+    let (code, out) = check_text(&case, &rules, &case.docker);
+    assert_eq!(code, 0, "{out}");
     assert!(
         out.contains("unknown (not judged)") && out.contains("loopback0"),
         "{out}"
@@ -1006,6 +1005,28 @@ fn unknown_gateway_mode_is_named_not_judged() {
     );
     assert!(host_problems(&v).is_empty(), "{:#}", v["host"]);
     assert_eq!(code, 0);
+    let rtd = v["networks"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|n| n["name"] == "rtd")
+        .unwrap();
+    assert_eq!(
+        rtd["not_modelled"],
+        json!(["gateway_mode_ipv4=routed-future"])
+    );
+    let (_, out) = check_text(&case, &rules, &case.docker);
+    assert!(
+        out.contains(
+            "not judged: it uses gateway_mode_ipv4=routed-future, which nfprobe does not model"
+        ),
+        "{out}"
+    );
+    assert!(
+        out.contains("network rtd uses gateway_mode_ipv4=routed-future"),
+        "{out}"
+    );
+    assert!(!out.contains("extra "), "{out}");
     // The modelled network is judged as ever.
     let lost = "-A DOCKER ! -i brnat -o brnat -j DROP";
     let (code, v) = check(&case, &without(&rules, "filter", lost), &case.docker);

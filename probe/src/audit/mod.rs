@@ -191,6 +191,9 @@ pub struct NetworkSummary {
     pub subnets: Vec<String>,
     pub internal: bool,
     pub containers: usize,
+    /// Options of the network nfprobe does not model (its rules there are not judged).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub not_modelled: Vec<String>,
 }
 
 impl Audit {
@@ -494,6 +497,12 @@ pub fn run(input: &Input<'_>) -> Audit {
                 .iter()
                 .filter(|c| c.endpoints.iter().any(|ep| ep.network == n.name))
                 .count(),
+            not_modelled: e
+                .unmodelled
+                .iter()
+                .filter(|u| u.network.as_deref() == Some(n.name.as_str()))
+                .map(|u| u.option.clone())
+                .collect(),
         })
         .collect();
     Audit {

@@ -228,6 +228,13 @@ pub fn text(a: &Audit, verbose: bool) -> String {
             n.containers,
             fs.len()
         );
+        if !n.not_modelled.is_empty() {
+            let _ = writeln!(
+                out,
+                "  not judged: it uses {}, which nfprobe does not model (see the host notes); its rules there are listed as unknown below",
+                n.not_modelled.join(", ")
+            );
+        }
         for f in fs.iter().filter(|f| verbose || f.status != Status::Ok) {
             finding_block(&mut out, f);
         }
