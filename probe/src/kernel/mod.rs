@@ -5,6 +5,7 @@ pub mod clsact;
 pub mod drop_probe;
 pub mod ebpf;
 pub mod exec;
+pub mod family;
 pub mod features;
 pub mod kallsyms;
 pub mod link;

@@ -12,7 +12,8 @@ use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
 use std::sync::OnceLock;
 
 use super::model::{
-    AddrMatch, Chain, ExtBody, IfaceMatch, IpHeader, Policy, Rule, Ruleset, Table, Target, Verdict,
+    AddrMatch, Chain, Counters, ExtBody, IfaceMatch, IpHeader, Policy, Rule, Ruleset, Table,
+    Target, Verdict,
 };
 
 /// The whole ruleset (every table, in the order given).
@@ -61,7 +62,7 @@ pub(crate) fn chain_line(out: &mut String, c: &Chain) {
 
 /// One `-A CHAIN ...` line (with its newline).
 pub fn rule_line(out: &mut String, chain: &str, r: &Rule, counters: bool) {
-    line_start(out, chain, r, counters);
+    line_start(out, chain, counters.then(|| r.counters.unwrap_or_default()));
     rule_spec(out, r);
     out.push('\n');
 }
@@ -76,7 +77,7 @@ pub fn rule_line_text(
     text: &super::xlate::RuleText,
     counters: bool,
 ) {
-    line_start(out, chain, r, counters);
+    line_start(out, chain, counters.then(|| r.counters.unwrap_or_default()));
     header(out, &r.ip);
     matches(out, r);
     for m in text.matches() {
@@ -90,9 +91,9 @@ pub fn rule_line_text(
     out.push('\n');
 }
 
-fn line_start(out: &mut String, chain: &str, r: &Rule, counters: bool) {
-    if counters {
-        let k = r.counters.unwrap_or_default();
+/// `[p:b] -A CHAIN` (`[p:b] ` with `-c` only: `counters` is Some).
+pub(crate) fn line_start(out: &mut String, chain: &str, counters: Option<Counters>) {
+    if let Some(k) = counters {
         out.push('[');
         push_u64(out, k.packets);
         out.push(':');

@@ -1,222 +1,107 @@
-//! A table blob → iptables-save text, entry by entry, without building the `Table`: what
-//! `nfprobe ruleset --backend legacy --format save` prints. The same text as
-//! `render::table(&table::decode(..))` (the tests below check it on mutated blobs): an
-//! entry that does not go the plain way (broken structure, a jump to no chain start, an
-//! `ERROR` target inside a chain) is decoded into a `Rule` and rendered from it.
+//! Legacy xtables tables (`kernel::xt`: table info and entry blobs read through
+//! getsockopt) → the canonical model and iptables-save text, the way iptables-legacy-save
+//! reads them: the sibling of the nf_tables translation in `xlate`, sharing its extension
+//! decoding (`compat`), its text cache and the renderer.
 //!
-//! Per match and target the rendered text (` -m NAME words`) is remembered by the blob's
-//! bytes: rulesets repeat the same blobs thousands of times.
+//! Entry points: [`read_ruleset`] (the model) and [`save_text`] (straight to text, the
+//! least memory); [`decode_table`] and [`save_table_text`] take one table blob (tests,
+//! fuzzing).
 
-use std::collections::HashMap;
-use std::fmt::Write as _;
+mod rule;
+mod save;
+mod table;
 
-use super::entry::{self, ExtBlob};
-use super::sockopt::TableInfo;
-use super::table::{self, ERROR_TARGET, Ent, STANDARD_TARGET, V_ACCEPT, V_DROP, V_QUEUE, V_RETURN};
-use crate::ext::cache::{ExtCache, Got};
-use crate::ext::{self, DecodeCtx, ExtKind};
-use crate::ruleset::{ExtBody, Family, Verdict, render};
+use super::with_ipset_names;
+use crate::kernel::netns::{NetnsSpec, run_in};
+use crate::kernel::xt::{self, TableInfo, XtError};
+use crate::ruleset::{Backend, Family, Ruleset, Table};
 
-/// The text is handed on in pieces of about this size (a whole table's text is never held).
-pub const CHUNK: usize = 1 << 16;
+pub use save::CHUNK as SAVE_CHUNK;
 
-/// What is remembered per extension blob: its rendered text and whether it decoded.
-struct ExtText {
-    text: String,
-    decoded: bool,
+/// The legacy ruleset of one family, read inside `ns` (or the current namespace).
+pub fn read_ruleset(ns: Option<&NetnsSpec>, family: Family) -> Result<Ruleset, XtError> {
+    let tables = run_in(ns, || {
+        let mut tables = Vec::new();
+        with_ipset_names(|| {
+            xt::visit_blobs_here(family, &mut |name, info, blob| {
+                tables.push(table::decode(family, name, info, blob))
+            })
+        })?;
+        Ok::<_, XtError>(tables)
+    })??;
+    Ok(Ruleset {
+        backend: Backend::Legacy,
+        family,
+        genid: None,
+        tables,
+    })
 }
 
-/// Appends the table's text (`*name` to `COMMIT`) to `out`, calling `spill` whenever `out`
-/// holds at least [`CHUNK`] bytes (`spill` takes the text out and leaves `out` empty).
-/// Returns how many rules could not be fully decoded.
-pub fn save_table(
+/// The iptables-save text (`-c` with `counters`) of every table of the family inside `ns`
+/// (or the current namespace), rendered entry by entry straight from the kernel's blobs:
+/// handed to `spill` in pieces of about [`SAVE_CHUNK`] bytes, each ending with a line;
+/// `spill` takes the text out of the buffer (leaves it empty). Returns how many rules could
+/// not be fully decoded. Same text as rendering [`read_ruleset`].
+pub fn save_text(
+    ns: Option<&NetnsSpec>,
+    family: Family,
+    counters: bool,
+    spill: &mut (dyn FnMut(&mut String) + Send),
+) -> Result<usize, XtError> {
+    run_in(ns, || {
+        let mut out = String::with_capacity(SAVE_CHUNK + 4096);
+        let mut undecoded = 0;
+        with_ipset_names(|| {
+            xt::visit_blobs_here(family, &mut |name, info, blob| {
+                undecoded += save::save_table(family, name, info, blob, counters, &mut out, spill);
+            })
+        })?;
+        if !out.is_empty() {
+            spill(&mut out);
+        }
+        Ok(undecoded)
+    })?
+}
+
+/// Decode a table blob as returned by `*_SO_GET_ENTRIES` (for tests and fuzzing).
+pub fn decode_table(family: Family, name: &str, info: &TableInfo, blob: &[u8]) -> Table {
+    table::decode(family, name, info, blob)
+}
+
+/// One table blob as [`save_text`] renders it (for tests and fuzzing): the text and the
+/// number of rules not fully decoded.
+pub fn save_table_text(
     family: Family,
     name: &str,
     info: &TableInfo,
     blob: &[u8],
     counters: bool,
-    out: &mut String,
-    spill: &mut dyn FnMut(&mut String),
-) -> usize {
-    let lay = table::layout(family, name, info, blob);
-    out.push('*');
-    out.push_str(name);
-    out.push('\n');
-    for c in &lay.chains {
-        render::chain_line(out, &c.chain);
-    }
-    let mut r = Renderer {
-        family,
-        counters,
-        starts: &lay.starts,
-        texts: ExtCache::new(),
-        spare: String::new(),
-        model: None,
-        via_model: 0,
-    };
-    let mut undecoded = 0;
-    for c in &lay.chains {
-        for i in c.body.clone() {
-            let Some(e) = lay.walk.get(i) else { continue };
-            if !r.entry(out, &c.chain.name, &e) {
-                undecoded += 1;
-            }
-            if out.len() >= CHUNK {
-                spill(out);
-            }
-        }
-        for t in &c.tail {
-            render::rule_line(out, &c.chain.name, t, counters);
-            undecoded += usize::from(!t.is_decoded());
-        }
-    }
-    out.push_str("COMMIT\n");
-    #[cfg(test)]
-    VIA_MODEL.set(VIA_MODEL.get() + r.via_model);
-    undecoded
-}
-
-#[cfg(test)]
-thread_local! {
-    /// Entries rendered through the model by this thread (tests check the plain path ran).
-    static VIA_MODEL: std::cell::Cell<usize> = const { std::cell::Cell::new(0) };
-}
-
-struct Renderer<'l> {
-    family: Family,
-    counters: bool,
-    starts: &'l HashMap<usize, String>,
-    texts: ExtCache<ExtText>,
-    /// The text buffer of the last blob not kept by `texts`, reused for the next one.
-    spare: String,
-    /// For entries rendered through the model (rare): its extension cache.
-    model: Option<ExtCache>,
-    /// How many entries went through the model.
-    via_model: usize,
-}
-
-impl Renderer<'_> {
-    /// One `-A CHAIN ...` line; false when the rule is not fully decoded.
-    fn entry(&mut self, out: &mut String, chain: &str, e: &Ent) -> bool {
-        let mark = out.len();
-        if let Some(decoded) = self.plain(out, chain, e) {
-            return decoded;
-        }
-        out.truncate(mark);
-        self.via_model += 1;
-        let cache = self.model.get_or_insert_with(ExtCache::new);
-        let rule = table::rule(self.family, e, self.starts, cache);
-        render::rule_line(out, chain, &rule, self.counters);
-        rule.is_decoded()
-    }
-
-    /// The line of an entry whose structure is sound (what `render::rule_line` prints for
-    /// `table::rule`); None when it is not.
-    fn plain(&mut self, out: &mut String, chain: &str, e: &Ent) -> Option<bool> {
-        if e.broken.is_some() {
-            return None;
-        }
-        let head = entry::head(self.family, e.bytes).ok()?;
-        if self.counters {
-            let k = head.counters;
-            let _ = write!(out, "[{}:{}] ", k.packets, k.bytes);
-        }
-        out.push_str("-A ");
-        out.push_str(chain);
-        render::header(out, &head.ip);
-        let mut decoded = true;
-        let mut off = entry::entry_size(self.family);
-        while off < head.target_offset {
-            let (m, size) = entry::ext(e.bytes.get(off..head.target_offset)?).ok()?;
-            decoded &= self.ext(out, ExtKind::Match, &m);
-            off += size;
-        }
-        let (t, _) = entry::ext(e.bytes.get(head.target_offset..)?).ok()?;
-        match t.name.as_ref() {
-            STANDARD_TARGET => {
-                let v = t.data.get(..4)?;
-                let verdict = match i32::from_ne_bytes([v[0], v[1], v[2], v[3]]) {
-                    V_ACCEPT => Some(Verdict::Accept),
-                    V_DROP => Some(Verdict::Drop),
-                    V_QUEUE => Some(Verdict::Queue),
-                    V_RETURN => Some(Verdict::Return),
-                    v if v >= 0 && v as usize == e.end() => None,
-                    v if v >= 0 => {
-                        let c = self.starts.get(&(v as usize))?;
-                        out.push_str(if head.goto { " -g " } else { " -j " });
-                        out.push_str(c);
-                        None
-                    }
-                    _ => return None,
-                };
-                if let Some(v) = verdict {
-                    out.push_str(" -j ");
-                    out.push_str(render::verdict_name(v));
-                }
-            }
-            ERROR_TARGET => return None,
-            _ => decoded &= self.ext(out, ExtKind::Target, &t),
-        }
-        out.push('\n');
-        Some(decoded)
-    }
-
-    /// ` -m NAME words` / ` -j NAME words` of a blob; false when it did not decode.
-    fn ext(&mut self, out: &mut String, kind: ExtKind, x: &ExtBlob) -> bool {
-        let family = self.family;
-        let spare = &mut self.spare;
-        let got = self.texts.lookup(x.blob(kind, family), || {
-            let mut text = std::mem::take(spare);
-            text.clear();
-            let decoded = ext_text(&mut text, kind, family, x);
-            ExtText { text, decoded }
-        });
-        match got {
-            Got::Cached(t) => {
-                out.push_str(&t.text);
-                t.decoded
-            }
-            Got::Fresh(t) => {
-                out.push_str(&t.text);
-                self.spare = t.text;
-                t.decoded
-            }
-        }
-    }
-}
-
-/// Renders a blob the way `render::rule_spec` prints `table::rule`'s match or target.
-fn ext_text(text: &mut String, kind: ExtKind, family: Family, x: &ExtBlob) -> bool {
-    let ctx = DecodeCtx {
-        family,
-        revision: x.revision,
-    };
-    text.push_str(match kind {
-        ExtKind::Match => " -m ",
-        ExtKind::Target => " -j ",
+) -> (String, usize) {
+    let mut text = String::new();
+    let mut pieces = String::new();
+    let n = save::save_table(family, name, info, blob, counters, &mut text, &mut |s| {
+        pieces.push_str(s);
+        s.clear();
     });
-    text.push_str(ext::save_name_ref(kind, &x.name, &ctx, x.data));
-    match ext::decode(kind, &x.name, &ctx, x.data) {
-        Ok(words) => {
-            render::body(text, &ExtBody::Decoded(words));
-            true
-        }
-        Err(err) => {
-            log::debug!("{kind} {} rev {}: {err}", x.name, x.revision);
-            render::body(text, &ExtBody::Raw(x.data.to_vec()));
-            false
-        }
-    }
+    pieces.push_str(&text);
+    (pieces, n)
 }
 
 #[cfg(test)]
-mod tests {
-    use super::super::entry::EXT_HDR;
-    use super::super::sockopt::NUMHOOKS;
+pub(super) mod tests {
+    //! Table blobs built by hand, byte for byte as the kernel lays them out.
+
     use super::*;
+    use crate::kernel::xt::NUMHOOKS;
+    use crate::kernel::xt::entry::{self, ERROR_TARGET, EXT_HDR, STANDARD_TARGET};
+    use crate::ruleset::render;
+
+    const V_DROP: i32 = -1;
+    const V_ACCEPT: i32 = -2;
+    const V_RETURN: i32 = -5;
 
     /// `xt_entry_match` / `xt_entry_target`: header, then `data` padded to 8 bytes.
-    fn ext_blob(name: &str, rev: u8, data: &[u8]) -> Vec<u8> {
+    pub fn ext_blob(name: &str, rev: u8, data: &[u8]) -> Vec<u8> {
         let size = (EXT_HDR + data.len()).div_ceil(8) * 8;
         let mut b = vec![0u8; size];
         b[..2].copy_from_slice(&(size as u16).to_ne_bytes());
@@ -226,7 +111,7 @@ mod tests {
         b
     }
 
-    fn verdict(v: i32) -> Vec<u8> {
+    pub fn verdict(v: i32) -> Vec<u8> {
         ext_blob(STANDARD_TARGET, 0, &v.to_ne_bytes())
     }
 
@@ -245,15 +130,15 @@ mod tests {
     }
 
     #[derive(Default)]
-    struct Spec {
-        src8: bool,
-        in_eth: bool,
-        tcp: bool,
-        goto: bool,
-        counters: (u64, u64),
+    pub struct Spec {
+        pub src8: bool,
+        pub in_eth: bool,
+        pub tcp: bool,
+        pub goto: bool,
+        pub counters: (u64, u64),
     }
 
-    fn entry(family: Family, spec: &Spec, matches: &[Vec<u8>], target: &[u8]) -> Vec<u8> {
+    pub fn entry(family: Family, spec: &Spec, matches: &[Vec<u8>], target: &[u8]) -> Vec<u8> {
         let size = entry::entry_size(family);
         let (flags_at, toff_at, cnt_at) = layout(family);
         let mut b = vec![0u8; size];
@@ -295,7 +180,7 @@ mod tests {
         b
     }
 
-    fn error(family: Family, name: &str) -> Vec<u8> {
+    pub fn error(family: Family, name: &str) -> Vec<u8> {
         let mut t = [0u8; 30];
         t[..name.len()].copy_from_slice(name.as_bytes());
         entry(
@@ -421,10 +306,10 @@ mod tests {
     /// Both paths on one blob: same text, same undecodable count.
     fn same(family: Family, info: &TableInfo, blob: &[u8]) {
         for counters in [false, true] {
-            let t = table::decode(family, "filter", info, blob);
+            let t = decode_table(family, "filter", info, blob);
             let mut want = String::new();
             render::table(&mut want, &t, counters);
-            let (got, n) = super::super::save_table_text(family, "filter", info, blob, counters);
+            let (got, n) = save_table_text(family, "filter", info, blob, counters);
             assert_eq!(got, want, "{family:?} counters={counters}");
             assert_eq!(n, t.undecoded_rules(), "{family:?} counters={counters}");
         }
@@ -434,14 +319,14 @@ mod tests {
     fn plain_path_prints_what_the_model_prints() {
         for family in [Family::Ipv4, Family::Ipv6] {
             let (info, blob) = table(family, 0);
-            VIA_MODEL.set(0);
+            save::VIA_MODEL.set(0);
             same(family, &info, &blob);
             assert_eq!(
-                VIA_MODEL.get(),
+                save::VIA_MODEL.get(),
                 0,
                 "every entry of a sound blob goes the plain way"
             );
-            let (text, n) = super::super::save_table_text(family, "filter", &info, &blob, false);
+            let (text, n) = save_table_text(family, "filter", &info, &blob, false);
             assert_eq!(n, 2, "{text}");
             if family == Family::Ipv4 {
                 let want = "*filter\n\
@@ -494,7 +379,7 @@ mod tests {
         let (info, blob) = table(Family::Ipv4, 2000);
         let mut pieces = Vec::new();
         let mut out = String::new();
-        save_table(
+        save::save_table(
             Family::Ipv4,
             "filter",
             &info,
@@ -504,9 +389,13 @@ mod tests {
             &mut |s| pieces.push(std::mem::take(s)),
         );
         assert!(pieces.len() >= 4, "{} pieces", pieces.len());
-        assert!(pieces.iter().all(|p| p.len() >= CHUNK && p.ends_with('\n')));
+        assert!(
+            pieces
+                .iter()
+                .all(|p| p.len() >= SAVE_CHUNK && p.ends_with('\n'))
+        );
         pieces.push(out);
-        let t = table::decode(Family::Ipv4, "filter", &info, &blob);
+        let t = decode_table(Family::Ipv4, "filter", &info, &blob);
         let mut want = String::new();
         render::table(&mut want, &t, true);
         assert_eq!(pieces.concat(), want);
