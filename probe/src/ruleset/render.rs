@@ -353,21 +353,24 @@ fn iface(out: &mut String, letter: char, i: &IfaceMatch) {
     }
 }
 
+/// libxtables' own protocol list (`xtables_chain_protos`): the names iptables prints before
+/// asking /etc/protocols, and accepts as input (`parse::proto_number`).
+pub(crate) const XT_PROTOS: &[(&str, u8)] = &[
+    ("tcp", 6),
+    ("sctp", 132),
+    ("udp", 17),
+    ("udplite", 136),
+    ("icmp", 1),
+    ("ipv6-icmp", 58),
+    ("esp", 50),
+    ("ah", 51),
+    ("mobility-header", 135),
+];
+
 /// Protocol name as iptables prints it: its own short list first, then /etc/protocols,
 /// then the number.
 pub fn proto_name(p: u8) -> String {
-    const XT: &[(&str, u8)] = &[
-        ("tcp", 6),
-        ("sctp", 132),
-        ("udp", 17),
-        ("udplite", 136),
-        ("icmp", 1),
-        ("ipv6-icmp", 58),
-        ("esp", 50),
-        ("ah", 51),
-        ("mobility-header", 135),
-    ];
-    if let Some((n, _)) = XT.iter().find(|(_, n)| *n == p) {
+    if let Some((n, _)) = XT_PROTOS.iter().find(|(_, n)| *n == p) {
         return (*n).to_owned();
     }
     match protocols().by_number.get(&p) {
