@@ -8,7 +8,7 @@
 //! and its peak RSS (`/usr/bin/time`), plus its CPU time (wait4), which is the fairer number
 //! when other work shares the cores:
 //! - ours: nf_tables snapshot + xlate + iptables-save text (examples/ruleset_bench.rs), and
-//!   ours on the legacy tables (kernel::xt + render);
+//!   ours on the legacy tables (kernel::xt + ruleset::xlate::legacy, straight to text);
 //! - `iptables-nft-save`, `iptables-legacy-save`, `nft -j list ruleset`;
 //! - the floor: a bare GETRULE dump that only receives the bytes, whole family, per chain,
 //!   and per chain on as many threads as ours uses; the fastest of them is the floor.

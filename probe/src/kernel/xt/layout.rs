@@ -213,3 +213,94 @@ pub fn layout<'b>(family: Family, info: &TableInfo, blob: &'b [u8]) -> Layout<'b
         ended,
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::kernel::xt::testutil::{Spec, V_ACCEPT, V_DROP, V_RETURN, entry, error, verdict};
+
+    /// filter: INPUT (a jump to X, then its DROP policy), FORWARD, OUTPUT, X (RETURN).
+    fn table() -> (TableInfo, Vec<u8>, usize) {
+        let f = Family::Ipv4;
+        let mut info = TableInfo {
+            valid_hooks: 0b1110,
+            hook_entry: [0; NUMHOOKS],
+            underflow: [0; NUMHOOKS],
+            num_entries: 7,
+            size: 0,
+        };
+        let plain = Spec::default();
+        let mut blob = entry(f, &plain, &[], &verdict(0)); // jump, patched below
+        info.underflow[1] = blob.len() as u32;
+        blob.extend(entry(f, &plain, &[], &verdict(V_DROP)));
+        for h in [2, 3] {
+            info.hook_entry[h] = blob.len() as u32;
+            info.underflow[h] = blob.len() as u32;
+            blob.extend(entry(f, &plain, &[], &verdict(V_ACCEPT)));
+        }
+        blob.extend(error(f, "X"));
+        let x = blob.len();
+        blob.extend(entry(f, &plain, &[], &verdict(V_RETURN)));
+        blob.extend(error(f, "ERROR"));
+        let v = entry::entry_size(f) + EXT_HDR;
+        blob[v..v + 4].copy_from_slice(&(x as i32).to_ne_bytes());
+        info.size = blob.len() as u32;
+        (info, blob, x)
+    }
+
+    #[test]
+    fn cuts_chains_at_hooks_and_error_entries() {
+        let (info, blob, x) = table();
+        let l = layout(Family::Ipv4, &info, &blob);
+        let chains: Vec<_> = l
+            .chains
+            .iter()
+            .map(|c| (c.name.as_str(), c.hook, c.entries.clone()))
+            .collect();
+        assert_eq!(
+            chains,
+            [
+                ("INPUT", Some(1), 0..2),
+                ("FORWARD", Some(2), 2..3),
+                ("OUTPUT", Some(3), 3..4),
+                ("X", None, 5..6),
+            ]
+        );
+        assert!(l.ended && l.orphans.is_empty());
+        assert_eq!(l.starts.get(&x).map(String::as_str), Some("X"));
+        // The jump is an offset, and it is X's start.
+        let first = l.walk.get(0).unwrap();
+        let t = first.target().unwrap();
+        assert_eq!(
+            t.target_kind(),
+            XtTarget::Standard(Some(entry::StdVerdict::Offset(x)))
+        );
+        let head = first.head(Family::Ipv4).unwrap();
+        assert_eq!((head.packets, head.bytes, head.goto), (0, 0, false));
+    }
+
+    #[test]
+    fn what_does_not_fit_shows() {
+        let (info, blob, _) = table();
+        // Cut short: no final ERROR entry, and the last entry is broken.
+        let l = layout(Family::Ipv4, &info, &blob[..blob.len() - 8]);
+        assert!(!l.ended);
+        assert!(l.walk.get(l.walk.len() - 1).unwrap().broken.is_some());
+        // INPUT's hook pointing past its first entry: that entry is outside any chain.
+        let mut moved = info;
+        moved.hook_entry[1] = moved.underflow[1];
+        let l = layout(Family::Ipv4, &moved, &blob);
+        assert_eq!(l.orphans, 0..1);
+        assert_eq!(l.chains[0].entries, 1..2);
+        // Every prefix and every flipped byte: no panic.
+        for n in 0..blob.len() {
+            let _ = layout(Family::Ipv4, &info, &blob[..n]);
+        }
+        for i in 0..blob.len() {
+            let mut b = blob.clone();
+            b[i] ^= 0xff;
+            let _ = layout(Family::Ipv4, &info, &b);
+            let _ = layout(Family::Ipv6, &info, &b);
+        }
+    }
+}

@@ -12,6 +12,8 @@ pub mod entry;
 pub mod ipset;
 pub mod layout;
 mod sockopt;
+#[cfg(test)]
+pub(crate) mod testutil;
 
 use std::io;
 

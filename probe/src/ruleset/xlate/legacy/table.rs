@@ -183,15 +183,12 @@ fn undecodable_entry(family: Family, e: &Ent, reason: &str) -> Rule {
 
 #[cfg(test)]
 mod tests {
-    use super::super::tests::{entry, error, verdict};
     use super::*;
     use crate::kernel::xt::NUMHOOKS;
     use crate::kernel::xt::entry::EXT_HDR;
+    use crate::kernel::xt::testutil::{Spec, V_ACCEPT, V_DROP, V_RETURN, entry, error, verdict};
 
     const E: usize = 112; // sizeof(struct ipt_entry)
-    const V_DROP: i32 = -1;
-    const V_ACCEPT: i32 = -2;
-    const V_RETURN: i32 = -5;
 
     /// filter: INPUT (jump to X, policy DROP), FORWARD, OUTPUT, user chain X (RETURN).
     fn table() -> (TableInfo, Vec<u8>) {
@@ -209,7 +206,7 @@ mod tests {
         let jump_at = blob.len();
         blob.extend(entry(f, &Default::default(), &[], &verdict(0))); // patched below
         info.underflow[1] = blob.len() as u32;
-        let policy = super::super::tests::Spec {
+        let policy = Spec {
             counters: (5, 500),
             ..Default::default()
         };
