@@ -227,6 +227,18 @@ impl Cidr {
     pub fn is_v4(&self) -> bool {
         self.addr.is_ipv4()
     }
+
+    /// `ip` lies in this network (same family, same network bits).
+    pub fn contains(&self, ip: &IpAddr) -> bool {
+        ip.is_ipv4() == self.addr.is_ipv4()
+            && Cidr {
+                addr: *ip,
+                prefix: self.prefix,
+            }
+            .network()
+            .addr
+                == self.network().addr
+    }
 }
 
 impl fmt::Display for Cidr {

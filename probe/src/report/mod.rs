@@ -41,12 +41,19 @@ pub fn verdict(a: &Audit) -> String {
         );
         return v;
     }
+    let unknown = count(a, Status::Unknown);
     if n == 0 {
         let _ = write!(
             v,
             "OK: all {} rules Docker should have are in the kernel, in a working order, and the iptables CLI tells the truth about them.",
             a.findings.iter().filter(|f| f.status == Status::Ok).count()
         );
+        if unknown > 0 {
+            let _ = write!(
+                v,
+                " {unknown} rule(s) could not be judged without the Engine API (listed as unknown below)."
+            );
+        }
         return v;
     }
     let lies = count(a, Status::MissingCliClaimsPresent);
@@ -74,7 +81,10 @@ pub fn verdict(a: &Audit) -> String {
         );
     }
     if order > 0 {
-        let _ = write!(v, " {order} rule(s) sit below a rule that shadows them.");
+        let _ = write!(
+            v,
+            " {order} rule(s) are out of Docker's order (above a jump they must follow, or below a rule that shadows them)."
+        );
     }
     if denied > 0 {
         let _ = write!(
@@ -139,9 +149,15 @@ pub fn verdict(a: &Audit) -> String {
 }
 
 fn finding_block(out: &mut String, f: &Finding) {
+    // IPv6 rules are marked: the same rule text exists for both families.
+    let fam = if f.family == crate::ruleset::Family::Ipv6 {
+        "IPv6 "
+    } else {
+        ""
+    };
     let _ = writeln!(
         out,
-        "  {:<34} {} {}  {}",
+        "  {:<34} {fam}{} {}  {}",
         f.status.label(),
         f.table,
         f.chain,
@@ -222,6 +238,7 @@ pub fn text(a: &Audit, verbose: bool) -> String {
         .filter(|f| {
             f.network.is_none()
                 && f.status != Status::Extra
+                && !(f.status == Status::Unknown && f.fix.is_none())
                 && !(f.status == Status::Undecodable && f.claims.is_empty() && f.fix.is_none())
         })
         .collect();
@@ -236,11 +253,17 @@ pub fn text(a: &Audit, verbose: bool) -> String {
         .filter(|f| {
             f.network.is_none()
                 && (f.status == Status::Extra
+                    || (f.status == Status::Unknown && f.fix.is_none())
                     || (f.status == Status::Undecodable && f.fix.is_none()))
         })
         .collect();
     if !extra.is_empty() {
-        let _ = writeln!(out, "\nRules Docker did not ask for ({}):", extra.len());
+        let heading = if extra.iter().any(|f| f.status == Status::Unknown) {
+            "Rules Docker did not ask for, or that cannot be attributed without the Engine API"
+        } else {
+            "Rules Docker did not ask for"
+        };
+        let _ = writeln!(out, "\n{heading} ({}):", extra.len());
         for f in extra {
             let _ = writeln!(
                 out,
@@ -284,43 +307,210 @@ pub fn text(a: &Audit, verbose: bool) -> String {
     out
 }
 
-/// Host findings whose fix creates what rules go into (chains; nftables verdict maps).
+/// Host findings whose fix creates what rules go into (nftables verdict maps; iptables
+/// chains are created by the repair plan).
 fn is_container_fix(kind: &str) -> bool {
     matches!(kind, "chain_missing" | "nft_map_missing")
 }
 
-/// Every restoring command, in order: chains (and nftables maps) first, then rules in Docker's own order, then
-/// host settings. Nothing is applied.
+/// The shell functions the script's checks use. Every check fails closed: the script stops
+/// with exit 3 before (or instead of) the change it guards.
+const SCRIPT_FUNCTIONS: &str = r#"
+fail() {
+  echo "nfprobe fix: $*" >&2
+  echo "nfprobe fix: stopped; nothing after this point was changed. Run \`nfprobe check --fix-script\` again." >&2
+  exit 3
+}
+# BINARY BACKEND: the binary exists and writes that backend ("nf_tables" or "legacy").
+uses_backend() {
+  command -v "$1" >/dev/null 2>&1 || fail "$1 not found"
+  "$1" --version 2>/dev/null | grep -q "($2)" || fail "$1 does not use the $2 backend (Docker's rules are there)"
+}
+# BINARY TABLE CHAIN COUNT: the chain exists and holds COUNT rules.
+chain_has() {
+  "$1" -w -t "$2" -S "$3" >/dev/null 2>&1 || fail "$2 $3 does not exist ($1)"
+  n=$("$1" -w -t "$2" -S "$3" | grep -c '^-A ') || true
+  [ "$n" = "$4" ] || fail "$2 $3 holds $n rules; this plan was made when it held $4: the chain changed"
+}
+# BINARY TABLE CHAIN: the chain does not exist (the plan creates it).
+chain_absent() {
+  if "$1" -w -t "$2" -S "$3" >/dev/null 2>&1; then fail "$2 $3 exists now; this plan was made without it"; fi
+}
+# BINARY TABLE CHAIN N TEXT: rule N of the chain reads TEXT (as `-S CHAIN N` prints it).
+rule_is() {
+  got=$("$1" -w -t "$2" -S "$3" "$4" 2>/dev/null) || got=""
+  [ "$got" = "$5" ] || fail "rule $4 of $2 $3 is \`$got\`; this plan expected \`$5\`: the chain changed"
+}
+"#;
+
+/// Every restoring command, in order: the checks that the chains are still what the plan was
+/// made on, then per chain the rules at the positions Docker gives them (and out-of-place
+/// copies deleted by number after checking their text), then host settings. Nothing is
+/// applied until the script is run.
 pub fn fix_script(a: &Audit) -> String {
     let mut s = String::from(
-        "#!/bin/sh\n# Generated by nfprobe check. It applies nothing until you run it: read it first.\n# Rules are restored with -I/-A only (never -D by spec: a buggy iptables deletes look-alikes);\n# nftables rules with `nft insert/add rule ... handle N` next to their neighbours.\nset -e\n",
+        "#!/bin/sh\n# Generated by nfprobe check. It applies nothing until you run it: read it first.\n",
     );
-    let chains: Vec<_> = a
+    let binaries: Vec<&str> = {
+        let mut v: Vec<&str> = a.repair.iter().map(|p| p.binary.as_str()).collect();
+        v.sort_unstable();
+        v.dedup();
+        v
+    };
+    let backend_word = match a.docker_backend {
+        crate::ruleset::Backend::Nft => "nf_tables",
+        crate::ruleset::Backend::Legacy => "legacy",
+    };
+    if !binaries.is_empty() {
+        let _ = writeln!(
+            s,
+            "# Docker's rules are in the {} backend: every command uses {} (that backend's binaries).",
+            a.docker_backend,
+            binaries.join(" and ")
+        );
+        s.push_str(
+            "# Each rule goes where Docker itself puts it: `-I CHAIN N` next to the neighbours found when\n\
+             # this script was made. Before any change the script re-reads every chain it touches and stops,\n\
+             # changing nothing, if one differs from what the plan was made on; each step re-checks its\n\
+             # neighbour. Rules are never deleted by rule spec (a buggy iptables `-D` deletes look-alikes):\n\
+             # an out-of-place copy is deleted by number, after the text at that number was checked.\n",
+        );
+    }
+    s.push_str("set -eu\n");
+    s.push_str(SCRIPT_FUNCTIONS);
+    let q = |t: &str| crate::audit::text::shell_quote(t);
+    if !binaries.is_empty() {
+        s.push_str("\n# The chains as this plan saw them.\n");
+        for b in &binaries {
+            let _ = writeln!(s, "uses_backend {b} {backend_word}");
+        }
+        for p in &a.repair {
+            if p.refused.is_some() {
+                continue;
+            }
+            if p.create {
+                let _ = writeln!(s, "chain_absent {} {} {}", p.binary, p.table, p.chain);
+            } else {
+                let _ = writeln!(
+                    s,
+                    "chain_has {} {} {} {}",
+                    p.binary, p.table, p.chain, p.rules_before
+                );
+            }
+            for c in &p.checks {
+                let _ = writeln!(
+                    s,
+                    "rule_is {} {} {} {} {}",
+                    p.binary,
+                    p.table,
+                    p.chain,
+                    c.number,
+                    q(&c.text)
+                );
+            }
+        }
+    }
+    // Chains first: a jump into a chain needs the chain.
+    let create: Vec<_> = a
+        .repair
+        .iter()
+        .filter(|p| p.create && p.refused.is_none())
+        .collect();
+    if !create.is_empty() {
+        s.push_str("\n# chains Docker creates that are gone\n");
+        for p in create {
+            let _ = writeln!(s, "{} -w -t {} -N {}", p.binary, p.table, p.chain);
+        }
+    }
+    for p in a
+        .repair
+        .iter()
+        .filter(|p| !p.steps.is_empty() || p.refused.is_some())
+    {
+        let _ = writeln!(s, "\n# {} {} {} ({})", p.family, p.table, p.chain, p.binary);
+        if let Some(why) = &p.refused {
+            let _ = writeln!(s, "# NOT REPAIRED: {why}");
+            continue;
+        }
+        for st in &p.steps {
+            match st {
+                crate::audit::repair::Step::Insert {
+                    rule,
+                    anchor,
+                    after,
+                    ..
+                } => {
+                    if let Some(f) = a.findings.get(*rule) {
+                        let _ = writeln!(
+                            s,
+                            "# {} {}: {}",
+                            f.network.as_deref().unwrap_or("daemon"),
+                            f.status.label(),
+                            f.effect.as_deref().unwrap_or(&f.what)
+                        );
+                    }
+                    if let Some(an) = anchor {
+                        let _ = writeln!(
+                            s,
+                            "rule_is {} {} {} {} {}   # goes {} it",
+                            p.binary,
+                            p.table,
+                            p.chain,
+                            an.number,
+                            q(&an.text),
+                            if *after {
+                                "right after"
+                            } else {
+                                "right before"
+                            }
+                        );
+                    }
+                    let _ = writeln!(s, "{}", crate::audit::repair::command(p, st));
+                }
+                crate::audit::repair::Step::Delete { at, .. } => {
+                    let _ = writeln!(
+                        s,
+                        "# the out-of-place copy, by number after checking its text"
+                    );
+                    let _ = writeln!(
+                        s,
+                        "rule_is {} {} {} {} {}",
+                        p.binary,
+                        p.table,
+                        p.chain,
+                        at.number,
+                        q(&at.text)
+                    );
+                    let _ = writeln!(s, "{}", crate::audit::repair::command(p, st));
+                }
+            }
+        }
+    }
+    // Docker 29 nftables: its own fixes (`nft add/insert rule ... handle N`) and maps.
+    let nft: Vec<&Finding> = a
+        .findings
+        .iter()
+        .filter(|f| {
+            f.table == crate::docker::expect::nft29::TABLE
+                && matches!(
+                    f.status,
+                    Status::Missing | Status::MissingCliClaimsPresent | Status::WrongOrder
+                )
+        })
+        .collect();
+    let maps: Vec<_> = a
         .host
         .iter()
-        .filter(|h| is_container_fix(&h.kind))
+        .filter(|h| h.kind == "nft_map_missing")
         .collect();
-    if !chains.is_empty() {
-        s.push_str("\n# missing chains\n");
-        for h in chains {
+    if !maps.is_empty() || !nft.is_empty() {
+        s.push_str("\n# nftables (table docker-bridges): next to their neighbours by handle\n");
+        for h in maps {
             if let Some(f) = &h.fix {
                 let _ = writeln!(s, "{f}");
             }
         }
-    }
-    let rules: Vec<&Finding> = a
-        .findings
-        .iter()
-        .filter(|f| {
-            matches!(
-                f.status,
-                Status::Missing | Status::MissingCliClaimsPresent | Status::WrongOrder
-            )
-        })
-        .collect();
-    if !rules.is_empty() {
-        s.push_str("\n# missing or misplaced rules, in Docker's order\n");
-        for f in rules {
+        for f in nft {
             let _ = writeln!(
                 s,
                 "# {} {}: {}",
@@ -348,6 +538,20 @@ pub fn fix_script(a: &Audit) -> String {
                 let _ = writeln!(s, "# {}\n{}{f}", h.message, if cmd { "" } else { "# " });
             }
         }
+    }
+    let refused: Vec<String> = a
+        .repair
+        .iter()
+        .filter(|p| p.refused.is_some())
+        .map(|p| format!("{} {} {}", p.family, p.table, p.chain))
+        .collect();
+    if !refused.is_empty() {
+        // Said last and loudly: the rest was repaired, these chains were not.
+        let _ = writeln!(
+            s,
+            "\necho \"nfprobe fix: NOT repaired (no safe position, see the comments above): {}\" >&2\nexit 4",
+            refused.join(", ")
+        );
     }
     s
 }

@@ -21,6 +21,7 @@ fn all_statuses() -> Vec<Status> {
         Status::WrongOrder,
         Status::Undecodable,
         Status::Extra,
+        Status::Unknown,
     ];
     for s in all {
         match s {
@@ -30,7 +31,8 @@ fn all_statuses() -> Vec<Status> {
             | Status::PresentCliClaimsMissing
             | Status::WrongOrder
             | Status::Undecodable
-            | Status::Extra => {}
+            | Status::Extra
+            | Status::Unknown => {}
         }
     }
     all.to_vec()

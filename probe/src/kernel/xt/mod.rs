@@ -11,7 +11,7 @@
 pub mod entry;
 pub mod ipset;
 pub mod layout;
-mod sockopt;
+pub mod sockopt;
 #[cfg(test)]
 pub(crate) mod testutil;
 
