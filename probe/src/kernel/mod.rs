@@ -6,6 +6,7 @@ pub mod conntrack;
 pub mod drop_probe;
 pub mod ebpf;
 pub mod exec;
+pub mod family;
 pub mod features;
 pub mod kallsyms;
 pub mod link;
