@@ -1,5 +1,5 @@
 //! `cargo xtask bench ruleset [--sizes 1000,10000,50000] [--runs N] [--write-rules FILE]
-//! [--baseline WORKER]`: reading the firewall.
+//! [--baseline WORKER] [--per-chain N]`: reading the firewall.
 //!
 //! For each size, a private network namespace gets a Kubernetes-like ruleset (filter + nat,
 //! comments, compat matches, one chain per 25 rules: 2,000 chains at 50k) loaded with
@@ -160,10 +160,11 @@ fn median_ratio(a: &[Sample], b: &[Sample]) -> f64 {
     }
 }
 
-/// A Kubernetes/Docker-like ruleset of exactly `n` rules, a chain per ~25 rules, half in
-/// filter, half in nat; base chains jump to every chain of their table.
-fn generate(n: usize) -> String {
-    let chains = (n / 25).max(2);
+/// A Kubernetes/Docker-like ruleset of exactly `n` rules, a chain per `per_chain` rules (25
+/// by default; 10 gives 10,000 chains at 100k), half in filter, half in nat; base chains
+/// jump to every chain of their table.
+fn generate_per(n: usize, per_chain: usize) -> String {
+    let chains = (n / per_chain.max(1)).max(2);
     let per_table = chains / 2;
     let mut filter =
         String::from("*filter\n:INPUT ACCEPT [0:0]\n:FORWARD ACCEPT [0:0]\n:OUTPUT ACCEPT [0:0]\n");
@@ -275,6 +276,7 @@ fn run(args: &[String]) -> Result<()> {
     let mut runs = 5usize;
     let mut write_rules: Option<String> = None;
     let mut baseline: Option<String> = None;
+    let mut per_chain = 25usize;
     let mut it = args.iter();
     while let Some(a) = it.next() {
         match a.as_str() {
@@ -286,19 +288,21 @@ fn run(args: &[String]) -> Result<()> {
                     .map(|s| s.trim().parse().context("bad size"))
                     .collect::<Result<_>>()?;
             }
+            "--per-chain" => per_chain = it.next().context("--per-chain N")?.parse()?,
             "--runs" => runs = it.next().context("--runs N")?.parse()?,
             // For profiling: write the generated iptables-restore input of the first size
             // and stop (load it yourself into a namespace of your own).
             "--write-rules" => write_rules = Some(it.next().context("--write-rules FILE")?.clone()),
             "--baseline" => baseline = Some(it.next().context("--baseline WORKER")?.clone()),
             other => bail!(
-                "unknown argument `{other}` (use --sizes 1000,10000 --runs 5 [--write-rules FILE] [--baseline WORKER])"
+                "unknown argument `{other}` (use --sizes 1000,10000 --runs 5 [--per-chain 25] [--write-rules FILE] [--baseline WORKER])"
             ),
         }
     }
     if let Some(file) = write_rules {
         let n = *sizes.first().context("--sizes is empty")?;
-        std::fs::write(&file, generate(n)).with_context(|| format!("writing {file}"))?;
+        std::fs::write(&file, generate_per(n, per_chain))
+            .with_context(|| format!("writing {file}"))?;
         eprintln!("xtask: wrote {n} rules to {file}");
         return Ok(());
     }
@@ -312,7 +316,7 @@ fn run(args: &[String]) -> Result<()> {
     let mut verdicts = Vec::new();
     for &n in &sizes {
         let ns = Netns::new()?;
-        let rules = generate(n);
+        let rules = generate_per(n, per_chain);
         step(&format!(
             "{n} rules: loading with iptables-nft-restore and iptables-legacy-restore"
         ));
@@ -367,6 +371,21 @@ fn run(args: &[String]) -> Result<()> {
                 "nft -j list ruleset",
                 vec!["nft", "-j", "list", "ruleset"],
                 "nft-j",
+            ),
+            (
+                "nfprobe ruleset --format json (ours)",
+                vec![w.as_str(), "json"],
+                "json",
+            ),
+            (
+                "nfprobe ruleset --format json, legacy (ours)",
+                vec![w.as_str(), "json-legacy"],
+                "json-legacy",
+            ),
+            (
+                "JSON from the whole model (before)",
+                vec![w.as_str(), "json-model"],
+                "json-model",
             ),
             (
                 "bare dump, per family",
@@ -456,6 +475,21 @@ fn run(args: &[String]) -> Result<()> {
             r(g("ours-legacy").cpu, g("legacy-save").cpu),
             g("ours-legacy").maxrss_kib as f64 / 1024.0,
             g("legacy-save").maxrss_kib as f64 / 1024.0,
+        ));
+        // Issue 18: the JSON output, streamed.
+        let json_text = sh::output(ns.cmd(&w).arg("json")).context("worker (json) failed")?;
+        let model_text =
+            sh::output(ns.cmd(&w).arg("json-model")).context("worker (json-model) failed")?;
+        verdicts.push(format!(
+            "{n} rules: JSON: ours {:.1} MiB RSS vs iptables-nft-save {:.1} MiB (below), nft -j/ours {:.2}x wall (>= 5), {:.2}x cpu; legacy {:.1} MiB; whole model (before) {:.1} MiB, {} ms; identical to the whole-model text: {}",
+            g("json").maxrss_kib as f64 / 1024.0,
+            g("nft-save").maxrss_kib as f64 / 1024.0,
+            r(g("nft-j").wall, g("json").wall),
+            r(g("nft-j").cpu, g("json").cpu),
+            g("json-legacy").maxrss_kib as f64 / 1024.0,
+            g("json-model").maxrss_kib as f64 / 1024.0,
+            ms(g("json-model").wall),
+            json_text == model_text,
         ));
         if baseline.is_some() {
             verdicts.push(format!(

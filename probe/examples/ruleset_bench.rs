@@ -9,6 +9,8 @@
 //! - `ours-family`: through a full snapshot with one GETRULE dump for the whole family;
 //! - `ours-legacy`: legacy xtables through getsockopt, rendered straight from the blobs
 //!   and written as it goes, like `iptables-legacy-save`;
+//! - `json` / `json-legacy`: what `nfprobe ruleset --format json` does (streamed);
+//!   `json-model`: the JSON document built from the whole model, as it was before;
 //! - `bare-family` / `bare-chain`: receive the rule messages and drop them (the floor);
 //!   `bare-chain-par`: per chain, with as many dump threads as `ours` uses.
 //!
@@ -26,6 +28,27 @@ fn main() -> anyhow::Result<()> {
     let verbose = args.iter().any(|a| a == "-v");
     let t0 = Instant::now();
     match mode {
+        "json" | "json-legacy" => {
+            let backend = if mode == "json" {
+                nfprobe::ruleset::Backend::Nft
+            } else {
+                nfprobe::ruleset::Backend::Legacy
+            };
+            let mut stdout = std::io::stdout();
+            nfprobe::ruleset::read::write_json(None, backend, Family::Ipv4, &mut stdout)?;
+            stdout.flush()?;
+        }
+        "json-model" => {
+            let rs =
+                nfprobe::ruleset::read::read(None, nfprobe::ruleset::Backend::Nft, Family::Ipv4)?;
+            let undecoded: usize = rs.tables.iter().map(|t| t.undecoded_rules()).sum();
+            let doc = serde_json::json!({
+                "schema": nfprobe::ruleset::json::SCHEMA,
+                "undecoded_rules": undecoded,
+                "ruleset": rs,
+            });
+            println!("{}", serde_json::to_string_pretty(&doc)?);
+        }
         "ours-legacy" => {
             // What `nfprobe ruleset --backend legacy --format save` does.
             let mut stdout = std::io::stdout();

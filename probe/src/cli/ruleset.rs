@@ -5,7 +5,7 @@
 use anyhow::{Context, bail};
 use clap::ValueEnum;
 use nfprobe::kernel::nft;
-use nfprobe::ruleset::{Backend, Family, nft_text, read, render};
+use nfprobe::ruleset::{Backend, Family, nft_text, read};
 
 use super::{Global, Outcome};
 
@@ -45,8 +45,6 @@ pub struct Args {
     pub counters: bool,
 }
 
-pub const JSON_SCHEMA: &str = "nfprobe.ruleset/1";
-
 pub fn run(global: &Global, args: Args) -> anyhow::Result<Outcome> {
     let backend = match args.backend {
         BackendArg::Nft => Backend::Nft,
@@ -80,22 +78,10 @@ pub fn run(global: &Global, args: Args) -> anyhow::Result<Outcome> {
         stdout.flush()?;
         return Ok(undecoded_outcome(undecoded));
     }
-    let rs = read::read(global.netns.as_ref(), backend, family)
+    // JSON: written table by table and rule by rule as it is decoded (docs/ruleset-json.md).
+    let mut stdout = std::io::stdout();
+    let undecoded = read::write_json(global.netns.as_ref(), backend, family, &mut stdout)
         .with_context(|| format!("reading the {backend} {family} ruleset"))?;
-    let undecoded: usize = rs.tables.iter().map(|t| t.undecoded_rules()).sum();
-    match format {
-        Format::Json => {
-            let doc = serde_json::json!({
-                "schema": JSON_SCHEMA,
-                "undecoded_rules": undecoded,
-                "ruleset": rs,
-            });
-            println!("{}", serde_json::to_string_pretty(&doc)?);
-        }
-        _ => print!("{}", render::save(&rs, args.counters)),
-    }
-    // The process ends right after: freeing 100k small allocations one by one is pure cost.
-    std::mem::forget(rs);
     Ok(undecoded_outcome(undecoded))
 }
 

@@ -3,6 +3,7 @@
 //! iptables-save text), `parse` (iptables argument syntax → `Rule`), `render` (`Rule` →
 //! exactly what iptables-save 1.8.9 prints), `read` (either backend's ruleset or text).
 
+pub mod json;
 pub mod model;
 pub mod nft_text;
 pub mod parse;

@@ -112,3 +112,27 @@ pub fn write_save(
         }
     }
 }
+
+/// `nfprobe ruleset --format json` (docs/ruleset-json.md) written to `w` as it is decoded:
+/// after the read (nf_tables: its generation checked; only the rule messages are kept),
+/// table by table and rule by rule, never the whole model. Returns how many rules could not
+/// be fully decoded. Same text as `serde_json::to_string_pretty` of the model's document.
+pub fn write_json(
+    ns: Option<&NetnsSpec>,
+    backend: Backend,
+    family: Family,
+    w: &mut (dyn std::io::Write + Send),
+) -> Result<usize, ReadError> {
+    let written = match backend {
+        Backend::Legacy => legacy::write_json(ns, family, w)?,
+        Backend::Nft => {
+            let raw = super::xlate::read_iptables_raw(ns, family)?;
+            // `-m set` indexes are named by ipset inside the namespace.
+            crate::kernel::netns::run_in(ns, || {
+                super::xlate::with_ipset_names(|| super::xlate::write_json(raw, w))
+            })
+            .map_err(xt::XtError::from)?
+        }
+    };
+    written.map_err(ReadError::Write)
+}

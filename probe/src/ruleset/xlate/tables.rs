@@ -290,3 +290,74 @@ fn assemble(rs: &NftRuleset, family: Family, rules_of: &mut super::chains::Rules
         tables,
     }
 }
+
+/// The nf_tables rule messages of the iptables tables of `family`, read chain by chain
+/// (packed: u32 length, bytes), with the snapshot they belong to (its generation checked,
+/// its chains without rules). [`write_json`] turns them into the JSON document.
+pub struct RawIptables {
+    rs: NftRuleset,
+    family: Family,
+    msgs: ByChain<Vec<u8>>,
+}
+
+/// Reads the kernel's iptables-nft tables of `family` keeping only the rule messages (about
+/// the size of the netlink dump, several times less than the model).
+pub fn read_iptables_raw(ns: Option<&NetnsSpec>, family: Family) -> Result<RawIptables, NftError> {
+    let done: Mutex<ByChain<Vec<u8>>> = Mutex::default();
+    let rs = nft::read_ruleset_raw(ns, &read_opts(family), &|_, table, chain, rules| {
+        if !IPTABLES_TABLES.contains(&table) {
+            return;
+        }
+        let mut packed = Vec::with_capacity(rules.bytes());
+        for msg in rules {
+            packed.extend_from_slice(&(msg.len() as u32).to_ne_bytes());
+            packed.extend_from_slice(msg);
+        }
+        lock(&done).insert(table, &chain.name, packed);
+    })?;
+    Ok(RawIptables {
+        rs,
+        family,
+        msgs: done.into_inner().unwrap_or_else(|e| e.into_inner()),
+    })
+}
+
+/// Writes `raw` as `nfprobe ruleset --format json` prints it, translating rule by rule in
+/// save order (each chain's messages are dropped once written). Run it where `-m set`
+/// indexes can be named (the namespace read). Returns how many rules were not fully decoded.
+pub fn write_json(raw: RawIptables, w: &mut dyn std::io::Write) -> std::io::Result<usize> {
+    let RawIptables {
+        rs,
+        family,
+        mut msgs,
+    } = raw;
+    let skeleton = assemble(&rs, family, &mut |_, _| Vec::new());
+    let mut s = crate::ruleset::json::JsonStream::new(
+        std::io::BufWriter::with_capacity(1 << 16, w),
+        skeleton.backend,
+        skeleton.family,
+        skeleton.genid,
+    )?;
+    let mut cache = super::ExtCache::new();
+    let mut scratch = Scratch::default();
+    for t in &skeleton.tables {
+        s.table()?;
+        for c in &t.chains {
+            s.chain(c)?;
+            let packed = msgs.remove(&t.name, &c.name).unwrap_or_default();
+            let mut rest = packed.as_slice();
+            while let Some((len, tail)) = rest.split_first_chunk::<4>() {
+                let len = u32::from_ne_bytes(*len) as usize;
+                let Some(msg) = tail.get(..len) else { break };
+                rest = &tail[len..];
+                let r = super::xlate_rule_msg_into(msg, family, Some(&mut cache), &mut scratch);
+                s.rule(r)?;
+            }
+            s.end_chain()?;
+        }
+        s.end_table(&t.name)?;
+    }
+    let (mut w, undecoded) = s.finish()?;
+    std::io::Write::flush(&mut w)?;
+    Ok(undecoded)
+}

@@ -63,6 +63,66 @@ pub fn save_text(
     })?
 }
 
+/// `nfprobe ruleset --backend legacy --format json` for the family inside `ns` (or the
+/// current namespace), written entry by entry straight from the kernel's blobs (only the
+/// table blob being read and the rule being written are held). Returns how many rules could
+/// not be fully decoded, or the write error.
+pub fn write_json(
+    ns: Option<&NetnsSpec>,
+    family: Family,
+    w: &mut (dyn std::io::Write + Send),
+) -> Result<std::io::Result<usize>, XtError> {
+    run_in(ns, || {
+        let out = std::io::BufWriter::with_capacity(1 << 16, w);
+        let mut s = match crate::ruleset::json::JsonStream::new(out, Backend::Legacy, family, None)
+        {
+            Ok(s) => s,
+            Err(e) => return Ok(Err(e)),
+        };
+        let mut failed = None;
+        with_ipset_names(|| {
+            xt::visit_blobs_here(family, &mut |name, info, blob| {
+                if failed.is_none()
+                    && let Err(e) = json_table(&mut s, family, name, info, blob)
+                {
+                    failed = Some(e);
+                }
+            })
+        })?;
+        if let Some(e) = failed {
+            return Ok(Err(e));
+        }
+        Ok(s.finish().and_then(|(mut w, n)| {
+            std::io::Write::flush(&mut w)?;
+            Ok(n)
+        }))
+    })?
+}
+
+fn json_table<W: std::io::Write>(
+    s: &mut crate::ruleset::json::JsonStream<W>,
+    family: Family,
+    name: &str,
+    info: &TableInfo,
+    blob: &[u8],
+) -> std::io::Result<()> {
+    let cut = table::cut(family, name, info, blob);
+    let mut cache = crate::ext::cache::ExtCache::new();
+    s.table()?;
+    for c in &cut.chains {
+        s.chain(&c.chain)?;
+        for i in c.body.clone() {
+            let Some(e) = cut.walk.get(i) else { continue };
+            s.rule(&rule::rule(family, &e, &cut.starts, &mut cache))?;
+        }
+        for r in &c.tail {
+            s.rule(r)?;
+        }
+        s.end_chain()?;
+    }
+    s.end_table(name)
+}
+
 /// Decode a table blob as returned by `*_SO_GET_ENTRIES` (for tests and fuzzing).
 pub fn decode_table(family: Family, name: &str, info: &TableInfo, blob: &[u8]) -> Table {
     table::decode(family, name, info, blob)

@@ -1,0 +1,211 @@
+//! At scale, bounded: 100,000 iptables rules in 10,000 chains (nf_tables and legacy xtables)
+//! plus a 100,000-element nf_tables set and a 100,000-element ipset, loaded into a private
+//! namespace, then read by every command that reads rulesets (`ruleset` in each format and
+//! backend, `check --json`, `collect`). Each run's peak RSS (getrusage of the child) must stay
+//! under [`BOUND_MIB`]; where the bound comes from: docs/benchmarks.md, "ruleset JSON".
+//! Not timed (timings belong to `cargo xtask bench ruleset`).
+
+mod xt_support;
+
+use std::fmt::Write as _;
+use std::process::Command;
+
+use xt_support::Netns;
+
+/// Peak RSS bound of one command on this ruleset, MiB. The streamed commands measure about
+/// 40-60 MiB here (docs/benchmarks.md); the bound leaves room for allocator and kernel
+/// variation while still failing for a whole-model read (the JSON document built from the
+/// model took 900+ MiB at 100k rules).
+const BOUND_MIB: u64 = 150;
+
+const RULES: usize = 100_000;
+const CHAINS: usize = 10_000;
+const SET_ELEMENTS: usize = 100_000;
+
+/// iptables-restore input: `CHAINS` user chains in filter, each jumped to from FORWARD,
+/// `RULES` rules in all (Kubernetes-like: comments, compat matches, ports, marks), one of
+/// them matching the ipset `big`.
+fn restore_input() -> String {
+    let mut t =
+        String::from("*filter\n:INPUT ACCEPT [0:0]\n:FORWARD ACCEPT [0:0]\n:OUTPUT ACCEPT [0:0]\n");
+    for c in 0..CHAINS {
+        let _ = writeln!(t, ":SVC-{c:05} - [0:0]");
+    }
+    let mut n = 0;
+    for c in 0..CHAINS {
+        let _ = writeln!(
+            t,
+            "-A FORWARD -m comment --comment \"ns{c}/svc\" -j SVC-{c:05}"
+        );
+        n += 1;
+    }
+    let _ = writeln!(t, "-A INPUT -m set --match-set big src -j DROP");
+    n += 1;
+    let mut i = 0usize;
+    while n < RULES {
+        let c = i % CHAINS;
+        let (a, b) = ((i / 250) % 250, i % 250);
+        let port = 1024 + (i % 60000);
+        let _ = match i % 4 {
+            0 => writeln!(
+                t,
+                "-A SVC-{c:05} -d 10.96.{a}.{b}/32 -p tcp -m comment --comment \"ns{c}/svc-{i}\" -m tcp --dport {port} -j ACCEPT"
+            ),
+            1 => writeln!(t, "-A SVC-{c:05} -m conntrack --ctstate INVALID -j DROP"),
+            2 => writeln!(
+                t,
+                "-A SVC-{c:05} -i eth0 -o br-{c:08x} -m mark --mark 0x4000/0x4000 -j ACCEPT"
+            ),
+            _ => writeln!(
+                t,
+                "-A SVC-{c:05} ! -s 10.244.0.0/16 -p udp -m udp --dport {port} -j RETURN"
+            ),
+        };
+        n += 1;
+        i += 1;
+    }
+    t.push_str("COMMIT\n");
+    t
+}
+
+/// An nf_tables table of its own with a 100k-element set and a rule using it.
+fn nft_set_input() -> String {
+    let mut t =
+        String::from("table inet scale {\n  set big {\n    type ipv4_addr\n    elements = { ");
+    for i in 0..SET_ELEMENTS {
+        if i > 0 {
+            t.push_str(", ");
+        }
+        let _ = write!(t, "10.{}.{}.{}", i >> 16, (i >> 8) & 255, i & 255);
+    }
+    t.push_str(" }\n  }\n  chain input {\n    type filter hook input priority 0; policy accept;\n    ip saddr @big drop\n  }\n}\n");
+    t
+}
+
+fn ipset_input() -> String {
+    let mut t = format!("create big hash:ip maxelem {}\n", SET_ELEMENTS * 2);
+    for i in 0..SET_ELEMENTS {
+        let _ = writeln!(t, "add big 10.{}.{}.{}", i >> 16, (i >> 8) & 255, i & 255);
+    }
+    t
+}
+
+fn ok(out: &std::process::Output, what: &str) {
+    assert!(
+        out.status.success(),
+        "{what}: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+}
+
+/// Runs nfprobe with `args` (stdout discarded) and returns its exit code and peak RSS (KiB),
+/// from the getrusage of the waited child (/usr/bin/time reads the same wait4 rusage).
+fn peak(args: &[&str]) -> (i32, u64, String) {
+    let bin = lab::bin_path::nfprobe_bin().expect("the nfprobe binary");
+    let out = Command::new("/usr/bin/time")
+        .args(["-f", "maxrss=%M"])
+        .arg(bin)
+        .args(args)
+        .stdout(std::process::Stdio::null())
+        .output()
+        .expect("prerequisite missing: /usr/bin/time (apt-get install time)");
+    let err = String::from_utf8_lossy(&out.stderr).into_owned();
+    let rss = err
+        .lines()
+        .rev()
+        .find_map(|l| l.strip_prefix("maxrss="))
+        .and_then(|v| v.trim().parse().ok())
+        .unwrap_or_else(|| panic!("no maxrss from /usr/bin/time: {err}"));
+    // /usr/bin/time passes the child's exit code on.
+    (out.status.code().unwrap_or(-1), rss, err)
+}
+
+#[test]
+fn every_ruleset_reader_stays_bounded_at_100k_rules() {
+    let ns = Netns::new("scale");
+    ok(
+        &ns.run("ipset", &["restore"], Some(&ipset_input())),
+        "ipset restore",
+    );
+    let rules = restore_input();
+    ok(
+        &ns.run("iptables-nft-restore", &[], Some(&rules)),
+        "iptables-nft-restore",
+    );
+    ok(
+        &ns.run("iptables-legacy-restore", &[], Some(&rules)),
+        "iptables-legacy-restore",
+    );
+    ok(
+        &ns.run("nft", &["-f", "-"], Some(&nft_set_input())),
+        "nft -f",
+    );
+    // The rules are really there (the reads below are not reading an empty ruleset).
+    let save = ns.run("iptables-legacy-save", &[], None);
+    ok(&save, "iptables-legacy-save");
+    let lines = String::from_utf8_lossy(&save.stdout)
+        .lines()
+        .filter(|l| l.starts_with("-A "))
+        .count();
+    assert_eq!(lines, RULES);
+
+    let dir = std::env::temp_dir().join(format!("nfpx-scale-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let bundle = dir.join("bundle.json");
+    let bundle_s = bundle.to_string_lossy().into_owned();
+    let nsn = ns.name.as_str();
+    let mut runs: Vec<Vec<&str>> = Vec::new();
+    for backend in ["nft", "legacy"] {
+        for format in ["save", "json"] {
+            runs.push(vec![
+                "--netns",
+                nsn,
+                "ruleset",
+                "--backend",
+                backend,
+                "--format",
+                format,
+            ]);
+        }
+    }
+    runs.push(vec!["--netns", nsn, "ruleset", "--format", "nft"]);
+    runs.push(vec![
+        "--netns",
+        nsn,
+        "check",
+        "--json",
+        "--docker-host",
+        "unix:///nonexistent/nfprobe-scale.sock",
+    ]);
+    runs.push(vec![
+        "--netns",
+        nsn,
+        "collect",
+        "--docker-host",
+        "unix:///nonexistent/nfprobe-scale.sock",
+        "-o",
+        &bundle_s,
+    ]);
+    let mut report = String::new();
+    let mut over = Vec::new();
+    for args in &runs {
+        let (code, kib, err) = peak(args);
+        let what = args[2..].join(" ");
+        assert!(
+            code == 0 || code == 1,
+            "`nfprobe {what}` failed (exit {code}): {err}"
+        );
+        let _ = writeln!(report, "{what}: {:.1} MiB", kib as f64 / 1024.0);
+        if kib > BOUND_MIB * 1024 {
+            over.push(what);
+        }
+    }
+    eprintln!("{report}");
+    let bundle_len = std::fs::metadata(&bundle).map(|m| m.len()).unwrap_or(0);
+    let _ = std::fs::remove_dir_all(&dir);
+    assert!(bundle_len > 0, "collect wrote no bundle");
+    assert!(
+        over.is_empty(),
+        "peak RSS above {BOUND_MIB} MiB for {over:?}:\n{report}"
+    );
+}
