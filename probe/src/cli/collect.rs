@@ -2,7 +2,6 @@
 //! iptables binaries and their claims about Docker's rules, the sysctls) for analysis
 //! elsewhere with `nfprobe check --docker-state FILE` (docs/bundle.md).
 
-use std::io::Write;
 use std::path::PathBuf;
 
 use anyhow::Context;
@@ -27,11 +26,12 @@ pub struct Args {
 pub fn run(global: &Global, args: Args) -> anyhow::Result<Outcome> {
     let (mut b, _) = host::gather(global.netns.as_ref(), &args.src.sources(), false)?;
     b.host = args.label.clone().or(b.host);
-    let text = b.to_json();
+    // Serialized straight into the output (the text of 100k rules is 100+ MiB: never held).
     if args.output.as_os_str() == "-" {
-        std::io::stdout().write_all(text.as_bytes())?;
+        b.write_json(&mut std::io::stdout().lock())?;
     } else {
-        std::fs::write(&args.output, text.as_bytes())
+        std::fs::File::create(&args.output)
+            .and_then(|f| b.write_json(&mut std::io::BufWriter::with_capacity(1 << 16, f)))
             .with_context(|| format!("writing {}", args.output.display()))?;
         eprintln!(
             "nfprobe: bundle written to {} ({} networks, {} containers, {} rulesets, {} claims)",

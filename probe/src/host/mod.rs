@@ -199,8 +199,9 @@ fn docker_chain(table: &str, chain: &str) -> bool {
 }
 
 /// Both backends, both families, plus the docker-bridges nftables tables. With
-/// `docker_only`, nf_tables rules are read only for built-in and Docker chains (other chains
-/// are left out entirely): a host's unrelated 50,000 rules cost nothing.
+/// `docker_only`, only built-in and Docker chains are kept (nf_tables: their rules are not
+/// even dumped; legacy: the other chains are not decoded): a host's unrelated 50,000 rules
+/// cost nothing but the kernel's table blob.
 pub fn read_kernel(ns: Option<&NetnsSpec>, docker_only: bool) -> Result<KernelSection, HostError> {
     let opts = nft::ReadOptions {
         rules_of: docker_only.then_some(docker_chain as fn(&str, &str) -> bool),
@@ -222,7 +223,10 @@ pub fn read_kernel(ns: Option<&NetnsSpec>, docker_only: bool) -> Result<KernelSe
         }
     }
     for family in [Family::Ipv4, Family::Ipv6] {
-        let rs = crate::ruleset::read::read_ruleset(ns, family)
+        let keep = |t: &str, c: &crate::ruleset::Chain| {
+            !docker_only || c.builtin || docker_chain(t, &c.name)
+        };
+        let rs = crate::ruleset::xlate::legacy::read_ruleset_where(ns, family, &keep)
             .with_context(|| format!("reading the legacy {family} xtables"))?;
         if !rs.tables.is_empty() {
             rulesets.push(rs);

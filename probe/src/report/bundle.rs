@@ -153,6 +153,12 @@ impl Bundle {
         Self::from_json(&p, &bytes)
     }
 
+    /// [`Self::to_json`]'s text written to `w` as it is serialized (then flushed).
+    pub fn write_json(&self, w: &mut impl std::io::Write) -> std::io::Result<()> {
+        serde_json::to_writer_pretty(&mut *w, self).map_err(std::io::Error::other)?;
+        w.flush()
+    }
+
     pub fn to_json(&self) -> String {
         serde_json::to_string_pretty(self).unwrap_or_else(|e| format!("{{\"error\": \"{e}\"}}"))
     }

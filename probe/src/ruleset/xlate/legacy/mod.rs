@@ -14,17 +14,29 @@ mod table;
 use super::with_ipset_names;
 use crate::kernel::netns::{NetnsSpec, run_in};
 use crate::kernel::xt::{self, TableInfo, XtError};
-use crate::ruleset::{Backend, Family, Ruleset, Table};
+use crate::ruleset::{Backend, Chain, Family, Ruleset, Table};
 
 pub use save::CHUNK as SAVE_CHUNK;
 
 /// The legacy ruleset of one family, read inside `ns` (or the current namespace).
 pub fn read_ruleset(ns: Option<&NetnsSpec>, family: Family) -> Result<Ruleset, XtError> {
+    read_ruleset_where(ns, family, &|_, _| true)
+}
+
+/// [`read_ruleset`] with only the chains `keep(table, chain)` accepts: the others are left
+/// out without being decoded (`check` needs built-in and Docker chains only).
+pub fn read_ruleset_where(
+    ns: Option<&NetnsSpec>,
+    family: Family,
+    keep: &(dyn Fn(&str, &Chain) -> bool + Sync),
+) -> Result<Ruleset, XtError> {
     let tables = run_in(ns, || {
         let mut tables = Vec::new();
         with_ipset_names(|| {
             xt::visit_blobs_here(family, &mut |name, info, blob| {
-                tables.push(table::decode(family, name, info, blob))
+                tables.push(table::decode_where(family, name, info, blob, &|c| {
+                    keep(name, c)
+                }))
             })
         })?;
         Ok::<_, XtError>(tables)

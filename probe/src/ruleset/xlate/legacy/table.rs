@@ -140,6 +140,17 @@ pub(super) fn cut<'b>(family: Family, name: &str, info: &TableInfo, blob: &'b [u
 /// Decode a table. Never fails: whatever cannot be understood becomes `Undecoded` parts of
 /// rules (or a pseudo-rule when the entry structure itself is broken).
 pub fn decode(family: Family, name: &str, info: &TableInfo, blob: &[u8]) -> Table {
+    decode_where(family, name, info, blob, &|_| true)
+}
+
+/// [`decode`] keeping only the chains `keep` accepts (the others are not decoded at all).
+pub fn decode_where(
+    family: Family,
+    name: &str,
+    info: &TableInfo,
+    blob: &[u8],
+    keep: &dyn Fn(&Chain) -> bool,
+) -> Table {
     let Cut {
         walk,
         chains,
@@ -148,6 +159,7 @@ pub fn decode(family: Family, name: &str, info: &TableInfo, blob: &[u8]) -> Tabl
     let mut cache = ExtCache::new();
     let chains = chains
         .into_iter()
+        .filter(|c| keep(&c.chain))
         .map(|c| {
             let mut chain = c.chain;
             chain.rules = c
