@@ -314,9 +314,9 @@ fn docker28_preset_is_proven_then_the_fix_script_makes_every_attempt_ok() {
     // --dry-run plans and makes no attempt: no new connection, so the nat rules every planned
     // attempt would cross do not move: the ports' DNATs (outside, host) and the subnets'
     // MASQUERADEs (container to container). The nat table sees each connection's first
-    // packet; other nat counters can move with the lab's own background packets (a late SYN
-    // retransmission of the lab's readiness probe, whose first SYN the preset dropped, is
-    // NATed again because its conntrack entry was never confirmed).
+    // packet; other nat counters can move with the lab's own background packets (seen once:
+    // one host-to-container packet through OUTPUT and the loopback MASQUERADE, no DNAT, while
+    // the dry run printed its plan).
     let nat_counters = || {
         lab.run_in_host("iptables-nft-save", &["-c", "-t", "nat"])
             .unwrap()
