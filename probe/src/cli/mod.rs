@@ -10,6 +10,7 @@ mod collect;
 mod drops;
 mod features;
 mod ruleset;
+mod serve;
 
 #[derive(Debug, Parser)]
 #[command(
@@ -45,6 +46,9 @@ pub enum Command {
     /// Live drop counters on the Docker bridges (or named interfaces): what the kernel dropped,
     /// where and why.
     Drops(drops::Args),
+    /// Prometheus exporter: drop counters, the check's findings (re-run when the ruleset
+    /// changes), ruleset generation; serves /metrics and /healthz.
+    Serve(serve::Args),
 }
 
 /// Options every command understands.
@@ -75,6 +79,7 @@ impl Cli {
             Command::Check(args) => check::run(&global, args),
             Command::Collect(args) => collect::run(&global, args),
             Command::Drops(args) => drops::run(&global, args),
+            Command::Serve(args) => serve::run(&global, args),
         }
     }
 }

@@ -1,0 +1,135 @@
+//! The check loop: gather the host's facts and audit them at start, every interval, and
+//! right after the ruleset changed (a burst of changes, e.g. Docker adding a network's
+//! twenty rules, costs one or two checks, not twenty).
+
+use std::sync::mpsc::{Receiver, RecvTimeoutError};
+use std::time::{Duration, Instant};
+
+use super::encode::{Exporter, unix_now};
+use super::facts::CheckFacts;
+use super::watch::Change;
+use crate::docker::state::StateSource;
+use crate::host::{self, Sources};
+use crate::kernel::netns::NetnsSpec;
+
+/// Changes closer together than this are one change.
+const DEBOUNCE: Duration = Duration::from_millis(30);
+/// A steady stream of changes still gets a check this often.
+const MAX_SETTLE: Duration = Duration::from_millis(300);
+/// Upper bound on how often ruleset changes start a check.
+const MIN_GAP: Duration = Duration::from_millis(200);
+/// How often the stop flag is looked at while waiting.
+const TICK: Duration = Duration::from_millis(200);
+
+pub struct Checker<'a> {
+    pub ns: Option<&'a NetnsSpec>,
+    pub sources: &'a Sources,
+    pub interval: Duration,
+    pub exporter: &'a Exporter,
+}
+
+impl Checker<'_> {
+    /// Run checks until `stop()`.
+    pub fn run(&self, rx: &Receiver<Change>, stop: &dyn Fn() -> bool) {
+        let mut trigger = "start";
+        let mut watching = true;
+        while !stop() {
+            let started = Instant::now();
+            self.check_once(trigger);
+            let due = started + self.interval;
+            trigger = loop {
+                self.exporter.state().beat("check");
+                if stop() {
+                    return;
+                }
+                let now = Instant::now();
+                if now >= due {
+                    break "interval";
+                }
+                let wait = (due - now).min(TICK);
+                if !watching {
+                    std::thread::sleep(wait);
+                    continue;
+                }
+                match rx.recv_timeout(wait) {
+                    Ok(_) => {
+                        // Let the rest of the burst arrive (bounded), then check once.
+                        let first = Instant::now();
+                        while rx.recv_timeout(DEBOUNCE).is_ok() {
+                            if first.elapsed() >= MAX_SETTLE {
+                                break;
+                            }
+                        }
+                        std::thread::sleep(MIN_GAP.saturating_sub(started.elapsed()));
+                        break "ruleset_change";
+                    }
+                    Err(RecvTimeoutError::Timeout) => {}
+                    Err(RecvTimeoutError::Disconnected) => watching = false,
+                }
+            };
+        }
+    }
+
+    /// One check; its result (or error) lands in the exporter's state.
+    pub fn check_once(&self, trigger: &'static str) {
+        let t0 = Instant::now();
+        let result = host::gather(self.ns, self.sources, true).map(|(b, e)| {
+            let no_docker = self.sources.docker_state.is_none()
+                && b.docker.source == StateSource::Netlink
+                && b.docker.networks.is_empty();
+            // No Engine API and no Docker bridge: Docker expects nothing here (as `check`
+            // says); "every rule missing" would be a false alarm.
+            (!no_docker).then(|| host::audit(&b, &e))
+        });
+        let secs = t0.elapsed().as_secs_f64();
+        self.exporter.observe_check(secs);
+        let mut st = self.exporter.state();
+        *st.checks.runs.entry(trigger).or_default() += 1;
+        st.checks.last_time = Some(unix_now());
+        match result {
+            Ok(audit) => {
+                let facts = match &audit {
+                    Some(a) => CheckFacts::from_audit(a, &st.limits),
+                    None => CheckFacts::default(),
+                };
+                let before = st.check.as_ref().map(CheckFacts::missing);
+                let now = facts.missing();
+                if before != Some(now) {
+                    if now > 0 {
+                        log::warn!(
+                            "check ({trigger}): {now} rule(s) Docker should have are missing"
+                        );
+                    } else {
+                        log::info!("check ({trigger}): no rule Docker should have is missing");
+                    }
+                } else {
+                    log::debug!("check ({trigger}) in {secs:.3} s: {now} missing");
+                }
+                st.check = Some(facts);
+                st.checks.last_success = true;
+                st.checks.last_error = None;
+            }
+            Err(e) => {
+                let msg = error_text(&e);
+                log::error!("check ({trigger}) failed: {msg}");
+                st.checks.errors += 1;
+                st.checks.last_success = false;
+                st.checks.last_error = Some(msg);
+            }
+        }
+    }
+}
+
+fn error_text(e: &dyn std::error::Error) -> String {
+    let mut msg = e.to_string();
+    let mut src = e.source();
+    while let Some(s) = src {
+        let t = s.to_string();
+        if !msg.contains(&t) {
+            msg.push_str(": ");
+            msg.push_str(&t);
+        }
+        src = s.source();
+    }
+    msg
+}
