@@ -17,7 +17,7 @@ const DEBOUNCE: Duration = Duration::from_millis(30);
 /// A steady stream of changes still gets a check this often.
 const MAX_SETTLE: Duration = Duration::from_millis(300);
 /// Upper bound on how often ruleset changes start a check.
-const MIN_GAP: Duration = Duration::from_millis(200);
+const MIN_GAP: Duration = Duration::from_millis(100);
 /// How often the stop flag is looked at while waiting.
 const TICK: Duration = Duration::from_millis(200);
 

@@ -166,17 +166,6 @@ fn family<L: EncodeLabelSet>(
     Ok(())
 }
 
-fn one(
-    enc: &mut DescriptorEncoder,
-    name: &str,
-    help: &str,
-    unit: Option<&Unit>,
-    kind: MetricType,
-    v: f64,
-) -> fmt::Result {
-    family(enc, name, help, unit, kind, [([] as [(&str, &str); 0], v)])
-}
-
 impl Collector for StateCollector {
     fn encode(&self, mut enc: DescriptorEncoder) -> fmt::Result {
         let st = self.0.lock().unwrap_or_else(|e| e.into_inner());
@@ -329,15 +318,18 @@ impl Collector for StateCollector {
         )?;
 
         // Drops.
-        one(
+        family(
             &mut enc,
             "nfprobe_drop_probe_up",
             "1 while the kernel drop probe is attached",
             None,
             Gauge,
-            f64::from(u8::from(
-                st.drops.is_some() && st.drop_probe_error.is_none(),
-            )),
+            [(
+                [("netns", ns)],
+                f64::from(u8::from(
+                    st.drops.is_some() && st.drop_probe_error.is_none(),
+                )),
+            )],
         )?;
         if let Some(d) = &st.drops {
             family(

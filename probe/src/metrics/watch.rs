@@ -17,7 +17,7 @@ use crate::ruleset::Family;
 
 /// How long one wait for notifications lasts, and so how often legacy tables are polled
 /// and the stop flag is looked at.
-pub const POLL: Duration = Duration::from_millis(250);
+pub const POLL: Duration = Duration::from_millis(100);
 
 #[derive(Debug, Error)]
 pub enum WatchError {
