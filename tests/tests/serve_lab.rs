@@ -48,6 +48,8 @@ fn temp_dir(tag: &str) -> PathBuf {
 struct Serve {
     child: Child,
     addr: SocketAddr,
+    /// Serving inside this netns (curl must go there too).
+    inside: Option<String>,
     stderr: mpsc::Receiver<String>,
     dir: PathBuf,
 }
@@ -56,6 +58,23 @@ impl Serve {
     /// `nfprobe --netns NS serve --listen 127.0.0.1:0 --docker-state BUNDLE ARGS`, waited for
     /// until its first check is in /metrics.
     fn start(lab: &Lab, args: &[&str]) -> Serve {
+        Self::start_with(lab, args, None)
+    }
+
+    /// With `wrapper`, run `ip netns exec HOST WRAPPER... nfprobe serve ...` inside the lab's
+    /// host netns (no `--netns`: nothing to enter).
+    fn start_with(lab: &Lab, args: &[&str], wrapper: Option<&[String]>) -> Serve {
+        Self::start_with_ready(lab, args, wrapper, |m| {
+            m.contains("nfprobe_checks_total{") && sum(m, "nfprobe_drop_probe_up", &[]) == 1.0
+        })
+    }
+
+    fn start_with_ready(
+        lab: &Lab,
+        args: &[&str],
+        wrapper: Option<&[String]>,
+        ready: impl Fn(&str) -> bool,
+    ) -> Serve {
         let dir = temp_dir("state");
         let bundle = dir.join("bundle.json");
         std::fs::write(
@@ -64,8 +83,23 @@ impl Serve {
         )
         .unwrap();
         let bin = lab::bin_path::nfprobe_bin().unwrap_or_else(|e| panic!("{e}"));
-        let mut child = Command::new(&bin)
-            .args(["--netns", lab.host_netns().name(), "serve"])
+        let host = lab.host_netns().name().to_owned();
+        let mut cmd = match wrapper {
+            Some(w) => {
+                let mut c = Command::new("ip");
+                c.args(["netns", "exec", &host])
+                    .args(w)
+                    .arg(&bin)
+                    .arg("serve");
+                c
+            }
+            None => {
+                let mut c = Command::new(&bin);
+                c.args(["--netns", &host, "serve"]);
+                c
+            }
+        };
+        let mut child = cmd
             .args(["--listen", "127.0.0.1:0", "--docker-state"])
             .arg(&bundle)
             .args(args)
@@ -108,15 +142,28 @@ impl Serve {
         let s = Serve {
             child,
             addr,
+            inside: wrapper.map(|_| host),
             stderr: rx,
             dir,
         };
         // Ready: the first check and the drop probe are in.
-        s.wait_for(
-            "the first check and the drop probe",
-            Duration::from_secs(90),
-            |m| m.contains("nfprobe_checks_total{") && sum(m, "nfprobe_drop_probe_up", &[]) == 1.0,
-        );
+        s.wait_for("ready", Duration::from_secs(90), ready);
+        s
+    }
+
+    /// Like `start_with` under setpriv with `caps`, for a probe expected not to come up: ready
+    /// once the first check is in and the probe said it failed.
+    fn start_with_probe_down(lab: &Lab, caps: &[String]) -> Serve {
+        let w = setpriv(caps);
+        let s = Self::start_with_ready(lab, &[], Some(&w), |m| {
+            m.contains("nfprobe_checks_total{") && m.contains("nfprobe_drop_probe_up{")
+        });
+        // The probe's failure is reported once its start-up gave up.
+        let deadline = Instant::now() + Duration::from_secs(60);
+        while !s.get("/healthz", &[]).1.contains("drop probe not running") {
+            assert!(Instant::now() < deadline, "no drop probe failure reported");
+            std::thread::sleep(Duration::from_millis(100));
+        }
         s
     }
 
@@ -124,8 +171,15 @@ impl Serve {
         format!("http://{}{path}", self.addr)
     }
 
+    fn get(&self, path: &str, extra: &[&str]) -> (u16, String) {
+        match &self.inside {
+            Some(ns) => curl_in(Some(ns), &self.url(path), extra),
+            None => curl(&self.url(path), extra),
+        }
+    }
+
     fn metrics(&self) -> String {
-        curl(&self.url("/metrics"), &[]).1
+        self.get("/metrics", &[]).1
     }
 
     fn wait_for(&self, what: &str, limit: Duration, ok: impl Fn(&str) -> bool) -> Duration {
@@ -176,7 +230,20 @@ impl Drop for Serve {
 
 /// (HTTP status, body) of a GET with curl.
 fn curl(url: &str, extra: &[&str]) -> (u16, String) {
-    let out = Command::new("curl")
+    curl_in(None, url, extra)
+}
+
+/// The same from inside a netns.
+fn curl_in(ns: Option<&str>, url: &str, extra: &[&str]) -> (u16, String) {
+    let mut cmd = match ns {
+        Some(ns) => {
+            let mut c = Command::new("ip");
+            c.args(["netns", "exec", ns, "curl"]);
+            c
+        }
+        None => Command::new("curl"),
+    };
+    let out = cmd
         .args(["-s", "-m", "5", "-w", "\n%{http_code}"])
         .args(extra)
         .arg(url)
@@ -648,6 +715,44 @@ fn prometheus_sees_drops_rise_and_rules_go_missing_then_come_back() {
         String::from_utf8_lossy(&out.stderr)
     );
 
+    // Every query of the Grafana dashboard and every alert expression is valid PromQL for this
+    // Prometheus (a bad one is a 400).
+    let dash: Value = serde_json::from_str(
+        &std::fs::read_to_string(deploy_dir().join("grafana").join("nfprobe-dashboard.json"))
+            .expect("deploy/grafana/nfprobe-dashboard.json"),
+    )
+    .unwrap();
+    let mut exprs: Vec<String> = dash["panels"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .flat_map(|p| p["targets"].as_array().cloned().unwrap_or_default())
+        .filter_map(|t| t["expr"].as_str().map(str::to_owned))
+        .collect();
+    assert!(exprs.len() >= 10);
+    if rules.is_file() {
+        let text = std::fs::read_to_string(&rules).unwrap();
+        let v: Value = serde_json::to_value(
+            text.lines()
+                .filter(|l| l.trim_start().starts_with("expr: ") && !l.trim_end().ends_with('|'))
+                .map(|l| l.trim_start().trim_start_matches("expr: ").to_owned())
+                .collect::<Vec<_>>(),
+        )
+        .unwrap();
+        exprs.extend(
+            v.as_array()
+                .unwrap()
+                .iter()
+                .filter_map(|e| e.as_str().map(str::to_owned)),
+        );
+    }
+    for e in &exprs {
+        let q = e
+            .replace("$__rate_interval", "1m")
+            .replace("$instance", ".*");
+        let _ = prom.query(&q);
+    }
+
     // The lost-rule fault on network 1: its published port's ACCEPT is gone, so connects from
     // outside are dropped in FORWARD on its bridge.
     let net = lab.networks()[1].clone();
@@ -726,6 +831,105 @@ fn prometheus_sees_drops_rise_and_rules_go_missing_then_come_back() {
     );
     let _ = std::fs::remove_dir_all(&dir);
     drop(prom);
+    assert_eq!(s.terminate().code(), Some(0));
+    lab.down().unwrap();
+}
+
+/// The capabilities deploy/systemd/nfprobe.service grants, as setpriv spells them
+/// (`+net_admin,+net_raw,...`).
+fn unit_caps() -> Vec<String> {
+    let unit = std::fs::read_to_string(deploy_dir().join("systemd").join("nfprobe.service"))
+        .expect("deploy/systemd/nfprobe.service");
+    let line = unit
+        .lines()
+        .find_map(|l| l.strip_prefix("AmbientCapabilities="))
+        .expect("AmbientCapabilities= in the unit");
+    line.split_whitespace()
+        .map(|c| format!("+{}", c.trim_start_matches("CAP_").to_lowercase()))
+        .collect()
+}
+
+fn setpriv(caps: &[String]) -> Vec<String> {
+    let set = format!("-all,{}", caps.join(","));
+    vec![
+        "setpriv".into(),
+        // As the unit: uid 0 without root's implicit capabilities.
+        "--securebits=+noroot,+noroot_locked".into(),
+        format!("--inh-caps={set}"),
+        format!("--ambient-caps={set}"),
+        format!("--bounding-set={set}"),
+        "--".into(),
+    ]
+}
+
+/// CapEff of a process, as a bit mask.
+fn cap_eff(pid: i32) -> u64 {
+    let st = std::fs::read_to_string(format!("/proc/{pid}/status")).unwrap();
+    let hex = st
+        .lines()
+        .find_map(|l| l.strip_prefix("CapEff:"))
+        .unwrap()
+        .trim();
+    u64::from_str_radix(hex, 16).unwrap()
+}
+
+#[test]
+fn the_systemd_units_capabilities_are_enough() {
+    require_root_and_btf();
+    lab::prereq::require_programs(&["setpriv"]).unwrap_or_else(|e| panic!("{e:#}"));
+    let _g = serial();
+    let mut lab = lab_with(Backend::Nft);
+    let caps = unit_caps();
+    assert_eq!(caps.len(), 5, "{caps:?}");
+    let s = Serve::start_with(&lab, &["--interval", "3600"], Some(&setpriv(&caps)));
+    // Exactly those five: NET_ADMIN 12, NET_RAW 13, SYSLOG 34, PERFMON 38, BPF 39.
+    let want = (1u64 << 12) | (1 << 13) | (1 << 34) | (1 << 38) | (1 << 39);
+    assert_eq!(cap_eff(s.pid()), want, "CapEff of nfprobe serve");
+    let m = s.metrics();
+    assert_eq!(sum(&m, "nfprobe_last_check_success", &[]), 1.0, "{m}");
+    assert!(
+        sum(&m, "nfprobe_expected_rules", &[("status", "ok")]) >= 30.0,
+        "{m}"
+    );
+    assert_eq!(sum(&m, "nfprobe_drop_probe_up", &[]), 1.0, "{m}");
+    // The iptables binaries ran with the inherited capabilities and answered.
+    assert!(m.contains("nfprobe_cli_lies{"), "{m}");
+    assert_eq!(s.get("/healthz", &[]), (200, "ok\n".to_owned()));
+    // Drift still seen at once, and the drops of the lost rule counted.
+    drift(
+        &s,
+        &mut lab,
+        "port ACCEPT deleted (capabilities only)",
+        |lab| {
+            lab.delete_rules(&[RuleSelector {
+                kind: RuleKind::PortAccept,
+                network: Some(1),
+            }])
+            .unwrap();
+            let port = lab.networks()[1].containers[0].ports[0].host_port;
+            assert_eq!(syns_from_client(lab, port, 3), 3);
+        },
+        restore,
+    );
+    let br = lab.networks()[1].bridge.clone();
+    s.wait_for("drops on the broken bridge", Duration::from_secs(5), |m| {
+        sum(
+            m,
+            "nfprobe_drops_total",
+            &[("bridge", &br), ("reason", "NETFILTER_DROP")],
+        ) >= 3.0
+    });
+    assert_eq!(s.terminate().code(), Some(0));
+
+    // One fewer (no CAP_BPF): the drop probe cannot load; the rule checks go on.
+    let fewer: Vec<String> = caps.iter().filter(|c| *c != "+bpf").cloned().collect();
+    let s = Serve::start_with_probe_down(&lab, &fewer);
+    let m = s.metrics();
+    assert_eq!(sum(&m, "nfprobe_drop_probe_up", &[]), 0.0, "{m}");
+    assert_eq!(sum(&m, "nfprobe_last_check_success", &[]), 1.0, "{m}");
+    let (code, body) = s.get("/healthz", &[]);
+    assert_eq!(code, 200);
+    assert!(body.contains("drop probe not running"), "{body}");
     assert_eq!(s.terminate().code(), Some(0));
     lab.down().unwrap();
 }
