@@ -24,6 +24,7 @@ mod drops_toggle;
 mod paired;
 mod procstat;
 mod ruleset;
+mod serve;
 mod startup;
 mod storm_tx;
 
@@ -40,6 +41,7 @@ pub static BENCHES: &[&Bench] = &[
     &ruleset::BENCH,
     &check::BENCH,
     &drops::BENCH,
+    &serve::BENCH,
 ];
 
 fn main() -> std::process::ExitCode {

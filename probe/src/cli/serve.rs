@@ -28,6 +28,9 @@ pub struct Args {
     /// Do not attach the kernel drop probe (rules only).
     #[arg(long)]
     pub no_drops: bool,
+    /// Count drops on this interface instead of the Docker bridges (repeatable).
+    #[arg(long = "iface", value_name = "NAME")]
+    pub ifaces: Vec<String>,
     #[command(flatten)]
     pub src: SourceArgs,
 }
@@ -82,7 +85,7 @@ pub fn run(global: &Global, args: Args) -> anyhow::Result<Outcome> {
             }
             Ok(())
         } else {
-            follow_drops(&exporter, ns.clone())
+            follow_drops(&exporter, ns.clone(), args.ifaces.clone())
         };
         // Whatever ended the drop loop ends the others (they look every <= 250 ms).
         STOPPING.store(true, Ordering::SeqCst);
@@ -109,8 +112,9 @@ pub fn run(global: &Global, args: Args) -> anyhow::Result<Outcome> {
 fn follow_drops(
     exporter: &Exporter,
     ns: Option<nfprobe::kernel::netns::NetnsSpec>,
+    ifaces: Vec<String>,
 ) -> anyhow::Result<()> {
-    let mut session = match Session::start(drops::session_options(ns)) {
+    let mut session = match Session::start(drops::session_options(ns, ifaces)) {
         Ok(s) => s,
         Err(e) => {
             log::error!("drop probe not started: {e}; serving rule metrics only");

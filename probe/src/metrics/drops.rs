@@ -10,11 +10,12 @@ use crate::kernel::netns::NetnsSpec;
 use super::facts::{DropFacts, DropKey, Limits, OTHER, bounded};
 
 /// The session `serve` keeps attached: the drop tracepoint, no flow samples (nothing reads
-/// them), and the per-interface counters the data path offers today.
-pub fn session_options(netns: Option<NetnsSpec>) -> Options {
+/// them), and the per-interface counters the data path offers today. `ifaces`: watch these
+/// instead of the Docker bridges.
+pub fn session_options(netns: Option<NetnsSpec>, ifaces: Vec<String>) -> Options {
     Options {
         netns,
-        ifaces: Vec::new(),
+        ifaces,
         sample_per_sec: 0,
         tc: true,
         force_clsact: false,
