@@ -15,3 +15,6 @@ pub mod watch;
 
 pub use encode::{Exporter, Format, State};
 pub use facts::{CheckFacts, DropFacts, Limits, RulesetFacts};
+
+#[cfg(test)]
+mod tests;
