@@ -933,3 +933,58 @@ fn the_systemd_units_capabilities_are_enough() {
     assert_eq!(s.terminate().code(), Some(0));
     lab.down().unwrap();
 }
+
+/// The lab as Docker 28.0.1 leaves it on iptables-nft 1.8.11 (reference a.5), with the bug
+/// model asked too: the lost rules show as `missing_cli_claims_present`, the model's lies by
+/// binary, the truthful system iptables at 0.
+#[test]
+fn the_1811_lie_is_exported_by_binary_and_version() {
+    require_root_and_btf();
+    let _g = serial();
+    lab::prereq::docker28().unwrap_or_else(|e| panic!("{e:#}"));
+    let lab = Lab::up(docker28::Options {
+        networks: 3,
+        faults: vec![docker28::Fault::Iptables1811],
+        ..docker28::Options::default()
+    })
+    .unwrap_or_else(|e| panic!("lab up: {e:#}"));
+    let model = lab::bugmodel::script_path();
+    let s = Serve::start(&lab, &["--iptables", model.to_str().unwrap()]);
+    let m = s.metrics();
+    let removed = lab.removed_rules().len() as f64;
+    let lied = sum(
+        &m,
+        "nfprobe_expected_rules",
+        &[("status", "missing_cli_claims_present")],
+    );
+    assert!(
+        lied >= removed - 1.0,
+        "{lied} of {removed} lost rules named as lies:\n{m}"
+    );
+    assert_eq!(missing(&m), removed, "{m}");
+    let model_lies = sum(
+        &m,
+        "nfprobe_cli_lies",
+        &[("binary", model.to_str().unwrap())],
+    );
+    assert!(model_lies >= lied, "{m}");
+    assert!(
+        m.lines().any(|l| l.starts_with("nfprobe_cli_lies{")
+            && l.contains("binary=\"/usr/sbin/iptables\"")
+            && l.ends_with(" 0")
+            || l.starts_with("nfprobe_cli_lies{")
+                && l.contains("binary=\"/usr/sbin/iptables\"")
+                && l.ends_with(" 0.0")),
+        "the system iptables 1.8.9 tells the truth:\n{m}"
+    );
+    assert!(
+        sum(
+            &m,
+            "nfprobe_host_findings",
+            &[("kind", "iptables_cli_lies")]
+        ) >= 1.0,
+        "{m}"
+    );
+    assert_eq!(s.terminate().code(), Some(0));
+    lab.down().unwrap();
+}
