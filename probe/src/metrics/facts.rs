@@ -18,7 +18,7 @@ pub const OTHER: &str = "_other";
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Limits {
     /// Docker networks in `nfprobe_expected_rules` (each network adds at most
-    /// families × tables × 7 statuses series).
+    /// families × tables × 8 statuses series).
     pub networks: usize,
     /// (netns, interface, reason, hook) series of `nfprobe_drops` / `nfprobe_dropped_bytes`.
     pub drop_series: usize,
@@ -40,7 +40,7 @@ impl Default for Limits {
 }
 
 /// Every finding status, as label values (the `check --json` spellings).
-pub const STATUSES: [Status; 7] = [
+pub const STATUSES: [Status; 8] = [
     Status::Ok,
     Status::Missing,
     Status::MissingCliClaimsPresent,
@@ -48,6 +48,7 @@ pub const STATUSES: [Status; 7] = [
     Status::WrongOrder,
     Status::Undecodable,
     Status::Extra,
+    Status::Unknown,
 ];
 
 pub fn status_label(s: Status) -> &'static str {
@@ -59,6 +60,7 @@ pub fn status_label(s: Status) -> &'static str {
         Status::WrongOrder => "wrong_order",
         Status::Undecodable => "undecodable",
         Status::Extra => "extra",
+        Status::Unknown => "unknown",
     }
 }
 
@@ -77,7 +79,7 @@ pub type RuleKey = (String, &'static str, String);
 #[derive(Debug, Clone, Default, PartialEq)]
 pub struct CheckFacts {
     /// Per (network, family, table): how many rules have each status (index as [`STATUSES`]).
-    pub rules: BTreeMap<RuleKey, [u64; 7]>,
+    pub rules: BTreeMap<RuleKey, [u64; 8]>,
     /// Wrong `-C` answers per (binary, version): expected rules the binary misjudged plus
     /// bug probes it answered wrongly.
     pub lies: BTreeMap<(String, String), u64>,
@@ -90,7 +92,7 @@ pub struct CheckFacts {
 impl CheckFacts {
     pub fn from_audit(a: &Audit, limits: &Limits) -> Self {
         let mut f = CheckFacts::default();
-        let mut rules: BTreeMap<RuleKey, [u64; 7]> = BTreeMap::new();
+        let mut rules: BTreeMap<RuleKey, [u64; 8]> = BTreeMap::new();
         for x in &a.findings {
             let key = (
                 x.network.clone().unwrap_or_default(),

@@ -82,7 +82,7 @@ fn rules_by_network_table_and_status_and_lies_by_binary() {
     );
     let f = CheckFacts::from_audit(&a, &Limits::default());
     let web_filter = f.rules[&("web".to_owned(), "ipv4", "filter".to_owned())];
-    assert_eq!(web_filter, [2, 0, 1, 0, 0, 0, 0]);
+    assert_eq!(web_filter, [2, 0, 1, 0, 0, 0, 0, 0]);
     assert_eq!(f.rules[&("web".to_owned(), "ipv4", "nat".to_owned())][1], 1);
     assert_eq!(f.rules[&(String::new(), "ipv4", "filter".to_owned())][0], 1);
     assert_eq!(f.missing(), 2);
