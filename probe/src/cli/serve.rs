@@ -71,12 +71,7 @@ pub fn run(global: &Global, args: Args) -> anyhow::Result<Outcome> {
             }
             drop(tx);
         });
-        let checker = Checker {
-            ns: ns.as_ref(),
-            sources: &sources,
-            interval,
-            exporter: &exporter,
-        };
+        let checker = Checker::new(ns.as_ref(), &sources, interval, &exporter);
         let checker = s.spawn(move || checker.run(&rx, &stop));
         let result = if args.no_drops {
             while !stop() {

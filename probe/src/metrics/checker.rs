@@ -2,15 +2,19 @@
 //! right after the ruleset changed (a burst of changes, e.g. Docker adding a network's
 //! twenty rules, costs one or two checks, not twenty).
 
+use std::hash::{Hash, Hasher};
+use std::sync::Mutex;
 use std::sync::mpsc::{Receiver, RecvTimeoutError};
 use std::time::{Duration, Instant};
 
 use super::encode::{Exporter, unix_now};
 use super::facts::CheckFacts;
 use super::watch::Change;
+use crate::docker::expect::Expectation;
 use crate::docker::state::StateSource;
-use crate::host::{self, Sources};
+use crate::host::{self, HostError, Sources};
 use crate::kernel::netns::NetnsSpec;
+use crate::report::bundle::{Bundle, IptablesSection};
 
 /// Changes closer together than this are one change.
 const DEBOUNCE: Duration = Duration::from_millis(30);
@@ -21,14 +25,100 @@ const MIN_GAP: Duration = Duration::from_millis(100);
 /// How often the stop flag is looked at while waiting.
 const TICK: Duration = Duration::from_millis(200);
 
+/// iptables answers are asked again at least this often even when nothing changed (a new
+/// iptables package answers differently).
+const CLAIMS_MAX_AGE: Duration = Duration::from_secs(600);
+
 pub struct Checker<'a> {
     pub ns: Option<&'a NetnsSpec>,
     pub sources: &'a Sources,
     pub interval: Duration,
     pub exporter: &'a Exporter,
+    /// The last claims and what they were asked about.
+    claims: Mutex<Option<Claims>>,
 }
 
-impl Checker<'_> {
+/// Asking the iptables binaries is most of a check's cost (one process per expected rule and
+/// binary: seconds on a host with 1,000 Docker rules), and their answers depend only on the
+/// kernel's rules and the questions. So a check whose kernel rules and expected rules are
+/// unchanged reuses the last answers.
+struct Claims {
+    key: u64,
+    at: Instant,
+    section: IptablesSection,
+}
+
+/// What the answers depend on: the kernel's (Docker) rules without their packet counters,
+/// and the expected rules.
+fn claims_key(b: &Bundle, e: &Expectation) -> u64 {
+    let mut kernel = b.kernel.clone();
+    for rs in kernel.iter_mut().flat_map(|k| &mut k.rulesets) {
+        for c in rs.tables.iter_mut().flat_map(|t| &mut t.chains) {
+            c.counters = None;
+            for r in &mut c.rules {
+                r.counters = None;
+            }
+        }
+    }
+    let mut h = std::collections::hash_map::DefaultHasher::new();
+    match serde_json::to_vec(&(&kernel, e)) {
+        Ok(bytes) => bytes.hash(&mut h),
+        // Unhashable: never equal to an earlier key.
+        Err(_) => Instant::now().hash(&mut h),
+    }
+    h.finish()
+}
+
+impl<'a> Checker<'a> {
+    pub fn new(
+        ns: Option<&'a NetnsSpec>,
+        sources: &'a Sources,
+        interval: Duration,
+        exporter: &'a Exporter,
+    ) -> Self {
+        Self {
+            ns,
+            sources,
+            interval,
+            exporter,
+            claims: Mutex::new(None),
+        }
+    }
+
+    /// Docker's state and the kernel's rules, then the claims: reused when neither changed.
+    fn gather(&self) -> Result<(Bundle, Expectation), HostError> {
+        if self.sources.no_claims {
+            return host::gather(self.ns, self.sources, true);
+        }
+        let quick = Sources {
+            no_claims: true,
+            ..self.sources.clone()
+        };
+        let (mut b, e) = host::gather(self.ns, &quick, true)?;
+        if b.iptables.is_some() {
+            // The bundle brought its own claims.
+            return Ok((b, e));
+        }
+        let key = claims_key(&b, &e);
+        let mut cache = self.claims.lock().unwrap_or_else(|p| p.into_inner());
+        if let Some(c) = cache.as_ref()
+            && c.key == key
+            && c.at.elapsed() < CLAIMS_MAX_AGE
+        {
+            b.iptables = Some(c.section.clone());
+            return Ok((b, e));
+        }
+        let (b, e) = host::gather(self.ns, self.sources, true)?;
+        if let Some(section) = &b.iptables {
+            *cache = Some(Claims {
+                key: claims_key(&b, &e),
+                at: Instant::now(),
+                section: section.clone(),
+            });
+        }
+        Ok((b, e))
+    }
+
     /// Run checks until `stop()`.
     pub fn run(&self, rx: &Receiver<Change>, stop: &dyn Fn() -> bool) {
         let mut trigger = "start";
@@ -73,7 +163,7 @@ impl Checker<'_> {
     /// One check; its result (or error) lands in the exporter's state.
     pub fn check_once(&self, trigger: &'static str) {
         let t0 = Instant::now();
-        let result = host::gather(self.ns, self.sources, true).map(|(b, e)| {
+        let result = self.gather().map(|(b, e)| {
             let no_docker = self.sources.docker_state.is_none()
                 && b.docker.source == StateSource::Netlink
                 && b.docker.networks.is_empty();
