@@ -101,8 +101,22 @@ impl Serve {
         Ok((field("VmRSS:")?, field("VmHWM:")?))
     }
 
+    /// CPU of serve's own threads plus the children it ran and reaped (the iptables binaries
+    /// it asks `-C`).
     fn cpu_ns(&self) -> Result<u64> {
-        procstat::process_cpu_ns(self.pid())
+        Ok(procstat::process_cpu_ns(self.pid())? + self.children_cpu_ns()?)
+    }
+
+    fn children_cpu_ns(&self) -> Result<u64> {
+        let stat = std::fs::read_to_string(format!("/proc/{}/stat", self.pid()))?;
+        // Fields after the `(comm)`: state is field 3; cutime and cstime are 16 and 17.
+        let rest = stat.rsplit_once(')').context("/proc/PID/stat")?.1;
+        let f: Vec<&str> = rest.split_whitespace().collect();
+        let ticks: u64 = [13, 14]
+            .iter()
+            .filter_map(|i| f.get(*i).and_then(|v| v.parse::<u64>().ok()))
+            .sum();
+        Ok((ticks as f64 * procstat::ns_per_tick()) as u64)
     }
 }
 
