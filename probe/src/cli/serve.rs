@@ -124,6 +124,9 @@ fn follow_drops(
     for w in session.warnings() {
         log::warn!("{w}");
     }
+    // Starting the probe parsed the kernel's BTF and /proc/kallsyms (tens of MiB, freed);
+    // hand the freed memory back instead of keeping it for the process's life.
+    nfprobe::metrics::checker::trim_heap();
     let mut next = Instant::now();
     while !stop() {
         if Instant::now() >= next {
