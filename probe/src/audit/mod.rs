@@ -5,7 +5,9 @@ pub mod degraded;
 pub mod host;
 pub mod index;
 pub mod nft;
+pub mod options;
 pub mod probe;
+pub mod repair;
 pub mod text;
 
 use std::collections::{BTreeMap, HashSet};
@@ -13,7 +15,7 @@ use std::collections::{BTreeMap, HashSet};
 use serde::{Deserialize, Serialize};
 
 use crate::claims::{Answer, Binary, Claim, LieProbe};
-use crate::docker::expect::{Expectation, Expected, Layout, Op};
+use crate::docker::expect::{Blame, Expectation, Expected, Layout, Op};
 use crate::docker::state::DockerState;
 use crate::ruleset::{Backend, Family, Ruleset, Target};
 use index::KernelIndex;
@@ -31,7 +33,8 @@ pub enum Status {
     WrongOrder,
     Undecodable,
     Extra,
-    /// No Engine API and nothing in the kernel implies the rule either way.
+    /// Not judged: no Engine API and nothing in the kernel implies the rule either way, or
+    /// an option nfprobe does not model explains it (the detail says which).
     Unknown,
 }
 
@@ -48,7 +51,7 @@ impl Status {
             Status::WrongOrder => "WRONG ORDER",
             Status::Undecodable => "undecodable",
             Status::Extra => "extra",
-            Status::Unknown => "unknown (no Engine API)",
+            Status::Unknown => "unknown (not judged)",
         }
     }
 }
@@ -175,6 +178,10 @@ pub struct Audit {
     pub host: Vec<HostFinding>,
     pub binaries: Vec<Binary>,
     pub notes: Vec<String>,
+    /// Where each missing or out-of-place rule goes, chain by chain (what `--fix-script`
+    /// prints).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub repair: Vec<repair::ChainPlan>,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -184,6 +191,9 @@ pub struct NetworkSummary {
     pub subnets: Vec<String>,
     pub internal: bool,
     pub containers: usize,
+    /// Options of the network nfprobe does not model (its rules there are not judged).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub not_modelled: Vec<String>,
 }
 
 impl Audit {
@@ -240,6 +250,7 @@ pub fn run(input: &Input<'_>) -> Audit {
     // (family, table, chain, position) of kernel rules some expected rule explains.
     let mut explained: HashSet<(Family, String, String, usize)> = HashSet::new();
     let mut positions: Vec<Option<usize>> = vec![None; e.rules.len()];
+    let mut found_all: Vec<Vec<usize>> = vec![Vec::new(); e.rules.len()];
     let bin_of = |p: &std::path::Path| input.binaries.iter().find(|b| b.path == p);
     let mut claims_of: std::collections::HashMap<(Family, &str, &str, &[String]), Vec<&Claim>> =
         std::collections::HashMap::new();
@@ -284,6 +295,7 @@ pub fn run(input: &Input<'_>) -> Audit {
         }
         positions[i] = found.first().copied();
         let present = !found.is_empty();
+        found_all[i] = found.clone();
         let key = (
             x.family,
             x.table.as_str(),
@@ -329,7 +341,10 @@ pub fn run(input: &Input<'_>) -> Audit {
                     f.detail = Some("differs only in prefix length from a rule in the chain: ip6tables-nft -C ignores prefix lengths".into());
                 }
             }
-            f.effect = Some(x.effect.clone());
+            f.effect = Some(match x.family {
+                Family::Ipv4 => x.effect.clone(),
+                Family::Ipv6 => format!("{} (IPv6)", x.effect),
+            });
             f.fix = Some(fix_command(x, backend));
             f.status = if undecoded > 0 {
                 f.detail = Some(format!(
@@ -355,44 +370,100 @@ pub fn run(input: &Input<'_>) -> Audit {
         }
         findings.push(f);
     }
-    // Order constraints between rules that are both present.
+    // Order constraints between rules that are both present: the finding goes on the rule
+    // out of place (the one too low, or the ACCEPT/jump too high that bypasses the other).
     for o in &e.order {
         let (Some(a), Some(b)) = (positions[o.first], positions[o.then]) else {
             continue;
         };
-        if a > b && findings[o.first].status == Status::Ok {
-            let f = &mut findings[o.first];
-            f.status = Status::WrongOrder;
-            f.effect = Some(o.why.clone());
-            f.detail = Some(format!(
-                "rule {} of the chain, below `{}` (rule {})",
-                a + 1,
-                e.rules[o.then].spec(),
-                b + 1
-            ));
-            f.fix = Some(format!(
-                "# move it above rule {}: {} -t {} -I {} {} {}   (then delete the old copy BY NUMBER: `-D {} N`, never by spec)",
-                b + 1,
-                binary_name(e.rules[o.first].family, backend),
-                e.rules[o.first].table,
-                e.rules[o.first].chain,
-                b + 1,
-                e.rules[o.first]
-                    .args
-                    .iter()
-                    .map(|a| text::shell_quote(a))
-                    .collect::<Vec<_>>()
-                    .join(" "),
-                e.rules[o.first].chain,
-            ));
+        if a < b {
+            continue;
+        }
+        let (bad, other, where_) = match o.blame {
+            Blame::First => (o.first, o.then, "below"),
+            Blame::Then => (o.then, o.first, "above"),
+        };
+        let (pb, po) = (positions[bad].unwrap_or(0), positions[other].unwrap_or(0));
+        let f = &mut findings[bad];
+        match f.status {
+            Status::Ok => {
+                f.status = Status::WrongOrder;
+                f.effect = Some(o.why.clone());
+                f.detail = Some(format!(
+                    "rule {} of the chain, {where_} `{}` (rule {})",
+                    pb + 1,
+                    e.rules[other].spec(),
+                    po + 1
+                ));
+            }
+            Status::WrongOrder => {
+                if let Some(eff) = f.effect.as_mut()
+                    && !eff.contains(o.why.as_str())
+                {
+                    eff.push_str("; ");
+                    eff.push_str(&o.why);
+                }
+            }
+            _ => {}
+        }
+    }
+    let repair = repair::plan(&repair::Input {
+        e,
+        canon: &canon,
+        idx: &idx,
+        backend,
+        findings: &findings,
+        found: &found_all,
+    });
+    for p in &repair {
+        for s in &p.steps {
+            match s {
+                repair::Step::Insert { rule, .. } => {
+                    if let Some(f) = findings.get_mut(*rule) {
+                        f.fix = Some(if f.status == Status::WrongOrder {
+                            format!(
+                                "{}   (then the old copy is deleted by number after checking its text: `nfprobe check --fix-script` does both)",
+                                repair::command(p, s)
+                            )
+                        } else {
+                            repair::command(p, s)
+                        });
+                    }
+                }
+                repair::Step::Delete { at, rule } => {
+                    if let Some(f) = findings.get_mut(*rule)
+                        && f.fix.is_none()
+                    {
+                        f.fix = Some(format!(
+                            "delete the copy at rule {} by number after checking its text (`nfprobe check --fix-script` does it); a copy stays in place",
+                            at.number
+                        ));
+                    }
+                }
+            }
+        }
+        if let Some(why) = &p.refused {
+            for f in findings.iter_mut().filter(|f| {
+                f.family == p.family
+                    && f.table == p.table
+                    && f.chain == p.chain
+                    && matches!(
+                        f.status,
+                        Status::Missing | Status::MissingCliClaimsPresent | Status::WrongOrder
+                    )
+            }) {
+                f.fix = Some(format!("not repaired automatically: {why}"));
+            }
         }
     }
     findings.extend(extras(input, &idx, backend, &explained));
     degraded::refine(&mut findings, input.state);
+    let option_notes = options::refine(&mut findings, e);
     let (nft_findings, nft_host) = nft::audit(e, input.nft);
     findings.extend(nft_findings);
     let mut host = host::findings(input, &idx, backend, &findings);
     host.extend(nft_host);
+    host.extend(option_notes);
     for c in &e.chains {
         if idx.chain(backend, c.family, &c.table, &c.chain).is_none() {
             host.push(HostFinding {
@@ -426,6 +497,12 @@ pub fn run(input: &Input<'_>) -> Audit {
                 .iter()
                 .filter(|c| c.endpoints.iter().any(|ep| ep.network == n.name))
                 .count(),
+            not_modelled: e
+                .unmodelled
+                .iter()
+                .filter(|u| u.network.as_deref() == Some(n.name.as_str()))
+                .map(|u| u.option.clone())
+                .collect(),
         })
         .collect();
     Audit {
@@ -440,6 +517,7 @@ pub fn run(input: &Input<'_>) -> Audit {
         host,
         binaries: input.binaries.to_vec(),
         notes: e.notes.clone(),
+        repair,
     }
 }
 
@@ -491,11 +569,13 @@ fn extras(
             || n.strip_prefix("br-")
                 .is_some_and(|h| h.len() == 12 && h.bytes().all(|b| b.is_ascii_hexdigit()))
     };
-    // DOCKER-INGRESS is judged only when every rule Docker puts there is expected: the swarm's
-    // ingress ports and the ingress sandbox's address (the DNAT target) are known.
-    let ingress_known = input.state.swarm.as_ref().is_some_and(|s| {
-        s.is_active() && !s.ingress_ports.is_empty() && s.ingress_gateway.is_some()
-    });
+    // DOCKER-INGRESS is looked at only when the swarm's ingress ports are known (without the
+    // ingress sandbox's address its DNATs are not modelled: audit/options.rs names them).
+    let ingress_known = input
+        .state
+        .swarm
+        .as_ref()
+        .is_some_and(|s| s.is_active() && !s.ingress_ports.is_empty());
     let docker_chain = |c: &str| {
         c.starts_with("DOCKER")
             && c != "DOCKER-USER"

@@ -5,8 +5,10 @@
 use std::collections::HashMap;
 use std::net::IpAddr;
 
-use super::{ChainSpec, Expectation, Expected, Layout, Op, Order};
-use crate::docker::state::{Container, DockerState, Endpoint, Network, PortBinding, Proto};
+use super::{Blame, ChainSpec, Expectation, Expected, Layout, Op, Order, Unmodelled};
+use crate::docker::state::{
+    Container, DockerState, Endpoint, GatewayMode, Network, PortBinding, Proto,
+};
 use crate::ruleset::parse::{ParseError, parse_args};
 use crate::ruleset::{Family, Rule};
 
@@ -23,6 +25,18 @@ pub(super) struct Builder {
     pub e: Expectation,
     /// (family, table, chain, args) → index, so a rule programmed twice is kept once.
     seen: HashMap<(Family, String, String, Vec<String>), usize>,
+    /// Every programming call in Docker's order, replayed by [`Builder::finish`] to learn
+    /// where each rule ends up in its chain.
+    program: Vec<Program>,
+}
+
+/// One programming call.
+#[derive(Clone, Copy)]
+enum Program {
+    /// First time: Insert (top of the chain) or Append.
+    Add(usize, Op),
+    /// `EnsureJumpRule` again for a jump already there: deleted and re-inserted at the top.
+    Ensure(usize),
 }
 
 /// Who a rule belongs to.
@@ -41,9 +55,42 @@ impl Builder {
                 order: Vec::new(),
                 nft: Vec::new(),
                 notes: Vec::new(),
+                unmodelled: Vec::new(),
+                rank: Vec::new(),
             },
             seen: HashMap::new(),
+            program: Vec::new(),
         }
+    }
+
+    /// The expectation, with each rule's rank in its chain from replaying the program.
+    pub fn finish(mut self) -> Expectation {
+        let mut chains: HashMap<(Family, &str, &str), Vec<usize>> = HashMap::new();
+        for p in &self.program {
+            let i = match *p {
+                Program::Add(i, _) | Program::Ensure(i) => i,
+            };
+            let r = &self.e.rules[i];
+            let c = chains
+                .entry((r.family, r.table.as_str(), r.chain.as_str()))
+                .or_default();
+            match *p {
+                Program::Add(_, Op::Append) => c.push(i),
+                Program::Add(_, Op::Insert) => c.insert(0, i),
+                Program::Ensure(_) => {
+                    c.retain(|&x| x != i);
+                    c.insert(0, i);
+                }
+            }
+        }
+        let mut rank = vec![0; self.e.rules.len()];
+        for c in chains.values() {
+            for (pos, &i) in c.iter().enumerate() {
+                rank[i] = pos;
+            }
+        }
+        self.e.rank = rank;
+        self.e
     }
 
     pub fn chain(&mut self, family: Family, table: &str, chain: &str) {
@@ -73,9 +120,15 @@ impl Builder {
         let args: Vec<String> = args.iter().map(|s| s.as_ref().to_owned()).collect();
         let key = (family, table.to_owned(), chain.to_owned(), args.clone());
         if let Some(&i) = self.seen.get(&key) {
+            // Docker re-inserts its unconditional jumps (EnsureJumpRule: delete, insert at
+            // the top); any other rule already there is left where it is (`-C` says present).
+            if op == Op::Insert && args.len() == 2 && args[0] == "-j" {
+                self.program.push(Program::Ensure(i));
+            }
             return i;
         }
         self.seen.insert(key, self.e.rules.len());
+        self.program.push(Program::Add(self.e.rules.len(), op));
         self.e.rules.push(Expected {
             family,
             table: table.into(),
@@ -90,14 +143,62 @@ impl Builder {
         self.e.rules.len() - 1
     }
 
+    /// `first` must stay above `then`; when it does not, `first` is the rule out of place.
     pub fn order(&mut self, first: usize, then: usize, why: impl Into<String>) {
-        if first != then {
+        self.order_blaming(first, then, Blame::First, why);
+    }
+
+    /// `first` must stay above `then`; when it does not, `blame` says which one the finding
+    /// (and the repair) is about.
+    pub fn order_blaming(
+        &mut self,
+        first: usize,
+        then: usize,
+        blame: Blame,
+        why: impl Into<String>,
+    ) {
+        if first != then
+            && !self
+                .e
+                .order
+                .iter()
+                .any(|o| o.first == first && o.then == then)
+        {
             self.e.order.push(Order {
                 first,
                 then,
                 why: why.into(),
+                blame,
             });
         }
+    }
+
+    /// Network `n` uses `option`, which this layout does not model for `family` (None: both):
+    /// no rule of the network is expected there, and kernel rules naming its bridge or
+    /// addresses are reported as unknown, by the option's name.
+    pub fn unmodelled(&mut self, n: &Network, family: Option<Family>, option: String, why: String) {
+        self.e.unmodelled.push(Unmodelled {
+            option,
+            network: Some(n.name.clone()),
+            family,
+            interfaces: vec![n.bridge()],
+            subnets: n
+                .subnets
+                .iter()
+                .filter(|s| family.is_none_or(|f| s.subnet.is_v4() == (f == Family::Ipv4)))
+                .map(|s| s.subnet.network())
+                .collect(),
+            chains: Vec::new(),
+            why,
+            only_if_seen: false,
+        });
+    }
+
+    /// `n` in `family` is not modelled (see [`Builder::unmodelled`]).
+    pub fn is_unmodelled(&self, n: &Network, family: Family) -> bool {
+        self.e.unmodelled.iter().any(|u| {
+            u.network.as_deref() == Some(n.name.as_str()) && u.family.is_none_or(|f| f == family)
+        })
     }
 
     pub fn note(&mut self, n: impl Into<String>) {
@@ -518,8 +619,40 @@ pub(super) fn docker_user(b: &mut Builder, family: Family, with_return: bool) ->
         &["-j", "DOCKER-USER"],
         daemon,
         "FORWARD into DOCKER-USER",
-        "rules in DOCKER-USER are never applied",
+        "DOCKER-USER is bypassed for all forwarded traffic: the admin's rules there are never applied",
     )
+}
+
+/// What an ACCEPT or jump of Docker's above the jump into DOCKER-USER does.
+pub(super) fn user_bypassed(r: &Expected) -> String {
+    match r.args.as_slice() {
+        [j, target] if j == "-j" => format!(
+            "DOCKER-USER no longer sees forwarded traffic first: Docker's jump into {target} sits above the jump into DOCKER-USER"
+        ),
+        _ => format!("DOCKER-USER is bypassed for {}", r.what),
+    }
+}
+
+/// What a network's ACCEPT (or jump) above the isolation jump `iso` does: the networks it
+/// names can reach each other.
+pub(super) fn not_isolated(state: &DockerState, family: Family, r: &Expected, iso: &str) -> String {
+    let Some(net) = r.network.as_deref() else {
+        return format!("traffic is accepted before the jump into {iso} can drop it");
+    };
+    let others: Vec<&str> = state
+        .networks
+        .iter()
+        .filter(|n| n.name != net && net_subnet(n, family).is_some())
+        .map(|n| n.name.as_str())
+        .collect();
+    if others.is_empty() {
+        format!("traffic of network {net} is accepted before the jump into {iso} sees it")
+    } else {
+        format!(
+            "networks {net} and {} are not isolated ({family})",
+            others.join(", ")
+        )
+    }
 }
 
 /// One published port of one container in one family, with its addresses resolved.
@@ -861,4 +994,66 @@ pub(super) fn go_u32(s: &str) -> Option<u32> {
         return None;
     }
     u32::from_str_radix(&digits, radix).ok()
+}
+
+/// Record every network's gateway mode the layout does not model (`unknown` gives the reason,
+/// None for a modelled mode), and any mode value nfprobe cannot read at all.
+pub(super) fn gateway_modes(
+    b: &mut Builder,
+    state: &DockerState,
+    unknown: impl Fn(GatewayMode) -> Option<&'static str>,
+) {
+    let fams = families(state);
+    for n in &state.networks {
+        for (family, key) in [(Family::Ipv4, "ipv4"), (Family::Ipv6, "ipv6")] {
+            // No rules of this family for the network anyway.
+            if !fams.contains(&family) || net_subnet(n, family).is_none() {
+                continue;
+            }
+            let raw = n
+                .options
+                .get(&format!("com.docker.network.bridge.gateway_mode_{key}"));
+            let why = match raw {
+                Some(v) if GatewayMode::parse(v).is_none() => {
+                    "a gateway mode nfprobe does not know; moby 28 and 29 know nat, nat-unprotected, routed and isolated"
+                }
+                _ => match unknown(n.gateway_mode(family == Family::Ipv4)) {
+                    Some(why) => why,
+                    None => continue,
+                },
+            };
+            let value = raw.cloned().unwrap_or_else(|| {
+                let m = n.gateway_mode(family == Family::Ipv4);
+                serde_json::to_value(m)
+                    .ok()
+                    .and_then(|v| v.as_str().map(str::to_owned))
+                    .unwrap_or_default()
+            });
+            b.unmodelled(
+                n,
+                Some(family),
+                format!("gateway_mode_{key}={value}"),
+                why.to_owned(),
+            );
+        }
+    }
+}
+
+/// WSL2 mirrored networking: with the proxy on Docker returns loopback0's 127/8 traffic from
+/// nat DOCKER, and accepts loopback-bound ports from loopback0 in raw PREROUTING (moby
+/// `mirroredWSL2Workaround` from 27.x, `filterPortMappedOnLoopback`; the `wsl2mirrored=true`
+/// goldens).
+/// Whether the host is a WSL2 VM with mirrored networking is not in Docker's state, so these
+/// rules are recognised by their interface and named, not judged.
+pub(super) fn wsl2_mirrored(b: &mut Builder) {
+    b.e.unmodelled.push(Unmodelled {
+        option: "WSL2 mirrored networking (interface loopback0)".into(),
+        network: None,
+        family: None,
+        interfaces: vec!["loopback0".into()],
+        subnets: Vec::new(),
+        chains: Vec::new(),
+        why: "Docker adds rules for loopback0 only inside a WSL2 VM with mirrored networking, which nfprobe cannot tell from Docker's state".into(),
+        only_if_seen: true,
+    });
 }

@@ -6,7 +6,7 @@
 
 use super::common::*;
 use super::swarm::{self, Style};
-use super::{Expectation, Layout, Op};
+use super::{Blame, Expectation, Layout, Op};
 use crate::docker::state::{DockerState, GatewayMode};
 use crate::ruleset::Family;
 
@@ -32,6 +32,10 @@ pub fn expect(state: &DockerState, layout: Layout) -> Expectation {
             ));
         }
     }
+    // Every gateway mode moby 28 and 29 accept is modelled; only a value nfprobe cannot read
+    // is not.
+    gateway_modes(&mut b, state, |_| None);
+    wsl2_mirrored(&mut b);
     for family in families(state) {
         // setupIPChains.
         b.chain(family, "nat", "DOCKER");
@@ -67,7 +71,7 @@ pub fn expect(state: &DockerState, layout: Layout) -> Expectation {
             "DOCKER-FORWARD into the isolation rules",
             "Docker networks are not isolated (internal networks leak)",
         );
-        let j_ct = b.rule(
+        b.rule(
             family,
             "filter",
             FWD,
@@ -83,19 +87,29 @@ pub fn expect(state: &DockerState, layout: Layout) -> Expectation {
             family,
             matches!(layout, Layout::V28_0 | Layout::V28_2),
         );
-        b.order(
+        b.order_blaming(
             user,
             to_fwd,
-            "DOCKER-USER must see forwarded traffic before Docker's rules",
+            Blame::Then,
+            "DOCKER-USER is bypassed for all forwarded container traffic: Docker's jump into DOCKER-FORWARD sits above the jump into DOCKER-USER",
         );
 
         let mut accepts = Vec::new();
         let mut default_drop = std::collections::BTreeMap::new();
+        // Routed networks' stage-1 RETURN and replies ACCEPT (Inserted), and every network's
+        // jump to stage 2 (Appended).
+        let mut routed_iso = Vec::new();
+        let mut isolation_jumps = Vec::new();
         for nf in state.networks.iter().filter_map(|n| NetFam::new(n, family)) {
+            if b.is_unmodelled(nf.n, family) {
+                continue;
+            }
             let n = nf.n;
             let gm = n.gateway_mode(family == Family::Ipv4);
             if n.internal || gm == GatewayMode::Isolated {
-                if family == Family::Ipv4 || v29 {
+                // setupInternalNetworkRules (28.x and 29 alike): IPv6 also names the other
+                // direction of the bridge.
+                if family == Family::Ipv4 {
                     nf.internal_drops(
                         &mut b,
                         stage1,
@@ -162,13 +176,14 @@ pub fn expect(state: &DockerState, layout: Layout) -> Expectation {
             }
             let br = nf.br.as_str();
             let o = nf.owner();
+            let mut icmp_accept = None;
             if !nat {
                 let icmp = if family == Family::Ipv4 {
                     "icmp"
                 } else {
                     "icmpv6"
                 };
-                b.rule(
+                icmp_accept = Some(b.rule(
                     family,
                     "filter",
                     "DOCKER",
@@ -177,7 +192,7 @@ pub fn expect(state: &DockerState, layout: Layout) -> Expectation {
                     o,
                     format!("ICMP into routed network {}", n.name),
                     format!("ping and path-MTU messages to containers on {br} are dropped"),
-                );
+                ));
             }
             let out_rule = if n.icc {
                 b.rule(
@@ -201,11 +216,18 @@ pub fn expect(state: &DockerState, layout: Layout) -> Expectation {
                 if unprotected { format!("traffic into nat-unprotected {br} dropped by FORWARD's policy") }
                 else { format!("unpublished ports of containers on {br} reachable from other networks and hosts") });
             default_drop.insert(n.name.clone(), dd);
+            if let Some(i) = icmp_accept {
+                b.order(
+                    i,
+                    dd,
+                    "the network's DROP above it drops ICMP into the routed network",
+                );
+            }
             nf.replies(&mut b, "DOCKER-CT", Op::Append);
             nf.to_docker(&mut b, "DOCKER-BRIDGE", Op::Append);
             if !v29 {
                 if !nat {
-                    b.rule(
+                    let ret = b.rule(
                         family,
                         "filter",
                         ISO1,
@@ -215,7 +237,7 @@ pub fn expect(state: &DockerState, layout: Layout) -> Expectation {
                         format!("routed {}: no isolation for incoming", n.name),
                         format!("routed network {br} unreachable from other networks"),
                     );
-                    b.rule(
+                    let replies = b.rule(
                         family,
                         "filter",
                         ISO1,
@@ -234,20 +256,56 @@ pub fn expect(state: &DockerState, layout: Layout) -> Expectation {
                         format!("routed {}: replies", n.name),
                         format!("replies from routed network {br} to other networks dropped"),
                     );
+                    routed_iso.push((ret, replies, n.name.clone()));
                 }
-                nf.isolation1(&mut b, Op::Append);
+                let i1 = nf.isolation1(&mut b, Op::Append);
+                isolation_jumps.push((i1, n.name.clone()));
                 nf.isolation2(&mut b);
             }
         }
-        for j in [j_ct, j_iso, j_bridge] {
+        // setINC: traffic into a routed network RETURNs before another network's jump to
+        // stage 2 drops it there; replies from it are accepted before its own jump.
+        for (ret, replies, routed) in &routed_iso {
+            for (jump, net) in &isolation_jumps {
+                if net != routed {
+                    b.order(
+                        *ret,
+                        *jump,
+                        format!("the isolation jump above it drops traffic from other networks into routed network {routed}"),
+                    );
+                } else {
+                    b.order(
+                        *replies,
+                        *jump,
+                        format!("the isolation jump above it drops replies from routed network {routed} to other networks"),
+                    );
+                }
+            }
+        }
+        // An ACCEPT above the isolation or bridge jump lets the network's traffic skip them.
+        // (Above DOCKER-CT only it changes nothing: it is then above the others too.)
+        for j in [j_iso, j_bridge] {
             for &a in &accepts {
-                b.order(j, a, "an ACCEPT above Docker's jumps bypasses isolation and published-port filtering");
+                let why = if v29 && j == j_iso {
+                    // 29: DOCKER-INTERNAL holds only the internal networks' drops.
+                    format!(
+                        "{} is accepted before the internal networks' drops in DOCKER-INTERNAL",
+                        b.e.rules[a].what
+                    )
+                } else {
+                    let what = if j == j_iso { stage1 } else { "DOCKER-BRIDGE" };
+                    not_isolated(state, family, &b.e.rules[a], what)
+                };
+                b.order_blaming(j, a, Blame::Then, why);
             }
         }
         if layout != Layout::V28_0 && raw_rules {
             direct_access(&mut b, state, family);
         }
         for pf in PortFam::all(state, family, true) {
+            if b.is_unmodelled(pf.n, family) {
+                continue;
+            }
             let gm = pf.n.gateway_mode(family == Family::Ipv4);
             let br = pf.br.as_str();
             let p = pf.p;
@@ -255,7 +313,8 @@ pub fn expect(state: &DockerState, layout: Layout) -> Expectation {
             let cip_s = pf.cip.to_string();
             let label = pf.label.as_str();
             let hip = pf.hip.as_str();
-            if family == Family::Ipv4 && hip.starts_with("127.") && raw_rules {
+            // filterPortMappedOnLoopback: not without a host port (routed mode maps none).
+            if family == Family::Ipv4 && hip.starts_with("127.") && p.host_port != 0 && raw_rules {
                 raw_port_drop(
                     &mut b,
                     &pf,
@@ -316,17 +375,21 @@ pub fn expect(state: &DockerState, layout: Layout) -> Expectation {
             jump_chain,
             state_match: false,
         };
-        if let Some(j) = swarm::ingress(&mut b, state, family, style)
-            && jump_chain == FWD
-        {
-            b.order(
-                j,
-                j_bridge,
-                "swarm published ports hit the docker_gwbridge DROP in DOCKER before DOCKER-INGRESS accepts them",
-            );
+        if let Some(j) = swarm::ingress(&mut b, state, family, style) {
+            if jump_chain == FWD {
+                b.order(
+                    j,
+                    j_bridge,
+                    "swarm published ports hit the docker_gwbridge DROP in DOCKER before DOCKER-INGRESS accepts them",
+                );
+            } else {
+                // 28.0.0: from FORWARD, below DOCKER-USER (EnsureJumpRule keeps that first).
+                let why = user_bypassed(&b.e.rules[j]);
+                b.order_blaming(user, j, Blame::Then, why);
+            }
         }
     }
-    b.e
+    b.finish()
 }
 
 /// 28.2+ `filterDirectAccess`, per endpoint of a nat-mode network: raw PREROUTING
@@ -344,7 +407,10 @@ fn direct_access(b: &mut Builder, state: &DockerState, family: Family) {
             let (Some(cip), Some(_)) = (ip_of(ep, family), net_subnet(n, family)) else {
                 continue;
             };
-            if n.internal || n.gateway_mode(family == Family::Ipv4) != GatewayMode::Nat {
+            if n.internal
+                || n.gateway_mode(family == Family::Ipv4) != GatewayMode::Nat
+                || b.is_unmodelled(n, family)
+            {
                 continue;
             }
             let br = n.bridge();
