@@ -49,6 +49,7 @@ fn audit(findings: Vec<Finding>, binaries: Vec<Binary>, host: Vec<HostFinding>) 
         host,
         binaries,
         notes: Vec::new(),
+        repair: Vec::new(),
     }
 }
 
