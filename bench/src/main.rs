@@ -23,6 +23,7 @@ mod drops_profile;
 mod drops_toggle;
 mod paired;
 mod procstat;
+mod prove;
 mod ruleset;
 mod serve;
 mod startup;
@@ -42,6 +43,7 @@ pub static BENCHES: &[&Bench] = &[
     &check::BENCH,
     &drops::BENCH,
     &serve::BENCH,
+    &prove::BENCH,
 ];
 
 fn main() -> std::process::ExitCode {

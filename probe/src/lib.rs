@@ -13,5 +13,6 @@ pub mod ext;
 pub mod host;
 pub mod kernel;
 pub mod metrics;
+pub mod prove;
 pub mod report;
 pub mod ruleset;

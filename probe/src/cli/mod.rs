@@ -9,6 +9,7 @@ mod check;
 mod collect;
 mod drops;
 mod features;
+mod prove;
 mod ruleset;
 mod serve;
 
@@ -49,6 +50,10 @@ pub enum Command {
     /// Prometheus exporter: drop counters, the check's findings (re-run when the ruleset
     /// changes), ruleset generation; serves /metrics and /healthz.
     Serve(serve::Args),
+    /// Make the failing connections on purpose (every published port, from outside, from the
+    /// host, from other networks) and prove why each fails: kernel drops of exactly that flow,
+    /// the rule or policy that took its packets, and the missing rules.
+    Prove(prove::Args),
     /// Print a shell completion script (bash, zsh, fish, elvish, powershell) to stdout.
     Completions {
         #[arg(value_enum)]
@@ -102,6 +107,7 @@ impl Cli {
             Command::Collect(args) => collect::run(&global, args),
             Command::Drops(args) => drops::run(&global, args),
             Command::Serve(args) => serve::run(&global, args),
+            Command::Prove(args) => prove::run(&global, args),
             Command::Completions { shell } => {
                 // Into a buffer first: clap_complete panics on a write error (a closed pipe).
                 let mut script = Vec::new();
