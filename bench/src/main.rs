@@ -25,6 +25,7 @@ mod paired;
 mod procstat;
 mod prove;
 mod ruleset;
+mod serve;
 mod startup;
 mod storm_tx;
 
@@ -41,6 +42,7 @@ pub static BENCHES: &[&Bench] = &[
     &ruleset::BENCH,
     &check::BENCH,
     &drops::BENCH,
+    &serve::BENCH,
     &prove::BENCH,
 ];
 
