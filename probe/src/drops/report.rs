@@ -289,6 +289,37 @@ impl Summary {
         out
     }
 
+    /// Drops of rows belonging to `bridge` (itself, its ports, its peers) that pass `pick`,
+    /// per reason and hook: rates (live) or totals.
+    fn dropped(
+        &self,
+        bridge: &str,
+        live: bool,
+        pick: impl Fn(&DropRow) -> bool,
+    ) -> Vec<(String, f64)> {
+        let mut out: Vec<(String, f64)> = Vec::new();
+        for r in self
+            .drops
+            .iter()
+            .filter(|r| (r.iface == bridge || r.bridge.as_deref() == Some(bridge)) && pick(r))
+        {
+            let n = if live {
+                r.rate.unwrap_or(0.0)
+            } else {
+                r.packets as f64
+            };
+            let what = match r.hook {
+                Some(h) => format!("{} at {}", r.reason, h.as_str()),
+                None => r.reason.clone(),
+            };
+            match out.iter_mut().find(|(w, _)| *w == what) {
+                Some((_, m)) => *m += n,
+                None => out.push((what, n)),
+            }
+        }
+        out
+    }
+
     /// Interfaces in display order: uplinks, then each bridge with its ports and peers.
     fn ordered_interfaces(&self) -> Vec<&IfaceStats> {
         let rank = |i: &IfaceStats| match i.role {
@@ -401,53 +432,38 @@ impl Summary {
                 .filter(|i| i.role == Role::Peer && i.bridge.as_deref() == Some(&b.iface))
                 .map(|i| get(i, true))
                 .sum();
-            let mut dropped: Vec<(String, f64)> = Vec::new();
-            for r in self
-                .drops
-                .iter()
-                .filter(|r| r.iface == b.iface || r.bridge.as_deref() == Some(b.iface.as_str()))
-            {
-                let n = if live {
-                    r.rate.unwrap_or(0.0)
-                } else {
-                    r.packets as f64
-                };
-                let what = format!(
-                    "{}{}",
-                    r.reason,
-                    r.hook
-                        .map(|h| format!(" at {}", h.as_str()))
-                        .unwrap_or_default()
-                );
-                match dropped.iter_mut().find(|(w, _)| *w == what) {
-                    Some((_, m)) => *m += n,
-                    None => dropped.push((what, n)),
-                }
-            }
-            let dropped_total: f64 = dropped.iter().map(|(_, n)| n).sum();
-            let why = dropped
-                .iter()
-                .filter(|(_, n)| *n > 0.0)
-                .map(|(w, n)| format!("{} {w}", pkts(*n)))
-                .collect::<Vec<_>>()
-                .join(", ");
+            // Drops attributed to the bridge itself happened before it (FORWARD, routing,
+            // neighbours); those on its ports and peers happened behind it.
+            let before = self.dropped(&b.iface, live, |r| r.iface == b.iface);
+            let behind = self.dropped(&b.iface, live, |r| r.iface != b.iface);
             let _ = writeln!(
                 out,
                 "  {:<18} in on {} {} -> out on the bridge {} -> into its containers {}; \
-                 dropped on the way {}{}",
+                 dropped before the bridge {}; behind it {}",
                 b.iface,
                 up_names.join("+"),
                 pkts(up_in),
                 pkts(get(b, false)),
                 pkts(to_ctr),
-                pkts(dropped_total),
-                if why.is_empty() {
-                    String::new()
-                } else {
-                    format!(" ({why})")
-                }
+                show(&before, &pkts),
+                show(&behind, &pkts),
             );
         }
+    }
+}
+
+/// "N (n1 REASON at HOOK, n2 REASON)" of drops grouped by reason and hook.
+fn show(dropped: &[(String, f64)], pkts: &dyn Fn(f64) -> String) -> String {
+    let total: f64 = dropped.iter().map(|(_, n)| n).sum();
+    let why: Vec<String> = dropped
+        .iter()
+        .filter(|(_, n)| *n > 0.0)
+        .map(|(w, n)| format!("{} {w}", pkts(*n)))
+        .collect();
+    if why.is_empty() {
+        pkts(total)
+    } else {
+        format!("{} ({})", pkts(total), why.join(", "))
     }
 }
 
