@@ -796,9 +796,9 @@ fn the_clsact_fallback_counts_and_cleans_up_after_a_kill() {
     std::thread::sleep(Duration::from_millis(300));
     let out = probe.stop();
     assert_eq!(out.summary["tcx"].as_bool(), Some(false), "{}", out.summary);
-    let row = out.summary["interfaces"]
+    let row = out.summary["tc_counters"]
         .as_array()
-        .expect("interfaces")
+        .expect("tc_counters")
         .iter()
         .find(|i| is(i, "iface", "c0"))
         .unwrap_or_else(|| panic!("no tc counters for c0: {}", out.summary))
@@ -896,7 +896,7 @@ fn interfaces_sharing_fast_slots_are_watched_and_counted_apart() {
     udp_to(&peer, SocketAddrV4::new(Ipv4Addr::new(10, 78, 1, 1), 9), B);
     std::thread::sleep(Duration::from_millis(300));
     let out = probe.stop();
-    let ifs = out.summary["interfaces"].as_array().expect("interfaces");
+    let ifs = out.summary["tc_counters"].as_array().expect("tc_counters");
     let row = |name: &str| {
         ifs.iter()
             .find(|i| is(i, "iface", name))
@@ -1235,4 +1235,71 @@ fn by_default_only_the_tracepoint_runs_and_interface_counters_are_exact() {
     assert_eq!(out.packets(|_| true), M, "{}", out.rows());
     assert_eq!(out.summary["version"].as_u64(), Some(2));
     assert_eq!(out.summary["tc"].as_bool(), Some(false));
+}
+
+/// A watched bridge's subnet ties a drop to it only in the bridge's own namespace: another
+/// namespace using the same addresses (another Docker host's lab, a second daemon) is not
+/// counted, even when neither of its devices is watched.
+#[test]
+fn the_same_subnet_in_another_namespace_is_not_counted() {
+    require_root_and_btf();
+    let _g = serial();
+    let watched = TestNetns::new("dsw");
+    let other = TestNetns::new("dso");
+    let br = format!(
+        "br-{:012x}",
+        0xe0_0000_0000u64 + u64::from(std::process::id())
+    );
+    common::ip(&["-n", &watched.name, "link", "add", &br, "type", "bridge"]);
+    common::ip(&[
+        "-n",
+        &watched.name,
+        "addr",
+        "add",
+        "172.27.0.1/24",
+        "dev",
+        &br,
+    ]);
+    common::ip(&["-n", &watched.name, "link", "set", &br, "up"]);
+    common::ip(&[
+        "-n",
+        &other.name,
+        "link",
+        "add",
+        "d0",
+        "type",
+        "veth",
+        "peer",
+        "name",
+        "d1",
+    ]);
+    common::ip(&["-n", &other.name, "link", "set", "d1", "up"]);
+    common::ip(&[
+        "-n",
+        &other.name,
+        "addr",
+        "add",
+        "172.27.0.9/24",
+        "dev",
+        "d0",
+    ]);
+    common::ip(&["-n", &other.name, "link", "set", "d0", "up"]);
+    iptables(
+        &other,
+        &["-A", "OUTPUT", "-d", "172.27.0.0/24", "-j", "DROP"],
+    );
+    let probe = Probe::start(&watched.name, &[]);
+    const M: u32 = 17;
+    let refused = udp_to(
+        &other,
+        SocketAddrV4::new(Ipv4Addr::new(172, 27, 0, 5), 53),
+        M,
+    );
+    assert_eq!(
+        refused, M,
+        "OUTPUT in the other namespace refuses every datagram"
+    );
+    std::thread::sleep(Duration::from_millis(300));
+    let out = probe.stop();
+    assert_eq!(out.packets(|_| true), 0, "{}", out.rows());
 }
