@@ -528,4 +528,91 @@ mod tests {
             "br-x            NETFILTER_DROP         FORWARD tcp 10.0.0.2:40000 > 172.18.0.2:8082 [S] len 60 at nft_do_chain+0x10"
         );
     }
+
+    fn iface(name: &str, role: Role, bridge: Option<&str>, rx: u64, tx: u64) -> IfaceStats {
+        IfaceStats {
+            iface: name.into(),
+            ifindex: 1,
+            netns: 1,
+            role,
+            bridge: bridge.map(str::to_owned),
+            rx_packets: rx,
+            tx_packets: tx,
+            rx_bytes: rx * 100,
+            tx_bytes: tx * 100,
+            rx_dropped: 0,
+            tx_dropped: 0,
+            rate: None,
+            secs: 10.0,
+            kernel: crate::kernel::link::LinkStats::default(),
+        }
+    }
+
+    #[test]
+    fn what_went_in_on_the_uplink_and_never_came_out_on_the_bridge() {
+        let drop = |iface: &str, reason: &str, hook: Option<Hook>, packets: u64| DropRow {
+            iface: iface.into(),
+            ifindex: 1,
+            netns: 1,
+            bridge: Some("br-a".into()),
+            in_iface: Some("ext0".into()),
+            reason: reason.into(),
+            reason_code: 0,
+            location: "x+0x1".into(),
+            function: None,
+            hook,
+            path: Path::Forward,
+            matched: "route",
+            family: 4,
+            packets,
+            bytes: packets * 60,
+            rate: None,
+        };
+        let s = Summary {
+            version: 2,
+            duration_secs: 10.0,
+            netns: Some("lab".into()),
+            netns_inode: 1,
+            tc: false,
+            tcx: false,
+            targets: Vec::new(),
+            total_packets: 15,
+            drops: vec![
+                drop("br-a", "NETFILTER_DROP", Some(Hook::Forward), 12),
+                drop("eth0", "NO_SOCKET", None, 3),
+            ],
+            interfaces: vec![
+                iface("eth0", Role::Peer, Some("br-a"), 40, 0),
+                iface("br-a", Role::Bridge, None, 0, 40),
+                iface("ext0", Role::Uplink, None, 52, 1),
+                iface("veth1", Role::Port, Some("br-a"), 0, 40),
+            ],
+            tc_counters: Vec::new(),
+            matched_events: 15,
+            count_map_full: 0,
+            samples: SampleStats::default(),
+            warnings: Vec::new(),
+        };
+        let text = s.render(false);
+        assert!(
+            text.contains(
+                "br-a               in on ext0 52 -> out on the bridge 40 -> into its containers \
+                 40; dropped before the bridge 12 (12 NETFILTER_DROP at FORWARD); behind it 3 \
+                 (3 NO_SOCKET)"
+            ),
+            "{text}"
+        );
+        // Uplinks first, then each bridge with its port and peer indented under it.
+        let (_, table) = text.split_once("Interfaces (").expect("interfaces table");
+        let order: Vec<&str> = table
+            .lines()
+            .filter_map(|l| l.split_whitespace().next())
+            .filter(|w| ["ext0", "br-a", "veth1", "eth0"].contains(w))
+            .take(4)
+            .collect();
+        assert_eq!(order, ["ext0", "br-a", "veth1", "eth0"], "{text}");
+        assert!(!text.contains("tc counters"), "{text}");
+        // Live: rates, "-" until there are two reads.
+        assert!(s.render(true).contains("RX PKTS/S"));
+    }
 }
