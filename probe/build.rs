@@ -23,6 +23,12 @@ fn main() -> anyhow::Result<()> {
     }
     println!("cargo:rerun-if-changed=build.rs");
 
+    // For `nfprobe --version`: which toolchain built the eBPF object.
+    println!(
+        "cargo:rustc-env=NFPROBE_EBPF_TOOLCHAIN={}",
+        ebpf_toolchain().unwrap_or_else(|| "an unknown nightly toolchain".to_owned())
+    );
+
     if skip_requested() {
         // aya-build itself prints the "skipping" warning and reruns us when the variable changes.
         std::fs::write(out_dir.join(EBPF_PACKAGE), b"")?;
@@ -44,6 +50,19 @@ fn main() -> anyhow::Result<()> {
         }],
         aya_build::Toolchain::default(),
     )
+}
+
+/// `rustc 1.97.0-nightly (e50aa6fba 2026-05-19)`, as aya-build's default toolchain reports it.
+fn ebpf_toolchain() -> Option<String> {
+    let out = std::process::Command::new("rustup")
+        .env_remove("RUSTUP_TOOLCHAIN")
+        .args(["run", "nightly", "rustc", "--version"])
+        .output()
+        .ok()?;
+    out.status
+        .success()
+        .then(|| String::from_utf8_lossy(&out.stdout).trim().to_owned())
+        .filter(|v| !v.is_empty())
 }
 
 fn skip_requested() -> bool {

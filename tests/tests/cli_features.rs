@@ -21,11 +21,77 @@ fn stdout(o: &Output) -> String {
 }
 
 #[test]
+fn completions_are_valid_shell_and_know_the_commands() {
+    let out = nfprobe(&["completions", "bash"]);
+    assert!(out.status.success(), "{out:?}");
+    let script = stdout(&out);
+    for cmd in ["check", "ruleset", "drops", "collect", "features"] {
+        assert!(script.contains(cmd), "bash completion lacks `{cmd}`");
+    }
+    let dir = std::env::temp_dir().join(format!("nfprobe-completion-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).expect("temp dir");
+    let file = dir.join("nfprobe.bash");
+    std::fs::write(&file, &script).expect("write completion");
+    // Sourcing it in a real bash defines the completion function.
+    let check = Command::new("bash")
+        .arg("-c")
+        .arg(format!(". {} && complete -p nfprobe", file.display()))
+        .output()
+        .expect("bash runs");
+    let _ = std::fs::remove_dir_all(&dir);
+    assert!(check.status.success(), "{check:?}");
+    assert!(stdout(&check).contains("_nfprobe"), "{check:?}");
+    for shell in ["zsh", "fish"] {
+        let out = nfprobe(&["completions", shell]);
+        assert!(
+            out.status.success() && !out.stdout.is_empty(),
+            "{shell}: {out:?}"
+        );
+    }
+    let bad = nfprobe(&["completions", "tcsh"]);
+    assert_eq!(bad.status.code(), Some(2), "{bad:?}");
+}
+
+#[test]
+fn man_page_is_roff_with_every_command() {
+    let out = nfprobe(&["man"]);
+    assert!(out.status.success(), "{out:?}");
+    let page = stdout(&out);
+    assert!(page.contains(".TH nfprobe 1"), "{page}");
+    for cmd in [
+        "check",
+        "ruleset",
+        "drops",
+        "collect",
+        "features",
+        "completions",
+    ] {
+        assert!(page.contains(cmd), "man page lacks `{cmd}`");
+    }
+}
+
+#[test]
 fn version_exits_zero() {
     let out = nfprobe(&["--version"]);
     assert!(out.status.success(), "{out:?}");
+    let text = stdout(&out);
+    let mut lines = text.lines();
     assert_eq!(
-        stdout(&out).trim(),
+        lines.next(),
+        Some(format!("nfprobe {}", env!("CARGO_PKG_VERSION")).as_str())
+    );
+    // The eBPF object's build is named: the binary under test carries the real object.
+    let obj = lines.next().unwrap_or_default();
+    assert!(
+        obj.starts_with("eBPF object: ")
+            && obj.contains(" bytes, fnv1a64 ")
+            && obj.contains("nightly"),
+        "--version does not name the eBPF object's build: {text}"
+    );
+    // -V stays the one-line version scripts parse.
+    let short = nfprobe(&["-V"]);
+    assert_eq!(
+        stdout(&short).trim(),
         format!("nfprobe {}", env!("CARGO_PKG_VERSION"))
     );
 }

@@ -46,7 +46,7 @@ pub fn findings(
         out.push(problem(
             "rules_in_both_backends",
             format!(
-                "Docker chains exist in both nf_tables and legacy xtables; packets traverse both, so a DROP in either wins. Docker's current backend looks like {backend:?}."
+                "Docker chains exist in both nf_tables and legacy xtables; packets traverse both, so a DROP in either wins. Docker's current backend looks like {backend}."
             ),
             Some("remove the stale backend's Docker chains after checking which iptables dockerd uses".into()),
         ));
@@ -150,7 +150,7 @@ pub fn findings(
                         && matches!(f.status, Status::Missing | Status::MissingCliClaimsPresent)
                 });
                 let msg = format!(
-                    "{family:?} FORWARD policy is DROP: forwarded container traffic depends on Docker's ACCEPT rules{}",
+                    "{family} FORWARD policy is DROP: forwarded container traffic depends on Docker's ACCEPT rules{}",
                     if missing_filter {
                         ", and some are missing, so that traffic is dropped"
                     } else {

@@ -1,6 +1,7 @@
 //! Joins Docker's intent (expected rules), the kernel's truth (rulesets) and the CLI's
 //! claims into one finding per expected rule, plus `extra` rules and host findings.
 
+pub mod degraded;
 pub mod host;
 pub mod index;
 pub mod nft;
@@ -30,11 +31,13 @@ pub enum Status {
     WrongOrder,
     Undecodable,
     Extra,
+    /// No Engine API and nothing in the kernel implies the rule either way.
+    Unknown,
 }
 
 impl Status {
     pub fn is_problem(self) -> bool {
-        self != Status::Ok
+        !matches!(self, Status::Ok | Status::Unknown)
     }
     pub fn label(self) -> &'static str {
         match self {
@@ -45,6 +48,7 @@ impl Status {
             Status::WrongOrder => "WRONG ORDER",
             Status::Undecodable => "undecodable",
             Status::Extra => "extra",
+            Status::Unknown => "unknown (no Engine API)",
         }
     }
 }
@@ -344,7 +348,7 @@ pub fn run(input: &Input<'_>) -> Audit {
                     .map(|d| format!("{d}; "))
                     .unwrap_or_default();
                 f.detail = Some(format!(
-                    "{d}present only in the {:?} backend",
+                    "{d}present only in the {} backend",
                     backend_other(backend).unwrap_or(backend)
                 ));
             }
@@ -384,6 +388,7 @@ pub fn run(input: &Input<'_>) -> Audit {
         }
     }
     findings.extend(extras(input, &idx, backend, &explained));
+    degraded::refine(&mut findings, input.state);
     let (nft_findings, nft_host) = nft::audit(e, input.nft);
     findings.extend(nft_findings);
     let mut host = host::findings(input, &idx, backend, &findings);
@@ -394,7 +399,7 @@ pub fn run(input: &Input<'_>) -> Audit {
                 kind: "chain_missing".into(),
                 severity: Severity::Problem,
                 message: format!(
-                    "{:?} chain {}/{} does not exist in the {backend:?} backend: every rule Docker puts there is missing",
+                    "{} chain {}/{} does not exist in the {backend} backend: every rule Docker puts there is missing",
                     c.family, c.table, c.chain
                 ),
                 fix: Some(format!(

@@ -208,7 +208,7 @@ fn audit_table(
         host.push(problem(
             "nft_table_missing",
             format!(
-                "table {fam} {TABLE} does not exist: none of Docker's {family:?} rules are in the kernel"
+                "table {fam} {TABLE} does not exist: none of Docker's {family} rules are in the kernel"
             ),
             Some("systemctl restart docker   # dockerd re-creates its docker-bridges tables at start".into()),
         ));

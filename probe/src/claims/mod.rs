@@ -194,7 +194,7 @@ pub fn check(bin: &Binary, table: &str, chain: &str, args: &[String], opts: &Opt
     argv.extend(args.iter().cloned());
     match exec::run(opts.netns.as_ref(), &bin.path, &argv, opts.timeout) {
         Ok(o) if o.timed_out => Answer::Error {
-            reason: format!("no answer within {:?}", opts.timeout),
+            reason: format!("no answer within {:.1} s", opts.timeout.as_secs_f64()),
         },
         Ok(o) => match o.code {
             Some(0) => Answer::Present,

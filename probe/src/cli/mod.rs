@@ -2,7 +2,7 @@
 //!
 //! To add a command: `mod NAME;`, a variant in [`Command`] and its arm in [`Cli::run`].
 
-use clap::{Parser, Subcommand};
+use clap::{CommandFactory, Parser, Subcommand};
 use nfprobe::kernel::netns::NetnsSpec;
 
 mod check;
@@ -45,6 +45,28 @@ pub enum Command {
     /// Live drop counters on the Docker bridges (or named interfaces): what the kernel dropped,
     /// where and why.
     Drops(drops::Args),
+    /// Print a shell completion script (bash, zsh, fish, elvish, powershell) to stdout.
+    Completions {
+        #[arg(value_enum)]
+        shell: clap_complete::Shell,
+    },
+    /// Print the manual page (roff) to stdout: `nfprobe man > nfprobe.1`.
+    #[command(hide = true)]
+    Man,
+}
+
+/// `nfprobe --version`: the version and the eBPF object this binary carries.
+pub fn long_version() -> String {
+    format!(
+        "{}\neBPF object: {}",
+        env!("CARGO_PKG_VERSION"),
+        nfprobe::kernel::ebpf::object_identity()
+    )
+}
+
+/// The command line definition, with the long version filled in.
+pub fn command() -> clap::Command {
+    Cli::command().long_version(long_version())
 }
 
 /// Options every command understands.
@@ -75,6 +97,17 @@ impl Cli {
             Command::Check(args) => check::run(&global, args),
             Command::Collect(args) => collect::run(&global, args),
             Command::Drops(args) => drops::run(&global, args),
+            Command::Completions { shell } => {
+                // Into a buffer first: clap_complete panics on a write error (a closed pipe).
+                let mut script = Vec::new();
+                clap_complete::generate(shell, &mut command(), "nfprobe", &mut script);
+                std::io::Write::write_all(&mut std::io::stdout(), &script)?;
+                Ok(Outcome::Clean)
+            }
+            Command::Man => {
+                clap_mangen::Man::new(command()).render(&mut std::io::stdout())?;
+                Ok(Outcome::Clean)
+            }
         }
     }
 }

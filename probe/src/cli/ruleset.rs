@@ -76,12 +76,12 @@ pub fn run(global: &Global, args: Args) -> anyhow::Result<Outcome> {
             args.counters,
             &mut stdout,
         )
-        .with_context(|| format!("reading the {backend:?} {family:?} ruleset"))?;
+        .with_context(|| format!("reading the {backend} {family} ruleset"))?;
         stdout.flush()?;
         return Ok(undecoded_outcome(undecoded));
     }
     let rs = read::read(global.netns.as_ref(), backend, family)
-        .with_context(|| format!("reading the {backend:?} {family:?} ruleset"))?;
+        .with_context(|| format!("reading the {backend} {family} ruleset"))?;
     let undecoded: usize = rs.tables.iter().map(|t| t.undecoded_rules()).sum();
     match format {
         Format::Json => {

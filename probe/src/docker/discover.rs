@@ -613,8 +613,9 @@ pub fn degraded(bridges: &[KernelBridge], reason: &str) -> DockerState {
     DockerState {
         source: StateSource::Netlink,
         degraded: Some(format!(
-            "{reason}; bridges and addresses come from the kernel, containers, published ports \
-             and network options are unknown (Docker's defaults assumed)"
+            "{reason}; bridges and addresses come from the kernel, published ports and their \
+             containers from Docker's DNAT rules, the userland-proxy setting and the rule layout \
+             from Docker's rules; network options are unknown (Docker's defaults assumed)"
         )),
         engine_version: None,
         daemon: DaemonSettings::default(),

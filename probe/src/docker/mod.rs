@@ -4,4 +4,5 @@
 pub mod discover;
 pub mod expect;
 pub mod http;
+pub mod infer;
 pub mod state;

@@ -25,6 +25,17 @@ pub enum StateSource {
     Bundle,
 }
 
+/// People's words for where the state came from.
+impl std::fmt::Display for StateSource {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(match self {
+            StateSource::Api => "the Engine API",
+            StateSource::Netlink => "the kernel's bridges (no Engine API)",
+            StateSource::Bundle => "a bundle file",
+        })
+    }
+}
+
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct DockerState {
     #[serde(default)]
@@ -215,6 +226,18 @@ impl Cidr {
     }
     pub fn is_v4(&self) -> bool {
         self.addr.is_ipv4()
+    }
+
+    /// `ip` lies in this network (same family, same network bits).
+    pub fn contains(&self, ip: &IpAddr) -> bool {
+        ip.is_ipv4() == self.addr.is_ipv4()
+            && Cidr {
+                addr: *ip,
+                prefix: self.prefix,
+            }
+            .network()
+            .addr
+                == self.network().addr
     }
 }
 

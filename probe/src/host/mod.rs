@@ -10,7 +10,8 @@ use crate::audit;
 use crate::claims::{self, Binary, Claim, LieProbe};
 use crate::docker::discover::{self, KernelBridge};
 use crate::docker::expect::{self, Expectation, Layout};
-use crate::docker::state::{Cidr, DockerState};
+use crate::docker::infer;
+use crate::docker::state::{Cidr, DockerState, StateSource};
 use crate::kernel::netns::{self, NetnsSpec};
 use crate::kernel::{link, nft, sysctl, xt};
 use crate::report::bundle::*;
@@ -132,8 +133,21 @@ pub fn gather(
             b.sysctls = Some(sysctls.context("reading sysctls in the target namespace")?);
         }
     }
-    let layout = choose_layout(src.layout.as_deref(), &b)?;
-    let e = expect::expect(&b.docker, layout);
+    // No Engine API: what Docker's rules in the kernel show (ports, the userland proxy).
+    let mut notes = Vec::new();
+    if b.docker.source == StateSource::Netlink && b.docker.containers.is_empty() {
+        let rulesets = b.kernel.as_ref().map_or(&[][..], |k| k.rulesets.as_slice());
+        notes = infer::from_kernel(&mut b.docker, rulesets);
+    }
+    let (layout, why) = choose_layout(src.layout.as_deref(), &b)?;
+    let mut e = expect::expect(&b.docker, layout);
+    if let Some(why) = why {
+        e.notes.push(format!(
+            "rule layout read off the kernel ({}): {why}",
+            layout.describe()
+        ));
+    }
+    e.notes.extend(notes);
     if b.iptables.is_none() && !src.no_claims {
         b.iptables = Some(ask_claims(ns, src, &b, &e));
     }
@@ -220,34 +234,23 @@ pub fn read_kernel(ns: Option<&NetnsSpec>, docker_only: bool) -> Result<KernelSe
     })
 }
 
-fn choose_layout(flag: Option<&str>, b: &Bundle) -> Result<Layout, HostError> {
+/// The layout to expect, and why when it was read off the kernel.
+fn choose_layout(flag: Option<&str>, b: &Bundle) -> Result<(Layout, Option<String>), HostError> {
     if let Some(l) = flag {
-        return Layout::parse(l).ok_or_else(|| {
+        return Layout::parse(l).map(|l| (l, None)).ok_or_else(|| {
             HostError::new(format!(
                 "unknown layout `{l}` (20, 28.0, 28.2, 28.3, 29, 29-nft)"
             ))
         });
     }
     if let Some(l) = Layout::for_version(b.docker.version(), b.docker.daemon.nftables()) {
-        return Ok(l);
+        return Ok((l, None));
     }
-    // Version unknown (degraded view): read the layout off the kernel's chains.
-    let has = |chain: &str| {
-        b.kernel.iter().flat_map(|k| &k.rulesets).any(|rs| {
-            rs.tables
-                .iter()
-                .any(|t| t.name == "filter" && t.chains.iter().any(|c| c.name == chain))
-        })
-    };
-    Ok(if b.kernel.as_ref().is_some_and(|k| k.nft.is_some()) {
-        Layout::V29Nft
-    } else if has("DOCKER-INTERNAL") {
-        Layout::V29
-    } else if has("DOCKER-FORWARD") {
-        Layout::V28_3
-    } else {
-        Layout::V20
-    })
+    // Version unknown (degraded view): read the layout off the kernel's chains and rules.
+    let rulesets = b.kernel.as_ref().map_or(&[][..], |k| k.rulesets.as_slice());
+    let nft_tables = b.kernel.as_ref().is_some_and(|k| k.nft.is_some());
+    let (layout, why) = infer::layout(rulesets, nft_tables);
+    Ok((layout, Some(why)))
 }
 
 fn ask_claims(

@@ -22,6 +22,23 @@ pub fn embedded_object() -> &'static [u8] {
     aya::include_bytes_aligned!(concat!(env!("OUT_DIR"), "/probe-ebpf"))
 }
 
+/// Which eBPF object this binary carries, for `nfprobe --version`: its size and FNV-1a 64-bit
+/// hash (enough to tell two builds apart; not a security digest), or that there is none.
+pub fn object_identity() -> String {
+    let obj = embedded_object();
+    if obj.is_empty() {
+        return "none (built with AYA_BUILD_SKIP=1: drops cannot run)".to_owned();
+    }
+    let hash = obj.iter().fold(0xcbf2_9ce4_8422_2325_u64, |h, b| {
+        (h ^ u64::from(*b)).wrapping_mul(0x0000_0100_0000_01b3)
+    });
+    format!(
+        "{} bytes, fnv1a64 {hash:016x}, built by {}",
+        obj.len(),
+        env!("NFPROBE_EBPF_TOOLCHAIN")
+    )
+}
+
 #[derive(Debug, Error)]
 pub enum EbpfError {
     #[error(

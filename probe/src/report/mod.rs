@@ -41,12 +41,19 @@ pub fn verdict(a: &Audit) -> String {
         );
         return v;
     }
+    let unknown = count(a, Status::Unknown);
     if n == 0 {
         let _ = write!(
             v,
             "OK: all {} rules Docker should have are in the kernel, in a working order, and the iptables CLI tells the truth about them.",
             a.findings.iter().filter(|f| f.status == Status::Ok).count()
         );
+        if unknown > 0 {
+            let _ = write!(
+                v,
+                " {unknown} rule(s) could not be judged without the Engine API (listed as unknown below)."
+            );
+        }
         return v;
     }
     let lies = count(a, Status::MissingCliClaimsPresent);
@@ -184,11 +191,11 @@ pub fn text(a: &Audit, verbose: bool) -> String {
     let rules_in = if a.layout == crate::docker::expect::Layout::V29Nft {
         "nftables tables ip/ip6 docker-bridges".to_owned()
     } else {
-        format!("{:?} backend", a.docker_backend)
+        format!("the {} backend", a.docker_backend)
     };
     let _ = writeln!(
         out,
-        "nfprobe check — Docker {} ({}), rules in {rules_in}, state from {:?}",
+        "nfprobe check — Docker {} ({}), rules in {rules_in}, state from {}",
         a.engine_version.as_deref().unwrap_or("unknown version"),
         a.layout.describe(),
         a.docker_source
@@ -222,6 +229,7 @@ pub fn text(a: &Audit, verbose: bool) -> String {
         .filter(|f| {
             f.network.is_none()
                 && f.status != Status::Extra
+                && !(f.status == Status::Unknown && f.fix.is_none())
                 && !(f.status == Status::Undecodable && f.claims.is_empty() && f.fix.is_none())
         })
         .collect();
@@ -236,15 +244,21 @@ pub fn text(a: &Audit, verbose: bool) -> String {
         .filter(|f| {
             f.network.is_none()
                 && (f.status == Status::Extra
+                    || (f.status == Status::Unknown && f.fix.is_none())
                     || (f.status == Status::Undecodable && f.fix.is_none()))
         })
         .collect();
     if !extra.is_empty() {
-        let _ = writeln!(out, "\nRules Docker did not ask for ({}):", extra.len());
+        let heading = if extra.iter().any(|f| f.status == Status::Unknown) {
+            "Rules Docker did not ask for, or that cannot be attributed without the Engine API"
+        } else {
+            "Rules Docker did not ask for"
+        };
+        let _ = writeln!(out, "\n{heading} ({}):", extra.len());
         for f in extra {
             let _ = writeln!(
                 out,
-                "  {:<12} {:?} {} {}",
+                "  {:<12} {} {} {}",
                 f.status.label(),
                 f.family,
                 f.table,
@@ -351,3 +365,6 @@ pub fn fix_script(a: &Audit) -> String {
     }
     s
 }
+
+#[cfg(test)]
+mod words_tests;

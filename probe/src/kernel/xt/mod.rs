@@ -33,14 +33,14 @@ pub enum XtError {
         source: io::Error,
     },
     #[error(
-        "cannot open a raw {family:?} socket for ip_tables (needs root / CAP_NET_RAW+CAP_NET_ADMIN): {source}"
+        "cannot open a raw {family} socket for ip_tables (needs root / CAP_NET_RAW+CAP_NET_ADMIN): {source}"
     )]
     Socket {
         family: Family,
         #[source]
         source: io::Error,
     },
-    #[error("reading legacy table `{table}` ({family:?}) failed{hint}: {source}")]
+    #[error("reading legacy table `{table}` ({family}) failed{hint}: {source}")]
     Read {
         table: String,
         family: Family,
