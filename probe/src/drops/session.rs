@@ -164,8 +164,8 @@ impl Session {
     }
 
     /// Detach (`false`) or re-attach (`true`) the probe's data path (the `kfree_skb`
-    /// tracepoint and, with `Options::tc`, every tc counter) while everything stays loaded: for measuring what
-    /// the probe costs the packets it watches (`cargo xtask bench drops`).
+    /// tracepoint and, with `Options::tc`, every tc counter) while everything stays loaded:
+    /// for measuring what the probe costs the packets it watches (`cargo xtask bench drops`).
     pub fn set_attached(&mut self, on: bool) -> Result<(), DropsError> {
         Ok(self.probe.set_attached(on)?)
     }
@@ -286,7 +286,7 @@ impl Session {
 
     fn read_stats(&mut self) -> Result<(), DropsError> {
         let at = Instant::now();
-        // Namespace inode -> its targets; the watched namespace first.
+        // Namespace inode -> its targets (peers live in their containers' namespaces).
         let mut by_ns: BTreeMap<u32, Vec<&Target>> = BTreeMap::new();
         for t in self.targets.values().chain(self.uplinks.values()) {
             by_ns.entry(t.netns).or_default().push(t);
