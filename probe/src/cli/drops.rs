@@ -25,9 +25,9 @@ pub struct Args {
     pub sample_rate: u32,
     /// Also count packets in and out per interface with tc programs (tcx; clsact on kernels
     /// < 6.6) on the bridges and their ports. Off by default because every packet then runs
-    /// two tc hooks: measured on a 2-core VM, routed 1400-byte UDP kept 96.9 % of its
-    /// throughput (95 % CI 96.4-97.4 %) and the sender spent 2.5-3.5 % more CPU per byte
-    /// (docs/benchmarks.md). Without it nothing of nfprobe runs on a packet the kernel
+    /// two tc hooks: measured on a 2-core VM, routed 1400-byte UDP kept 90-97 % of its
+    /// throughput (97 %, 95 % CI 96.4-97.4 %, on an idle machine) and its sender spent
+    /// 2.5-3.5 % more CPU per byte (docs/benchmarks.md). Without it nothing of nfprobe runs on a packet the kernel
     /// forwards: packets and bytes per interface come from the kernel's own statistics.
     #[arg(long)]
     pub tc: bool,
