@@ -23,6 +23,7 @@ mod drops_profile;
 mod drops_toggle;
 mod paired;
 mod procstat;
+mod prove;
 mod ruleset;
 mod startup;
 mod storm_tx;
@@ -40,6 +41,7 @@ pub static BENCHES: &[&Bench] = &[
     &ruleset::BENCH,
     &check::BENCH,
     &drops::BENCH,
+    &prove::BENCH,
 ];
 
 fn main() -> std::process::ExitCode {

@@ -11,4 +11,4 @@ pub mod session;
 pub mod watch;
 
 pub use ifstats::{IfaceRates, IfaceStats};
-pub use session::{DropsError, Options, Session};
+pub use session::{DropsError, FlowDropEvent, Options, Session};
