@@ -1,7 +1,5 @@
 //! The drop probe's side of the exporter, in one place: which options the always-on session
-//! uses, and how its summary becomes bounded counter series. When the drop data path changes
-//! (per-interface counters from the kernel's interface statistics instead of tc), only this
-//! file follows.
+//! uses, and how its summary becomes bounded counter series.
 
 use crate::drops::Options;
 use crate::drops::report::Summary;
@@ -9,15 +7,15 @@ use crate::kernel::netns::NetnsSpec;
 
 use super::facts::{DropFacts, DropKey, Limits, OTHER, bounded};
 
-/// The session `serve` keeps attached: the drop tracepoint, no flow samples (nothing reads
-/// them), and the per-interface counters the data path offers today. `ifaces`: watch these
-/// instead of the Docker bridges.
+/// The session `serve` keeps attached: the drop tracepoint alone (nothing on the happy path:
+/// no tc program), no flow samples (nothing reads them); per-interface packets come from the
+/// kernel's own interface statistics. `ifaces`: watch these instead of the Docker bridges.
 pub fn session_options(netns: Option<NetnsSpec>, ifaces: Vec<String>) -> Options {
     Options {
         netns,
         ifaces,
         sample_per_sec: 0,
-        tc: true,
+        tc: false,
         force_clsact: false,
     }
 }
@@ -71,16 +69,19 @@ impl DropFacts {
         if folded > 0 {
             f.folded.insert("nfprobe_drops", folded);
         }
-        let ns = netns_label(s.netns_inode, s.netns_inode, watched);
+        // The kernel's absolute counters (IFLA_STATS64): monotonic as Prometheus counters
+        // expect, and the same numbers `ip -s link` shows. "in" is what the interface
+        // received, "out" what it sent; each in the namespace it lives in.
         let rows = s.interfaces.iter().flat_map(|i| {
+            let ns = netns_label(i.netns, s.netns_inode, watched);
             [
                 (
                     (ns.clone(), i.iface.clone(), "in"),
-                    (i.in_packets, i.in_bytes),
+                    (i.kernel.rx_packets, i.kernel.rx_bytes),
                 ),
                 (
-                    (ns.clone(), i.iface.clone(), "out"),
-                    (i.out_packets, i.out_bytes),
+                    (ns, i.iface.clone(), "out"),
+                    (i.kernel.tx_packets, i.kernel.tx_bytes),
                 ),
             ]
         });

@@ -8,7 +8,10 @@ use crate::audit::{Audit, ClaimView, Finding, HostFinding, Severity, Status};
 use crate::claims::{Answer, Binary};
 use crate::docker::expect::Layout;
 use crate::docker::state::StateSource;
-use crate::drops::report::{DropRow, IfRow, SampleStats, Summary};
+use crate::drops::IfaceStats;
+use crate::drops::report::{DropRow, SampleStats, Summary};
+use crate::drops::watch::Role;
+use crate::kernel::link::LinkStats;
 use crate::ruleset::{Backend, Family};
 
 fn finding(net: Option<&str>, table: &str, status: Status) -> Finding {
@@ -140,19 +143,36 @@ fn summary(drops: Vec<DropRow>) -> Summary {
         duration_secs: 1.0,
         netns: None,
         netns_inode: 7,
-        tcx: true,
+        tcx: false,
         targets: Vec::new(),
         total_packets: drops.iter().map(|r| r.packets).sum(),
         drops,
-        interfaces: vec![IfRow {
+        // The deltas over the run differ from the kernel's absolute counters: the exporter
+        // publishes the absolute ones (monotonic counters).
+        interfaces: vec![IfaceStats {
             iface: "br-0123456789ab".into(),
             ifindex: 3,
+            netns: 7,
+            role: Role::Bridge,
             bridge: None,
-            in_packets: 10,
-            in_bytes: 1000,
-            out_packets: 4,
-            out_bytes: 400,
+            rx_packets: 3,
+            tx_packets: 1,
+            rx_bytes: 300,
+            tx_bytes: 100,
+            rx_dropped: 0,
+            tx_dropped: 0,
+            rate: None,
+            secs: 1.0,
+            kernel: LinkStats {
+                rx_packets: 10,
+                rx_bytes: 1000,
+                tx_packets: 4,
+                tx_bytes: 400,
+                ..LinkStats::default()
+            },
         }],
+        tc: false,
+        tc_counters: Vec::new(),
         matched_events: 0,
         count_map_full: 2,
         samples: SampleStats::default(),
