@@ -225,7 +225,12 @@ fn diff(a: &[&str], b: &[&str]) -> Vec<Op> {
             ops.push(Op::Same);
             i += 1;
             j += 1;
-        } else if j < m && (i == n || lcs[at(i, j + 1)] >= lcs[at(i + 1, j)]) {
+        } else if j < m
+            && (i == n
+                || lcs[at(i, j + 1)] > lcs[at(i + 1, j)]
+                // On a tie, a mark takes the nft lines before it into its hunk.
+                || (lcs[at(i, j + 1)] == lcs[at(i + 1, j)] && !is_mark(b[j])))
+        {
             hb.push(b[j].to_owned());
             j += 1;
         } else {
@@ -257,6 +262,12 @@ fn nft_corpus_matches_nft_list_ruleset() {
         let names =
             nft_text::Ifnames::from_pairs(links.links.into_iter().map(|l| (l.ifindex, l.name)));
         let ours = nft_text::ruleset_named(&rs, &names);
+        // NFT_ORACLE_DUMP=DIR keeps both texts for a look by hand.
+        if let Some(dir) = std::env::var_os("NFT_ORACLE_DUMP") {
+            let dir = PathBuf::from(dir);
+            let _ = std::fs::write(dir.join(format!("{family}.nft")), &expected);
+            let _ = std::fs::write(dir.join(format!("{family}.nfprobe")), &ours);
+        }
         let a: Vec<&str> = expected.lines().collect();
         let b: Vec<&str> = ours.lines().collect();
         let (mut same, mut marked, mut excused) = (0, 0, 0);

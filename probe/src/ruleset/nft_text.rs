@@ -508,7 +508,15 @@ fn host_order(key_type: u32) -> bool {
 /// A value of a (possibly concatenated) type: `a . b`; fields are padded to 4 bytes.
 fn concat_value(types: &[u32], b: &[u8], names: &Ifnames) -> Result<String, String> {
     if let [t] = types {
+        if *t == dt::TCP_FLAG && b.first().is_some_and(|v| v.count_ones() > 1) {
+            return Err(
+                "tcp flag combinations in sets (`syn | ack`) not rendered by nfprobe".into(),
+            );
+        }
         return Fmt::from_dtype(*t).value_named(b, names);
+    }
+    if types.iter().any(|t| host_order(*t)) {
+        return Err("concatenations with host-order values not rendered by nfprobe".into());
     }
     let mut parts = Vec::new();
     let mut off = 0;
@@ -539,7 +547,8 @@ fn set_elements(s: &NftSet, names: &Ifnames) -> Result<Vec<String>, String> {
             k.to_vec()
         }
     };
-    elems.sort_by_key(|e| sort_key(&e.key));
+    // An interval's end and the next interval's start can share a key: the end goes first.
+    elems.sort_by_key(|e| (sort_key(&e.key), e.flags & ELEM_F_INTERVAL_END == 0));
     let mut out = Vec::new();
     if s.flags & F_INTERVAL != 0 && elems.iter().all(|e| e.key_end.is_none()) {
         if !single {
@@ -919,7 +928,8 @@ impl Fmt {
                     Some(e) => (&b[..e], false),
                     None => (b, true),
                 };
-                let mut s = String::from_utf8_lossy(name).into_owned();
+                // A literal `*` is escaped; a name without its NUL is a prefix (`eth*`).
+                let mut s = String::from_utf8_lossy(name).replace('*', "\\*");
                 if wild {
                     s.push('*');
                 }
@@ -1162,6 +1172,8 @@ struct Field {
     dep_killable: bool,
     /// The value of a map lookup (usable by statements, not comparable).
     map: bool,
+    /// Loading it dropped a protocol dependency (nft keeps some before maps in statements).
+    dep_killed: bool,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -1281,9 +1293,30 @@ impl<'t> Printer<'t> {
 
     /// nft drops a dependency only when it is the statement right before the field that
     /// implies it.
+    /// (Other dependencies in between, as before a concatenation, do not count.)
     fn kill_dep(&mut self, kind: DepKind) {
-        if let Some(i) = self.items.iter_mut().rev().find(|i| !i.killed)
-            && i.dep.is_some_and(|d| d.0 == kind && d.2)
+        for i in self.items.iter_mut().rev().filter(|i| !i.killed) {
+            match i.dep {
+                Some(d) if d.0 == kind => {
+                    if d.2 {
+                        i.killed = true;
+                    }
+                    return;
+                }
+                Some(_) => continue,
+                None => return,
+            }
+        }
+    }
+
+    /// A statement implying a protocol (`reject with tcp reset`) drops its dependency
+    /// wherever it is.
+    fn kill_dep_anywhere(&mut self, kind: DepKind) {
+        if let Some(i) = self
+            .items
+            .iter_mut()
+            .rev()
+            .find(|i| !i.killed && i.dep.is_some_and(|d| d.0 == kind && d.2))
         {
             i.killed = true;
         }
@@ -1341,8 +1374,15 @@ impl<'t> Printer<'t> {
             },
             Expr::Reject(r) => match self.reject_str(r) {
                 Some(s) => {
-                    if s == "reject with tcp reset" && self.dep_value(DepKind::L4) == Some(6) {
-                        self.kill_dep(DepKind::L4);
+                    let ip_family = matches!(self.table.family, NftFamily::Ip | NftFamily::Ip6);
+                    if s == "reject with tcp reset"
+                        && ip_family
+                        && self.dep_value(DepKind::L4) == Some(6)
+                    {
+                        self.kill_dep_anywhere(DepKind::L4);
+                    }
+                    if !ip_family && s.starts_with("reject with icmp") && !s.contains("icmpx") {
+                        self.kill_dep_anywhere(DepKind::L3);
                     }
                     self.push(s)
                 }
@@ -1484,8 +1524,13 @@ impl<'t> Printer<'t> {
             let mut f = field(text, fmt, 4, None);
             if let RegVal::Field(ff) = &mut f {
                 ff.dep = dep;
-                if m.key == meta::KEY_PROTOCOL {
-                    ff.len = 2;
+                match m.key {
+                    meta::KEY_PROTOCOL => ff.len = 2,
+                    meta::KEY_IIFNAME
+                    | meta::KEY_OIFNAME
+                    | meta::KEY_BRI_IIFNAME
+                    | meta::KEY_BRI_OIFNAME => ff.len = 16,
+                    _ => {}
                 }
             }
             self.set(d, f);
@@ -1556,11 +1601,7 @@ impl<'t> Printer<'t> {
         let l3 = match fam {
             NftFamily::Ip => Some(2),
             NftFamily::Ip6 => Some(10),
-            _ => self.dep_value(DepKind::L3).map(|v| match v {
-                0x0800 => 2,
-                0x86dd => 10,
-                v => v,
-            }),
+            _ => self.dep_value(DepKind::L3),
         };
         type Named = (String, Fmt, Option<usize>, DepKind);
         let named: Option<Named> = match p.base {
@@ -1645,7 +1686,9 @@ impl<'t> Printer<'t> {
             ));
         };
         // The header dependency (and, for icmp/icmpv6, the family) is implied.
+        let live = self.items.iter().filter(|i| !i.killed).count();
         self.kill_dep(dep);
+        let dep_killed = self.items.iter().filter(|i| !i.killed).count() != live;
         let l3_of_icmp = match fmt {
             Fmt::IcmpType => Some(2),
             Fmt::Icmp6Type => Some(10),
@@ -1656,6 +1699,7 @@ impl<'t> Printer<'t> {
         }
         let mut f = field(text, fmt, len as usize, bits);
         if let RegVal::Field(ff) = &mut f {
+            ff.dep_killed = dep_killed;
             // `ip protocol`/`ip6 nexthdr` tell which transport header follows; `ether type`
             // which network header.
             match ff.text.as_str() {
@@ -1712,8 +1756,13 @@ impl<'t> Printer<'t> {
                     (cmp::OP_NEQ, false) if data != &mask[..] => {
                         format!("{} != {d} / {m}", f.text)
                     }
-                    (cmp::OP_EQ, false) => format!("{} & {m} == {d}", f.text),
-                    (cmp::OP_NEQ, false) => format!("{} & {m} != {d}", f.text),
+                    (cmp::OP_EQ, false) if mask.iter().all(|&b| b == 0xff) => {
+                        format!("{} == {}", f.text, tcp_flags_exact(data))
+                    }
+                    (cmp::OP_EQ, false) if single_bit(mask) => format!("{} & {m} == {d}", f.text),
+                    (cmp::OP_NEQ, false) if single_bit(mask) => format!("{} & {m} != {d}", f.text),
+                    (cmp::OP_EQ, false) => format!("{} {d} / {m}", f.text),
+                    (cmp::OP_NEQ, false) => format!("{} != {d} / {m}", f.text),
                     _ => return self.bad("tcp flags comparison not rendered by nfprobe"),
                 };
                 return self.push(t);
@@ -1791,7 +1840,9 @@ impl<'t> Printer<'t> {
     }
 
     /// The fields of a (possibly concatenated) key starting at `sreg`.
-    fn key_fields(&mut self, sreg: u32, key_len: u32) -> Option<String> {
+    /// Also: whether a single key's load dropped a protocol dependency.
+    fn key_fields(&mut self, sreg: u32, key_len: u32) -> Option<(String, bool)> {
+        let mut killed = false;
         let mut s = slot(sreg)?;
         let mut parts = Vec::new();
         let mut got = 0usize;
@@ -1807,11 +1858,12 @@ impl<'t> Printer<'t> {
             got += f.len.div_ceil(4) * 4;
             s += f.len.div_ceil(4);
             parts.push(f.text);
+            killed |= f.dep_killed;
             if got >= key_len as usize {
                 break;
             }
         }
-        Some(parts.join(" . "))
+        Some((parts.join(" . "), killed && parts.len() == 1))
     }
 
     fn lookup(&mut self, l: &Lookup) {
@@ -1819,7 +1871,13 @@ impl<'t> Printer<'t> {
             return;
         };
         let key_len = set.map_or(4, |s| s.key_len);
-        let Some(lhs) = self.key_fields(l.sreg, key_len) else {
+        if let Some(s) = set
+            && s.key_type == dt::INTEGER
+        {
+            return self
+                .bad("integer sets (byte order from the set's user data) not rendered by nfprobe");
+        }
+        let Some((lhs, dep_killed)) = self.key_fields(l.sreg, key_len) else {
             return;
         };
         let inv = if l.flags.unwrap_or(0) & 1 != 0 {
@@ -1836,6 +1894,7 @@ impl<'t> Printer<'t> {
                     _ => return,
                 };
                 f.map = true;
+                f.dep_killed = dep_killed;
                 self.set(d, RegVal::Field(f));
                 // A concatenated value fills the registers after the first.
                 let data_len = set.and_then(|s| s.data_len).unwrap_or(4) as usize;
@@ -1872,7 +1931,9 @@ impl<'t> Printer<'t> {
             (Some(a), Some(b)) if a != b => format!(" to :{}-{}", be_uint(&a), be_uint(&b)),
             (Some(a), _) => format!(" to :{}", be_uint(&a)),
             _ => match min.and_then(|m| self.reg(m)) {
-                Some(RegVal::Field(f)) if f.map && max.is_none_or(|x| Some(x) == min) => {
+                Some(RegVal::Field(f))
+                    if f.map && max.is_none_or(|x| Some(x) == min) && !f.dep_killed =>
+                {
                     format!(" to :{}", f.text)
                 }
                 _ => {
@@ -1934,6 +1995,12 @@ impl<'t> Printer<'t> {
             if !rest_ok {
                 return self.bad("nat ranges from a map: not rendered by nfprobe");
             }
+            // nft names the family when the map gives address and port, in ip tables too.
+            let fam = match (fam, n.reg_proto_min.is_some(), n.family) {
+                ("", true, 2) => " ip",
+                ("", true, 10) => " ip6",
+                (f, _, _) => f,
+            };
             return self.push(format!("{kind}{fam} to {}{flags}", f.text));
         }
         let amin = self.imm(n.reg_addr_min);
@@ -1998,6 +2065,18 @@ impl<'t> Printer<'t> {
                 .get(c as usize)?;
                 format!("reject with icmpx {n}")
             }
+            (TYPE_ICMP_UNREACH, NftFamily::Inet | NftFamily::Bridge | NftFamily::Netdev, c)
+                if self.dep_value(DepKind::L3) == Some(2) =>
+            {
+                let n = ICMP_CODES.iter().find(|(k, _)| *k == c)?.1;
+                format!("reject with icmp {n}")
+            }
+            (TYPE_ICMP_UNREACH, NftFamily::Inet | NftFamily::Bridge | NftFamily::Netdev, c)
+                if self.dep_value(DepKind::L3) == Some(10) =>
+            {
+                let n = ICMP6_CODES.iter().find(|(k, _)| *k == c)?.1;
+                format!("reject with icmpv6 {n}")
+            }
             (TYPE_ICMP_UNREACH, NftFamily::Ip6, c) => {
                 let n = [
                     "no-route",
@@ -2030,10 +2109,29 @@ impl<'t> Printer<'t> {
     }
 }
 
+/// `tcp flags == X`: all eight bits print as `0xff`, as nft does.
+fn tcp_flags_exact(data: &[u8]) -> String {
+    if data.first() == Some(&0xff) {
+        "0xff".into()
+    } else {
+        Fmt::TcpFlags.value(data)
+    }
+}
+
+fn single_bit(mask: &[u8]) -> bool {
+    mask.iter().map(|b| b.count_ones()).sum::<u32>() == 1
+}
+
 /// A dependency's value: the protocol number a comparison pins.
+/// Network protocols are kept as NFPROTO values (`ether type ip` and `meta nfproto ipv4` pin
+/// the same header).
 fn dep_val(fmt: &Fmt, data: &[u8]) -> u64 {
     match fmt {
-        Fmt::EtherType => be_uint(data),
+        Fmt::EtherType => match be_uint(data) {
+            0x0800 => 2,
+            0x86dd => 10,
+            v => v << 16,
+        },
         _ => host_uint(data),
     }
 }
@@ -2048,6 +2146,7 @@ fn field(text: String, fmt: Fmt, len: usize, addr_bits: Option<usize>) -> RegVal
         dep: None,
         dep_killable: true,
         map: false,
+        dep_killed: false,
     })
 }
 
@@ -2114,7 +2213,7 @@ fn log_str(l: &Log) -> Result<String, String> {
         if f & !0x2f != 0 {
             return Err(format!("log flags 0x{f:x}: not rendered by nfprobe"));
         }
-        if f & 0x0f == 0x0f {
+        if f == 0x2f {
             s.push_str(" flags all");
         } else {
             let tcp: Vec<&str> = [(1, "sequence"), (2, "options")]
@@ -2132,7 +2231,7 @@ fn log_str(l: &Log) -> Result<String, String> {
                 s.push_str(" flags skuid");
             }
         }
-        if f & 0x20 != 0 {
+        if f & 0x20 != 0 && f != 0x2f {
             s.push_str(" flags ether");
         }
     }
