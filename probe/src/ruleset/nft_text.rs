@@ -155,7 +155,7 @@ fn object(out: &mut String, o: &NftObject, family: NftFamily) {
             "limit"
         }
         ObjData::CtHelper(h) => {
-            let l4 = h.l4proto.map(|p| proto_name(p)).unwrap_or_default();
+            let l4 = h.l4proto.map(proto_name).unwrap_or_default();
             let l3 = h.l3proto.and_then(family_word).or(if h.l3proto.is_none() {
                 Some(family.name())
             } else {
