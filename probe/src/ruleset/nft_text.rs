@@ -304,6 +304,7 @@ mod dt {
     pub const TCP_FLAG: u32 = 15;
     pub const MARK: u32 = 19;
     pub const IFINDEX: u32 = 20;
+    pub const ARPHRD: u32 = 21;
     pub const CT_STATE: u32 = 26;
     pub const ICMP6_TYPE: u32 = 29;
     pub const FIB_ADDR: u32 = 38;
@@ -326,6 +327,7 @@ fn dtype_name(t: u32) -> Option<&'static str> {
         dt::TCP_FLAG => "tcp_flag",
         dt::MARK => "mark",
         dt::IFINDEX => "iface_index",
+        dt::ARPHRD => "iface_type",
         dt::CT_STATE => "ct_state",
         dt::ICMP6_TYPE => "icmpv6_type",
         dt::FIB_ADDR => "fib_addrtype",
@@ -338,7 +340,7 @@ fn dtype_name(t: u32) -> Option<&'static str> {
 fn dtype_len(t: u32) -> Option<usize> {
     Some(match t {
         dt::NFPROTO | dt::INET_PROTOCOL | dt::ICMP_TYPE | dt::TCP_FLAG | dt::ICMP6_TYPE => 1,
-        dt::ETHERTYPE | dt::INET_SERVICE => 2,
+        dt::ETHERTYPE | dt::INET_SERVICE | dt::ARPHRD => 2,
         dt::INTEGER | dt::IPADDR | dt::MARK | dt::IFINDEX | dt::CT_STATE | dt::FIB_ADDR => 4,
         dt::ETHERADDR => 6,
         dt::IP6ADDR | dt::IFNAME => 16,
@@ -501,7 +503,7 @@ fn join_elements(s: &NftSet, elems: &[String]) -> String {
 fn host_order(key_type: u32) -> bool {
     matches!(
         key_type,
-        dt::STRING | dt::IFNAME | dt::MARK | dt::CT_STATE | dt::IFINDEX
+        dt::STRING | dt::IFNAME | dt::MARK | dt::CT_STATE | dt::IFINDEX | dt::ARPHRD
     )
 }
 
@@ -853,6 +855,8 @@ enum Fmt {
     CtStatus,
     IcmpCode,
     Icmp6Code,
+    /// Interface hardware type (`meta iiftype`).
+    ArpHrd,
     /// Big-endian integer.
     Int,
     /// Host-order integer (meta/ct keys).
@@ -877,6 +881,7 @@ impl Fmt {
             dt::NFPROTO => Fmt::Nfproto,
             dt::IFINDEX => Fmt::Ifindex,
             dt::ETHERTYPE => Fmt::EtherType,
+            dt::ARPHRD => Fmt::ArpHrd,
             _ => Fmt::Int,
         }
     }
@@ -974,6 +979,7 @@ impl Fmt {
             },
             Fmt::CtStatus => flag_names(host_uint(b), CT_STATUS),
             Fmt::IcmpCode => table_name(b, ICMP_CODES),
+            Fmt::ArpHrd => table_name_u32(host_uint(b), ARPHRD_TYPES),
             Fmt::Icmp6Code => table_name(b, ICMP6_CODES),
             Fmt::Int => be_uint(b).to_string(),
             Fmt::HostInt => host_uint(b).to_string(),
@@ -1017,6 +1023,15 @@ const CT_STATES: &[(u64, &str)] = &[
     (4, "related"),
     (8, "new"),
     (64, "untracked"),
+];
+const ARPHRD_TYPES: &[(u64, &str)] = &[
+    (1, "ether"),
+    (512, "ppp"),
+    (768, "ipip"),
+    (769, "ipip6"),
+    (772, "loopback"),
+    (776, "sit"),
+    (778, "ipgre"),
 ];
 const ICMP_CODES: &[(u8, &str)] = &[
     (0, "net-unreachable"),
@@ -1510,6 +1525,8 @@ impl<'t> Printer<'t> {
                 meta::KEY_PROTOCOL => (Fmt::EtherType, Some(DepKind::L3)),
                 meta::KEY_MARK => (Fmt::Mark, None),
                 meta::KEY_LEN => (Fmt::HostInt, None),
+                meta::KEY_IIFTYPE => (Fmt::ArpHrd, Some(DepKind::Ll)),
+                meta::KEY_OIFTYPE => (Fmt::ArpHrd, None),
                 meta::KEY_PKTTYPE => (Fmt::PktType, None),
                 meta::KEY_PRIORITY => (Fmt::Priority, None),
                 _ => return self.bad(format!("meta {name}: not rendered by nfprobe")),
@@ -1525,7 +1542,7 @@ impl<'t> Printer<'t> {
             if let RegVal::Field(ff) = &mut f {
                 ff.dep = dep;
                 match m.key {
-                    meta::KEY_PROTOCOL => ff.len = 2,
+                    meta::KEY_PROTOCOL | meta::KEY_IIFTYPE | meta::KEY_OIFTYPE => ff.len = 2,
                     meta::KEY_IIFNAME
                     | meta::KEY_OIFNAME
                     | meta::KEY_BRI_IIFNAME
@@ -1687,7 +1704,12 @@ impl<'t> Printer<'t> {
         };
         // The header dependency (and, for icmp/icmpv6, the family) is implied.
         let live = self.items.iter().filter(|i| !i.killed).count();
-        self.kill_dep(dep);
+        if dep == DepKind::Ll {
+            // nft drops the link-layer type check (`meta iiftype ether`) wherever it is.
+            self.kill_dep_anywhere(dep);
+        } else {
+            self.kill_dep(dep);
+        }
         let dep_killed = self.items.iter().filter(|i| !i.killed).count() != live;
         let l3_of_icmp = match fmt {
             Fmt::IcmpType => Some(2),
@@ -1772,6 +1794,24 @@ impl<'t> Printer<'t> {
                 full.resize(bits, 0);
                 let v = self.value(&f.fmt, &full);
                 return self.push(format!("{} {ops}{sp}{v}/{pl}", f.text));
+            }
+            // Marks: `meta mark & 0x00000003 == 0x00000002` (Docker 29's fwmark rules).
+            if matches!(f.fmt, Fmt::Mark) && matches!(op, cmp::OP_EQ | cmp::OP_NEQ) {
+                // A mask of leading ones is a prefix: `meta mark 0xffffff00/24`.
+                let m = host_uint(mask) as u32;
+                if mask.len() == 4 && m != 0 && m.leading_ones() + m.trailing_zeros() == 32 {
+                    let o = if op == cmp::OP_EQ { "" } else { "!= " };
+                    let t = format!("{} {o}{}/{}", f.text, f.fmt.value(data), m.leading_ones());
+                    return self.push(t);
+                }
+                let o = if op == cmp::OP_EQ { "==" } else { "!=" };
+                let t = format!(
+                    "{} & {} {o} {}",
+                    f.text,
+                    f.fmt.value(mask),
+                    f.fmt.value(data)
+                );
+                return self.push(t);
             }
             return self.bad(format!("{} with a mask: not rendered by nfprobe", f.text));
         }
