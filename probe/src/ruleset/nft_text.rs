@@ -101,7 +101,9 @@ pub fn table_named(out: &mut String, t: &NftTable, names: &Ifnames) {
             "\t\thook ingress priority {}",
             prio_str(t.family, 0, f.priority)
         );
-        let _ = writeln!(out, "\t\tdevices = {{ {} }}", f.devs.join(", "));
+        let mut devs = f.devs.clone();
+        devs.sort();
+        let _ = writeln!(out, "\t\tdevices = {{ {} }}", devs.join(", "));
         out.push_str("\t}\n");
         delim = "\n";
     }
@@ -750,7 +752,10 @@ fn chain(out: &mut String, t: &NftTable, c: &NftChain, names: &Ifnames) {
                 let _ = write!(out, " device {}", quote(d));
             }
             many => {
-                let _ = write!(out, " devices = {{ {} }}", many.join(", "));
+                // nft prints the device list sorted (the kernel returns it reversed).
+                let mut d = many.to_vec();
+                d.sort();
+                let _ = write!(out, " devices = {{ {} }}", d.join(", "));
             }
         }
         let policy = match c.policy {
@@ -1214,6 +1219,8 @@ struct Item {
     killed: bool,
     /// `FIELD >= VALUE`: joined with a following `FIELD <= HI` into `FIELD VALUE-HI`.
     ge: Option<(String, String)>,
+    /// A match (comparison, range, set lookup), not a statement.
+    is_match: bool,
 }
 
 struct Printer<'t> {
@@ -1277,7 +1284,15 @@ impl<'t> Printer<'t> {
             dep: None,
             killed: false,
             ge: None,
+            is_match: false,
         });
+    }
+
+    fn push_match(&mut self, text: String) {
+        self.push(text);
+        if let Some(i) = self.items.last_mut() {
+            i.is_match = true;
+        }
     }
 
     fn bad(&mut self, why: impl Into<String>) {
@@ -1308,7 +1323,8 @@ impl<'t> Printer<'t> {
 
     /// nft drops a dependency only when it is the statement right before the field that
     /// implies it.
-    /// (Other dependencies in between, as before a concatenation, do not count.)
+    /// (Other matches in between do not count; a statement such as `counter` or
+    /// `meta mark set` does.)
     fn kill_dep(&mut self, kind: DepKind) {
         for i in self.items.iter_mut().rev().filter(|i| !i.killed) {
             match i.dep {
@@ -1318,8 +1334,8 @@ impl<'t> Printer<'t> {
                     }
                     return;
                 }
-                Some(_) => continue,
-                None => return,
+                _ if i.is_match => continue,
+                _ => return,
             }
         }
     }
@@ -1375,7 +1391,7 @@ impl<'t> Printer<'t> {
                 let op = if r.op == 1 { "!= " } else { "" };
                 let nf = f.fmt.numeric();
                 let (a, b) = (self.value(&nf, &r.from), self.value(&nf, &r.to));
-                self.push(format!("{} {op}{a}-{b}", f.text));
+                self.push_match(format!("{} {op}{a}-{b}", f.text));
             }
             Expr::Lookup(l) => self.lookup(l),
             Expr::Immediate(i) => self.immediate(i),
@@ -1763,11 +1779,11 @@ impl<'t> Printer<'t> {
             let zero = data.iter().all(|&b| b == 0);
             if matches!(f.fmt, Fmt::CtState | Fmt::CtStatus) && zero && op == cmp::OP_NEQ {
                 let t = format!("{} {}", f.text, f.fmt.value(mask));
-                return self.push(t);
+                return self.push_match(t);
             }
             if matches!(f.fmt, Fmt::CtState | Fmt::CtStatus) && zero && op == cmp::OP_EQ {
                 let t = format!("{} ! {}", f.text, f.fmt.value(mask));
-                return self.push(t);
+                return self.push_match(t);
             }
             if matches!(f.fmt, Fmt::TcpFlags) {
                 let (d, m) = (f.fmt.value(data), f.fmt.value(mask));
@@ -1787,13 +1803,13 @@ impl<'t> Printer<'t> {
                     (cmp::OP_NEQ, false) => format!("{} != {d} / {m}", f.text),
                     _ => return self.bad("tcp flags comparison not rendered by nfprobe"),
                 };
-                return self.push(t);
+                return self.push_match(t);
             }
             if let (Some(bits), Some(pl)) = (f.addr_bits, prefix_len(mask)) {
                 let mut full = data.to_vec();
                 full.resize(bits, 0);
                 let v = self.value(&f.fmt, &full);
-                return self.push(format!("{} {ops}{sp}{v}/{pl}", f.text));
+                return self.push_match(format!("{} {ops}{sp}{v}/{pl}", f.text));
             }
             // Marks: `meta mark & 0x00000003 == 0x00000002` (Docker 29's fwmark rules).
             if matches!(f.fmt, Fmt::Mark) && matches!(op, cmp::OP_EQ | cmp::OP_NEQ) {
@@ -1802,7 +1818,7 @@ impl<'t> Printer<'t> {
                 if mask.len() == 4 && m != 0 && m.leading_ones() + m.trailing_zeros() == 32 {
                     let o = if op == cmp::OP_EQ { "" } else { "!= " };
                     let t = format!("{} {o}{}/{}", f.text, f.fmt.value(data), m.leading_ones());
-                    return self.push(t);
+                    return self.push_match(t);
                 }
                 let o = if op == cmp::OP_EQ { "==" } else { "!=" };
                 let t = format!(
@@ -1811,7 +1827,7 @@ impl<'t> Printer<'t> {
                     f.fmt.value(mask),
                     f.fmt.value(data)
                 );
-                return self.push(t);
+                return self.push_match(t);
             }
             return self.bad(format!("{} with a mask: not rendered by nfprobe", f.text));
         }
@@ -1821,7 +1837,7 @@ impl<'t> Printer<'t> {
             let mut full = data.to_vec();
             full.resize(bits, 0);
             let v = self.value(&f.fmt, &full);
-            return self.push(format!("{} {ops}{sp}{v}/{}", f.text, f.len * 8));
+            return self.push_match(format!("{} {ops}{sp}{v}/{}", f.text, f.len * 8));
         }
         let v = self.value(&f.fmt, data);
         if matches!(f.fmt, Fmt::TcpFlags) && op == cmp::OP_EQ {
@@ -1830,7 +1846,7 @@ impl<'t> Printer<'t> {
             } else {
                 v
             };
-            return self.push(format!("{} == {v}", f.text));
+            return self.push_match(format!("{} == {v}", f.text));
         }
         if op == cmp::OP_LTE
             && let Some(last) = self.items.last_mut()
@@ -1854,6 +1870,7 @@ impl<'t> Printer<'t> {
             dep,
             killed: false,
             ge,
+            is_match: true,
         });
     }
 
@@ -1926,7 +1943,7 @@ impl<'t> Printer<'t> {
             ""
         };
         match l.dreg {
-            None => self.push(format!("{lhs} {inv}{rhs}")),
+            None => self.push_match(format!("{lhs} {inv}{rhs}")),
             Some(0) => self.push(format!("{lhs} vmap {rhs}")),
             Some(d) => {
                 let mut f = match field(format!("{lhs} map {rhs}"), Fmt::Int, 4, None) {
