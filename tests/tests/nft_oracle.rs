@@ -246,6 +246,85 @@ fn is_mark(line: &str) -> bool {
     line.trim_start().starts_with("# undecodable")
 }
 
+/// What one namespace's comparison found.
+struct Outcome {
+    /// nft lines printed exactly / all nft lines / lines in place of marks / excused.
+    same: usize,
+    total: usize,
+    marked: usize,
+    excused: usize,
+    /// Differences without a mark, as a report.
+    failures: String,
+}
+
+/// nfprobe's rendering of `ns` against the live `nft list ruleset`, hunk by hunk.
+fn compare(ns: &Netns, family: &str, exc: &[(String, String, String)]) -> (Outcome, String) {
+    let out = ns.run("nft", &["list", "ruleset"], None);
+    assert!(out.status.success(), "nft list ruleset failed");
+    let expected = String::from_utf8_lossy(&out.stdout).into_owned();
+    let rs = nft::read_ruleset(Some(&ns.spec())).expect("reading the ruleset");
+    let links = nfprobe::kernel::link::snapshot(Some(&ns.spec())).expect("interfaces");
+    let names = nft_text::Ifnames::from_pairs(links.links.into_iter().map(|l| (l.ifindex, l.name)));
+    let ours = nft_text::ruleset_named(&rs, &names);
+    // NFT_ORACLE_DUMP=DIR keeps both texts for a look by hand.
+    if let Some(dir) = std::env::var_os("NFT_ORACLE_DUMP") {
+        let dir = PathBuf::from(dir);
+        let _ = std::fs::write(dir.join(format!("{family}.nft")), &expected);
+        let _ = std::fs::write(dir.join(format!("{family}.nfprobe")), &ours);
+    }
+    let a: Vec<&str> = expected.lines().collect();
+    let b: Vec<&str> = ours.lines().collect();
+    let mut o = Outcome {
+        same: 0,
+        total: a.len(),
+        marked: 0,
+        excused: 0,
+        failures: String::new(),
+    };
+    for op in diff(&a, &b) {
+        let (ha, hb) = match op {
+            Op::Same => {
+                o.same += 1;
+                continue;
+            }
+            Op::Hunk(ha, hb) => (ha, hb),
+        };
+        if !hb.is_empty() && hb.iter().all(|l| is_mark(l)) {
+            o.marked += ha.len();
+            continue;
+        }
+        let listed = !ha.is_empty()
+            && ha.iter().all(|l| {
+                exc.iter()
+                    .any(|(f, line, _)| (f == family || f == "any") && line == l)
+            })
+            && hb.iter().all(|l| is_mark(l));
+        if listed {
+            o.excused += ha.len();
+            continue;
+        }
+        o.failures.push_str(&format!("--- {family}\n"));
+        for l in &ha {
+            o.failures.push_str(&format!("  nft: {l}\n"));
+        }
+        for l in &hb {
+            o.failures.push_str(&format!("  us : {l}\n"));
+        }
+    }
+    (o, expected)
+}
+
+fn rate(o: &Outcome) -> String {
+    format!(
+        "{:6.2} % exact ({}/{} lines; {} marked undecodable, {} excused)",
+        o.same as f64 * 100.0 / o.total.max(1) as f64,
+        o.same,
+        o.total,
+        o.marked,
+        o.excused
+    )
+}
+
 #[test]
 fn nft_corpus_matches_nft_list_ruleset() {
     let exc = exceptions();
@@ -254,66 +333,68 @@ fn nft_corpus_matches_nft_list_ruleset() {
     for family in FAMILIES {
         let ns = Netns::new("nftor");
         let (loaded, refused) = load(&ns, family);
-        let out = ns.run("nft", &["list", "ruleset"], None);
-        assert!(out.status.success(), "nft list ruleset failed");
-        let expected = String::from_utf8_lossy(&out.stdout).into_owned();
-        let rs = nft::read_ruleset(Some(&ns.spec())).expect("reading the ruleset");
-        let links = nfprobe::kernel::link::snapshot(Some(&ns.spec())).expect("interfaces");
-        let names =
-            nft_text::Ifnames::from_pairs(links.links.into_iter().map(|l| (l.ifindex, l.name)));
-        let ours = nft_text::ruleset_named(&rs, &names);
-        // NFT_ORACLE_DUMP=DIR keeps both texts for a look by hand.
-        if let Some(dir) = std::env::var_os("NFT_ORACLE_DUMP") {
-            let dir = PathBuf::from(dir);
-            let _ = std::fs::write(dir.join(format!("{family}.nft")), &expected);
-            let _ = std::fs::write(dir.join(format!("{family}.nfprobe")), &ours);
-        }
-        let a: Vec<&str> = expected.lines().collect();
-        let b: Vec<&str> = ours.lines().collect();
-        let (mut same, mut marked, mut excused) = (0, 0, 0);
-        for op in diff(&a, &b) {
-            let (ha, hb) = match op {
-                Op::Same => {
-                    same += 1;
-                    continue;
-                }
-                Op::Hunk(ha, hb) => (ha, hb),
-            };
-            let honest = !hb.is_empty() && hb.iter().all(|l| is_mark(l));
-            if honest {
-                marked += ha.len();
-                continue;
-            }
-            let listed = !ha.is_empty()
-                && ha.iter().all(|l| {
-                    exc.iter()
-                        .any(|(f, line, _)| (f == family || f == "any") && line == l)
-                })
-                && hb.iter().all(|l| is_mark(l));
-            if listed {
-                excused += ha.len();
-                continue;
-            }
-            failures.push_str(&format!("--- {family}\n"));
-            for l in &ha {
-                failures.push_str(&format!("  nft: {l}\n"));
-            }
-            for l in &hb {
-                failures.push_str(&format!("  us : {l}\n"));
-            }
-        }
-        let total = a.len().max(1);
-        summary.push_str(&format!(
-            "{family:7} {:6.2} % exact ({same}/{total} lines; {marked} marked undecodable, \
-             {excused} excused; {loaded} commands loaded, {refused} refused by this nft/kernel)\n",
-            same as f64 * 100.0 / total as f64
-        ));
+        let (o, expected) = compare(&ns, family, &exc);
         assert!(
-            a.len() > 5,
+            o.total > 5,
             "{family}: the corpus did not load:\n{expected}"
         );
+        summary.push_str(&format!(
+            "{family:7} {} ({loaded} commands loaded, {refused} refused by this nft/kernel)\n",
+            rate(&o)
+        ));
+        failures.push_str(&o.failures);
     }
     eprintln!("nft oracle pass rate per family:\n{summary}");
+    assert!(
+        failures.is_empty(),
+        "nfprobe's nft rendering differs from `nft list ruleset` without saying so:\n{failures}\n{summary}"
+    );
+}
+
+/// Our own corpus: firewalld-like tables (tests/nft-oracle/own) and Docker 29's
+/// `docker-bridges` tables for each documented scenario (moby's own listings), each loaded
+/// alone into a fresh namespace and compared the same way.
+#[test]
+fn own_corpus_matches_nft_list_ruleset() {
+    let root = PathBuf::from(env!("CARGO_MANIFEST_DIR"));
+    let mut files: Vec<PathBuf> = Vec::new();
+    for dir in [
+        root.join("nft-oracle/own"),
+        root.join("../probe/src/docker/expect/nft29/testdata"),
+    ] {
+        let rd = std::fs::read_dir(&dir).unwrap_or_else(|e| panic!("{}: {e}", dir.display()));
+        for e in rd.flatten() {
+            if e.path().extension().is_some_and(|x| x == "nft") {
+                files.push(e.path());
+            }
+        }
+    }
+    files.sort();
+    assert!(files.len() >= 5, "{files:?}");
+    let exc = exceptions();
+    let mut failures = String::new();
+    let mut summary = String::new();
+    for f in &files {
+        // moby's listings come from a newer nft: 1.0.6 accepts the output hook's dstnat
+        // priority only as -100.
+        let text = std::fs::read_to_string(f).unwrap().replace(
+            "type nat hook output priority dstnat",
+            "type nat hook output priority -100",
+        );
+        let ns = Netns::new("nftown");
+        let load = ns.run("nft", &["-f", "-"], Some(&text));
+        assert!(
+            load.status.success(),
+            "{}: {}",
+            f.display(),
+            String::from_utf8_lossy(&load.stderr)
+        );
+        let name = f.file_stem().and_then(|s| s.to_str()).unwrap_or("?");
+        let (o, _) = compare(&ns, name, &exc);
+        summary.push_str(&format!("{name:28} {}\n", rate(&o)));
+        failures.push_str(&o.failures);
+    }
+    eprintln!("own corpus pass rate per file:\n{summary}");
     assert!(
         failures.is_empty(),
         "nfprobe's nft rendering differs from `nft list ruleset` without saying so:\n{failures}\n{summary}"
