@@ -862,6 +862,8 @@ enum Fmt {
     Icmp6Code,
     /// Interface hardware type (`meta iiftype`).
     ArpHrd,
+    /// `exists` / `missing` (a boolean result).
+    Exists,
     /// Big-endian integer.
     Int,
     /// Host-order integer (meta/ct keys).
@@ -985,6 +987,11 @@ impl Fmt {
             Fmt::CtStatus => flag_names(host_uint(b), CT_STATUS),
             Fmt::IcmpCode => table_name(b, ICMP_CODES),
             Fmt::ArpHrd => table_name_u32(host_uint(b), ARPHRD_TYPES),
+            Fmt::Exists => match host_uint(b) {
+                0 => "missing".into(),
+                1 => "exists".into(),
+                v => v.to_string(),
+            },
             Fmt::Icmp6Code => table_name(b, ICMP6_CODES),
             Fmt::Int => be_uint(b).to_string(),
             Fmt::HostInt => host_uint(b).to_string(),
@@ -1314,10 +1321,10 @@ impl<'t> Printer<'t> {
 
     /// The last live dependency of `kind`, if any: its value.
     fn dep_value(&self, kind: DepKind) -> Option<u64> {
+        // Dropped from the text, a dependency still sets the protocol context.
         self.items
             .iter()
             .rev()
-            .filter(|i| !i.killed)
             .find_map(|i| i.dep.filter(|d| d.0 == kind).map(|d| d.1))
     }
 
@@ -1514,10 +1521,22 @@ impl<'t> Printer<'t> {
                 parts.push(n);
             }
         }
-        if f.flags & !0x1f != 0 {
+        if f.flags & !0x3f != 0 {
             return self.bad("fib flags not rendered by nfprobe");
         }
         let (res, fmt) = match f.result {
+            // NFTA_FIB_F_PRESENT: `fib ... oif missing` / `exists`.
+            fib::RESULT_OIF | fib::RESULT_OIFNAME if f.flags & fib::F_PRESENT != 0 => (
+                if f.result == fib::RESULT_OIF {
+                    "oif"
+                } else {
+                    "oifname"
+                },
+                Fmt::Exists,
+            ),
+            _ if f.flags & fib::F_PRESENT != 0 => {
+                return self.bad("fib flags not rendered by nfprobe");
+            }
             fib::RESULT_OIF => ("oif", Fmt::Ifindex),
             fib::RESULT_OIFNAME => ("oifname", Fmt::Ifname),
             fib::RESULT_ADDRTYPE => ("type", Fmt::FibAddr),
@@ -1838,6 +1857,9 @@ impl<'t> Printer<'t> {
             full.resize(bits, 0);
             let v = self.value(&f.fmt, &full);
             return self.push_match(format!("{} {ops}{sp}{v}/{}", f.text, f.len * 8));
+        }
+        if matches!(f.fmt, Fmt::Exists) && op != cmp::OP_EQ {
+            return self.bad("a negated exists/missing test: not rendered by nfprobe");
         }
         let v = self.value(&f.fmt, data);
         if matches!(f.fmt, Fmt::TcpFlags) && op == cmp::OP_EQ {
