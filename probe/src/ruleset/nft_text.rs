@@ -1560,6 +1560,8 @@ impl<'t> Printer<'t> {
                 meta::KEY_PROTOCOL => (Fmt::EtherType, Some(DepKind::L3)),
                 meta::KEY_MARK => (Fmt::Mark, None),
                 meta::KEY_LEN => (Fmt::HostInt, None),
+                // cpu, cgroup: plain host-order numbers.
+                20 | 23 => (Fmt::HostInt, None),
                 meta::KEY_IIFTYPE => (Fmt::ArpHrd, Some(DepKind::Ll)),
                 meta::KEY_OIFTYPE => (Fmt::ArpHrd, None),
                 meta::KEY_PKTTYPE => (Fmt::PktType, None),
@@ -1950,11 +1952,17 @@ impl<'t> Printer<'t> {
             return;
         };
         let key_len = set.map_or(4, |s| s.key_len);
+        let first = match self.reg(l.sreg) {
+            Some(RegVal::Field(f)) => Some(f.fmt),
+            _ => None,
+        };
+        // Plain integer sets hold big-endian values: fine for header fields, not for
+        // host-order keys (meta, ct), whose elements nft converts with a byteorder step.
         if let Some(s) = set
             && s.key_type == dt::INTEGER
+            && first != Some(Fmt::Int)
         {
-            return self
-                .bad("integer sets (byte order from the set's user data) not rendered by nfprobe");
+            return self.bad("integer sets of host-order values not rendered by nfprobe");
         }
         let Some((lhs, dep_killed)) = self.key_fields(l.sreg, key_len) else {
             return;
