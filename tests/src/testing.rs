@@ -99,3 +99,88 @@ pub fn assert_nothing_left(state: &LabState) {
     let left = crate::teardown::leftovers(state);
     assert!(left.is_empty(), "lab {} left behind: {left:?}", state.name);
 }
+
+/// Containers of different networks that reach each other: a TCP connect from one container's
+/// netns to the other's address, on port 80 (its server) and port 81 (nothing listens: a
+/// reset means the path is open), both directions, all probed at once. Docker's isolation
+/// means every such connect times out; each one that does not is listed. (Port 81 matters
+/// for Docker 28, whose raw-table direct-access DROP still guards the published port 80.)
+pub fn isolation_breaches(lab: &LabCore) -> Vec<String> {
+    let mut pairs = Vec::new();
+    for (i, a) in lab.networks().iter().enumerate() {
+        for (j, b) in lab.networks().iter().enumerate() {
+            if i == j {
+                continue;
+            }
+            for ca in &a.containers {
+                for cb in &b.containers {
+                    for port in [80, 81] {
+                        pairs.push((a, ca, b, cb, port));
+                    }
+                }
+            }
+        }
+    }
+    std::thread::scope(|s| {
+        let handles: Vec<_> = pairs
+            .iter()
+            .map(|&(a, ca, b, cb, port)| {
+                s.spawn(move || {
+                    let to = std::net::SocketAddr::from((cb.ip, port));
+                    let got = crate::net::tcp_connect(&ca.netns_path, to, PROBE_TIMEOUT);
+                    (!got.is_timeout()).then(|| {
+                        format!(
+                            "{} ({}) -> {} ({}) {to}: {got:?}, expected a timeout (networks isolated)",
+                            ca.name, a.name, cb.name, b.name
+                        )
+                    })
+                })
+            })
+            .collect();
+        handles
+            .into_iter()
+            .filter_map(|h| {
+                h.join()
+                    .unwrap_or_else(|_| Some("probe thread panicked".into()))
+            })
+            .collect()
+    })
+}
+
+/// A second source address on the external client's link (`198.51.100.3`), for a rule that
+/// drops one source while the other keeps working. Idempotent.
+pub const SECOND_CLIENT_ADDR: std::net::Ipv4Addr = std::net::Ipv4Addr::new(198, 51, 100, 3);
+
+pub fn add_second_client_addr(lab: &LabCore) -> anyhow::Result<()> {
+    let have = lab
+        .client_netns()
+        .ip(&["-4", "-o", "addr", "show", "dev", "eth0"])?;
+    if !have.contains(&format!("{SECOND_CLIENT_ADDR}/")) {
+        lab.client_netns().ip(&[
+            "addr",
+            "add",
+            &format!("{SECOND_CLIENT_ADDR}/24"),
+            "dev",
+            "eth0",
+        ])?;
+    }
+    Ok(())
+}
+
+/// HTTP GET `host:port` from the external client with source address `src` (curl
+/// `--interface`): Ok(body), or TimedOut when nothing answered within [`PROBE_TIMEOUT`].
+pub fn http_from_client_source(lab: &LabCore, src: std::net::Ipv4Addr, port: u16) -> Outcome {
+    let url = format!("http://{}:{port}/", lab.host_addr_for_client());
+    let secs = format!("{:.1}", PROBE_TIMEOUT.as_secs_f64());
+    let out = lab
+        .client_netns()
+        .cmd("curl")
+        .args(["-s", "-m", &secs, "--interface", &src.to_string(), &url])
+        .output();
+    match out {
+        Ok(o) if o.status.success() => Outcome::Ok(String::from_utf8_lossy(&o.stdout).into()),
+        Ok(o) if o.status.code() == Some(28) => Outcome::TimedOut,
+        Ok(o) => Outcome::Error(format!("curl exit {:?}", o.status.code())),
+        Err(e) => Outcome::Error(e.to_string()),
+    }
+}

@@ -198,6 +198,73 @@ fn real_dockerd_with_buggy_iptables() {
     lab.down().unwrap();
 }
 
+/// Dual-stack (20.10 with experimental ip6tables, `--ipv6` networks): the ip6tables rules are
+/// expected and all there; every IPv6 published port answers from the client.
+#[test]
+fn real_dockerd_dual_stack_healthy_is_clean() {
+    let lab = Lab::up(Options {
+        ipv6: true,
+        ..Options::default()
+    })
+    .unwrap();
+    let (code, v) = check(&lab, &[]);
+    assert!(problems(&v).is_empty(), "{:#?}", problems(&v));
+    assert!(host_problems(&v).is_empty(), "{:#?}", host_problems(&v));
+    assert_eq!(code, 0);
+    let v6 = v["findings"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|f| f["family"] == "ipv6" && f["network"].is_string())
+        .count();
+    assert!(v6 >= 20, "two dual-stack networks: {v6} IPv6 rules checked");
+    for port in [8000, 8010] {
+        assert!(
+            lab.http6_from_client(port, lab::testing::PROBE_TIMEOUT)
+                .is_ok()
+        );
+    }
+    lab.down().unwrap();
+}
+
+/// FORWARD policy ACCEPT where Docker set DROP: with 20.10 nothing else stops forwarded
+/// traffic into container networks. Measured: the client, routing through the host, reaches an
+/// unpublished port of a container only once the policy is ACCEPT; `check` calls it a problem.
+#[test]
+fn real_dockerd_forward_policy_accept_is_a_problem_and_opens_the_containers() {
+    let lab = Lab::up(Options::default()).unwrap();
+    let c = &lab.networks()[0].containers[0];
+    // Port 81 is not published (nothing listens): dropped, or reset once the path is open.
+    // (20.10 accepts the published port 80 from anywhere that routes to it, by design.)
+    let direct = std::net::SocketAddr::from((c.ip, 81));
+    let t = lab::testing::PROBE_TIMEOUT;
+    let got = lab.tcp(&lab::Vantage::Client, direct, t);
+    assert!(got.is_timeout(), "{got:?}");
+    lab.run_in_host("iptables-nft", &["-w", "-P", "FORWARD", "ACCEPT"])
+        .unwrap();
+    let got = lab.tcp(&lab::Vantage::Client, direct, t);
+    assert!(matches!(got, lab::Outcome::Refused(_)), "{got:?}");
+    let (code, v) = check(&lab, &[]);
+    assert_eq!(code, 1);
+    assert!(problems(&v).is_empty(), "{:#?}", problems(&v));
+    let h = host_problems(&v);
+    assert_eq!(h.len(), 1, "{h:#?}");
+    assert_eq!(h[0]["kind"], "forward_policy_accept");
+    assert!(
+        h[0]["message"]
+            .as_str()
+            .unwrap()
+            .starts_with("IPv4 FORWARD policy is ACCEPT"),
+        "{:#}",
+        h[0]
+    );
+    lab.run_in_host("iptables-nft", &["-w", "-P", "FORWARD", "DROP"])
+        .unwrap();
+    let (code, _) = check(&lab, &[]);
+    assert_eq!(code, 0);
+    lab.down().unwrap();
+}
+
 /// Legacy `--link` on the default bridge with `--icc=false`: the real dockerd 20.10 programs
 /// the per-link ACCEPTs (both directions, per exposed port of the linked container); nfprobe
 /// expects exactly those, and reports one deleted by hand as missing. dockerd runs with

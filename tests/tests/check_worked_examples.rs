@@ -120,8 +120,9 @@ fn one_removed_rule_is_reported_exactly() {
         f["lookalike"].as_str().unwrap().contains("-o docker0"),
         "{f:#}"
     );
+    // By number, after docker0's rule: where Docker appended it.
     assert_eq!(
         f["fix"],
-        "iptables-nft -w -t filter -A DOCKER-CT -o bridge1 -m conntrack --ctstate RELATED,ESTABLISHED -j ACCEPT"
+        "iptables-nft -w -t filter -I DOCKER-CT 2 -o bridge1 -m conntrack --ctstate RELATED,ESTABLISHED -j ACCEPT"
     );
 }

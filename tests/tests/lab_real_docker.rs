@@ -94,3 +94,41 @@ fn lab_real_docker_userland_proxy_hides_the_loopback_breakage_only() {
     assert_expectations(&lab, &[(0, Answers, Answers), (1, TimesOut, Answers)]);
     down(lab);
 }
+
+#[test]
+fn lab_real_docker_dual_stack_faulty_iptables_loses_the_second_networks_ip6tables_rules() {
+    let lab = up(Options {
+        faulty_iptables: true,
+        ipv6: true,
+        ..Options::default()
+    });
+    let (b0, b1) = (&lab.networks()[0].bridge, &lab.networks()[1].bridge);
+    // dockerd ran the model as ip6tables too: labnet1's IPv6 FORWARD rules are gone.
+    let save6 = lab.run_in_host("ip6tables-nft-save", &[]).unwrap();
+    assert!(
+        save6.contains(&format!("-A FORWARD -o {b0} -j DOCKER")),
+        "{save6}"
+    );
+    assert!(
+        !save6.contains(&format!("-A FORWARD -o {b1} -j DOCKER")),
+        "{save6}"
+    );
+    assert!(
+        save6.contains("-A DOCKER -p tcp -m tcp --dport 8010 -j DNAT"),
+        "{save6}"
+    );
+    for n in lab.networks() {
+        let c = &n.containers[0];
+        let v6 = lab.container_ipv6(&c.name).unwrap();
+        assert!(
+            v6.to_string()
+                .starts_with(&lab.network_ipv6_subnet(&n.name).unwrap()[..11]),
+            "{v6}"
+        );
+    }
+    let t = lab::testing::PROBE_TIMEOUT;
+    assert!(lab.http6_from_client(8000, t).is_ok());
+    assert!(lab.http6_from_client(8010, t).is_timeout());
+    assert_expectations(&lab, &[(0, Answers, Answers), (1, TimesOut, TimesOut)]);
+    down(lab);
+}

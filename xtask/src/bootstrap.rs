@@ -5,6 +5,7 @@
 //! 3. bpf-linker built against the nightly toolchain's own libLLVM, so the bitcode rustc emits
 //!    and the LLVM that links it are the same version. Skipped when `bpf-linker --version`
 //!    runs (its libLLVM resolves).
+//! 4. cargo-fuzz, which drives the coverage-guided fuzz targets in fuzz/.
 
 use std::path::{Path, PathBuf};
 use std::process::Command;
@@ -37,6 +38,7 @@ pub fn run() -> Result<()> {
     apt_packages()?;
     nightly_with_rust_src()?;
     bpf_linker()?;
+    cargo_fuzz()?;
     step(&format!("bootstrap done in {}", sh::elapsed(start)));
     Ok(())
 }
@@ -191,6 +193,26 @@ fn bpf_linker() -> Result<()> {
         );
     }
     Ok(())
+}
+
+/// cargo-fuzz (libFuzzer driver) for `cargo xtask fuzz` and the short fuzz runs of the tests.
+fn cargo_fuzz() -> Result<()> {
+    let works = sh::output(
+        Command::new("cargo")
+            .env("PATH", sh::path_with_cargo_bin())
+            .args(["fuzz", "--version"]),
+    )
+    .is_some();
+    if works {
+        step("cargo-fuzz: present");
+        return Ok(());
+    }
+    step("installing cargo-fuzz");
+    sh::run(Command::new("cargo").env_remove("CARGO_TARGET_DIR").args([
+        "install",
+        "cargo-fuzz",
+        "--locked",
+    ]))
 }
 
 /// For `build`: fail early and clearly when bootstrap has not run.

@@ -64,6 +64,9 @@ pub struct UpArgs {
     /// docker28, docker29-nft: also the default bridge docker0.
     #[arg(long)]
     pub docker0: bool,
+    /// real: dual-stack networks (ip6tables on, `--ipv6` with fd00:0:0:NN::/64).
+    #[arg(long)]
+    pub ipv6: bool,
 }
 
 /// Entry point for `cargo xtask lab ...` (parsed args).
@@ -88,6 +91,9 @@ fn run_up(a: UpArgs) -> Result<()> {
     if !stale.is_empty() {
         eprintln!("removed stale labs: {}", stale.join(" "));
     }
+    if a.ipv6 && a.flavour != "real" {
+        bail!("--ipv6 is for --flavour real");
+    }
     let state = if a.flavour == "real" {
         if !a.faults.is_empty() || a.backend != "nft" || a.docker0 {
             bail!("--faults, --backend and --docker0 are for --flavour docker28");
@@ -96,6 +102,7 @@ fn run_up(a: UpArgs) -> Result<()> {
             networks: a.networks,
             containers_per_network: a.containers,
             faulty_iptables: a.faulty,
+            ipv6: a.ipv6,
             ..Default::default()
         })?;
         for (stage, t) in lab.timings() {

@@ -55,12 +55,13 @@ enum Cmd {
         #[arg(trailing_var_arg = true, allow_hyphen_values = true)]
         args: Vec<String>,
     },
-    /// Long fuzz runs of the decoders (`cargo xtask fuzz` lists the targets).
+    /// Coverage-guided fuzzing of the decoders (`cargo xtask fuzz` lists the targets).
     Fuzz {
+        /// A target, `all`, or `record-seeds`.
         target: Option<String>,
-        /// Number of generated inputs.
-        #[arg(long, default_value_t = 200_000)]
-        cases: u64,
+        /// Seconds per target.
+        #[arg(long, default_value_t = 300)]
+        seconds: u64,
     },
 }
 
@@ -76,7 +77,7 @@ fn main() -> std::process::ExitCode {
         } => test::run(!no_lint, &cargo_test_args),
         Cmd::RunCheck { args } => run::check(&args),
         Cmd::Bench { name, args } => bench::run(name.as_deref(), &args),
-        Cmd::Fuzz { target, cases } => fuzz::run(target.as_deref(), cases),
+        Cmd::Fuzz { target, seconds } => fuzz::run(target.as_deref(), seconds),
     };
     match result {
         Ok(()) => std::process::ExitCode::SUCCESS,

@@ -63,6 +63,19 @@ pub fn run(lint: bool, cargo_test_args: &[String]) -> Result<()> {
         }
     }
     let status = child.wait().context("waiting for cargo test")?;
+    // Every fuzz target replays its regression inputs and runs briefly; each counts as one
+    // test in the closing line (a crash is a failed test).
+    // A filtered run (`cargo xtask test -- NAME`) skips them.
+    if cargo_test_args.is_empty() {
+        let names: Vec<&str> = crate::fuzz::TARGETS.iter().map(|t| t.0).collect();
+        match crate::fuzz::fuzz(&names, FUZZ_SECONDS) {
+            Ok(()) => totals.passed += names.len() as u64,
+            Err(e) => {
+                eprintln!("xtask: fuzzing failed: {e:#}");
+                totals.failed += 1;
+            }
+        }
+    }
     let ok = status.success() && totals.failed == 0;
     println!();
     println!(
@@ -81,6 +94,9 @@ pub fn run(lint: bool, cargo_test_args: &[String]) -> Result<()> {
     }
     Ok(())
 }
+
+/// Seconds each fuzz target runs in `cargo xtask test`.
+const FUZZ_SECONDS: u64 = 20;
 
 #[derive(Debug, Default, PartialEq, Eq)]
 struct Totals {

@@ -160,6 +160,38 @@ pub fn findings(
                 out.push(info("forward_policy_drop", msg));
             }
         }
+        // ACCEPT where Docker would have set DROP (it does when it turns forwarding on
+        // itself): changed by someone else, or forwarding was on before dockerd started.
+        let docker_family = input.expectation.rules.iter().any(|r| r.family == family);
+        if let Some(c) = idx.chain(backend, family, "filter", "FORWARD")
+            && c.policy == Some(Policy::Accept)
+            && docker_family
+            && state.daemon.iptables
+            && state.daemon.ip_forward
+            && !state.daemon.ip_forward_no_drop
+            && state.networks.iter().any(|n| !n.internal)
+        {
+            let why = "Docker sets DROP when it turns IP forwarding on itself, so someone changed it (or forwarding was already on when dockerd started)";
+            if input.expectation.layout == Layout::V20 {
+                out.push(problem(
+                    "forward_policy_accept",
+                    format!(
+                        "{family} FORWARD policy is ACCEPT, not DROP: {why}. With Docker 20.10–27 nothing else stops forwarded traffic into container networks: a host that routes to a container subnet reaches every port of every container, published or not."
+                    ),
+                    Some(format!(
+                        "{} -w -P FORWARD DROP   (after checking nothing else on this host relies on ACCEPT)",
+                        super::binary_name(family, backend)
+                    )),
+                ));
+            } else {
+                out.push(info(
+                    "forward_policy_accept",
+                    format!(
+                        "{family} FORWARD policy is ACCEPT, not DROP: {why}. Each network's DROP in filter DOCKER still keeps unpublished ports closed."
+                    ),
+                ));
+            }
+        }
     }
     let sys = |k: &str| input.sysctls.get(k).cloned().flatten();
     let any_external = state.networks.iter().any(|n| !n.internal);

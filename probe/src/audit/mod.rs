@@ -6,6 +6,7 @@ pub mod host;
 pub mod index;
 pub mod nft;
 pub mod probe;
+pub mod repair;
 pub mod text;
 
 use std::collections::{BTreeMap, HashSet};
@@ -13,7 +14,7 @@ use std::collections::{BTreeMap, HashSet};
 use serde::{Deserialize, Serialize};
 
 use crate::claims::{Answer, Binary, Claim, LieProbe};
-use crate::docker::expect::{Expectation, Expected, Layout, Op};
+use crate::docker::expect::{Blame, Expectation, Expected, Layout, Op};
 use crate::docker::state::DockerState;
 use crate::ruleset::{Backend, Family, Ruleset, Target};
 use index::KernelIndex;
@@ -175,6 +176,10 @@ pub struct Audit {
     pub host: Vec<HostFinding>,
     pub binaries: Vec<Binary>,
     pub notes: Vec<String>,
+    /// Where each missing or out-of-place rule goes, chain by chain (what `--fix-script`
+    /// prints).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub repair: Vec<repair::ChainPlan>,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -240,6 +245,7 @@ pub fn run(input: &Input<'_>) -> Audit {
     // (family, table, chain, position) of kernel rules some expected rule explains.
     let mut explained: HashSet<(Family, String, String, usize)> = HashSet::new();
     let mut positions: Vec<Option<usize>> = vec![None; e.rules.len()];
+    let mut found_all: Vec<Vec<usize>> = vec![Vec::new(); e.rules.len()];
     let bin_of = |p: &std::path::Path| input.binaries.iter().find(|b| b.path == p);
     let mut claims_of: std::collections::HashMap<(Family, &str, &str, &[String]), Vec<&Claim>> =
         std::collections::HashMap::new();
@@ -284,6 +290,7 @@ pub fn run(input: &Input<'_>) -> Audit {
         }
         positions[i] = found.first().copied();
         let present = !found.is_empty();
+        found_all[i] = found.clone();
         let key = (
             x.family,
             x.table.as_str(),
@@ -329,7 +336,10 @@ pub fn run(input: &Input<'_>) -> Audit {
                     f.detail = Some("differs only in prefix length from a rule in the chain: ip6tables-nft -C ignores prefix lengths".into());
                 }
             }
-            f.effect = Some(x.effect.clone());
+            f.effect = Some(match x.family {
+                Family::Ipv4 => x.effect.clone(),
+                Family::Ipv6 => format!("{} (IPv6)", x.effect),
+            });
             f.fix = Some(fix_command(x, backend));
             f.status = if undecoded > 0 {
                 f.detail = Some(format!(
@@ -355,36 +365,90 @@ pub fn run(input: &Input<'_>) -> Audit {
         }
         findings.push(f);
     }
-    // Order constraints between rules that are both present.
+    // Order constraints between rules that are both present: the finding goes on the rule
+    // out of place (the one too low, or the ACCEPT/jump too high that bypasses the other).
     for o in &e.order {
         let (Some(a), Some(b)) = (positions[o.first], positions[o.then]) else {
             continue;
         };
-        if a > b && findings[o.first].status == Status::Ok {
-            let f = &mut findings[o.first];
-            f.status = Status::WrongOrder;
-            f.effect = Some(o.why.clone());
-            f.detail = Some(format!(
-                "rule {} of the chain, below `{}` (rule {})",
-                a + 1,
-                e.rules[o.then].spec(),
-                b + 1
-            ));
-            f.fix = Some(format!(
-                "# move it above rule {}: {} -t {} -I {} {} {}   (then delete the old copy BY NUMBER: `-D {} N`, never by spec)",
-                b + 1,
-                binary_name(e.rules[o.first].family, backend),
-                e.rules[o.first].table,
-                e.rules[o.first].chain,
-                b + 1,
-                e.rules[o.first]
-                    .args
-                    .iter()
-                    .map(|a| text::shell_quote(a))
-                    .collect::<Vec<_>>()
-                    .join(" "),
-                e.rules[o.first].chain,
-            ));
+        if a < b {
+            continue;
+        }
+        let (bad, other, where_) = match o.blame {
+            Blame::First => (o.first, o.then, "below"),
+            Blame::Then => (o.then, o.first, "above"),
+        };
+        let (pb, po) = (positions[bad].unwrap_or(0), positions[other].unwrap_or(0));
+        let f = &mut findings[bad];
+        match f.status {
+            Status::Ok => {
+                f.status = Status::WrongOrder;
+                f.effect = Some(o.why.clone());
+                f.detail = Some(format!(
+                    "rule {} of the chain, {where_} `{}` (rule {})",
+                    pb + 1,
+                    e.rules[other].spec(),
+                    po + 1
+                ));
+            }
+            Status::WrongOrder => {
+                if let Some(eff) = f.effect.as_mut()
+                    && !eff.contains(o.why.as_str())
+                {
+                    eff.push_str("; ");
+                    eff.push_str(&o.why);
+                }
+            }
+            _ => {}
+        }
+    }
+    let repair = repair::plan(&repair::Input {
+        e,
+        canon: &canon,
+        idx: &idx,
+        backend,
+        findings: &findings,
+        found: &found_all,
+    });
+    for p in &repair {
+        for s in &p.steps {
+            match s {
+                repair::Step::Insert { rule, .. } => {
+                    if let Some(f) = findings.get_mut(*rule) {
+                        f.fix = Some(if f.status == Status::WrongOrder {
+                            format!(
+                                "{}   (then the old copy is deleted by number after checking its text: `nfprobe check --fix-script` does both)",
+                                repair::command(p, s)
+                            )
+                        } else {
+                            repair::command(p, s)
+                        });
+                    }
+                }
+                repair::Step::Delete { at, rule } => {
+                    if let Some(f) = findings.get_mut(*rule)
+                        && f.fix.is_none()
+                    {
+                        f.fix = Some(format!(
+                            "delete the copy at rule {} by number after checking its text (`nfprobe check --fix-script` does it); a copy stays in place",
+                            at.number
+                        ));
+                    }
+                }
+            }
+        }
+        if let Some(why) = &p.refused {
+            for f in findings.iter_mut().filter(|f| {
+                f.family == p.family
+                    && f.table == p.table
+                    && f.chain == p.chain
+                    && matches!(
+                        f.status,
+                        Status::Missing | Status::MissingCliClaimsPresent | Status::WrongOrder
+                    )
+            }) {
+                f.fix = Some(format!("not repaired automatically: {why}"));
+            }
         }
     }
     findings.extend(extras(input, &idx, backend, &explained));
@@ -440,6 +504,7 @@ pub fn run(input: &Input<'_>) -> Audit {
         host,
         binaries: input.binaries.to_vec(),
         notes: e.notes.clone(),
+        repair,
     }
 }
 

@@ -173,6 +173,19 @@ pub fn save_name_ref<'a>(kind: ExtKind, name: &'a str, ctx: &DecodeCtx, blob: &[
         .unwrap_or(name)
 }
 
+/// The names of every registered extension of a kind, once each (for fuzzing).
+pub fn names(kind: ExtKind) -> Vec<&'static str> {
+    let mut v: Vec<&'static str> = REGISTRY
+        .iter()
+        .chain(EXT_REGISTRY)
+        .filter(|d| d.kind == kind)
+        .map(|d| d.name)
+        .collect();
+    v.sort_unstable();
+    v.dedup();
+    v
+}
+
 fn find(kind: ExtKind, name: &str, family: Family) -> Option<&'static ExtDef> {
     REGISTRY
         .iter()

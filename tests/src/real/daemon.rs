@@ -62,9 +62,14 @@ pub fn start(
     };
     let sock = dir.join("docker.sock");
     let conf = dir.join("daemon.json");
-    let daemon_json = serde_json::json!({
+    let mut daemon_json = serde_json::json!({
         "deprecated-key-path": dir.join("key.json"),
     });
+    if options.ipv6 {
+        // 20.10 programs ip6tables only as an experimental feature.
+        daemon_json["experimental"] = true.into();
+        daemon_json["ip6tables"] = true.into();
+    }
     std::fs::write(&conf, serde_json::to_string_pretty(&daemon_json)?)?;
     let s = |p: &Path| p.to_string_lossy().into_owned();
     let data_root = s(&fs.join("data"));
@@ -78,7 +83,7 @@ pub fn start(
         None => "--bridge=none".to_owned(),
         Some(icc) => format!("--icc={icc}"),
     };
-    let args: Vec<&str> = vec![
+    let mut args: Vec<&str> = vec![
         "--data-root",
         &data_root,
         "--exec-root",
@@ -93,7 +98,6 @@ pub fn start(
         &conf_s,
         &proxy,
         "--iptables=true",
-        "--ip6tables=false",
         &bridge,
         "--storage-driver",
         "overlay2",
@@ -102,6 +106,10 @@ pub fn start(
         "--log-level",
         "debug",
     ];
+    if !options.ipv6 {
+        // With `ipv6` daemon.json says it (dockerd refuses a flag and the file both).
+        args.push("--ip6tables=false");
+    }
     let mut env: Vec<(&str, &str)> = vec![("PATH", &path)];
     env.extend(
         options

@@ -5,11 +5,15 @@
 //!
 //! With `faulty_iptables`, dockerd's PATH starts with a folder whose `iptables`/`ip6tables` are
 //! the [`crate::bugmodel`] wrapper, so dockerd itself loses the rules the 1.8.11 bug loses.
+//!
+//! With `ipv6`, dockerd runs with `"experimental": true, "ip6tables": true` (20.10 programs
+//! ip6tables only then), every network is dual-stack (`--ipv6`, subnet `fd00:0:0:NN::/64` for
+//! 172.NN.0.0/16), and the client link carries [`CLIENT6_HOST_ADDR`] / [`CLIENT6_ADDR`].
 
 mod daemon;
 mod image;
 
-use std::net::{Ipv4Addr, SocketAddr, SocketAddrV4};
+use std::net::{Ipv4Addr, Ipv6Addr, SocketAddr, SocketAddrV4, SocketAddrV6};
 use std::path::PathBuf;
 use std::process::Command;
 use std::time::{Duration, Instant};
@@ -22,6 +26,11 @@ use crate::docker28::DockerState;
 use crate::netns;
 use crate::state::LabState;
 use crate::topology::{Container, Flavour, Ipv4Net, Network, Proto, PublishedPort, Topology};
+
+/// The host's IPv6 address on the client link (`ipv6` labs).
+pub const CLIENT6_HOST_ADDR: Ipv6Addr = Ipv6Addr::new(0xfd00, 0, 0, 0xffff, 0, 0, 0, 1);
+/// The external client's IPv6 address (`ipv6` labs).
+pub const CLIENT6_ADDR: Ipv6Addr = Ipv6Addr::new(0xfd00, 0, 0, 0xffff, 0, 0, 0, 2);
 
 /// Name of the offline image every container runs.
 pub const IMAGE: &str = "nfprobe-lab-busybox:latest";
@@ -44,6 +53,9 @@ pub struct Options {
     pub default_bridge_icc: Option<bool>,
     /// Extra environment for dockerd (e.g. DOCKER_IPTABLES_SCTP_CHECKSUM=1). Default none.
     pub dockerd_env: Vec<(String, String)>,
+    /// Dual-stack: ip6tables on (20.10: experimental), every network `--ipv6` with subnet
+    /// `fd00:0:0:NN::/64`, IPv6 on the client link. Default false.
+    pub ipv6: bool,
 }
 
 impl Default for Options {
@@ -56,6 +68,7 @@ impl Default for Options {
             userland_proxy: false,
             default_bridge_icc: None,
             dockerd_env: Vec::new(),
+            ipv6: false,
         }
     }
 }
@@ -67,6 +80,10 @@ pub struct Lab {
     options: Options,
     docker_state: DockerState,
     timings: Vec<(String, Duration)>,
+    /// (container, IPv6 address) of `ipv6` labs.
+    ipv6: Vec<(String, Ipv6Addr)>,
+    /// (network, IPv6 subnet) of `ipv6` labs.
+    subnets6: Vec<(String, String)>,
 }
 
 crate::core::deref_to_core!(Lab);
@@ -107,22 +124,27 @@ impl Lab {
 
         let lab_name = core.name().to_owned();
         let mut networks = Vec::new();
+        let mut subnets6 = Vec::new();
         for i in 0..options.networks {
             let name = format!("labnet{i}");
             let third = u8::try_from(18 + i).map_err(|_| anyhow!("too many networks"))?;
             let subnet = Ipv4Net::new(Ipv4Addr::new(172, third, 0, 0), 16);
-            let id = docker
-                .run(&[
-                    "network",
-                    "create",
-                    "--driver",
-                    "bridge",
-                    "--subnet",
-                    &subnet.to_string(),
-                    &name,
-                ])?
-                .trim()
-                .to_owned();
+            let subnet_s = subnet.to_string();
+            let subnet6 = format!("fd00:0:0:{third}::/64");
+            let mut args = vec![
+                "network",
+                "create",
+                "--driver",
+                "bridge",
+                "--subnet",
+                subnet_s.as_str(),
+            ];
+            if options.ipv6 {
+                args.extend(["--ipv6", "--subnet", subnet6.as_str()]);
+                subnets6.push((name.clone(), subnet6.clone()));
+            }
+            args.push(&name);
+            let id = docker.run(&args)?.trim().to_owned();
             let short: String = id.chars().take(12).collect();
             networks.push(Network {
                 name,
@@ -196,18 +218,27 @@ impl Lab {
                 })
                 .collect()
         });
+        let mut ipv6 = Vec::new();
         for (job, id) in jobs.into_iter().zip(ids) {
             let id = id?;
             let info = docker.run(&[
                 "inspect",
                 "-f",
-                "{{range .NetworkSettings.Networks}}{{.IPAddress}}{{end}} {{.NetworkSettings.SandboxKey}}",
+                "{{range .NetworkSettings.Networks}}{{.IPAddress}}{{end}} {{.NetworkSettings.SandboxKey}} {{range .NetworkSettings.Networks}}{{.GlobalIPv6Address}}{{end}}",
                 &job.name,
             ])?;
-            let (ip, sandbox) = info
-                .trim()
-                .split_once(' ')
-                .ok_or_else(|| anyhow!("docker inspect {}: {info:?}", job.name))?;
+            let mut words = info.split_whitespace();
+            let (Some(ip), Some(sandbox)) = (words.next(), words.next()) else {
+                bail!("docker inspect {}: {info:?}", job.name);
+            };
+            if options.ipv6 {
+                let v6: Ipv6Addr = words
+                    .next()
+                    .ok_or_else(|| anyhow!("container {} has no IPv6 address", job.name))?
+                    .parse()
+                    .with_context(|| format!("IPv6 address of container {}", job.name))?;
+                ipv6.push((job.name.clone(), v6));
+            }
             let ip: Ipv4Addr = ip
                 .parse()
                 .with_context(|| format!("IP address of container {}", job.name))?;
@@ -229,6 +260,23 @@ impl Lab {
         timings.push(("containers started".to_owned(), t0.elapsed()));
 
         let client = core.add_client(&host)?;
+        if options.ipv6 {
+            let cli = crate::netns::Netns::named(&client.netns);
+            let (h6, c6) = (
+                format!("{CLIENT6_HOST_ADDR}/64"),
+                format!("{CLIENT6_ADDR}/64"),
+            );
+            host.ip(&["-6", "addr", "add", &h6, "dev", &client.host_if, "nodad"])?;
+            cli.ip(&["-6", "addr", "add", &c6, "dev", "eth0", "nodad"])?;
+            cli.ip(&[
+                "-6",
+                "route",
+                "add",
+                "default",
+                "via",
+                &CLIENT6_HOST_ADDR.to_string(),
+            ])?;
+        }
         let mut docker_state = crate::docker28::docker_state_of(&networks, false);
         docker_state.engine_version = daemon.version.clone();
         docker_state.daemon.userland_proxy = options.userland_proxy;
@@ -248,6 +296,8 @@ impl Lab {
             options,
             docker_state,
             timings,
+            ipv6,
+            subnets6,
         };
         lab.wait_for_servers(Duration::from_secs(10))?;
         lab.timings
@@ -260,20 +310,26 @@ impl Lab {
         let deadline = Instant::now() + limit;
         for n in self.networks() {
             for c in &n.containers {
-                let addr = SocketAddr::V4(SocketAddrV4::new(c.ip, 80));
-                loop {
-                    let o = self.tcp(&Vantage::Host, addr, Duration::from_millis(300));
-                    if o.is_ok() {
-                        break;
+                // IPv6 addresses go through duplicate address detection first: wait for both.
+                let mut addrs = vec![SocketAddr::V4(SocketAddrV4::new(c.ip, 80))];
+                if let Some(v6) = self.container_ipv6(&c.name) {
+                    addrs.push(SocketAddr::V6(SocketAddrV6::new(v6, 80, 0, 0)));
+                }
+                for addr in addrs {
+                    loop {
+                        let o = self.tcp(&Vantage::Host, addr, Duration::from_millis(300));
+                        if o.is_ok() {
+                            break;
+                        }
+                        if Instant::now() > deadline {
+                            bail!(
+                                "httpd of container {} ({addr}) not answering: {o:?}; logs: {}",
+                                c.name,
+                                self.docker(&["logs", &c.name]).unwrap_or_default()
+                            );
+                        }
+                        std::thread::sleep(Duration::from_millis(30));
                     }
-                    if Instant::now() > deadline {
-                        bail!(
-                            "httpd of container {} ({addr}) not answering: {o:?}; logs: {}",
-                            c.name,
-                            self.docker(&["logs", &c.name]).unwrap_or_default()
-                        );
-                    }
-                    std::thread::sleep(Duration::from_millis(30));
                 }
             }
         }
@@ -282,6 +338,28 @@ impl Lab {
 
     pub fn options(&self) -> &Options {
         &self.options
+    }
+
+    /// A container's IPv6 address (`ipv6` labs).
+    pub fn container_ipv6(&self, container: &str) -> Option<Ipv6Addr> {
+        self.ipv6
+            .iter()
+            .find(|(c, _)| c == container)
+            .map(|(_, a)| *a)
+    }
+
+    /// A network's IPv6 subnet (`ipv6` labs), e.g. `fd00:0:0:18::/64`.
+    pub fn network_ipv6_subnet(&self, network: &str) -> Option<&str> {
+        self.subnets6
+            .iter()
+            .find(|(n, _)| n == network)
+            .map(|(_, s)| s.as_str())
+    }
+
+    /// HTTP GET `[CLIENT6_HOST_ADDR]:port` from the external client (`ipv6` labs).
+    pub fn http6_from_client(&self, port: u16, timeout: Duration) -> crate::net::Outcome {
+        let addr = SocketAddr::V6(SocketAddrV6::new(CLIENT6_HOST_ADDR, port, 0, 0));
+        self.http(&crate::core::Vantage::Client, addr, timeout)
     }
 
     /// Run the docker CLI against this lab's dockerd; returns stdout.

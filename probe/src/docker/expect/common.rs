@@ -5,7 +5,7 @@
 use std::collections::HashMap;
 use std::net::IpAddr;
 
-use super::{ChainSpec, Expectation, Expected, Layout, Op, Order};
+use super::{Blame, ChainSpec, Expectation, Expected, Layout, Op, Order};
 use crate::docker::state::{Container, DockerState, Endpoint, Network, PortBinding, Proto};
 use crate::ruleset::parse::{ParseError, parse_args};
 use crate::ruleset::{Family, Rule};
@@ -23,6 +23,18 @@ pub(super) struct Builder {
     pub e: Expectation,
     /// (family, table, chain, args) → index, so a rule programmed twice is kept once.
     seen: HashMap<(Family, String, String, Vec<String>), usize>,
+    /// Every programming call in Docker's order, replayed by [`Builder::finish`] to learn
+    /// where each rule ends up in its chain.
+    program: Vec<Program>,
+}
+
+/// One programming call.
+#[derive(Clone, Copy)]
+enum Program {
+    /// First time: Insert (top of the chain) or Append.
+    Add(usize, Op),
+    /// `EnsureJumpRule` again for a jump already there: deleted and re-inserted at the top.
+    Ensure(usize),
 }
 
 /// Who a rule belongs to.
@@ -41,9 +53,41 @@ impl Builder {
                 order: Vec::new(),
                 nft: Vec::new(),
                 notes: Vec::new(),
+                rank: Vec::new(),
             },
             seen: HashMap::new(),
+            program: Vec::new(),
         }
+    }
+
+    /// The expectation, with each rule's rank in its chain from replaying the program.
+    pub fn finish(mut self) -> Expectation {
+        let mut chains: HashMap<(Family, &str, &str), Vec<usize>> = HashMap::new();
+        for p in &self.program {
+            let i = match *p {
+                Program::Add(i, _) | Program::Ensure(i) => i,
+            };
+            let r = &self.e.rules[i];
+            let c = chains
+                .entry((r.family, r.table.as_str(), r.chain.as_str()))
+                .or_default();
+            match *p {
+                Program::Add(_, Op::Append) => c.push(i),
+                Program::Add(_, Op::Insert) => c.insert(0, i),
+                Program::Ensure(_) => {
+                    c.retain(|&x| x != i);
+                    c.insert(0, i);
+                }
+            }
+        }
+        let mut rank = vec![0; self.e.rules.len()];
+        for c in chains.values() {
+            for (pos, &i) in c.iter().enumerate() {
+                rank[i] = pos;
+            }
+        }
+        self.e.rank = rank;
+        self.e
     }
 
     pub fn chain(&mut self, family: Family, table: &str, chain: &str) {
@@ -73,9 +117,15 @@ impl Builder {
         let args: Vec<String> = args.iter().map(|s| s.as_ref().to_owned()).collect();
         let key = (family, table.to_owned(), chain.to_owned(), args.clone());
         if let Some(&i) = self.seen.get(&key) {
+            // Docker re-inserts its unconditional jumps (EnsureJumpRule: delete, insert at
+            // the top); any other rule already there is left where it is (`-C` says present).
+            if op == Op::Insert && args.len() == 2 && args[0] == "-j" {
+                self.program.push(Program::Ensure(i));
+            }
             return i;
         }
         self.seen.insert(key, self.e.rules.len());
+        self.program.push(Program::Add(self.e.rules.len(), op));
         self.e.rules.push(Expected {
             family,
             table: table.into(),
@@ -90,12 +140,32 @@ impl Builder {
         self.e.rules.len() - 1
     }
 
+    /// `first` must stay above `then`; when it does not, `first` is the rule out of place.
     pub fn order(&mut self, first: usize, then: usize, why: impl Into<String>) {
-        if first != then {
+        self.order_blaming(first, then, Blame::First, why);
+    }
+
+    /// `first` must stay above `then`; when it does not, `blame` says which one the finding
+    /// (and the repair) is about.
+    pub fn order_blaming(
+        &mut self,
+        first: usize,
+        then: usize,
+        blame: Blame,
+        why: impl Into<String>,
+    ) {
+        if first != then
+            && !self
+                .e
+                .order
+                .iter()
+                .any(|o| o.first == first && o.then == then)
+        {
             self.e.order.push(Order {
                 first,
                 then,
                 why: why.into(),
+                blame,
             });
         }
     }
@@ -518,8 +588,40 @@ pub(super) fn docker_user(b: &mut Builder, family: Family, with_return: bool) ->
         &["-j", "DOCKER-USER"],
         daemon,
         "FORWARD into DOCKER-USER",
-        "rules in DOCKER-USER are never applied",
+        "DOCKER-USER is bypassed for all forwarded traffic: the admin's rules there are never applied",
     )
+}
+
+/// What an ACCEPT or jump of Docker's above the jump into DOCKER-USER does.
+pub(super) fn user_bypassed(r: &Expected) -> String {
+    match r.args.as_slice() {
+        [j, target] if j == "-j" => format!(
+            "DOCKER-USER no longer sees forwarded traffic first: Docker's jump into {target} sits above the jump into DOCKER-USER"
+        ),
+        _ => format!("DOCKER-USER is bypassed for {}", r.what),
+    }
+}
+
+/// What a network's ACCEPT (or jump) above the isolation jump `iso` does: the networks it
+/// names can reach each other.
+pub(super) fn not_isolated(state: &DockerState, family: Family, r: &Expected, iso: &str) -> String {
+    let Some(net) = r.network.as_deref() else {
+        return format!("traffic is accepted before the jump into {iso} can drop it");
+    };
+    let others: Vec<&str> = state
+        .networks
+        .iter()
+        .filter(|n| n.name != net && net_subnet(n, family).is_some())
+        .map(|n| n.name.as_str())
+        .collect();
+    if others.is_empty() {
+        format!("traffic of network {net} is accepted before the jump into {iso} sees it")
+    } else {
+        format!(
+            "networks {net} and {} are not isolated ({family})",
+            others.join(", ")
+        )
+    }
 }
 
 /// One published port of one container in one family, with its addresses resolved.

@@ -123,8 +123,23 @@ impl Expected {
 pub struct Order {
     pub first: usize,
     pub then: usize,
-    /// What goes wrong when `then` comes first.
+    /// What goes wrong when `then` comes first, said of the rule `blame` names.
     pub why: String,
+    /// Which of the two the finding is about (and which a repair moves).
+    #[serde(default)]
+    pub blame: Blame,
+}
+
+/// The rule out of place when an [`Order`] is broken.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Blame {
+    /// `first` sits too low (e.g. a port's ACCEPT below the network's DROP).
+    #[default]
+    First,
+    /// `then` sits too high (e.g. an ACCEPT above the DOCKER-USER or isolation jump: it
+    /// bypasses them).
+    Then,
 }
 
 /// A chain Docker creates (its absence explains many missing rules at once).
@@ -145,6 +160,18 @@ pub struct Expectation {
     pub nft: Vec<nft29::NftExpected>,
     /// What the expectation could not check (reported, never guessed).
     pub notes: Vec<String>,
+    /// Index-aligned with `rules`: the rule's place in its chain once Docker has programmed
+    /// everything (0 = first), from replaying Docker's Inserts, Appends and jump re-inserts.
+    /// Where a repair puts a rule back.
+    #[serde(default)]
+    pub rank: Vec<usize>,
+}
+
+impl Expectation {
+    /// The rank of rule `i` in its chain (see [`Expectation::rank`]).
+    pub fn rank_of(&self, i: usize) -> usize {
+        self.rank.get(i).copied().unwrap_or(i)
+    }
 }
 
 /// Every rule `state` implies under `layout`.

@@ -317,7 +317,7 @@ pub fn expect(state: &DockerState) -> Expectation {
         x.table(state, family);
     }
     b.e.nft = x.out;
-    b.e
+    b.finish()
 }
 
 struct Nft {

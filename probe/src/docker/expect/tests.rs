@@ -111,6 +111,28 @@ pub(crate) fn assert_layout(state: &DockerState, layout: Layout, text: &str, tab
         assert!(got.contains(w), "in the listing but not expected: {w:?}");
     }
     assert_eq!(got.len(), want.len(), "each rule once");
+    // Each rule's rank (where Docker's programming leaves it) is its place in the listing.
+    let listed = |i: usize| {
+        let r = canon[i].as_ref().unwrap();
+        want.iter()
+            .position(|(t, c, w)| *t == e.rules[i].table && *c == e.rules[i].chain && w == r)
+            .unwrap()
+    };
+    for i in 0..e.rules.len() {
+        for j in 0..e.rules.len() {
+            let (a, b) = (&e.rules[i], &e.rules[j]);
+            if i == j || !wanted(&a.table) || (a.table != b.table || a.chain != b.chain) {
+                continue;
+            }
+            assert_eq!(
+                e.rank_of(i) < e.rank_of(j),
+                listed(i) < listed(j),
+                "Docker's order of {} and {}",
+                a.spec(),
+                b.spec()
+            );
+        }
+    }
     for o in &e.order {
         let (a, b) = (&e.rules[o.first], &e.rules[o.then]);
         if !wanted(&a.table) {

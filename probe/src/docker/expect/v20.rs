@@ -5,7 +5,7 @@
 
 use super::common::*;
 use super::swarm::{self, Style};
-use super::{Expectation, Layout, Op};
+use super::{Blame, Expectation, Layout, Op};
 use crate::docker::state::DockerState;
 use crate::ruleset::Family;
 
@@ -105,7 +105,7 @@ pub fn expect(state: &DockerState) -> Expectation {
             pf.sctp_checksum(&mut b);
         }
         links(&mut b, state, family);
-        swarm::ingress(
+        let ingress = swarm::ingress(
             &mut b,
             state,
             family,
@@ -115,25 +115,20 @@ pub fn expect(state: &DockerState) -> Expectation {
             },
         );
         // DOCKER-USER: IPv4 only before 25.0 (arrangeUserFilterRule), then every family.
+        // EnsureJumpRule keeps it first in FORWARD: every Docker rule there comes after it.
         if family == Family::Ipv4 || major >= 25 {
             let user = docker_user(&mut b, family, true);
-            if let Some(j) = iso_jump {
-                b.order(
-                    user,
-                    j,
-                    "DOCKER-USER must see forwarded traffic before Docker's rules",
-                );
+            for &r in iso_jump.iter().chain(&ingress).chain(&forward_rules) {
+                let why = user_bypassed(&b.e.rules[r]);
+                b.order_blaming(user, r, Blame::Then, why);
             }
         }
         if let Some(j) = iso_jump {
             for r in forward_rules {
-                b.order(
-                    j,
-                    r,
-                    "traffic between Docker networks is accepted before isolation drops it",
-                );
+                let why = not_isolated(state, family, &b.e.rules[r], ISO1);
+                b.order_blaming(j, r, Blame::Then, why);
             }
         }
     }
-    b.e
+    b.finish()
 }

@@ -6,7 +6,7 @@
 
 use super::common::*;
 use super::swarm::{self, Style};
-use super::{Expectation, Layout, Op};
+use super::{Blame, Expectation, Layout, Op};
 use crate::docker::state::{DockerState, GatewayMode};
 use crate::ruleset::Family;
 
@@ -67,7 +67,7 @@ pub fn expect(state: &DockerState, layout: Layout) -> Expectation {
             "DOCKER-FORWARD into the isolation rules",
             "Docker networks are not isolated (internal networks leak)",
         );
-        let j_ct = b.rule(
+        b.rule(
             family,
             "filter",
             FWD,
@@ -83,10 +83,11 @@ pub fn expect(state: &DockerState, layout: Layout) -> Expectation {
             family,
             matches!(layout, Layout::V28_0 | Layout::V28_2),
         );
-        b.order(
+        b.order_blaming(
             user,
             to_fwd,
-            "DOCKER-USER must see forwarded traffic before Docker's rules",
+            Blame::Then,
+            "DOCKER-USER is bypassed for all forwarded container traffic: Docker's jump into DOCKER-FORWARD sits above the jump into DOCKER-USER",
         );
 
         let mut accepts = Vec::new();
@@ -239,9 +240,21 @@ pub fn expect(state: &DockerState, layout: Layout) -> Expectation {
                 nf.isolation2(&mut b);
             }
         }
-        for j in [j_ct, j_iso, j_bridge] {
+        // An ACCEPT above the isolation or bridge jump lets the network's traffic skip them.
+        // (Above DOCKER-CT only it changes nothing: it is then above the others too.)
+        for j in [j_iso, j_bridge] {
             for &a in &accepts {
-                b.order(j, a, "an ACCEPT above Docker's jumps bypasses isolation and published-port filtering");
+                let why = if v29 && j == j_iso {
+                    // 29: DOCKER-INTERNAL holds only the internal networks' drops.
+                    format!(
+                        "{} is accepted before the internal networks' drops in DOCKER-INTERNAL",
+                        b.e.rules[a].what
+                    )
+                } else {
+                    let what = if j == j_iso { stage1 } else { "DOCKER-BRIDGE" };
+                    not_isolated(state, family, &b.e.rules[a], what)
+                };
+                b.order_blaming(j, a, Blame::Then, why);
             }
         }
         if layout != Layout::V28_0 && raw_rules {
@@ -316,17 +329,21 @@ pub fn expect(state: &DockerState, layout: Layout) -> Expectation {
             jump_chain,
             state_match: false,
         };
-        if let Some(j) = swarm::ingress(&mut b, state, family, style)
-            && jump_chain == FWD
-        {
-            b.order(
-                j,
-                j_bridge,
-                "swarm published ports hit the docker_gwbridge DROP in DOCKER before DOCKER-INGRESS accepts them",
-            );
+        if let Some(j) = swarm::ingress(&mut b, state, family, style) {
+            if jump_chain == FWD {
+                b.order(
+                    j,
+                    j_bridge,
+                    "swarm published ports hit the docker_gwbridge DROP in DOCKER before DOCKER-INGRESS accepts them",
+                );
+            } else {
+                // 28.0.0: from FORWARD, below DOCKER-USER (EnsureJumpRule keeps that first).
+                let why = user_bypassed(&b.e.rules[j]);
+                b.order_blaming(user, j, Blame::Then, why);
+            }
         }
     }
-    b.e
+    b.finish()
 }
 
 /// 28.2+ `filterDirectAccess`, per endpoint of a nat-mode network: raw PREROUTING

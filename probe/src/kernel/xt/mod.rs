@@ -8,7 +8,7 @@
 mod entry;
 pub mod ipset;
 mod save;
-mod sockopt;
+pub mod sockopt;
 mod table;
 
 use std::io;
