@@ -25,7 +25,8 @@ pub enum FamilyArg {
 pub enum Format {
     /// What iptables-save / ip6tables-save prints (without its `#` comment lines).
     Save,
-    /// nf_tables syntax (`nft list ruleset`).
+    /// nf_tables syntax, exactly as `nft list ruleset` (nftables 1.0.6) prints it; what
+    /// nfprobe cannot print exactly is one `# undecodable ...` line instead (exit code 1).
     Nft,
     /// Versioned JSON (schema nfprobe.ruleset/1).
     Json,
