@@ -84,6 +84,7 @@ pub fn view_of(snap: &NftRuleset) -> Option<NftView> {
                 NftFamily::Ip6 => Family::Ipv6,
                 _ => return None,
             };
+            let sets = nft_text::SetIndex::new(t);
             let chains = t
                 .chains
                 .iter()
@@ -108,8 +109,12 @@ pub fn view_of(snap: &NftRuleset) -> Option<NftView> {
                         .map(|r| {
                             // The same rendering as `ruleset --format nft`: a rule it cannot
                             // print exactly is its undecodable mark, never a guess.
-                            let rendered =
-                                nft_text::rule_statements(t, r, &nft_text::Ifnames::default());
+                            let rendered = nft_text::rule_statements_indexed(
+                                t,
+                                r,
+                                &nft_text::Ifnames::default(),
+                                &sets,
+                            );
                             NftRuleView {
                                 handle: r.handle,
                                 decoded: rendered.is_ok(),

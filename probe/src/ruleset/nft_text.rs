@@ -43,6 +43,16 @@ impl Ifnames {
     }
 }
 
+/// A table's sets by name, built once per table: rules look their sets up by name, and a
+/// linear search per rule is quadratic on big rulesets (one anonymous set per rule or so).
+pub struct SetIndex<'t>(HashMap<&'t str, &'t NftSet>);
+
+impl<'t> SetIndex<'t> {
+    pub fn new(t: &'t NftTable) -> Self {
+        SetIndex(t.sets.iter().map(|s| (s.name.as_str(), s)).collect())
+    }
+}
+
 /// How many marked (undecodable) lines a rendering holds.
 pub fn undecodable_marks(text: &str) -> usize {
     text.lines()
@@ -107,13 +117,14 @@ pub fn table_named(out: &mut String, t: &NftTable, names: &Ifnames) {
         out.push_str("\t}\n");
         delim = "\n";
     }
+    let sets = SetIndex::new(t);
     for c in t
         .chains
         .iter()
         .filter(|c| c.flags & crate::kernel::nft::chain::F_BINDING == 0)
     {
         out.push_str(delim);
-        chain(out, t, c, names);
+        chain(out, t, c, names, &sets);
         delim = "\n";
     }
     out.push_str("}\n");
@@ -734,7 +745,7 @@ pub fn prio_str(family: NftFamily, hook: u32, prio: i32) -> String {
     prio.to_string()
 }
 
-fn chain(out: &mut String, t: &NftTable, c: &NftChain, names: &Ifnames) {
+fn chain(out: &mut String, t: &NftTable, c: &NftChain, names: &Ifnames, sets: &SetIndex<'_>) {
     let _ = writeln!(out, "\tchain {} {{", c.name);
     if let Some(com) = &c.comment {
         let _ = writeln!(out, "\t\tcomment {}", quote(com));
@@ -770,7 +781,12 @@ fn chain(out: &mut String, t: &NftTable, c: &NftChain, names: &Ifnames) {
     }
     for r in &c.rules {
         out.push_str("\t\t");
-        out.push_str(&rule_text_named(t, r, names));
+        match rule_statements_indexed(t, r, names, sets) {
+            Ok(text) => out.push_str(&text),
+            Err(why) => {
+                let _ = write!(out, "{MARK} rule (handle {}): {why}", r.handle);
+            }
+        }
         out.push('\n');
     }
     out.push_str("\t}\n");
@@ -778,18 +794,25 @@ fn chain(out: &mut String, t: &NftTable, c: &NftChain, names: &Ifnames) {
 
 /// One rule's statements (without indentation or newline), or its undecodable mark.
 pub fn rule_text(t: &NftTable, r: &NftRule) -> String {
-    rule_text_named(t, r, &Ifnames::default())
-}
-
-fn rule_text_named(t: &NftTable, r: &NftRule, names: &Ifnames) -> String {
-    match rule_statements(t, r, names) {
+    match rule_statements(t, r, &Ifnames::default()) {
         Ok(s) => s,
         Err(why) => format!("{MARK} rule (handle {}): {why}", r.handle),
     }
 }
 
 /// One rule's statements exactly as nft prints them, or what nfprobe cannot render in it.
+/// (Builds the table's set index: for many rules of a table use [`rule_statements_indexed`].)
 pub fn rule_statements(t: &NftTable, r: &NftRule, names: &Ifnames) -> Result<String, String> {
+    rule_statements_indexed(t, r, names, &SetIndex::new(t))
+}
+
+/// [`rule_statements`] with the table's set index built once by the caller.
+pub fn rule_statements_indexed(
+    t: &NftTable,
+    r: &NftRule,
+    names: &Ifnames,
+    sets: &SetIndex<'_>,
+) -> Result<String, String> {
     if let Some(raw) = &r.raw {
         return Err(format!(
             "the kernel's message did not decode ({}; {} bytes)",
@@ -797,7 +820,7 @@ pub fn rule_statements(t: &NftTable, r: &NftRule, names: &Ifnames) -> Result<Str
             raw.len()
         ));
     }
-    let mut p = Printer::new(t, names);
+    let mut p = Printer::new(t, names, sets);
     for e in &r.exprs {
         p.expr(e);
     }
@@ -1233,6 +1256,7 @@ struct Item {
 struct Printer<'t> {
     table: &'t NftTable,
     names: &'t Ifnames,
+    sets: &'t SetIndex<'t>,
     /// By 32-bit register slot (NFT_REG_1..4 are slots 8, 12, 16, 20).
     regs: [Option<RegVal>; 24],
     items: Vec<Item>,
@@ -1262,10 +1286,11 @@ fn l4_header(p: u64) -> Option<&'static str> {
 }
 
 impl<'t> Printer<'t> {
-    fn new(table: &'t NftTable, names: &'t Ifnames) -> Self {
+    fn new(table: &'t NftTable, names: &'t Ifnames, sets: &'t SetIndex<'t>) -> Self {
         Self {
             table,
             names,
+            sets,
             regs: Default::default(),
             items: Vec::new(),
             problems: Vec::new(),
@@ -1900,8 +1925,7 @@ impl<'t> Printer<'t> {
 
     /// `{ a, b }`, a named `@set`, or what nfprobe cannot render in it.
     fn set_ref(&mut self, name: &str) -> Option<(String, Option<&'t NftSet>)> {
-        let table = self.table;
-        let set = table.sets.iter().find(|s| s.name == name);
+        let set = self.sets.0.get(name).copied();
         match set {
             Some(s) if s.flags & F_ANONYMOUS != 0 => {
                 if let Some(why) = set_unsupported(s) {
