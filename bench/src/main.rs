@@ -24,6 +24,7 @@ mod drops_toggle;
 mod nft_native;
 mod paired;
 mod procstat;
+mod prove;
 mod ruleset;
 mod startup;
 mod storm_tx;
@@ -42,6 +43,7 @@ pub static BENCHES: &[&Bench] = &[
     &nft_native::BENCH,
     &check::BENCH,
     &drops::BENCH,
+    &prove::BENCH,
 ];
 
 fn main() -> std::process::ExitCode {

@@ -1,5 +1,5 @@
-//! `cargo xtask bench ruleset [--sizes 1000,10000,50000] [--runs N] [--write-rules FILE]`:
-//! reading the firewall.
+//! `cargo xtask bench ruleset [--sizes 1000,10000,50000] [--runs N] [--write-rules FILE]
+//! [--baseline WORKER]`: reading the firewall.
 //!
 //! For each size, a private network namespace gets a Kubernetes-like ruleset (filter + nat,
 //! comments, compat matches, one chain per 25 rules: 2,000 chains at 50k) loaded with
@@ -8,7 +8,7 @@
 //! and its peak RSS (`/usr/bin/time`), plus its CPU time (wait4), which is the fairer number
 //! when other work shares the cores:
 //! - ours: nf_tables snapshot + xlate + iptables-save text (examples/ruleset_bench.rs), and
-//!   ours on the legacy tables (kernel::xt + render);
+//!   ours on the legacy tables (kernel::xt + ruleset::xlate::legacy, straight to text);
 //! - `iptables-nft-save`, `iptables-legacy-save`, `nft -j list ruleset`;
 //! - the floor: a bare GETRULE dump that only receives the bytes, whole family, per chain,
 //!   and per chain on as many threads as ours uses; the fastest of them is the floor.
@@ -18,6 +18,10 @@
 //! per-round ratios is printed.
 //!
 //! Ratios against the targets of issue 3 are printed from the same run.
+//!
+//! `--baseline WORKER`: another build of the worker (e.g. `cargo build --release -p probe
+//! --example ruleset_bench` on the commit before a change) runs as two more contenders,
+//! nf_tables and legacy, so a change is measured before and after in one run.
 
 use std::fmt::Write as _;
 use std::path::PathBuf;
@@ -270,6 +274,7 @@ fn run(args: &[String]) -> Result<()> {
     let mut sizes = vec![1_000usize, 10_000, 50_000];
     let mut runs = 5usize;
     let mut write_rules: Option<String> = None;
+    let mut baseline: Option<String> = None;
     let mut it = args.iter();
     while let Some(a) = it.next() {
         match a.as_str() {
@@ -285,8 +290,9 @@ fn run(args: &[String]) -> Result<()> {
             // For profiling: write the generated iptables-restore input of the first size
             // and stop (load it yourself into a namespace of your own).
             "--write-rules" => write_rules = Some(it.next().context("--write-rules FILE")?.clone()),
+            "--baseline" => baseline = Some(it.next().context("--baseline WORKER")?.clone()),
             other => bail!(
-                "unknown argument `{other}` (use --sizes 1000,10000 --runs 5 [--write-rules FILE])"
+                "unknown argument `{other}` (use --sizes 1000,10000 --runs 5 [--write-rules FILE] [--baseline WORKER])"
             ),
         }
     }
@@ -335,7 +341,16 @@ fn run(args: &[String]) -> Result<()> {
         let same_legacy = strip(&ours_legacy) == strip(&legacy_text);
         eprintln!("  legacy output identical to iptables-legacy-save: {same_legacy}");
         eprintln!("  output identical to iptables-nft-save: {same}");
-        let contenders: [(&str, Vec<&str>, &str); 8] = [
+        if let Some(b) = &baseline {
+            for (mode, ours) in [("ours", &ours_text), ("ours-legacy", &ours_legacy)] {
+                let theirs = sh::output(ns.cmd(b).arg(mode)).context("baseline worker failed")?;
+                eprintln!(
+                    "  {mode}: output identical to the baseline's: {}",
+                    strip(&theirs) == strip(ours)
+                );
+            }
+        }
+        let mut contenders: Vec<(&str, Vec<&str>, &str)> = vec![
             ("nfprobe (ours)", vec![w.as_str(), "ours"], "ours"),
             (
                 "nfprobe legacy (ours)",
@@ -369,6 +384,14 @@ fn run(args: &[String]) -> Result<()> {
                 "bare-chain-par",
             ),
         ];
+        if let Some(b) = &baseline {
+            contenders.push(("nfprobe (baseline)", vec![b.as_str(), "ours"], "base"));
+            contenders.push((
+                "nfprobe legacy (baseline)",
+                vec![b.as_str(), "ours-legacy"],
+                "base-legacy",
+            ));
+        }
         step(&format!(
             "{n} rules: {} contenders, {runs} interleaved rounds",
             contenders.len()
@@ -434,6 +457,16 @@ fn run(args: &[String]) -> Result<()> {
             g("ours-legacy").maxrss_kib as f64 / 1024.0,
             g("legacy-save").maxrss_kib as f64 / 1024.0,
         ));
+        if baseline.is_some() {
+            verdicts.push(format!(
+                "{n} rules: against the baseline: nf_tables ours/baseline {:.2}x wall (best), median per round {:.2}x; legacy ours/baseline {:.2}x wall (best), median per round {:.2}x, cpu {:.2}x",
+                r(ours.wall, g("base").wall),
+                median_ratio(&all["ours"], &all["base"]),
+                r(g("ours-legacy").wall, g("base-legacy").wall),
+                median_ratio(&all["ours-legacy"], &all["base-legacy"]),
+                r(g("ours-legacy").cpu, g("base-legacy").cpu),
+            ));
+        }
         drop(ns);
     }
     println!("{report}");

@@ -1,12 +1,14 @@
-//! A legacy table as `*_SO_GET_ENTRIES` returns it, with the `*_SO_GET_INFO` answer in front:
+//! A legacy table as `*_SO_GET_ENTRIES` returns it (decoded into the model and rendered
+//! straight to text: both must print the same), with the `*_SO_GET_INFO` answer in front:
 //! byte 0 the family (even: IPv4), then valid_hooks, 5 hook entries, 5 underflows,
 //! num_entries and size (u32, native endian), then the entry blob. Seeds: blobs recorded from
 //! the kernel.
 #![no_main]
 
 use libfuzzer_sys::fuzz_target;
-use nfprobe::kernel::xt::{self, TableInfo};
-use nfprobe::ruleset::Family;
+use nfprobe::kernel::xt::TableInfo;
+use nfprobe::ruleset::xlate::legacy;
+use nfprobe::ruleset::{Family, render};
 
 fn u32_at(d: &[u8], i: usize) -> u32 {
     d.get(i * 4..i * 4 + 4)
@@ -35,14 +37,11 @@ fuzz_target!(|data: &[u8]| {
     } else {
         Family::Ipv6
     };
-    let t = xt::decode_table(family, "filter", &info, blob);
-    let _ = nfprobe::ruleset::render::save(
-        &nfprobe::ruleset::Ruleset {
-            backend: nfprobe::ruleset::Backend::Legacy,
-            family,
-            genid: None,
-            tables: vec![t],
-        },
-        true,
-    );
+    let t = legacy::decode_table(family, "filter", &info, blob);
+    // The straight-to-text save path prints what rendering the model prints.
+    let mut want = String::new();
+    render::table(&mut want, &t, true);
+    let (text, undecoded) = legacy::save_table_text(family, "filter", &info, blob, true);
+    assert_eq!(text, want);
+    assert_eq!(undecoded, t.undecoded_rules());
 });

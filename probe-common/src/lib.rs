@@ -6,5 +6,6 @@
 
 pub mod drop_counter;
 pub mod drops;
+pub mod flow;
 
 pub use drop_counter::{DropFilter, ReasonKey, counter};

@@ -11,6 +11,7 @@ use aya_ebpf::{
     programs::{BtfTracePointContext, TcContext},
 };
 use probe_common::drops::*;
+use probe_common::flow::{FLOWCOUNT_SLOT, FlowDrop, FlowKey, MAX_FLOWS};
 
 #[unsafe(no_mangle)]
 static DROP_CONFIG: DropConfig = DropConfig {
@@ -123,6 +124,10 @@ pub fn nfp_drops(ctx: BtfTracePointContext) -> i32 {
     let skb: *const u8 = ctx.arg(0);
     let location: u64 = ctx.arg(1);
     let reason: u32 = ctx.arg(2);
+    if flows_on() {
+        // SAFETY: as for on_drop.
+        unsafe { on_flow_drop(&c, skb, location, reason) };
+    }
     // SAFETY: struct fields are verifier-checked BTF loads, packet bytes go through
     // bpf_probe_read_kernel.
     unsafe { on_drop(&c, skb, location, reason) };
@@ -429,4 +434,111 @@ pub fn nfp_tc_in(ctx: TcContext) -> i32 {
 #[classifier]
 pub fn nfp_tc_out(ctx: TcContext) -> i32 {
     count_if(&ctx, DIR_EGRESS)
+}
+
+// ---- Per-flow drop watch (`nfprobe prove`) ----
+//
+// Userspace fills NFP_FLOWS with the 5-tuples of the one connection it is making (both
+// directions, and the NATed tuples conntrack reports) and their count in NFP_FLOWCOUNT. With
+// a count of 0 (always, outside a prove run) a drop costs one array read here.
+
+#[map]
+static NFP_FLOWS: HashMap<FlowKey, u32> = HashMap::with_max_entries(MAX_FLOWS, 0);
+#[map]
+static NFP_FLOWCOUNT: Array<u32> = Array::with_max_entries(1, 0);
+#[map]
+static NFP_FLOWDROPS: RingBuf = RingBuf::with_byte_size(64 * 1024, 0);
+
+#[inline(always)]
+fn flows_on() -> bool {
+    NFP_FLOWCOUNT.get(FLOWCOUNT_SLOT).is_some_and(|n| *n != 0)
+}
+
+/// Per-CPU scratch for the drop being reported and the key being looked up: the BPF stack
+/// (512 bytes, shared with the counting path inlined next to this one) cannot hold them.
+#[map]
+static NFP_FLOWSCRATCH: PerCpuArray<FlowDrop> = PerCpuArray::with_max_entries(1, 0);
+#[map]
+static NFP_FLOWKEY: PerCpuArray<FlowKey> = PerCpuArray::with_max_entries(1, 0);
+
+/// The watched flow this packet belongs to: its exact 5-tuple, or a wildcard for one side.
+#[inline(always)]
+fn flow_of(s: &DropSample, k: &mut FlowKey) -> Option<u32> {
+    k.saddr = s.saddr;
+    k.daddr = s.daddr;
+    k.sport = s.sport;
+    k.dport = s.dport;
+    k.proto = s.proto;
+    k.family = s.family;
+    k._pad = [0; 2];
+    // SAFETY: map values are plain u32s.
+    if let Some(v) = unsafe { NFP_FLOWS.get(&*k) } {
+        return Some(*v);
+    }
+    k.daddr = [0; 16];
+    k.dport = 0;
+    if let Some(v) = unsafe { NFP_FLOWS.get(&*k) } {
+        return Some(*v);
+    }
+    k.daddr = s.daddr;
+    k.dport = s.dport;
+    k.saddr = [0; 16];
+    k.sport = 0;
+    unsafe { NFP_FLOWS.get(&*k) }.copied()
+}
+
+#[inline(always)]
+unsafe fn on_flow_drop(c: &DropConfig, skb: *const u8, location: u64, reason: u32) {
+    let proto: u16 = unsafe { field(skb, c.skb_protocol) };
+    let family = match proto {
+        ETH_P_IP_BE => 4,
+        ETH_P_IPV6_BE => 6,
+        _ => return,
+    };
+    let (Some(d), Some(k)) = (NFP_FLOWSCRATCH.get_ptr_mut(0), NFP_FLOWKEY.get_ptr_mut(0)) else {
+        return;
+    };
+    // SAFETY: per-CPU scratch slots, only this CPU uses them, and only inside this call.
+    let (d, k) = unsafe { (&mut *d, &mut *k) };
+    // SAFETY: FlowDrop is plain old data; all-zero is a valid value.
+    unsafe { core::ptr::write_bytes(d as *mut FlowDrop, 0, 1) };
+    d.sample.family = family;
+    unsafe { fill_flow(c, skb, &mut d.sample) };
+    let Some(flow) = flow_of(&d.sample, k) else {
+        return;
+    };
+    d.flow = flow;
+    let dev: *const u8 = unsafe { field(skb, c.skb_dev) };
+    let refdst: u64 = unsafe { field(skb, c.skb_refdst) };
+    let dst = refdst & !1u64;
+    let (dst_dev, route_input) = if dst != 0 {
+        (
+            unsafe { read::<u64>(dst, c.dst_dev) }.unwrap_or(0),
+            unsafe { read::<u64>(dst, c.dst_input) }.unwrap_or(0),
+        )
+    } else {
+        (0, 0)
+    };
+    if !dev.is_null() {
+        let w = unsafe { device(c, dev) };
+        d.in_netns = w.netns;
+        d.sample.in_ifindex = w.ifindex;
+        d.sample.netns = w.netns;
+        d.sample.ifindex = w.ifindex;
+        d.sample.flags |= HAS_DEV;
+    }
+    if dst_dev != 0 {
+        if dst_dev == dev as u64 {
+            d.sample.flags |= DEV_IS_DST_DEV;
+        } else if let Some(w) = unsafe { device_probed(c, dst_dev) } {
+            d.sample.netns = w.netns;
+            d.sample.ifindex = w.ifindex;
+        }
+    }
+    d.sample.ts_ns = unsafe { bpf_ktime_get_ns() };
+    d.sample.location = location;
+    d.sample.route_input = route_input;
+    d.sample.reason = reason;
+    d.sample.len = unsafe { field(skb, c.skb_len) };
+    let _ = NFP_FLOWDROPS.output::<FlowDrop>(&*d, 0);
 }

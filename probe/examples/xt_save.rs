@@ -11,7 +11,7 @@ fn main() -> anyhow::Result<()> {
         nfprobe::ruleset::Family::Ipv4
     };
     let counters = args.iter().any(|a| a == "-c");
-    let rs = nfprobe::kernel::xt::read_ruleset(ns.as_ref(), family)?;
+    let rs = nfprobe::ruleset::read::read_ruleset(ns.as_ref(), family)?;
     print!("{}", nfprobe::ruleset::render::save(&rs, counters));
     Ok(())
 }

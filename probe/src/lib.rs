@@ -12,5 +12,6 @@ pub mod drops;
 pub mod ext;
 pub mod host;
 pub mod kernel;
+pub mod prove;
 pub mod report;
 pub mod ruleset;

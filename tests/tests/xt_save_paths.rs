@@ -1,5 +1,5 @@
 //! `nfprobe ruleset --backend legacy --format save` renders straight from the kernel's table
-//! blobs (kernel::xt save path) instead of decoding whole `Table`s first. This checks that
+//! blobs (the legacy save path of ruleset::xlate::legacy) instead of decoding whole `Table`s first. This checks that
 //! path prints exactly what rendering the decoded model prints (`decode_table` +
 //! `render::table`), with and without counters, on live legacy tables: the oracle dumps and
 //! our Docker/Kubernetes corpus loaded with iptables-legacy-restore, and the same blobs with
@@ -10,6 +10,7 @@ mod xt_support;
 use std::path::Path;
 
 use nfprobe::kernel::xt;
+use nfprobe::ruleset::xlate::legacy;
 use nfprobe::ruleset::{Backend, Family, render};
 use xt_support::{Netns, oracle_dumps, tool};
 
@@ -33,10 +34,10 @@ fn compare(
 ) -> (String, usize) {
     let mut last = (String::new(), 0);
     for counters in [false, true] {
-        let t = xt::decode_table(family, name, info, blob);
+        let t = legacy::decode_table(family, name, info, blob);
         let mut want = String::new();
         render::table(&mut want, &t, counters);
-        let (got, n) = xt::save_table_text(family, name, info, blob, counters);
+        let (got, n) = legacy::save_table_text(family, name, info, blob, counters);
         assert_eq!(got, want, "{what}: table {name}, counters {counters}");
         assert_eq!(
             n,

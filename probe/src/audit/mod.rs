@@ -5,6 +5,7 @@ pub mod degraded;
 pub mod host;
 pub mod index;
 pub mod nft;
+pub mod options;
 pub mod probe;
 pub mod repair;
 pub mod text;
@@ -32,7 +33,8 @@ pub enum Status {
     WrongOrder,
     Undecodable,
     Extra,
-    /// No Engine API and nothing in the kernel implies the rule either way.
+    /// Not judged: no Engine API and nothing in the kernel implies the rule either way, or
+    /// an option nfprobe does not model explains it (the detail says which).
     Unknown,
 }
 
@@ -49,7 +51,7 @@ impl Status {
             Status::WrongOrder => "WRONG ORDER",
             Status::Undecodable => "undecodable",
             Status::Extra => "extra",
-            Status::Unknown => "unknown (no Engine API)",
+            Status::Unknown => "unknown (not judged)",
         }
     }
 }
@@ -189,6 +191,9 @@ pub struct NetworkSummary {
     pub subnets: Vec<String>,
     pub internal: bool,
     pub containers: usize,
+    /// Options of the network nfprobe does not model (its rules there are not judged).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub not_modelled: Vec<String>,
 }
 
 impl Audit {
@@ -453,10 +458,12 @@ pub fn run(input: &Input<'_>) -> Audit {
     }
     findings.extend(extras(input, &idx, backend, &explained));
     degraded::refine(&mut findings, input.state);
+    let option_notes = options::refine(&mut findings, e);
     let (nft_findings, nft_host) = nft::audit(e, input.nft);
     findings.extend(nft_findings);
     let mut host = host::findings(input, &idx, backend, &findings);
     host.extend(nft_host);
+    host.extend(option_notes);
     for c in &e.chains {
         if idx.chain(backend, c.family, &c.table, &c.chain).is_none() {
             host.push(HostFinding {
@@ -490,6 +497,12 @@ pub fn run(input: &Input<'_>) -> Audit {
                 .iter()
                 .filter(|c| c.endpoints.iter().any(|ep| ep.network == n.name))
                 .count(),
+            not_modelled: e
+                .unmodelled
+                .iter()
+                .filter(|u| u.network.as_deref() == Some(n.name.as_str()))
+                .map(|u| u.option.clone())
+                .collect(),
         })
         .collect();
     Audit {
@@ -556,11 +569,13 @@ fn extras(
             || n.strip_prefix("br-")
                 .is_some_and(|h| h.len() == 12 && h.bytes().all(|b| b.is_ascii_hexdigit()))
     };
-    // DOCKER-INGRESS is judged only when every rule Docker puts there is expected: the swarm's
-    // ingress ports and the ingress sandbox's address (the DNAT target) are known.
-    let ingress_known = input.state.swarm.as_ref().is_some_and(|s| {
-        s.is_active() && !s.ingress_ports.is_empty() && s.ingress_gateway.is_some()
-    });
+    // DOCKER-INGRESS is looked at only when the swarm's ingress ports are known (without the
+    // ingress sandbox's address its DNATs are not modelled: audit/options.rs names them).
+    let ingress_known = input
+        .state
+        .swarm
+        .as_ref()
+        .is_some_and(|s| s.is_active() && !s.ingress_ports.is_empty());
     let docker_chain = |c: &str| {
         c.starts_with("DOCKER")
             && c != "DOCKER-USER"

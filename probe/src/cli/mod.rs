@@ -9,6 +9,7 @@ mod check;
 mod collect;
 mod drops;
 mod features;
+mod prove;
 mod ruleset;
 
 #[derive(Debug, Parser)]
@@ -45,6 +46,10 @@ pub enum Command {
     /// Live drop counters on the Docker bridges (or named interfaces): what the kernel dropped,
     /// where and why.
     Drops(drops::Args),
+    /// Make the failing connections on purpose (every published port, from outside, from the
+    /// host, from other networks) and prove why each fails: kernel drops of exactly that flow,
+    /// the rule or policy that took its packets, and the missing rules.
+    Prove(prove::Args),
     /// Print a shell completion script (bash, zsh, fish, elvish, powershell) to stdout.
     Completions {
         #[arg(value_enum)]
@@ -97,6 +102,7 @@ impl Cli {
             Command::Check(args) => check::run(&global, args),
             Command::Collect(args) => collect::run(&global, args),
             Command::Drops(args) => drops::run(&global, args),
+            Command::Prove(args) => prove::run(&global, args),
             Command::Completions { shell } => {
                 // Into a buffer first: clap_complete panics on a write error (a closed pipe).
                 let mut script = Vec::new();

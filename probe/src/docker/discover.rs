@@ -247,8 +247,13 @@ pub fn parse_containers(v: &Value, nets: &[Network]) -> Result<Vec<Container>, D
             ) {
                 exposed.push(ExposedPort { port, proto });
             }
-            let Some(host_port) = p.get("PublicPort").and_then(Value::as_u64) else {
-                continue; // exposed, not published: no rules
+            // Exposed, not published: no IP and no PublicPort, no rules. A port published on
+            // a routed network has its host address but no host port (moby's port mapper
+            // sets it to 0 when NAT is off): its ACCEPT rule exists, its DNAT does not.
+            let host_port = match p.get("PublicPort").and_then(Value::as_u64) {
+                Some(h) => h,
+                None if s(p, "IP").is_some() => 0,
+                None => continue,
             };
             let Some(container_port) = p.get("PrivatePort").and_then(Value::as_u64) else {
                 continue;
@@ -726,6 +731,34 @@ mod tests {
             ]
         );
         assert_eq!(c[0].ports.len(), 1);
+    }
+
+    /// `-p 8080:80` on a network with gateway_mode_ipv4=routed: /containers/json lists the
+    /// binding with its host address and no PublicPort (the port mapper set it to 0).
+    #[test]
+    fn routed_port_has_no_host_port() {
+        let nets = parse_networks(&json!([
+            {"Name":"r","Id":"aaaabbbbccccdddd","Driver":"bridge",
+             "IPAM":{"Config":[{"Subnet":"192.0.2.0/24"}]},
+             "Options":{"com.docker.network.bridge.gateway_mode_ipv4":"routed"}}
+        ]))
+        .unwrap();
+        let v = json!([
+            {"Id":"c","Names":["/c"],"HostConfig":{"NetworkMode":"r"},
+             "Ports":[{"IP":"0.0.0.0","PrivatePort":80,"Type":"tcp"},
+                      {"PrivatePort":81,"Type":"tcp"}],
+             "NetworkSettings":{"Networks":{"r":{"IPAddress":"192.0.2.2"}}}}
+        ]);
+        let c = parse_containers(&v, &nets).unwrap();
+        assert_eq!(
+            c[0].ports,
+            [PortBinding {
+                host_ip: Some("0.0.0.0".parse().unwrap()),
+                host_port: 0,
+                container_port: 80,
+                proto: Proto::Tcp,
+            }]
+        );
     }
 
     #[test]

@@ -8,4 +8,4 @@ pub mod report;
 pub mod session;
 pub mod watch;
 
-pub use session::{DropsError, Options, Session};
+pub use session::{DropsError, FlowDropEvent, Options, Session};

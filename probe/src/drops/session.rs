@@ -23,6 +23,9 @@ use crate::kernel::kallsyms::{Kallsyms, KallsymsError};
 use crate::kernel::link::{self, LinkError};
 use crate::kernel::netns::NetnsSpec;
 
+mod flow;
+pub use flow::FlowDropEvent;
+
 #[derive(Debug, Error)]
 pub enum DropsError {
     #[error(transparent)]

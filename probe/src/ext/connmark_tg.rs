@@ -68,11 +68,11 @@ fn decode(ctx: &DecodeCtx, blob: &[u8]) -> Result<Vec<String>, ExtError> {
         1 => false,
         2 => true,
         revision => {
-            return Err(ExtError::Unknown {
-                kind: ExtKind::Target,
-                name: NAME.into(),
+            return Err(super::opts::unknown_revision(
+                ExtKind::Target,
+                NAME,
                 revision,
-            });
+            ));
         }
     };
     let mut r = need(NAME, blob, if v2 { 15 } else { 13 })?;

@@ -225,11 +225,11 @@ fn decode(ctx: &DecodeCtx, blob: &[u8]) -> Result<Vec<String>, ExtError> {
         2 => 148,
         3 => 156,
         revision => {
-            return Err(ExtError::Unknown {
-                kind: ExtKind::Match,
-                name: NAME.into(),
+            return Err(super::opts::unknown_revision(
+                ExtKind::Match,
+                NAME,
                 revision,
-            });
+            ));
         }
     };
     let mut r = need(NAME, blob, size)?;
@@ -436,11 +436,11 @@ fn parse(family: Family, words: &[String]) -> Result<Vec<String>, ExtError> {
 
 fn decode_state(ctx: &DecodeCtx, blob: &[u8]) -> Result<Vec<String>, ExtError> {
     if ctx.revision != 0 {
-        return Err(ExtError::Unknown {
-            kind: ExtKind::Match,
-            name: "state".into(),
-            revision: ctx.revision,
-        });
+        return Err(super::opts::unknown_revision(
+            ExtKind::Match,
+            "state",
+            ctx.revision,
+        ));
     }
     let mut r = need("state", blob, 4)?;
     let mask = r.u32().map_err(super::truncated("state"))?;

@@ -125,11 +125,11 @@ fn decode(ctx: &DecodeCtx, blob: &[u8]) -> Result<Vec<String>, ExtError> {
         0 => false,
         1 | 2 => true,
         revision => {
-            return Err(ExtError::Unknown {
-                kind: ExtKind::Target,
-                name: NAME.into(),
+            return Err(super::opts::unknown_revision(
+                ExtKind::Target,
+                NAME,
                 revision,
-            });
+            ));
         }
     };
     let mut r = need(NAME, blob, if v1 { 60 } else { 28 })?;

@@ -1,6 +1,6 @@
 //! `-m eui64` (IPv6): no data at all; iptables-save prints no options.
 
-use super::opts::{Args, malformed};
+use super::opts::{no_data, no_options};
 use super::{DecodeCtx, ExtDef, ExtError, ExtKind};
 use crate::ruleset::Family;
 
@@ -15,17 +15,9 @@ pub static DEF: ExtDef = ExtDef {
 };
 
 fn decode(_ctx: &DecodeCtx, blob: &[u8]) -> Result<Vec<String>, ExtError> {
-    // The match has size 0, but tolerate zero padding.
-    if blob.len() > 8 || blob.iter().any(|&b| b != 0) {
-        return Err(malformed(NAME, blob.len(), "expected no data"));
-    }
-    Ok(Vec::new())
+    no_data(NAME, blob)
 }
 
 fn parse(_f: Family, words: &[String]) -> Result<Vec<String>, ExtError> {
-    let mut a = Args::new(NAME, words);
-    if let Some((_, o)) = a.next_opt()? {
-        return Err(a.unknown(o));
-    }
-    Ok(Vec::new())
+    no_options(NAME, words)
 }

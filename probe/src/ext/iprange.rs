@@ -83,11 +83,11 @@ fn decode(ctx: &DecodeCtx, blob: &[u8]) -> Result<Vec<String>, ExtError> {
             }
         }
         revision => {
-            return Err(ExtError::Unknown {
-                kind: ExtKind::Match,
-                name: NAME.into(),
+            return Err(super::opts::unknown_revision(
+                ExtKind::Match,
+                NAME,
                 revision,
-            });
+            ));
         }
     };
     Ok(r.words())

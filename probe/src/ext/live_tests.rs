@@ -1,9 +1,10 @@
 //! The `ext` branch's extensions against the real kernel, both backends: every OK line of the
 //! upstream `.t` files that uses one of them is loaded with `iptables-{legacy,nft}` in a
-//! private network namespace, read back through `kernel::xt` (legacy) or `kernel::nft` +
-//! `ruleset::xlate` (nf_tables compat expressions) and rendered; the rule must be exactly the
-//! line the matching `iptables-*-save` prints. Lines the installed iptables or kernel rejects
-//! are skipped and listed (not every extension loads here).
+//! private network namespace, read back through `kernel::xt` + `ruleset::xlate::legacy`
+//! (legacy) or `kernel::nft` + `ruleset::xlate` (nf_tables compat expressions) and
+//! rendered; the rule must be exactly the line the matching `iptables-*-save` prints. Lines
+//! the installed iptables or kernel rejects are skipped and listed (not every extension
+//! loads here).
 
 use std::process::Command;
 use std::sync::atomic::{AtomicUsize, Ordering};

@@ -46,11 +46,11 @@ fn decode_any(name: &str, ctx: &DecodeCtx, blob: &[u8]) -> Result<Vec<String>, E
             let mask = r.u32().map_err(t)?;
             Ok(words(mark, mask, r.u8().map_err(t)? != 0))
         }
-        revision => Err(ExtError::Unknown {
-            kind: ExtKind::Match,
-            name: name.into(),
+        revision => Err(super::opts::unknown_revision(
+            ExtKind::Match,
+            name,
             revision,
-        }),
+        )),
     }
 }
 

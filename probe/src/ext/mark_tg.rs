@@ -45,11 +45,11 @@ fn decode(ctx: &DecodeCtx, blob: &[u8]) -> Result<Vec<String>, ExtError> {
             let mut r = need(NAME, blob, 8)?;
             Ok(xmark(r.u32().map_err(t)?, r.u32().map_err(t)?))
         }
-        revision => Err(ExtError::Unknown {
-            kind: ExtKind::Target,
-            name: NAME.into(),
+        revision => Err(super::opts::unknown_revision(
+            ExtKind::Target,
+            NAME,
             revision,
-        }),
+        )),
     }
 }
 

@@ -65,11 +65,11 @@ fn decode(ctx: &DecodeCtx, blob: &[u8]) -> Result<Vec<String>, ExtError> {
         0 => false,
         1 => true,
         revision => {
-            return Err(ExtError::Unknown {
-                kind: ExtKind::Match,
-                name: NAME.into(),
+            return Err(super::opts::unknown_revision(
+                ExtKind::Match,
+                NAME,
                 revision,
-            });
+            ));
         }
     };
     let mut r = need(NAME, blob, if v1 { 48 } else { 32 })?;

@@ -199,11 +199,11 @@ fn read(kind: Kind, ctx: &DecodeCtx, blob: &[u8]) -> Result<Range, ExtError> {
             (Kind::Dnat, 2) => true,
             (_, 0 | 1) => false,
             (_, revision) => {
-                return Err(ExtError::Unknown {
-                    kind: ExtKind::Target,
-                    name: name.into(),
+                return Err(super::opts::unknown_revision(
+                    ExtKind::Target,
+                    name,
                     revision,
-                });
+                ));
             }
         };
         let mut r = need(name, blob, if v2 { 42 } else { 40 })?;

@@ -35,6 +35,25 @@ pub(crate) fn known_invflags(name: &str, len: usize, inv: u8, known: u8) -> Resu
     Ok(inv)
 }
 
+/// The decode of an extension without data (`-m eui64`, `-j TRACE`): zero padding at most,
+/// and nothing to print.
+pub(crate) fn no_data(name: &str, blob: &[u8]) -> Result<Vec<String>, ExtError> {
+    // The struct has size 0, but tolerate zero padding.
+    if blob.len() > 8 || blob.iter().any(|&b| b != 0) {
+        return Err(malformed(name, blob.len(), "expected no data"));
+    }
+    Ok(Vec::new())
+}
+
+/// The parse of an extension without options: any option is unknown.
+pub(crate) fn no_options(name: &'static str, words: &[String]) -> Result<Vec<String>, ExtError> {
+    let mut a = Args::new(name, words);
+    if let Some((_, o)) = a.next_opt()? {
+        return Err(a.unknown(o));
+    }
+    Ok(Vec::new())
+}
+
 pub(crate) fn unknown_revision(kind: ExtKind, name: &str, revision: u8) -> ExtError {
     ExtError::Unknown {
         kind,

@@ -61,11 +61,11 @@ impl Owner {
 
 fn decode(ctx: &DecodeCtx, blob: &[u8]) -> Result<Vec<String>, ExtError> {
     if ctx.revision != 1 {
-        return Err(ExtError::Unknown {
-            kind: ExtKind::Match,
-            name: NAME.into(),
-            revision: ctx.revision,
-        });
+        return Err(super::opts::unknown_revision(
+            ExtKind::Match,
+            NAME,
+            ctx.revision,
+        ));
     }
     let t = |e| truncated(NAME)(e);
     let mut r = need(NAME, blob, 18)?;

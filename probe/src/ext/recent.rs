@@ -91,11 +91,11 @@ fn decode(ctx: &DecodeCtx, blob: &[u8]) -> Result<Vec<String>, ExtError> {
         0 => false,
         1 => true,
         revision => {
-            return Err(ExtError::Unknown {
-                kind: ExtKind::Match,
-                name: NAME.into(),
+            return Err(super::opts::unknown_revision(
+                ExtKind::Match,
+                NAME,
                 revision,
-            });
+            ));
         }
     };
     let mut r = need(NAME, blob, if v1 { 228 } else { 211 })?;

@@ -124,11 +124,11 @@ fn decode(ctx: &DecodeCtx, blob: &[u8]) -> Result<Vec<String>, ExtError> {
         1 | 2 => 4,
         3 | 4 => 44,
         revision => {
-            return Err(ExtError::Unknown {
-                kind: ExtKind::Match,
-                name: NAME.into(),
+            return Err(super::opts::unknown_revision(
+                ExtKind::Match,
+                NAME,
                 revision,
-            });
+            ));
         }
     };
     let mut r = need(NAME, blob, size)?;

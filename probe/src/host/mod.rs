@@ -13,7 +13,7 @@ use crate::docker::expect::{self, Expectation, Layout};
 use crate::docker::infer;
 use crate::docker::state::{Cidr, DockerState, StateSource};
 use crate::kernel::netns::{self, NetnsSpec};
-use crate::kernel::{link, nft, sysctl, xt};
+use crate::kernel::{link, nft, sysctl};
 use crate::report::bundle::*;
 use crate::ruleset::{Backend, Family, Ruleset, xlate};
 
@@ -222,7 +222,7 @@ pub fn read_kernel(ns: Option<&NetnsSpec>, docker_only: bool) -> Result<KernelSe
         }
     }
     for family in [Family::Ipv4, Family::Ipv6] {
-        let rs = xt::read_ruleset(ns, family)
+        let rs = crate::ruleset::read::read_ruleset(ns, family)
             .with_context(|| format!("reading the legacy {family} xtables"))?;
         if !rs.tables.is_empty() {
             rulesets.push(rs);

@@ -29,6 +29,9 @@ use super::btf::{Btf, BtfError};
 use super::clsact;
 use super::netns::{NetnsError, NetnsSpec, run_in};
 
+mod flow;
+pub use flow::FlowRing;
+
 pub const PROG_DROPS: &str = "nfp_drops";
 pub const PROG_TC_IN: &str = "nfp_tc_in";
 pub const PROG_TC_OUT: &str = "nfp_tc_out";

@@ -7,6 +7,7 @@ use std::path::Path;
 use serde::Serialize;
 
 use super::btf::VMLINUX;
+use super::family::Family;
 use super::netns::{NetnsError, NetnsSpec, run_in};
 
 /// A kernel symbol that exists exactly when nf_tables is built in or loaded.
@@ -33,12 +34,10 @@ pub struct Features {
 
 /// Collect the features; the legacy table lists are read inside `netns` when given.
 pub fn detect(netns: Option<&NetnsSpec>) -> Result<Features, NetnsError> {
+    // The same lists the legacy reader goes by (an unreadable one counts as no table).
     let (v4, v6) = run_in(netns, || {
-        (
-            // thread-self: the thread that entered the namespace, not the process's first one.
-            table_names(Path::new("/proc/thread-self/net/ip_tables_names")),
-            table_names(Path::new("/proc/thread-self/net/ip6_tables_names")),
-        )
+        let names = |f| super::xt::table_names(f).unwrap_or_default();
+        (names(Family::Ipv4), names(Family::Ipv6))
     })?;
     let kernel_release = kernel_release();
     let ebpf_error = super::ebpf::probe_load().err().map(|e| e.to_string());
@@ -52,14 +51,6 @@ pub fn detect(netns: Option<&NetnsSpec>) -> Result<Features, NetnsError> {
         ebpf_load: ebpf_error.is_none(),
         ebpf_error,
     })
-}
-
-/// Table names listed in /proc/net/ip{,6}_tables_names; a missing file means the legacy module
-/// is not loaded, hence no table.
-fn table_names(path: &Path) -> Vec<String> {
-    std::fs::read_to_string(path)
-        .map(|s| s.lines().map(str::to_owned).collect())
-        .unwrap_or_default()
 }
 
 fn kernel_release() -> String {

@@ -2,9 +2,11 @@
 //! /proc and /sys. Everything it returns is typed, bounds-checked data.
 pub mod btf;
 pub mod clsact;
+pub mod conntrack;
 pub mod drop_probe;
 pub mod ebpf;
 pub mod exec;
+pub mod family;
 pub mod features;
 pub mod kallsyms;
 pub mod link;
@@ -14,4 +16,5 @@ pub mod nft;
 pub mod proc;
 pub mod signals;
 pub mod sysctl;
+pub mod tcp;
 pub mod xt;

@@ -51,7 +51,7 @@ pub fn verdict(a: &Audit) -> String {
         if unknown > 0 {
             let _ = write!(
                 v,
-                " {unknown} rule(s) could not be judged without the Engine API (listed as unknown below)."
+                " {unknown} rule(s) are not judged: no Engine API, or an option nfprobe does not model (listed as unknown below; the host notes say why)."
             );
         }
         return v;
@@ -228,6 +228,13 @@ pub fn text(a: &Audit, verbose: bool) -> String {
             n.containers,
             fs.len()
         );
+        if !n.not_modelled.is_empty() {
+            let _ = writeln!(
+                out,
+                "  not judged: it uses {}, which nfprobe does not model (see the host notes); its rules there are listed as unknown below",
+                n.not_modelled.join(", ")
+            );
+        }
         for f in fs.iter().filter(|f| verbose || f.status != Status::Ok) {
             finding_block(&mut out, f);
         }
@@ -259,7 +266,7 @@ pub fn text(a: &Audit, verbose: bool) -> String {
         .collect();
     if !extra.is_empty() {
         let heading = if extra.iter().any(|f| f.status == Status::Unknown) {
-            "Rules Docker did not ask for, or that cannot be attributed without the Engine API"
+            "Rules Docker did not ask for, or that nfprobe does not judge (no Engine API, or an option it does not model)"
         } else {
             "Rules Docker did not ask for"
         };

@@ -1,5 +1,5 @@
 //! The canonical firewall model shared by every witness: the kernel (nf_tables via `xlate`,
-//! legacy xtables via `kernel::xt`), Docker's intent (`docker::expect` via `parse`) and the CLI.
+//! legacy xtables via `xlate::legacy`), Docker's intent (`docker::expect` via `parse`) and the CLI.
 //!
 //! A rule is modelled the way iptables-save thinks of it: an IP header part (`-s -d -i -o -p -f`),
 //! an ordered list of matches, and one target. Match and target bodies are kept as the exact
@@ -12,13 +12,8 @@ use std::net::IpAddr;
 
 use serde::{Deserialize, Serialize};
 
-/// Address family of an iptables table (`iptables` vs `ip6tables`).
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
-#[serde(rename_all = "lowercase")]
-pub enum Family {
-    Ipv4,
-    Ipv6,
-}
+/// Address family of an iptables table (`iptables` vs `ip6tables`); the kernel layer's type.
+pub use crate::kernel::family::Family;
 
 /// Which kernel subsystem holds a table.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
@@ -28,16 +23,6 @@ pub enum Backend {
     Nft,
     /// legacy ip_tables / ip6_tables (what `iptables-legacy` writes).
     Legacy,
-}
-
-/// People's words: "IPv4", "IPv6".
-impl std::fmt::Display for Family {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.write_str(match self {
-            Family::Ipv4 => "IPv4",
-            Family::Ipv6 => "IPv6",
-        })
-    }
 }
 
 /// People's words: "nf_tables", "legacy xtables".

@@ -9,7 +9,7 @@ use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
 use thiserror::Error;
 
 use super::model::*;
-use super::render::protocols;
+use super::render::{self, protocols};
 use crate::ext::{self, ExtError, ExtKind};
 
 #[derive(Debug, Error, PartialEq)]
@@ -132,22 +132,9 @@ pub fn proto_number(s: &str) -> Result<u8, ParseError> {
         return Ok(v);
     }
     let l = s.to_ascii_lowercase();
-    let own: &[(&str, u8)] = &[
-        ("tcp", 6),
-        ("sctp", 132),
-        ("udp", 17),
-        ("udplite", 136),
-        ("icmp", 1),
-        ("ipv6-icmp", 58),
-        ("icmpv6", 58),
-        ("esp", 50),
-        ("ah", 51),
-        ("mobility-header", 135),
-        ("ipv6-mh", 135),
-        ("mh", 135),
-        ("all", 0),
-    ];
-    if let Some((_, n)) = own.iter().find(|(n, _)| *n == l) {
+    // iptables' own list, plus the spellings it also accepts.
+    const ALSO: &[(&str, u8)] = &[("icmpv6", 58), ("ipv6-mh", 135), ("mh", 135), ("all", 0)];
+    if let Some((_, n)) = render::XT_PROTOS.iter().chain(ALSO).find(|(n, _)| *n == l) {
         return Ok(*n);
     }
     protocols()

@@ -3,7 +3,7 @@
 
 use thiserror::Error;
 
-use super::xlate::SaveText;
+use super::xlate::{SaveText, legacy};
 use super::{Backend, Family, Ruleset};
 use crate::kernel::netns::NetnsSpec;
 use crate::kernel::{nft, xt};
@@ -25,22 +25,25 @@ pub fn read(
     family: Family,
 ) -> Result<Ruleset, ReadError> {
     match backend {
-        Backend::Legacy => Ok(xt::read_ruleset(ns, family)?),
+        Backend::Legacy => Ok(read_ruleset(ns, family)?),
         Backend::Nft => {
             let snap = nft::read_ruleset(ns)?;
             // `-m set` compat blobs name sets by index: translate inside the namespace so
             // ipset there can name them.
             let rs = crate::kernel::netns::run_in(ns, || {
-                let ipset = xt::ipset::IpsetNames::open().ok();
-                let resolve = move |i: u16| ipset.as_ref().and_then(|s| s.name(i));
-                crate::ext::set::with_names(resolve, || {
-                    super::xlate::iptables_ruleset(&snap, family)
-                })
+                super::xlate::with_ipset_names(|| super::xlate::iptables_ruleset(&snap, family))
             })
             .map_err(xt::XtError::from)?;
             Ok(rs)
         }
     }
+}
+
+/// The legacy xtables ruleset of one family, read inside `ns` (or the current namespace):
+/// the kernel's tables (`kernel::xt`) translated by [`legacy::read_ruleset`]. (This was
+/// `kernel::xt::read_ruleset`; same signature.)
+pub fn read_ruleset(ns: Option<&NetnsSpec>, family: Family) -> Result<Ruleset, xt::XtError> {
+    legacy::read_ruleset(ns, family)
 }
 
 /// What `iptables-save` / `ip6tables-save` (`-c` with `counters`) prints for this backend,
@@ -67,8 +70,8 @@ pub fn save(
         Backend::Legacy => {
             // Straight from the kernel's blobs to text, in pieces of a few dozen KiB.
             let mut out = SaveText::default();
-            out.undecoded = xt::save_text(ns, family, counters, &mut |s: &mut String| {
-                let next = String::with_capacity(xt::SAVE_CHUNK + 4096);
+            out.undecoded = legacy::save_text(ns, family, counters, &mut |s: &mut String| {
+                let next = String::with_capacity(legacy::SAVE_CHUNK + 4096);
                 out.push(std::mem::replace(s, next));
             })?;
             Ok(out)
@@ -94,7 +97,7 @@ pub fn write_save(
         }
         Backend::Legacy => {
             let mut failed = None;
-            let undecoded = xt::save_text(ns, family, counters, &mut |s: &mut String| {
+            let undecoded = legacy::save_text(ns, family, counters, &mut |s: &mut String| {
                 if failed.is_none()
                     && let Err(e) = w.write_all(s.as_bytes())
                 {

@@ -12,7 +12,8 @@ use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
 use std::sync::OnceLock;
 
 use super::model::{
-    AddrMatch, Chain, ExtBody, IfaceMatch, IpHeader, Policy, Rule, Ruleset, Table, Target, Verdict,
+    AddrMatch, Chain, Counters, ExtBody, IfaceMatch, IpHeader, Policy, Rule, Ruleset, Table,
+    Target, Verdict,
 };
 
 /// The whole ruleset (every table, in the order given).
@@ -61,7 +62,7 @@ pub(crate) fn chain_line(out: &mut String, c: &Chain) {
 
 /// One `-A CHAIN ...` line (with its newline).
 pub fn rule_line(out: &mut String, chain: &str, r: &Rule, counters: bool) {
-    line_start(out, chain, r, counters);
+    line_start(out, chain, counters.then(|| r.counters.unwrap_or_default()));
     rule_spec(out, r);
     out.push('\n');
 }
@@ -76,7 +77,7 @@ pub fn rule_line_text(
     text: &super::xlate::RuleText,
     counters: bool,
 ) {
-    line_start(out, chain, r, counters);
+    line_start(out, chain, counters.then(|| r.counters.unwrap_or_default()));
     header(out, &r.ip);
     matches(out, r);
     for m in text.matches() {
@@ -90,9 +91,9 @@ pub fn rule_line_text(
     out.push('\n');
 }
 
-fn line_start(out: &mut String, chain: &str, r: &Rule, counters: bool) {
-    if counters {
-        let k = r.counters.unwrap_or_default();
+/// `[p:b] -A CHAIN` (`[p:b] ` with `-c` only: `counters` is Some).
+pub(crate) fn line_start(out: &mut String, chain: &str, counters: Option<Counters>) {
+    if let Some(k) = counters {
         out.push('[');
         push_u64(out, k.packets);
         out.push(':');
@@ -352,21 +353,24 @@ fn iface(out: &mut String, letter: char, i: &IfaceMatch) {
     }
 }
 
+/// libxtables' own protocol list (`xtables_chain_protos`): the names iptables prints before
+/// asking /etc/protocols, and accepts as input (`parse::proto_number`).
+pub(crate) const XT_PROTOS: &[(&str, u8)] = &[
+    ("tcp", 6),
+    ("sctp", 132),
+    ("udp", 17),
+    ("udplite", 136),
+    ("icmp", 1),
+    ("ipv6-icmp", 58),
+    ("esp", 50),
+    ("ah", 51),
+    ("mobility-header", 135),
+];
+
 /// Protocol name as iptables prints it: its own short list first, then /etc/protocols,
 /// then the number.
 pub fn proto_name(p: u8) -> String {
-    const XT: &[(&str, u8)] = &[
-        ("tcp", 6),
-        ("sctp", 132),
-        ("udp", 17),
-        ("udplite", 136),
-        ("icmp", 1),
-        ("ipv6-icmp", 58),
-        ("esp", 50),
-        ("ah", 51),
-        ("mobility-header", 135),
-    ];
-    if let Some((n, _)) = XT.iter().find(|(_, n)| *n == p) {
+    if let Some((n, _)) = XT_PROTOS.iter().find(|(_, n)| *n == p) {
         return (*n).to_owned();
     }
     match protocols().by_number.get(&p) {

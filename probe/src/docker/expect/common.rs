@@ -5,8 +5,10 @@
 use std::collections::HashMap;
 use std::net::IpAddr;
 
-use super::{Blame, ChainSpec, Expectation, Expected, Layout, Op, Order};
-use crate::docker::state::{Container, DockerState, Endpoint, Network, PortBinding, Proto};
+use super::{Blame, ChainSpec, Expectation, Expected, Layout, Op, Order, Unmodelled};
+use crate::docker::state::{
+    Container, DockerState, Endpoint, GatewayMode, Network, PortBinding, Proto,
+};
 use crate::ruleset::parse::{ParseError, parse_args};
 use crate::ruleset::{Family, Rule};
 
@@ -53,6 +55,7 @@ impl Builder {
                 order: Vec::new(),
                 nft: Vec::new(),
                 notes: Vec::new(),
+                unmodelled: Vec::new(),
                 rank: Vec::new(),
             },
             seen: HashMap::new(),
@@ -168,6 +171,34 @@ impl Builder {
                 blame,
             });
         }
+    }
+
+    /// Network `n` uses `option`, which this layout does not model for `family` (None: both):
+    /// no rule of the network is expected there, and kernel rules naming its bridge or
+    /// addresses are reported as unknown, by the option's name.
+    pub fn unmodelled(&mut self, n: &Network, family: Option<Family>, option: String, why: String) {
+        self.e.unmodelled.push(Unmodelled {
+            option,
+            network: Some(n.name.clone()),
+            family,
+            interfaces: vec![n.bridge()],
+            subnets: n
+                .subnets
+                .iter()
+                .filter(|s| family.is_none_or(|f| s.subnet.is_v4() == (f == Family::Ipv4)))
+                .map(|s| s.subnet.network())
+                .collect(),
+            chains: Vec::new(),
+            why,
+            only_if_seen: false,
+        });
+    }
+
+    /// `n` in `family` is not modelled (see [`Builder::unmodelled`]).
+    pub fn is_unmodelled(&self, n: &Network, family: Family) -> bool {
+        self.e.unmodelled.iter().any(|u| {
+            u.network.as_deref() == Some(n.name.as_str()) && u.family.is_none_or(|f| f == family)
+        })
     }
 
     pub fn note(&mut self, n: impl Into<String>) {
@@ -963,4 +994,66 @@ pub(super) fn go_u32(s: &str) -> Option<u32> {
         return None;
     }
     u32::from_str_radix(&digits, radix).ok()
+}
+
+/// Record every network's gateway mode the layout does not model (`unknown` gives the reason,
+/// None for a modelled mode), and any mode value nfprobe cannot read at all.
+pub(super) fn gateway_modes(
+    b: &mut Builder,
+    state: &DockerState,
+    unknown: impl Fn(GatewayMode) -> Option<&'static str>,
+) {
+    let fams = families(state);
+    for n in &state.networks {
+        for (family, key) in [(Family::Ipv4, "ipv4"), (Family::Ipv6, "ipv6")] {
+            // No rules of this family for the network anyway.
+            if !fams.contains(&family) || net_subnet(n, family).is_none() {
+                continue;
+            }
+            let raw = n
+                .options
+                .get(&format!("com.docker.network.bridge.gateway_mode_{key}"));
+            let why = match raw {
+                Some(v) if GatewayMode::parse(v).is_none() => {
+                    "a gateway mode nfprobe does not know; moby 28 and 29 know nat, nat-unprotected, routed and isolated"
+                }
+                _ => match unknown(n.gateway_mode(family == Family::Ipv4)) {
+                    Some(why) => why,
+                    None => continue,
+                },
+            };
+            let value = raw.cloned().unwrap_or_else(|| {
+                let m = n.gateway_mode(family == Family::Ipv4);
+                serde_json::to_value(m)
+                    .ok()
+                    .and_then(|v| v.as_str().map(str::to_owned))
+                    .unwrap_or_default()
+            });
+            b.unmodelled(
+                n,
+                Some(family),
+                format!("gateway_mode_{key}={value}"),
+                why.to_owned(),
+            );
+        }
+    }
+}
+
+/// WSL2 mirrored networking: with the proxy on Docker returns loopback0's 127/8 traffic from
+/// nat DOCKER, and accepts loopback-bound ports from loopback0 in raw PREROUTING (moby
+/// `mirroredWSL2Workaround` from 27.x, `filterPortMappedOnLoopback`; the `wsl2mirrored=true`
+/// goldens).
+/// Whether the host is a WSL2 VM with mirrored networking is not in Docker's state, so these
+/// rules are recognised by their interface and named, not judged.
+pub(super) fn wsl2_mirrored(b: &mut Builder) {
+    b.e.unmodelled.push(Unmodelled {
+        option: "WSL2 mirrored networking (interface loopback0)".into(),
+        network: None,
+        family: None,
+        interfaces: vec!["loopback0".into()],
+        subnets: Vec::new(),
+        chains: Vec::new(),
+        why: "Docker adds rules for loopback0 only inside a WSL2 VM with mirrored networking, which nfprobe cannot tell from Docker's state".into(),
+        only_if_seen: true,
+    });
 }

@@ -17,7 +17,7 @@ pub mod v28;
 
 use serde::{Deserialize, Serialize};
 
-use super::state::DockerState;
+use super::state::{Cidr, DockerState};
 use crate::ruleset::{Family, Rule};
 
 pub use common::to_rule;
@@ -160,6 +160,10 @@ pub struct Expectation {
     pub nft: Vec<nft29::NftExpected>,
     /// What the expectation could not check (reported, never guessed).
     pub notes: Vec<String>,
+    /// Options whose rules nfprobe does not model: kernel rules they explain are `unknown`,
+    /// named by the option, never `extra`.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub unmodelled: Vec<Unmodelled>,
     /// Index-aligned with `rules`: the rule's place in its chain once Docker has programmed
     /// everything (0 = first), from replaying Docker's Inserts, Appends and jump re-inserts.
     /// Where a repair puts a rule back.
@@ -172,6 +176,30 @@ impl Expectation {
     pub fn rank_of(&self, i: usize) -> usize {
         self.rank.get(i).copied().unwrap_or(i)
     }
+}
+
+/// A network or daemon option whose rules nfprobe cannot predict.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Unmodelled {
+    /// The option as users write it, e.g. `gateway_mode_ipv4=nat-unprotected`.
+    pub option: String,
+    /// The network using it (None: the daemon).
+    pub network: Option<String>,
+    /// Family whose rules it changes (None: both).
+    pub family: Option<Family>,
+    /// Interface names that mark a kernel rule as this option's (the network's bridge, or an
+    /// interface only the option uses).
+    pub interfaces: Vec<String>,
+    /// Addresses that mark a kernel rule as this option's (the network's subnets).
+    pub subnets: Vec<Cidr>,
+    /// Chains whose unexplained rules are this option's.
+    #[serde(default)]
+    pub chains: Vec<String>,
+    /// Why nfprobe does not model it.
+    pub why: String,
+    /// Said only when a kernel rule shows it (rule shapes of an environment nfprobe cannot
+    /// see otherwise, such as WSL2's loopback0).
+    pub only_if_seen: bool,
 }
 
 /// Every rule `state` implies under `layout`.
@@ -191,6 +219,8 @@ pub fn canonical(e: &Expectation) -> Vec<Result<Rule, String>> {
         .collect()
 }
 
+#[cfg(test)]
+mod golden_sweep;
 #[cfg(test)]
 mod settings_tests;
 #[cfg(test)]

@@ -365,13 +365,14 @@ fn swarm_before_28_jumps_from_forward_and_old_state_match() {
             .iter()
             .any(|r| r.spec() == "-A DOCKER-INGRESS -p tcp --dport 8080 -j ACCEPT")
     );
-    // Without the ingress sandbox's address: the filter rules, no DNAT, and it is said.
+    // Without the ingress sandbox's address: the filter rules, no DNAT, and the rest of
+    // DOCKER-INGRESS is named as not modelled.
     s.swarm.as_mut().unwrap().ingress_gateway = None;
     let e = expect(&s, Layout::V28_3);
     assert!(
-        e.notes
+        e.unmodelled
             .iter()
-            .any(|n| n.contains("DNAT rules are not checked"))
+            .any(|u| u.chains == ["DOCKER-INGRESS"] && u.option.contains("ingress sandbox"))
     );
     assert!(
         !e.rules
@@ -600,4 +601,137 @@ fn bridge_accept_fwmark_in_docker_forward_from_29() {
     let e = expect(&s28, Layout::V28_3);
     assert!(!e.rules.iter().any(|r| r.args.iter().any(|a| a == "mark")));
     assert!(e.notes.iter().any(|n| n.contains("only Docker 29+")));
+}
+
+/// moby v27.5.1 `setupIPTablesInternal` / `setPerPortNAT` / `addPortMappings`: with
+/// gateway_mode_ipv4=routed (`natDisabled`) no source NAT, no skip-DNAT RETURN, and the port
+/// mapper sets the host port to 0, so no DNAT or hairpin; the per-port ACCEPT stays.
+#[test]
+fn routed_on_27_has_no_nat_rules_and_keeps_the_port_accept() {
+    let mut n = net("r", "br-r", "192.0.2.0/24");
+    n.gateway_mode_ipv4 = GatewayMode::Routed;
+    let mut c = container("c1", "r", "192.0.2.2");
+    c.ports = vec![port(0, 80, Proto::Tcp)];
+    let s = state("27.5.1", vec![n], vec![c]);
+    let e = expect(&s, Layout::V20);
+    assert!(
+        e.unmodelled.iter().all(|u| u.network.is_none()),
+        "{:?}",
+        e.unmodelled
+    );
+    let specs: Vec<String> = e
+        .rules
+        .iter()
+        .map(|r| format!("{} {}", r.table, r.spec()))
+        .collect();
+    assert!(
+        specs.contains(
+            &"filter -A DOCKER ! -i br-r -o br-r -p tcp -d 192.0.2.2 --dport 80 -j ACCEPT"
+                .to_owned()
+        ),
+        "{specs:#?}"
+    );
+    for bad in ["MASQUERADE", "DNAT", "-j RETURN"] {
+        assert!(
+            !specs.iter().any(|s| s.starts_with("nat")
+                && s.contains(bad)
+                && !s.contains("PREROUTING")
+                && !s.contains("OUTPUT")),
+            "{bad}: {specs:#?}"
+        );
+    }
+    // The same network in nat mode has them.
+    let mut s = s;
+    s.networks[0].gateway_mode_ipv4 = GatewayMode::Nat;
+    s.containers[0].ports = vec![port(8080, 80, Proto::Tcp)];
+    let e = expect(&s, Layout::V20);
+    let nat: Vec<String> = e
+        .rules
+        .iter()
+        .filter(|r| r.table == "nat")
+        .map(Expected::spec)
+        .collect();
+    assert!(
+        nat.iter().any(|r| r.contains("DNAT")) && nat.iter().any(|r| r.contains("-s 192.0.2.0/24")),
+        "{nat:#?}"
+    );
+}
+
+/// Gateway modes the layout's Docker does not have (nat-unprotected and isolated before 28.0,
+/// any mode before 27.0) and mode values nfprobe cannot read are not guessed: the network's
+/// rules in that family are not expected, and the option is recorded by name.
+#[test]
+fn gateway_modes_the_version_lacks_are_unmodelled_by_name() {
+    let mut n = net("web", "br-web", "192.0.2.0/24");
+    n.gateway_mode_ipv4 = GatewayMode::NatUnprotected;
+    let mut c = container("c1", "web", "192.0.2.2");
+    c.ports = vec![port(8080, 80, Proto::Tcp)];
+    let s = state(
+        "27.5.1",
+        vec![n.clone(), net("b", "br-b", "198.51.100.0/24")],
+        vec![c.clone()],
+    );
+    let e = expect(&s, Layout::V20);
+    let nets: Vec<&Unmodelled> = e
+        .unmodelled
+        .iter()
+        .filter(|u| u.network.is_some())
+        .collect();
+    assert_eq!(nets.len(), 1, "{:?}", e.unmodelled);
+    let u = nets[0];
+    assert_eq!(u.option, "gateway_mode_ipv4=nat-unprotected");
+    assert_eq!(u.network.as_deref(), Some("web"));
+    assert_eq!(u.family, Some(Family::Ipv4));
+    assert_eq!(u.interfaces, ["br-web"]);
+    assert!(u.why.contains("before 28.0"), "{}", u.why);
+    assert!(!e.rules.iter().any(|r| {
+        r.args
+            .iter()
+            .any(|a| a == "br-web" || a.contains("192.0.2."))
+    }));
+    assert!(e.rules.iter().any(|r| r.args.iter().any(|a| a == "br-b")));
+    // 28.x models it.
+    let s28 = state("28.3.0", vec![n.clone()], vec![c.clone()]);
+    assert!(
+        expect(&s28, Layout::V28_3)
+            .unmodelled
+            .iter()
+            .all(|u| u.network.is_none())
+    );
+    // Routed before 27.0: no gateway modes at all.
+    let mut r = n.clone();
+    r.gateway_mode_ipv4 = GatewayMode::Routed;
+    let by_network = |e: Expectation| e.unmodelled.iter().filter(|u| u.network.is_some()).count();
+    let e = expect(&state("26.1.4", vec![r.clone()], vec![]), Layout::V20);
+    assert_eq!(by_network(e), 1);
+    assert_eq!(
+        by_network(expect(&state("27.0.1", vec![r], vec![]), Layout::V20)),
+        0
+    );
+    // A value no moby knows (read from the network's options).
+    let mut x = n;
+    x.gateway_mode_ipv4 = GatewayMode::Nat;
+    x.options.insert(
+        "com.docker.network.bridge.gateway_mode_ipv6".into(),
+        "nat66".into(),
+    );
+    x.enable_ipv6 = true;
+    // Said only where the network has rules of that family.
+    let e = expect(&state("28.3.0", vec![x.clone()], vec![]), Layout::V28_3);
+    assert!(e.unmodelled.iter().all(|u| u.network.is_none()));
+    x.subnets.push(Subnet {
+        subnet: "fd00:1::/64".parse().unwrap(),
+        gateway: None,
+    });
+    let mut s6 = state("28.3.0", vec![x], vec![]);
+    s6.daemon.ip6tables = Some(true);
+    let e = expect(&s6, Layout::V28_3);
+    let u: Vec<&Unmodelled> = e
+        .unmodelled
+        .iter()
+        .filter(|u| u.network.is_some())
+        .collect();
+    assert_eq!(u.len(), 1, "{u:?}");
+    assert_eq!(u[0].option, "gateway_mode_ipv6=nat66");
+    assert_eq!(u[0].family, Some(Family::Ipv6));
 }

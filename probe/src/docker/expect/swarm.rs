@@ -113,7 +113,17 @@ pub(super) fn ingress(
         "swarm published ports time out from this host (localhost:PORT)",
     );
     if swarm.ingress_gateway.is_none() {
-        b.note("swarm: the ingress sandbox's address on docker_gwbridge is unknown, so the DOCKER-INGRESS DNAT rules are not checked");
+        // The DNAT target is the sandbox's address: those rules are named, not judged.
+        b.e.unmodelled.push(super::Unmodelled {
+            option: "swarm's routing mesh without the ingress sandbox's address".into(),
+            network: None,
+            family: Some(Family::Ipv4),
+            interfaces: Vec::new(),
+            subnets: Vec::new(),
+            chains: vec![INGRESS.into()],
+            why: "the Engine API did not give the address of ingress-sbox on docker_gwbridge, the target of the DOCKER-INGRESS DNAT rules".into(),
+            only_if_seen: false,
+        });
     }
     for p in &swarm.ingress_ports {
         let proto = p.proto.unwrap_or(Proto::Tcp).as_str();

@@ -6,7 +6,7 @@
 use super::common::*;
 use super::swarm::{self, Style};
 use super::{Blame, Expectation, Layout, Op};
-use crate::docker::state::DockerState;
+use crate::docker::state::{DockerState, GatewayMode};
 use crate::ruleset::Family;
 
 pub fn expect(state: &DockerState) -> Expectation {
@@ -14,6 +14,17 @@ pub fn expect(state: &DockerState) -> Expectation {
     let daemon = Owner { net: None };
     let proxy = state.daemon.userland_proxy;
     let major = state.version().map(|v| v.0).unwrap_or(20);
+    wsl2_mirrored(&mut b);
+    // Gateway modes arrived in 27.0 with `nat` and `routed`; `nat-unprotected` and
+    // `isolated` in 28.0 (moby v27.5.1 / v28.0.1 bridge_linux.go `newGwMode`).
+    gateway_modes(&mut b, state, |m| match m {
+        GatewayMode::Nat => None,
+        GatewayMode::Routed if major >= 27 => None,
+        GatewayMode::Routed => Some("Docker before 27.0 has no gateway modes"),
+        GatewayMode::NatUnprotected | GatewayMode::Isolated => {
+            Some("Docker before 28.0 has no such gateway mode")
+        }
+    });
     for family in families(state) {
         b.chain(family, "nat", "DOCKER");
         for c in ["DOCKER", ISO1, ISO2] {
@@ -43,19 +54,34 @@ pub fn expect(state: &DockerState) -> Expectation {
         let mut iso_jump = None;
         let mut forward_rules = Vec::new();
         for nf in state.networks.iter().filter_map(|n| NetFam::new(n, family)) {
+            if b.is_unmodelled(nf.n, family) {
+                continue;
+            }
             if nf.n.internal {
-                nf.internal_drops(
-                    &mut b,
-                    ISO1,
-                    &["-i", "BR", "!", "-d", "SUB", "-j", "DROP"],
-                    &["-o", "BR", "!", "-s", "SUB", "-j", "DROP"],
-                );
+                // setupInternalNetworkRules: from 24.0 IPv6 also names the other direction.
+                if family == Family::Ipv6 && major >= 24 {
+                    nf.internal_drops(
+                        &mut b,
+                        ISO1,
+                        &["-i", "BR", "!", "-o", "BR", "!", "-d", "SUB", "-j", "DROP"],
+                        &["!", "-i", "BR", "-o", "BR", "!", "-s", "SUB", "-j", "DROP"],
+                    );
+                } else {
+                    nf.internal_drops(
+                        &mut b,
+                        ISO1,
+                        &["-i", "BR", "!", "-d", "SUB", "-j", "DROP"],
+                        &["-o", "BR", "!", "-s", "SUB", "-j", "DROP"],
+                    );
+                }
                 forward_rules.push(nf.icc(&mut b, "FORWARD", Op::Insert));
             } else {
-                if nf.n.masquerade {
+                // 27.x gateway_mode routed (`natDisabled`): no source NAT, no skip-DNAT.
+                let nat = nf.n.gateway_mode(family == Family::Ipv4) != GatewayMode::Routed;
+                if nat && nf.n.masquerade {
                     nf.source_nat(&mut b);
                 }
-                if nf.n.masquerade && proxy {
+                if nat && nf.n.masquerade && proxy {
                     nf.skip_dnat(&mut b);
                 }
                 if !proxy {
@@ -95,12 +121,17 @@ pub fn expect(state: &DockerState) -> Expectation {
             ));
         }
         for pf in PortFam::all(state, family, false) {
-            if pf.p.host_port == 0 {
+            if b.is_unmodelled(pf.n, family) {
                 continue;
             }
-            pf.dnat(&mut b, proxy, false);
+            // setPerPortNAT returns early without a host port (27.x routed mode maps none).
+            if pf.p.host_port != 0 {
+                pf.dnat(&mut b, proxy, false);
+            }
             pf.accept(&mut b, Op::Append);
-            pf.hairpin(&mut b);
+            if pf.p.host_port != 0 {
+                pf.hairpin(&mut b);
+            }
             // Before 28.0 the SCTP checksum rule is unconditional.
             pf.sctp_checksum(&mut b);
         }

@@ -32,6 +32,10 @@ pub fn expect(state: &DockerState, layout: Layout) -> Expectation {
             ));
         }
     }
+    // Every gateway mode moby 28 and 29 accept is modelled; only a value nfprobe cannot read
+    // is not.
+    gateway_modes(&mut b, state, |_| None);
+    wsl2_mirrored(&mut b);
     for family in families(state) {
         // setupIPChains.
         b.chain(family, "nat", "DOCKER");
@@ -92,11 +96,20 @@ pub fn expect(state: &DockerState, layout: Layout) -> Expectation {
 
         let mut accepts = Vec::new();
         let mut default_drop = std::collections::BTreeMap::new();
+        // Routed networks' stage-1 RETURN and replies ACCEPT (Inserted), and every network's
+        // jump to stage 2 (Appended).
+        let mut routed_iso = Vec::new();
+        let mut isolation_jumps = Vec::new();
         for nf in state.networks.iter().filter_map(|n| NetFam::new(n, family)) {
+            if b.is_unmodelled(nf.n, family) {
+                continue;
+            }
             let n = nf.n;
             let gm = n.gateway_mode(family == Family::Ipv4);
             if n.internal || gm == GatewayMode::Isolated {
-                if family == Family::Ipv4 || v29 {
+                // setupInternalNetworkRules (28.x and 29 alike): IPv6 also names the other
+                // direction of the bridge.
+                if family == Family::Ipv4 {
                     nf.internal_drops(
                         &mut b,
                         stage1,
@@ -163,13 +176,14 @@ pub fn expect(state: &DockerState, layout: Layout) -> Expectation {
             }
             let br = nf.br.as_str();
             let o = nf.owner();
+            let mut icmp_accept = None;
             if !nat {
                 let icmp = if family == Family::Ipv4 {
                     "icmp"
                 } else {
                     "icmpv6"
                 };
-                b.rule(
+                icmp_accept = Some(b.rule(
                     family,
                     "filter",
                     "DOCKER",
@@ -178,7 +192,7 @@ pub fn expect(state: &DockerState, layout: Layout) -> Expectation {
                     o,
                     format!("ICMP into routed network {}", n.name),
                     format!("ping and path-MTU messages to containers on {br} are dropped"),
-                );
+                ));
             }
             let out_rule = if n.icc {
                 b.rule(
@@ -202,11 +216,18 @@ pub fn expect(state: &DockerState, layout: Layout) -> Expectation {
                 if unprotected { format!("traffic into nat-unprotected {br} dropped by FORWARD's policy") }
                 else { format!("unpublished ports of containers on {br} reachable from other networks and hosts") });
             default_drop.insert(n.name.clone(), dd);
+            if let Some(i) = icmp_accept {
+                b.order(
+                    i,
+                    dd,
+                    "the network's DROP above it drops ICMP into the routed network",
+                );
+            }
             nf.replies(&mut b, "DOCKER-CT", Op::Append);
             nf.to_docker(&mut b, "DOCKER-BRIDGE", Op::Append);
             if !v29 {
                 if !nat {
-                    b.rule(
+                    let ret = b.rule(
                         family,
                         "filter",
                         ISO1,
@@ -216,7 +237,7 @@ pub fn expect(state: &DockerState, layout: Layout) -> Expectation {
                         format!("routed {}: no isolation for incoming", n.name),
                         format!("routed network {br} unreachable from other networks"),
                     );
-                    b.rule(
+                    let replies = b.rule(
                         family,
                         "filter",
                         ISO1,
@@ -235,9 +256,30 @@ pub fn expect(state: &DockerState, layout: Layout) -> Expectation {
                         format!("routed {}: replies", n.name),
                         format!("replies from routed network {br} to other networks dropped"),
                     );
+                    routed_iso.push((ret, replies, n.name.clone()));
                 }
-                nf.isolation1(&mut b, Op::Append);
+                let i1 = nf.isolation1(&mut b, Op::Append);
+                isolation_jumps.push((i1, n.name.clone()));
                 nf.isolation2(&mut b);
+            }
+        }
+        // setINC: traffic into a routed network RETURNs before another network's jump to
+        // stage 2 drops it there; replies from it are accepted before its own jump.
+        for (ret, replies, routed) in &routed_iso {
+            for (jump, net) in &isolation_jumps {
+                if net != routed {
+                    b.order(
+                        *ret,
+                        *jump,
+                        format!("the isolation jump above it drops traffic from other networks into routed network {routed}"),
+                    );
+                } else {
+                    b.order(
+                        *replies,
+                        *jump,
+                        format!("the isolation jump above it drops replies from routed network {routed} to other networks"),
+                    );
+                }
             }
         }
         // An ACCEPT above the isolation or bridge jump lets the network's traffic skip them.
@@ -261,6 +303,9 @@ pub fn expect(state: &DockerState, layout: Layout) -> Expectation {
             direct_access(&mut b, state, family);
         }
         for pf in PortFam::all(state, family, true) {
+            if b.is_unmodelled(pf.n, family) {
+                continue;
+            }
             let gm = pf.n.gateway_mode(family == Family::Ipv4);
             let br = pf.br.as_str();
             let p = pf.p;
@@ -268,7 +313,8 @@ pub fn expect(state: &DockerState, layout: Layout) -> Expectation {
             let cip_s = pf.cip.to_string();
             let label = pf.label.as_str();
             let hip = pf.hip.as_str();
-            if family == Family::Ipv4 && hip.starts_with("127.") && raw_rules {
+            // filterPortMappedOnLoopback: not without a host port (routed mode maps none).
+            if family == Family::Ipv4 && hip.starts_with("127.") && p.host_port != 0 && raw_rules {
                 raw_port_drop(
                     &mut b,
                     &pf,
@@ -361,7 +407,10 @@ fn direct_access(b: &mut Builder, state: &DockerState, family: Family) {
             let (Some(cip), Some(_)) = (ip_of(ep, family), net_subnet(n, family)) else {
                 continue;
             };
-            if n.internal || n.gateway_mode(family == Family::Ipv4) != GatewayMode::Nat {
+            if n.internal
+                || n.gateway_mode(family == Family::Ipv4) != GatewayMode::Nat
+                || b.is_unmodelled(n, family)
+            {
                 continue;
             }
             let br = n.bridge();

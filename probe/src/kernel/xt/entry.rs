@@ -1,12 +1,12 @@
 //! One `ipt_entry` / `ip6t_entry`: the fixed IP header part, offsets, counters, and the
-//! `xt_entry_match` / `xt_entry_target` blobs that follow it. Bounds-checked; anything that
-//! does not fit is an error the caller turns into `Undecoded`.
+//! `xt_entry_match` / `xt_entry_target` blobs that follow it, as the kernel stores them.
+//! Bounds-checked; anything that does not fit is an error for the caller to report.
 
 use std::borrow::Cow;
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
 
 use crate::bytes::{Reader, Truncated};
-use crate::ruleset::{AddrMatch, Counters, Family, IfaceMatch, IpHeader, ProtoMatch};
+use crate::kernel::family::Family;
 
 /// `sizeof(struct ipt_entry)` / `sizeof(struct ip6t_entry)`.
 pub fn entry_size(family: Family) -> usize {
@@ -19,7 +19,15 @@ pub fn entry_size(family: Family) -> usize {
 /// `sizeof(struct xt_entry_match)` == `sizeof(struct xt_entry_target)`.
 pub const EXT_HDR: usize = 32;
 const EXT_NAME_LEN: usize = 29;
-const IFNAMSIZ: usize = 16;
+/// `IFNAMSIZ`: interface names and masks in the entry.
+pub const IFNAMSIZ: usize = 16;
+
+/// The target name of the standard target (verdicts and jumps).
+pub const STANDARD_TARGET: &str = "";
+/// The target name of the entries that start user chains and end the table.
+pub const ERROR_TARGET: &str = "ERROR";
+/// `XT_FUNCTION_MAXNAMELEN` (`struct xt_error_target.errorname`).
+const ERRORNAME_LEN: usize = 30;
 
 // ipt_ip / ip6t_ip6 flags and inversion bits (same values in both where shared).
 const IPT_F_FRAG: u8 = 0x01;
@@ -32,14 +40,47 @@ const INV_DSTIP: u8 = 0x10;
 const INV_FRAG: u8 = 0x20;
 const INV_PROTO: u8 = 0x40;
 
-/// The decoded fixed part of an entry.
-#[derive(Debug, Clone, PartialEq)]
+// Standard verdicts are stored as -verdict - 1.
+const V_DROP: i32 = -1;
+const V_ACCEPT: i32 = -2;
+const V_QUEUE: i32 = -4;
+const V_RETURN: i32 = -5;
+
+/// An address with its mask and inversion flag, as stored (all zero: no `-s`/`-d`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct XtAddr {
+    pub addr: IpAddr,
+    pub mask: IpAddr,
+    pub invert: bool,
+}
+
+/// An interface name with its mask and inversion flag, as stored (mask bytes 0xff cover
+/// the compared part of the name).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct XtIface {
+    pub name: [u8; IFNAMSIZ],
+    pub mask: [u8; IFNAMSIZ],
+    pub invert: bool,
+}
+
+/// The fixed part of an entry (`struct ipt_ip` / `struct ip6t_ip6` and the entry fields).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct EntryHead {
-    pub ip: IpHeader,
+    pub src: XtAddr,
+    pub dst: XtAddr,
+    pub in_iface: XtIface,
+    pub out_iface: XtIface,
+    /// Protocol number (0: any); the kernel field is u16, only the low byte is a protocol.
+    pub proto: u16,
+    pub proto_invert: bool,
+    /// IPv4 fragment flag: Some(inverted) when set (never on IPv6).
+    pub fragment: Option<bool>,
+    /// The standard target's jump is a goto (`-g`).
     pub goto: bool,
     pub target_offset: usize,
     pub next_offset: usize,
-    pub counters: Counters,
+    pub packets: u64,
+    pub bytes: u64,
 }
 
 /// A match or target blob: name, revision, payload (`data[]`, padding included).
@@ -51,16 +92,56 @@ pub struct ExtBlob<'a> {
     pub data: &'a [u8],
 }
 
-impl ExtBlob<'_> {
-    /// The blob as the extension cache names it.
-    pub fn blob(&self, kind: crate::ext::ExtKind, family: Family) -> crate::ext::cache::Blob<'_> {
-        crate::ext::cache::Blob {
-            kind,
-            family,
-            name: &self.name,
-            rev: self.revision,
-            data: self.data,
+/// The verdict of a standard target, as the kernel stores it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum StdVerdict {
+    Accept,
+    Drop,
+    Queue,
+    Return,
+    /// A jump (or goto) to the entry at this byte offset of the table blob.
+    Offset(usize),
+    /// Any other negative value (not a verdict iptables writes).
+    Other(i32),
+}
+
+/// What a target blob is to the xtables core.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum XtTarget {
+    /// The standard target; None when its data holds no verdict.
+    Standard(Option<StdVerdict>),
+    /// An `ERROR` target (starts a user chain, or ends the table).
+    Error,
+    /// An extension target (MASQUERADE, DNAT, ...).
+    Ext,
+}
+
+impl<'a> ExtBlob<'a> {
+    /// What this blob is when it sits at the target position.
+    pub fn target_kind(&self) -> XtTarget {
+        match self.name.as_ref() {
+            STANDARD_TARGET => XtTarget::Standard(self.data.get(..4).map(|v| {
+                match i32::from_ne_bytes([v[0], v[1], v[2], v[3]]) {
+                    V_ACCEPT => StdVerdict::Accept,
+                    V_DROP => StdVerdict::Drop,
+                    V_QUEUE => StdVerdict::Queue,
+                    V_RETURN => StdVerdict::Return,
+                    v => match usize::try_from(v) {
+                        Ok(off) => StdVerdict::Offset(off),
+                        Err(_) => StdVerdict::Other(v),
+                    },
+                }
+            })),
+            ERROR_TARGET => XtTarget::Error,
+            _ => XtTarget::Ext,
         }
+    }
+
+    /// The chain name an `ERROR` target carries (empty when unreadable).
+    pub fn error_name(&self) -> String {
+        Reader::new(self.data)
+            .cstr(ERRORNAME_LEN)
+            .unwrap_or_default()
     }
 }
 
@@ -112,68 +193,43 @@ pub fn head(family: Family, buf: &[u8]) -> Result<EntryHead, Truncated> {
     let next_offset = r.u16()? as usize;
     let _comefrom = r.u32()?;
     r.align(8)?;
-    let counters = Counters {
-        packets: r.u64()?,
-        bytes: r.u64()?,
-    };
+    let packets = r.u64()?;
+    let bytes = r.u64()?;
 
     let goto = match family {
         Family::Ipv4 => flags & IPT_F_GOTO != 0,
         Family::Ipv6 => flags & IP6T_F_GOTO != 0,
     };
-    let ip = IpHeader {
-        src: addr(family, src, smsk, invflags & INV_SRCIP != 0),
-        dst: addr(family, dst, dmsk, invflags & INV_DSTIP != 0),
-        in_iface: iface(&iniface, &iniface_mask, invflags & INV_VIA_IN != 0),
-        out_iface: iface(&outiface, &outiface_mask, invflags & INV_VIA_OUT != 0),
-        proto: (proto != 0).then_some(ProtoMatch {
-            // ipt_ip.proto is u16 but only 0..=255 are protocols; keep the low byte.
-            proto: proto as u8,
-            invert: invflags & INV_PROTO != 0,
-        }),
+    Ok(EntryHead {
+        src: XtAddr {
+            addr: src,
+            mask: smsk,
+            invert: invflags & INV_SRCIP != 0,
+        },
+        dst: XtAddr {
+            addr: dst,
+            mask: dmsk,
+            invert: invflags & INV_DSTIP != 0,
+        },
+        in_iface: XtIface {
+            name: iniface,
+            mask: iniface_mask,
+            invert: invflags & INV_VIA_IN != 0,
+        },
+        out_iface: XtIface {
+            name: outiface,
+            mask: outiface_mask,
+            invert: invflags & INV_VIA_OUT != 0,
+        },
+        proto,
+        proto_invert: invflags & INV_PROTO != 0,
         fragment: (family == Family::Ipv4 && flags & IPT_F_FRAG != 0)
             .then_some(invflags & INV_FRAG != 0),
-    };
-    Ok(EntryHead {
-        ip,
         goto,
         target_offset,
         next_offset,
-        counters,
-    })
-}
-
-/// `-s`/`-d` as iptables-save decides to print it: IPv4 skips an all-zero address and mask,
-/// IPv6 skips a zero-length prefix (whatever the address), both print when inverted.
-fn addr(family: Family, addr: IpAddr, mask: IpAddr, invert: bool) -> Option<AddrMatch> {
-    let zero_mask = match mask {
-        IpAddr::V4(m) => m.is_unspecified(),
-        IpAddr::V6(m) => m.is_unspecified(),
-    };
-    let skip = match family {
-        Family::Ipv4 => zero_mask && addr.is_unspecified() && !invert,
-        Family::Ipv6 => zero_mask && !invert,
-    };
-    (!skip).then_some(AddrMatch { addr, mask, invert })
-}
-
-/// `-i`/`-o` the way iptables-save reads name and mask: bytes under a non-zero mask byte
-/// form the name; the name is a prefix (`+`) when the mask ends before a NUL was covered.
-fn iface(name: &[u8; IFNAMSIZ], mask: &[u8; IFNAMSIZ], invert: bool) -> Option<IfaceMatch> {
-    if mask[0] == 0 {
-        return None;
-    }
-    let covered = mask.iter().position(|&m| m == 0).unwrap_or(IFNAMSIZ);
-    let text: Vec<u8> = name[..covered]
-        .iter()
-        .copied()
-        .filter(|&b| b != 0)
-        .collect();
-    let wildcard = covered < IFNAMSIZ && name[covered - 1] != 0;
-    Some(IfaceMatch {
-        name: String::from_utf8_lossy(&text).into_owned(),
-        wildcard,
-        invert,
+        packets,
+        bytes,
     })
 }
 
@@ -206,31 +262,41 @@ pub fn ext(buf: &[u8]) -> Result<(ExtBlob<'_>, usize), String> {
     ))
 }
 
+/// The match blobs of an entry (`bytes`, whose fixed part is `head`), in order; after an
+/// error (a match that does not fit: its offset in the entry and why) nothing more.
+pub fn matches<'a>(
+    family: Family,
+    bytes: &'a [u8],
+    head: &EntryHead,
+) -> impl Iterator<Item = Result<ExtBlob<'a>, (usize, String)>> {
+    let end = head.target_offset;
+    let mut off = entry_size(family);
+    let mut failed = false;
+    std::iter::from_fn(move || {
+        if failed || off >= end {
+            return None;
+        }
+        match ext(bytes.get(off..end).unwrap_or_default()) {
+            Ok((m, size)) => {
+                off += size;
+                Some(Ok(m))
+            }
+            Err(reason) => {
+                failed = true;
+                Some(Err((off, reason)))
+            }
+        }
+    })
+}
+
+/// The target blob of an entry (`bytes`, whose fixed part is `head`).
+pub fn target<'a>(bytes: &'a [u8], head: &EntryHead) -> Result<ExtBlob<'a>, String> {
+    ext(bytes.get(head.target_offset..).unwrap_or_default()).map(|(t, _)| t)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    fn ifc(name: &str, mask_len: usize) -> Option<IfaceMatch> {
-        let mut n = [0u8; 16];
-        n[..name.len()].copy_from_slice(name.as_bytes());
-        let mut m = [0u8; 16];
-        m[..mask_len].fill(0xff);
-        iface(&n, &m, false)
-    }
-
-    #[test]
-    fn interfaces_like_iptables_save() {
-        let exact = ifc("eth0", 5).unwrap();
-        assert_eq!((exact.name.as_str(), exact.wildcard), ("eth0", false));
-        let wild = ifc("eth+", 3).unwrap();
-        assert_eq!((wild.name.as_str(), wild.wildcard), ("eth", true));
-        assert!(ifc("+", 0).is_none());
-        let full = ifc("abcdefghijklmno", 16).unwrap();
-        assert_eq!(
-            (full.name.as_str(), full.wildcard),
-            ("abcdefghijklmno", false)
-        );
-    }
 
     #[test]
     fn short_entries_are_errors() {
@@ -264,5 +330,39 @@ mod tests {
                 head(family, &b[..n - 1]).unwrap_err()
             );
         }
+    }
+
+    #[test]
+    fn standard_targets_are_verdicts_or_offsets() {
+        let t = |name: &'static str, data: &'static [u8]| ExtBlob {
+            name: name.into(),
+            revision: 0,
+            data,
+        };
+        let v = |n: i32| n.to_ne_bytes();
+        let cases: [([u8; 4], StdVerdict); 6] = [
+            (v(-1), StdVerdict::Drop),
+            (v(-2), StdVerdict::Accept),
+            (v(-4), StdVerdict::Queue),
+            (v(-5), StdVerdict::Return),
+            (v(312), StdVerdict::Offset(312)),
+            (v(-3), StdVerdict::Other(-3)),
+        ];
+        for (bytes, want) in cases {
+            let data: &'static [u8] = Box::leak(Box::new(bytes));
+            assert_eq!(
+                t(STANDARD_TARGET, data).target_kind(),
+                XtTarget::Standard(Some(want))
+            );
+        }
+        assert_eq!(t("", &[1, 2]).target_kind(), XtTarget::Standard(None));
+        assert_eq!(t("ERROR", b"X\0").target_kind(), XtTarget::Error);
+        let mut name = [0u8; 32];
+        name[..6].copy_from_slice(b"DOCKER");
+        let data: &'static [u8] = Box::leak(Box::new(name));
+        assert_eq!(t("ERROR", data).error_name(), "DOCKER");
+        // Shorter than `errorname`: no name rather than a read past the blob.
+        assert_eq!(t("ERROR", b"DOCKER\0\0").error_name(), "");
+        assert_eq!(t("MASQUERADE", &[]).target_kind(), XtTarget::Ext);
     }
 }

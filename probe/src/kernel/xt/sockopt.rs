@@ -7,7 +7,7 @@
 use std::io;
 use std::os::fd::{AsRawFd, FromRawFd, OwnedFd};
 
-use crate::ruleset::Family;
+use crate::kernel::family::Family;
 
 /// `XT_TABLE_MAXNAMELEN`.
 pub const TABLE_MAXNAMELEN: usize = 32;

@@ -4,8 +4,8 @@
 //! `ExtBody::Raw`: the rule is then reported undecodable, never dropped.
 
 use super::rule::{Exts, Xlate};
-use super::text::{At, Frag, head};
-use crate::ext::cache::{Blob, Got};
+use super::text::{At, Frag, FragCache, head};
+use crate::ext::cache::{Blob, Decoded, Got};
 use crate::ext::{self, DecodeCtx, ExtKind};
 use crate::kernel::nft::expr::xt::XtRef;
 use crate::ruleset::{ExtBody, Match, Target, render};
@@ -35,6 +35,60 @@ fn save_name<'n>(
     ext::save_name_ref(kind, name, ctx, blob)
 }
 
+fn ctx(id: &Blob) -> DecodeCtx {
+    DecodeCtx {
+        family: id.family,
+        revision: id.rev,
+    }
+}
+
+/// The printed name and the words of a blob (what a model `Match` or `Target::Ext`
+/// holds); an undecodable body is kept raw. Both backends' model paths.
+pub(super) fn decoded(id: Blob<'_>, native: bool) -> Decoded {
+    let ctx = ctx(&id);
+    (
+        save_name(id.kind, &ctx, id.name, id.data, native).to_owned(),
+        body(id.kind, &ctx, id.name, id.data),
+    )
+}
+
+/// ` -m NAME words` / ` -j NAME words` of a blob appended to `out`, through the read's text
+/// cache (a blob not worth keeping is rendered straight into `out`). True when the body
+/// was undecodable. Both backends' save paths.
+pub(super) fn ext_text(
+    cache: &mut FragCache,
+    out: &mut String,
+    id: Blob<'_>,
+    native: bool,
+) -> bool {
+    let ctx = ctx(&id);
+    let (kind, name, blob) = (id.kind, id.name, id.data);
+    let flag = match kind {
+        ExtKind::Match => "-m",
+        ExtKind::Target => "-j",
+    };
+    // Only when the blob is decoded, not for every cache hit.
+    let printed = || save_name(kind, &ctx, name, blob, native);
+    let decode = || Frag::new(flag, printed(), &body(kind, &ctx, name, blob));
+    match cache.lookup_kept(id, decode) {
+        Some(f) => {
+            out.push_str(f.text());
+            f.is_raw()
+        }
+        None => {
+            head(out, flag, printed());
+            match ext::decode_into(kind, name, &ctx, blob, out) {
+                Ok(()) => false,
+                Err(e) => {
+                    log::debug!("{kind} {name} rev {}: {e}", id.rev);
+                    render::body(out, &ExtBody::Raw(blob.to_vec()));
+                    true
+                }
+            }
+        }
+    }
+}
+
 /// A blob decoded (through the read's cache when there is one) and put into the rule:
 /// as a match or target value, or as text. Returns the target value for `At::Target`
 /// (on the text path an empty marker: its text is in the rule's text).
@@ -47,42 +101,16 @@ fn put(
     native: bool,
     at: At,
 ) -> Target {
-    let family = x.family;
     let id = Blob {
         kind,
-        family,
+        family: x.family,
         name,
         rev,
         data: blob,
     };
-    let ctx = DecodeCtx {
-        family,
-        revision: rev,
-    };
-    // Only when the blob is decoded, not for every cache hit.
-    let printed = || save_name(kind, &ctx, name, blob, native);
     match &mut x.ext {
         Exts::Text(cache, text) => {
-            let flag = match kind {
-                ExtKind::Match => "-m",
-                ExtKind::Target => "-j",
-            };
-            let decode = || Frag::new(flag, printed(), &body(kind, &ctx, name, blob));
-            match cache.lookup_kept(id, decode) {
-                Some(f) => text.put_frag(at, f),
-                // Not worth keeping (unique per rule): rendered straight into the line.
-                None => text.put(at, |out| {
-                    head(out, flag, printed());
-                    match ext::decode_into(kind, name, &ctx, blob, out) {
-                        Ok(()) => false,
-                        Err(e) => {
-                            log::debug!("{kind} {name} rev {rev}: {e}");
-                            render::body(out, &ExtBody::Raw(blob.to_vec()));
-                            true
-                        }
-                    }
-                }),
-            }
+            text.put(at, |out| ext_text(cache, out, id, native));
             if let At::Target = at {
                 return Target::Ext {
                     name: String::new(),
@@ -93,7 +121,7 @@ fn put(
             Target::None
         }
         Exts::Model(cache) => {
-            let decode = || (printed().to_owned(), body(kind, &ctx, name, blob));
+            let decode = || decoded(id, native);
             // A spare match of the rules before (its allocations reused) or a new one.
             let mut m = x.spare.pop().unwrap_or_else(|| Match {
                 name: String::new(),

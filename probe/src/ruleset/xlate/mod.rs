@@ -7,10 +7,14 @@
 //! Entry points: [`read_iptables_ruleset`] (read + translate chain by chain: flat memory) and
 //! [`iptables_ruleset`] (translate a snapshot already read); [`read_iptables_save`] streams
 //! straight to `iptables-save` text (the least memory).
+//!
+//! [`legacy`] is the same for legacy xtables tables (entry blobs read by `kernel::xt`),
+//! sharing the extension decoding, the text cache and the renderer.
 
 mod chains;
 mod compat;
 mod header;
+pub mod legacy;
 mod native;
 mod ports;
 mod rule;
@@ -24,3 +28,16 @@ pub use tables::{
     read_iptables_save, read_iptables_save_text,
 };
 pub use text::{Frag, FragCache, RuleText};
+
+/// Runs `f` with `-m set` blobs' set indexes resolved to names by ipset in the current
+/// thread's namespace (asked only when a set blob is decoded).
+pub(crate) fn with_ipset_names<T>(f: impl FnOnce() -> T) -> T {
+    let ipset = std::cell::OnceCell::new();
+    let resolve = move |i: u16| {
+        ipset
+            .get_or_init(|| crate::kernel::xt::ipset::IpsetNames::open().ok())
+            .as_ref()
+            .and_then(|s| s.name(i))
+    };
+    crate::ext::set::with_names(resolve, f)
+}

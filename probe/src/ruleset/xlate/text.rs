@@ -27,6 +27,16 @@ impl Frag {
             raw: matches!(body, ExtBody::Raw(_)),
         }
     }
+
+    /// The text, with its leading space.
+    pub(super) fn text(&self) -> &str {
+        &self.text
+    }
+
+    /// Whether the body was undecodable.
+    pub(super) fn is_raw(&self) -> bool {
+        self.raw
+    }
 }
 
 /// Where an extension goes in the rule being translated.
@@ -83,14 +93,6 @@ impl RuleText {
             }
             At::Target => self.target = Some(r),
         }
-    }
-
-    /// [`RuleText::put`] of a cached fragment.
-    pub(super) fn put_frag(&mut self, at: At, f: &Frag) {
-        self.put(at, |out| {
-            out.push_str(&f.text);
-            f.raw
-        });
     }
 
     /// Reserves the next match position; returns it for `At::Match`.
