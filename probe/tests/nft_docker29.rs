@@ -614,7 +614,7 @@ fn maps_and_rules_nfprobe_cannot_render_are_undecodable_in_check() {
         "an element of an unreadable map is not reported as extra"
     );
 
-    // A rule nfprobe cannot print (meta cpu) in a chain that lost one of Docker's rules.
+    // A rule nfprobe cannot print (meta skuid: nft prints user names) in a chain that lost one of Docker's rules.
     let (chain, rule) = e
         .nft
         .iter()
@@ -659,8 +659,8 @@ fn maps_and_rules_nfprobe_cannot_render_are_undecodable_in_check() {
         "docker-bridges",
         &chain,
         "meta",
-        "cpu",
-        "1",
+        "skuid",
+        "0",
         "counter",
     ]);
     let found = audit_ns(&ns, &e);
@@ -673,5 +673,5 @@ fn maps_and_rules_nfprobe_cannot_render_are_undecodable_in_check() {
         .iter()
         .find(|f| f.chain == chain && f.rule.contains("undecodable"))
         .expect("the unreadable rule is reported");
-    assert!(extra.rule.contains("meta cpu"), "{extra:#?}");
+    assert!(extra.rule.contains("meta skuid"), "{extra:#?}");
 }
