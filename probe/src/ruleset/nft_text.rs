@@ -105,17 +105,36 @@ pub fn table_named(out: &mut String, t: &NftTable, names: &Ifnames) {
     }
     for f in &t.flowtables {
         out.push_str(delim);
+        delim = "\n";
+        // nft 1.0.6's flowtable_print_declaration: hook and priority as for netdev, the
+        // devices, then `flags offload` and `counter`.
+        if f.flags & !0x3 != 0 || f.hooknum.is_some_and(|h| h != 0) {
+            let _ = writeln!(
+                out,
+                "\t{MARK} flowtable {}: flags 0x{:x} or hook not rendered by nfprobe",
+                quote(&f.name),
+                f.flags
+            );
+            continue;
+        }
         let _ = writeln!(out, "\tflowtable {} {{", f.name);
         let _ = writeln!(
             out,
             "\t\thook ingress priority {}",
-            prio_str(t.family, 0, f.priority)
+            prio_str(NftFamily::Netdev, 0, f.priority)
         );
-        let mut devs = f.devs.clone();
-        devs.sort();
-        let _ = writeln!(out, "\t\tdevices = {{ {} }}", devs.join(", "));
+        if !f.devs.is_empty() {
+            let mut devs = f.devs.clone();
+            devs.sort();
+            let _ = writeln!(out, "\t\tdevices = {{ {} }}", devs.join(", "));
+        }
+        if f.flags & 0x1 != 0 {
+            out.push_str("\t\tflags offload\n");
+        }
+        if f.flags & 0x2 != 0 {
+            out.push_str("\t\tcounter\n");
+        }
         out.push_str("\t}\n");
-        delim = "\n";
     }
     let sets = SetIndex::new(t);
     for c in t
