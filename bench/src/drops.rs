@@ -79,7 +79,7 @@ fn is_storm_if(row: &serde_json::Value) -> bool {
 }
 
 /// Every storm tap.
-fn storm_ifs() -> Vec<String> {
+pub(super) fn storm_ifs() -> Vec<String> {
     (0..storm_writers()).map(storm_if).collect()
 }
 
@@ -495,12 +495,12 @@ impl Throughput {
 
 /// What one storm did.
 #[derive(Debug, Clone, Copy)]
-struct Blast {
+pub(super) struct Blast {
     /// Writes the kernel completed.
-    sent: u64,
+    pub(super) sent: u64,
     /// Datagrams that reached a socket listening on the storm's destination (0 while the
     /// netdev ingress drop holds).
-    delivered: u64,
+    pub(super) delivered: u64,
     /// CPU time of the writer threads, which run the receive path and the drop too: the cost
     /// per frame does not depend on how much CPU other work leaves the bench.
     cpu: Duration,
@@ -513,7 +513,7 @@ impl Blast {
 }
 
 /// Frames into the storm tap from every CPU for `dur`.
-fn storm(t: &Topo, dur: Duration) -> Result<Blast> {
+pub(super) fn storm(t: &Topo, dur: Duration) -> Result<Blast> {
     let host = spec(&t.host);
     let sink = run_in(Some(&host), || -> Result<UdpSocket> {
         let s = UdpSocket::bind(SocketAddrV4::new(Ipv4Addr::UNSPECIFIED, STORM_PORT))?;

@@ -26,6 +26,7 @@ mod paired;
 mod procstat;
 mod prove;
 mod ruleset;
+mod serve;
 mod startup;
 mod storm_tx;
 
@@ -43,6 +44,7 @@ pub static BENCHES: &[&Bench] = &[
     &nft_native::BENCH,
     &check::BENCH,
     &drops::BENCH,
+    &serve::BENCH,
     &prove::BENCH,
 ];
 
