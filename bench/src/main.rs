@@ -21,6 +21,7 @@ mod drops;
 mod drops_flow;
 mod drops_profile;
 mod drops_toggle;
+mod nft_native;
 mod paired;
 mod procstat;
 mod prove;
@@ -40,6 +41,7 @@ pub struct Bench {
 pub static BENCHES: &[&Bench] = &[
     &startup::BENCH,
     &ruleset::BENCH,
+    &nft_native::BENCH,
     &check::BENCH,
     &drops::BENCH,
     &serve::BENCH,
