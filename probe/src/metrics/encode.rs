@@ -338,18 +338,7 @@ impl Collector for StateCollector {
                 "Packets the kernel dropped on watched interfaces, by namespace, interface, its Docker bridge, drop reason (enum skb_drop_reason) and netfilter hook (empty when not a netfilter drop)",
                 None,
                 Counter,
-                d.drops.iter().map(|(k, (p, _))| {
-                    (
-                        [
-                            ("netns", k.netns.as_str()),
-                            ("interface", k.interface.as_str()),
-                            ("bridge", k.bridge.as_str()),
-                            ("reason", k.reason.as_str()),
-                            ("hook", k.hook.as_str()),
-                        ],
-                        *p as f64,
-                    )
-                }),
+                d.drops.iter().map(|(k, (p, _))| (k.labels(), *p as f64)),
             )?;
             family(
                 &mut enc,
@@ -357,18 +346,7 @@ impl Collector for StateCollector {
                 "Bytes of the packets counted in nfprobe_drops_total",
                 Some(&Unit::Bytes),
                 Counter,
-                d.drops.iter().map(|(k, (_, b))| {
-                    (
-                        [
-                            ("netns", k.netns.as_str()),
-                            ("interface", k.interface.as_str()),
-                            ("bridge", k.bridge.as_str()),
-                            ("reason", k.reason.as_str()),
-                            ("hook", k.hook.as_str()),
-                        ],
-                        *b as f64,
-                    )
-                }),
+                d.drops.iter().map(|(k, (_, b))| (k.labels(), *b as f64)),
             )?;
             family(
                 &mut enc,

@@ -228,6 +228,19 @@ pub struct DropKey {
     pub hook: String,
 }
 
+impl DropKey {
+    /// The series labels, in the order every drop family uses.
+    pub fn labels(&self) -> [(&'static str, &str); 5] {
+        [
+            ("netns", self.netns.as_str()),
+            ("interface", self.interface.as_str()),
+            ("bridge", self.bridge.as_str()),
+            ("reason", self.reason.as_str()),
+            ("hook", self.hook.as_str()),
+        ]
+    }
+}
+
 /// Sums `rows` into their first `limit` distinct keys (in the order given); every later key
 /// is summed into `other(key)`. So at most `limit` + the number of distinct `other` keys
 /// series. Returns how many rows were folded.
