@@ -21,7 +21,7 @@ pub static BENCH: Bench = Bench {
 const TOTAL_RULES: usize = 50_000;
 
 /// A netns of our own, deleted on drop.
-struct Ns(String);
+pub(super) struct Ns(String);
 
 impl Ns {
     fn new() -> Result<Self> {
@@ -32,7 +32,10 @@ impl Ns {
         }
         Ok(Ns(name))
     }
-    fn path(&self) -> String {
+    pub(super) fn name(&self) -> &str {
+        &self.0
+    }
+    pub(super) fn path(&self) -> String {
         format!("/run/netns/{}", self.0)
     }
     fn cmd(&self, prog: &str) -> Command {
@@ -67,8 +70,19 @@ fn bundle(networks: usize, per_net: usize) -> serde_json::Value {
                    "networks": nets, "containers": containers}})
 }
 
-fn run(_args: &[String]) -> Result<()> {
-    let bin = super::release_nfprobe()?;
+/// A netns holding the rules Docker 28.0.1 installs for 40 networks × 4 containers (about
+/// 1,000) among 50,000 rules in all, and the bundle describing that Docker.
+pub(super) struct Host {
+    pub(super) ns: Ns,
+    pub(super) dir: std::path::PathBuf,
+    pub(super) file: std::path::PathBuf,
+    pub(super) expected: usize,
+    pub(super) filler: usize,
+    /// (table, `CHAIN args`) of each expected rule.
+    pub(super) checks: Vec<(String, String)>,
+}
+
+pub(super) fn host_with_rules(bin: &std::path::Path) -> Result<Host> {
     let ns = Ns::new()?;
     let dir = crate::sh::target_dir().join(format!("bench-check-{}", std::process::id()));
     std::fs::create_dir_all(&dir)?;
@@ -77,7 +91,7 @@ fn run(_args: &[String]) -> Result<()> {
 
     // The expected rules, as nfprobe's own fix script for an empty host.
     step("expected rules (nfprobe check --fix-script on the empty netns)");
-    let out = Command::new(&bin)
+    let out = Command::new(bin)
         .args([
             "--netns",
             &ns.path(),
@@ -151,7 +165,26 @@ fn run(_args: &[String]) -> Result<()> {
     if !child.wait()?.success() {
         bail!("iptables-nft-restore failed");
     }
+    Ok(Host {
+        ns,
+        dir,
+        file,
+        expected,
+        filler,
+        checks,
+    })
+}
 
+fn run(_args: &[String]) -> Result<()> {
+    let bin = super::release_nfprobe()?;
+    let Host {
+        ns,
+        dir,
+        file,
+        expected,
+        filler,
+        checks,
+    } = host_with_rules(&bin)?;
     step("nfprobe check (kernel read + expectation + audit, no CLI claims)");
     let t = Instant::now();
     let out = Command::new(&bin)

@@ -1,6 +1,6 @@
 //! The probe's data-path cost, measured on a running stream: the probe stays loaded (the same
-//! library session `nfprobe drops` runs) and only its data path — the `kfree_skb` tracepoint
-//! and the tc counters in both directions on the bridge and its port — is detached and
+//! library session `nfprobe drops` runs) and only its data path — the `kfree_skb` tracepoint,
+//! and in `--tc` mode the tc counters in both directions on the bridge and its port — is detached and
 //! re-attached between short windows. Windows come in blocks of four, ABBA then BAAB
 //! (A = detached), so a linear load drift cancels within a block and neither state always
 //! comes first; a short settle follows every switch. Per block: the with/without ratio of the
@@ -241,17 +241,4 @@ impl Toggled {
 pub fn throughput_ratio(b: &[Window; 4]) -> f64 {
     let (off, on) = split(b);
     on.rate() / off.rate().max(1e-9)
-}
-
-/// The verdict on "throughput with the probe ≥ 98 % of without".
-pub fn verdict(r: &Ratio) -> &'static str {
-    if r.coverage < 0.95 {
-        "not shown (too few blocks for a confidence interval)"
-    } else if r.lo >= 0.98 {
-        "met"
-    } else if r.hi < 0.98 {
-        "NOT met"
-    } else {
-        "not shown (the interval straddles 98%)"
-    }
 }

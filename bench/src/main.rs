@@ -21,10 +21,12 @@ mod drops;
 mod drops_flow;
 mod drops_profile;
 mod drops_toggle;
+mod nft_native;
 mod paired;
 mod procstat;
 mod prove;
 mod ruleset;
+mod serve;
 mod startup;
 mod storm_tx;
 
@@ -39,8 +41,10 @@ pub struct Bench {
 pub static BENCHES: &[&Bench] = &[
     &startup::BENCH,
     &ruleset::BENCH,
+    &nft_native::BENCH,
     &check::BENCH,
     &drops::BENCH,
+    &serve::BENCH,
     &prove::BENCH,
 ];
 

@@ -41,10 +41,10 @@ pub static BENCH: Bench = Bench {
 };
 
 /// One namespace, removed on drop (also on error or panic).
-struct Netns(String);
+pub(crate) struct Netns(String);
 
 impl Netns {
-    fn new() -> Result<Self> {
+    pub(crate) fn new() -> Result<Self> {
         static N: AtomicU32 = AtomicU32::new(0);
         let name = format!(
             "nfpb-{}-{}",
@@ -54,7 +54,7 @@ impl Netns {
         sh::run(Command::new("ip").args(["netns", "add", &name]))?;
         Ok(Self(name))
     }
-    fn cmd(&self, prog: &str) -> Command {
+    pub(crate) fn cmd(&self, prog: &str) -> Command {
         let mut c = Command::new("ip");
         c.args(["netns", "exec", &self.0, prog]);
         c
@@ -68,10 +68,10 @@ impl Drop for Netns {
 }
 
 #[derive(Debug, Clone, Copy)]
-struct Sample {
-    wall: Duration,
-    cpu: Duration,
-    maxrss_kib: i64,
+pub(crate) struct Sample {
+    pub(crate) wall: Duration,
+    pub(crate) cpu: Duration,
+    pub(crate) maxrss_kib: i64,
 }
 
 /// Runs `argv` (stdout to /dev/null) under `/usr/bin/time`, which reports the peak RSS of
@@ -125,7 +125,7 @@ fn measure(ns: &Netns, argv: &[&str]) -> Result<Sample> {
 /// Every contender `runs` times, interleaved (round r runs each contender once, after one
 /// warm-up round), so that a drift of the machine during the bench hits all of them alike.
 /// Per contender: every sample, in round order.
-fn interleaved(runs: usize, ns: &Netns, argvs: &[&[&str]]) -> Result<Vec<Vec<Sample>>> {
+pub(crate) fn interleaved(runs: usize, ns: &Netns, argvs: &[&[&str]]) -> Result<Vec<Vec<Sample>>> {
     for argv in argvs {
         measure(ns, argv)?;
     }
@@ -139,14 +139,14 @@ fn interleaved(runs: usize, ns: &Netns, argvs: &[&[&str]]) -> Result<Vec<Vec<Sam
 }
 
 /// Best wall time (with that run's CPU time) and the largest peak RSS of the samples.
-fn best(samples: &[Sample]) -> Result<Sample> {
+pub(crate) fn best(samples: &[Sample]) -> Result<Sample> {
     let mut b = *samples.iter().min_by_key(|s| s.wall).context("no runs")?;
     b.maxrss_kib = samples.iter().map(|s| s.maxrss_kib).max().unwrap_or(0);
     Ok(b)
 }
 
 /// Median of the per-round ratios a/b (rounds paired: the same moment of the machine).
-fn median_ratio(a: &[Sample], b: &[Sample]) -> f64 {
+pub(crate) fn median_ratio(a: &[Sample], b: &[Sample]) -> f64 {
     let mut r: Vec<f64> = a
         .iter()
         .zip(b)
@@ -225,7 +225,7 @@ fn generate_per(n: usize, per_chain: usize) -> String {
     format!("{filter}COMMIT\n{nat}COMMIT\n")
 }
 
-fn worker() -> Result<PathBuf> {
+pub(crate) fn worker() -> Result<PathBuf> {
     step("building the benchmark worker (release)");
     sh::run(
         Command::new("cargo")
@@ -267,7 +267,7 @@ fn load(ns: &Netns, prog: &str, rules: &str) -> Result<Duration> {
     Ok(start.elapsed())
 }
 
-fn ms(d: Duration) -> String {
+pub(crate) fn ms(d: Duration) -> String {
     format!("{:.1}", d.as_secs_f64() * 1000.0)
 }
 

@@ -176,7 +176,12 @@ unsafe fn on_drop(c: &DropConfig, skb: *const u8, location: u64, reason: u32) {
     let mut flow_id = None;
     if flags == 0 {
         flow_id = unsafe { flow_match(c, skb) };
-        if flow_id.is_none() {
+        // A subnet belongs to the watched bridge only in the bridge's own namespace: other
+        // namespaces (other Docker hosts, labs) use the same addresses.
+        let ours = |k: &WatchKey| {
+            dev_id.is_some_and(|d| d.netns == k.netns) || dst_id.is_some_and(|d| d.netns == k.netns)
+        };
+        if !flow_id.as_ref().is_some_and(ours) {
             return;
         }
         flags |= MATCH_FLOW;

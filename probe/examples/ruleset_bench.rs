@@ -11,6 +11,8 @@
 //!   and written as it goes, like `iptables-legacy-save`;
 //! - `json` / `json-legacy`: what `nfprobe ruleset --format json` does (streamed);
 //!   `json-model`: the JSON document built from the whole model, as it was before;
+//! - `ours-nft`: every nf_tables table in `nft list ruleset` syntax (`nfprobe ruleset
+//!   --format nft`: snapshot, interface names, rendering);
 //! - `bare-family` / `bare-chain`: receive the rule messages and drop them (the floor);
 //!   `bare-chain-par`: per chain, with as many dump threads as `ours` uses.
 //!
@@ -119,6 +121,24 @@ fn main() -> anyhow::Result<()> {
                     t3.elapsed()
                 );
             }
+        }
+        "ours-nft" => {
+            let rs = nft::read_ruleset(None)?;
+            let links = nfprobe::kernel::link::snapshot(None)?;
+            let names = nfprobe::ruleset::nft_text::Ifnames::from_pairs(
+                links.links.into_iter().map(|l| (l.ifindex, l.name)),
+            );
+            let read = t0.elapsed();
+            let text = nfprobe::ruleset::nft_text::ruleset_named(&rs, &names);
+            std::io::stdout().lock().write_all(text.as_bytes())?;
+            if verbose {
+                eprintln!(
+                    "read {read:?}, rendered and written after {:?}",
+                    t0.elapsed()
+                );
+            }
+            // The process ends here: freeing the snapshot piece by piece is pure cost.
+            std::mem::forget(rs);
         }
         "bare-family" | "bare-chain" | "bare-chain-par" => {
             let st = nft::bare_rule_dump(

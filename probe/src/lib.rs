@@ -12,6 +12,7 @@ pub mod drops;
 pub mod ext;
 pub mod host;
 pub mod kernel;
+pub mod metrics;
 pub mod prove;
 pub mod report;
 pub mod ruleset;

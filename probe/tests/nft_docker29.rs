@@ -558,3 +558,120 @@ fn bundle_with_the_new_settings_checks_clean_through_the_binary() {
             .contains("db can no longer open connections")
     );
 }
+
+/// A verdict map nfprobe cannot print exactly (here: an element carries a comment, which it
+/// does not render) makes each expected element of that map undecodable, never ok, missing or
+/// extra; a rule it cannot print in a Docker chain makes a lost rule of that chain
+/// undecodable, not missing.
+#[test]
+fn maps_and_rules_nfprobe_cannot_render_are_undecodable_in_check() {
+    use nfprobe::audit::Status;
+    use nfprobe::docker::expect::nft29::NftItem;
+    use nfprobe::docker::expect::{Layout, expect};
+    let e = expect(&settings_state(), Layout::V29Nft);
+    let ns = TestNetns::new("d29u");
+    create_all(&ns, &e);
+    let (map, key) = e
+        .nft
+        .iter()
+        .find_map(|x| match &x.item {
+            NftItem::Element { key, .. } if x.family == nfprobe::ruleset::Family::Ipv4 => {
+                Some((x.chain.clone(), key.clone()))
+            }
+            _ => None,
+        })
+        .expect("an IPv4 map element is expected");
+    let before = audit_ns(&ns, &e);
+    assert!(before.iter().all(|f| f.status == Status::Ok));
+    ns.run(&[
+        "nft",
+        "add",
+        "element",
+        "ip",
+        "docker-bridges",
+        &map,
+        "{ \"nfp-extra0\" comment \"by hand\" : drop }",
+    ]);
+    let found = audit_ns(&ns, &e);
+    let of_map: Vec<_> = found
+        .iter()
+        .filter(|f| {
+            f.family == nfprobe::ruleset::Family::Ipv4
+                && f.chain == map
+                && f.rule.starts_with("element ")
+        })
+        .collect();
+    assert!(of_map.iter().any(|f| f.rule.contains(&key)), "{of_map:#?}");
+    for f in &of_map {
+        assert_eq!(f.status, Status::Undecodable, "{f:#?}");
+        assert!(
+            f.detail.as_deref().is_some_and(|d| d.contains("comments")),
+            "{f:#?}"
+        );
+    }
+    assert!(
+        !found.iter().any(|f| f.rule.contains("nfp-extra0")),
+        "an element of an unreadable map is not reported as extra"
+    );
+
+    // A rule nfprobe cannot print (meta skuid: nft prints user names) in a chain that lost one of Docker's rules.
+    let (chain, rule) = e
+        .nft
+        .iter()
+        .find_map(|x| match &x.item {
+            NftItem::Rule { rule }
+                if x.family == nfprobe::ruleset::Family::Ipv4 && rule.contains("FW MARK") =>
+            {
+                Some((x.chain.clone(), rule.clone()))
+            }
+            _ => None,
+        })
+        .expect("a fwmark rule");
+    let snap = nft::read_ruleset(Some(&ns.spec())).unwrap();
+    let view = view_of(&snap).unwrap();
+    let handle = view
+        .tables
+        .iter()
+        .find(|t| t.family == nfprobe::ruleset::Family::Ipv4)
+        .and_then(|t| t.chains.iter().find(|c| c.name == chain))
+        .and_then(|c| {
+            c.rules
+                .iter()
+                .find(|r| canonical(&r.text) == canonical(&rule))
+        })
+        .map(|r| r.handle.to_string())
+        .expect("the fwmark rule is in the kernel");
+    ns.run(&[
+        "nft",
+        "delete",
+        "rule",
+        "ip",
+        "docker-bridges",
+        &chain,
+        "handle",
+        &handle,
+    ]);
+    ns.run(&[
+        "nft",
+        "add",
+        "rule",
+        "ip",
+        "docker-bridges",
+        &chain,
+        "meta",
+        "skuid",
+        "0",
+        "counter",
+    ]);
+    let found = audit_ns(&ns, &e);
+    let f = found
+        .iter()
+        .find(|f| f.chain == chain && canonical(&f.rule) == canonical(&rule))
+        .expect("the lost rule has a finding");
+    assert_eq!(f.status, Status::Undecodable, "{f:#?}");
+    let extra = found
+        .iter()
+        .find(|f| f.chain == chain && f.rule.contains("undecodable"))
+        .expect("the unreadable rule is reported");
+    assert!(extra.rule.contains("meta skuid"), "{extra:#?}");
+}

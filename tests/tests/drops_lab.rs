@@ -1,4 +1,6 @@
-//! Issue 5: `nfprobe drops` against the lab, counting exactly.
+//! Issue 5: `nfprobe drops` against the lab, counting exactly. Issue 15: by default nothing
+//! but the `kfree_skb` tracepoint is loaded, and per-interface counters come from the kernel's
+//! interface statistics (exact); the tc counters only with `--tc`.
 //!
 //! Each test runs the real `nfprobe drops` binary against a lab (docker28 layout, or the real
 //! dockerd flavour) and real traffic, and reads its JSON/NDJSON output. Needs root, iproute2,
@@ -376,17 +378,20 @@ fn healthy_lab_gives_no_drops_for_the_same_traffic() {
             .any(|reason| is(r, "reason", reason))
     });
     assert_eq!(bad, 0, "{}", out.rows());
-    // The tc counters saw the traffic on every bridge.
+    // The kernel's statistics of every bridge saw the traffic: requests routed to the
+    // containers (TX) and their replies (RX); no tc counters without --tc.
     for net in lab.networks() {
         let row = out.summary["interfaces"]
             .as_array()
             .expect("interfaces")
             .iter()
-            .find(|i| is(i, "iface", &net.bridge))
-            .unwrap_or_else(|| panic!("no tc counters for {}", net.bridge));
-        assert!(row["out_packets"].as_u64().unwrap_or(0) >= 5, "{row}");
-        assert!(row["in_packets"].as_u64().unwrap_or(0) >= 5, "{row}");
+            .find(|i| is(i, "iface", &net.bridge) && is(i, "role", "bridge"))
+            .unwrap_or_else(|| panic!("no statistics for {}: {}", net.bridge, out.summary));
+        assert!(row["tx_packets"].as_u64().unwrap_or(0) >= 5, "{row}");
+        assert!(row["rx_packets"].as_u64().unwrap_or(0) >= 5, "{row}");
     }
+    assert_eq!(out.summary["tc"].as_bool(), Some(false));
+    assert_eq!(out.summary["tc_counters"].as_array().map(Vec::len), Some(0));
     lab.down().expect("lab down");
 }
 
@@ -409,7 +414,7 @@ fn drops_in_a_namespace_that_is_not_watched_are_not_counted() {
     let watched = TestNetns::new("drw");
     let other = TestNetns::new("dro");
     // `lo` has ifindex 1 in both namespaces: only the namespace tells them apart.
-    let probe = Probe::start(&watched.name, &["--iface", "lo", "--no-tc"]);
+    let probe = Probe::start(&watched.name, &["--iface", "lo"]);
     const N: u32 = 37;
     const M: u32 = 50;
     udp_to_closed_port(&other, M);
@@ -451,6 +456,23 @@ fn bpf_ids(pid: i32) -> (BTreeSet<u32>, BTreeSet<u32>) {
     (progs, links)
 }
 
+/// What `nfprobe drops` runs with its defaults: exactly one program, the `kfree_skb` BTF
+/// tracepoint (`tracing`, named nfp_drops), and its one link; no classifier (sched_cls, the
+/// type of tc and tcx programs) held by the process, and none of ours loaded for it anywhere.
+fn assert_only_the_drop_tracepoint(pid: i32) {
+    let (progs, links) = bpf_ids(pid);
+    let loaded = nfprobe::kernel::drop_probe::loaded_programs().expect("list loaded programs");
+    let held: Vec<_> = loaded.iter().filter(|p| progs.contains(&p.id)).collect();
+    assert_eq!(held.len(), progs.len(), "{progs:?} vs {loaded:?}");
+    assert!(
+        held.iter()
+            .all(|p| p.kind == "tracing" && p.name == "nfp_drops"),
+        "programs held by nfprobe: {held:?}"
+    );
+    assert_eq!(held.len(), 1, "{held:?}");
+    assert_eq!(links.len(), 1, "links held by nfprobe: {links:?}");
+}
+
 fn live_ids() -> (BTreeSet<u32>, BTreeSet<u32>) {
     nfprobe::kernel::drop_probe::loaded_ids().expect("list loaded BPF programs and links")
 }
@@ -459,10 +481,8 @@ fn live_ids() -> (BTreeSet<u32>, BTreeSet<u32>) {
 fn nothing_stays_attached_after_sigkill() {
     let (_g, lab, probe) = watched_lab(faulty_lab);
     let (progs, links) = bpf_ids(probe.pid());
-    // kfree_skb + two classifiers; the tracepoint link plus ingress/egress on 2 bridges and 2
-    // ports (tcx on this kernel).
-    assert!(progs.len() >= 3, "programs held by nfprobe: {progs:?}");
-    assert!(links.len() >= 9, "links held by nfprobe: {links:?}");
+    // By default: the kfree_skb program and its tracepoint link, nothing else.
+    assert_only_the_drop_tracepoint(probe.pid());
     let (live_p, live_l) = live_ids();
     assert!(progs.is_subset(&live_p) && links.is_subset(&live_l));
     probe.signal(libc::SIGKILL);
@@ -762,7 +782,7 @@ fn the_clsact_fallback_counts_and_cleans_up_after_a_kill() {
     common::ip(&["-n", &peer.name, "addr", "add", "10.77.0.2/24", "dev", "c1"]);
     common::ip(&["-n", &peer.name, "link", "set", "c1", "up"]);
     assert_eq!(clsact_state(&host, "c0"), (0, false));
-    let args = ["--iface", "c0", "--force-clsact"];
+    let args = ["--iface", "c0", "--tc", "--force-clsact"];
 
     let probe = Probe::start(&host.name, &args);
     assert_eq!(
@@ -776,9 +796,9 @@ fn the_clsact_fallback_counts_and_cleans_up_after_a_kill() {
     std::thread::sleep(Duration::from_millis(300));
     let out = probe.stop();
     assert_eq!(out.summary["tcx"].as_bool(), Some(false), "{}", out.summary);
-    let row = out.summary["interfaces"]
+    let row = out.summary["tc_counters"]
         .as_array()
-        .expect("interfaces")
+        .expect("tc_counters")
         .iter()
         .find(|i| is(i, "iface", "c0"))
         .unwrap_or_else(|| panic!("no tc counters for c0: {}", out.summary))
@@ -869,14 +889,14 @@ fn interfaces_sharing_fast_slots_are_watched_and_counted_apart() {
         ]);
         common::ip(&["-n", &peer.name, "link", "set", peer_dev, "up"]);
     }
-    let probe = Probe::start(&host.name, &["--iface", "s0", "--iface", "t0"]);
+    let probe = Probe::start(&host.name, &["--iface", "s0", "--iface", "t0", "--tc"]);
     const A: u32 = 30;
     const B: u32 = 55;
     udp_to(&peer, SocketAddrV4::new(Ipv4Addr::new(10, 78, 0, 1), 9), A);
     udp_to(&peer, SocketAddrV4::new(Ipv4Addr::new(10, 78, 1, 1), 9), B);
     std::thread::sleep(Duration::from_millis(300));
     let out = probe.stop();
-    let ifs = out.summary["interfaces"].as_array().expect("interfaces");
+    let ifs = out.summary["tc_counters"].as_array().expect("tc_counters");
     let row = |name: &str| {
         ifs.iter()
             .find(|i| is(i, "iface", name))
@@ -909,6 +929,31 @@ fn interfaces_sharing_fast_slots_are_watched_and_counted_apart() {
 fn a_detached_data_path_counts_nothing_and_comes_back() {
     require_root_and_btf();
     let _g = serial();
+    // The default session: the tracepoint alone, detached and back.
+    {
+        let ns = TestNetns::new("ddd");
+        let mut session = nfprobe::drops::Session::start(nfprobe::drops::Options {
+            netns: Some(ns.spec.clone()),
+            ifaces: vec!["lo".into()],
+            ..Default::default()
+        })
+        .expect("start the default session");
+        let me = std::process::id() as i32;
+        assert!(!session.has_tc());
+        assert_only_the_drop_tracepoint(me);
+        session.set_attached(false).expect("detach");
+        assert!(bpf_ids(me).1.is_empty(), "links left while detached");
+        udp_to_closed_port(&ns, 4);
+        session.set_attached(true).expect("re-attach");
+        assert_only_the_drop_tracepoint(me);
+        udp_to_closed_port(&ns, 6);
+        let sum = session.summary().expect("summary");
+        assert_eq!(sum.total_packets, 6, "{:?}", sum.drops);
+        // lo sent and received the 10 datagrams and the 10 ICMP errors, attached or not.
+        let lo = session.interface_stats().expect("interface statistics");
+        assert_eq!(lo.len(), 1, "{lo:?}");
+        assert_eq!((lo[0].rx_packets, lo[0].tx_packets), (20, 20), "{lo:?}");
+    }
     for force_clsact in [false, true] {
         let host = TestNetns::new("dda");
         let peer = TestNetns::new("ddp");
@@ -941,7 +986,7 @@ fn a_detached_data_path_counts_nothing_and_comes_back() {
         let counts = |s: &mut nfprobe::drops::Session| {
             let sum = s.summary().expect("summary");
             let inp = sum
-                .interfaces
+                .tc_counters
                 .iter()
                 .find(|i| i.iface == "d0")
                 .map_or(0, |i| i.in_packets);
@@ -1000,4 +1045,269 @@ fn a_detached_data_path_counts_nothing_and_comes_back() {
             assert_eq!(clsact_state(&host, "d0"), (0, false), "clsact left behind");
         }
     }
+}
+
+/// `sysctl -qw KEY=VALUE` inside `ns`.
+fn sysctl(ns: &TestNetns, kv: &str) {
+    let st = Command::new("ip")
+        .args(["netns", "exec", &ns.name, "sysctl", "-qw", kv])
+        .status()
+        .expect("sysctl");
+    assert!(st.success(), "sysctl {kv} in {}", ns.name);
+}
+
+/// A quiet Docker-shaped host: a Docker-named bridge with one container behind it and a client
+/// on an uplink, IPv6 off everywhere, no IGMP reports and every neighbour static, so that the only packets on
+/// these links are the ones the test sends. By default `nfprobe drops` loads the `kfree_skb`
+/// program alone, and the kernel's interface statistics it reports count exactly: N datagrams
+/// delivered to the container pass the uplink, the bridge, its port and the container's
+/// interface once each; M more, dropped by FORWARD, pass only the uplink and are counted as
+/// drops on the bridge.
+#[test]
+fn by_default_only_the_tracepoint_runs_and_interface_counters_are_exact() {
+    require_root_and_btf();
+    let _g = serial();
+    let host = TestNetns::new("dqh");
+    let ctr = TestNetns::new("dqc");
+    let cli = TestNetns::new("dqx");
+    for ns in [&host, &ctr, &cli] {
+        for scope in ["all", "default"] {
+            sysctl(ns, &format!("net.ipv6.conf.{scope}.disable_ipv6=1"));
+        }
+        // A bridge joins 224.0.0.106 (multicast router discovery) and would report it with
+        // IGMP at random times after it comes up.
+        sysctl(ns, "net.ipv4.igmp_link_local_mcast_reports=0");
+    }
+    let br = format!(
+        "br-{:012x}",
+        0xd0_0000_0000u64 + u64::from(std::process::id())
+    );
+    let (h, c, x) = (&host.name, &ctr.name, &cli.name);
+    let mac_ext0 = "02:00:00:15:00:01";
+    let mac_ctr = "02:00:00:15:00:02";
+    for args in [
+        vec!["-n", h, "link", "add", &br, "type", "bridge"],
+        vec!["-n", h, "addr", "add", "172.28.15.1/24", "dev", &br],
+        vec!["-n", h, "link", "set", &br, "up"],
+        vec![
+            "-n", h, "link", "add", "vethq", "type", "veth", "peer", "name", "eth0", "address",
+            mac_ctr, "netns", c,
+        ],
+        vec!["-n", h, "link", "set", "vethq", "master", &br, "up"],
+        vec!["-n", c, "addr", "add", "172.28.15.2/24", "dev", "eth0"],
+        vec!["-n", c, "link", "set", "eth0", "up"],
+        vec![
+            "-n", h, "link", "add", "ext0", "address", mac_ext0, "type", "veth", "peer", "name",
+            "eth0", "netns", x,
+        ],
+        vec!["-n", h, "addr", "add", "10.28.15.1/24", "dev", "ext0"],
+        vec!["-n", h, "link", "set", "ext0", "up"],
+        vec!["-n", x, "addr", "add", "10.28.15.2/24", "dev", "eth0"],
+        vec!["-n", x, "link", "set", "eth0", "up"],
+        vec!["-n", x, "route", "add", "default", "via", "10.28.15.1"],
+        vec![
+            "-n",
+            x,
+            "neigh",
+            "replace",
+            "10.28.15.1",
+            "lladdr",
+            mac_ext0,
+            "dev",
+            "eth0",
+            "nud",
+            "permanent",
+        ],
+        vec![
+            "-n",
+            h,
+            "neigh",
+            "replace",
+            "172.28.15.2",
+            "lladdr",
+            mac_ctr,
+            "dev",
+            &br,
+            "nud",
+            "permanent",
+        ],
+    ] {
+        common::ip(&args);
+    }
+    sysctl(&host, "net.ipv4.ip_forward=1");
+    iptables(
+        &host,
+        &[
+            "-A", "FORWARD", "-p", "udp", "--dport", "9999", "-j", "DROP",
+        ],
+    );
+    // The container's server: receives and never answers.
+    let server = run_in(Some(&ctr.spec), || {
+        let s = UdpSocket::bind((Ipv4Addr::UNSPECIFIED, 5555)).expect("bind in the container");
+        s.set_read_timeout(Some(Duration::from_millis(200)))
+            .expect("timeout");
+        s
+    })
+    .expect("enter the container");
+
+    let probe = Probe::start(h, &[]);
+    assert_only_the_drop_tracepoint(probe.pid());
+    let shown = Command::new("ip")
+        .args(["netns", "exec", h, "bpftool", "net", "show"])
+        .output()
+        .expect("this test needs bpftool");
+    let shown = String::from_utf8_lossy(&shown.stdout);
+    assert!(
+        !shown.contains("nfp_tc"),
+        "tc programs on the host: {shown}"
+    );
+
+    const N: u64 = 40;
+    const M: u64 = 13;
+    const PAYLOAD: usize = 100;
+    run_in(Some(&cli.spec), || {
+        let s = UdpSocket::bind((Ipv4Addr::UNSPECIFIED, 0)).expect("bind in the client");
+        let ok = SocketAddrV4::new(Ipv4Addr::new(172, 28, 15, 2), 5555);
+        let dropped = SocketAddrV4::new(Ipv4Addr::new(172, 28, 15, 2), 9999);
+        for _ in 0..N {
+            s.send_to(&[7u8; PAYLOAD], ok).expect("send");
+        }
+        for _ in 0..M {
+            s.send_to(&[7u8; PAYLOAD], dropped).expect("send");
+        }
+    })
+    .expect("enter the client");
+    let mut received = 0;
+    let mut buf = [0u8; 2048];
+    while server.recv(&mut buf).is_ok() {
+        received += 1;
+    }
+    assert_eq!(received, N, "datagrams the container received");
+    // Still only the tracepoint while traffic flowed.
+    assert_only_the_drop_tracepoint(probe.pid());
+    let out = probe.stop();
+
+    let ifs = out.summary["interfaces"].as_array().expect("interfaces");
+    let row = |name: &str, role: &str| {
+        ifs.iter()
+            .find(|i| is(i, "iface", name) && is(i, "role", role))
+            .unwrap_or_else(|| panic!("no statistics for {name} ({role}): {}", out.summary))
+            .clone()
+    };
+    let n = |r: &Value, k: &str| r[k].as_u64().unwrap_or_else(|| panic!("{k} in {r}"));
+    // Ethernet (14) + IPv4 (20) + UDP (8) + payload, as veths and bridges count a frame.
+    let frame = (14 + 20 + 8 + PAYLOAD) as u64;
+    let uplink = row("ext0", "uplink");
+    let bridge = row(&br, "bridge");
+    let port = row("vethq", "port");
+    let peer = row("eth0", "peer");
+    let got = |r: &Value| {
+        [
+            "rx_packets",
+            "tx_packets",
+            "rx_bytes",
+            "tx_bytes",
+            "rx_dropped",
+            "tx_dropped",
+        ]
+        .map(|k| n(r, k))
+    };
+    assert_eq!(
+        got(&uplink),
+        [N + M, 0, (N + M) * frame, 0, 0, 0],
+        "{uplink}"
+    );
+    assert_eq!(got(&bridge), [0, N, 0, N * frame, 0, 0], "{bridge}");
+    assert_eq!(got(&port), [0, N, 0, N * frame, 0, 0], "{port}");
+    assert_eq!(got(&peer), [N, 0, N * frame, 0, 0, 0], "{peer}");
+    // The peer is read in the container's namespace, the others in the host's.
+    let host_ino = out.summary["netns_inode"].as_u64().expect("netns_inode");
+    assert_eq!(n(&bridge, "netns"), host_ino);
+    assert_eq!(n(&uplink, "netns"), host_ino);
+    assert_ne!(n(&peer, "netns"), host_ino);
+    assert_eq!(peer["bridge"].as_str(), Some(br.as_str()));
+    // What went in on the uplink and never came out on the bridge: the M datagrams FORWARD
+    // dropped, counted on the bridge they were headed for.
+    let forward = out.packets(|r| {
+        is(r, "iface", &br) && is(r, "reason", "NETFILTER_DROP") && is(r, "hook", "FORWARD")
+    });
+    assert_eq!(forward, M, "{}", out.rows());
+    assert_eq!(out.packets(|_| true), M, "{}", out.rows());
+    assert_eq!(out.summary["version"].as_u64(), Some(2));
+    assert_eq!(out.summary["tc"].as_bool(), Some(false));
+}
+
+/// A watched bridge's subnet ties a drop to it only in the bridge's own namespace: another
+/// namespace using the same addresses (another Docker host's lab, a second daemon) is not
+/// counted, even when neither of its devices is watched.
+#[test]
+fn the_same_subnet_in_another_namespace_is_not_counted() {
+    require_root_and_btf();
+    let _g = serial();
+    let watched = TestNetns::new("dsw");
+    let other = TestNetns::new("dso");
+    let br = format!(
+        "br-{:012x}",
+        0xe0_0000_0000u64 + u64::from(std::process::id())
+    );
+    common::ip(&["-n", &watched.name, "link", "add", &br, "type", "bridge"]);
+    common::ip(&[
+        "-n",
+        &watched.name,
+        "addr",
+        "add",
+        "172.27.0.1/24",
+        "dev",
+        &br,
+    ]);
+    common::ip(&["-n", &watched.name, "link", "set", &br, "up"]);
+    common::ip(&[
+        "-n",
+        &other.name,
+        "link",
+        "add",
+        "d0",
+        "type",
+        "veth",
+        "peer",
+        "name",
+        "d1",
+    ]);
+    common::ip(&["-n", &other.name, "link", "set", "d1", "up"]);
+    common::ip(&[
+        "-n",
+        &other.name,
+        "addr",
+        "add",
+        "172.27.0.9/24",
+        "dev",
+        "d0",
+    ]);
+    common::ip(&["-n", &other.name, "link", "set", "d0", "up"]);
+    iptables(
+        &other,
+        &["-A", "OUTPUT", "-d", "172.27.0.0/24", "-j", "DROP"],
+    );
+    iptables(
+        &watched,
+        &["-A", "OUTPUT", "-d", "172.27.0.0/24", "-j", "DROP"],
+    );
+    let probe = Probe::start(&watched.name, &[]);
+    const M: u32 = 17;
+    const K: u32 = 5;
+    let dst = SocketAddrV4::new(Ipv4Addr::new(172, 27, 0, 5), 53);
+    assert_eq!(udp_to(&other, dst, M), M, "OUTPUT refuses every datagram");
+    // The same drop in the watched namespace is counted (on the bridge, by its route).
+    assert_eq!(udp_to(&watched, dst, K), K, "OUTPUT refuses every datagram");
+    std::thread::sleep(Duration::from_millis(300));
+    let out = probe.stop();
+    // (A bridge without ports also drops what it sends itself, NO_TX_TARGET: not counted here.)
+    let netfilter = |r: &Value| is(r, "reason", "NETFILTER_DROP");
+    assert_eq!(out.packets(netfilter), u64::from(K), "{}", out.rows());
+    assert_eq!(
+        out.packets(|r| netfilter(r) && is(r, "iface", &br) && is(r, "hook", "OUTPUT")),
+        u64::from(K),
+        "{}",
+        out.rows()
+    );
 }

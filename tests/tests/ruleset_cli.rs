@@ -155,3 +155,57 @@ fn format_nft_with_legacy_backend_is_a_clear_error() {
     let err = String::from_utf8_lossy(&out.stderr);
     assert!(err.contains("--format nft needs --backend nft"), "{err}");
 }
+
+/// Issue 17's cases, printed exactly: ct helper, ct expectation and synproxy objects (and
+/// their references), a counter object with a comment, `iif "lo"` by name, icmpv6 type 143,
+/// anonymous maps in dnat/snat (with a concatenation), netdev chains on one device and on two.
+#[test]
+fn format_nft_prints_issue17_constructs_exactly() {
+    let ns = Netns::new("clin17");
+    let link = ns.sh("ip link add d0 type veth peer name d1");
+    assert!(link.status.success(), "{link:?}");
+    let corpus = include_str!("../../probe/tests/data/nft_issue17.nft");
+    let load = ns.run("nft", &["-f", "-"], Some(corpus));
+    assert!(
+        load.status.success(),
+        "nft -f: {}",
+        String::from_utf8_lossy(&load.stderr)
+    );
+    let want = ns.run("nft", &["list", "ruleset"], None);
+    let want = String::from_utf8_lossy(&want.stdout).into_owned();
+    assert!(want.contains("mld2-listener-report"), "{want}");
+    let out = nfprobe(&["--netns", &ns.name, "ruleset", "--format", "nft"]);
+    let ours = String::from_utf8_lossy(&out.stdout);
+    assert_eq!(ours, want, "{}", String::from_utf8_lossy(&out.stderr));
+    assert!(out.status.success(), "{out:?}");
+}
+
+/// What nfprobe cannot print exactly (here a `ct timeout` object, whose state timeouts it
+/// does not model, and a rule using it) is one `# undecodable` line in its place, never a
+/// partial block, and the command exits 1 as for the save format.
+#[test]
+fn format_nft_marks_what_it_cannot_render_and_exits_1() {
+    let ns = Netns::new("clinftu");
+    let corpus = "table inet t {\n  ct timeout to1 { protocol tcp; l3proto ip; policy = { established: 100, close: 5 }; }\n  chain c { type filter hook input priority 0; tcp dport 22 accept; ct timeout set \"to1\"; }\n}\n";
+    let load = ns.run("nft", &["-f", "-"], Some(corpus));
+    assert!(load.status.success(), "{load:?}");
+    let want =
+        String::from_utf8_lossy(&ns.run("nft", &["list", "ruleset"], None).stdout).into_owned();
+    let out = nfprobe(&["--netns", &ns.name, "ruleset", "--format", "nft"]);
+    assert_eq!(out.status.code(), Some(1), "{out:?}");
+    let ours = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        ours.contains("\t# undecodable ct timeout object \"to1\""),
+        "{ours}"
+    );
+    // Everything else is nft's text; the object's block is gone, not half printed.
+    assert!(!ours.contains("policy = {"), "{ours}");
+    assert!(ours.contains("\t\ttcp dport 22 accept\n"), "{ours}");
+    assert!(want.contains("\t\tct timeout set \"to1\"\n"), "{want}");
+    assert!(
+        ours.contains("\t\tct timeout set \"to1\"\n"),
+        "a reference to the object is printable: {ours}"
+    );
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(err.contains("could not be rendered exactly"), "{err}");
+}

@@ -29,6 +29,8 @@ pub const APT_PACKAGES: &[&str] = &[
     "hyperfine",
     "time",
     "util-linux",
+    // `nfprobe serve` tests: a real Prometheus scrapes it; promtool checks deploy/prometheus.
+    "prometheus",
 ];
 
 const NIGHTLY: &str = "nightly";

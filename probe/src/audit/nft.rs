@@ -66,6 +66,10 @@ pub struct NftMapView {
     /// Elements as `nft list` prints them: `"docker0" : jump filter-forward-in__docker0`.
     #[serde(default)]
     pub elements: Vec<String>,
+    /// Why nfprobe cannot print this map exactly (then `elements` is empty and nothing about
+    /// its elements can be told: they are undecodable, never missing or extra).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub undecodable: Option<String>,
 }
 
 /// The view of every `docker-bridges` table of an nf_tables snapshot (None: no such table).
@@ -80,6 +84,7 @@ pub fn view_of(snap: &NftRuleset) -> Option<NftView> {
                 NftFamily::Ip6 => Family::Ipv6,
                 _ => return None,
             };
+            let sets = nft_text::SetIndex::new(t);
             let chains = t
                 .chains
                 .iter()
@@ -102,15 +107,20 @@ pub fn view_of(snap: &NftRuleset) -> Option<NftView> {
                         .rules
                         .iter()
                         .map(|r| {
-                            let text = nft_text::rule_text(t, r);
-                            let decoded = r.raw.is_none()
-                                && r.problems.is_empty()
-                                && !text.contains("[raw ")
-                                && !text.contains("[expr ");
+                            // The same rendering as `ruleset --format nft`: a rule it cannot
+                            // print exactly is its undecodable mark, never a guess.
+                            let rendered = nft_text::rule_statements_indexed(
+                                t,
+                                r,
+                                &nft_text::Ifnames::default(),
+                                &sets,
+                            );
                             NftRuleView {
                                 handle: r.handle,
-                                text,
-                                decoded,
+                                decoded: rendered.is_ok(),
+                                text: rendered.unwrap_or_else(|why| {
+                                    format!("{} rule: {why}", nft_text::MARK)
+                                }),
                             }
                         })
                         .collect(),
@@ -120,9 +130,17 @@ pub fn view_of(snap: &NftRuleset) -> Option<NftView> {
                 .sets
                 .iter()
                 .filter(|s| s.flags & crate::kernel::nft::set::F_ANONYMOUS == 0)
-                .map(|s| NftMapView {
-                    name: s.name.clone(),
-                    elements: nft_text::elements(s),
+                .map(|s| match nft_text::elements(s) {
+                    Ok(elements) => NftMapView {
+                        name: s.name.clone(),
+                        elements,
+                        undecodable: None,
+                    },
+                    Err(why) => NftMapView {
+                        name: s.name.clone(),
+                        elements: Vec::new(),
+                        undecodable: Some(why),
+                    },
                 })
                 .collect();
             Some(NftTableView {
@@ -273,6 +291,12 @@ fn audit_table(
         };
         let want = format!("\"{key}\" : {verdict}");
         let mut f = finding(x, format!("element {} {want}", x.chain));
+        if let Some(why) = map_of(&x.chain).and_then(|m| m.undecodable.as_ref()) {
+            f.status = Status::Undecodable;
+            f.detail = Some(format!("map {} cannot be read exactly: {why}", x.chain));
+            findings.push(f);
+            continue;
+        }
         let have = map_of(&x.chain).is_some_and(|m| m.elements.iter().any(|el| el_eq(el, &want)));
         if have {
             used_elems.insert((x.chain.clone(), norm_ws(&want)));

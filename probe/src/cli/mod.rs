@@ -11,6 +11,7 @@ mod drops;
 mod features;
 mod prove;
 mod ruleset;
+mod serve;
 
 #[derive(Debug, Parser)]
 #[command(
@@ -46,6 +47,9 @@ pub enum Command {
     /// Live drop counters on the Docker bridges (or named interfaces): what the kernel dropped,
     /// where and why.
     Drops(drops::Args),
+    /// Prometheus exporter: drop counters, the check's findings (re-run when the ruleset
+    /// changes), ruleset generation; serves /metrics and /healthz.
+    Serve(serve::Args),
     /// Make the failing connections on purpose (every published port, from outside, from the
     /// host, from other networks) and prove why each fails: kernel drops of exactly that flow,
     /// the rule or policy that took its packets, and the missing rules.
@@ -102,6 +106,7 @@ impl Cli {
             Command::Check(args) => check::run(&global, args),
             Command::Collect(args) => collect::run(&global, args),
             Command::Drops(args) => drops::run(&global, args),
+            Command::Serve(args) => serve::run(&global, args),
             Command::Prove(args) => prove::run(&global, args),
             Command::Completions { shell } => {
                 // Into a buffer first: clap_complete panics on a write error (a closed pipe).

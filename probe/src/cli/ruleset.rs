@@ -25,7 +25,8 @@ pub enum FamilyArg {
 pub enum Format {
     /// What iptables-save / ip6tables-save prints (without its `#` comment lines).
     Save,
-    /// nf_tables syntax (`nft list ruleset`).
+    /// nf_tables syntax, exactly as `nft list ruleset` (nftables 1.0.6) prints it; what
+    /// nfprobe cannot print exactly is one `# undecodable ...` line instead (exit code 1).
     Nft,
     /// Versioned JSON (schema nfprobe.ruleset/1).
     Json,
@@ -100,6 +101,19 @@ fn nft_text(global: &Global, backend: Backend) -> anyhow::Result<Outcome> {
         bail!("--format nft needs --backend nft (legacy xtables has no nf_tables syntax)");
     }
     let rs = nft::read_ruleset(global.netns.as_ref()).context("reading the nf_tables ruleset")?;
-    print!("{}", nft_text::ruleset(&rs));
+    // nft prints `iif`/`oif` as the interface's name in the namespace read.
+    let links = nfprobe::kernel::link::snapshot(global.netns.as_ref())
+        .context("reading the namespace's interfaces")?;
+    let names = nft_text::Ifnames::from_pairs(links.links.into_iter().map(|l| (l.ifindex, l.name)));
+    let text = nft_text::ruleset_named(&rs, &names);
+    print!("{text}");
+    let marks = nft_text::undecodable_marks(&text);
+    if marks > 0 {
+        log::warn!(
+            "{marks} rule(s), set(s) or object(s) could not be rendered exactly as nft would (marked `{}`)",
+            nft_text::MARK
+        );
+        return Ok(Outcome::Findings);
+    }
     Ok(Outcome::Clean)
 }

@@ -1,6 +1,6 @@
 //! A drop-counting session: loads the probe, keeps the watch list in step with the interfaces
-//! of the namespace (new containers appear, old ones go), and turns the raw counters and samples
-//! into named, symbolised rows.
+//! of the namespace (new containers appear, old ones go), turns the raw counters and samples
+//! into named, symbolised rows, and reads the kernel's statistics of the watched interfaces.
 
 use std::collections::{BTreeMap, HashMap};
 use std::path::PathBuf;
@@ -14,6 +14,7 @@ use probe_common::drops::{
 use thiserror::Error;
 
 use super::hook::{self, Path};
+use super::ifstats::{IfaceStats, Tracker};
 use super::reasons::ReasonNames;
 use super::report::{DropRow, IfRow, SampleEvent, SampleStats, Summary};
 use super::watch::{self, Role, Target};
@@ -47,7 +48,10 @@ pub struct Options {
     pub ifaces: Vec<String>,
     /// Flow samples per second per CPU; 0 = no sampling.
     pub sample_per_sec: u32,
-    /// Attach the per-interface tc counters.
+    /// Also load and attach the per-interface tc counters (in and out on the bridges and
+    /// ports). Off by default: every packet then runs two tc hooks, which costs a routed
+    /// datagram measurably (docs/benchmarks.md); the kernel's interface statistics give
+    /// packets and bytes in and out without it.
     pub tc: bool,
     /// Attach them as clsact filters even where tcx exists (the fallback of kernels < 6.6).
     pub force_clsact: bool,
@@ -63,6 +67,9 @@ pub struct Session {
     reasons: ReasonNames,
     netns_ino: u32,
     targets: BTreeMap<(u32, u32), Target>,
+    /// Interfaces whose statistics are read but whose drops are not watched.
+    uplinks: BTreeMap<(u32, u32), Target>,
+    ifstats: Tracker,
     /// Every interface name we have seen, by (netns inode, ifindex).
     names: HashMap<(u32, u32), String>,
     /// nsid (relative to the watched namespace) → (path, inode).
@@ -97,6 +104,7 @@ impl Session {
         let probe = DropProbe::load(
             crate::kernel::ebpf::embedded_object(),
             &config,
+            opts.tc,
             opts.force_clsact,
         )?;
         log::debug!("probe loaded and attached after {:?}", t0.elapsed());
@@ -108,6 +116,8 @@ impl Session {
             reasons,
             netns_ino,
             targets: BTreeMap::new(),
+            uplinks: BTreeMap::new(),
+            ifstats: Tracker::default(),
             names: HashMap::new(),
             nsids: HashMap::new(),
             nsids_tried: None,
@@ -133,8 +143,19 @@ impl Session {
         }
     }
 
+    /// The interfaces whose drops are watched.
     pub fn targets(&self) -> impl Iterator<Item = &Target> {
         self.targets.values()
+    }
+
+    /// The uplinks: interface statistics only (see [`watch::uplinks`]).
+    pub fn uplinks(&self) -> impl Iterator<Item = &Target> {
+        self.uplinks.values()
+    }
+
+    /// Whether the tc counters are loaded (`Options::tc`).
+    pub fn has_tc(&self) -> bool {
+        self.probe.has_tc()
     }
 
     pub fn warnings(&self) -> &[String] {
@@ -146,8 +167,8 @@ impl Session {
     }
 
     /// Detach (`false`) or re-attach (`true`) the probe's data path (the `kfree_skb`
-    /// tracepoint and every tc counter) while everything stays loaded: for measuring what
-    /// the probe costs the packets it watches (`cargo xtask bench drops`).
+    /// tracepoint and, with `Options::tc`, every tc counter) while everything stays loaded:
+    /// for measuring what the probe costs the packets it watches (`cargo xtask bench drops`).
     pub fn set_attached(&mut self, on: bool) -> Result<(), DropsError> {
         Ok(self.probe.set_attached(on)?)
     }
@@ -247,7 +268,72 @@ impl Session {
             }
         }
         self.targets.extend(wanted);
+        self.uplinks = if self.opts.ifaces.is_empty() {
+            watch::by_key(&watch::uplinks(&snap, self.netns_ino))
+        } else {
+            BTreeMap::new()
+        };
+        // The first read of a new interface is its baseline: its counters start here.
+        self.read_stats()?;
         Ok(added)
+    }
+
+    /// The kernel's statistics of every watched interface and uplink, read now: deltas since
+    /// each was first read (the start of the session, or when it appeared), per-second rates
+    /// over the last interval of at least half a second, and the absolute counters
+    /// (`IfaceStats::kernel`). Container-side peers are read in their own namespaces.
+    pub fn interface_stats(&mut self) -> Result<Vec<IfaceStats>, DropsError> {
+        self.read_stats()?;
+        Ok(self.ifstats.rows())
+    }
+
+    fn read_stats(&mut self) -> Result<(), DropsError> {
+        let at = Instant::now();
+        // Namespace inode -> its targets (peers live in their containers' namespaces).
+        let mut by_ns: BTreeMap<u32, Vec<&Target>> = BTreeMap::new();
+        for t in self.targets.values().chain(self.uplinks.values()) {
+            by_ns.entry(t.netns).or_default().push(t);
+        }
+        let paths: HashMap<u32, NetnsSpec> = self
+            .nsids
+            .values()
+            .map(|(path, ino)| (*ino, NetnsSpec::parse(&path.display().to_string())))
+            .collect();
+        let mut wanted: Vec<(u32, Option<&NetnsSpec>, Vec<u32>)> = Vec::new();
+        for (ino, ts) in &by_ns {
+            let ns = if *ino == self.netns_ino {
+                self.opts.netns.as_ref()
+            } else {
+                match paths.get(ino) {
+                    Some(p) => Some(p),
+                    None => continue,
+                }
+            };
+            wanted.push((*ino, ns, ts.iter().map(|t| t.ifindex).collect()));
+        }
+        let req: Vec<(Option<&NetnsSpec>, &[u32])> = wanted
+            .iter()
+            .map(|(_, ns, ifs)| (*ns, ifs.as_slice()))
+            .collect();
+        let results = link::stats_in(&req);
+        for ((ino, _, _), res) in wanted.iter().zip(results) {
+            match res {
+                Ok(stats) => {
+                    for t in by_ns.get(ino).into_iter().flatten() {
+                        if let Some(st) = stats.get(&t.ifindex) {
+                            self.ifstats.record(t, at, *st);
+                        }
+                    }
+                }
+                // The watched namespace must be readable; a container's may just have gone.
+                Err(e) if *ino == self.netns_ino => return Err(e.into()),
+                Err(e) => log::debug!("interface statistics in namespace {ino}: {e}"),
+            }
+        }
+        let (targets, uplinks) = (&self.targets, &self.uplinks);
+        self.ifstats
+            .retain(|k| targets.contains_key(k) || uplinks.contains_key(k));
+        Ok(())
     }
 
     /// Container-side peers of the watched veth ports, in the namespaces we can identify.
@@ -369,8 +455,14 @@ impl Session {
         }
         rows.sort_by(|a, b| b.packets.cmp(&a.packets).then(a.iface.cmp(&b.iface)));
         self.last = Some((now, totals));
+        let interfaces = self.interface_stats()?;
         let mut ifs: BTreeMap<u32, IfRow> = BTreeMap::new();
-        for (k, c) in self.probe.if_counters()? {
+        let tc_rows = if self.probe.has_tc() {
+            self.probe.if_counters()?
+        } else {
+            Vec::new()
+        };
+        for (k, c) in tc_rows {
             let row = ifs.entry(k.ifindex).or_insert_with(|| IfRow {
                 iface: self.name(self.netns_ino, k.ifindex),
                 ifindex: k.ifindex,
@@ -385,15 +477,17 @@ impl Session {
         }
         let st = self.probe.stats()?;
         Ok(Summary {
-            version: 1,
+            version: 2,
             duration_secs: self.started.elapsed().as_secs_f64(),
             netns: self.opts.netns.as_ref().map(|n| n.spec.clone()),
             netns_inode: self.netns_ino,
-            tcx: self.probe.uses_tcx(),
+            tc: self.probe.has_tc(),
+            tcx: self.probe.has_tc() && self.probe.uses_tcx(),
             targets: self.targets.values().cloned().collect(),
             total_packets: rows.iter().map(|r| r.packets).sum(),
             drops: rows,
-            interfaces: ifs.into_values().collect(),
+            interfaces,
+            tc_counters: ifs.into_values().collect(),
             matched_events: st[STAT_MATCHED as usize],
             count_map_full: st[STAT_COUNT_MAP_FULL as usize],
             samples: SampleStats {

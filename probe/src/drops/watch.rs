@@ -1,5 +1,6 @@
 //! Which interfaces to watch: the Docker bridges of a namespace with their veth ports (and the
-//! container-side peers), or the interfaces the user named.
+//! container-side peers), or the interfaces the user named; and the uplinks, whose kernel
+//! statistics show what came in before it went to a bridge (never watched for drops).
 
 use std::collections::BTreeMap;
 use std::net::IpAddr;
@@ -16,15 +17,30 @@ pub enum Role {
     Port,
     Peer,
     Named,
+    /// Another interface of the host with an address (where outside traffic comes in):
+    /// interface statistics only, its drops are not watched.
+    Uplink,
 }
 
 impl Role {
+    /// Bits of the drop watch list (0: not on it).
     pub fn bits(self) -> u32 {
         match self {
             Role::Bridge => WATCH_BRIDGE,
             Role::Port => WATCH_PORT,
             Role::Peer => WATCH_PEER,
             Role::Named => WATCH_NAMED,
+            Role::Uplink => 0,
+        }
+    }
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Role::Bridge => "bridge",
+            Role::Port => "port",
+            Role::Peer => "peer",
+            Role::Named => "named",
+            Role::Uplink => "uplink",
         }
     }
 }
@@ -119,6 +135,36 @@ pub fn select(snap: &Snapshot, netns: u32, ifaces: &[String]) -> Result<Vec<Targ
     Ok(out)
 }
 
+/// The namespace's other interfaces that are up and carry an address that is not link-local:
+/// loopback, the Docker bridges and their ports excluded. Traffic to the containers comes in
+/// on these.
+pub fn uplinks(snap: &Snapshot, netns: u32) -> Vec<Target> {
+    let docker: Vec<u32> = snap
+        .docker_bridges()
+        .iter()
+        .map(|b| b.link.ifindex)
+        .collect();
+    snap.links
+        .iter()
+        .filter(|l| l.up && l.name != "lo" && !docker.contains(&l.ifindex))
+        .filter(|l| !l.master.is_some_and(|m| docker.contains(&m)))
+        .filter(|l| {
+            snap.addresses
+                .iter()
+                .any(|a| a.ifindex == l.ifindex && !is_link_local(a.addr) && !a.addr.is_loopback())
+        })
+        .map(|l| Target {
+            netns,
+            ifindex: l.ifindex,
+            name: l.name.clone(),
+            role: Role::Uplink,
+            bridge: None,
+            peer: None,
+            nets: Vec::new(),
+        })
+        .collect()
+}
+
 fn is_link_local(a: IpAddr) -> bool {
     match a {
         IpAddr::V6(v6) => (v6.segments()[0] & 0xffc0) == 0xfe80,
@@ -172,6 +218,26 @@ mod tests {
         assert_eq!(t[0].role, Role::Named);
         assert_eq!(t[0].bridge.as_deref(), Some("virbr0"));
         assert_eq!(select(&snap, 99, &["nope".into()]).unwrap_err(), "nope");
+        let mut snap = snap;
+        snap.links.push(link(6, "eth0", "veth", None));
+        snap.links.push(link(1, "lo", "loopback", None));
+        snap.links.push(link(7, "eth1", "veth", None));
+        let addr = |ifindex: u32, a: &str| crate::kernel::link::Address {
+            ifindex,
+            addr: a.parse().unwrap(),
+            prefix_len: 24,
+        };
+        snap.addresses = vec![
+            addr(6, "192.0.2.10"),
+            addr(1, "127.0.0.1"),
+            addr(2, "172.17.0.1"),
+            addr(7, "fe80::1"),
+        ];
+        let up: Vec<_> = uplinks(&snap, 99)
+            .into_iter()
+            .map(|t| (t.name, t.role))
+            .collect();
+        assert_eq!(up, [("eth0".to_owned(), Role::Uplink)]);
         assert_eq!(
             network("172.18.0.1".parse().unwrap(), 16),
             "172.18.0.0".parse::<IpAddr>().unwrap()

@@ -1,6 +1,7 @@
 //! The drop probe in the kernel: the `kfree_skb` BTF tracepoint with its watch list, drop
-//! counters and flow samples, and the tc counters on watched interfaces (tcx on kernels ≥ 6.6,
-//! clsact otherwise).
+//! counters and flow samples, and, only when asked for, the tc counters on watched interfaces
+//! (tcx on kernels ≥ 6.6, clsact otherwise). Without them nothing of ours runs on a packet the
+//! kernel forwards or delivers: the tracepoint fires only when a packet is dropped.
 //!
 //! Everything attached belongs to the [`DropProbe`]: dropping it (or the process dying, even by
 //! SIGKILL) closes the program and link fds, which detaches the tracepoint and the tcx links.
@@ -84,6 +85,8 @@ pub enum DropProbeError {
     },
     #[error("the eBPF object has no {0} (stale build?)")]
     Missing(&'static str),
+    #[error("the tc counters were not loaded (the probe was started without them)")]
+    TcNotLoaded,
     #[error(transparent)]
     Netns(#[from] NetnsError),
     #[error("cannot identify network namespace {path}: {source}")]
@@ -190,6 +193,8 @@ pub fn resolve_config(btf: &Btf, sample_per_sec: u32) -> Result<DropConfig, Drop
 pub struct DropProbe {
     ebpf: Ebpf,
     samples: Option<RingBuf<MapData>>,
+    /// The tc programs are loaded (only then can [`DropProbe::attach_tc`] attach them).
+    tc_loaded: bool,
     tcx: bool,
     /// The tracepoint's link while attached.
     tp_link: Option<BtfTracePointLinkId>,
@@ -295,12 +300,14 @@ impl std::fmt::Debug for DropProbe {
 }
 
 impl DropProbe {
-    /// Load the embedded object with `config` and attach the `kfree_skb` tracepoint. tc
-    /// programs attach through tcx links on kernels ≥ 6.6, else (or with `force_clsact`)
-    /// as filters of a clsact qdisc.
+    /// Load the embedded object with `config` and attach the `kfree_skb` tracepoint. With
+    /// `tc`, also load the tc programs (attached per interface by [`DropProbe::attach_tc`]):
+    /// through tcx links on kernels ≥ 6.6, else (or with `force_clsact`) as filters of a
+    /// clsact qdisc. Without `tc` no classifier is loaded at all.
     pub fn load(
         object: &[u8],
         config: &DropConfig,
+        tc: bool,
         force_clsact: bool,
     ) -> Result<Self, DropProbeError> {
         if object.is_empty() {
@@ -318,7 +325,7 @@ impl DropProbe {
         let tp_link = prog
             .attach()
             .map_err(|e| aya_err("attaching tp_btf/kfree_skb", e))?;
-        for name in [PROG_TC_IN, PROG_TC_OUT] {
+        for name in [PROG_TC_IN, PROG_TC_OUT].into_iter().filter(|_| tc) {
             let p: &mut SchedClassifier = ebpf
                 .program_mut(name)
                 .ok_or(DropProbeError::Missing("tc program"))?
@@ -337,6 +344,7 @@ impl DropProbe {
         Ok(Self {
             ebpf,
             samples: Some(samples),
+            tc_loaded: tc,
             tcx,
             tp_link: Some(tp_link),
             tc_ifaces: Vec::new(),
@@ -352,6 +360,11 @@ impl DropProbe {
     /// Whether tc programs attach through tcx links (else the clsact fallback).
     pub fn uses_tcx(&self) -> bool {
         self.tcx
+    }
+
+    /// Whether the tc counters are loaded.
+    pub fn has_tc(&self) -> bool {
+        self.tc_loaded
     }
 
     /// Count drops on this device (and drops routed towards it).
@@ -496,6 +509,9 @@ impl DropProbe {
         ifname: &str,
         ifindex: u32,
     ) -> Result<(), DropProbeError> {
+        if !self.tc_loaded {
+            return Err(DropProbeError::TcNotLoaded);
+        }
         if self
             .tc_ifaces
             .iter()
@@ -783,6 +799,40 @@ pub fn loaded_ids() -> Result<(BTreeSet<u32>, BTreeSet<u32>), DropProbeError> {
         links.insert(l.map_err(|e| aya_err("listing BPF links", e))?.id());
     }
     Ok((progs, links))
+}
+
+/// One BPF program loaded in the kernel, as `bpftool prog` lists it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct LoadedProgram {
+    pub id: u32,
+    pub name: String,
+    /// `sched_cls` for tc/tcx classifiers, `tracing` for BTF tracepoints, ...
+    pub kind: &'static str,
+}
+
+/// Every BPF program loaded in the kernel right now, with its name and type.
+pub fn loaded_programs() -> Result<Vec<LoadedProgram>, DropProbeError> {
+    let mut out = Vec::new();
+    for p in aya::programs::loaded_programs() {
+        let p = p.map_err(|e| aya_err("listing loaded BPF programs", e))?;
+        // UAPI `enum bpf_prog_type`.
+        let kind = match p.program_type() as u32 {
+            2 => "kprobe",
+            3 => "sched_cls",
+            4 => "sched_act",
+            5 => "tracepoint",
+            6 => "xdp",
+            17 => "raw_tracepoint",
+            26 => "tracing",
+            _ => "other",
+        };
+        out.push(LoadedProgram {
+            id: p.id(),
+            name: p.name_as_str().unwrap_or("").to_owned(),
+            kind,
+        });
+    }
+    Ok(out)
 }
 
 /// The `kfree_skb` program of the object.

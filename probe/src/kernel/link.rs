@@ -1,5 +1,6 @@
 //! rtnetlink over our own raw netlink socket: links (name, kind, master, veth peer), addresses,
-//! and the Docker bridges with their veth ports.
+//! the kernel's own per-interface statistics (IFLA_STATS64), and the Docker bridges with their
+//! veth ports.
 //!
 //! A netlink socket belongs to the network namespace it was created in, so [`snapshot`] opens its
 //! socket inside the namespace asked for (through [`crate::kernel::netns::run_in`]).
@@ -33,6 +34,7 @@ const IFLA_MTU: u16 = 4;
 const IFLA_LINK: u16 = 5;
 const IFLA_MASTER: u16 = 10;
 const IFLA_LINKINFO: u16 = 18;
+const IFLA_STATS64: u16 = 23;
 const IFLA_INFO_KIND: u16 = 1;
 const IFLA_LINK_NETNSID: u16 = 37;
 const IFA_ADDRESS: u16 = 1;
@@ -90,6 +92,81 @@ pub struct Address {
     pub ifindex: u32,
     pub addr: IpAddr,
     pub prefix_len: u8,
+}
+
+/// The kernel's statistics of one interface (`struct rtnl_link_stats64`, attribute
+/// IFLA_STATS64): counters since the interface was created, as `ip -s link` shows them.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize)]
+pub struct LinkStats {
+    pub rx_packets: u64,
+    pub tx_packets: u64,
+    pub rx_bytes: u64,
+    pub tx_bytes: u64,
+    pub rx_errors: u64,
+    pub tx_errors: u64,
+    /// Packets the interface received but the kernel dropped before they reached the stack
+    /// (no buffer, a full backlog, ...), as the driver counts them.
+    pub rx_dropped: u64,
+    /// Packets the kernel dropped on their way out of the interface (a full queue, a peer
+    /// that is down, ...), as the driver counts them.
+    pub tx_dropped: u64,
+    pub multicast: u64,
+    /// Received, but no protocol handler wanted them (0 on kernels that do not report it).
+    pub rx_nohandler: u64,
+    /// Dropped because addressed to another host (kernels ≥ 6.0; 0 otherwise).
+    pub rx_otherhost_dropped: u64,
+}
+
+/// Index of a field in `struct rtnl_link_stats64` (an array of `__u64` in UAPI order).
+const STATS64_RX_NOHANDLER: usize = 23;
+const STATS64_RX_OTHERHOST_DROPPED: usize = 24;
+
+impl LinkStats {
+    /// Parse the IFLA_STATS64 payload. The first eight counters are required; later ones
+    /// (added over kernel versions) are read when present.
+    pub fn parse(v: &[u8]) -> Result<Self, LinkError> {
+        let field = |i: usize| -> Option<u64> {
+            let b = v.get(i * 8..i * 8 + 8)?;
+            Some(u64::from_ne_bytes(b.try_into().ok()?))
+        };
+        let need = |i: usize| {
+            field(i).ok_or_else(|| {
+                LinkError::Malformed(format!("IFLA_STATS64 of {} bytes, need 64", v.len()))
+            })
+        };
+        Ok(Self {
+            rx_packets: need(0)?,
+            tx_packets: need(1)?,
+            rx_bytes: need(2)?,
+            tx_bytes: need(3)?,
+            rx_errors: need(4)?,
+            tx_errors: need(5)?,
+            rx_dropped: need(6)?,
+            tx_dropped: need(7)?,
+            multicast: field(8).unwrap_or(0),
+            rx_nohandler: field(STATS64_RX_NOHANDLER).unwrap_or(0),
+            rx_otherhost_dropped: field(STATS64_RX_OTHERHOST_DROPPED).unwrap_or(0),
+        })
+    }
+
+    /// Counters since `earlier` (a counter that went backwards counts from 0: the interface
+    /// was reset or replaced).
+    pub fn since(&self, earlier: &LinkStats) -> LinkStats {
+        let d = |a: u64, b: u64| if a >= b { a - b } else { a };
+        LinkStats {
+            rx_packets: d(self.rx_packets, earlier.rx_packets),
+            tx_packets: d(self.tx_packets, earlier.tx_packets),
+            rx_bytes: d(self.rx_bytes, earlier.rx_bytes),
+            tx_bytes: d(self.tx_bytes, earlier.tx_bytes),
+            rx_errors: d(self.rx_errors, earlier.rx_errors),
+            tx_errors: d(self.tx_errors, earlier.tx_errors),
+            rx_dropped: d(self.rx_dropped, earlier.rx_dropped),
+            tx_dropped: d(self.tx_dropped, earlier.tx_dropped),
+            multicast: d(self.multicast, earlier.multicast),
+            rx_nohandler: d(self.rx_nohandler, earlier.rx_nohandler),
+            rx_otherhost_dropped: d(self.rx_otherhost_dropped, earlier.rx_otherhost_dropped),
+        }
+    }
 }
 
 /// Links and addresses of one namespace at one moment.
@@ -280,6 +357,41 @@ impl Rtnl {
         self.dump(RTM_GETLINK, &body, |ty, payload| {
             (ty == RTM_NEWLINK).then(|| parse_link(payload)).transpose()
         })
+    }
+
+    /// The kernel's statistics of every interface of this socket's namespace, by ifindex.
+    pub fn link_stats(&self) -> Result<BTreeMap<u32, LinkStats>, LinkError> {
+        let mut body = vec![0u8; 16]; // struct ifinfomsg, family AF_UNSPEC
+        body[0] = libc::AF_UNSPEC as u8;
+        let rows = self.dump(RTM_GETLINK, &body, |ty, payload| {
+            (ty == RTM_NEWLINK)
+                .then(|| parse_stats(payload))
+                .transpose()
+        })?;
+        Ok(rows
+            .into_iter()
+            .filter_map(|(ifindex, st)| Some((ifindex, st?)))
+            .collect())
+    }
+
+    /// The kernel's statistics of one interface (None: no such interface here).
+    pub fn link_stats_of(&self, ifindex: u32) -> Result<Option<LinkStats>, LinkError> {
+        let mut body = vec![0u8; 16]; // struct ifinfomsg with ifi_index set
+        body[0] = libc::AF_UNSPEC as u8;
+        body[4..8].copy_from_slice(&ifindex.to_ne_bytes());
+        let res = self.request(RTM_GETLINK, NLM_F_REQUEST, &body, |ty, payload| {
+            (ty == RTM_NEWLINK)
+                .then(|| parse_stats(payload))
+                .transpose()
+        });
+        match res {
+            Ok(rows) => Ok(rows
+                .into_iter()
+                .find(|(ix, _)| *ix == ifindex)
+                .and_then(|(_, st)| st)),
+            Err(LinkError::Kernel(e)) if e.raw_os_error() == Some(libc::ENODEV) => Ok(None),
+            Err(e) => Err(e),
+        }
     }
 
     pub fn addresses(&self) -> Result<Vec<Address>, LinkError> {
@@ -505,6 +617,97 @@ fn parse_link(payload: &[u8]) -> Result<Link, LinkError> {
     Ok(link)
 }
 
+/// (ifindex, IFLA_STATS64) of one RTM_NEWLINK message.
+fn parse_stats(payload: &[u8]) -> Result<(u32, Option<LinkStats>), LinkError> {
+    let mut r = Reader::new(payload);
+    r.skip(4)?; // family, pad, type
+    let ifindex = r.u32()?;
+    let mut stats = None;
+    for (ty, v) in attrs(payload.get(16..).unwrap_or_default()) {
+        if ty == IFLA_STATS64 {
+            stats = Some(LinkStats::parse(v)?);
+        }
+    }
+    Ok((ifindex, stats))
+}
+
+/// The kernel's statistics of the interfaces of namespace `ns` (the current one when None).
+pub fn stats(ns: Option<&NetnsSpec>) -> Result<BTreeMap<u32, LinkStats>, LinkError> {
+    run_in(ns, || Rtnl::open()?.link_stats())?
+}
+
+/// Above this many interfaces in one namespace, one dump is cheaper than a request each.
+const STATS_DUMP_ABOVE: usize = 4;
+
+/// The kernel's statistics of the interfaces `ifindexes` in each namespace of `wanted` (None:
+/// the caller's), in `wanted`'s order. One thread enters each namespace in turn and opens a
+/// socket there only for the read: a socket kept open would keep its namespace alive after
+/// its container is gone. An interface missing from a namespace is missing from its map; a
+/// namespace that cannot be entered is an error of its own entry only.
+pub fn stats_in(
+    wanted: &[(Option<&NetnsSpec>, &[u32])],
+) -> Vec<Result<BTreeMap<u32, LinkStats>, LinkError>> {
+    let read = |ifindexes: &[u32]| -> Result<BTreeMap<u32, LinkStats>, LinkError> {
+        let sock = Rtnl::open()?;
+        if ifindexes.len() > STATS_DUMP_ABOVE {
+            let mut all = sock.link_stats()?;
+            all.retain(|ix, _| ifindexes.contains(ix));
+            return Ok(all);
+        }
+        let mut out = BTreeMap::new();
+        for &ix in ifindexes {
+            if let Some(st) = sock.link_stats_of(ix)? {
+                out.insert(ix, st);
+            }
+        }
+        Ok(out)
+    };
+    std::thread::scope(|s| {
+        let worker = s.spawn(|| {
+            let mut out: Vec<Option<Result<_, LinkError>>> = wanted.iter().map(|_| None).collect();
+            // The caller's namespace first: this thread starts in it and leaves it below.
+            for (i, (ns, ifs)) in wanted.iter().enumerate() {
+                if ns.is_none() {
+                    out[i] = Some(read(ifs));
+                }
+            }
+            for (i, (ns, ifs)) in wanted.iter().enumerate() {
+                let Some(ns) = ns else { continue };
+                out[i] = Some(enter(ns).and_then(|()| read(ifs)));
+            }
+            out
+        });
+        match worker.join() {
+            Ok(out) => out
+                .into_iter()
+                .map(|r| r.unwrap_or_else(|| Err(LinkError::Malformed("not read".into()))))
+                .collect(),
+            Err(_) => wanted
+                .iter()
+                .map(|_| Err(LinkError::Malformed("the reading thread panicked".into())))
+                .collect(),
+        }
+    })
+}
+
+/// Move the calling thread into `ns`.
+fn enter(ns: &NetnsSpec) -> Result<(), LinkError> {
+    let file = std::fs::File::open(&ns.path).map_err(|source| NetnsError::Open {
+        spec: ns.spec.clone(),
+        path: ns.path.clone(),
+        source,
+    })?;
+    // SAFETY: setns on a valid, open namespace fd affects only this thread.
+    if unsafe { libc::setns(file.as_raw_fd(), libc::CLONE_NEWNET) } != 0 {
+        return Err(NetnsError::Enter {
+            path: ns.path.clone(),
+            source: std::io::Error::last_os_error(),
+        }
+        .into());
+    }
+    Ok(())
+}
+
 fn parse_addr(payload: &[u8]) -> Result<Option<Address>, LinkError> {
     let mut r = Reader::new(payload);
     let family = r.u8()?;
@@ -568,6 +771,74 @@ mod tests {
         push_attr(&mut ok, IFLA_MASTER, &3u32.to_ne_bytes());
         let l = parse_link(&ok).unwrap();
         assert_eq!((l.ifindex, l.name.as_str(), l.master), (7, "eth0", Some(3)));
+    }
+
+    #[test]
+    fn stats64_of_any_length_never_panics() {
+        let mut v = Vec::new();
+        for i in 0..25u64 {
+            v.extend_from_slice(&(i + 1).to_ne_bytes());
+        }
+        let st = LinkStats::parse(&v).unwrap();
+        assert_eq!((st.rx_packets, st.tx_dropped, st.multicast), (1, 8, 9));
+        assert_eq!((st.rx_nohandler, st.rx_otherhost_dropped), (24, 25));
+        // An older kernel's shorter struct: the later counters read 0.
+        let st = LinkStats::parse(&v[..23 * 8]).unwrap();
+        assert_eq!((st.rx_nohandler, st.rx_otherhost_dropped), (0, 0));
+        for n in 0..64 {
+            assert!(LinkStats::parse(&v[..n]).is_err());
+        }
+        let later = LinkStats {
+            rx_packets: 10,
+            tx_packets: 3,
+            ..LinkStats::default()
+        };
+        let earlier = LinkStats {
+            rx_packets: 4,
+            tx_packets: 5,
+            ..LinkStats::default()
+        };
+        let d = later.since(&earlier);
+        assert_eq!((d.rx_packets, d.tx_packets), (6, 3));
+    }
+
+    /// Datagrams to a bound socket on 127.0.0.1 in a fresh namespace: `lo` sends and receives
+    /// each exactly once, and the kernel's counters (dump and single-interface read) say so.
+    #[test]
+    fn loopback_counters_count_exactly_what_was_sent() {
+        let name = format!("nfpl-s{}", std::process::id());
+        let _guard = Netns(vec![name.clone()]);
+        ip(&format!("netns add {name}"));
+        ip(&format!("-n {name} link set lo up"));
+        let ns = NetnsSpec::parse(&name);
+        let lo = snapshot(Some(&ns)).unwrap().by_name("lo").unwrap().ifindex;
+        let before = stats(Some(&ns)).unwrap()[&lo];
+        const N: u64 = 23;
+        const PAYLOAD: u64 = 100;
+        run_in(Some(&ns), || {
+            let rx = std::net::UdpSocket::bind("127.0.0.1:0").unwrap();
+            let tx = std::net::UdpSocket::bind("127.0.0.1:0").unwrap();
+            for _ in 0..N {
+                tx.send_to(&[0u8; PAYLOAD as usize], rx.local_addr().unwrap())
+                    .unwrap();
+            }
+        })
+        .unwrap();
+        let sock = run_in(Some(&ns), Rtnl::open).unwrap().unwrap();
+        let after = sock.link_stats_of(lo).unwrap().unwrap();
+        let d = after.since(&before);
+        assert_eq!((d.rx_packets, d.tx_packets), (N, N), "{d:?}");
+        // IPv4 (20) + UDP (8) + payload: loopback counts after its Ethernet header is pulled.
+        assert_eq!(d.rx_bytes, N * (20 + 8 + PAYLOAD), "{d:?}");
+        assert_eq!(sock.link_stats_of(99_999).unwrap(), None);
+        // The same read through a thread that enters the namespace (and the current one).
+        let cur = snapshot(None).unwrap().by_name("lo").unwrap().ifindex;
+        let both = stats_in(&[(Some(&ns), &[lo, 99_999]), (None, &[cur])]);
+        assert_eq!(both[0].as_ref().unwrap().get(&lo), Some(&after));
+        assert_eq!(both[0].as_ref().unwrap().len(), 1);
+        assert!(both[1].as_ref().unwrap().contains_key(&cur));
+        let gone = NetnsSpec::parse("/nonexistent/netns");
+        assert!(stats_in(&[(Some(&gone), &[1])])[0].is_err());
     }
 
     #[test]

@@ -13,6 +13,7 @@ pub mod link;
 pub mod netns;
 pub mod nfnl;
 pub mod nft;
+pub mod nftmon;
 pub mod proc;
 pub mod signals;
 pub mod sysctl;

@@ -20,6 +20,58 @@ fn port_key(a: &super::Attempt) -> String {
     }
 }
 
+/// The missing rules behind a port's failures and their fixes, each once.
+fn findings_once(out: &mut String, attempts: &[&super::Attempt]) {
+    let mut seen = std::collections::BTreeSet::new();
+    let findings: Vec<_> = attempts
+        .iter()
+        .flat_map(|a| &a.evidence.findings)
+        .filter(|f| seen.insert((f.table.clone(), f.rule.clone())))
+        .collect();
+    if findings.is_empty() {
+        return;
+    }
+    let liars: std::collections::BTreeSet<&str> = findings
+        .iter()
+        .flat_map(|f| f.cli_says_present.iter().map(String::as_str))
+        .collect();
+    let _ = write!(
+        out,
+        "  Why (nfprobe check): {} rule(s) Docker should have here are not in the kernel",
+        findings.len()
+    );
+    if !liars.is_empty() {
+        let _ = write!(
+            out,
+            "; {} says they are present (`-C`)",
+            liars.into_iter().collect::<Vec<_>>().join(", ")
+        );
+    }
+    let _ = writeln!(out, ":");
+    for f in &findings {
+        let _ = writeln!(
+            out,
+            "    -t {} {}{}",
+            f.table,
+            f.rule,
+            f.effect
+                .as_deref()
+                .map(|e| format!("  ({e})"))
+                .unwrap_or_default()
+        );
+    }
+    let fixes: Vec<&str> = findings.iter().filter_map(|f| f.fix.as_deref()).collect();
+    if !fixes.is_empty() {
+        let _ = writeln!(
+            out,
+            "  Fix: `nfprobe check --fix-script` places these where Docker would:"
+        );
+        for f in fixes {
+            let _ = writeln!(out, "    {f}");
+        }
+    }
+}
+
 pub fn text(r: &Report) -> String {
     let mut out = String::new();
     let failed: Vec<&super::Attempt> = r.attempts.iter().filter(|a| !a.verdict.is_ok()).collect();
@@ -45,22 +97,17 @@ pub fn text(r: &Report) -> String {
                 a.target,
                 a.verdict.as_str()
             );
-            for l in &a.evidence.explanation {
+            // The check's findings are the same for every attempt at a port: said once below.
+            for l in a
+                .evidence
+                .explanation
+                .iter()
+                .filter(|l| !l.starts_with("check: ") && !l.starts_with("  missing: "))
+            {
                 let _ = writeln!(out, "    {l}");
             }
-            let fixes: Vec<&str> = a
-                .evidence
-                .findings
-                .iter()
-                .filter_map(|f| f.fix.as_deref())
-                .collect();
-            if !fixes.is_empty() {
-                let _ = writeln!(out, "    fix (from check):");
-                for f in fixes {
-                    let _ = writeln!(out, "      {f}");
-                }
-            }
         }
+        findings_once(&mut out, attempts);
     }
     let _ = writeln!(
         out,

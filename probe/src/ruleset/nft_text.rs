@@ -1,114 +1,308 @@
 //! Native nf_tables rulesets in `nft list ruleset` syntax (nftables 1.0.6), rebuilt from the
 //! kernel's low-level expressions the way nft does: loads and comparisons become
 //! `ip saddr 10.0.0.0/8`, protocol dependencies (`meta l4proto tcp` before `tcp dport`) are
-//! folded away, anonymous sets are printed inline, verdict maps as `vmap`.
+//! folded away, anonymous sets and maps are printed inline, verdict maps as `vmap`.
 //!
-//! Whatever is not understood is printed visibly as `[raw NAME: reason]` / `[expr ...]`,
-//! never skipped. Interface indexes (`iif`) are printed as numbers: names would need the
-//! target namespace.
+//! Exact or marked: whatever this module cannot print exactly as nft does (an expression,
+//! header field, key type or object it does not model) is never approximated. The rule, set or
+//! object is replaced by one comment line, `# undecodable ...: what and why`, which nft itself
+//! never prints; [`undecodable_marks`] counts them. Interface indexes (`iif`) print as names
+//! when the namespace's interfaces are given ([`Ifnames`]), as nft does.
 
+use std::collections::HashMap;
 use std::fmt::Write as _;
 use std::net::{Ipv4Addr, Ipv6Addr};
+use std::sync::OnceLock;
 
 use crate::kernel::nft::chain::POLICY_DROP;
 use crate::kernel::nft::expr::{
     bitwise, cmp, ct, fib, immediate::Immediate, limit::Limit, log::Log, lookup::Lookup, meta,
     nat::Nat, payload, reject::Reject,
 };
+use crate::kernel::nft::object::ObjData;
 use crate::kernel::nft::set::{
-    DATA_TYPE_VERDICT, ELEM_F_CATCHALL, ELEM_F_INTERVAL_END, F_ANONYMOUS, F_CONSTANT, F_INTERVAL,
-    F_MAP, F_TIMEOUT,
+    DATA_TYPE_VERDICT, ELEM_F_CATCHALL, ELEM_F_INTERVAL_END, F_ANONYMOUS, F_CONSTANT, F_EVAL,
+    F_INTERVAL, F_MAP, F_OBJECT, F_TIMEOUT,
 };
 use crate::kernel::nft::{
-    Expr, NftChain, NftData, NftFamily, NftRule, NftRuleset, NftSet, NftTable, Verdict,
+    Expr, NftChain, NftData, NftFamily, NftObject, NftRule, NftRuleset, NftSet, NftTable, Verdict,
 };
 
-/// The whole ruleset, as `nft list ruleset` prints it.
+/// The start of every line this module prints for something it cannot render.
+pub const MARK: &str = "# undecodable";
+
+/// Interface names of the namespace the ruleset was read from, by index: nft prints `iif`,
+/// `oif` and interface-index sets with names. `None`: not known (an index then makes the rule
+/// undecodable, as the name nft would print cannot be told).
+#[derive(Debug, Clone, Default)]
+pub struct Ifnames(pub Option<HashMap<u32, String>>);
+
+impl Ifnames {
+    pub fn from_pairs(pairs: impl IntoIterator<Item = (u32, String)>) -> Self {
+        Ifnames(Some(pairs.into_iter().collect()))
+    }
+}
+
+/// A table's sets by name, built once per table: rules look their sets up by name, and a
+/// linear search per rule is quadratic on big rulesets (one anonymous set per rule or so).
+pub struct SetIndex<'t>(HashMap<&'t str, &'t NftSet>);
+
+impl<'t> SetIndex<'t> {
+    pub fn new(t: &'t NftTable) -> Self {
+        SetIndex(t.sets.iter().map(|s| (s.name.as_str(), s)).collect())
+    }
+}
+
+/// How many marked (undecodable) lines a rendering holds.
+pub fn undecodable_marks(text: &str) -> usize {
+    text.lines()
+        .filter(|l| l.trim_start().starts_with(MARK))
+        .count()
+}
+
+/// The whole ruleset, as `nft list ruleset` prints it (no interface names known).
 pub fn ruleset(rs: &NftRuleset) -> String {
+    ruleset_named(rs, &Ifnames::default())
+}
+
+/// The whole ruleset, with the namespace's interface names.
+pub fn ruleset_named(rs: &NftRuleset, names: &Ifnames) -> String {
     let mut out = String::new();
     for t in &rs.tables {
-        table(&mut out, t);
+        table_named(&mut out, t, names);
     }
     out
 }
 
-/// One `table FAMILY NAME { ... }` block.
+/// One `table FAMILY NAME { ... }` block (no interface names known).
 pub fn table(out: &mut String, t: &NftTable) {
+    table_named(out, t, &Ifnames::default());
+}
+
+/// One `table FAMILY NAME { ... }` block.
+pub fn table_named(out: &mut String, t: &NftTable, names: &Ifnames) {
     let _ = writeln!(out, "table {} {} {{", t.family.name(), t.name);
     if let Some(c) = &t.comment {
         let _ = writeln!(out, "\tcomment {}", quote(c));
     }
+    match t.flags {
+        0 => {}
+        crate::kernel::nft::table::F_DORMANT => out.push_str("\tflags dormant\n"),
+        f => {
+            let _ = writeln!(out, "\t{MARK} table flags 0x{f:x}: not rendered by nfprobe");
+        }
+    }
     let mut delim = "";
     for o in &t.objects {
         out.push_str(delim);
-        object(out, o);
+        object(out, o, t.family);
         delim = "\n";
     }
     for s in t.sets.iter().filter(|s| s.flags & F_ANONYMOUS == 0) {
         out.push_str(delim);
-        set_decl(out, s);
+        set_decl(out, s, names);
         delim = "\n";
     }
     for f in &t.flowtables {
         out.push_str(delim);
+        delim = "\n";
+        // nft 1.0.6's flowtable_print_declaration: hook and priority as for netdev, the
+        // devices, then `flags offload` and `counter`.
+        if f.flags & !0x3 != 0 || f.hooknum.is_some_and(|h| h != 0) {
+            let _ = writeln!(
+                out,
+                "\t{MARK} flowtable {}: flags 0x{:x} or hook not rendered by nfprobe",
+                quote(&f.name),
+                f.flags
+            );
+            continue;
+        }
         let _ = writeln!(out, "\tflowtable {} {{", f.name);
         let _ = writeln!(
             out,
             "\t\thook ingress priority {}",
-            prio_str(t.family, 0, f.priority)
+            prio_str(NftFamily::Netdev, 0, f.priority)
         );
-        let devs: Vec<_> = f.devs.iter().map(|d| quote(d)).collect();
-        let _ = writeln!(out, "\t\tdevices = {{ {} }}", devs.join(", "));
+        if !f.devs.is_empty() {
+            let mut devs = f.devs.clone();
+            devs.sort();
+            let _ = writeln!(out, "\t\tdevices = {{ {} }}", devs.join(", "));
+        }
+        if f.flags & 0x1 != 0 {
+            out.push_str("\t\tflags offload\n");
+        }
+        if f.flags & 0x2 != 0 {
+            out.push_str("\t\tcounter\n");
+        }
         out.push_str("\t}\n");
-        delim = "\n";
     }
+    let sets = SetIndex::new(t);
     for c in t
         .chains
         .iter()
         .filter(|c| c.flags & crate::kernel::nft::chain::F_BINDING == 0)
     {
         out.push_str(delim);
-        chain(out, t, c);
+        chain(out, t, c, names, &sets);
         delim = "\n";
     }
     out.push_str("}\n");
 }
 
-fn object(out: &mut String, o: &crate::kernel::nft::NftObject) {
-    use crate::kernel::nft::object::ObjData;
-    match &o.data {
+fn family_word(nfproto: u16) -> Option<&'static str> {
+    Some(match nfproto {
+        1 => "inet",
+        2 => "ip",
+        3 => "arp",
+        5 => "netdev",
+        7 => "bridge",
+        10 => "ip6",
+        _ => return None,
+    })
+}
+
+fn object(out: &mut String, o: &NftObject, family: NftFamily) {
+    let mut body = String::new();
+    let kind = match &o.data {
         ObjData::Counter(c) => {
-            let _ = writeln!(out, "\tcounter {} {{", o.name);
-            let _ = writeln!(out, "\t\tpackets {} bytes {}", c.packets, c.bytes);
+            let _ = writeln!(body, "\t\tpackets {} bytes {}", c.packets, c.bytes);
+            "counter"
         }
         ObjData::Quota(q) => {
-            let _ = writeln!(out, "\tquota {} {{", o.name);
             let over = if q.flags.unwrap_or(0) & 1 != 0 {
                 "over "
             } else {
                 ""
             };
-            let _ = writeln!(
-                out,
-                "\t\t{over}{} used {}",
-                bytes_str(q.bytes),
-                bytes_str(q.consumed.unwrap_or(0))
-            );
+            let used = q.consumed.unwrap_or(0);
+            let _ = write!(body, "\t\t{over}{}", bytes_str(q.bytes));
+            if used > 0 {
+                let _ = write!(body, " used {}", bytes_str(used));
+            }
+            body.push('\n');
+            "quota"
         }
         ObjData::Limit(l) => {
-            let _ = writeln!(out, "\tlimit {} {{", o.name);
-            let _ = writeln!(out, "\t\t{}", limit_str(l).trim_start_matches("limit "));
+            let _ = writeln!(body, "\t\t{}", limit_str(l).trim_start_matches("limit "));
+            "limit"
         }
-        other => {
-            let _ = writeln!(
-                out,
-                "\t# object {} of type {}: {other:?}",
-                o.name, o.obj_type
-            );
-            let _ = writeln!(out, "\tobject {} {{", o.name);
+        ObjData::CtHelper(h) => {
+            let l4 = h.l4proto.map(proto_name).unwrap_or_default();
+            let l3 = h.l3proto.and_then(family_word).or(if h.l3proto.is_none() {
+                Some(family.name())
+            } else {
+                None
+            });
+            let Some(l3) = l3 else {
+                return mark_object(out, o, "ct helper", "its layer 3 protocol is not known");
+            };
+            let _ = writeln!(body, "\t\ttype {} protocol {l4}", quote(&h.name));
+            let _ = writeln!(body, "\t\tl3proto {l3}");
+            "ct helper"
+        }
+        ObjData::CtExpect(e) => {
+            if let Some(p) = e.l4proto {
+                let _ = writeln!(body, "\t\tprotocol {}", proto_name(p));
+            }
+            if let Some(d) = e.dport {
+                let _ = writeln!(body, "\t\tdport {d}");
+            }
+            if let Some(t) = e.timeout {
+                let _ = writeln!(body, "\t\ttimeout {}", time_str(u64::from(t)));
+            }
+            if let Some(sz) = e.size {
+                let _ = writeln!(body, "\t\tsize {sz}");
+            }
+            match e.l3proto.map(family_word) {
+                Some(Some(l3)) => {
+                    let _ = writeln!(body, "\t\tl3proto {l3}");
+                }
+                Some(None) => {
+                    return mark_object(out, o, "ct expectation", "unknown layer 3 protocol");
+                }
+                None => {}
+            }
+            "ct expectation"
+        }
+        ObjData::Synproxy(sp) => {
+            let flags = sp.flags.unwrap_or(0);
+            if let Some(m) = sp.mss.filter(|_| flags & 1 != 0) {
+                let _ = writeln!(body, "\t\tmss {m}");
+            }
+            if let Some(w) = sp.wscale.filter(|_| flags & 2 != 0) {
+                let _ = writeln!(body, "\t\twscale {w}");
+            }
+            let opts = synproxy_opts(flags);
+            if !opts.is_empty() {
+                let _ = writeln!(body, "\t\t{opts}");
+            }
+            "synproxy"
+        }
+        ObjData::Connlimit(_) => {
+            return mark_object(out, o, "ct count", "nft has no syntax for this object");
+        }
+        ObjData::Raw(_) => {
+            let kind = match o.obj_type {
+                crate::kernel::nft::object::TYPE_TUNNEL => "tunnel",
+                crate::kernel::nft::object::TYPE_CT_TIMEOUT => "ct timeout",
+                crate::kernel::nft::object::TYPE_SECMARK => "secmark",
+                crate::kernel::nft::object::TYPE_CT_HELPER => "ct helper",
+                crate::kernel::nft::object::TYPE_CT_EXPECT => "ct expectation",
+                crate::kernel::nft::object::TYPE_SYNPROXY => "synproxy",
+                _ => "object",
+            };
+            return mark_object(out, o, kind, "its settings are not rendered by nfprobe");
+        }
+    };
+    let _ = writeln!(out, "\t{kind} {} {{", o.name);
+    if let Some(c) = &o.comment {
+        let _ = writeln!(out, "\t\tcomment {}", quote(c));
+    }
+    out.push_str(&body);
+    out.push_str("\t}\n");
+}
+
+fn mark_object(out: &mut String, o: &NftObject, kind: &str, why: &str) {
+    let _ = writeln!(
+        out,
+        "\t{MARK} {kind} object {} (type {}): {why}",
+        quote(&o.name),
+        o.obj_type
+    );
+}
+
+fn synproxy_opts(flags: u32) -> String {
+    let mut v = Vec::new();
+    if flags & 0x8 != 0 {
+        v.push("timestamp");
+    }
+    if flags & 0x4 != 0 {
+        v.push("sack-perm");
+    }
+    v.join(" ")
+}
+
+/// nft's time format: `1d2h3m4s5ms`, units that are zero left out.
+fn time_str(ms: u64) -> String {
+    if ms == 0 {
+        return "0s".into();
+    }
+    let mut s = String::new();
+    let mut rest = ms;
+    for (unit, size) in [
+        ("d", 86_400_000u64),
+        ("h", 3_600_000),
+        ("m", 60_000),
+        ("s", 1000),
+        ("ms", 1),
+    ] {
+        let n = rest / size;
+        rest %= size;
+        if n > 0 {
+            let _ = write!(s, "{n}{unit}");
         }
     }
-    out.push_str("\t}\n");
+    s
 }
 
 fn bytes_str(b: u64) -> String {
@@ -142,6 +336,7 @@ mod dt {
     pub const TCP_FLAG: u32 = 15;
     pub const MARK: u32 = 19;
     pub const IFINDEX: u32 = 20;
+    pub const ARPHRD: u32 = 21;
     pub const CT_STATE: u32 = 26;
     pub const ICMP6_TYPE: u32 = 29;
     pub const FIB_ADDR: u32 = 38;
@@ -164,6 +359,7 @@ fn dtype_name(t: u32) -> Option<&'static str> {
         dt::TCP_FLAG => "tcp_flag",
         dt::MARK => "mark",
         dt::IFINDEX => "iface_index",
+        dt::ARPHRD => "iface_type",
         dt::CT_STATE => "ct_state",
         dt::ICMP6_TYPE => "icmpv6_type",
         dt::FIB_ADDR => "fib_addrtype",
@@ -172,30 +368,112 @@ fn dtype_name(t: u32) -> Option<&'static str> {
     })
 }
 
-/// A set key type, concatenations (6 bits per type) included.
-fn key_type_str(t: u32) -> String {
-    if let Some(n) = dtype_name(t) {
-        return n.into();
+/// Bytes one value of a datatype takes in a set key (None: variable or unknown).
+fn dtype_len(t: u32) -> Option<usize> {
+    Some(match t {
+        dt::NFPROTO | dt::INET_PROTOCOL | dt::ICMP_TYPE | dt::TCP_FLAG | dt::ICMP6_TYPE => 1,
+        dt::ETHERTYPE | dt::INET_SERVICE | dt::ARPHRD => 2,
+        dt::INTEGER | dt::IPADDR | dt::MARK | dt::IFINDEX | dt::CT_STATE | dt::FIB_ADDR => 4,
+        dt::ETHERADDR => 6,
+        dt::IP6ADDR | dt::IFNAME => 16,
+        _ => return None,
+    })
+}
+
+/// The datatypes of a (possibly concatenated, 6 bits per type) key, in order; None when one
+/// is not known here.
+fn dtypes(t: u32) -> Option<Vec<u32>> {
+    if dtype_name(t).is_some() {
+        return Some(vec![t]);
     }
     let mut parts = Vec::new();
     let mut v = t;
     while v != 0 {
-        parts.push(dtype_name(v & 0x3f).map_or_else(|| format!("{}", v & 0x3f), str::to_owned));
+        let p = v & 0x3f;
+        dtype_name(p)?;
+        parts.push(p);
         v >>= 6;
     }
     parts.reverse();
-    parts.join(" . ")
+    (!parts.is_empty()).then_some(parts)
 }
 
-fn set_decl(out: &mut String, s: &NftSet) {
+fn key_type_str(types: &[u32]) -> String {
+    types
+        .iter()
+        .filter_map(|t| dtype_name(*t))
+        .collect::<Vec<_>>()
+        .join(" . ")
+}
+
+/// What in a set nfprobe does not render (None: it renders all of it).
+fn set_unsupported(s: &NftSet) -> Option<String> {
+    let Some(keys) = dtypes(s.key_type) else {
+        return Some(format!("key type {} not rendered by nfprobe", s.key_type));
+    };
+    if keys.len() > 1 && s.flags & F_INTERVAL != 0 {
+        return Some("concatenated intervals not rendered by nfprobe".into());
+    }
+    if s.flags & F_MAP != 0 {
+        match s.data_type {
+            Some(DATA_TYPE_VERDICT) => {}
+            Some(d) if dtypes(d).is_some() => {}
+            Some(d) => return Some(format!("map data type {d} not rendered by nfprobe")),
+            None => return Some("map without a data type".into()),
+        }
+    }
+    if s.flags & (F_EVAL | F_OBJECT) != 0 {
+        return Some("dynamic or object sets are not rendered by nfprobe".into());
+    }
+    if s.timeout.is_some() || s.gc_interval.is_some() || !s.exprs.is_empty() {
+        return Some("timeouts and per-element expressions are not rendered by nfprobe".into());
+    }
+    if s.flags & F_ANONYMOUS == 0 && (s.size.is_some() || s.policy.is_some_and(|p| p != 0)) {
+        return Some("size and policy are not rendered by nfprobe".into());
+    }
+    if let Some(u) = s.userdata.as_ref().filter(|_| s.flags & F_ANONYMOUS == 0) {
+        // NFTNL_UDATA_SET_KEY_TYPEOF / DATA_TYPEOF: nft prints `typeof EXPR`.
+        if crate::kernel::nft::udata::tlvs(u).any(|(t, _)| t == 3 || t == 4) {
+            return Some("`typeof` sets are not rendered by nfprobe".into());
+        }
+    }
+    if s.elements.iter().any(|e| {
+        e.timeout.is_some()
+            || e.expiration.is_some()
+            || !e.exprs.is_empty()
+            || e.objref.is_some()
+            || e.comment.is_some()
+            || e.flags & ELEM_F_CATCHALL != 0
+    }) {
+        return Some("element timeouts, comments, expressions or catch-all not rendered".into());
+    }
+    if !s.problems.is_empty() {
+        return Some(s.problems.join("; "));
+    }
+    None
+}
+
+fn set_decl(out: &mut String, s: &NftSet, names: &Ifnames) {
     let map = s.flags & F_MAP != 0;
-    let _ = writeln!(out, "\t{} {} {{", if map { "map" } else { "set" }, s.name);
-    let key = key_type_str(s.key_type);
+    let what = if map { "map" } else { "set" };
+    if let Some(why) = set_unsupported(s) {
+        let _ = writeln!(out, "\t{MARK} {what} {}: {why}", quote(&s.name));
+        return;
+    }
+    let elems = match set_elements(s, names) {
+        Ok(e) => e,
+        Err(why) => {
+            let _ = writeln!(out, "\t{MARK} {what} {}: {why}", quote(&s.name));
+            return;
+        }
+    };
+    let _ = writeln!(out, "\t{what} {} {{", s.name);
+    let key = key_type_str(&dtypes(s.key_type).unwrap_or_default());
     if map {
         let data = match s.data_type {
             Some(DATA_TYPE_VERDICT) => "verdict".to_owned(),
-            Some(d) => key_type_str(d),
-            None => "?".into(),
+            Some(d) => key_type_str(&dtypes(d).unwrap_or_default()),
+            None => String::new(),
         };
         let _ = writeln!(out, "\t\ttype {key} : {data}");
     } else {
@@ -217,7 +495,6 @@ fn set_decl(out: &mut String, s: &NftSet) {
     if let Some(c) = &s.comment {
         let _ = writeln!(out, "\t\tcomment {}", quote(c));
     }
-    let elems = set_elements(s, false);
     if !elems.is_empty() {
         let _ = writeln!(out, "\t\telements = {{ {} }}", join_elements(s, &elems));
     }
@@ -258,12 +535,39 @@ fn join_elements(s: &NftSet, elems: &[String]) -> String {
 fn host_order(key_type: u32) -> bool {
     matches!(
         key_type,
-        dt::STRING | dt::IFNAME | dt::MARK | dt::CT_STATE | dt::IFINDEX
+        dt::STRING | dt::IFNAME | dt::MARK | dt::CT_STATE | dt::IFINDEX | dt::ARPHRD
     )
 }
 
-fn set_elements(s: &NftSet, anon: bool) -> Vec<String> {
-    let _ = anon;
+/// A value of a (possibly concatenated) type: `a . b`; fields are padded to 4 bytes.
+fn concat_value(types: &[u32], b: &[u8], names: &Ifnames) -> Result<String, String> {
+    if let [t] = types {
+        if *t == dt::TCP_FLAG && b.first().is_some_and(|v| v.count_ones() > 1) {
+            return Err(
+                "tcp flag combinations in sets (`syn | ack`) not rendered by nfprobe".into(),
+            );
+        }
+        return Fmt::from_dtype(*t).value_named(b, names);
+    }
+    if types.iter().any(|t| host_order(*t)) {
+        return Err("concatenations with host-order values not rendered by nfprobe".into());
+    }
+    let mut parts = Vec::new();
+    let mut off = 0;
+    for t in types {
+        let len = dtype_len(*t).ok_or("a concatenated field of variable length")?;
+        let v = b
+            .get(off..off + len)
+            .ok_or("a concatenated key shorter than its type")?;
+        parts.push(Fmt::from_dtype(*t).value_named(v, names)?);
+        off += len.div_ceil(4) * 4;
+    }
+    Ok(parts.join(" . "))
+}
+
+fn set_elements(s: &NftSet, names: &Ifnames) -> Result<Vec<String>, String> {
+    let keys = dtypes(s.key_type).ok_or("a key type not rendered by nfprobe")?;
+    let single = keys.len() == 1;
     let fmt = Fmt::from_dtype(s.key_type);
     let mut elems: Vec<_> = s
         .elements
@@ -271,15 +575,19 @@ fn set_elements(s: &NftSet, anon: bool) -> Vec<String> {
         .filter(|e| e.flags & ELEM_F_CATCHALL == 0)
         .collect();
     let sort_key = |k: &[u8]| -> Vec<u8> {
-        if host_order(s.key_type) {
+        if single && host_order(s.key_type) {
             k.iter().rev().copied().collect()
         } else {
             k.to_vec()
         }
     };
-    elems.sort_by_key(|e| sort_key(&e.key));
+    // An interval's end and the next interval's start can share a key: the end goes first.
+    elems.sort_by_key(|e| (sort_key(&e.key), e.flags & ELEM_F_INTERVAL_END == 0));
     let mut out = Vec::new();
     if s.flags & F_INTERVAL != 0 && elems.iter().all(|e| e.key_end.is_none()) {
+        if !single {
+            return Err("concatenated intervals".into());
+        }
         // rbtree intervals: a start element, then an end element holding end + 1.
         let mut i = 0;
         while i < elems.len() {
@@ -293,40 +601,49 @@ fn set_elements(s: &NftSet, anon: bool) -> Vec<String> {
                 .filter(|n| n.flags & ELEM_F_INTERVAL_END != 0)
                 .map(|n| minus_one(&n.key))
                 .unwrap_or_else(|| vec![0xff; e.key.len()]);
-            out.push(element_text(
-                s,
-                &range_text(&fmt, &e.key, &end),
-                e.data.as_ref(),
-            ));
+            let k = range_text(&fmt, &e.key, &end, names)?;
+            out.push(element_text(s, &k, e.data.as_ref(), names)?);
             i += 1;
         }
     } else {
         for e in elems {
             let k = match &e.key_end {
-                Some(end) => range_text(&fmt, &e.key, end),
-                None => fmt.value(&e.key),
+                Some(end) if single => range_text(&fmt, &e.key, end, names)?,
+                Some(_) => return Err("concatenated intervals".into()),
+                None => concat_value(&keys, &e.key, names)?,
             };
-            out.push(element_text(s, &k, e.data.as_ref()));
+            out.push(element_text(s, &k, e.data.as_ref(), names)?);
         }
     }
-    out
+    Ok(out)
 }
 
 /// A named set's or map's elements as `nft list` prints each one (`"docker0" : jump x`),
-/// in nft's order.
-pub fn elements(s: &NftSet) -> Vec<String> {
-    set_elements(s, false)
+/// in nft's order; Err says what nfprobe cannot render in it.
+pub fn elements(s: &NftSet) -> Result<Vec<String>, String> {
+    if let Some(why) = set_unsupported(s) {
+        return Err(why);
+    }
+    set_elements(s, &Ifnames::default())
 }
 
-fn element_text(s: &NftSet, key: &str, data: Option<&NftData>) -> String {
-    match data {
+fn element_text(
+    s: &NftSet,
+    key: &str,
+    data: Option<&NftData>,
+    names: &Ifnames,
+) -> Result<String, String> {
+    Ok(match data {
         Some(NftData::Verdict(v)) => format!("{key} : {}", verdict_str(v)),
         Some(NftData::Value(v)) => {
-            let f = Fmt::from_dtype(s.data_type.unwrap_or(dt::INTEGER));
-            format!("{key} : {}", f.value(v))
+            let types = s
+                .data_type
+                .and_then(dtypes)
+                .ok_or("a map data type not rendered by nfprobe")?;
+            format!("{key} : {}", concat_value(&types, v, names)?)
         }
         None => key.to_owned(),
-    }
+    })
 }
 
 fn minus_one(k: &[u8]) -> Vec<u8> {
@@ -343,20 +660,25 @@ fn minus_one(k: &[u8]) -> Vec<u8> {
 }
 
 /// `a-b`, or `a/len` when the range is a prefix, or `a` when it is one value.
-fn range_text(f: &Fmt, lo: &[u8], hi: &[u8]) -> String {
+fn range_text(f: &Fmt, lo: &[u8], hi: &[u8], names: &Ifnames) -> Result<String, String> {
     if lo == hi {
-        return f.value(lo);
+        return f.value_named(lo, names);
     }
+    let f = &f.numeric();
     if matches!(f, Fmt::Ipv4 | Fmt::Ipv6) && lo.len() == hi.len() {
         let mask: Vec<u8> = lo.iter().zip(hi).map(|(a, b)| !(a ^ b)).collect();
         let is_prefix = prefix_len(&mask).is_some()
             && lo.iter().zip(&mask).all(|(a, m)| a & !m == 0)
             && hi.iter().zip(&mask).all(|(b, m)| b | m == 0xff);
         if let (true, Some(p)) = (is_prefix, prefix_len(&mask)) {
-            return format!("{}/{p}", f.value(lo));
+            return Ok(format!("{}/{p}", f.value_named(lo, names)?));
         }
     }
-    format!("{}-{}", f.value(lo), f.value(hi))
+    Ok(format!(
+        "{}-{}",
+        f.value_named(lo, names)?,
+        f.value_named(hi, names)?
+    ))
 }
 
 fn prefix_len(mask: &[u8]) -> Option<u32> {
@@ -442,7 +764,7 @@ pub fn prio_str(family: NftFamily, hook: u32, prio: i32) -> String {
     prio.to_string()
 }
 
-fn chain(out: &mut String, t: &NftTable, c: &NftChain) {
+fn chain(out: &mut String, t: &NftTable, c: &NftChain, names: &Ifnames, sets: &SetIndex<'_>) {
     let _ = writeln!(out, "\tchain {} {{", c.name);
     if let Some(com) = &c.comment {
         let _ = writeln!(out, "\t\tcomment {}", quote(com));
@@ -460,7 +782,9 @@ fn chain(out: &mut String, t: &NftTable, c: &NftChain) {
                 let _ = write!(out, " device {}", quote(d));
             }
             many => {
-                let d: Vec<_> = many.iter().map(|d| quote(d)).collect();
+                // nft prints the device list sorted (the kernel returns it reversed).
+                let mut d = many.to_vec();
+                d.sort();
                 let _ = write!(out, " devices = {{ {} }}", d.join(", "));
             }
         }
@@ -476,26 +800,50 @@ fn chain(out: &mut String, t: &NftTable, c: &NftChain) {
     }
     for r in &c.rules {
         out.push_str("\t\t");
-        out.push_str(&rule_text(t, r));
+        match rule_statements_indexed(t, r, names, sets) {
+            Ok(text) => out.push_str(&text),
+            Err(why) => {
+                let _ = write!(out, "{MARK} rule (handle {}): {why}", r.handle);
+            }
+        }
         out.push('\n');
     }
     out.push_str("\t}\n");
 }
 
-/// One rule's statements (without indentation or newline).
+/// One rule's statements (without indentation or newline), or its undecodable mark.
 pub fn rule_text(t: &NftTable, r: &NftRule) -> String {
-    let mut p = Printer::new(t);
+    match rule_statements(t, r, &Ifnames::default()) {
+        Ok(s) => s,
+        Err(why) => format!("{MARK} rule (handle {}): {why}", r.handle),
+    }
+}
+
+/// One rule's statements exactly as nft prints them, or what nfprobe cannot render in it.
+/// (Builds the table's set index: for many rules of a table use [`rule_statements_indexed`].)
+pub fn rule_statements(t: &NftTable, r: &NftRule, names: &Ifnames) -> Result<String, String> {
+    rule_statements_indexed(t, r, names, &SetIndex::new(t))
+}
+
+/// [`rule_statements`] with the table's set index built once by the caller.
+pub fn rule_statements_indexed(
+    t: &NftTable,
+    r: &NftRule,
+    names: &Ifnames,
+    sets: &SetIndex<'_>,
+) -> Result<String, String> {
     if let Some(raw) = &r.raw {
-        return format!(
-            "[undecodable rule: {}; {} bytes]",
+        return Err(format!(
+            "the kernel's message did not decode ({}; {} bytes)",
             r.problems.join("; "),
             raw.len()
-        );
+        ));
     }
+    let mut p = Printer::new(t, names, sets);
     for e in &r.exprs {
         p.expr(e);
     }
-    let mut s = p.finish();
+    let mut s = p.finish()?;
     if let Some(c) = &r.comment {
         if !s.is_empty() {
             s.push(' ');
@@ -503,7 +851,7 @@ pub fn rule_text(t: &NftTable, r: &NftRule) -> String {
         s.push_str("comment ");
         s.push_str(&quote(c));
     }
-    s
+    Ok(s)
 }
 
 fn quote(s: &str) -> String {
@@ -544,6 +892,20 @@ enum Fmt {
     TcpFlags,
     FibAddr,
     Nfproto,
+    EtherType,
+    /// Interface index: the name, in the namespace read.
+    Ifindex,
+    PktType,
+    /// tc class handle (`meta priority`).
+    Priority,
+    CtDir,
+    CtStatus,
+    IcmpCode,
+    Icmp6Code,
+    /// Interface hardware type (`meta iiftype`).
+    ArpHrd,
+    /// `exists` / `missing` (a boolean result).
+    Exists,
     /// Big-endian integer.
     Int,
     /// Host-order integer (meta/ct keys).
@@ -566,8 +928,35 @@ impl Fmt {
             dt::TCP_FLAG => Fmt::TcpFlags,
             dt::FIB_ADDR => Fmt::FibAddr,
             dt::NFPROTO => Fmt::Nfproto,
-            dt::IFINDEX => Fmt::HostInt,
+            dt::IFINDEX => Fmt::Ifindex,
+            dt::ETHERTYPE => Fmt::EtherType,
+            dt::ARPHRD => Fmt::ArpHrd,
             _ => Fmt::Int,
+        }
+    }
+
+    /// The form nft uses inside ranges: symbolic integer types print as numbers there.
+    fn numeric(&self) -> Fmt {
+        match self {
+            Fmt::Proto | Fmt::IcmpType | Fmt::Icmp6Type | Fmt::IcmpCode | Fmt::Icmp6Code => {
+                Fmt::Int
+            }
+            f => f.clone(),
+        }
+    }
+
+    /// Like [`Fmt::value`], for values whose text depends on the namespace (interface
+    /// indexes): Err when it cannot be told.
+    fn value_named(&self, b: &[u8], names: &Ifnames) -> Result<String, String> {
+        if !matches!(self, Fmt::Ifindex) {
+            return Ok(self.value(b));
+        }
+        let idx = host_uint(b) as u32;
+        match &names.0 {
+            None => Err(format!(
+                "interface index {idx} (the namespace's interface names were not read)"
+            )),
+            Some(m) => Ok(m.get(&idx).map_or_else(|| idx.to_string(), |n| quote(n))),
         }
     }
 
@@ -578,7 +967,7 @@ impl Fmt {
                 Err(_) => hex_int(b),
             },
             Fmt::Ipv6 => match <[u8; 16]>::try_from(b) {
-                Ok(a) => Ipv6Addr::from(a).to_string(),
+                Ok(a) => ipv6_text(a),
                 Err(_) => hex_int(b),
             },
             Fmt::Ether => b
@@ -593,7 +982,8 @@ impl Fmt {
                     Some(e) => (&b[..e], false),
                     None => (b, true),
                 };
-                let mut s = String::from_utf8_lossy(name).into_owned();
+                // A literal `*` is escaped; a name without its NUL is a prefix (`eth*`).
+                let mut s = String::from_utf8_lossy(name).replace('*', "\\*");
                 if wild {
                     s.push('*');
                 }
@@ -610,10 +1000,54 @@ impl Fmt {
                 Some(10) => "ipv6".into(),
                 _ => host_uint(b).to_string(),
             },
+            Fmt::EtherType => match be_uint(b) {
+                0x0800 => "ip".into(),
+                0x0806 => "arp".into(),
+                0x86dd => "ip6".into(),
+                0x8100 => "8021q".into(),
+                0x88a8 => "8021ad".into(),
+                v => format!("0x{v:04x}"),
+            },
+            Fmt::Ifindex => host_uint(b).to_string(),
+            Fmt::PktType => match host_uint(b) {
+                0 => "host".into(),
+                1 => "broadcast".into(),
+                2 => "multicast".into(),
+                3 => "other".into(),
+                v => v.to_string(),
+            },
+            Fmt::Priority => match host_uint(b) {
+                0 => "none".into(),
+                0xffff_ffff => "root".into(),
+                v => format!("{:x}:{:x}", v >> 16, v & 0xffff),
+            },
+            Fmt::CtDir => match b.first() {
+                Some(0) => "original".into(),
+                Some(1) => "reply".into(),
+                _ => be_uint(b).to_string(),
+            },
+            Fmt::CtStatus => flag_names(host_uint(b), CT_STATUS),
+            Fmt::IcmpCode => table_name(b, ICMP_CODES),
+            Fmt::ArpHrd => table_name_u32(host_uint(b), ARPHRD_TYPES),
+            Fmt::Exists => match host_uint(b) {
+                0 => "missing".into(),
+                1 => "exists".into(),
+                v => v.to_string(),
+            },
+            Fmt::Icmp6Code => table_name(b, ICMP6_CODES),
             Fmt::Int => be_uint(b).to_string(),
             Fmt::HostInt => host_uint(b).to_string(),
         }
     }
+}
+
+/// An IPv6 address as glibc's inet_ntop (which nft uses) writes it: IPv4-compatible
+/// addresses (`::a.b.c.d`) keep the dotted tail, which Rust's formatter does not.
+fn ipv6_text(a: [u8; 16]) -> String {
+    if a[..12].iter().all(|&x| x == 0) && (a[12] != 0 || a[13] != 0) {
+        return format!("::{}", Ipv4Addr::new(a[12], a[13], a[14], a[15]));
+    }
+    Ipv6Addr::from(a).to_string()
 }
 
 fn hex_int(b: &[u8]) -> String {
@@ -643,6 +1077,42 @@ const CT_STATES: &[(u64, &str)] = &[
     (4, "related"),
     (8, "new"),
     (64, "untracked"),
+];
+const ARPHRD_TYPES: &[(u64, &str)] = &[
+    (1, "ether"),
+    (512, "ppp"),
+    (768, "ipip"),
+    (769, "ipip6"),
+    (772, "loopback"),
+    (776, "sit"),
+    (778, "ipgre"),
+];
+const ICMP_CODES: &[(u8, &str)] = &[
+    (0, "net-unreachable"),
+    (1, "host-unreachable"),
+    (2, "prot-unreachable"),
+    (3, "port-unreachable"),
+    (4, "frag-needed"),
+    (9, "net-prohibited"),
+    (10, "host-prohibited"),
+    (13, "admin-prohibited"),
+];
+const ICMP6_CODES: &[(u8, &str)] = &[
+    (0, "no-route"),
+    (1, "admin-prohibited"),
+    (3, "addr-unreachable"),
+    (4, "port-unreachable"),
+    (5, "policy-fail"),
+    (6, "reject-route"),
+];
+const CT_STATUS: &[(u64, &str)] = &[
+    (1, "expected"),
+    (2, "seen-reply"),
+    (4, "assured"),
+    (8, "confirmed"),
+    (16, "snat"),
+    (32, "dnat"),
+    (512, "dying"),
 ];
 const TCP_FLAGS: &[(u64, &str)] = &[
     (0x01, "fin"),
@@ -686,6 +1156,10 @@ const ICMP6_TYPES: &[(u8, &str)] = &[
     (135, "nd-neighbor-solicit"),
     (136, "nd-neighbor-advert"),
     (137, "nd-redirect"),
+    (138, "router-renumbering"),
+    (141, "ind-neighbor-solicit"),
+    (142, "ind-neighbor-advert"),
+    (143, "mld2-listener-report"),
 ];
 const FIB_TYPES: &[(u64, &str)] = &[
     (0, "unspec"),
@@ -727,24 +1201,26 @@ fn table_name_u32(v: u64, t: &[(u64, &str)]) -> String {
         .map_or_else(|| v.to_string(), |(_, n)| (*n).to_owned())
 }
 
+/// A protocol's name as nft prints it: the first name /etc/protocols gives the number (nft
+/// asks getprotobynumber), else the number.
 fn proto_name(p: u8) -> String {
-    match p {
-        1 => "icmp",
-        2 => "igmp",
-        4 => "ipencap",
-        6 => "tcp",
-        17 => "udp",
-        33 => "dccp",
-        41 => "ipv6",
-        47 => "gre",
-        50 => "esp",
-        51 => "ah",
-        58 => "ipv6-icmp",
-        132 => "sctp",
-        136 => "udplite",
-        _ => return p.to_string(),
-    }
-    .into()
+    static NAMES: OnceLock<HashMap<u8, String>> = OnceLock::new();
+    let names = NAMES.get_or_init(|| {
+        let text = std::fs::read_to_string("/etc/protocols").unwrap_or_default();
+        let mut m = HashMap::new();
+        for line in text.lines() {
+            let line = line.split('#').next().unwrap_or("");
+            let mut it = line.split_whitespace();
+            let (Some(name), Some(num)) = (it.next(), it.next()) else {
+                continue;
+            };
+            if let Ok(n) = num.parse::<u8>() {
+                m.entry(n).or_insert_with(|| name.to_owned());
+            }
+        }
+        m
+    });
+    names.get(&p).cloned().unwrap_or_else(|| p.to_string())
 }
 
 // ---- the expression printer -----------------------------------------------------------
@@ -761,6 +1237,12 @@ struct Field {
     mask: Option<Box<[u8]>>,
     /// What a comparison on it means as a dependency (`meta l4proto`, `meta nfproto`, ...).
     dep: Option<DepKind>,
+    /// nft drops the dependency before an adjacent field it implies.
+    dep_killable: bool,
+    /// The value of a map lookup (usable by statements, not comparable).
+    map: bool,
+    /// Loading it dropped a protocol dependency (nft keeps some before maps in statements).
+    dep_killed: bool,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -774,36 +1256,77 @@ enum DepKind {
 enum RegVal {
     Field(Field),
     Imm(Box<[u8]>),
+    /// The rest of a concatenated map value that starts in an earlier register.
+    MapRest,
 }
 
 struct Item {
     text: String,
-    dep: Option<(DepKind, u64)>,
+    /// A protocol dependency: kind, value, and whether nft drops it before an adjacent field
+    /// of that protocol.
+    dep: Option<(DepKind, u64, bool)>,
     killed: bool,
+    /// `FIELD >= VALUE`: joined with a following `FIELD <= HI` into `FIELD VALUE-HI`.
+    ge: Option<(String, String)>,
+    /// A match (comparison, range, set lookup), not a statement.
+    is_match: bool,
 }
 
 struct Printer<'t> {
     table: &'t NftTable,
+    names: &'t Ifnames,
+    sets: &'t SetIndex<'t>,
+    /// By 32-bit register slot (NFT_REG_1..4 are slots 8, 12, 16, 20).
     regs: [Option<RegVal>; 24],
     items: Vec<Item>,
+    problems: Vec<String>,
+}
+
+/// The 32-bit slot of a register number (0: the verdict register).
+fn slot(r: u32) -> Option<usize> {
+    match r {
+        0 => Some(0),
+        1..=4 => Some(8 + (r as usize - 1) * 4),
+        8..=23 => Some(r as usize),
+        _ => None,
+    }
+}
+
+/// Header keywords: the protocol names nft uses for transport headers.
+fn l4_header(p: u64) -> Option<&'static str> {
+    Some(match p {
+        6 => "tcp",
+        17 => "udp",
+        33 => "dccp",
+        132 => "sctp",
+        136 => "udplite",
+        _ => return None,
+    })
 }
 
 impl<'t> Printer<'t> {
-    fn new(table: &'t NftTable) -> Self {
+    fn new(table: &'t NftTable, names: &'t Ifnames, sets: &'t SetIndex<'t>) -> Self {
         Self {
             table,
+            names,
+            sets,
             regs: Default::default(),
             items: Vec::new(),
+            problems: Vec::new(),
         }
     }
 
-    fn finish(self) -> String {
-        self.items
+    fn finish(self) -> Result<String, String> {
+        if !self.problems.is_empty() {
+            return Err(self.problems.join("; "));
+        }
+        Ok(self
+            .items
             .into_iter()
             .filter(|i| !i.killed)
             .map(|i| i.text)
             .collect::<Vec<_>>()
-            .join(" ")
+            .join(" "))
     }
 
     fn push(&mut self, text: String) {
@@ -811,121 +1334,173 @@ impl<'t> Printer<'t> {
             text,
             dep: None,
             killed: false,
+            ge: None,
+            is_match: false,
         });
+    }
+
+    fn push_match(&mut self, text: String) {
+        self.push(text);
+        if let Some(i) = self.items.last_mut() {
+            i.is_match = true;
+        }
+    }
+
+    fn bad(&mut self, why: impl Into<String>) {
+        let why = why.into();
+        if !self.problems.contains(&why) {
+            self.problems.push(why);
+        }
+    }
+
+    fn value(&mut self, f: &Fmt, b: &[u8]) -> String {
+        match f.value_named(b, self.names) {
+            Ok(v) => v,
+            Err(why) => {
+                self.bad(why);
+                String::new()
+            }
+        }
     }
 
     /// The last live dependency of `kind`, if any: its value.
     fn dep_value(&self, kind: DepKind) -> Option<u64> {
+        // Dropped from the text, a dependency still sets the protocol context.
         self.items
             .iter()
             .rev()
             .find_map(|i| i.dep.filter(|d| d.0 == kind).map(|d| d.1))
     }
 
+    /// nft drops a dependency only when it is the statement right before the field that
+    /// implies it.
+    /// (Other matches in between do not count; a statement such as `counter` or
+    /// `meta mark set` does.)
     fn kill_dep(&mut self, kind: DepKind) {
+        for i in self.items.iter_mut().rev().filter(|i| !i.killed) {
+            match i.dep {
+                Some(d) if d.0 == kind => {
+                    if d.2 {
+                        i.killed = true;
+                    }
+                    return;
+                }
+                _ if i.is_match => continue,
+                _ => return,
+            }
+        }
+    }
+
+    /// A statement implying a protocol (`reject with tcp reset`) drops its dependency
+    /// wherever it is.
+    fn kill_dep_anywhere(&mut self, kind: DepKind) {
         if let Some(i) = self
             .items
             .iter_mut()
             .rev()
-            .find(|i| !i.killed && i.dep.is_some_and(|d| d.0 == kind))
+            .find(|i| !i.killed && i.dep.is_some_and(|d| d.0 == kind && d.2))
         {
             i.killed = true;
         }
     }
 
     fn reg(&self, n: u32) -> Option<RegVal> {
-        self.regs.get(n as usize).cloned().flatten()
+        self.regs.get(slot(n)?).cloned().flatten()
     }
 
     fn set(&mut self, n: u32, v: RegVal) {
-        if let Some(slot) = self.regs.get_mut(n as usize) {
+        if let Some(slot) = slot(n).and_then(|s| self.regs.get_mut(s)) {
             *slot = Some(v);
+        }
+    }
+
+    fn field(&mut self, n: u32, what: &str) -> Option<Field> {
+        match self.reg(n) {
+            Some(RegVal::Field(f)) if !f.map => Some(f),
+            _ => {
+                self.bad(format!("{what} on a register nfprobe cannot name"));
+                None
+            }
         }
     }
 
     fn expr(&mut self, e: &Expr) {
         match e {
             Expr::Meta(m) => self.meta(m),
-            Expr::Payload(p) => self.payload(p, e),
+            Expr::Payload(p) => self.payload(p),
             Expr::Ct(c) => self.ct(c),
-            Expr::Fib(f) => {
-                let mut parts = Vec::new();
-                if f.flags & fib::F_SADDR != 0 {
-                    parts.push("saddr");
-                }
-                if f.flags & fib::F_DADDR != 0 {
-                    parts.push("daddr");
-                }
-                if f.flags & fib::F_MARK != 0 {
-                    parts.push("mark");
-                }
-                if f.flags & fib::F_IIF != 0 {
-                    parts.push("iif");
-                }
-                if f.flags & fib::F_OIF != 0 {
-                    parts.push("oif");
-                }
-                let (res, fmt) = match f.result {
-                    fib::RESULT_OIF => ("oif", Fmt::HostInt),
-                    fib::RESULT_OIFNAME => ("oifname", Fmt::Ifname),
-                    _ => ("type", Fmt::FibAddr),
-                };
-                let text = format!("fib {} {res}", parts.join(" . "));
-                self.set(f.dreg, field(text, fmt, 4, None));
-            }
+            Expr::Fib(f) => self.fib(f),
             Expr::Bitwise(b) => self.bitwise(b),
-            Expr::Cmp(c) => self.cmp(c.sreg, c.op, &c.data, e),
-            Expr::Range(r) => match self.reg(r.sreg) {
-                Some(RegVal::Field(f)) => {
-                    let op = if r.op == 1 { "!= " } else { "" };
-                    let t = format!(
-                        "{} {op}{}-{}",
-                        f.text,
-                        f.fmt.value(&r.from),
-                        f.fmt.value(&r.to)
-                    );
-                    self.push(t);
+            Expr::Cmp(c) => self.cmp(c.sreg, c.op, &c.data),
+            Expr::Range(r) => {
+                let Some(f) = self.field(r.sreg, "range") else {
+                    return;
+                };
+                if f.mask.is_some() {
+                    return self.bad("a range on a masked field");
                 }
-                _ => self.unknown(e, "range on an unknown register"),
-            },
-            Expr::Lookup(l) => self.lookup(l, e),
+                let op = if r.op == 1 { "!= " } else { "" };
+                let nf = f.fmt.numeric();
+                let (a, b) = (self.value(&nf, &r.from), self.value(&nf, &r.to));
+                self.push_match(format!("{} {op}{a}-{b}", f.text));
+            }
+            Expr::Lookup(l) => self.lookup(l),
             Expr::Immediate(i) => self.immediate(i),
             Expr::Counter(c) => {
                 self.push(format!("counter packets {} bytes {}", c.packets, c.bytes))
             }
             Expr::Limit(l) => self.push(limit_str(l)),
-            Expr::Log(l) => self.push(log_str(l)),
-            Expr::Reject(r) => self.push(self.reject_str(r)),
-            Expr::Nat(n) => self.nat(n, e),
+            Expr::Log(l) => match log_str(l) {
+                Ok(s) => self.push(s),
+                Err(why) => self.bad(why),
+            },
+            Expr::Reject(r) => match self.reject_str(r) {
+                Some(s) => {
+                    let ip_family = matches!(self.table.family, NftFamily::Ip | NftFamily::Ip6);
+                    if s == "reject with tcp reset"
+                        && ip_family
+                        && self.dep_value(DepKind::L4) == Some(6)
+                    {
+                        self.kill_dep_anywhere(DepKind::L4);
+                    }
+                    if !ip_family && s.starts_with("reject with icmp") && !s.contains("icmpx") {
+                        self.kill_dep_anywhere(DepKind::L3);
+                    }
+                    self.push(s)
+                }
+                None => self.bad("this reject type or code is not rendered by nfprobe"),
+            },
+            Expr::Nat(n) => self.nat(n),
             Expr::Masq(m) => {
                 let mut s = "masquerade".to_owned();
-                s.push_str(&self.proto_range(m.reg_proto_min, m.reg_proto_max));
-                s.push_str(&nat_flags(m.flags.unwrap_or(0)));
+                let r = self.proto_range(m.reg_proto_min, m.reg_proto_max);
+                s.push_str(&r);
+                s.push_str(&self.nat_flags(m.flags.unwrap_or(0)));
                 self.push(s);
             }
             Expr::Redir(r) => {
                 let mut s = "redirect".to_owned();
-                s.push_str(&self.proto_range(r.reg_proto_min, r.reg_proto_max));
-                s.push_str(&nat_flags(r.flags.unwrap_or(0)));
+                let pr = self.proto_range(r.reg_proto_min, r.reg_proto_max);
+                s.push_str(&pr);
+                s.push_str(&self.nat_flags(r.flags.unwrap_or(0)));
                 self.push(s);
             }
             Expr::Objref(o) => match (o.imm_type, &o.imm_name) {
                 (Some(t), Some(n)) => {
-                    let kind = match t {
-                        1 => "counter",
-                        2 => "quota",
-                        3 => "ct helper",
-                        4 => "limit",
-                        5 => "ct count",
-                        7 => "ct timeout",
-                        8 => "meta secmark",
-                        9 => "ct expectation",
-                        10 => "synproxy",
-                        _ => "object",
+                    let text = match t {
+                        1 => format!("counter name {}", quote(n)),
+                        2 => format!("quota name {}", quote(n)),
+                        3 => format!("ct helper set {}", quote(n)),
+                        4 => format!("limit name {}", quote(n)),
+                        7 => format!("ct timeout set {}", quote(n)),
+                        8 => format!("meta secmark set {}", quote(n)),
+                        9 => format!("ct expectation set {}", quote(n)),
+                        10 => format!("synproxy name {}", quote(n)),
+                        _ => return self.bad(format!("a reference to an object of type {t}")),
                     };
-                    self.push(format!("{kind} name {}", quote(n)));
+                    self.push(text);
                 }
-                _ => self.unknown(e, "objref map"),
+                _ => self.bad("object references through a map are not rendered by nfprobe"),
             },
             Expr::Notrack(_) => self.push("notrack".into()),
             Expr::Quota(q) => {
@@ -934,17 +1509,85 @@ impl<'t> Printer<'t> {
                 } else {
                     ""
                 };
-                self.push(format!("quota {over}{}", bytes_str(q.bytes)));
+                let mut s = format!("quota {over}{}", bytes_str(q.bytes));
+                if let Some(c) = q.consumed
+                    && c > 0
+                {
+                    let _ = write!(s, " used {}", bytes_str(c));
+                }
+                self.push(s);
             }
-            Expr::Match(x) => self.push(format!("xt match {}", quote(&x.name))),
-            Expr::Target(x) => self.push(format!("xt target {}", quote(&x.name))),
-            Expr::Raw(r) => self.push(format!("[raw {}: {}]", r.name, r.reason)),
-            other => self.unknown(other, "not rendered"),
+            Expr::Synproxy(sp) => {
+                let mut s = "synproxy".to_owned();
+                let fl = sp.flags.unwrap_or(0);
+                if let Some(m) = sp.mss.filter(|_| fl & 1 != 0) {
+                    let _ = write!(s, " mss {m}");
+                }
+                if let Some(w) = sp.wscale.filter(|_| fl & 2 != 0) {
+                    let _ = write!(s, " wscale {w}");
+                }
+                let o = synproxy_opts(sp.flags.unwrap_or(0));
+                if !o.is_empty() {
+                    s.push(' ');
+                    s.push_str(&o);
+                }
+                self.push(s);
+            }
+            Expr::Match(x) => self.bad(format!(
+                "xt match {}: the iptables extension's translation is not rendered by nfprobe",
+                quote(&x.name)
+            )),
+            Expr::Target(x) => self.bad(format!(
+                "xt target {}: the iptables extension's translation is not rendered by nfprobe",
+                quote(&x.name)
+            )),
+            Expr::Raw(r) => self.bad(format!(
+                "{} expression did not decode: {}",
+                r.name, r.reason
+            )),
+            other => self.bad(format!(
+                "{} expression: not rendered by nfprobe",
+                other.name()
+            )),
         }
     }
 
-    fn unknown(&mut self, e: &Expr, why: &str) {
-        self.push(format!("[expr {} {why}]", e.name()));
+    fn fib(&mut self, f: &fib::Fib) {
+        let mut parts = Vec::new();
+        for (bit, n) in [
+            (fib::F_SADDR, "saddr"),
+            (fib::F_DADDR, "daddr"),
+            (fib::F_MARK, "mark"),
+            (fib::F_IIF, "iif"),
+            (fib::F_OIF, "oif"),
+        ] {
+            if f.flags & bit != 0 {
+                parts.push(n);
+            }
+        }
+        if f.flags & !0x3f != 0 {
+            return self.bad("fib flags not rendered by nfprobe");
+        }
+        let (res, fmt) = match f.result {
+            // NFTA_FIB_F_PRESENT: `fib ... oif missing` / `exists`.
+            fib::RESULT_OIF | fib::RESULT_OIFNAME if f.flags & fib::F_PRESENT != 0 => (
+                if f.result == fib::RESULT_OIF {
+                    "oif"
+                } else {
+                    "oifname"
+                },
+                Fmt::Exists,
+            ),
+            _ if f.flags & fib::F_PRESENT != 0 => {
+                return self.bad("fib flags not rendered by nfprobe");
+            }
+            fib::RESULT_OIF => ("oif", Fmt::Ifindex),
+            fib::RESULT_OIFNAME => ("oifname", Fmt::Ifname),
+            fib::RESULT_ADDRTYPE => ("type", Fmt::FibAddr),
+            _ => return self.bad("fib result not rendered by nfprobe"),
+        };
+        let text = format!("fib {} {res}", parts.join(" . "));
+        self.set(f.dreg, field(text, fmt, 4, None));
     }
 
     fn meta(&mut self, m: &meta::Meta) {
@@ -955,11 +1598,19 @@ impl<'t> Printer<'t> {
                 | meta::KEY_OIFNAME
                 | meta::KEY_BRI_IIFNAME
                 | meta::KEY_BRI_OIFNAME => (Fmt::Ifname, None),
+                meta::KEY_IIF | meta::KEY_OIF => (Fmt::Ifindex, None),
                 meta::KEY_L4PROTO => (Fmt::Proto, Some(DepKind::L4)),
                 meta::KEY_NFPROTO => (Fmt::Nfproto, Some(DepKind::L3)),
-                meta::KEY_IIFTYPE => (Fmt::HostInt, Some(DepKind::Ll)),
+                meta::KEY_PROTOCOL => (Fmt::EtherType, Some(DepKind::L3)),
                 meta::KEY_MARK => (Fmt::Mark, None),
-                _ => (Fmt::HostInt, None),
+                meta::KEY_LEN => (Fmt::HostInt, None),
+                // cpu, cgroup: plain host-order numbers.
+                20 | 23 => (Fmt::HostInt, None),
+                meta::KEY_IIFTYPE => (Fmt::ArpHrd, Some(DepKind::Ll)),
+                meta::KEY_OIFTYPE => (Fmt::ArpHrd, None),
+                meta::KEY_PKTTYPE => (Fmt::PktType, None),
+                meta::KEY_PRIORITY => (Fmt::Priority, None),
+                _ => return self.bad(format!("meta {name}: not rendered by nfprobe")),
             };
             // nft prints the short form for these keys.
             let text = match m.key {
@@ -971,18 +1622,31 @@ impl<'t> Printer<'t> {
             let mut f = field(text, fmt, 4, None);
             if let RegVal::Field(ff) = &mut f {
                 ff.dep = dep;
+                match m.key {
+                    meta::KEY_PROTOCOL | meta::KEY_IIFTYPE | meta::KEY_OIFTYPE => ff.len = 2,
+                    meta::KEY_IIFNAME
+                    | meta::KEY_OIFNAME
+                    | meta::KEY_BRI_IIFNAME
+                    | meta::KEY_BRI_OIFNAME => ff.len = 16,
+                    _ => {}
+                }
             }
             self.set(d, f);
         } else if let Some(s) = m.sreg {
+            let fmt = match m.key {
+                meta::KEY_MARK => Fmt::Mark,
+                meta::KEY_PRIORITY => Fmt::Priority,
+                meta::KEY_PKTTYPE => Fmt::PktType,
+                _ => return self.bad(format!("meta {name} set: not rendered by nfprobe")),
+            };
             let v = match self.reg(s) {
-                Some(RegVal::Imm(v)) => match m.key {
-                    meta::KEY_MARK => Fmt::Mark.value(&v),
-                    _ => Fmt::HostInt.value(&v),
-                },
-                Some(RegVal::Field(f)) => f.text,
-                None => "?".into(),
+                Some(RegVal::Imm(v)) => self.value(&fmt, &v),
+                Some(RegVal::Field(f)) if f.map || f.mask.is_none() => f.text,
+                _ => return self.bad(format!("meta {name} set from an expression")),
             };
             self.push(format!("meta {name} set {v}"));
+        } else {
+            self.bad("meta without a register");
         }
     }
 
@@ -991,32 +1655,45 @@ impl<'t> Printer<'t> {
         let dir = match c.direction {
             Some(0) => "original ",
             Some(1) => "reply ",
-            _ => "",
+            None => "",
+            Some(_) => return self.bad("ct direction not rendered by nfprobe"),
         };
         if let Some(d) = c.dreg {
             let fmt = match c.key {
                 ct::KEY_STATE => Fmt::CtState,
                 ct::KEY_MARK => Fmt::Mark,
-                _ => Fmt::HostInt,
+                ct::KEY_DIRECTION => Fmt::CtDir,
+                ct::KEY_STATUS => Fmt::CtStatus,
+                7 => Fmt::Nfproto,
+                10 => Fmt::Proto,
+                _ => return self.bad(format!("ct {dir}{name}: not rendered by nfprobe")),
             };
+            if !dir.is_empty() && c.key <= ct::KEY_MARK {
+                return self.bad(format!("ct {dir}{name}: not rendered by nfprobe"));
+            }
             self.set(d, field(format!("ct {dir}{name}"), fmt, 4, None));
         } else if let Some(s) = c.sreg {
+            if c.key != ct::KEY_MARK || !dir.is_empty() {
+                return self.bad(format!("ct {dir}{name} set: not rendered by nfprobe"));
+            }
             let v = match self.reg(s) {
-                Some(RegVal::Imm(v)) => match c.key {
-                    ct::KEY_MARK => Fmt::Mark.value(&v),
-                    _ => Fmt::HostInt.value(&v),
-                },
-                Some(RegVal::Field(f)) => f.text,
-                None => "?".into(),
+                Some(RegVal::Imm(v)) => Fmt::Mark.value(&v),
+                Some(RegVal::Field(f)) if f.map || f.mask.is_none() => f.text,
+                _ => return self.bad(format!("ct {name} set from an expression")),
             };
-            self.push(format!("ct {dir}{name} set {v}"));
+            self.push(format!("ct {name} set {v}"));
+        } else {
+            self.bad("ct without a register");
         }
     }
 
-    fn payload(&mut self, p: &payload::Payload, e: &Expr) {
+    fn payload(&mut self, p: &payload::Payload) {
         let Some(d) = p.dreg else {
-            return self.unknown(e, "payload write");
+            return self.bad("payload write (`... set`): not rendered by nfprobe");
         };
+        if p.sreg.is_some() || p.csum_type.is_some_and(|c| c != 0) {
+            return self.bad("payload write (`... set`): not rendered by nfprobe");
+        }
         let fam = self.table.family;
         let (off, len) = (p.offset, p.len);
         let l3 = match fam {
@@ -1024,13 +1701,17 @@ impl<'t> Printer<'t> {
             NftFamily::Ip6 => Some(10),
             _ => self.dep_value(DepKind::L3),
         };
-        let named: Option<(String, Fmt, Option<usize>, DepKind)> = match p.base {
+        type Named = (String, Fmt, Option<usize>, DepKind);
+        let named: Option<Named> = match p.base {
             payload::BASE_NETWORK => match l3 {
                 Some(2) => match (off, len) {
                     (12, 1..=4) => Some(("ip saddr".into(), Fmt::Ipv4, Some(4), DepKind::L3)),
                     (16, 1..=4) => Some(("ip daddr".into(), Fmt::Ipv4, Some(4), DepKind::L3)),
                     (9, 1) => Some(("ip protocol".into(), Fmt::Proto, None, DepKind::L3)),
                     (8, 1) => Some(("ip ttl".into(), Fmt::Int, None, DepKind::L3)),
+                    (2, 2) => Some(("ip length".into(), Fmt::Int, None, DepKind::L3)),
+                    (4, 2) => Some(("ip id".into(), Fmt::Int, None, DepKind::L3)),
+                    (10, 2) => Some(("ip checksum".into(), Fmt::Int, None, DepKind::L3)),
                     _ => None,
                 },
                 Some(10) => match (off, len) {
@@ -1038,30 +1719,45 @@ impl<'t> Printer<'t> {
                     (24, 1..=16) => Some(("ip6 daddr".into(), Fmt::Ipv6, Some(16), DepKind::L3)),
                     (6, 1) => Some(("ip6 nexthdr".into(), Fmt::Proto, None, DepKind::L3)),
                     (7, 1) => Some(("ip6 hoplimit".into(), Fmt::Int, None, DepKind::L3)),
+                    (4, 2) => Some(("ip6 length".into(), Fmt::Int, None, DepKind::L3)),
                     _ => None,
                 },
                 _ => None,
             },
             payload::BASE_TRANSPORT => {
                 let proto = self.dep_value(DepKind::L4);
+                let l4 = proto.and_then(l4_header);
                 match (proto, off, len) {
-                    (Some(6 | 17 | 132 | 33 | 136), 0, 2) => {
-                        let n = proto_name(proto.unwrap_or(0) as u8);
-                        Some((format!("{n} sport"), Fmt::Port, None, DepKind::L4))
-                    }
-                    (Some(6 | 17 | 132 | 33 | 136), 2, 2) => {
-                        let n = proto_name(proto.unwrap_or(0) as u8);
-                        Some((format!("{n} dport"), Fmt::Port, None, DepKind::L4))
-                    }
+                    (_, 0, 2) if l4.is_some() => Some((
+                        format!("{} sport", l4.unwrap_or_default()),
+                        Fmt::Port,
+                        None,
+                        DepKind::L4,
+                    )),
+                    (_, 2, 2) if l4.is_some() => Some((
+                        format!("{} dport", l4.unwrap_or_default()),
+                        Fmt::Port,
+                        None,
+                        DepKind::L4,
+                    )),
                     (Some(6), 13, 1) => {
                         Some(("tcp flags".into(), Fmt::TcpFlags, None, DepKind::L4))
                     }
+                    (Some(6), 4, 4) => Some(("tcp sequence".into(), Fmt::Int, None, DepKind::L4)),
+                    (Some(6), 8, 4) => Some(("tcp ackseq".into(), Fmt::Int, None, DepKind::L4)),
+                    (Some(6), 14, 2) => Some(("tcp window".into(), Fmt::Int, None, DepKind::L4)),
+                    (Some(6), 16, 2) => Some(("tcp checksum".into(), Fmt::Int, None, DepKind::L4)),
+                    (Some(6), 18, 2) => Some(("tcp urgptr".into(), Fmt::Int, None, DepKind::L4)),
+                    (Some(17), 4, 2) => Some(("udp length".into(), Fmt::Int, None, DepKind::L4)),
+                    (Some(17), 6, 2) => Some(("udp checksum".into(), Fmt::Int, None, DepKind::L4)),
                     (Some(1), 0, 1) => Some(("icmp type".into(), Fmt::IcmpType, None, DepKind::L4)),
-                    (Some(1), 1, 1) => Some(("icmp code".into(), Fmt::Int, None, DepKind::L4)),
+                    (Some(1), 1, 1) => Some(("icmp code".into(), Fmt::IcmpCode, None, DepKind::L4)),
                     (Some(58), 0, 1) => {
                         Some(("icmpv6 type".into(), Fmt::Icmp6Type, None, DepKind::L4))
                     }
-                    (Some(58), 1, 1) => Some(("icmpv6 code".into(), Fmt::Int, None, DepKind::L4)),
+                    (Some(58), 1, 1) => {
+                        Some(("icmpv6 code".into(), Fmt::Icmp6Code, None, DepKind::L4))
+                    }
                     _ => None,
                 }
             }
@@ -1071,136 +1767,275 @@ impl<'t> Printer<'t> {
                 match (off, len) {
                     (0, 6) => Some(("ether daddr".into(), Fmt::Ether, None, DepKind::Ll)),
                     (6, 6) => Some(("ether saddr".into(), Fmt::Ether, None, DepKind::Ll)),
-                    (12, 2) => Some(("ether type".into(), Fmt::Int, None, DepKind::Ll)),
+                    (12, 2) => Some(("ether type".into(), Fmt::EtherType, None, DepKind::Ll)),
                     _ => None,
                 }
             }
             _ => None,
         };
-        let v = match named {
-            Some((text, fmt, bits, dep)) => {
-                // The header dependency (and, for icmp/icmpv6, the family) is implied.
-                self.kill_dep(dep);
-                if dep == DepKind::L4 && matches!(fmt, Fmt::IcmpType | Fmt::Icmp6Type) {
-                    self.kill_dep(DepKind::L3);
-                }
-                let mut f = field(text, fmt, len as usize, bits);
-                // `ip protocol`/`ip6 nexthdr` tell which transport header follows.
-                if let RegVal::Field(ff) = &mut f
-                    && matches!(ff.text.as_str(), "ip protocol" | "ip6 nexthdr")
-                {
-                    ff.dep = Some(DepKind::L4);
-                }
-                f
-            }
-            None => {
-                let base = ["ll", "nh", "th", "ih"]
-                    .get(p.base as usize)
-                    .unwrap_or(&"?");
-                field(
-                    format!("@{base},{},{}", u64::from(off) * 8, u64::from(len) * 8),
-                    Fmt::Int,
-                    len as usize,
-                    None,
-                )
-            }
+        let Some((text, fmt, bits, dep)) = named else {
+            let base = ["ll", "nh", "th", "ih"]
+                .get(p.base as usize)
+                .unwrap_or(&"?");
+            return self.bad(format!(
+                "payload @{base},{},{}: a header field nfprobe does not name",
+                u64::from(off) * 8,
+                u64::from(len) * 8
+            ));
         };
-        self.set(d, v);
+        // The header dependency (and, for icmp/icmpv6, the family) is implied.
+        let live = self.items.iter().filter(|i| !i.killed).count();
+        if dep == DepKind::Ll {
+            // nft drops the link-layer type check (`meta iiftype ether`) wherever it is.
+            self.kill_dep_anywhere(dep);
+        } else {
+            self.kill_dep(dep);
+        }
+        let dep_killed = self.items.iter().filter(|i| !i.killed).count() != live;
+        let l3_of_icmp = match fmt {
+            Fmt::IcmpType => Some(2),
+            Fmt::Icmp6Type => Some(10),
+            _ => None,
+        };
+        if dep == DepKind::L4 && l3_of_icmp.is_some() && self.dep_value(DepKind::L3) == l3_of_icmp {
+            self.kill_dep(DepKind::L3);
+        }
+        let mut f = field(text, fmt, len as usize, bits);
+        if let RegVal::Field(ff) = &mut f {
+            ff.dep_killed = dep_killed;
+            // `ip protocol`/`ip6 nexthdr` tell which transport header follows; `ether type`
+            // which network header.
+            match ff.text.as_str() {
+                "ip protocol" | "ip6 nexthdr" => {
+                    ff.dep = Some(DepKind::L4);
+                    ff.dep_killable = matches!(fam, NftFamily::Ip | NftFamily::Ip6);
+                }
+                "ether type" => ff.dep = Some(DepKind::L3),
+                _ => {}
+            }
+        }
+        self.set(d, f);
     }
 
     fn bitwise(&mut self, b: &bitwise::Bitwise) {
-        let Some(RegVal::Field(mut f)) = self.reg(b.sreg) else {
-            return self.push("[expr bitwise on an unknown register]".into());
+        let Some(mut f) = self.field(b.sreg, "bitwise") else {
+            return;
         };
         if b.op.is_some_and(|o| o != bitwise::OP_BOOL) {
-            return self.push("[expr bitwise shift]".into());
+            return self.bad("bitwise shift: not rendered by nfprobe");
+        }
+        if b.xor.as_ref().is_some_and(|x| x.iter().any(|&v| v != 0)) || f.mask.is_some() {
+            return self.bad("bitwise xor: not rendered by nfprobe");
         }
         f.mask = b.mask.clone();
         self.set(b.dreg, RegVal::Field(f));
     }
 
-    fn cmp(&mut self, sreg: u32, op: u32, data: &[u8], e: &Expr) {
-        let Some(RegVal::Field(f)) = self.reg(sreg) else {
-            return self.unknown(e, "cmp on an unknown register");
+    fn cmp(&mut self, sreg: u32, op: u32, data: &[u8]) {
+        let Some(f) = self.field(sreg, "cmp") else {
+            return;
         };
-        let ops = cmp::op_str(op).unwrap_or("?");
+        let Some(ops) = cmp::op_str(op) else {
+            return self.bad("cmp operator not rendered by nfprobe");
+        };
         let sp = if ops.is_empty() { "" } else { " " };
-        // Flag-like fields: `ct state established,related` is `state & mask != 0`.
         if let Some(mask) = &f.mask {
-            if matches!(f.fmt, Fmt::CtState) && op == cmp::OP_NEQ && data.iter().all(|&b| b == 0) {
+            // Flag-like fields: `ct state established,related` is `state & mask != 0`.
+            let zero = data.iter().all(|&b| b == 0);
+            if matches!(f.fmt, Fmt::CtState | Fmt::CtStatus) && zero && op == cmp::OP_NEQ {
                 let t = format!("{} {}", f.text, f.fmt.value(mask));
-                return self.push(t);
+                return self.push_match(t);
             }
-            if matches!(f.fmt, Fmt::CtState) && op == cmp::OP_EQ && data.iter().all(|&b| b == 0) {
+            if matches!(f.fmt, Fmt::CtState | Fmt::CtStatus) && zero && op == cmp::OP_EQ {
                 let t = format!("{} ! {}", f.text, f.fmt.value(mask));
-                return self.push(t);
+                return self.push_match(t);
             }
-            if matches!(f.fmt, Fmt::TcpFlags) && op == cmp::OP_EQ {
-                let t = format!("{} {} / {}", f.text, f.fmt.value(data), f.fmt.value(mask));
-                return self.push(t);
+            if matches!(f.fmt, Fmt::TcpFlags) {
+                let (d, m) = (f.fmt.value(data), f.fmt.value(mask));
+                let t = match (op, zero) {
+                    (cmp::OP_NEQ, true) => format!("{} {m}", f.text),
+                    (cmp::OP_EQ, true) => format!("{} ! {m}", f.text),
+                    (cmp::OP_EQ, false) if data != &mask[..] => format!("{} {d} / {m}", f.text),
+                    (cmp::OP_NEQ, false) if data != &mask[..] => {
+                        format!("{} != {d} / {m}", f.text)
+                    }
+                    (cmp::OP_EQ, false) if mask.iter().all(|&b| b == 0xff) => {
+                        format!("{} == {}", f.text, tcp_flags_exact(data))
+                    }
+                    (cmp::OP_EQ, false) if single_bit(mask) => format!("{} & {m} == {d}", f.text),
+                    (cmp::OP_NEQ, false) if single_bit(mask) => format!("{} & {m} != {d}", f.text),
+                    (cmp::OP_EQ, false) => format!("{} {d} / {m}", f.text),
+                    (cmp::OP_NEQ, false) => format!("{} != {d} / {m}", f.text),
+                    _ => return self.bad("tcp flags comparison not rendered by nfprobe"),
+                };
+                return self.push_match(t);
             }
             if let (Some(bits), Some(pl)) = (f.addr_bits, prefix_len(mask)) {
                 let mut full = data.to_vec();
                 full.resize(bits, 0);
-                let t = format!("{} {ops}{sp}{}/{pl}", f.text, f.fmt.value(&full));
-                return self.push(t);
+                let v = self.value(&f.fmt, &full);
+                return self.push_match(format!("{} {ops}{sp}{v}/{pl}", f.text));
             }
-            let t = format!(
-                "{} & {} {} {}",
-                f.text,
-                f.fmt.value(mask),
-                if ops.is_empty() { "==" } else { ops },
-                f.fmt.value(data)
-            );
-            return self.push(t);
+            // Marks: `meta mark & 0x00000003 == 0x00000002` (Docker 29's fwmark rules).
+            if matches!(f.fmt, Fmt::Mark) && matches!(op, cmp::OP_EQ | cmp::OP_NEQ) {
+                // A mask of leading ones is a prefix: `meta mark 0xffffff00/24`.
+                let m = host_uint(mask) as u32;
+                if mask.len() == 4 && m != 0 && m.leading_ones() + m.trailing_zeros() == 32 {
+                    let o = if op == cmp::OP_EQ { "" } else { "!= " };
+                    let t = format!("{} {o}{}/{}", f.text, f.fmt.value(data), m.leading_ones());
+                    return self.push_match(t);
+                }
+                let o = if op == cmp::OP_EQ { "==" } else { "!=" };
+                let t = format!(
+                    "{} & {} {o} {}",
+                    f.text,
+                    f.fmt.value(mask),
+                    f.fmt.value(data)
+                );
+                return self.push_match(t);
+            }
+            return self.bad(format!("{} with a mask: not rendered by nfprobe", f.text));
         }
         if let Some(bits) = f.addr_bits
             && f.len < bits
         {
             let mut full = data.to_vec();
             full.resize(bits, 0);
-            let t = format!("{} {ops}{sp}{}/{}", f.text, f.fmt.value(&full), f.len * 8);
-            return self.push(t);
+            let v = self.value(&f.fmt, &full);
+            return self.push_match(format!("{} {ops}{sp}{v}/{}", f.text, f.len * 8));
         }
-        let text = format!("{} {ops}{sp}{}", f.text, f.fmt.value(data));
+        if matches!(f.fmt, Fmt::Exists) && op != cmp::OP_EQ {
+            return self.bad("a negated exists/missing test: not rendered by nfprobe");
+        }
+        let v = self.value(&f.fmt, data);
+        if matches!(f.fmt, Fmt::TcpFlags) && op == cmp::OP_EQ {
+            let v = if data.first() == Some(&0xff) {
+                "0xff".into()
+            } else {
+                v
+            };
+            return self.push_match(format!("{} == {v}", f.text));
+        }
+        if op == cmp::OP_LTE
+            && let Some(last) = self.items.last_mut()
+            && let Some((ft, lo)) = &last.ge
+            && *ft == f.text
+        {
+            let (lo, hi) = (lo.clone(), f.fmt.numeric().value(data));
+            let last = self.items.last_mut().expect("checked above");
+            last.text = format!("{} {lo}-{hi}", f.text);
+            last.ge = None;
+            return;
+        }
+        let text = format!("{} {ops}{sp}{v}", f.text);
         let dep = match (f.dep, op) {
-            (Some(k), cmp::OP_EQ) => Some((k, host_or_byte(data))),
+            (Some(k), cmp::OP_EQ) => Some((k, dep_val(&f.fmt, data), f.dep_killable)),
             _ => None,
         };
+        let ge = (op == cmp::OP_GTE).then(|| (f.text.clone(), f.fmt.numeric().value(data)));
         self.items.push(Item {
             text,
             dep,
             killed: false,
+            ge,
+            is_match: true,
         });
     }
 
-    fn lookup(&mut self, l: &Lookup, e: &Expr) {
-        let Some(RegVal::Field(f)) = self.reg(l.sreg) else {
-            return self.unknown(e, "lookup on an unknown register");
+    /// `{ a, b }`, a named `@set`, or what nfprobe cannot render in it.
+    fn set_ref(&mut self, name: &str) -> Option<(String, Option<&'t NftSet>)> {
+        let set = self.sets.0.get(name).copied();
+        match set {
+            Some(s) if s.flags & F_ANONYMOUS != 0 => {
+                if let Some(why) = set_unsupported(s) {
+                    self.bad(format!("anonymous set: {why}"));
+                    return None;
+                }
+                match set_elements(s, self.names) {
+                    Ok(e) => Some((format!("{{ {} }}", e.join(", ")), set)),
+                    Err(why) => {
+                        self.bad(format!("anonymous set: {why}"));
+                        None
+                    }
+                }
+            }
+            _ => Some((format!("@{name}"), set)),
+        }
+    }
+
+    /// The fields of a (possibly concatenated) key starting at `sreg`.
+    /// Also: whether a single key's load dropped a protocol dependency.
+    fn key_fields(&mut self, sreg: u32, key_len: u32) -> Option<(String, bool)> {
+        let mut killed = false;
+        let mut s = slot(sreg)?;
+        let mut parts = Vec::new();
+        let mut got = 0usize;
+        loop {
+            let Some(Some(RegVal::Field(f))) = self.regs.get(s).cloned() else {
+                self.bad("lookup on a register nfprobe cannot name");
+                return None;
+            };
+            if f.map || f.mask.is_some() {
+                self.bad("lookup on a masked or mapped value");
+                return None;
+            }
+            got += f.len.div_ceil(4) * 4;
+            s += f.len.div_ceil(4);
+            parts.push(f.text);
+            killed |= f.dep_killed;
+            if got >= key_len as usize {
+                break;
+            }
+        }
+        Some((parts.join(" . "), killed && parts.len() == 1))
+    }
+
+    fn lookup(&mut self, l: &Lookup) {
+        let Some((rhs, set)) = self.set_ref(&l.set) else {
+            return;
+        };
+        let key_len = set.map_or(4, |s| s.key_len);
+        let first = match self.reg(l.sreg) {
+            Some(RegVal::Field(f)) => Some(f.fmt),
+            _ => None,
+        };
+        // Plain integer sets hold big-endian values: fine for header fields, not for
+        // host-order keys (meta, ct), whose elements nft converts with a byteorder step.
+        if let Some(s) = set
+            && s.key_type == dt::INTEGER
+            && first != Some(Fmt::Int)
+        {
+            return self.bad("integer sets of host-order values not rendered by nfprobe");
+        }
+        let Some((lhs, dep_killed)) = self.key_fields(l.sreg, key_len) else {
+            return;
         };
         let inv = if l.flags.unwrap_or(0) & 1 != 0 {
             "!= "
         } else {
             ""
         };
-        let set = self.table.sets.iter().find(|s| s.name == l.set);
-        let rhs = match set {
-            Some(s) if s.flags & F_ANONYMOUS != 0 => {
-                format!("{{ {} }}", set_elements(s, true).join(", "))
-            }
-            _ => format!("@{}", l.set),
-        };
-        let kw = match (l.dreg, set.and_then(|s| s.data_type)) {
-            (Some(0), _) => "vmap ",
-            (Some(_), _) => "map ",
-            (None, _) => "",
-        };
         match l.dreg {
-            Some(d) if d != 0 => {
-                let t = format!("{} {kw}{rhs}", f.text);
-                self.set(d, field(t, Fmt::Int, 4, None));
+            None => self.push_match(format!("{lhs} {inv}{rhs}")),
+            Some(0) => self.push(format!("{lhs} vmap {rhs}")),
+            Some(d) => {
+                let mut f = match field(format!("{lhs} map {rhs}"), Fmt::Int, 4, None) {
+                    RegVal::Field(f) => f,
+                    _ => return,
+                };
+                f.map = true;
+                f.dep_killed = dep_killed;
+                self.set(d, RegVal::Field(f));
+                // A concatenated value fills the registers after the first.
+                let data_len = set.and_then(|s| s.data_len).unwrap_or(4) as usize;
+                if let Some(s0) = slot(d) {
+                    for extra in 1..data_len.div_ceil(4) {
+                        if let Some(r) = self.regs.get_mut(s0 + extra) {
+                            *r = Some(RegVal::MapRest);
+                        }
+                    }
+                }
             }
-            _ => self.push(format!("{} {inv}{kw}{rhs}", f.text)),
         }
     }
 
@@ -1218,52 +2053,131 @@ impl<'t> Printer<'t> {
         }
     }
 
-    fn proto_range(&self, min: Option<u32>, max: Option<u32>) -> String {
+    fn proto_range(&mut self, min: Option<u32>, max: Option<u32>) -> String {
+        if min.is_none() {
+            return String::new();
+        }
         match (self.imm(min), self.imm(max)) {
             (Some(a), Some(b)) if a != b => format!(" to :{}-{}", be_uint(&a), be_uint(&b)),
             (Some(a), _) => format!(" to :{}", be_uint(&a)),
-            _ => String::new(),
+            _ => match min.and_then(|m| self.reg(m)) {
+                Some(RegVal::Field(f))
+                    if f.map && max.is_none_or(|x| Some(x) == min) && !f.dep_killed =>
+                {
+                    format!(" to :{}", f.text)
+                }
+                _ => {
+                    self.bad("a port range from an expression nfprobe does not render");
+                    String::new()
+                }
+            },
         }
     }
 
-    fn nat(&mut self, n: &Nat, e: &Expr) {
+    fn nat_flags(&mut self, f: u32) -> String {
+        // NF_NAT_RANGE_MAP_IPS | PROTO_SPECIFIED are implied by the addresses and ports.
+        let f = f & !0x3;
+        if f & !(0x4 | 0x8 | 0x10) != 0 {
+            self.bad(format!("nat flags 0x{f:x}: not rendered by nfprobe"));
+            return String::new();
+        }
+        let mut v = Vec::new();
+        if f & 0x4 != 0 {
+            v.push("random");
+        }
+        if f & 0x10 != 0 {
+            v.push("fully-random");
+        }
+        if f & 0x8 != 0 {
+            v.push("persistent");
+        }
+        if v.is_empty() {
+            String::new()
+        } else {
+            format!(" {}", v.join(","))
+        }
+    }
+
+    fn nat(&mut self, n: &Nat) {
         let kind = match n.nat_type {
             0 => "snat",
             1 => "dnat",
-            _ => return self.unknown(e, "nat type"),
+            _ => return self.bad("nat type not rendered by nfprobe"),
         };
         let fam = match (self.table.family, n.family) {
             (NftFamily::Inet, 2) => " ip",
             (NftFamily::Inet, 10) => " ip6",
-            _ => "",
+            (NftFamily::Ip, 2) | (NftFamily::Ip6, 10) => "",
+            _ => return self.bad("nat family not rendered by nfprobe"),
         };
         let afmt = if n.family == 10 { Fmt::Ipv6 } else { Fmt::Ipv4 };
+        let flags = self.nat_flags(n.flags.unwrap_or(0));
+        // An address from a map: `dnat to EXPR map { ... }`, the port in the same map.
+        if let Some(RegVal::Field(f)) = n.reg_addr_min.and_then(|r| self.reg(r)) {
+            if !f.map {
+                return self.bad("nat address from an expression nfprobe does not render");
+            }
+            let rest_ok = n.reg_addr_max.is_none_or(|r| Some(r) == n.reg_addr_min)
+                && n.reg_proto_min
+                    .is_none_or(|r| matches!(self.reg(r), Some(RegVal::MapRest)))
+                && n.reg_proto_max
+                    .is_none_or(|r| matches!(self.reg(r), Some(RegVal::MapRest)));
+            if !rest_ok {
+                return self.bad("nat ranges from a map: not rendered by nfprobe");
+            }
+            // nft names the family when the map gives address and port, in ip tables too.
+            let fam = match (fam, n.reg_proto_min.is_some(), n.family) {
+                ("", true, 2) => " ip",
+                ("", true, 10) => " ip6",
+                (f, _, _) => f,
+            };
+            return self.push(format!("{kind}{fam} to {}{flags}", f.text));
+        }
         let amin = self.imm(n.reg_addr_min);
         let amax = self.imm(n.reg_addr_max);
-        let mut addr = match (&amin, &amax) {
-            (Some(a), Some(b)) if a != b => format!("{}-{}", afmt.value(a), afmt.value(b)),
-            (Some(a), _) => afmt.value(a),
+        if n.reg_addr_min.is_some() && amin.is_none() {
+            return self.bad("nat address from an expression nfprobe does not render");
+        }
+        let v6port = n.family == 10 && n.reg_proto_min.is_some();
+        let one = |v: &[u8]| {
+            if v6port {
+                format!("[{}]", afmt.value(v))
+            } else {
+                afmt.value(v)
+            }
+        };
+        let addr = match (&amin, &amax) {
+            (Some(a), Some(b)) if a != b => {
+                // A range that is a prefix prints as one (`10.0.0.0/24`).
+                match range_text(&afmt, a, b, self.names) {
+                    Ok(t) if t.contains('/') && !v6port => t,
+                    _ => format!("{}-{}", one(a), one(b)),
+                }
+            }
+            (Some(a), _) => one(a),
             _ => String::new(),
         };
-        if n.family == 10 && !addr.is_empty() && n.reg_proto_min.is_some() {
-            addr = format!("[{addr}]");
-        }
         let port = match (self.imm(n.reg_proto_min), self.imm(n.reg_proto_max)) {
             (Some(a), Some(b)) if a != b => format!(":{}-{}", be_uint(&a), be_uint(&b)),
             (Some(a), _) => format!(":{}", be_uint(&a)),
+            _ if n.reg_proto_min.is_some() => {
+                return self.bad("nat port from an expression nfprobe does not render");
+            }
             _ => String::new(),
         };
-        // NF_NAT_RANGE_MAP_IPS | PROTO_SPECIFIED are implied by the addresses and ports.
-        let flags = nat_flags(n.flags.unwrap_or(0) & !0x3);
+        if addr.is_empty() && port.is_empty() {
+            return self.bad("nat without an address or port");
+        }
         self.push(format!("{kind}{fam} to {addr}{port}{flags}"));
     }
 
-    fn reject_str(&self, r: &Reject) -> String {
+    fn reject_str(&self, r: &Reject) -> Option<String> {
         use crate::kernel::nft::expr::reject::{
             TYPE_ICMP_UNREACH, TYPE_ICMPX_UNREACH, TYPE_TCP_RST,
         };
         let code = r.icmp_code.unwrap_or(0);
-        match (r.reject_type, self.table.family, code) {
+        let fam = self.table.family;
+        Some(match (r.reject_type, fam, code) {
             (TYPE_TCP_RST, _, _) => "reject with tcp reset".into(),
             (TYPE_ICMPX_UNREACH, NftFamily::Inet | NftFamily::Bridge | NftFamily::Netdev, 1) => {
                 "reject".into()
@@ -1278,38 +2192,78 @@ impl<'t> Printer<'t> {
                     "host-unreachable",
                     "admin-prohibited",
                 ]
-                .get(c as usize)
-                .map_or_else(|| c.to_string(), |s| (*s).to_owned());
+                .get(c as usize)?;
                 format!("reject with icmpx {n}")
             }
-            (_, NftFamily::Ip6, c) => format!("reject with icmpv6 {c}"),
-            (_, _, c) => {
-                let n = [
-                    "net-unreachable",
-                    "host-unreachable",
-                    "prot-unreachable",
-                    "port-unreachable",
-                    "frag-needed",
-                    "5",
-                    "net-unknown",
-                    "host-unknown",
-                    "8",
-                    "net-prohibited",
-                    "host-prohibited",
-                    "11",
-                    "12",
-                    "admin-prohibited",
-                ]
-                .get(c as usize)
-                .map_or_else(|| c.to_string(), |s| (*s).to_owned());
+            (TYPE_ICMP_UNREACH, NftFamily::Inet | NftFamily::Bridge | NftFamily::Netdev, c)
+                if self.dep_value(DepKind::L3) == Some(2) =>
+            {
+                let n = ICMP_CODES.iter().find(|(k, _)| *k == c)?.1;
                 format!("reject with icmp {n}")
             }
-        }
+            (TYPE_ICMP_UNREACH, NftFamily::Inet | NftFamily::Bridge | NftFamily::Netdev, c)
+                if self.dep_value(DepKind::L3) == Some(10) =>
+            {
+                let n = ICMP6_CODES.iter().find(|(k, _)| *k == c)?.1;
+                format!("reject with icmpv6 {n}")
+            }
+            (TYPE_ICMP_UNREACH, NftFamily::Ip6, c) => {
+                let n = [
+                    "no-route",
+                    "admin-prohibited",
+                    "2",
+                    "addr-unreachable",
+                    "port-unreachable",
+                    "policy-fail",
+                    "reject-route",
+                ]
+                .get(c as usize)?;
+                format!("reject with icmpv6 {n}")
+            }
+            (TYPE_ICMP_UNREACH, NftFamily::Ip, c) => {
+                let n = match c {
+                    0 => "net-unreachable",
+                    1 => "host-unreachable",
+                    2 => "prot-unreachable",
+                    3 => "port-unreachable",
+                    4 => "frag-needed",
+                    9 => "net-prohibited",
+                    10 => "host-prohibited",
+                    13 => "admin-prohibited",
+                    _ => return None,
+                };
+                format!("reject with icmp {n}")
+            }
+            _ => return None,
+        })
     }
 }
 
-fn host_or_byte(data: &[u8]) -> u64 {
-    host_uint(data)
+/// `tcp flags == X`: all eight bits print as `0xff`, as nft does.
+fn tcp_flags_exact(data: &[u8]) -> String {
+    if data.first() == Some(&0xff) {
+        "0xff".into()
+    } else {
+        Fmt::TcpFlags.value(data)
+    }
+}
+
+fn single_bit(mask: &[u8]) -> bool {
+    mask.iter().map(|b| b.count_ones()).sum::<u32>() == 1
+}
+
+/// A dependency's value: the protocol number a comparison pins.
+/// Network protocols are kept as NFPROTO values (`ether type ip` and `meta nfproto ipv4` pin
+/// the same header).
+fn dep_val(fmt: &Fmt, data: &[u8]) -> u64 {
+    match fmt {
+        Fmt::EtherType => match be_uint(data) {
+            0x0800 => 2,
+            0x86dd => 10,
+            v => v << 16,
+        },
+        _ => host_uint(data),
+    }
 }
 
 fn field(text: String, fmt: Fmt, len: usize, addr_bits: Option<usize>) -> RegVal {
@@ -1320,21 +2274,10 @@ fn field(text: String, fmt: Fmt, len: usize, addr_bits: Option<usize>) -> RegVal
         addr_bits,
         mask: None,
         dep: None,
+        dep_killable: true,
+        map: false,
+        dep_killed: false,
     })
-}
-
-fn nat_flags(f: u32) -> String {
-    let mut s = String::new();
-    if f & 0x4 != 0 {
-        s.push_str(" random");
-    }
-    if f & 0x10 != 0 {
-        s.push_str(" fully-random");
-    }
-    if f & 0x8 != 0 {
-        s.push_str(" persistent");
-    }
-    s
 }
 
 fn limit_str(l: &Limit) -> String {
@@ -1369,7 +2312,7 @@ fn limit_str(l: &Limit) -> String {
     s
 }
 
-fn log_str(l: &Log) -> String {
+fn log_str(l: &Log) -> Result<String, String> {
     let mut s = "log".to_owned();
     if let Some(p) = &l.prefix {
         let _ = write!(s, " prefix {}", quote(p));
@@ -1396,23 +2339,31 @@ fn log_str(l: &Log) -> String {
     if let Some(f) = l.flags
         && f != 0
     {
-        let mut fl = Vec::new();
-        if f & 0x0f == 0x0f {
-            fl.push("all".to_owned());
+        // nft groups them: `flags tcp sequence,options flags ip options flags skuid`.
+        if f & !0x2f != 0 {
+            return Err(format!("log flags 0x{f:x}: not rendered by nfprobe"));
+        }
+        if f == 0x2f {
+            s.push_str(" flags all");
         } else {
-            for (bit, n) in [
-                (1, "tcp sequence"),
-                (2, "tcp options"),
-                (4, "ip options"),
-                (8, "skuid"),
-                (32, "ether"),
-            ] {
-                if f & bit != 0 {
-                    fl.push(n.to_owned());
-                }
+            let tcp: Vec<&str> = [(1, "sequence"), (2, "options")]
+                .iter()
+                .filter(|(b, _)| f & b != 0)
+                .map(|(_, n)| *n)
+                .collect();
+            if !tcp.is_empty() {
+                let _ = write!(s, " flags tcp {}", tcp.join(","));
+            }
+            if f & 4 != 0 {
+                s.push_str(" flags ip options");
+            }
+            if f & 8 != 0 {
+                s.push_str(" flags skuid");
             }
         }
-        let _ = write!(s, " flags {}", fl.join(","));
+        if f & 0x20 != 0 && f != 0x2f {
+            s.push_str(" flags ether");
+        }
     }
-    s
+    Ok(s)
 }

@@ -41,6 +41,7 @@ fn perfect(e: &Expectation) -> NftView {
             NftItem::Map => t.maps.push(NftMapView {
                 name: x.chain.clone(),
                 elements: vec![],
+                undecodable: None,
             }),
             NftItem::Element { key, verdict } => t
                 .maps

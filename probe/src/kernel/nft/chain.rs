@@ -127,12 +127,13 @@ fn decode_hook(a: &Nla<'_>) -> Result<Hook, NlaError> {
     let mut hooknum = None;
     let mut priority = 0;
     let mut devs = Vec::new();
+    let mut dev = None;
     for h in a.nested() {
         let h = h?;
         match h.kind {
             NFTA_HOOK_HOOKNUM => hooknum = Some(h.be32()?),
             NFTA_HOOK_PRIORITY => priority = h.be32()? as i32,
-            NFTA_HOOK_DEV => devs.push(h.string()),
+            NFTA_HOOK_DEV => dev = Some(h.string()),
             NFTA_HOOK_DEVS => {
                 for d in h.nested() {
                     devs.push(d?.string());
@@ -145,6 +146,10 @@ fn decode_hook(a: &Nla<'_>) -> Result<Hook, NlaError> {
                 ));
             }
         }
+    }
+    // The kernel sends a single device both as NFTA_HOOK_DEV and inside NFTA_HOOK_DEVS.
+    if devs.is_empty() {
+        devs.extend(dev);
     }
     Ok(Hook {
         hooknum: hooknum.ok_or_else(|| NlaError::new(a.offset, "hook without number"))?,

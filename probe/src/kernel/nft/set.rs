@@ -26,6 +26,10 @@ const NFTA_SET_OBJ_TYPE: u16 = 15;
 const NFTA_SET_HANDLE: u16 = 16;
 const NFTA_SET_EXPR: u16 = 17;
 const NFTA_SET_EXPRESSIONS: u16 = 18;
+/// Newer kernels (6.1x) add the backend's name and the element count to set dumps: facts of
+/// the kernel's implementation, not of the ruleset (nft prints neither).
+const NFTA_SET_TYPE: u16 = 19;
+const NFTA_SET_COUNT: u16 = 20;
 
 const NFTA_SET_DESC_SIZE: u16 = 1;
 const NFTA_SET_DESC_CONCAT: u16 = 2;
@@ -166,6 +170,7 @@ impl NftSet {
                 NFTA_SET_HANDLE => s.handle = a.be64()?,
                 NFTA_SET_EXPR => s.exprs.push(super::expr::decode_expr(a.data)),
                 NFTA_SET_EXPRESSIONS => s.exprs.extend(decode_list(a.data, 0)?),
+                NFTA_SET_TYPE | NFTA_SET_COUNT => {}
                 k => s.problems.push(format!("unknown set attribute {k}")),
             }
         }

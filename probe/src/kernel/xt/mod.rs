@@ -82,6 +82,31 @@ pub fn table_names(family: Family) -> Result<Vec<String>, XtError> {
     }
 }
 
+/// `GET_INFO` (entry count, size, hook offsets) of every existing table of the family in the
+/// current thread's namespace: one getsockopt per table, no entries copied. Adding or deleting
+/// a rule changes the count and size, so comparing two answers is a cheap change detector
+/// for legacy xtables, which sends no notifications.
+pub fn table_infos_here(family: Family) -> Result<Vec<(String, TableInfo)>, XtError> {
+    let names = table_names(family)?;
+    if names.is_empty() {
+        return Ok(Vec::new());
+    }
+    let sock =
+        sockopt::XtSocket::open(family).map_err(|source| XtError::Socket { family, source })?;
+    names
+        .into_iter()
+        .map(|name| match sock.info(&name) {
+            Ok(info) => Ok((name, info)),
+            Err(source) => Err(XtError::Read {
+                table: name,
+                family,
+                hint: "",
+                source,
+            }),
+        })
+        .collect()
+}
+
 /// Reads the tables of the family in the current thread's namespace one at a time, handing
 /// each table's name, info and entry blob to `visit` (one blob in memory at a time).
 pub fn visit_blobs_here(
