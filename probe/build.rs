@@ -18,15 +18,21 @@ fn main() -> anyhow::Result<()> {
     let out_dir = PathBuf::from(std::env::var("OUT_DIR")?);
 
     // aya-build reruns us when probe-ebpf/ changes; the shared types and pins matter too.
-    for dep in ["probe-common", "Cargo.lock"] {
+    for dep in ["probe-common", "Cargo.lock", "probe-ebpf/nightly-toolchain"] {
         println!("cargo:rerun-if-changed={}", workspace.join(dep).display());
     }
     println!("cargo:rerun-if-changed=build.rs");
 
     // For `nfprobe --version`: which toolchain built the eBPF object.
+    // The eBPF object is built with one pinned nightly (probe-ebpf/nightly-toolchain, which
+    // bootstrap installs): a newer nightly's LLVM once emitted code the kernel's verifier
+    // rejects ("pointer arithmetic with <<= operator prohibited").
+    let nightly = std::fs::read_to_string(ebpf_dir.join("nightly-toolchain"))?
+        .trim()
+        .to_owned();
     println!(
         "cargo:rustc-env=NFPROBE_EBPF_TOOLCHAIN={}",
-        ebpf_toolchain().unwrap_or_else(|| "an unknown nightly toolchain".to_owned())
+        ebpf_toolchain(&nightly).unwrap_or_else(|| format!("{nightly} (version unknown)"))
     );
 
     if skip_requested() {
@@ -48,15 +54,15 @@ fn main() -> anyhow::Result<()> {
             root_dir,
             ..Default::default()
         }],
-        aya_build::Toolchain::default(),
+        aya_build::Toolchain::Custom(&nightly),
     )
 }
 
-/// `rustc 1.97.0-nightly (e50aa6fba 2026-05-19)`, as aya-build's default toolchain reports it.
-fn ebpf_toolchain() -> Option<String> {
+/// `rustc 1.97.0-nightly (e50aa6fba 2026-05-19)`, as the pinned toolchain reports it.
+fn ebpf_toolchain(nightly: &str) -> Option<String> {
     let out = std::process::Command::new("rustup")
         .env_remove("RUSTUP_TOOLCHAIN")
-        .args(["run", "nightly", "rustc", "--version"])
+        .args(["run", nightly, "rustc", "--version"])
         .output()
         .ok()?;
     out.status

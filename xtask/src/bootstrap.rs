@@ -33,7 +33,18 @@ pub const APT_PACKAGES: &[&str] = &[
     "prometheus",
 ];
 
-const NIGHTLY: &str = "nightly";
+/// The nightly toolchain the eBPF object is built with, pinned in probe-ebpf/nightly-toolchain
+/// (probe/build.rs reads the same file): a newer nightly's LLVM once emitted code the kernel's
+/// verifier rejects.
+pub fn nightly() -> Result<String> {
+    let f = sh::workspace_root().join("probe-ebpf/nightly-toolchain");
+    let s = std::fs::read_to_string(&f).with_context(|| format!("reading {}", f.display()))?;
+    let s = s.trim();
+    if s.is_empty() {
+        bail!("{} is empty", f.display());
+    }
+    Ok(s.to_owned())
+}
 
 pub fn run() -> Result<()> {
     let start = Instant::now();
@@ -90,13 +101,17 @@ fn rustup() -> Command {
 }
 
 fn nightly_with_rust_src() -> Result<()> {
+    let nightly = nightly()?;
+    let nightly = nightly.as_str();
     let toolchains = sh::output(rustup().args(["toolchain", "list"])).unwrap_or_default();
-    if !toolchains.lines().any(|l| l.starts_with("nightly")) {
-        step("nightly toolchain missing: installing it (with rust-src)");
+    if !toolchains.lines().any(|l| l.starts_with(nightly)) {
+        step(&format!(
+            "{nightly} toolchain missing: installing it (with rust-src)"
+        ));
         sh::run(rustup().args([
             "toolchain",
             "install",
-            NIGHTLY,
+            nightly,
             "--profile",
             "minimal",
             "--component",
@@ -105,24 +120,24 @@ fn nightly_with_rust_src() -> Result<()> {
         .context("the eBPF programs need a nightly toolchain")?;
     }
     let components =
-        sh::output(rustup().args(["component", "list", "--installed", "--toolchain", NIGHTLY]))
+        sh::output(rustup().args(["component", "list", "--installed", "--toolchain", nightly]))
             .unwrap_or_default();
     if components.lines().any(|l| l.trim() == "rust-src") {
-        step("nightly toolchain with rust-src: present");
+        step(&format!("{nightly} toolchain with rust-src: present"));
         return Ok(());
     }
-    step("adding rust-src to the nightly toolchain");
-    sh::run(rustup().args(["component", "add", "rust-src", "--toolchain", NIGHTLY]))
+    step(&format!("adding rust-src to the {nightly} toolchain"));
+    sh::run(rustup().args(["component", "add", "rust-src", "--toolchain", nightly]))
 }
 
 /// The nightly toolchain's `lib/libLLVM.so.<ver>`: (path, ver, major).
 fn nightly_libllvm() -> Result<(PathBuf, String, u32)> {
     let sysroot = sh::output(Command::new("rustc").env_remove("RUSTUP_TOOLCHAIN").args([
-        &format!("+{NIGHTLY}"),
+        &format!("+{}", nightly()?),
         "--print",
         "sysroot",
     ]))
-    .context("`rustc +nightly --print sysroot` failed")?;
+    .context("`rustc +NIGHTLY --print sysroot` failed")?;
     let lib = Path::new(sysroot.trim()).join("lib");
     let entries = std::fs::read_dir(&lib).with_context(|| format!("listing {}", lib.display()))?;
     for entry in entries.flatten() {
@@ -179,7 +194,7 @@ fn bpf_linker() -> Result<()> {
             .env_remove("CARGO_TARGET_DIR")
             .env("LLVM_PREFIX", &prefix)
             .args([
-                &format!("+{NIGHTLY}"),
+                &format!("+{}", nightly()?),
                 "install",
                 "bpf-linker",
                 "--locked",

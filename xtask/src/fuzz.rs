@@ -53,8 +53,6 @@ pub const TARGETS: &[(&str, &str)] = &[
     ),
 ];
 
-const NIGHTLY: &str = "nightly";
-
 pub fn run(target: Option<&str>, seconds: u64) -> Result<()> {
     let Some(target) = target else {
         list();
@@ -114,14 +112,16 @@ fn fuzz_dir() -> PathBuf {
     sh::workspace_root().join("fuzz")
 }
 
-/// `cargo +nightly fuzz ...` in fuzz/: the eBPF object is never built for fuzzing.
+/// `cargo +NIGHTLY fuzz ...` in fuzz/ with the project's pinned nightly: the eBPF object is
+/// never built for fuzzing.
 fn cargo_fuzz() -> Command {
+    let nightly = crate::bootstrap::nightly().unwrap_or_else(|_| "nightly".to_owned());
     let mut cmd = Command::new("cargo");
     cmd.current_dir(fuzz_dir())
         .env("PATH", sh::path_with_cargo_bin())
         .env_remove("RUSTUP_TOOLCHAIN")
         .env("AYA_BUILD_SKIP", "1")
-        .arg(format!("+{NIGHTLY}"))
+        .arg(format!("+{nightly}"))
         .arg("fuzz");
     cmd
 }
