@@ -18,7 +18,7 @@ use std::fmt::Write as _;
 use anyhow::{Context, Result, bail};
 
 use super::Bench;
-use crate::ruleset::{Netns, best, interleaved, median_ratio, ms, worker};
+use crate::ruleset::{Netns, median_ratio, run_contenders, worker};
 use crate::sh::{self, step};
 
 pub static BENCH: Bench = Bench {
@@ -146,26 +146,7 @@ fn run(args: &[String]) -> Result<()> {
                 "bare-chain-par",
             ),
         ];
-        step(&format!(
-            "{n} rules: {} contenders, {runs} interleaved rounds",
-            contenders.len()
-        ));
-        let argvs: Vec<&[&str]> = contenders.iter().map(|c| c.1.as_slice()).collect();
-        let samples = interleaved(runs, &ns, &argvs)?;
-        let mut res = std::collections::HashMap::new();
-        let mut all = std::collections::HashMap::new();
-        for ((label, _, key), samples) in contenders.iter().zip(samples) {
-            let s = best(&samples)?;
-            let _ = writeln!(
-                report,
-                "| {n} | {label} | {} | {} | {:.1} |",
-                ms(s.wall),
-                ms(s.cpu),
-                s.maxrss_kib as f64 / 1024.0
-            );
-            res.insert(*key, s);
-            all.insert(*key, samples);
-        }
+        let (res, all) = run_contenders(n, runs, &ns, &contenders, &mut report)?;
         let (floor_key, floor) = ["bare-family", "bare-chain", "bare-chain-par"]
             .iter()
             .map(|k| (*k, res[k]))

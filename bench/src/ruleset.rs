@@ -139,6 +139,45 @@ pub(crate) fn interleaved(runs: usize, ns: &Netns, argvs: &[&[&str]]) -> Result<
 }
 
 /// Best wall time (with that run's CPU time) and the largest peak RSS of the samples.
+/// A contender: its label in the table, its worker command line, its key in the results.
+pub(crate) type Contender<'a> = (&'a str, Vec<&'a str>, &'a str);
+
+/// Runs `contenders` interleaved for `runs` rounds, writes each one's table row (best wall,
+/// CPU, peak RSS) to `report`, and returns the best sample and every sample by key.
+#[allow(clippy::type_complexity)]
+pub(crate) fn run_contenders<'a>(
+    n: usize,
+    runs: usize,
+    ns: &Netns,
+    contenders: &[Contender<'a>],
+    report: &mut String,
+) -> Result<(
+    std::collections::HashMap<&'a str, Sample>,
+    std::collections::HashMap<&'a str, Vec<Sample>>,
+)> {
+    step(&format!(
+        "{n} rules: {} contenders, {runs} interleaved rounds",
+        contenders.len()
+    ));
+    let argvs: Vec<&[&str]> = contenders.iter().map(|c| c.1.as_slice()).collect();
+    let samples = interleaved(runs, ns, &argvs)?;
+    let mut res = std::collections::HashMap::new();
+    let mut all = std::collections::HashMap::new();
+    for ((label, _, key), samples) in contenders.iter().zip(samples) {
+        let s = best(&samples)?;
+        let _ = writeln!(
+            report,
+            "| {n} | {label} | {} | {} | {:.1} |",
+            ms(s.wall),
+            ms(s.cpu),
+            s.maxrss_kib as f64 / 1024.0
+        );
+        res.insert(*key, s);
+        all.insert(*key, samples);
+    }
+    Ok((res, all))
+}
+
 pub(crate) fn best(samples: &[Sample]) -> Result<Sample> {
     let mut b = *samples.iter().min_by_key(|s| s.wall).context("no runs")?;
     b.maxrss_kib = samples.iter().map(|s| s.maxrss_kib).max().unwrap_or(0);
@@ -411,26 +450,7 @@ fn run(args: &[String]) -> Result<()> {
                 "base-legacy",
             ));
         }
-        step(&format!(
-            "{n} rules: {} contenders, {runs} interleaved rounds",
-            contenders.len()
-        ));
-        let argvs: Vec<&[&str]> = contenders.iter().map(|c| c.1.as_slice()).collect();
-        let samples = interleaved(runs, &ns, &argvs)?;
-        let mut res = std::collections::HashMap::new();
-        let mut all = std::collections::HashMap::new();
-        for ((label, _, key), samples) in contenders.iter().zip(samples) {
-            let s = best(&samples)?;
-            let _ = writeln!(
-                report,
-                "| {n} | {label} | {} | {} | {:.1} |",
-                ms(s.wall),
-                ms(s.cpu),
-                s.maxrss_kib as f64 / 1024.0
-            );
-            res.insert(*key, s);
-            all.insert(*key, samples);
-        }
+        let (res, all) = run_contenders(n, runs, &ns, &contenders, &mut report)?;
         let g = |k: &str| res[k];
         let ours = g("ours");
         // The floor is the fastest bare dump, whichever way of asking won (ours uses
