@@ -88,12 +88,35 @@ pub fn home() -> PathBuf {
         .unwrap_or_else(|| PathBuf::from("/root"))
 }
 
+/// Set by `cargo xtask test`: every cargo it runs builds without incremental state.
+static ONE_SHOT: std::sync::atomic::AtomicBool = std::sync::atomic::AtomicBool::new(false);
+
+/// Builds from here on are one-shot (a whole-suite run, as in CI): incremental state would
+/// only double the target dir's size (5 of 10 GB), and a CI run once ran out of disk on it.
+/// A `CARGO_INCREMENTAL` the user set wins.
+pub fn one_shot_builds() {
+    ONE_SHOT.store(true, std::sync::atomic::Ordering::Relaxed);
+}
+
 /// A `cargo` command run in the workspace, with cargo's install dir (bpf-linker) on PATH.
 pub fn cargo() -> Command {
     let mut cmd = Command::new(std::env::var_os("CARGO").unwrap_or_else(|| "cargo".into()));
     cmd.current_dir(workspace_root());
     cmd.env("PATH", path_with_cargo_bin());
+    if ONE_SHOT.load(std::sync::atomic::Ordering::Relaxed)
+        && std::env::var_os("CARGO_INCREMENTAL").is_none()
+    {
+        cmd.env("CARGO_INCREMENTAL", "0");
+    }
     cmd
+}
+
+/// Free bytes on the filesystem holding `path` (`df`), None when df cannot tell.
+pub fn free_bytes(path: &Path) -> Option<u64> {
+    let out = output(Command::new("df").arg("-Pk").arg(path))?;
+    let line = out.lines().nth(1)?;
+    let kib: u64 = line.split_whitespace().nth(3)?.parse().ok()?;
+    Some(kib * 1024)
 }
 
 /// Where `cargo install` puts binaries: `$CARGO_INSTALL_ROOT/bin` or `$CARGO_HOME/bin`.

@@ -13,6 +13,8 @@ use crate::sh::{self, step};
 
 pub fn run(lint: bool, cargo_test_args: &[String]) -> Result<()> {
     let start = Instant::now();
+    sh::one_shot_builds();
+    warn_when_disk_is_short();
     crate::bootstrap::run()?;
     crate::build::build(false)?;
     if lint {
@@ -93,6 +95,27 @@ pub fn run(lint: bool, cargo_test_args: &[String]) -> Result<()> {
         bail!("the test suite failed ({status})");
     }
     Ok(())
+}
+
+/// What a whole run from a clean checkout writes, measured: the test build's target dir about
+/// 5 GB, the fuzz build 2 GB, the fresh-build guard 1 GB (removed after it), with a margin.
+const DISK_NEEDED: u64 = 10 << 30;
+
+/// Say up front when the disk is too short for the run, rather than failing 9 minutes in
+/// with "No space left on device" from whichever compiler or test got there first.
+fn warn_when_disk_is_short() {
+    let dir = sh::workspace_root();
+    if let Some(free) = sh::free_bytes(&dir)
+        && free < DISK_NEEDED
+    {
+        step(&format!(
+            "WARNING: {:.1} GiB free under {}; a whole test run from a clean checkout needs \
+             about {} GiB (builds may fail with \"No space left on device\")",
+            free as f64 / f64::from(1u32 << 30),
+            dir.display(),
+            DISK_NEEDED >> 30
+        ));
+    }
 }
 
 /// Seconds each fuzz target runs in `cargo xtask test`.
