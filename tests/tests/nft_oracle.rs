@@ -265,7 +265,17 @@ fn compare(ns: &Netns, family: &str, exc: &[(String, String, String)]) -> (Outco
     let rs = nft::read_ruleset(Some(&ns.spec())).expect("reading the ruleset");
     let links = nfprobe::kernel::link::snapshot(Some(&ns.spec())).expect("interfaces");
     let names = nft_text::Ifnames::from_pairs(links.links.into_iter().map(|l| (l.ifindex, l.name)));
-    let ours = nft_text::ruleset_named(&rs, &names);
+    let whole = nft_text::ruleset_named(&rs, &names);
+    // What `nfprobe ruleset --format nft` prints: written chain by chain as it is read, the
+    // same text as the whole snapshot's rendering.
+    let mut streamed = Vec::new();
+    nfprobe::ruleset::nft_stream::write_ruleset(Some(&ns.spec()), &names, &mut streamed)
+        .expect("streaming the ruleset");
+    let ours = String::from_utf8(streamed).expect("UTF-8 text");
+    assert_eq!(
+        ours, whole,
+        "{family}: the streamed text differs from the whole snapshot's"
+    );
     // NFT_ORACLE_DUMP=DIR keeps both texts for a look by hand.
     if let Some(dir) = std::env::var_os("NFT_ORACLE_DUMP") {
         let dir = PathBuf::from(dir);

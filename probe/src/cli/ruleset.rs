@@ -4,8 +4,7 @@
 
 use anyhow::{Context, bail};
 use clap::ValueEnum;
-use nfprobe::kernel::nft;
-use nfprobe::ruleset::{Backend, Family, nft_text, read};
+use nfprobe::ruleset::{Backend, Family, nft_stream, nft_text, read};
 
 use super::{Global, Outcome};
 
@@ -100,14 +99,15 @@ fn nft_text(global: &Global, backend: Backend) -> anyhow::Result<Outcome> {
     if backend != Backend::Nft {
         bail!("--format nft needs --backend nft (legacy xtables has no nf_tables syntax)");
     }
-    let rs = nft::read_ruleset(global.netns.as_ref()).context("reading the nf_tables ruleset")?;
     // nft prints `iif`/`oif` as the interface's name in the namespace read.
     let links = nfprobe::kernel::link::snapshot(global.netns.as_ref())
         .context("reading the namespace's interfaces")?;
     let names = nft_text::Ifnames::from_pairs(links.links.into_iter().map(|l| (l.ifindex, l.name)));
-    let text = nft_text::ruleset_named(&rs, &names);
-    print!("{text}");
-    let marks = nft_text::undecodable_marks(&text);
+    // Written chain by chain as the rules are read (the whole text is never held).
+    let mut stdout = std::io::stdout();
+    let marks = nft_stream::write_ruleset(global.netns.as_ref(), &names, &mut stdout)
+        .context("reading the nf_tables ruleset")?
+        .marks;
     if marks > 0 {
         log::warn!(
             "{marks} rule(s), set(s) or object(s) could not be rendered exactly as nft would (marked `{}`)",

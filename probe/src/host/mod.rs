@@ -198,6 +198,13 @@ fn docker_chain(table: &str, chain: &str) -> bool {
     table == expect::nft29::TABLE || chain.starts_with("DOCKER")
 }
 
+/// The nf_tables tables read here: the iptables-nft ones and Docker 29's.
+fn read_table(family: nft::NftFamily, table: &str) -> bool {
+    table == expect::nft29::TABLE
+        || (matches!(family, nft::NftFamily::Ip | nft::NftFamily::Ip6)
+            && xlate::IPTABLES_TABLES.contains(&table))
+}
+
 /// Both backends, both families, plus the docker-bridges nftables tables. With
 /// `docker_only`, only built-in and Docker chains are kept (nf_tables: their rules are not
 /// even dumped; legacy: the other chains are not decoded): a host's unrelated 50,000 rules
@@ -205,6 +212,9 @@ fn docker_chain(table: &str, chain: &str) -> bool {
 pub fn read_kernel(ns: Option<&NetnsSpec>, docker_only: bool) -> Result<KernelSection, HostError> {
     let opts = nft::ReadOptions {
         rules_of: docker_only.then_some(docker_chain as fn(&str, &str) -> bool),
+        // Only iptables-nft tables and Docker's own are read from here on: another tool's
+        // big sets (100,000 elements are common) would only be held and dropped.
+        elements_of: Some(read_table as fn(nft::NftFamily, &str) -> bool),
         ..Default::default()
     };
     let snap = nft::read_ruleset_with(ns, &opts)

@@ -764,6 +764,17 @@ pub fn prio_str(family: NftFamily, hook: u32, prio: i32) -> String {
     prio.to_string()
 }
 
+/// One `chain NAME { ... }` block of table `t`, as [`table_named`] prints it.
+pub fn chain_named(
+    out: &mut String,
+    t: &NftTable,
+    c: &NftChain,
+    names: &Ifnames,
+    sets: &SetIndex<'_>,
+) {
+    chain(out, t, c, names, sets);
+}
+
 fn chain(out: &mut String, t: &NftTable, c: &NftChain, names: &Ifnames, sets: &SetIndex<'_>) {
     let _ = writeln!(out, "\tchain {} {{", c.name);
     if let Some(com) = &c.comment {

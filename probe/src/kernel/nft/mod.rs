@@ -34,7 +34,8 @@ pub use object::NftObject;
 pub use rule::{NftRule, RuleRef};
 pub use set::{NftSet, NftSetElem};
 pub use snapshot::{
-    BareDumpStats, ChainVisitor, RawChainVisitor, RawRules, bare_rule_dump, dump_threads,
+    BareDumpStats, ChainVisitor, OrderedVisit, RawChainVisitor, RawRules, Turn, bare_rule_dump,
+    dump_threads,
 };
 pub use table::NftTable;
 
@@ -77,6 +78,9 @@ pub struct ReadOptions {
     /// Per-chain dumps only: dump the rules of base chains and of the chains this accepts
     /// (`(table, chain)`); the others are listed with no rules. None: every chain.
     pub rules_of: Option<fn(&str, &str) -> bool>,
+    /// Dump the set elements only of tables this accepts (`(family, table)`); the other
+    /// tables' sets are listed with no elements. None: every set's.
+    pub elements_of: Option<fn(NftFamily, &str) -> bool>,
 }
 
 #[derive(Debug, Error)]
@@ -95,6 +99,9 @@ pub enum NftError {
         "the nf_tables ruleset kept changing while being read ({attempts} attempts); try again"
     )]
     Unstable { attempts: u32 },
+    /// An ordered read ([`read_ruleset_ordered`]) whose caller could not start over.
+    #[error("the nf_tables ruleset changed while it was being read; try again")]
+    NoRestart,
 }
 
 /// Reads the whole ruleset of the namespace (`None`: the current one).
@@ -134,6 +141,17 @@ pub fn read_ruleset_raw(
     visit: &RawChainVisitor<'_>,
 ) -> Result<NftRuleset, NftError> {
     run_in(ns, || snapshot::read(opts, snapshot::Visit::Raw(visit)))?
+}
+
+/// Like [`read_ruleset_raw`], with the chains to dump and their order chosen by
+/// `visit.plan` and each chain visited in that order (see [`OrderedVisit`]), while later
+/// chains are being dumped. A changed ruleset restarts the read (the plan is asked again).
+pub fn read_ruleset_ordered(
+    ns: Option<&NetnsSpec>,
+    opts: &ReadOptions,
+    visit: &OrderedVisit<'_>,
+) -> Result<NftRuleset, NftError> {
+    run_in(ns, || snapshot::read(opts, snapshot::Visit::Ordered(visit)))?
 }
 
 /// The current generation id, alone (cheap; used to prove reads change nothing).

@@ -37,6 +37,8 @@ enum Attempt {
     Done(NftRuleset),
     /// The ruleset changed under us: try again.
     Changed,
+    /// An ordered visit's plan refused to start over.
+    GiveUp,
 }
 
 /// Per-attempt consistency bookkeeping.
@@ -86,6 +88,7 @@ pub(super) fn read(opts: &ReadOptions, visit: Visit<'_>) -> Result<NftRuleset, N
         match attempt(&mut sock, opts, visit, buf_hint) {
             Ok(Attempt::Done(rs)) => return Ok(rs),
             Ok(Attempt::Changed) => {}
+            Ok(Attempt::GiveUp) => return Err(NftError::NoRestart),
             // A message did not fit: restart with a buffer that holds it (the partial dump
             // is discarded with the socket).
             Err(e @ NfnlError::Truncated { size, .. }) => {
@@ -125,6 +128,96 @@ pub type RawChainVisitor<'v> = dyn Fn(NftFamily, &str, &NftChain, RawRules<'_>) 
 pub(super) enum Visit<'v> {
     Decoded(&'v ChainVisitor<'v>),
     Raw(&'v RawChainVisitor<'v>),
+    Ordered(&'v OrderedVisit<'v>),
+}
+
+/// Chains handed over one at a time in an order the caller chooses, while the rules are
+/// dumped (by several threads on big rulesets): a writer can stream them as they come
+/// instead of keeping the whole family until the generation check.
+pub struct OrderedVisit<'v> {
+    /// Called at the start of each attempt with the generation id read first and the tables
+    /// (chains without rules): the chains to dump, as (table index, chain index) in `tables`,
+    /// in the order to visit them. It may take the sets, objects and flowtables out of the
+    /// tables (the read does not need them any more). `None` gives up: the read fails with
+    /// [`NftError::NoRestart`] (a writer that already streamed an earlier attempt's output).
+    pub plan: &'v PlanFn<'v>,
+    /// Called once per planned chain with its rule messages, on a dump thread; several may
+    /// run at once, but [`Turn::wait`] returns in plan order, one chain at a time.
+    pub visit: &'v OrderedChainVisitor<'v>,
+}
+
+/// See [`OrderedVisit::plan`].
+pub type PlanFn<'v> = dyn Fn(u32, &mut [NftTable]) -> Option<Vec<(usize, usize)>> + Sync + 'v;
+
+/// See [`OrderedVisit::visit`].
+pub type OrderedChainVisitor<'v> =
+    dyn Fn(NftFamily, &str, &NftChain, RawRules<'_>, &Turn<'_>) + Sync + 'v;
+
+/// Hands the chains of an ordered visit over in plan order.
+#[derive(Default)]
+struct Sequencer {
+    /// (position whose turn it is, given up: a dump thread failed)
+    state: std::sync::Mutex<(usize, bool)>,
+    cv: std::sync::Condvar,
+}
+
+impl Sequencer {
+    fn lock(&self) -> std::sync::MutexGuard<'_, (usize, bool)> {
+        self.state.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    /// Blocks until it is `pos`'s turn (true) or the read failed (false).
+    fn wait(&self, pos: usize) -> bool {
+        let mut st = self.lock();
+        while st.0 != pos && !st.1 {
+            st = self.cv.wait(st).unwrap_or_else(|e| e.into_inner());
+        }
+        !st.1
+    }
+
+    /// `pos` is done: the next position's turn (after `pos`'s own turn came).
+    fn done(&self, pos: usize) {
+        if self.wait(pos) {
+            self.lock().0 = pos + 1;
+            self.cv.notify_all();
+        }
+    }
+
+    fn abort(&self) {
+        self.lock().1 = true;
+        self.cv.notify_all();
+    }
+}
+
+/// Gives up the ordered visit when a dump thread ends by panicking (the others would wait
+/// for its chain forever).
+struct AbortOnPanic<'a>(&'a Sequencer);
+
+impl Drop for AbortOnPanic<'_> {
+    fn drop(&mut self) {
+        if std::thread::panicking() {
+            self.0.abort();
+        }
+    }
+}
+
+/// One chain's place in an ordered visit.
+pub struct Turn<'a> {
+    seq: &'a Sequencer,
+    pos: usize,
+}
+
+impl Turn<'_> {
+    /// Blocks until every chain planned before this one was visited: true, this chain's
+    /// turn (until the visitor returns); false, the read failed (write nothing).
+    pub fn wait(&self) -> bool {
+        self.seq.wait(self.pos)
+    }
+
+    /// Position of this chain in the plan.
+    pub fn position(&self) -> usize {
+        self.pos
+    }
 }
 
 /// The rule messages (attributes after the nfgenmsg) of one chain, in kernel order.
@@ -217,6 +310,12 @@ fn attempt(
     interrupted |= st.interrupted;
     for t in tables.iter_mut() {
         let family = t.family.nfproto();
+        if opts
+            .elements_of
+            .is_some_and(|wanted| !wanted(t.family, &t.name))
+        {
+            continue;
+        }
         for set in t.sets.iter_mut() {
             let mut req = Request::new(NFNL_SUBSYS_NFTABLES, MSG_GETSETELEM, NLM_F_DUMP, family);
             req.attr_str(NFTA_SET_ELEM_LIST_TABLE, &t.name)
@@ -257,26 +356,43 @@ fn attempt(
 
     // Rules. Raw visitors need the messages of one chain together: always per chain.
     let rule_dump = match visit {
-        Visit::Raw(_) => RuleDump::PerChain,
+        Visit::Raw(_) | Visit::Ordered(_) => RuleDump::PerChain,
         Visit::Decoded(_) => opts.rule_dump,
     };
     match rule_dump {
         RuleDump::PerChain => {
-            let mut work: Vec<(NftFamily, &str, &mut NftChain)> = Vec::new();
-            for t in tables.iter_mut() {
-                for c in t.chains.iter_mut() {
+            let plan = match visit {
+                Visit::Ordered(o) => match (o.plan)(gen_before, &mut tables) {
+                    Some(p) => Some(p),
+                    None => return Ok(Attempt::GiveUp),
+                },
+                _ => None,
+            };
+            let mut work: Vec<Work<'_>> = Vec::new();
+            // (table index, chain index) of each work item.
+            let mut places = Vec::new();
+            for (ti, t) in tables.iter_mut().enumerate() {
+                for (ci, c) in t.chains.iter_mut().enumerate() {
                     if let Some(wanted) = opts.rules_of
                         && c.hook.is_none()
                         && !wanted(&t.name, &c.name)
                     {
                         continue;
                     }
-                    work.push((t.family, t.name.as_str(), c));
+                    work.push((0, t.family, t.name.as_str(), c));
+                    places.push((ti, ci));
                 }
             }
+            if let Some(plan) = plan {
+                work = in_plan_order(&places, work, &plan);
+            }
+            for (pos, w) in work.iter_mut().enumerate() {
+                w.0 = pos;
+            }
+            let seq = Sequencer::default();
             let workers = dump_threads(work.len());
             if workers == 1 {
-                let st = dump_chains(sock, work.into_iter(), visit, cons.res_id)?;
+                let st = dump_chains(sock, work.into_iter(), visit, cons.res_id, &seq)?;
                 interrupted |= st.0;
                 cons.stale |= st.1;
             } else {
@@ -286,9 +402,17 @@ fn attempt(
                 // thread, so the cores split it).
                 let queue = WorkQueue::new(work);
                 let res_id = cons.res_id;
+                let seq = &seq;
                 let results = queue.run(workers, "GETRULE dump", |queue| {
-                    let mut sock = NfnlSocket::open_with(buf_hint)?;
-                    dump_chains(&mut sock, queue.iter(), visit, res_id)
+                    let _guard = AbortOnPanic(seq);
+                    let r = NfnlSocket::open_with(buf_hint).and_then(|mut sock| {
+                        dump_chains(&mut sock, queue.iter(), visit, res_id, seq)
+                    });
+                    if r.is_err() {
+                        // The chains this thread took will never be visited.
+                        seq.abort();
+                    }
+                    r
                 });
                 for r in results {
                     let (intr, stale) = r?;
@@ -415,16 +539,17 @@ const MAX_WORKERS: usize = 4;
 /// dump was interrupted and whether a message carried another generation than `res_id`.
 fn dump_chains<'w>(
     sock: &mut NfnlSocket,
-    work: impl Iterator<Item = (NftFamily, &'w str, &'w mut NftChain)>,
+    work: impl Iterator<Item = Work<'w>>,
     visit: Visit<'_>,
     res_id: u16,
+    seq: &Sequencer,
 ) -> Result<(bool, bool), NfnlError> {
     let mut req = Request::default();
     let mut interrupted = false;
     let mut stale = false;
     // Raw visitors: this chain's messages, packed (one buffer reused for every chain).
     let mut packed = Vec::new();
-    for (family, table, c) in work {
+    for (pos, family, table, c) in work {
         req.reset(
             NFNL_SUBSYS_NFTABLES,
             MSG_GETRULE,
@@ -442,7 +567,7 @@ fn dump_chains<'w>(
                 }
                 Ok(())
             })?,
-            Visit::Raw(_) => {
+            Visit::Raw(_) | Visit::Ordered(_) => {
                 packed.clear();
                 sock.request("GETRULE dump", &mut req, true, |m| {
                     stale |= m.res_id != res_id;
@@ -460,9 +585,29 @@ fn dump_chains<'w>(
         match visit {
             Visit::Decoded(visit) => visit(family, table, c),
             Visit::Raw(visit) => visit(family, table, c, RawRules { packed: &packed }),
+            Visit::Ordered(o) => {
+                let turn = Turn { seq, pos };
+                (o.visit)(family, table, c, RawRules { packed: &packed }, &turn);
+                seq.done(pos);
+            }
         }
     }
     Ok((interrupted, stale))
+}
+
+/// A chain to dump: (position in the visit order, family, table, chain).
+type Work<'a> = (usize, NftFamily, &'a str, &'a mut NftChain);
+
+/// `work` reordered (and filtered) as `plan` lists it; planned chains not in the work are
+/// left out, and so is a chain planned twice the second time.
+fn in_plan_order<'a>(
+    places: &[(usize, usize)],
+    work: Vec<Work<'a>>,
+    plan: &[(usize, usize)],
+) -> Vec<Work<'a>> {
+    let mut by_place: HashMap<(usize, usize), Work<'a>> =
+        places.iter().copied().zip(work).collect();
+    plan.iter().filter_map(|p| by_place.remove(p)).collect()
 }
 
 /// What a bare rule dump received (the benchmark's floor: no decoding at all).

@@ -10,6 +10,7 @@ use super::text::FragCache;
 use crate::kernel::netns::NetnsSpec;
 use crate::kernel::nft::{self, NftError, NftFamily, NftRuleset, NftTable, ReadOptions};
 use crate::kernel::xt::ipset::IpsetNames;
+use crate::ruleset::spool::Spool;
 use crate::ruleset::{Backend, Family, Rule, Ruleset, Table, render};
 
 /// iptables-nft 1.8.9 walks its own table array (mangle, security, raw, filter, nat) and
@@ -264,6 +265,8 @@ impl<T> ByChain<T> {
 fn read_opts(family: Family) -> ReadOptions {
     ReadOptions {
         family: Some(nft_family(family)),
+        // Other tables' sets are never looked at here.
+        elements_of: Some(|_, t| IPTABLES_TABLES.contains(&t)),
         ..ReadOptions::default()
     }
 }
@@ -291,73 +294,271 @@ fn assemble(rs: &NftRuleset, family: Family, rules_of: &mut super::chains::Rules
     }
 }
 
-/// The nf_tables rule messages of the iptables tables of `family`, read chain by chain
-/// (packed: u32 length, bytes), with the snapshot they belong to (its generation checked,
-/// its chains without rules). [`write_json`] turns them into the JSON document.
-pub struct RawIptables {
-    rs: NftRuleset,
+#[derive(Debug, thiserror::Error)]
+pub enum JsonError {
+    #[error(transparent)]
+    Nft(#[from] NftError),
+    #[error("writing the ruleset text: {0}")]
+    Write(#[source] std::io::Error),
+    #[error(
+        "the nf_tables ruleset changed while it was being written (generation {before}, then \
+         {after}): the JSON printed is incomplete (its document is not closed); run again"
+    )]
+    Changed { before: u32, after: u32 },
+}
+
+/// `nfprobe ruleset --format json` of the iptables-nft tables of `family`, written to `w`
+/// chain by chain in save order while the rules are dumped (translated on the dump threads;
+/// each thread holds one chain's messages and text at a time). The document starts with the
+/// generation read first; the snapshot's checks (generation before and after, each message's
+/// generation, interrupted dumps) confirm it at the end. Until [`HOLD`](crate::ruleset::spool::HOLD) bytes the text
+/// is held and a changed ruleset is read again; beyond, it is already written, so a change
+/// is an error and the document is left unclosed (no JSON reader takes it for a complete
+/// one). Returns how many rules were not fully decoded.
+pub fn write_json(
+    ns: Option<&NetnsSpec>,
     family: Family,
-    msgs: ByChain<Vec<u8>>,
-}
-
-/// Reads the kernel's iptables-nft tables of `family` keeping only the rule messages (about
-/// the size of the netlink dump, several times less than the model).
-pub fn read_iptables_raw(ns: Option<&NetnsSpec>, family: Family) -> Result<RawIptables, NftError> {
-    let done: Mutex<ByChain<Vec<u8>>> = Mutex::default();
-    let rs = nft::read_ruleset_raw(ns, &read_opts(family), &|_, table, chain, rules| {
-        if !IPTABLES_TABLES.contains(&table) {
-            return;
-        }
-        let mut packed = Vec::with_capacity(rules.bytes());
-        for msg in rules {
-            packed.extend_from_slice(&(msg.len() as u32).to_ne_bytes());
-            packed.extend_from_slice(msg);
-        }
-        lock(&done).insert(table, &chain.name, packed);
-    })?;
-    Ok(RawIptables {
-        rs,
+    w: &mut (dyn std::io::Write + Send),
+) -> Result<usize, JsonError> {
+    let state = Mutex::new(JsonWriter {
         family,
-        msgs: done.into_inner().unwrap_or_else(|e| e.into_inner()),
-    })
-}
-
-/// Writes `raw` as `nfprobe ruleset --format json` prints it, translating rule by rule in
-/// save order (each chain's messages are dropped once written). Run it where `-m set`
-/// indexes can be named (the namespace read). Returns how many rules were not fully decoded.
-pub fn write_json(raw: RawIptables, w: &mut dyn std::io::Write) -> std::io::Result<usize> {
-    let RawIptables {
-        rs,
-        family,
-        mut msgs,
-    } = raw;
-    let skeleton = assemble(&rs, family, &mut |_, _| Vec::new());
-    let mut s = crate::ruleset::json::JsonStream::new(
-        std::io::BufWriter::with_capacity(1 << 16, w),
-        skeleton.backend,
-        skeleton.family,
-        skeleton.genid,
-    )?;
-    let mut cache = super::ExtCache::new();
-    let mut scratch = Scratch::default();
-    for t in &skeleton.tables {
-        s.table()?;
-        for c in &t.chains {
-            s.chain(c)?;
-            let packed = msgs.remove(&t.name, &c.name).unwrap_or_default();
-            let mut rest = packed.as_slice();
-            while let Some((len, tail)) = rest.split_first_chunk::<4>() {
-                let len = u32::from_ne_bytes(*len) as usize;
-                let Some(msg) = tail.get(..len) else { break };
-                rest = &tail[len..];
-                let r = super::xlate_rule_msg_into(msg, family, Some(&mut cache), &mut scratch);
-                s.rule(r)?;
+        stream: None,
+        spool: Some(Spool::new(w)),
+        skeleton: Vec::new(),
+        slots: Vec::new(),
+        next: 0,
+        genid: 0,
+        refused: None,
+        failed: None,
+    });
+    let ipset: OnceLock<Option<Arc<IpsetNames>>> = OnceLock::new();
+    let workers: Mutex<Vec<JsonWorker>> = Mutex::default();
+    let plan = |genid: u32, tables: &mut [NftTable]| lock(&state).plan(genid, tables);
+    let visit = |_: NftFamily,
+                 _: &str,
+                 _: &nft::NftChain,
+                 rules: nft::RawRules<'_>,
+                 turn: &nft::Turn<'_>| {
+        let names = ipset
+            .get_or_init(|| IpsetNames::open().ok().map(Arc::new))
+            .clone();
+        let resolve = move |i: u16| names.as_ref().and_then(|s| s.name(i));
+        let mut wk = lock(&workers).pop().unwrap_or_default();
+        wk.text.clear();
+        let rendered = crate::ext::set::with_names(resolve, || {
+            for msg in rules {
+                let r =
+                    super::xlate_rule_msg_into(msg, family, Some(&mut wk.cache), &mut wk.scratch);
+                wk.text.rule(r)?;
             }
-            s.end_chain()?;
+            Ok(())
+        });
+        if turn.wait() {
+            let mut st = lock(&state);
+            match rendered {
+                Ok(()) => st.chain(turn.position(), &wk.text),
+                Err(e) => st.fail(e),
+            }
         }
-        s.end_table(&t.name)?;
+        lock(&workers).push(wk);
+    };
+    let read = nft::read_ruleset_ordered(
+        ns,
+        &read_opts(family),
+        &nft::OrderedVisit {
+            plan: &plan,
+            visit: &visit,
+        },
+    );
+    let st = state.into_inner().unwrap_or_else(|e| e.into_inner());
+    match read {
+        Ok(_) => {}
+        Err(NftError::NoRestart) => {
+            return Err(JsonError::Changed {
+                before: st.genid,
+                after: st.refused.unwrap_or(st.genid),
+            });
+        }
+        Err(e) => return Err(e.into()),
     }
-    let (mut w, undecoded) = s.finish()?;
-    std::io::Write::flush(&mut w)?;
-    Ok(undecoded)
+    st.finish()
+}
+
+/// What each dump thread translates with.
+#[derive(Default)]
+struct JsonWorker {
+    cache: super::ExtCache,
+    scratch: Scratch,
+    text: crate::ruleset::json::RulesText,
+}
+
+/// One step of the document, in order.
+enum Slot {
+    Table,
+    /// (table, chain in it, position in the dump plan: None for a built-in chain the kernel
+    /// does not have, printed empty)
+    Chain(usize, usize, Option<usize>),
+    EndTable(usize),
+}
+
+/// The streamed document of one attempt.
+struct JsonWriter<'w> {
+    family: Family,
+    stream: Option<crate::ruleset::json::JsonStream<Spool<'w>>>,
+    /// The writer when no attempt has started the document.
+    spool: Option<Spool<'w>>,
+    /// The tables in save order, chains without rules.
+    skeleton: Vec<Table>,
+    slots: Vec<Slot>,
+    /// The next slot to write.
+    next: usize,
+    /// Generation the document was started with.
+    genid: u32,
+    /// Generation of an attempt refused because output was already written.
+    refused: Option<u32>,
+    failed: Option<std::io::Error>,
+}
+
+impl JsonWriter<'_> {
+    /// The dump plan of an attempt: the chains of the iptables tables in save order.
+    fn plan(&mut self, genid: u32, tables: &mut [NftTable]) -> Option<Vec<(usize, usize)>> {
+        let mut spool = match (self.stream.take(), self.spool.take()) {
+            (Some(s), _) => s.into_inner(),
+            (None, Some(s)) => s,
+            (None, None) => return None,
+        };
+        if spool.streaming() {
+            // Part of an earlier generation is out: it cannot be taken back.
+            self.stream = None;
+            self.spool = Some(spool);
+            self.refused = Some(genid);
+            return None;
+        }
+        spool.restart();
+        self.genid = genid;
+        self.next = 0;
+        self.failed = None;
+        self.skeleton.clear();
+        self.slots.clear();
+        let nf = nft_family(self.family);
+        let mut plan = Vec::new();
+        for name in IPTABLES_TABLES {
+            let Some((ti_nft, t)) = tables
+                .iter()
+                .enumerate()
+                .find(|(_, t)| t.family == nf && t.name == name)
+            else {
+                continue;
+            };
+            if !is_iptables_nft_table(t) {
+                continue;
+            }
+            let by_name: HashMap<&str, usize> = t
+                .chains
+                .iter()
+                .enumerate()
+                .map(|(i, c)| (c.name.as_str(), i))
+                .collect();
+            let chains = chains_in_save_order(t, &mut |_, _| Vec::new());
+            let ti = self.skeleton.len();
+            self.slots.push(Slot::Table);
+            for (ci, c) in chains.iter().enumerate() {
+                let pos = by_name.get(c.name.as_str()).map(|&nci| {
+                    plan.push((ti_nft, nci));
+                    plan.len() - 1
+                });
+                self.slots.push(Slot::Chain(ti, ci, pos));
+            }
+            self.slots.push(Slot::EndTable(ti));
+            self.skeleton.push(Table {
+                name: t.name.clone(),
+                chains,
+            });
+        }
+        match crate::ruleset::json::JsonStream::new(spool, Backend::Nft, self.family, Some(genid)) {
+            Ok(s) => self.stream = Some(s),
+            // Only a held buffer was written to: cannot fail.
+            Err(e) => self.failed = Some(e),
+        }
+        Some(plan)
+    }
+
+    /// Writes the document up to the chain at plan position `pos`, that chain with `rules`.
+    fn chain(&mut self, pos: usize, rules: &crate::ruleset::json::RulesText) {
+        let r = self.write_until(Some(pos), Some(rules));
+        self.check(r);
+    }
+
+    fn fail(&mut self, e: std::io::Error) {
+        self.failed.get_or_insert(e);
+    }
+
+    fn check(&mut self, r: std::io::Result<()>) {
+        if let Err(e) = r {
+            self.fail(e);
+        }
+    }
+
+    /// Writes slots until the chain planned at `pos` (with `rules`) or, with None, to the end.
+    fn write_until(
+        &mut self,
+        pos: Option<usize>,
+        rules: Option<&crate::ruleset::json::RulesText>,
+    ) -> std::io::Result<()> {
+        if self.failed.is_some() {
+            return Ok(());
+        }
+        let Some(s) = self.stream.as_mut() else {
+            return Ok(());
+        };
+        while let Some(slot) = self.slots.get(self.next) {
+            match *slot {
+                Slot::Table => s.table()?,
+                Slot::EndTable(ti) => {
+                    let name = self.skeleton.get(ti).map_or("", |t| t.name.as_str());
+                    s.end_table(name)?;
+                }
+                Slot::Chain(ti, ci, p) => {
+                    if pos.is_some() && p.is_some_and(|p| Some(p) > pos) {
+                        // Not this chain's turn yet (cannot happen: visits come in order).
+                        return Ok(());
+                    }
+                    let Some(c) = self.skeleton.get(ti).and_then(|t| t.chains.get(ci)) else {
+                        self.next += 1;
+                        continue;
+                    };
+                    s.chain(c)?;
+                    let here = pos.is_some() && p == pos;
+                    if here && let Some(rules) = rules {
+                        s.rules(rules)?;
+                    }
+                    s.end_chain()?;
+                    self.next += 1;
+                    if here {
+                        return Ok(());
+                    }
+                    continue;
+                }
+            }
+            self.next += 1;
+        }
+        Ok(())
+    }
+
+    /// After a confirmed read: the rest of the document, written out.
+    fn finish(mut self) -> Result<usize, JsonError> {
+        let r = self.write_until(None, None);
+        self.check(r);
+        if let Some(e) = self.failed {
+            return Err(JsonError::Write(e));
+        }
+        let Some(s) = self.stream else {
+            return Err(JsonError::Write(std::io::Error::other(
+                "no document was started",
+            )));
+        };
+        let (mut spool, undecoded) = s.finish().map_err(JsonError::Write)?;
+        spool.finish().map_err(JsonError::Write)?;
+        Ok(undecoded)
+    }
 }

@@ -1,0 +1,150 @@
+//! `nfprobe ruleset --format json` and `--format nft` stream big rulesets as they are read
+//! (issue 18). While the ruleset keeps changing: a big read has already written part of its
+//! text when the change is found, so it must fail (exit 2, saying so on stderr) and leave a
+//! text no reader takes for a complete one; a small read is held and read again, so it
+//! prints one consistent text or nothing. Real kernel, a private namespace, `nft` changing
+//! the ruleset in a loop.
+
+mod xt_support;
+
+use std::fmt::Write as _;
+use std::process::{Child, Command, Output, Stdio};
+
+use xt_support::Netns;
+
+/// Rules in the big ruleset: its JSON (about 600 bytes a rule) and its nft text (about 120)
+/// are both well past the 4 MiB a streamed read holds before writing.
+const BIG: usize = 40_000;
+
+fn ok(out: &Output, what: &str) {
+    assert!(
+        out.status.success(),
+        "{what}: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+}
+
+fn load(ns: &Netns, rules: usize) {
+    let mut t =
+        String::from("*filter\n:INPUT ACCEPT [0:0]\n:FORWARD ACCEPT [0:0]\n:OUTPUT ACCEPT [0:0]\n");
+    let chains = (rules / 40).max(1);
+    for c in 0..chains {
+        let _ = writeln!(t, ":SVC-{c:05} - [0:0]");
+    }
+    for i in 0..rules {
+        let (a, b) = ((i / 250) % 250, i % 250);
+        let _ = writeln!(
+            t,
+            "-A SVC-{:05} -d 10.96.{a}.{b}/32 -p tcp -m comment --comment \"ns/svc-{i}\" -m tcp --dport {} -j ACCEPT",
+            i % chains,
+            1024 + i % 60000
+        );
+    }
+    t.push_str("COMMIT\n");
+    ok(
+        &ns.run("iptables-nft-restore", &[], Some(&t)),
+        "iptables-nft-restore",
+    );
+}
+
+/// `nft` adding and deleting a table in a loop inside `ns` (each a new generation), until
+/// dropped.
+struct Churn(Child);
+
+impl Churn {
+    fn start(ns: &Netns) -> Churn {
+        let child = Command::new("ip")
+            .args(["netns", "exec", &ns.name, "sh", "-c"])
+            .arg("while :; do nft add table ip churn; nft delete table ip churn; done")
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .expect("prerequisite missing: ip, sh, nft");
+        // Let it get going.
+        std::thread::sleep(std::time::Duration::from_millis(200));
+        Churn(child)
+    }
+}
+
+impl Drop for Churn {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
+fn nfprobe(ns: &Netns, format: &str) -> Output {
+    let bin = lab::bin_path::nfprobe_bin().expect("the nfprobe binary");
+    Command::new(bin)
+        .args(["--netns", &ns.name, "ruleset", "--format", format])
+        .output()
+        .expect("running nfprobe")
+}
+
+/// The text is a whole document: JSON that parses, or nft text whose tables are closed.
+fn complete(format: &str, text: &[u8]) -> bool {
+    match format {
+        "json" => serde_json::from_slice::<serde_json::Value>(text).is_ok(),
+        _ => {
+            let t = String::from_utf8_lossy(text);
+            let opened = t.lines().filter(|l| l.starts_with("table ")).count();
+            let closed = t.lines().filter(|l| *l == "}").count();
+            opened > 0 && opened == closed
+        }
+    }
+}
+
+#[test]
+fn a_big_read_of_a_changing_ruleset_fails_clearly() {
+    let ns = Netns::new("chg");
+    load(&ns, BIG);
+    for format in ["json", "nft"] {
+        let quiet = nfprobe(&ns, format);
+        ok(&quiet, format);
+        assert!(
+            complete(format, &quiet.stdout),
+            "{format}: quiet read incomplete"
+        );
+        assert!(
+            quiet.stdout.len() > 4 << 20,
+            "{format}: {} bytes only",
+            quiet.stdout.len()
+        );
+
+        let churn = Churn::start(&ns);
+        let busy = nfprobe(&ns, format);
+        drop(churn);
+        let err = String::from_utf8_lossy(&busy.stderr);
+        assert_eq!(busy.status.code(), Some(2), "{format}: {err}");
+        assert!(
+            err.contains("changed while it was being written") && err.contains("run again"),
+            "{format}: {err}"
+        );
+        assert!(
+            !busy.stdout.is_empty() && !complete(format, &busy.stdout),
+            "{format}: a read that saw a change printed a complete text ({} bytes)",
+            busy.stdout.len()
+        );
+    }
+}
+
+#[test]
+fn a_small_read_of_a_changing_ruleset_is_consistent_or_nothing() {
+    let ns = Netns::new("chgs");
+    load(&ns, 200);
+    let _churn = Churn::start(&ns);
+    for format in ["json", "nft"] {
+        for _ in 0..5 {
+            let out = nfprobe(&ns, format);
+            let err = String::from_utf8_lossy(&out.stderr);
+            if out.status.success() {
+                assert!(complete(format, &out.stdout), "{format}: incomplete text");
+            } else {
+                // Read again and again, the ruleset never held still: nothing printed.
+                assert_eq!(out.status.code(), Some(2), "{format}: {err}");
+                assert!(err.contains("kept changing"), "{format}: {err}");
+                assert!(out.stdout.is_empty(), "{format}: printed a partial text");
+            }
+        }
+    }
+}
