@@ -79,6 +79,45 @@ pub fn read_iptables_ruleset(ns: Option<&NetnsSpec>, family: Family) -> Result<R
     }))
 }
 
+/// Reads the kernel with `opts` and translates the iptables tables of both families chain by
+/// chain while the snapshot is taken (the nf_tables rules of a chain are dropped once
+/// translated, unless `keep(family, table)`): the snapshot (rules kept only where asked) and
+/// the IPv4 and IPv6 rulesets, the same as `iptables_ruleset(&read_ruleset_with(..)?, f)`.
+pub fn read_iptables_rulesets(
+    ns: Option<&NetnsSpec>,
+    opts: &ReadOptions,
+    keep: impl Fn(NftFamily, &str) -> bool + Sync,
+) -> Result<(NftRuleset, [Ruleset; 2]), NftError> {
+    // (IPv4, IPv6) translated chains.
+    let done: [Mutex<ByChain<Vec<Rule>>>; 2] = Default::default();
+    let rs = nft::read_ruleset_visit(ns, opts, &|family, table, chain| {
+        let slot = match family {
+            NftFamily::Ip => Some((0, Family::Ipv4)),
+            NftFamily::Ip6 => Some((1, Family::Ipv6)),
+            _ => None,
+        };
+        if let Some((i, f)) = slot
+            && IPTABLES_TABLES.contains(&table)
+        {
+            let rules = chain.rules.iter().map(|r| xlate_rule(r, f)).collect();
+            if let Some(d) = done.get(i) {
+                lock(d).insert(table, &chain.name, rules);
+            }
+        }
+        if !keep(family, table) {
+            chain.rules = Vec::new();
+        }
+    })?;
+    let [v4, v6] = done.map(|d| d.into_inner().unwrap_or_else(|e| e.into_inner()));
+    let take = |mut by: ByChain<Vec<Rule>>, family| {
+        assemble(&rs, family, &mut |t, c| {
+            by.remove(&t.name, &c.name).unwrap_or_default()
+        })
+    };
+    let out = [take(v4, Family::Ipv4), take(v6, Family::Ipv6)];
+    Ok((rs, out))
+}
+
 /// What `iptables-nft-save` (`-c` with `counters`) prints for `family`, `#` lines aside.
 /// See [`read_iptables_save_text`].
 pub fn read_iptables_save(
