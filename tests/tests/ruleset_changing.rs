@@ -10,6 +10,7 @@ mod xt_support;
 use std::fmt::Write as _;
 use std::process::{Child, Command, Output, Stdio};
 
+use nfprobe::ruleset::{Backend, Family, json, read};
 use xt_support::Netns;
 
 /// Rules in the big ruleset: its JSON (about 600 bytes a rule) and its nft text (about 120)
@@ -106,7 +107,11 @@ fn a_big_read_of_a_changing_ruleset_fails_clearly() {
     load(&ns, BIG);
     for format in ["json", "nft"] {
         let quiet = nfprobe(&ns, format);
-        assert!(read_ok(&quiet), "{format}: {}", String::from_utf8_lossy(&quiet.stderr));
+        assert!(
+            read_ok(&quiet),
+            "{format}: {}",
+            String::from_utf8_lossy(&quiet.stderr)
+        );
         assert!(
             complete(format, &quiet.stdout),
             "{format}: quiet read incomplete"
@@ -116,6 +121,15 @@ fn a_big_read_of_a_changing_ruleset_fails_clearly() {
             "{format}: {} bytes only",
             quiet.stdout.len()
         );
+        if format == "json" {
+            // The very document of the whole model (chains of every size).
+            let rs = read::read(Some(&ns.spec()), Backend::Nft, Family::Ipv4).expect("model");
+            let (model, _) = json::write_ruleset(Vec::new(), &rs).expect("model's JSON");
+            assert!(
+                quiet.stdout == model,
+                "the streamed JSON differs from the model's"
+            );
+        }
 
         let churn = Churn::start(&ns);
         let busy = nfprobe(&ns, format);

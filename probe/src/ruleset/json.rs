@@ -96,9 +96,10 @@ impl<W: Write> JsonStream<W> {
 
     /// A chain's rules rendered apart (on a dump thread): the same text as giving them one by
     /// one to [`Self::rule`] right after [`Self::chain`].
+    /// A big chain may come in several batches ([`RulesText::next_batch`]).
     pub fn rules(&mut self, t: &RulesText) -> io::Result<()> {
         self.w.write_all(&t.text)?;
-        self.rules += t.rules;
+        self.rules = t.rules;
         self.undecoded += t.undecoded;
         Ok(())
     }
@@ -176,7 +177,9 @@ fn piece(
 #[derive(Debug, Default)]
 pub struct RulesText {
     text: Vec<u8>,
+    /// Rules of the chain so far (all batches).
     rules: usize,
+    /// Undecoded rules of this batch.
     undecoded: usize,
     buf: Vec<u8>,
 }
@@ -187,6 +190,17 @@ impl RulesText {
         self.text.clear();
         self.rules = 0;
         self.undecoded = 0;
+    }
+
+    /// Empties it for the next rules of the same chain (the batch before was written).
+    pub fn next_batch(&mut self) {
+        self.text.clear();
+        self.undecoded = 0;
+    }
+
+    /// Bytes of text in this batch.
+    pub fn bytes(&self) -> usize {
+        self.text.len()
     }
 
     pub fn rule(&mut self, r: &Rule) -> io::Result<()> {
@@ -326,10 +340,15 @@ mod tests {
             for c in &t.chains {
                 s.chain(c).unwrap();
                 apart.clear();
+                // One rule per batch: a big chain's way.
                 for r in &c.rules {
+                    apart.next_batch();
                     apart.rule(r).unwrap();
+                    s.rules(&apart).unwrap();
                 }
-                s.rules(&apart).unwrap();
+                if c.rules.is_empty() {
+                    s.rules(&apart).unwrap();
+                }
                 s.end_chain().unwrap();
             }
             s.end_table(&t.name).unwrap();

@@ -369,6 +369,7 @@ pub fn write_json(
         genid: 0,
         refused: None,
         failed: None,
+        open: false,
     });
     let ipset: OnceLock<Option<Arc<IpsetNames>>> = OnceLock::new();
     let workers: Mutex<Vec<JsonWorker>> = Mutex::default();
@@ -383,22 +384,33 @@ pub fn write_json(
             .clone();
         let resolve = move |i: u16| names.as_ref().and_then(|s| s.name(i));
         let mut wk = lock(&workers).pop().unwrap_or_default();
-        wk.text.clear();
-        let rendered = crate::ext::set::with_names(resolve, || {
-            for msg in rules {
-                let r =
-                    super::xlate_rule_msg_into(msg, family, Some(&mut wk.cache), &mut wk.scratch);
-                wk.text.rule(r)?;
+        crate::ext::set::with_names(resolve, || {
+            // Up to JSON_AHEAD bytes are rendered before the chain's turn; the rest of a
+            // bigger chain is rendered and written batch by batch in its turn.
+            let mut rest = rules;
+            wk.text.clear();
+            let ahead = render_rules(&mut wk, &mut rest, family);
+            if !turn.wait() {
+                return;
             }
-            Ok(())
-        });
-        if turn.wait() {
             let mut st = lock(&state);
-            match rendered {
-                Ok(()) => st.chain(turn.position(), &wk.text),
-                Err(e) => st.fail(e),
+            if let Err(e) = ahead {
+                return st.fail(e);
             }
-        }
+            st.begin(turn.position(), &wk.text);
+            loop {
+                wk.text.next_batch();
+                if let Err(e) = render_rules(&mut wk, &mut rest, family) {
+                    st.fail(e);
+                    break;
+                }
+                if wk.text.bytes() == 0 {
+                    break;
+                }
+                st.more(&wk.text);
+            }
+            st.end();
+        });
         lock(&workers).push(wk);
     };
     let read = nft::read_ruleset_ordered(
@@ -421,6 +433,25 @@ pub fn write_json(
         Err(e) => return Err(e.into()),
     }
     st.finish()
+}
+
+/// Text of one chain rendered at a time (a dump thread's share: bounded whatever the
+/// chain's size).
+const JSON_AHEAD: usize = 1 << 20;
+
+/// Translates and renders rules of `rest` into `wk.text` until it holds [`JSON_AHEAD`]
+/// bytes or the chain ends.
+fn render_rules(
+    wk: &mut JsonWorker,
+    rest: &mut nft::RawRules<'_>,
+    family: Family,
+) -> std::io::Result<()> {
+    while wk.text.bytes() < JSON_AHEAD {
+        let Some(msg) = rest.next() else { break };
+        let r = super::xlate_rule_msg_into(msg, family, Some(&mut wk.cache), &mut wk.scratch);
+        wk.text.rule(r)?;
+    }
+    Ok(())
 }
 
 /// What each dump thread translates with.
@@ -456,6 +487,8 @@ struct JsonWriter<'w> {
     /// Generation of an attempt refused because output was already written.
     refused: Option<u32>,
     failed: Option<std::io::Error>,
+    /// A chain's head is written, its rules are coming.
+    open: bool,
 }
 
 impl JsonWriter<'_> {
@@ -477,6 +510,7 @@ impl JsonWriter<'_> {
         self.genid = genid;
         self.next = 0;
         self.failed = None;
+        self.open = false;
         self.skeleton.clear();
         self.slots.clear();
         let nf = nft_family(self.family);
@@ -522,10 +556,36 @@ impl JsonWriter<'_> {
         Some(plan)
     }
 
-    /// Writes the document up to the chain at plan position `pos`, that chain with `rules`.
-    fn chain(&mut self, pos: usize, rules: &crate::ruleset::json::RulesText) {
+    /// Writes the document up to the chain at plan position `pos`, that chain's head and
+    /// its first `rules`; more with [`Self::more`], then [`Self::end`].
+    fn begin(&mut self, pos: usize, rules: &crate::ruleset::json::RulesText) {
         let r = self.write_until(Some(pos), Some(rules));
         self.check(r);
+    }
+
+    /// More rules of the chain begun.
+    fn more(&mut self, rules: &crate::ruleset::json::RulesText) {
+        if !self.open || self.failed.is_some() {
+            return;
+        }
+        if let Some(s) = self.stream.as_mut() {
+            let r = s.rules(rules);
+            self.check(r);
+        }
+    }
+
+    /// Ends the chain begun.
+    fn end(&mut self) {
+        if !std::mem::take(&mut self.open) {
+            return;
+        }
+        self.next += 1;
+        if self.failed.is_none()
+            && let Some(s) = self.stream.as_mut()
+        {
+            let r = s.end_chain();
+            self.check(r);
+        }
     }
 
     fn fail(&mut self, e: std::io::Error) {
@@ -567,15 +627,16 @@ impl JsonWriter<'_> {
                         continue;
                     };
                     s.chain(c)?;
-                    let here = pos.is_some() && p == pos;
-                    if here && let Some(rules) = rules {
-                        s.rules(rules)?;
+                    if pos.is_some() && p == pos {
+                        // Left open for the chain's other batches ([`Self::end`]).
+                        if let Some(rules) = rules {
+                            s.rules(rules)?;
+                        }
+                        self.open = true;
+                        return Ok(());
                     }
                     s.end_chain()?;
                     self.next += 1;
-                    if here {
-                        return Ok(());
-                    }
                     continue;
                 }
             }
