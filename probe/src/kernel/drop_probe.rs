@@ -38,6 +38,13 @@ pub const PROG_TC_IN: &str = "nfp_tc_in";
 pub const PROG_TC_OUT: &str = "nfp_tc_out";
 /// Names our programs have in the kernel (bpftool shows them), for leftover checks.
 pub const PROGRAM_NAMES: [&str; 3] = [PROG_DROPS, PROG_TC_IN, PROG_TC_OUT];
+/// The tracepoint the drop program is written for (`skb:kfree_skb`; it carries the drop
+/// reason since Linux 5.17).
+pub const TRACEPOINT: &str = "kfree_skb";
+/// Names a tracepoint to look for instead of [`TRACEPOINT`], so that what `drops` says on a
+/// kernel without it can be shown (docs/troubleshooting.md). Only a missing name is useful:
+/// the program is never attached anywhere but [`TRACEPOINT`].
+pub const TRACEPOINT_ENV: &str = "NFPROBE_DROP_TRACEPOINT";
 const CONFIG_GLOBAL: &str = "DROP_CONFIG";
 const MAP_WATCH: &str = "NFP_WATCH";
 const MAP_WATCHFAST: &str = "NFP_WATCHFAST";
@@ -60,6 +67,13 @@ pub enum DropProbeError {
     NotEmbedded,
     #[error("kernel BTF: {0}")]
     Btf(#[from] BtfError),
+    #[error("the kernel has no tracepoint skb:{name} (its BTF lacks `btf_trace_{name}`)")]
+    NoTracepoint { name: String },
+    #[error(
+        "{TRACEPOINT_ENV} names skb:{name}, which exists; the drop program fits only skb:{TRACEPOINT} \
+         (the variable is for showing what happens on a kernel without the tracepoint)"
+    )]
+    OtherTracepoint { name: String },
     #[error(
         "the running kernel lacks `{field}` in its BTF ({source}); drop counting is disabled \
          rather than reading at a guessed offset"
@@ -140,6 +154,7 @@ pub fn netns_inode_of(ns: Option<&NetnsSpec>) -> Result<u32, DropProbeError> {
 
 /// Offsets from the kernel's BTF, as the program needs them. Any missing struct member is an error naming it.
 pub fn resolve_config(btf: &Btf, sample_per_sec: u32) -> Result<DropConfig, DropProbeError> {
+    check_tracepoint(btf)?;
     let off = |ty: &'static str, path: &'static str, field: &'static str| {
         btf.member(ty, path)
             .map(|f| f.offset)
@@ -187,6 +202,32 @@ pub fn resolve_config(btf: &Btf, sample_per_sec: u32) -> Result<DropConfig, Drop
         }
     }
     Ok(cfg)
+}
+
+/// The tracepoint exists in this kernel (checked before anything is loaded, so its absence is
+/// named as such rather than as a failed load).
+pub fn check_tracepoint(btf: &Btf) -> Result<(), DropProbeError> {
+    let name = std::env::var(TRACEPOINT_ENV)
+        .ok()
+        .filter(|n| !n.is_empty())
+        .unwrap_or_else(|| TRACEPOINT.to_owned());
+    let exists = btf.has_typedef(&format!("btf_trace_{name}"));
+    match (exists, name == TRACEPOINT) {
+        (true, true) => Ok(()),
+        (true, false) => Err(DropProbeError::OtherTracepoint { name }),
+        (false, _) => Err(DropProbeError::NoTracepoint { name }),
+    }
+}
+
+/// The kernel's BTF as aya reads it, from the same file as [`Btf::from_sys`].
+fn aya_btf() -> Result<aya::Btf, DropProbeError> {
+    let path = super::btf::vmlinux_path();
+    aya::Btf::parse_file(&path, aya::Endianness::default()).map_err(|e| {
+        DropProbeError::Btf(BtfError::Malformed(format!(
+            "{} as read by the eBPF loader: {e}",
+            path.display()
+        )))
+    })
 }
 
 /// Loaded and attached drop probe. Dropping it detaches everything.
@@ -313,14 +354,14 @@ impl DropProbe {
         if object.is_empty() {
             return Err(DropProbeError::NotEmbedded);
         }
-        let aya_btf = aya::Btf::from_sys_fs().map_err(|e| aya_err("reading kernel BTF", e))?;
+        let aya_btf = aya_btf()?;
         let mut ebpf = EbpfLoader::new()
             .btf(Some(&aya_btf))
             .override_global(CONFIG_GLOBAL, config, true)
             .load(object)
             .map_err(|e| aya_err("loading the eBPF object", e))?;
         let prog = drops_program(&mut ebpf)?;
-        prog.load("kfree_skb", &aya_btf)
+        prog.load(TRACEPOINT, &aya_btf)
             .map_err(|e| aya_err("loading tp_btf/kfree_skb", e))?;
         let tp_link = prog
             .attach()
