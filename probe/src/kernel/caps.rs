@@ -148,6 +148,10 @@ pub struct Restrictions {
     /// container): its capabilities hold there, and the kernel wants CAP_BPF, CAP_PERFMON and
     /// CAP_SYSLOG in the initial one.
     pub user_namespace: bool,
+    /// The network namespace this process is in belongs to a user namespace other than its
+    /// own (checked only inside a user namespace; false when unknown): its firewall then
+    /// needs CAP_NET_ADMIN held further up.
+    pub foreign_netns: bool,
 }
 
 impl Restrictions {
@@ -155,6 +159,8 @@ impl Restrictions {
         fn num<T: std::str::FromStr>(path: &str) -> Option<T> {
             std::fs::read_to_string(path).ok()?.trim().parse().ok()
         }
+        let user_namespace =
+            std::fs::read_to_string("/proc/self/uid_map").is_ok_and(|m| !is_initial_uid_map(&m));
         Self {
             unprivileged_bpf_disabled: num("/proc/sys/kernel/unprivileged_bpf_disabled"),
             perf_event_paranoid: num("/proc/sys/kernel/perf_event_paranoid"),
@@ -162,10 +168,32 @@ impl Restrictions {
             lockdown: std::fs::read_to_string("/sys/kernel/security/lockdown")
                 .ok()
                 .and_then(|s| parse_lockdown(&s)),
-            user_namespace: std::fs::read_to_string("/proc/self/uid_map")
-                .is_ok_and(|m| !is_initial_uid_map(&m)),
+            user_namespace,
+            foreign_netns: user_namespace && netns_owner_differs() == Some(true),
         }
     }
+}
+
+/// Whether this thread's network namespace is owned by another user namespace than this
+/// process's (NS_GET_USERNS); None when the kernel does not say.
+fn netns_owner_differs() -> Option<bool> {
+    use std::os::fd::{AsRawFd, FromRawFd, OwnedFd};
+    use std::os::unix::fs::MetadataExt;
+    // _IO(0xb7, 0x1) from linux/nsfs.h.
+    const NS_GET_USERNS: libc::c_ulong = 0xb701;
+    let net = std::fs::File::open("/proc/thread-self/ns/net").ok()?;
+    // SAFETY: ioctl on an open nsfs fd; it returns a new fd (owned right away) or -1.
+    let fd = unsafe { libc::ioctl(net.as_raw_fd(), NS_GET_USERNS as _) };
+    if fd < 0 {
+        // EPERM: the owner is outside this process's user namespace (an ancestor).
+        let eperm = std::io::Error::last_os_error().raw_os_error() == Some(libc::EPERM);
+        return eperm.then_some(true);
+    }
+    // SAFETY: the kernel just returned this fd to us and nothing else owns it.
+    let owner = std::fs::File::from(unsafe { OwnedFd::from_raw_fd(fd) });
+    let owner_ino = owner.metadata().ok()?.ino();
+    let own_ino = std::fs::metadata("/proc/self/ns/user").ok()?.ino();
+    Some(owner_ino != own_ino)
 }
 
 /// The initial user namespace maps every uid to itself: one line `0 0 4294967295`.

@@ -274,7 +274,7 @@ fn line(cmd: Command, u: Use, cause: &Cause, caps: Caps, r: &Restrictions) -> Mi
             return Missing {
                 line: format!(
                     "{}: the kernel has no tracepoint skb:{name} (its BTF lacks \
-                     btf_trace_{name}); drops counts drops there; {}",
+                     btf_trace_{name}), where drops counts the kernel's drops; {}",
                     cmd.name(),
                     still_works(Command::Drops, u, caps, r, &DROP_PROBE)
                 ),
@@ -284,7 +284,7 @@ fn line(cmd: Command, u: Use, cause: &Cause, caps: Caps, r: &Restrictions) -> Mi
     let lacking: Vec<Need> = wanted
         .iter()
         .copied()
-        .filter(|n| !n.met(caps) || (r.user_namespace && n.host_only()))
+        .filter(|n| !n.met(caps) || n.out_of_reach(r))
         .collect();
     // kptr_restrict=2 hides addresses whatever the capabilities: granting one would not help.
     let setting_decides = *cause == Cause::KallsymsHidden && r.kptr_restrict == Some(2);
@@ -295,7 +295,7 @@ fn line(cmd: Command, u: Use, cause: &Cause, caps: Caps, r: &Restrictions) -> Mi
         line: format!(
             "{}: {refused}{}; {}",
             cmd.name(),
-            if setting_decides {
+            if setting_decides || r.user_namespace {
                 String::new()
             } else {
                 format!(

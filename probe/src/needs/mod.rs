@@ -59,10 +59,12 @@ fn purpose(cmd: Command, cap: Capability) -> &'static str {
         (Command::Drops, Capability::NetAdmin) => "to attach the tc counters (--tc)",
         (_, Capability::NetAdmin) => "to read the firewall (nf_tables netlink, legacy tables)",
         (_, Capability::NetRaw) => "to open the socket legacy ip_tables are read through",
-        (Command::Prove, Capability::SysAdmin) => "to connect from inside other network namespaces",
+        (Command::Prove, Capability::SysAdmin) => {
+            "to connect from inside the containers' network namespaces"
+        }
         (_, Capability::SysAdmin) => "to enter another network namespace (--netns)",
         (_, Capability::Bpf) => "to load its eBPF programs",
-        (_, Capability::Perfmon) => "to attach them to the kernel's drop tracepoint",
+        (_, Capability::Perfmon) => "to attach its eBPF program to the kernel's drop tracepoint",
         (_, Capability::Syslog) => "to read kernel addresses from /proc/kallsyms",
     }
 }
@@ -91,9 +93,13 @@ impl Need {
         caps.has(self.cap) || self.or.is_some_and(|c| caps.has(c))
     }
 
-    /// Only a capability of the initial user namespace meets it.
-    pub(crate) fn host_only(self) -> bool {
-        self.cap.initial_userns_only()
+    /// Held, but inside a user namespace where it does not reach what it is needed for:
+    /// the kernel's eBPF and kallsyms (checked in the initial user namespace), or the
+    /// firewall of a network namespace another user namespace owns.
+    pub(crate) fn out_of_reach(self, r: &Restrictions) -> bool {
+        r.user_namespace
+            && (self.cap.initial_userns_only()
+                || (self.cap == Capability::NetAdmin && r.foreign_netns))
     }
 
     /// Every capability that can meet it.
@@ -116,14 +122,17 @@ const DROP_PROBE: [Need; 3] = [
     Need::only(Capability::Syslog),
 ];
 
+fn reads_firewall(cmd: Command) -> bool {
+    matches!(
+        cmd,
+        Command::Ruleset | Command::Check | Command::Collect | Command::Prove | Command::Serve
+    )
+}
+
 /// Everything `cmd` needs with these options.
 pub fn required(cmd: Command, u: Use) -> Vec<Need> {
     let mut out = Vec::new();
-    let firewall = matches!(
-        cmd,
-        Command::Ruleset | Command::Check | Command::Collect | Command::Prove | Command::Serve
-    );
-    if firewall {
+    if reads_firewall(cmd) {
         // nfnetlink accepts nothing else (netlink_net_capable(CAP_NET_ADMIN)).
         out.push(Need::only(Capability::NetAdmin));
     }
@@ -151,7 +160,7 @@ pub fn required(cmd: Command, u: Use) -> Vec<Need> {
 pub fn missing(cmd: Command, u: Use, caps: Caps, r: &Restrictions) -> Vec<Need> {
     required(cmd, u)
         .into_iter()
-        .filter(|n| !n.met(caps) || (r.user_namespace && n.host_only()))
+        .filter(|n| !n.met(caps) || n.out_of_reach(r))
         // With kernel.kptr_restrict=0 and perf_event_paranoid <= 1 the kernel shows addresses
         // to everyone (kallsyms_show_value); CAP_SYSLOG is then not needed.
         .filter(|n| n.cap != Capability::Syslog || !kallsyms_open_to_all(r))
@@ -212,8 +221,8 @@ fn capabilities_line(
     let it = if lacking.len() == 1 { "it" } else { "them" };
     let lacks = if r.user_namespace && lacking.iter().any(|n| n.met(caps)) {
         format!(
-            "this process has {it} only inside a user namespace of its own (a rootless or \
-             unprivileged container), not towards the host's kernel"
+            "this process holds {it} only inside a user namespace of its own (a rootless or \
+             unprivileged container), which the kernel does not accept for this"
         )
     } else {
         format!("this process lacks {it}")
@@ -223,7 +232,7 @@ fn capabilities_line(
             "{} needs {}, and {lacks}; {}",
             cmd.name(),
             join_and(&parts),
-            still_works(cmd, u, caps, r, &[])
+            still_works(cmd, u, caps, r, lacking)
         ),
     }
 }
@@ -236,8 +245,13 @@ pub fn still_works(cmd: Command, u: Use, caps: Caps, r: &Restrictions, blocked: 
         netns: u.netns,
         ..Use::default()
     };
+    // CAP_NET_RAW is needed only where legacy tables exist, which `required` does not know:
+    // when it is the one refused, every command that reads the firewall is out too.
+    let raw_refused = blocked.iter().any(|n| n.cap == Capability::NetRaw);
     let ok = |c: Command, u: Use| {
-        missing(c, u, caps, r).is_empty() && !required(c, u).iter().any(|n| blocked.contains(n))
+        missing(c, u, caps, r).is_empty()
+            && !required(c, u).iter().any(|n| blocked.contains(n))
+            && !(raw_refused && reads_firewall(c))
     };
     let mut names: Vec<&str> = Vec::new();
     for c in [Command::Ruleset, Command::Check, Command::Collect] {
