@@ -175,6 +175,8 @@ impl Session {
 
     /// Re-read the interfaces: watch new ones, forget vanished ones. Returns the new targets.
     pub fn refresh(&mut self) -> Result<Vec<Target>, DropsError> {
+        // The first refresh's warnings are printed by whoever started the session.
+        let starting = !self.started_watching;
         let snap = link::snapshot(self.opts.netns.as_ref())?;
         for l in &snap.links {
             self.names
@@ -234,7 +236,9 @@ impl Session {
                 // The interface may have vanished between dump and attach; counting drops
                 // goes on without its tc counters.
                 let msg = format!("no tc counters on {}: {e}", t.name);
-                log::warn!("{msg}");
+                if !starting {
+                    log::warn!("{msg}");
+                }
                 self.warnings.push(msg);
             }
             for (net, prefix) in &t.nets {

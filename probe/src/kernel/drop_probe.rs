@@ -99,6 +99,12 @@ pub enum DropProbeError {
     },
     #[error("the eBPF object has no {0} (stale build?)")]
     Missing(&'static str),
+    #[error(
+        "another nfprobe (pid {pid}) has its tc counters on {ifname} as clsact filters, and \
+         two cannot share them (each would remove the other's); this one counts drops there \
+         without them"
+    )]
+    ClsactBusy { ifname: String, pid: u32 },
     #[error("the tc counters were not loaded (the probe was started without them)")]
     TcNotLoaded,
     #[error(transparent)]
@@ -560,10 +566,19 @@ impl DropProbe {
         {
             return Ok(());
         }
+        if !self.tcx {
+            // clsact works in the calling thread's namespace, like tc itself.
+            let live = run_in(ns, move || live_clsact_owner(ifindex))?;
+            if let Some(pid) = live {
+                return Err(DropProbeError::ClsactBusy {
+                    ifname: ifname.to_owned(),
+                    pid,
+                });
+            }
+        }
         self.register_if(ifindex)?;
         if !self.tcx {
             let iface = ifname.to_owned();
-            // clsact works in the calling thread's namespace, like tc itself.
             let owned = run_in(ns, move || prepare_clsact(&iface, ifindex))?;
             self.clsact.push(ClsactIface {
                 ns: ns.cloned(),
@@ -794,6 +809,18 @@ impl DropProbe {
 /// Before attaching in clsact mode: remove filters a SIGKILLed earlier run left on `ifname`,
 /// make sure a clsact qdisc exists, and say whether it is ours to remove on exit: we created
 /// it, or it held nothing but our leftovers (an earlier run created it and was killed).
+/// A live process holding the program of one of our clsact filters on `ifindex`: another
+/// nfprobe counting there (a killed one's filters hold their programs alone).
+fn live_clsact_owner(ifindex: u32) -> Option<u32> {
+    let ids: Vec<u32> = clsact::filters(ifindex)
+        .ok()?
+        .iter()
+        .filter(|f| is_ours(f))
+        .filter_map(|f| f.prog_id)
+        .collect();
+    super::proc::bpf_program_holders(&ids).into_values().next()
+}
+
 fn prepare_clsact(ifname: &str, ifindex: u32) -> bool {
     let mut leftovers = false;
     for (name, ty) in [
