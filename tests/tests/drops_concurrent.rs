@@ -283,7 +283,13 @@ fn serve_and_drops_at_once_both_count_every_drop() {
         .to_owned();
     // The probe is up once the metrics say so.
     let deadline = Instant::now() + Duration::from_secs(90);
-    while !scrape(&ns, &addr).contains("nfprobe_drop_probe_up 1") {
+    let up = |m: &str| {
+        m.lines().any(|l| {
+            l.starts_with("nfprobe_drop_probe_up")
+                && l.rsplit(' ').next().and_then(|v| v.parse::<f64>().ok()) == Some(1.0)
+        })
+    };
+    while !up(&scrape(&ns, &addr)) {
         assert!(
             Instant::now() < deadline,
             "serve's drop probe never came up"
@@ -304,9 +310,14 @@ fn serve_and_drops_at_once_both_count_every_drop() {
         if got == Some(u64::from(N)) {
             break;
         }
+        let drops: Vec<&str> = m
+            .lines()
+            .filter(|l| l.starts_with("nfprobe_drop"))
+            .collect();
         assert!(
             Instant::now() < deadline,
-            "serve counts {got:?}, not {N}:\n{m}"
+            "serve counts {got:?}, not {N}:\n{}",
+            drops.join("\n")
         );
         std::thread::sleep(Duration::from_millis(500));
     }

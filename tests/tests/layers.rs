@@ -14,7 +14,7 @@ use syn::visit::Visit;
 /// The library's top-level modules the kernel layer must not use.
 const ABOVE_KERNEL: &[&str] = &[
     "ruleset", "ext", "docker", "audit", "report", "claims", "drops", "host", "cli", "metrics",
-    "prove", "serve",
+    "prove", "serve", "needs",
 ];
 
 /// The library's source: this tree's, or another checkout's named by `NFPROBE_SRC` (to see

@@ -97,6 +97,8 @@ impl Session {
         let btf = Btf::from_sys()?;
         let ksyms = Kallsyms::from_proc()?;
         let reasons = ReasonNames::from_btf(&btf)?;
+        // Before anything is loaded, so that its absence is named as such.
+        drop_probe::check_tracepoint(&btf)?;
         let config = drop_probe::resolve_config(&btf, opts.sample_per_sec)?;
         drop(btf);
         log::debug!("BTF and kallsyms read in {:?}", t0.elapsed());

@@ -160,7 +160,6 @@ pub fn netns_inode_of(ns: Option<&NetnsSpec>) -> Result<u32, DropProbeError> {
 
 /// Offsets from the kernel's BTF, as the program needs them. Any missing struct member is an error naming it.
 pub fn resolve_config(btf: &Btf, sample_per_sec: u32) -> Result<DropConfig, DropProbeError> {
-    check_tracepoint(btf)?;
     let off = |ty: &'static str, path: &'static str, field: &'static str| {
         btf.member(ty, path)
             .map(|f| f.offset)
