@@ -165,6 +165,15 @@ fn two_drops_at_once_both_count_every_drop() {
         let args: Vec<&str> = DROPS.iter().chain(extra).copied().collect();
         let a = Running::start(&ns, &args, WATCHING);
         let b = Running::start(&ns, &args, WATCHING);
+        // With --tc each has its own tcx links: neither was refused its tc counters (the
+        // warnings come before the `watching` line).
+        for r in [&a, &b] {
+            assert!(
+                !r.seen.iter().any(|l| l.contains("no tc counters")),
+                "{extra:?}: {}",
+                r.seen.join("\n")
+            );
+        }
         const N: u32 = 41;
         udp_to_closed_port(&ns, N);
         std::thread::sleep(Duration::from_millis(300));

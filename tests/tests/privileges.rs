@@ -264,9 +264,46 @@ fn firewall_readers_name_cap_net_admin_and_write_nothing() {
         "a refused collect wrote {}",
         bundle.display()
     );
-    // Gives the same answer with every capability but CAP_NET_ADMIN, and works with it.
+    // With CAP_NET_ADMIN it works.
     let r = run(Some(&ns), Limit::None, &[], &["ruleset"]);
     assert_eq!(r.code, Some(0), "{r:#?}");
+
+    // A bundle with the kernel's sections needs no privilege to be checked: not refused up
+    // front. One with Docker's state only makes check read the firewall live, and the
+    // kernel's refusal is named in the same words.
+    let r = run(
+        Some(&ns),
+        Limit::None,
+        &[],
+        &["collect", "--output", &bundle_arg],
+    );
+    assert_eq!(r.code, Some(0), "{r:#?}");
+    let r = run(
+        Some(&ns),
+        Limit::Drop(&["net_admin"]),
+        &[],
+        &["check", "--docker-state", &bundle_arg],
+    );
+    assert!(matches!(r.code, Some(0 | 1)), "{r:#?}");
+    let mut b: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(&bundle).expect("bundle")).expect("bundle JSON");
+    for section in ["kernel", "iptables", "sysctls"] {
+        b.as_object_mut().expect("object").remove(section);
+    }
+    let docker_only = scratch.0.join("docker-only.json");
+    std::fs::write(&docker_only, b.to_string()).expect("write");
+    let docker_only_arg = docker_only.display().to_string();
+    let r = run(
+        Some(&ns),
+        Limit::Drop(&["net_admin"]),
+        &[],
+        &["check", "--docker-state", &docker_only_arg],
+    );
+    assert_refused(
+        &r,
+        "check needs CAP_NET_ADMIN to read the firewall (nf_tables netlink, legacy tables), and \
+         this process lacks it; still works here: drops",
+    );
 }
 
 #[test]

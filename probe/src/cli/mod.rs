@@ -105,8 +105,20 @@ impl Command {
         let (cmd, u) = match self {
             Command::Features(_) => (needs::Command::Features, u),
             Command::Ruleset(_) => (needs::Command::Ruleset, u),
-            Command::Check(_) => (needs::Command::Check, u),
-            Command::Collect(_) => (needs::Command::Collect, u),
+            Command::Check(a) => (
+                needs::Command::Check,
+                needs::Use {
+                    bundle: a.src.docker_state.is_some(),
+                    ..u
+                },
+            ),
+            Command::Collect(a) => (
+                needs::Command::Collect,
+                needs::Use {
+                    bundle: a.src.docker_state.is_some(),
+                    ..u
+                },
+            ),
             Command::Drops(a) => (needs::Command::Drops, needs::Use { tc: a.tc, ..u }),
             Command::Prove(a) => (
                 needs::Command::Prove,

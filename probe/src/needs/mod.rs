@@ -51,6 +51,10 @@ pub struct Use {
     pub dry_run: bool,
     /// `serve --no-drops`.
     pub no_drops: bool,
+    /// `check`/`collect --docker-state FILE`: a bundle may hold the kernel's sections, so
+    /// whether the firewall is read live is not known up front (a refusal is still named
+    /// when it happens).
+    pub bundle: bool,
 }
 
 /// Why a capability is needed, in the words of the one-line message.
@@ -132,7 +136,8 @@ fn reads_firewall(cmd: Command) -> bool {
 /// Everything `cmd` needs with these options.
 pub fn required(cmd: Command, u: Use) -> Vec<Need> {
     let mut out = Vec::new();
-    if reads_firewall(cmd) {
+    let maybe_offline = u.bundle && matches!(cmd, Command::Check | Command::Collect);
+    if reads_firewall(cmd) && !maybe_offline {
         // nfnetlink accepts nothing else (netlink_net_capable(CAP_NET_ADMIN)).
         out.push(Need::only(Capability::NetAdmin));
     }
@@ -420,6 +425,17 @@ mod tests {
         assert!(l.contains("only inside a user namespace of its own"), "{l}");
         // The firewall of a namespace the user namespace owns is readable: not refused here.
         assert!(missing(Command::Ruleset, Use::default(), caps, &r).is_empty());
+    }
+
+    #[test]
+    fn a_bundle_may_hold_the_firewall_so_check_is_not_refused_up_front() {
+        let u = Use {
+            bundle: true,
+            ..Use::default()
+        };
+        assert!(required(Command::Check, u).is_empty());
+        assert!(required(Command::Collect, u).is_empty());
+        assert!(!required(Command::Serve, u).is_empty());
     }
 
     #[test]
