@@ -329,6 +329,7 @@ fn netns_without_cap_sys_admin_points_inside_the_namespace() {
     let ns = netns_with_veth("pns");
     for (name, args) in [
         ("ruleset", vec!["--netns", &ns.name, "ruleset"]),
+        ("features", vec!["--netns", &ns.name, "features"]),
         (
             "drops",
             vec![

@@ -155,7 +155,7 @@ pub fn required(cmd: Command, u: Use) -> Vec<Need> {
         // Loading a classifier takes either; attaching it through tcx too.
         out.push(Need::or_sys_admin(Capability::NetAdmin));
     }
-    if (u.netns || (cmd == Command::Prove && !u.dry_run)) && cmd != Command::Features {
+    if u.netns || (cmd == Command::Prove && !u.dry_run) {
         out.push(Need::only(Capability::SysAdmin));
     }
     out
@@ -460,7 +460,7 @@ mod tests {
     }
 
     #[test]
-    fn netns_needs_sys_admin_everywhere_but_features() {
+    fn netns_needs_sys_admin_everywhere() {
         let u = Use {
             netns: true,
             ..Use::default()
@@ -471,12 +471,13 @@ mod tests {
             Command::Collect,
             Command::Drops,
             Command::Serve,
+            Command::Features,
         ] {
             assert!(
                 required(cmd, u).contains(&Need::only(Capability::SysAdmin)),
                 "{cmd:?}"
             );
         }
-        assert!(required(Command::Features, u).is_empty());
+        assert!(required(Command::Features, Use::default()).is_empty());
     }
 }
