@@ -18,7 +18,6 @@ use crate::kernel::netns::NetnsError;
 use crate::kernel::nfnl::NfnlError;
 use crate::kernel::nft::NftError;
 use crate::kernel::xt::XtError;
-use crate::metrics::watch::WatchError;
 
 const USERNS_WHO: &str = " (a rootless or unprivileged container)";
 
@@ -131,9 +130,6 @@ fn classify(e: &(dyn Error + 'static)) -> Option<Cause> {
         return netns(n);
     }
     if let Some(ConntrackError::Netns(n)) = e.downcast_ref::<ConntrackError>() {
-        return netns(n);
-    }
-    if let Some(WatchError::Netns(n)) = e.downcast_ref::<WatchError>() {
         return netns(n);
     }
     None
