@@ -532,12 +532,22 @@ fn as_nobody_drops_names_all_it_lacks() {
     for p in [&scratch.0, &copy] {
         std::fs::set_permissions(p, std::fs::Permissions::from_mode(0o755)).expect("chmod");
     }
-    let out = Command::new("setpriv")
-        .args(["--reuid=65534", "--regid=65534", "--clear-groups"])
-        .arg(&copy)
-        .arg("drops")
-        .output()
-        .expect("this test needs setpriv (package util-linux)");
+    // The other tests fork while the copy is being written: a child may hold its write fd
+    // for a moment, and exec then fails with ETXTBSY. Try again then.
+    let mut tries = 0;
+    let out = loop {
+        let out = Command::new("setpriv")
+            .args(["--reuid=65534", "--regid=65534", "--clear-groups"])
+            .arg(&copy)
+            .arg("drops")
+            .output()
+            .expect("this test needs setpriv (package util-linux)");
+        tries += 1;
+        if !String::from_utf8_lossy(&out.stderr).contains("Text file busy") || tries == 50 {
+            break out;
+        }
+        std::thread::sleep(Duration::from_millis(100));
+    };
     assert_eq!(out.status.code(), Some(2), "{out:?}");
     let syslog = if kallsyms_open_to_all() {
         ""
