@@ -373,6 +373,40 @@ mod tests {
     }
 
     #[test]
+    fn ebpf_refused_with_its_capabilities_names_lockdown() {
+        let r = Restrictions {
+            lockdown: Some("confidentiality".into()),
+            kptr_restrict: Some(1),
+            ..Restrictions::default()
+        };
+        let cause = Cause::Ebpf {
+            what: "loading the eBPF object".into(),
+            tc: false,
+        };
+        let l = line(Command::Drops, Use::default(), &cause, all(), &r);
+        assert_eq!(
+            l.line(),
+            "drops: the kernel refused loading the eBPF object: kernel lockdown is in \
+             confidentiality mode (/sys/kernel/security/lockdown), although this process has \
+             CAP_BPF and CAP_PERFMON; still works here: ruleset, check, collect, prove \
+             --dry-run, serve without drop counters"
+        );
+        // Without lockdown, the other usual suspects.
+        let l = line(
+            Command::Drops,
+            Use::default(),
+            &cause,
+            all(),
+            &Restrictions::default(),
+        );
+        assert!(
+            l.line()
+                .contains("a security module (SELinux, AppArmor, a BPF LSM)"),
+            "{l}"
+        );
+    }
+
+    #[test]
     fn refused_without_the_capability_names_it() {
         let caps = all().without(&[Capability::NetRaw]);
         let l = line(
