@@ -104,6 +104,11 @@ impl<W: Write> JsonStream<W> {
         Ok(())
     }
 
+    /// Rules written in the current chain so far.
+    pub fn chain_rules(&self) -> usize {
+        self.rules
+    }
+
     /// The writer, document unfinished (a read that starts over).
     pub fn into_inner(self) -> W {
         self.w
@@ -195,6 +200,13 @@ impl RulesText {
     /// Empties it for the next rules of the same chain (the batch before was written).
     pub fn next_batch(&mut self) {
         self.text.clear();
+        self.undecoded = 0;
+    }
+
+    /// Empties it to go on with a chain of which `written` rules were written already.
+    pub fn resume(&mut self, written: usize) {
+        self.text.clear();
+        self.rules = written;
         self.undecoded = 0;
     }
 

@@ -57,6 +57,8 @@ pub fn write_ruleset(
         marks: 0,
     });
     let plan = |genid: u32, tables: &mut [NftTable]| lock(&state).plan(genid, tables);
+    // Rules of chains whose later parts are still coming, by plan position.
+    let parts: Mutex<std::collections::HashMap<usize, Vec<NftRule>>> = Mutex::default();
     let visit =
         |_: NftFamily, _: &str, c: &NftChain, rules: nft::RawRules<'_>, turn: &nft::Turn<'_>| {
             let (tables, ti) = {
@@ -66,19 +68,30 @@ pub fn write_ruleset(
             let Some(t) = ti.and_then(|ti| tables.get(ti)) else {
                 return;
             };
-            let mut chain = NftChain {
-                rules: Vec::new(),
-                ..c.clone()
+            // A big chain comes in parts: its rules are gathered (the chain's text is rendered
+            // whole, as nft prints it).
+            let mut gathered = if turn.part() == 0 {
+                Vec::new()
+            } else {
+                lock(&parts).remove(&turn.position()).unwrap_or_default()
             };
             let mut malformed = None;
             for msg in rules {
                 match NftRule::decode(msg) {
-                    Ok(r) => chain.rules.push(r.rule),
+                    Ok(r) => gathered.push(r.rule),
                     Err(e) => {
                         malformed.get_or_insert(e);
                     }
                 }
             }
+            if !turn.is_last() && malformed.is_none() {
+                lock(&parts).insert(turn.position(), gathered);
+                return;
+            }
+            let chain = NftChain {
+                rules: gathered,
+                ..c.clone()
+            };
             let mut text = String::new();
             nft_text::chain_named(&mut text, t, &chain, names, &SetIndex::new(t));
             drop(chain);

@@ -141,8 +141,9 @@ pub struct OrderedVisit<'v> {
     /// tables (the read does not need them any more). `None` gives up: the read fails with
     /// [`NftError::NoRestart`] (a writer that already streamed an earlier attempt's output).
     pub plan: &'v PlanFn<'v>,
-    /// Called once per planned chain with its rule messages, on a dump thread; several may
-    /// run at once, but [`Turn::wait`] returns in plan order, one chain at a time.
+    /// Called per planned chain with its rule messages, on a dump thread, in parts for a big
+    /// chain ([`Turn::part`], [`Turn::is_last`]); several chains may be visited at once, but
+    /// [`Turn::wait`] returns in plan order, one chain at a time.
     pub visit: &'v OrderedChainVisitor<'v>,
 }
 
@@ -205,9 +206,22 @@ impl Drop for AbortOnPanic<'_> {
 pub struct Turn<'a> {
     seq: &'a Sequencer,
     pos: usize,
+    part: usize,
+    last: bool,
 }
 
 impl Turn<'_> {
+    /// Which part of the chain's messages this is (a big chain comes in parts of about
+    /// [`ORDERED_PART`] bytes, in order, from one thread): 0 for the first.
+    pub fn part(&self) -> usize {
+        self.part
+    }
+
+    /// True for the chain's last part (its turn ends when the visitor returns).
+    pub fn is_last(&self) -> bool {
+        self.last
+    }
+
     /// Blocks until every chain planned before this one was visited: true, this chain's
     /// turn (until the visitor returns); false, the read failed (write nothing).
     pub fn wait(&self) -> bool {
@@ -531,6 +545,10 @@ impl<T> WorkQueue<T> {
     }
 }
 
+/// Ordered visits get a chain's messages in parts of about this many bytes: a chain of
+/// 100,000 rules is never held whole.
+pub const ORDERED_PART: usize = 1 << 20;
+
 /// Below this many chains one socket is enough.
 const PARALLEL_MIN_CHAINS: usize = 64;
 const MAX_WORKERS: usize = 4;
@@ -567,7 +585,41 @@ fn dump_chains<'w>(
                 }
                 Ok(())
             })?,
-            Visit::Raw(_) | Visit::Ordered(_) => {
+            Visit::Ordered(o) => {
+                packed.clear();
+                let mut part = 0;
+                let c: &NftChain = c;
+                let st = sock.request("GETRULE dump", &mut req, true, |m| {
+                    stale |= m.res_id != res_id;
+                    let (t, ch) = super::rule::routing(m.attrs).map_err(malformed("rule"))?;
+                    if ch == c.name.as_bytes() && t == table.as_bytes() {
+                        pack(&mut packed, m.attrs);
+                        if packed.len() >= ORDERED_PART {
+                            let turn = Turn {
+                                seq,
+                                pos,
+                                part,
+                                last: false,
+                            };
+                            (o.visit)(family, table, c, RawRules { packed: &packed }, &turn);
+                            part += 1;
+                            packed.clear();
+                        }
+                    }
+                    Ok(())
+                })?;
+                interrupted |= st.interrupted;
+                let turn = Turn {
+                    seq,
+                    pos,
+                    part,
+                    last: true,
+                };
+                (o.visit)(family, table, c, RawRules { packed: &packed }, &turn);
+                seq.done(pos);
+                continue;
+            }
+            Visit::Raw(_) => {
                 packed.clear();
                 sock.request("GETRULE dump", &mut req, true, |m| {
                     stale |= m.res_id != res_id;
@@ -585,11 +637,8 @@ fn dump_chains<'w>(
         match visit {
             Visit::Decoded(visit) => visit(family, table, c),
             Visit::Raw(visit) => visit(family, table, c, RawRules { packed: &packed }),
-            Visit::Ordered(o) => {
-                let turn = Turn { seq, pos };
-                (o.visit)(family, table, c, RawRules { packed: &packed }, &turn);
-                seq.done(pos);
-            }
+            // Visited above, part by part.
+            Visit::Ordered(_) => {}
         }
     }
     Ok((interrupted, stale))

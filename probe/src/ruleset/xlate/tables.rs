@@ -386,18 +386,29 @@ pub fn write_json(
         let mut wk = lock(&workers).pop().unwrap_or_default();
         crate::ext::set::with_names(resolve, || {
             // Up to JSON_AHEAD bytes are rendered before the chain's turn; the rest of a
-            // bigger chain is rendered and written batch by batch in its turn.
+            // bigger chain (and its later parts) rendered and written batch by batch in it.
             let mut rest = rules;
-            wk.text.clear();
-            let ahead = render_rules(&mut wk, &mut rest, family);
-            if !turn.wait() {
-                return;
-            }
-            let mut st = lock(&state);
-            if let Err(e) = ahead {
-                return st.fail(e);
-            }
-            st.begin(turn.position(), &wk.text);
+            let mut st = if turn.part() == 0 {
+                wk.text.clear();
+                let ahead = render_rules(&mut wk, &mut rest, family);
+                if !turn.wait() {
+                    return;
+                }
+                let mut st = lock(&state);
+                if let Err(e) = ahead {
+                    return st.fail(e);
+                }
+                st.begin(turn.position(), &wk.text);
+                st
+            } else {
+                // The chain's turn since its first part.
+                if !turn.wait() {
+                    return;
+                }
+                let st = lock(&state);
+                wk.text.resume(st.chain_rules());
+                st
+            };
             loop {
                 wk.text.next_batch();
                 if let Err(e) = render_rules(&mut wk, &mut rest, family) {
@@ -409,7 +420,9 @@ pub fn write_json(
                 }
                 st.more(&wk.text);
             }
-            st.end();
+            if turn.is_last() {
+                st.end();
+            }
         });
         lock(&workers).push(wk);
     };
@@ -561,6 +574,11 @@ impl JsonWriter<'_> {
     fn begin(&mut self, pos: usize, rules: &crate::ruleset::json::RulesText) {
         let r = self.write_until(Some(pos), Some(rules));
         self.check(r);
+    }
+
+    /// Rules written in the chain begun.
+    fn chain_rules(&self) -> usize {
+        self.stream.as_ref().map_or(0, |s| s.chain_rules())
     }
 
     /// More rules of the chain begun.
