@@ -10,7 +10,7 @@ mod xt_support;
 use std::fmt::Write as _;
 use std::process::{Child, Command, Output, Stdio};
 
-use nfprobe::ruleset::{Backend, Family, json, read};
+use nfprobe::ruleset::{Backend, Family, json, nft_text, read};
 use xt_support::Netns;
 
 /// Rules in the big ruleset: its JSON (about 600 bytes a rule) and its nft text (about 120)
@@ -31,6 +31,17 @@ fn load(ns: &Netns, rules: usize) {
     let chains = (rules / 40).max(1);
     for c in 0..chains {
         let _ = writeln!(t, ":SVC-{c:05} - [0:0]");
+    }
+    // A big built-in chain too (megabytes of messages and of JSON): read in parts and
+    // written in batches.
+    for i in 0..rules / 4 {
+        let _ = writeln!(
+            t,
+            "-A FORWARD -s 10.{}.{}.{}/32 -m comment --comment \"fwd-{i}\" -j ACCEPT",
+            i >> 16,
+            (i >> 8) & 255,
+            i & 255
+        );
     }
     for i in 0..rules {
         let (a, b) = ((i / 250) % 250, i % 250);
@@ -128,6 +139,17 @@ fn a_big_read_of_a_changing_ruleset_fails_clearly() {
             assert!(
                 quiet.stdout == model,
                 "the streamed JSON differs from the model's"
+            );
+        } else {
+            // The very text of the whole snapshot's rendering.
+            let snap = nfprobe::kernel::nft::read_ruleset(Some(&ns.spec())).expect("snapshot");
+            let links = nfprobe::kernel::link::snapshot(Some(&ns.spec())).expect("links");
+            let names =
+                nft_text::Ifnames::from_pairs(links.links.into_iter().map(|l| (l.ifindex, l.name)));
+            let whole = nft_text::ruleset_named(&snap, &names);
+            assert!(
+                quiet.stdout == whole.as_bytes(),
+                "the streamed nft text differs from the whole snapshot's"
             );
         }
 
