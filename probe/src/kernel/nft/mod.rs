@@ -76,7 +76,8 @@ pub struct ReadOptions {
     pub table: Option<String>,
     pub rule_dump: RuleDump,
     /// Per-chain dumps only: dump the rules of base chains and of the chains this accepts
-    /// (`(table, chain)`); the others are listed with no rules. None: every chain.
+    /// (`(table, chain)`); the others are listed with no rules. None: every chain. Not used
+    /// by [`read_ruleset_ordered`], whose plan says which chains are dumped.
     pub rules_of: Option<fn(&str, &str) -> bool>,
     /// Dump the set elements only of tables this accepts (`(family, table)`); the other
     /// tables' sets are listed with no elements. None: every set's.

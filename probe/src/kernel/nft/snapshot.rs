@@ -387,7 +387,10 @@ fn attempt(
             let mut places = Vec::new();
             for (ti, t) in tables.iter_mut().enumerate() {
                 for (ci, c) in t.chains.iter_mut().enumerate() {
+                    // An ordered visit's plan alone says which chains are dumped (its
+                    // positions must all come).
                     if let Some(wanted) = opts.rules_of
+                        && plan.is_none()
                         && c.hook.is_none()
                         && !wanted(&t.name, &c.name)
                     {
