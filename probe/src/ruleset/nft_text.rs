@@ -869,11 +869,8 @@ pub fn rule_line(
     sets: &SetIndex<'_>,
 ) -> bool {
     out.push_str("\t\t");
-    let marked = match rule_statements_indexed(t, r, names, sets) {
-        Ok(text) => {
-            out.push_str(&text);
-            false
-        }
+    let marked = match rule_statements_into(out, t, r, names, sets) {
+        Ok(()) => false,
         Err(why) => {
             let _ = write!(out, "{MARK} rule (handle {}): {why}", r.handle);
             true
@@ -904,6 +901,19 @@ pub fn rule_statements_indexed(
     names: &Ifnames,
     sets: &SetIndex<'_>,
 ) -> Result<String, String> {
+    let mut s = String::new();
+    rule_statements_into(&mut s, t, r, names, sets)?;
+    Ok(s)
+}
+
+/// [`rule_statements_indexed`] appended to `out` (on an error `out` is left as it was).
+fn rule_statements_into(
+    out: &mut String,
+    t: &NftTable,
+    r: &NftRule,
+    names: &Ifnames,
+    sets: &SetIndex<'_>,
+) -> Result<(), String> {
     if let Some(raw) = &r.raw {
         return Err(format!(
             "the kernel's message did not decode ({}; {} bytes)",
@@ -915,15 +925,17 @@ pub fn rule_statements_indexed(
     for e in &r.exprs {
         p.expr(e);
     }
-    let mut s = p.finish()?;
+    let start = out.len();
+    p.finish_into(out)?;
     if let Some(c) = &r.comment {
-        if !s.is_empty() {
-            s.push(' ');
+        if out.len() > start {
+            out.push(' ');
         }
-        s.push_str("comment ");
-        s.push_str(&quote(c));
+        out.push_str("comment \"");
+        out.push_str(c);
+        out.push('"');
     }
-    Ok(s)
+    Ok(())
 }
 
 fn quote(s: &str) -> String {
@@ -1383,22 +1395,23 @@ impl<'t> Printer<'t> {
             names,
             sets,
             regs: Default::default(),
-            items: Vec::new(),
+            items: Vec::with_capacity(8),
             problems: Vec::new(),
         }
     }
 
-    fn finish(self) -> Result<String, String> {
+    /// The statements, appended to `out`, or why they cannot be printed (`out` untouched).
+    fn finish_into(self, out: &mut String) -> Result<(), String> {
         if !self.problems.is_empty() {
             return Err(self.problems.join("; "));
         }
-        Ok(self
-            .items
-            .into_iter()
-            .filter(|i| !i.killed)
-            .map(|i| i.text)
-            .collect::<Vec<_>>()
-            .join(" "))
+        let mut sep = "";
+        for i in self.items.iter().filter(|i| !i.killed) {
+            out.push_str(sep);
+            out.push_str(&i.text);
+            sep = " ";
+        }
+        Ok(())
     }
 
     fn push(&mut self, text: String) {
