@@ -156,6 +156,6 @@ pub fn read_genid(ns: Option<&NetnsSpec>) -> Result<u32, NftError> {
 }
 
 #[cfg(test)]
-mod fixed_layout_tests;
+pub(crate) mod fixed_layout_tests;
 #[cfg(test)]
-mod tests;
+pub(crate) mod tests;
