@@ -1,9 +1,10 @@
 //! `nfprobe ruleset --format nft` written as it is read: each table's head (objects, sets,
 //! flowtables) once the snapshot has them, then its chains one by one in kernel order while
-//! the rules are dumped, each chain rendered on the dump thread that read it
-//! ([`nft_text::chain_named`]) and dropped once written. Same text as
-//! [`nft_text::ruleset_named`] of the whole snapshot; only the sets' elements, the chains'
-//! names and one chain per dump thread are held, never every rule.
+//! the rules are dumped, each chain rendered on the dump thread that read it, rule by rule as
+//! its messages come ([`nft_text::chain_head`], [`nft_text::rule_line`]), and dropped once
+//! written. Same text as [`nft_text::ruleset_named`] of the whole snapshot (and as
+//! [`super::nft_write`], which holds every chain's text until the read is confirmed); only
+//! the sets' elements, the chains' names and one chain's text per dump thread are held.
 //!
 //! A ruleset changing meanwhile: the first [`HOLD`](super::spool::HOLD) bytes are held and the read starts
 //! over; beyond, the text is already out, so the command fails ([`NftStreamError::Changed`]).
@@ -12,7 +13,7 @@ use std::sync::{Arc, Mutex};
 
 use thiserror::Error;
 
-use super::nft_text::{self, Ifnames, SetIndex};
+use super::nft_text::{self, Ifnames, SetIndex, SetPositions};
 use super::spool::Spool;
 use crate::kernel::netns::NetnsSpec;
 use crate::kernel::nft::chain::F_BINDING;
@@ -48,6 +49,7 @@ pub fn write_ruleset(
         names,
         spool: Spool::new(w),
         tables: Arc::new(Vec::new()),
+        positions: Arc::new(Vec::new()),
         slots: Vec::new(),
         table_of: Vec::new(),
         next: 0,
@@ -58,43 +60,49 @@ pub fn write_ruleset(
     });
     let plan = |genid: u32, tables: &mut [NftTable]| lock(&state).plan(genid, tables);
     // Rules of chains whose later parts are still coming, by plan position.
-    let parts: Mutex<std::collections::HashMap<usize, Vec<NftRule>>> = Mutex::default();
+    let parts: Mutex<std::collections::HashMap<usize, String>> = Mutex::default();
     let visit =
         |_: NftFamily, _: &str, c: &NftChain, rules: nft::RawRules<'_>, turn: &nft::Turn<'_>| {
-            let (tables, ti) = {
+            let (tables, positions, ti) = {
                 let st = lock(&state);
-                (st.tables.clone(), st.table_of.get(turn.position()).copied())
+                (
+                    st.tables.clone(),
+                    st.positions.clone(),
+                    st.table_of.get(turn.position()).copied(),
+                )
             };
-            let Some(t) = ti.and_then(|ti| tables.get(ti)) else {
+            let (Some(t), Some(pos)) = (
+                ti.and_then(|ti| tables.get(ti)),
+                ti.and_then(|ti| positions.get(ti)),
+            ) else {
                 return;
             };
-            // A big chain comes in parts: its rules are gathered (the chain's text is rendered
-            // whole, as nft prints it).
-            let mut gathered = if turn.part() == 0 {
-                Vec::new()
+            let sets = SetIndex::with_positions(t, pos);
+            // Rendered rule by rule as the parts come (a big chain comes in parts); the
+            // chain's text is written whole in its turn.
+            let mut text = if turn.part() == 0 {
+                let mut text = String::new();
+                nft_text::chain_head(&mut text, t, c);
+                text
             } else {
                 lock(&parts).remove(&turn.position()).unwrap_or_default()
             };
             let mut malformed = None;
             for msg in rules {
                 match NftRule::decode(msg) {
-                    Ok(r) => gathered.push(r.rule),
+                    Ok(r) => {
+                        nft_text::rule_line(&mut text, t, &r.rule, names, &sets);
+                    }
                     Err(e) => {
                         malformed.get_or_insert(e);
                     }
                 }
             }
             if !turn.is_last() && malformed.is_none() {
-                lock(&parts).insert(turn.position(), gathered);
+                lock(&parts).insert(turn.position(), text);
                 return;
             }
-            let chain = NftChain {
-                rules: gathered,
-                ..c.clone()
-            };
-            let mut text = String::new();
-            nft_text::chain_named(&mut text, t, &chain, names, &SetIndex::new(t));
-            drop(chain);
+            text.push_str("\t}\n");
             if turn.wait() {
                 let mut st = lock(&state);
                 match malformed {
@@ -152,6 +160,8 @@ struct Writer<'w, 'n> {
     spool: Spool<'w>,
     /// This attempt's tables without their chains (what rendering a chain looks up).
     tables: Arc<Vec<NftTable>>,
+    /// Their sets' positions by name (one index per table, shared by the dump threads).
+    positions: Arc<Vec<SetPositions>>,
     slots: Vec<Slot>,
     /// Table (index in `tables`) of each planned chain.
     table_of: Vec<usize>,
@@ -215,6 +225,7 @@ impl Writer<'_, '_> {
             own.chains = Vec::new();
             tables.push(own);
         }
+        self.positions = Arc::new(tables.iter().map(SetIndex::positions).collect());
         self.tables = Arc::new(tables);
         Some(plan)
     }
