@@ -343,6 +343,12 @@ fn attempt(
     let mut elem_work: Vec<(u8, &str, &mut NftSet)> = Vec::new();
     for t in tables.iter_mut() {
         let family = t.family.nfproto();
+        if opts
+            .elements_of
+            .is_some_and(|wanted| !wanted(t.family, &t.name))
+        {
+            continue;
+        }
         for set in t.sets.iter_mut() {
             elem_work.push((family, t.name.as_str(), set));
         }
