@@ -7,7 +7,6 @@ pub mod json;
 pub mod model;
 pub mod nft_stream;
 pub mod nft_text;
-pub mod nft_write;
 pub mod parse;
 pub mod read;
 pub mod render;

@@ -2,9 +2,8 @@
 //! flowtables) once the snapshot has them, then its chains one by one in kernel order while
 //! the rules are dumped, each chain rendered on the dump thread that read it, rule by rule as
 //! its messages come ([`nft_text::chain_head`], [`nft_text::rule_line`]), and dropped once
-//! written. Same text as [`nft_text::ruleset_named`] of the whole snapshot (and as
-//! [`super::nft_write`], which holds every chain's text until the read is confirmed); only
-//! the sets' elements, the chains' names and one chain's text per dump thread are held.
+//! written. Same text as [`nft_text::ruleset_named`] of the whole snapshot; only the sets'
+//! elements, the chains' names and one chain's text per dump thread are held.
 //!
 //! A ruleset changing meanwhile: the first [`HOLD`](super::spool::HOLD) bytes are held and the read starts
 //! over; beyond, the text is already out, so the command fails ([`NftStreamError::Changed`]).

@@ -34,8 +34,8 @@ pub use object::NftObject;
 pub use rule::{NftRule, RuleRef};
 pub use set::{NftSet, NftSetElem};
 pub use snapshot::{
-    BareDumpStats, ChainVisitor, ORDERED_PART, OrderedVisit, RawChainVisitor, RawRules,
-    RawTableVisitor, Turn, bare_full_dump, bare_rule_dump, dump_threads,
+    BareDumpStats, ChainVisitor, ORDERED_PART, OrderedVisit, RawChainVisitor, RawRules, Turn,
+    bare_full_dump, bare_rule_dump, dump_threads,
 };
 pub use table::NftTable;
 
@@ -142,19 +142,6 @@ pub fn read_ruleset_raw(
     visit: &RawChainVisitor<'_>,
 ) -> Result<NftRuleset, NftError> {
     run_in(ns, || snapshot::read(opts, snapshot::Visit::Raw(visit)))?
-}
-
-/// Like [`read_ruleset_raw`], the visitor being also handed the chain's table with its sets
-/// (elements included), objects and flowtables, all read before the rules: enough to render
-/// the chain's rules on the dump thread ([`RawTableVisitor`]).
-pub fn read_ruleset_raw_tables(
-    ns: Option<&NetnsSpec>,
-    opts: &ReadOptions,
-    visit: &RawTableVisitor<'_>,
-) -> Result<NftRuleset, NftError> {
-    run_in(ns, || {
-        snapshot::read(opts, snapshot::Visit::RawTable(visit))
-    })?
 }
 
 /// Like [`read_ruleset_raw`], with the chains to dump and their order chosen by

@@ -123,18 +123,11 @@ pub type ChainVisitor<'v> = dyn Fn(NftFamily, &str, &mut NftChain) + Sync + 'v;
 /// read them in place); the chain's `rules` stay empty.
 pub type RawChainVisitor<'v> = dyn Fn(NftFamily, &str, &NftChain, RawRules<'_>) + Sync + 'v;
 
-/// Like [`RawChainVisitor`], with the chain's whole table (its sets with their elements,
-/// objects, flowtables: everything but rules, read before the rules) and the positions of
-/// the table in the snapshot and of the chain in the table: `visit(table_index, table,
-/// chain_index, rules)`, the chain being `table.chains[chain_index]`.
-pub type RawTableVisitor<'v> = dyn Fn(usize, &NftTable, usize, RawRules<'_>) + Sync + 'v;
-
 /// What to do with the rules of each chain.
 #[derive(Clone, Copy)]
 pub(super) enum Visit<'v> {
     Decoded(&'v ChainVisitor<'v>),
     Raw(&'v RawChainVisitor<'v>),
-    RawTable(&'v RawTableVisitor<'v>),
     Ordered(&'v OrderedVisit<'v>),
 }
 
@@ -142,7 +135,6 @@ pub(super) enum Visit<'v> {
 #[derive(Clone, Copy)]
 enum RawVisit<'v> {
     Plain(&'v RawChainVisitor<'v>),
-    Table(&'v RawTableVisitor<'v>),
     Ordered(&'v OrderedVisit<'v>),
 }
 
@@ -405,7 +397,6 @@ fn attempt(
     };
     let (rule_dump, visit) = match visit {
         Visit::Raw(v) => (RuleDump::PerChain, Err(RawVisit::Plain(v))),
-        Visit::RawTable(v) => (RuleDump::PerChain, Err(RawVisit::Table(v))),
         Visit::Ordered(v) => (RuleDump::PerChain, Err(RawVisit::Ordered(v))),
         Visit::Decoded(v) => (opts.rule_dump, Ok(v)),
     };
@@ -712,7 +703,6 @@ fn dump_chains_raw(
         let rules = RawRules { packed: &packed };
         match visit {
             RawVisit::Plain(visit) => visit(t.family, &t.name, c, rules),
-            RawVisit::Table(visit) => visit(ti, t, ci, rules),
             RawVisit::Ordered(o) => {
                 let turn = Turn {
                     seq,
