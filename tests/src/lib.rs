@@ -51,6 +51,7 @@ pub mod net;
 pub mod netns;
 pub mod prereq;
 pub mod real;
+pub mod running;
 pub mod scratch;
 pub mod state;
 pub mod teardown;

@@ -6,127 +6,34 @@
 //! Real binaries, real drops (UDP to a closed port inside a test namespace). Needs root,
 //! iproute2, kernel BTF.
 
-use std::io::{BufRead, BufReader, Read, Write};
+use std::io::{Read, Write};
 use std::net::{Ipv4Addr, TcpStream, UdpSocket};
-use std::process::{Child, Command, Stdio};
-use std::sync::mpsc;
+use std::process::Command;
 use std::time::{Duration, Instant};
 
 use lab::bin_path::nfprobe_bin;
+use lab::running::Running;
 use nfprobe::kernel::netns::run_in;
 use serde_json::Value;
 
 mod common;
 use common::{TestNetns, require_root_and_btf};
 
-/// A running nfprobe inside a test namespace, killed on drop if still alive.
-struct Running {
-    child: Child,
-    stdout: Option<std::thread::JoinHandle<String>>,
-    stderr: mpsc::Receiver<String>,
-    seen: Vec<String>,
+/// `ip netns exec NS nfprobe ARGS`, once a stderr line contains `ready`.
+fn start(ns: &TestNetns, args: &[&str], ready: &str) -> Running {
+    let bin = nfprobe_bin().unwrap_or_else(|e| panic!("{e}"));
+    let mut cmd = Command::new("ip");
+    cmd.args(["netns", "exec", &ns.name]).arg(&bin).args(args);
+    let mut r = Running::spawn(cmd);
+    r.wait_for(ready);
+    r
 }
 
-impl Running {
-    /// `ip netns exec NS nfprobe ARGS`, once a stderr line contains `ready`.
-    fn start(ns: &TestNetns, args: &[&str], ready: &str) -> Running {
-        let bin = nfprobe_bin().unwrap_or_else(|e| panic!("{e}"));
-        let mut child = Command::new("ip")
-            .args(["netns", "exec", &ns.name])
-            .arg(&bin)
-            .args(args)
-            .stdout(Stdio::piped())
-            .stderr(Stdio::piped())
-            .spawn()
-            .unwrap_or_else(|e| panic!("cannot run {}: {e}", bin.display()));
-        let mut out = child.stdout.take().expect("stdout");
-        let stdout = std::thread::spawn(move || {
-            let mut s = String::new();
-            let _ = out.read_to_string(&mut s);
-            s
-        });
-        let err = child.stderr.take().expect("stderr");
-        let (tx, rx) = mpsc::channel();
-        std::thread::spawn(move || {
-            for line in BufReader::new(err).lines().map_while(Result::ok) {
-                if tx.send(line).is_err() {
-                    break;
-                }
-            }
-        });
-        let mut r = Running {
-            child,
-            stdout: Some(stdout),
-            stderr: rx,
-            seen: Vec::new(),
-        };
-        r.wait_for(ready);
-        r
-    }
-
-    /// Wait (90 s at most: a debug build reads BTF slowly on a busy machine) for a stderr line
-    /// containing `what`; returns it.
-    fn wait_for(&mut self, what: &str) -> String {
-        if let Some(l) = self.seen.iter().find(|l| l.contains(what)) {
-            return l.clone();
-        }
-        let deadline = Instant::now() + Duration::from_secs(90);
-        loop {
-            match self.stderr.recv_timeout(Duration::from_millis(200)) {
-                Ok(line) => {
-                    self.seen.push(line.clone());
-                    if line.contains(what) {
-                        return line;
-                    }
-                }
-                Err(mpsc::RecvTimeoutError::Timeout) => {}
-                Err(mpsc::RecvTimeoutError::Disconnected) => {
-                    panic!("exited before `{what}`: {}", self.seen.join("\n"))
-                }
-            }
-            assert!(
-                Instant::now() < deadline,
-                "no `{what}` within 90 s: {}",
-                self.seen.join("\n")
-            );
-        }
-    }
-
-    fn pid(&self) -> i32 {
-        i32::try_from(self.child.id()).expect("pid")
-    }
-
-    /// SIGTERM; wait; stdout.
-    fn stop(mut self) -> String {
-        // SAFETY: kill on our own child's pid (`ip netns exec` execs nfprobe in place).
-        unsafe {
-            libc::kill(self.pid(), libc::SIGTERM);
-        }
-        let deadline = Instant::now() + Duration::from_secs(30);
-        let status = loop {
-            if let Some(st) = self.child.try_wait().expect("wait") {
-                break st;
-            }
-            assert!(Instant::now() < deadline, "no exit 30 s after SIGTERM");
-            std::thread::sleep(Duration::from_millis(50));
-        };
-        while let Ok(l) = self.stderr.try_recv() {
-            self.seen.push(l);
-        }
-        assert!(status.success(), "{status}: {}", self.seen.join("\n"));
-        self.stdout
-            .take()
-            .expect("stdout")
-            .join()
-            .expect("stdout thread")
-    }
-}
-
-impl Drop for Running {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
+/// SIGTERM, a clean exit, its stdout.
+fn stop(mut r: Running) -> String {
+    let (status, out) = r.stop();
+    assert!(status.success(), "{status}: {}", r.seen.join("\n"));
+    out
 }
 
 /// `n` UDP datagrams to a closed port on 127.0.0.1 inside `ns`: `n` NO_SOCKET drops on lo.
@@ -163,8 +70,8 @@ fn two_drops_at_once_both_count_every_drop() {
     let ns = TestNetns::new("cc2");
     for extra in [&[][..], &["--tc"][..]] {
         let args: Vec<&str> = DROPS.iter().chain(extra).copied().collect();
-        let a = Running::start(&ns, &args, WATCHING);
-        let b = Running::start(&ns, &args, WATCHING);
+        let a = start(&ns, &args, WATCHING);
+        let b = start(&ns, &args, WATCHING);
         // With --tc each has its own tcx links: neither was refused its tc counters (the
         // warnings come before the `watching` line).
         for r in [&a, &b] {
@@ -177,8 +84,8 @@ fn two_drops_at_once_both_count_every_drop() {
         const N: u32 = 41;
         udp_to_closed_port(&ns, N);
         std::thread::sleep(Duration::from_millis(300));
-        let out_a = a.stop();
-        let out_b = b.stop();
+        let out_a = stop(a);
+        let out_b = stop(b);
         assert_eq!(
             no_socket_on_lo(&out_a),
             u64::from(N),
@@ -217,10 +124,10 @@ fn a_second_drops_on_clsact_says_it_cannot_share_and_leaves_the_first_alone() {
         "--iface",
         "cca",
     ];
-    let a = Running::start(&ns, &args, WATCHING);
+    let a = start(&ns, &args, WATCHING);
     let first = filters(&ns, "cca");
     assert!(first.contains("nfp_tc_in"), "{first}");
-    let mut b = Running::start(&ns, &args, WATCHING);
+    let mut b = start(&ns, &args, WATCHING);
     let line = b.wait_for("no tc counters on cca");
     assert!(
         line.ends_with(&format!(
@@ -236,11 +143,11 @@ fn a_second_drops_on_clsact_says_it_cannot_share_and_leaves_the_first_alone() {
         .iter()
         .filter(|l| l.contains("no tc counters"))
         .count();
-    b.stop();
+    stop(b);
     assert_eq!(warned, 1, "said once");
     // The first's filters are the same ones, before and after the second ran.
     assert_eq!(filters(&ns, "cca"), first);
-    a.stop();
+    stop(a);
     assert!(!filters(&ns, "cca").contains("nfp_tc"), "left behind");
 }
 
@@ -278,7 +185,7 @@ fn serve_no_socket_on_lo(metrics: &str) -> Option<u64> {
 fn serve_and_drops_at_once_both_count_every_drop() {
     require_root_and_btf();
     let ns = TestNetns::new("ccs");
-    let mut serve = Running::start(
+    let mut serve = start(
         &ns,
         &["serve", "--listen", "127.0.0.1:0", "--iface", "lo"],
         "listening on http://",
@@ -305,11 +212,11 @@ fn serve_and_drops_at_once_both_count_every_drop() {
         );
         std::thread::sleep(Duration::from_millis(500));
     }
-    let drops = Running::start(&ns, &DROPS, WATCHING);
+    let drops = start(&ns, &DROPS, WATCHING);
     const N: u32 = 29;
     udp_to_closed_port(&ns, N);
     std::thread::sleep(Duration::from_millis(300));
-    let out = drops.stop();
+    let out = stop(drops);
     assert_eq!(no_socket_on_lo(&out), u64::from(N), "{out}");
     // serve reads its counters each second.
     let deadline = Instant::now() + Duration::from_secs(30);
@@ -330,5 +237,5 @@ fn serve_and_drops_at_once_both_count_every_drop() {
         );
         std::thread::sleep(Duration::from_millis(500));
     }
-    serve.stop();
+    stop(serve);
 }

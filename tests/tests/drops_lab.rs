@@ -7,15 +7,14 @@
 //! iptables, busybox, kernel BTF; fails naming what is missing.
 
 use std::collections::BTreeSet;
-use std::io::{BufRead, BufReader, Read};
 use std::net::{Ipv4Addr, SocketAddr, SocketAddrV4, UdpSocket};
-use std::process::{Child, Command, Stdio};
+use std::process::Command;
 use std::sync::Mutex;
-use std::sync::mpsc;
 use std::time::{Duration, Instant};
 
 use lab::core::CLIENT_ADDR;
 use lab::docker28::{self, Fault};
+use lab::running::Running;
 use lab::{LabCore, Vantage};
 use nfprobe::kernel::netns::run_in;
 use serde_json::Value;
@@ -31,107 +30,34 @@ fn serial() -> std::sync::MutexGuard<'static, ()> {
 }
 
 /// A running `nfprobe drops`, killed on drop if still alive.
-struct Probe {
-    child: Child,
-    stdout: Option<std::thread::JoinHandle<String>>,
-    stderr: mpsc::Receiver<String>,
-    stderr_seen: Vec<String>,
-}
+struct Probe(Running);
 
 impl Probe {
     /// Start `nfprobe --netns NS drops --json ARGS` and wait until it says it is watching.
     fn start(netns: &str, args: &[&str]) -> Probe {
         let bin = lab::bin_path::nfprobe_bin().unwrap_or_else(|e| panic!("{e}"));
-        let mut child = Command::new(&bin)
-            .args(["--netns", netns, "drops", "--json"])
-            .args(args)
-            .stdout(Stdio::piped())
-            .stderr(Stdio::piped())
-            .spawn()
-            .unwrap_or_else(|e| panic!("cannot run {}: {e}", bin.display()));
-        let mut out = child.stdout.take().expect("stdout piped");
-        let stdout = std::thread::spawn(move || {
-            let mut s = String::new();
-            let _ = out.read_to_string(&mut s);
-            s
-        });
-        let err = child.stderr.take().expect("stderr piped");
-        let (tx, rx) = mpsc::channel();
-        std::thread::spawn(move || {
-            for line in BufReader::new(err).lines().map_while(Result::ok) {
-                if tx.send(line).is_err() {
-                    break;
-                }
-            }
-        });
-        let mut p = Probe {
-            child,
-            stdout: Some(stdout),
-            stderr: rx,
-            stderr_seen: Vec::new(),
-        };
-        // A debug build reads BTF and kallsyms slowly on a busy 2-core machine.
-        let deadline = Instant::now() + Duration::from_secs(90);
-        loop {
-            match p.stderr.recv_timeout(Duration::from_millis(200)) {
-                Ok(line) => {
-                    let ready = line.contains("nfprobe drops: watching");
-                    p.stderr_seen.push(line);
-                    if ready {
-                        return p;
-                    }
-                }
-                Err(mpsc::RecvTimeoutError::Timeout) => {}
-                Err(mpsc::RecvTimeoutError::Disconnected) => {
-                    let status = p.child.wait();
-                    panic!(
-                        "nfprobe drops exited before watching ({status:?}): {}",
-                        p.stderr_seen.join("\n")
-                    );
-                }
-            }
-            assert!(
-                Instant::now() < deadline,
-                "nfprobe drops did not start watching within 90 s: {}",
-                p.stderr_seen.join("\n")
-            );
-        }
+        let mut cmd = Command::new(&bin);
+        cmd.args(["--netns", netns, "drops", "--json"]).args(args);
+        let mut r = Running::spawn(cmd);
+        r.wait_for("nfprobe drops: watching");
+        Probe(r)
     }
 
     fn pid(&self) -> i32 {
-        i32::try_from(self.child.id()).expect("pid fits i32")
+        self.0.pid()
     }
 
     fn signal(&self, sig: i32) {
-        // SAFETY: kill on our own child's pid.
-        let rc = unsafe { libc::kill(self.pid(), sig) };
-        assert_eq!(rc, 0, "kill({}, {sig})", self.pid());
+        self.0.signal(sig);
     }
 
     /// SIGTERM, wait for exit, return the JSON lines it printed (the last one is the summary).
     fn stop(mut self) -> Output {
-        self.signal(libc::SIGTERM);
-        let deadline = Instant::now() + Duration::from_secs(30);
-        let status = loop {
-            if let Some(st) = self.child.try_wait().expect("wait") {
-                break st;
-            }
-            assert!(Instant::now() < deadline, "nfprobe did not exit on SIGTERM");
-            std::thread::sleep(Duration::from_millis(50));
-        };
-        while let Ok(line) = self.stderr.try_recv() {
-            self.stderr_seen.push(line);
-        }
-        let text = self
-            .stdout
-            .take()
-            .expect("stdout reader")
-            .join()
-            .expect("stdout thread");
+        let (status, text) = self.0.stop();
         assert!(
             status.success(),
             "nfprobe drops exited with {status} after SIGTERM: {}",
-            self.stderr_seen.join("\n")
+            self.0.seen.join("\n")
         );
         let lines: Vec<Value> = text
             .lines()
@@ -142,13 +68,6 @@ impl Probe {
             summary: summary.clone(),
             events: events.to_vec(),
         }
-    }
-}
-
-impl Drop for Probe {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
     }
 }
 
