@@ -259,6 +259,11 @@ fn fuzz_one(name: &str, budget: Budget) -> Result<Row> {
             if let Some(s) = done_line_seconds(&line) {
                 done_seconds = Some(s);
             }
+            // libFuzzer's progress lines ("#1048576 pulse cov: ... exec/s: ..."), at each power
+            // of two: a long run shows it is alive without the noise of every new input.
+            if line.contains(" pulse ") {
+                eprintln!("  {name}: {line}");
+            }
             tail.push(line);
             if tail.len() > 40 {
                 tail.remove(0);
