@@ -259,9 +259,9 @@ fn fuzz_one(name: &str, budget: Budget) -> Result<Row> {
             if let Some(s) = done_line_seconds(&line) {
                 done_seconds = Some(s);
             }
-            // libFuzzer's progress lines ("#1048576 pulse cov: ... exec/s: ..."), at each power
+            // libFuzzer's progress lines ("#1048576<TAB>pulse  cov: ... exec/s: ..."), at each power
             // of two: a long run shows it is alive without the noise of every new input.
-            if line.contains(" pulse ") {
+            if line.starts_with('#') && line.contains("\tpulse ") {
                 eprintln!("  {name}: {line}");
             }
             tail.push(line);
