@@ -70,7 +70,11 @@ impl Drop for Netns {
 #[derive(Debug, Clone, Copy)]
 pub(crate) struct Sample {
     pub(crate) wall: Duration,
+    /// `user + sys`.
     pub(crate) cpu: Duration,
+    /// CPU time in the process (user) and in the kernel on its behalf (sys).
+    pub(crate) user: Duration,
+    pub(crate) sys: Duration,
     pub(crate) maxrss_kib: i64,
 }
 
@@ -118,6 +122,8 @@ fn measure(ns: &Netns, argv: &[&str]) -> Result<Sample> {
     Ok(Sample {
         wall,
         cpu: tv(ru.ru_utime) + tv(ru.ru_stime),
+        user: tv(ru.ru_utime),
+        sys: tv(ru.ru_stime),
         maxrss_kib,
     })
 }

@@ -11,10 +11,13 @@
 //!   and written as it goes, like `iptables-legacy-save`;
 //! - `json` / `json-legacy`: what `nfprobe ruleset --format json` does (streamed);
 //!   `json-model`: the JSON document built from the whole model, as it was before;
-//! - `ours-nft`: every nf_tables table in `nft list ruleset` syntax (`nfprobe ruleset
-//!   --format nft`: snapshot, interface names, rendering);
+//! - `ours-nft`: every nf_tables table in `nft list ruleset` syntax, as `nfprobe ruleset
+//!   --format nft` does (rules rendered chain by chain on the dump threads);
+//!   `ours-nft-model`: the same from the whole decoded snapshot, as it was before;
 //! - `bare-family` / `bare-chain`: receive the rule messages and drop them (the floor);
-//!   `bare-chain-par`: per chain, with as many dump threads as `ours` uses.
+//!   `bare-chain-par`: per chain, with as many dump threads as `ours` uses;
+//!   `bare-full` / `bare-full-par`: the rules per chain and the elements of every set, one
+//!   dump per set (the floor of a ruleset with sets), on one socket or on `ours`' threads.
 //!
 //! `-v` prints the phase timings on stderr.
 
@@ -123,6 +126,20 @@ fn main() -> anyhow::Result<()> {
             }
         }
         "ours-nft" => {
+            // What `nfprobe ruleset --format nft` does: read, decode and render chain by
+            // chain on the dump threads, then write.
+            let marks =
+                nfprobe::ruleset::nft_write::write_nft(None, &mut std::io::stdout().lock())?;
+            if verbose {
+                eprintln!(
+                    "{marks} marked; read, rendered and written in {:?}",
+                    t0.elapsed()
+                );
+            }
+        }
+        "ours-nft-model" => {
+            // As `--format nft` did before: the whole snapshot with every rule decoded,
+            // then the text rendered from it on one thread.
             let rs = nft::read_ruleset(None)?;
             let links = nfprobe::kernel::link::snapshot(None)?;
             let names = nfprobe::ruleset::nft_text::Ifnames::from_pairs(
@@ -139,6 +156,12 @@ fn main() -> anyhow::Result<()> {
             }
             // The process ends here: freeing the snapshot piece by piece is pure cost.
             std::mem::forget(rs);
+        }
+        "bare-full" | "bare-full-par" => {
+            let st = nft::bare_full_dump(NftFamily::Ip, mode == "bare-full-par")?;
+            if verbose {
+                eprintln!("{} messages in {:?}", st.messages, st.elapsed);
+            }
         }
         "bare-family" | "bare-chain" | "bare-chain-par" => {
             let st = nft::bare_rule_dump(

@@ -13,6 +13,7 @@ pub mod ext;
 pub mod host;
 pub mod kernel;
 pub mod metrics;
+pub mod needs;
 pub mod prove;
 pub mod report;
 pub mod ruleset;

@@ -64,6 +64,28 @@ struct Case {
 }
 
 /// Merge `*table` sections (the same table may appear in several pieces).
+/// The messages of the host notes that name something nfprobe does not model.
+fn not_modelled(v: &Value) -> Vec<&str> {
+    v["host"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|h| h["kind"] == "not_modelled")
+        .map(|h| h["message"].as_str().unwrap())
+        .collect()
+}
+
+/// The one finding that is judged (not unknown), which must be `missing`.
+fn the_one_judged_is_missing(v: &Value) -> &Value {
+    let judged: Vec<&Value> = problems(v)
+        .into_iter()
+        .filter(|f| f["status"] != "unknown")
+        .collect();
+    assert_eq!(judged.len(), 1, "{judged:#?}");
+    assert_eq!(judged[0]["status"], "missing");
+    judged[0]
+}
+
 fn merge(parts: &[&str]) -> String {
     let mut tables: Vec<(String, Vec<String>)> = Vec::new();
     for p in parts {
@@ -236,16 +258,7 @@ fn healthy_and_each_rule_exact(c: &Case) {
         c.tag,
         v["findings"]
     );
-    assert!(
-        !v["host"]
-            .as_array()
-            .unwrap()
-            .iter()
-            .any(|h| h["kind"] == "not_modelled"),
-        "{}: {:#}",
-        c.tag,
-        v["host"]
-    );
+    assert!(not_modelled(&v).is_empty(), "{}: {:#}", c.tag, v["host"]);
     assert!(!c.option_rules.is_empty() || !c.option_rules6.is_empty());
     let cases = c
         .option_rules
@@ -831,25 +844,14 @@ fn swarm_ingress() {
         "{:#}",
         p[0]
     );
-    let notes: Vec<&str> = v["host"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .filter(|h| h["kind"] == "not_modelled")
-        .map(|h| h["message"].as_str().unwrap())
-        .collect();
+    let notes = not_modelled(&v);
     assert_eq!(notes.len(), 1, "{:#}", v["host"]);
     assert!(notes[0].contains("ingress-sbox"), "{}", notes[0]);
     assert!(host_problems(&v).is_empty(), "{:#}", v["host"]);
     assert_eq!(code, 0);
     let lost = "-A DOCKER-INGRESS -p tcp -m tcp --dport 8080 -j ACCEPT";
     let (code, v) = check(&case, &without(&case.rules, "filter", lost), &d);
-    let judged: Vec<&Value> = problems(&v)
-        .into_iter()
-        .filter(|f| f["status"] != "unknown")
-        .collect();
-    assert_eq!(judged.len(), 1, "{judged:#?}");
-    assert_eq!(judged[0]["status"], "missing");
+    the_one_judged_is_missing(&v);
     assert_eq!(code, 1);
 }
 
@@ -893,19 +895,11 @@ fn wsl2_mirrored_is_named_not_extra() {
         "{:#}",
         unknown[0]
     );
-    let notes: Vec<&Value> = v["host"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .filter(|h| h["kind"] == "not_modelled")
-        .collect();
+    let notes = not_modelled(&v);
     assert_eq!(notes.len(), 1, "{:#}", v["host"]);
     assert!(
-        notes[0]["message"]
-            .as_str()
-            .unwrap()
-            .contains("WSL2 mirrored networking (interface loopback0)"),
-        "{:#}",
+        notes[0].contains("WSL2 mirrored networking (interface loopback0)"),
+        "{}",
         notes[0]
     );
     assert!(host_problems(&v).is_empty(), "{:#}", v["host"]);
@@ -929,12 +923,7 @@ fn wsl2_mirrored_is_named_not_extra() {
         ),
         &case.docker,
     );
-    let p: Vec<&Value> = problems(&v)
-        .into_iter()
-        .filter(|f| f["status"] != "unknown")
-        .collect();
-    assert_eq!(p.len(), 1, "{p:#?}");
-    assert_eq!(p[0]["status"], "missing");
+    the_one_judged_is_missing(&v);
     assert_eq!(code, 1);
 }
 
@@ -988,13 +977,7 @@ fn unknown_gateway_mode_is_named_not_judged() {
             "{f:#}"
         );
     }
-    let notes: Vec<&str> = v["host"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .filter(|h| h["kind"] == "not_modelled")
-        .map(|h| h["message"].as_str().unwrap())
-        .collect();
+    let notes = not_modelled(&v);
     assert_eq!(notes.len(), 1, "{:#}", v["host"]);
     assert!(
         notes[0].starts_with(
@@ -1030,14 +1013,9 @@ fn unknown_gateway_mode_is_named_not_judged() {
     // The modelled network is judged as ever.
     let lost = "-A DOCKER ! -i brnat -o brnat -j DROP";
     let (code, v) = check(&case, &without(&rules, "filter", lost), &case.docker);
-    let judged: Vec<&Value> = problems(&v)
-        .into_iter()
-        .filter(|f| f["status"] != "unknown")
-        .collect();
-    assert_eq!(judged.len(), 1, "{judged:#?}");
-    assert_eq!(judged[0]["status"], "missing");
+    let judged = the_one_judged_is_missing(&v);
     let (chain, rule) = parse_line(lost);
-    assert_eq!(finding_rule(judged[0]), ("filter".to_owned(), chain, rule));
+    assert_eq!(finding_rule(judged), ("filter".to_owned(), chain, rule));
     assert_eq!(code, 1);
 }
 

@@ -182,4 +182,15 @@ fn without_privileges_the_ebpf_failure_names_what_is_needed() {
     assert!(text.contains("eBPF load FAILED"), "{text}");
     assert!(text.contains("permission denied"), "{text}");
     assert!(text.contains("needs root"), "{text}");
+    // And which commands it would refuse, in the words they would use.
+    assert!(
+        text.contains(
+            "cannot run here: drops needs CAP_BPF (or CAP_SYS_ADMIN) to load its eBPF programs"
+        ),
+        "{text}"
+    );
+    assert!(
+        text.contains("cannot run here: ruleset needs CAP_NET_ADMIN to read the firewall"),
+        "{text}"
+    );
 }

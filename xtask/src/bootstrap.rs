@@ -29,6 +29,8 @@ pub const APT_PACKAGES: &[&str] = &[
     "hyperfine",
     "time",
     "util-linux",
+    // tests/privileges.rs: proves a refused run made no bpf() object and entered no namespace.
+    "strace",
     // `nfprobe serve` tests: a real Prometheus scrapes it; promtool checks deploy/prometheus.
     "prometheus",
 ];

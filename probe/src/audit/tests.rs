@@ -3,50 +3,15 @@ use std::path::PathBuf;
 
 use super::*;
 use crate::claims::{Answer, Binary, Claim};
-use crate::docker::expect::tests::{B2, example_state, parse_save};
+use crate::docker::expect::tests::{B2, example_state, is_builtin_chain, ruleset_from_save};
 use crate::docker::expect::{self, Layout};
-use crate::ruleset::{Chain, Policy, Ruleset, Table};
+use crate::ruleset::{Policy, Ruleset};
 
 /// A ruleset holding the given `*table`/`-A` text (nft backend, IPv4).
 fn ruleset(text: &str, policy: Policy) -> Ruleset {
-    let mut tables: Vec<Table> = Vec::new();
-    for (t, c, r) in parse_save(text) {
-        let ti = match tables.iter().position(|x| x.name == t) {
-            Some(i) => i,
-            None => {
-                tables.push(Table {
-                    name: t.clone(),
-                    chains: vec![],
-                });
-                tables.len() - 1
-            }
-        };
-        let table = &mut tables[ti];
-        let ci = match table.chains.iter().position(|x| x.name == c) {
-            Some(i) => i,
-            None => {
-                let builtin = matches!(
-                    c.as_str(),
-                    "FORWARD" | "PREROUTING" | "POSTROUTING" | "OUTPUT" | "INPUT"
-                );
-                table.chains.push(Chain {
-                    name: c.clone(),
-                    builtin,
-                    policy: (c == "FORWARD").then_some(policy),
-                    counters: None,
-                    rules: vec![],
-                });
-                table.chains.len() - 1
-            }
-        };
-        table.chains[ci].rules.push(r);
-    }
-    Ruleset {
-        backend: Backend::Nft,
-        family: Family::Ipv4,
-        genid: None,
-        tables,
-    }
+    ruleset_from_save(Backend::Nft, Family::Ipv4, text, |c| {
+        (is_builtin_chain(c), (c == "FORWARD").then_some(policy))
+    })
 }
 
 fn without(text: &str, drop: &[&str]) -> String {

@@ -4,6 +4,7 @@
 
 use clap::{CommandFactory, Parser, Subcommand};
 use nfprobe::kernel::netns::NetnsSpec;
+use nfprobe::needs;
 
 mod check;
 mod collect;
@@ -94,8 +95,69 @@ pub enum Outcome {
     Findings,
 }
 
+impl Command {
+    /// What this run needs from the process (None: nothing privileged).
+    fn needs(&self, netns: bool) -> Option<(needs::Command, needs::Use)> {
+        let u = needs::Use {
+            netns,
+            ..needs::Use::default()
+        };
+        let (cmd, u) = match self {
+            Command::Features(_) => (needs::Command::Features, u),
+            Command::Ruleset(_) => (needs::Command::Ruleset, u),
+            Command::Check(a) => (
+                needs::Command::Check,
+                needs::Use {
+                    bundle: a.src.docker_state.is_some(),
+                    ..u
+                },
+            ),
+            Command::Collect(a) => (
+                needs::Command::Collect,
+                needs::Use {
+                    bundle: a.src.docker_state.is_some(),
+                    ..u
+                },
+            ),
+            Command::Drops(a) => (needs::Command::Drops, needs::Use { tc: a.tc, ..u }),
+            Command::Prove(a) => (
+                needs::Command::Prove,
+                needs::Use {
+                    dry_run: a.dry_run,
+                    ..u
+                },
+            ),
+            Command::Serve(a) => (
+                needs::Command::Serve,
+                needs::Use {
+                    no_drops: a.no_drops,
+                    ..u
+                },
+            ),
+            Command::Completions { .. } | Command::Man => return None,
+        };
+        Some((cmd, u))
+    }
+}
+
 impl Cli {
+    /// Run the command. A missing capability is refused before anything is touched, and a
+    /// failure whose cause is a missing privilege or kernel feature becomes the one line
+    /// that names it (`needs`).
     pub fn run(self) -> anyhow::Result<Outcome> {
+        let needs = self.command.needs(self.netns.is_some());
+        if let Some((cmd, u)) = needs {
+            needs::preflight(cmd, u)?;
+        }
+        self.run_command().map_err(|err| {
+            match needs.and_then(|(cmd, u)| needs::explain(cmd, u, err.as_ref())) {
+                Some(line) => anyhow::Error::new(line),
+                None => err,
+            }
+        })
+    }
+
+    fn run_command(self) -> anyhow::Result<Outcome> {
         let global = Global {
             netns: self.netns.as_deref().map(NetnsSpec::parse),
             json: self.json,

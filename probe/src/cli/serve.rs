@@ -109,11 +109,20 @@ fn follow_drops(
     ns: Option<nfprobe::kernel::netns::NetnsSpec>,
     ifaces: Vec<String>,
 ) -> anyhow::Result<()> {
+    let netns = ns.is_some();
     let mut session = match Session::start(drops::session_options(ns, ifaces)) {
         Ok(s) => s,
         Err(e) => {
-            log::error!("drop probe not started: {e}; serving rule metrics only");
-            exporter.state().drop_probe_error = Some(e.to_string());
+            // The same one line `nfprobe drops` would print, when a privilege or kernel
+            // feature is what is missing.
+            let u = nfprobe::needs::Use {
+                netns,
+                ..Default::default()
+            };
+            let why = nfprobe::needs::explain(nfprobe::needs::Command::Drops, u, &e)
+                .map_or_else(|| e.to_string(), |m| m.to_string());
+            log::error!("drop probe not started: {why}; serving rule metrics only");
+            exporter.state().drop_probe_error = Some(why);
             while !stop() {
                 exporter.state().beat("drops");
                 std::thread::sleep(Duration::from_millis(200));

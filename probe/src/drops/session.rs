@@ -97,6 +97,8 @@ impl Session {
         let btf = Btf::from_sys()?;
         let ksyms = Kallsyms::from_proc()?;
         let reasons = ReasonNames::from_btf(&btf)?;
+        // Before anything is loaded, so that its absence is named as such.
+        drop_probe::check_tracepoint(&btf)?;
         let config = drop_probe::resolve_config(&btf, opts.sample_per_sec)?;
         drop(btf);
         log::debug!("BTF and kallsyms read in {:?}", t0.elapsed());
@@ -175,6 +177,8 @@ impl Session {
 
     /// Re-read the interfaces: watch new ones, forget vanished ones. Returns the new targets.
     pub fn refresh(&mut self) -> Result<Vec<Target>, DropsError> {
+        // The first refresh's warnings are printed by whoever started the session.
+        let starting = !self.started_watching;
         let snap = link::snapshot(self.opts.netns.as_ref())?;
         for l in &snap.links {
             self.names
@@ -234,7 +238,9 @@ impl Session {
                 // The interface may have vanished between dump and attach; counting drops
                 // goes on without its tc counters.
                 let msg = format!("no tc counters on {}: {e}", t.name);
-                log::warn!("{msg}");
+                if !starting {
+                    log::warn!("{msg}");
+                }
                 self.warnings.push(msg);
             }
             for (net, prefix) in &t.nets {

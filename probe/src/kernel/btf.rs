@@ -15,6 +15,19 @@ use crate::bytes::{Reader, Truncated};
 
 pub const VMLINUX: &str = "/sys/kernel/btf/vmlinux";
 
+/// Names another file as the kernel's BTF: for support engineers reproducing a host whose BTF
+/// is missing or broken (an empty file shows what `drops` says there). Documented in
+/// docs/troubleshooting.md, not in --help.
+pub const BTF_PATH_ENV: &str = "NFPROBE_BTF_PATH";
+
+/// Where the running kernel's BTF is read from: [`VMLINUX`] unless [`BTF_PATH_ENV`] is set.
+pub fn vmlinux_path() -> std::path::PathBuf {
+    match std::env::var_os(BTF_PATH_ENV) {
+        Some(p) if !p.is_empty() => p.into(),
+        _ => VMLINUX.into(),
+    }
+}
+
 const MAGIC: u16 = 0xeb9f;
 
 const KIND_INT: u8 = 1;
@@ -45,6 +58,8 @@ pub enum BtfError {
         #[source]
         source: std::io::Error,
     },
+    #[error("{path} is empty")]
+    Empty { path: String },
     #[error("not a BTF blob (magic {0:#06x})")]
     BadMagic(u16),
     #[error("malformed BTF: {0}")]
@@ -122,7 +137,7 @@ pub struct Btf {
 impl Btf {
     /// The running kernel's BTF.
     pub fn from_sys() -> Result<Self, BtfError> {
-        Self::from_path(Path::new(VMLINUX))
+        Self::from_path(&vmlinux_path())
     }
 
     /// Same as [`Btf::from_sys`] (aya's spelling).
@@ -139,6 +154,11 @@ impl Btf {
             path: path.display().to_string(),
             source,
         })?;
+        if data.is_empty() {
+            return Err(BtfError::Empty {
+                path: path.display().to_string(),
+            });
+        }
         Self::parse(&data)
     }
 
@@ -303,6 +323,14 @@ impl Btf {
             }
         }
         Ok(Self { types, by_name })
+    }
+
+    /// Whether a typedef of this name exists (the kernel declares `btf_trace_NAME` for each
+    /// tracepoint a BTF tracepoint program can attach to).
+    pub fn has_typedef(&self, name: &str) -> bool {
+        self.types
+            .iter()
+            .any(|t| matches!(t, Type::Alias { name: n, .. } if n == name))
     }
 
     fn get(&self, id: u32) -> Option<&Type> {

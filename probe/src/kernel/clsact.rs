@@ -11,6 +11,7 @@ const RTM_GETTFILTER: u16 = 46;
 const TCA_KIND: u16 = 1;
 const TCA_OPTIONS: u16 = 2;
 const TCA_BPF_NAME: u16 = 7;
+const TCA_BPF_ID: u16 = 11;
 const NLA_TYPE_MASK: u16 = 0x3fff;
 const TC_H_CLSACT: u32 = 0xffff_fff1;
 const TC_H_MIN_INGRESS: u32 = 0xfff2;
@@ -22,6 +23,8 @@ const TCMSG_LEN: usize = 20;
 pub struct Filter {
     pub kind: String,
     pub bpf_name: Option<String>,
+    /// The kernel's id of the bpf program.
+    pub prog_id: Option<u32>,
 }
 
 /// `struct tcmsg`: family AF_UNSPEC, the interface, a handle and a parent.
@@ -66,13 +69,21 @@ fn parse_filter(payload: &[u8]) -> Result<Option<Filter>, LinkError> {
     };
     let mut kind = None;
     let mut bpf_name = None;
+    let mut prog_id = None;
     for (ty, v) in attrs(rest) {
         match ty & NLA_TYPE_MASK {
             TCA_KIND => kind = Some(cstring(v)),
             TCA_OPTIONS => {
                 for (t, v) in attrs(v) {
-                    if t & NLA_TYPE_MASK == TCA_BPF_NAME {
-                        bpf_name = Some(cstring(v));
+                    match t & NLA_TYPE_MASK {
+                        TCA_BPF_NAME => bpf_name = Some(cstring(v)),
+                        TCA_BPF_ID => {
+                            prog_id = v
+                                .get(..4)
+                                .and_then(|b| b.try_into().ok())
+                                .map(u32::from_ne_bytes);
+                        }
+                        _ => {}
                     }
                 }
             }
@@ -80,7 +91,11 @@ fn parse_filter(payload: &[u8]) -> Result<Option<Filter>, LinkError> {
         }
     }
     // The dump also lists the hook's chain itself (no options): only real filters count.
-    Ok(kind.map(|kind| Filter { kind, bpf_name }))
+    Ok(kind.map(|kind| Filter {
+        kind,
+        bpf_name,
+        prog_id,
+    }))
 }
 
 /// Remove the clsact qdisc of `ifindex` (and every filter it holds), in the namespace of the
@@ -105,10 +120,12 @@ mod tests {
         push_attr(&mut m, TCA_KIND, b"bpf\0");
         let mut opts = Vec::new();
         push_attr(&mut opts, TCA_BPF_NAME, b"nfp_tc_in\0");
+        push_attr(&mut opts, TCA_BPF_ID, &2428u32.to_ne_bytes());
         push_attr(&mut m, TCA_OPTIONS | 0x8000, &opts);
         let f = parse_filter(&m).unwrap().unwrap();
         assert_eq!(f.kind, "bpf");
         assert_eq!(f.bpf_name.as_deref(), Some("nfp_tc_in"));
+        assert_eq!(f.prog_id, Some(2428));
     }
 
     #[test]

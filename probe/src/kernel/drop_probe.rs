@@ -38,6 +38,13 @@ pub const PROG_TC_IN: &str = "nfp_tc_in";
 pub const PROG_TC_OUT: &str = "nfp_tc_out";
 /// Names our programs have in the kernel (bpftool shows them), for leftover checks.
 pub const PROGRAM_NAMES: [&str; 3] = [PROG_DROPS, PROG_TC_IN, PROG_TC_OUT];
+/// The tracepoint the drop program is written for (`skb:kfree_skb`; it carries the drop
+/// reason since Linux 5.17).
+pub const TRACEPOINT: &str = "kfree_skb";
+/// Names a tracepoint to look for instead of [`TRACEPOINT`], so that what `drops` says on a
+/// kernel without it can be shown (docs/troubleshooting.md). Only a missing name is useful:
+/// the program is never attached anywhere but [`TRACEPOINT`].
+pub const TRACEPOINT_ENV: &str = "NFPROBE_DROP_TRACEPOINT";
 const CONFIG_GLOBAL: &str = "DROP_CONFIG";
 const MAP_WATCH: &str = "NFP_WATCH";
 const MAP_WATCHFAST: &str = "NFP_WATCHFAST";
@@ -60,6 +67,13 @@ pub enum DropProbeError {
     NotEmbedded,
     #[error("kernel BTF: {0}")]
     Btf(#[from] BtfError),
+    #[error("the kernel has no tracepoint skb:{name} (its BTF lacks `btf_trace_{name}`)")]
+    NoTracepoint { name: String },
+    #[error(
+        "{TRACEPOINT_ENV} names skb:{name}, which exists; the drop program fits only skb:{TRACEPOINT} \
+         (the variable is for showing what happens on a kernel without the tracepoint)"
+    )]
+    OtherTracepoint { name: String },
     #[error(
         "the running kernel lacks `{field}` in its BTF ({source}); drop counting is disabled \
          rather than reading at a guessed offset"
@@ -85,6 +99,12 @@ pub enum DropProbeError {
     },
     #[error("the eBPF object has no {0} (stale build?)")]
     Missing(&'static str),
+    #[error(
+        "another nfprobe (pid {pid}) has its tc counters on {ifname} as clsact filters, and \
+         two cannot share them (each would remove the other's); this one counts drops there \
+         without them"
+    )]
+    ClsactBusy { ifname: String, pid: u32 },
     #[error("the tc counters were not loaded (the probe was started without them)")]
     TcNotLoaded,
     #[error(transparent)]
@@ -187,6 +207,32 @@ pub fn resolve_config(btf: &Btf, sample_per_sec: u32) -> Result<DropConfig, Drop
         }
     }
     Ok(cfg)
+}
+
+/// The tracepoint exists in this kernel (checked before anything is loaded, so its absence is
+/// named as such rather than as a failed load).
+pub fn check_tracepoint(btf: &Btf) -> Result<(), DropProbeError> {
+    let name = std::env::var(TRACEPOINT_ENV)
+        .ok()
+        .filter(|n| !n.is_empty())
+        .unwrap_or_else(|| TRACEPOINT.to_owned());
+    let exists = btf.has_typedef(&format!("btf_trace_{name}"));
+    match (exists, name == TRACEPOINT) {
+        (true, true) => Ok(()),
+        (true, false) => Err(DropProbeError::OtherTracepoint { name }),
+        (false, _) => Err(DropProbeError::NoTracepoint { name }),
+    }
+}
+
+/// The kernel's BTF as aya reads it, from the same file as [`Btf::from_sys`].
+fn aya_btf() -> Result<aya::Btf, DropProbeError> {
+    let path = super::btf::vmlinux_path();
+    aya::Btf::parse_file(&path, aya::Endianness::default()).map_err(|e| {
+        DropProbeError::Btf(BtfError::Malformed(format!(
+            "{} as read by the eBPF loader: {e}",
+            path.display()
+        )))
+    })
 }
 
 /// Loaded and attached drop probe. Dropping it detaches everything.
@@ -313,14 +359,14 @@ impl DropProbe {
         if object.is_empty() {
             return Err(DropProbeError::NotEmbedded);
         }
-        let aya_btf = aya::Btf::from_sys_fs().map_err(|e| aya_err("reading kernel BTF", e))?;
+        let aya_btf = aya_btf()?;
         let mut ebpf = EbpfLoader::new()
             .btf(Some(&aya_btf))
             .override_global(CONFIG_GLOBAL, config, true)
             .load(object)
             .map_err(|e| aya_err("loading the eBPF object", e))?;
         let prog = drops_program(&mut ebpf)?;
-        prog.load("kfree_skb", &aya_btf)
+        prog.load(TRACEPOINT, &aya_btf)
             .map_err(|e| aya_err("loading tp_btf/kfree_skb", e))?;
         let tp_link = prog
             .attach()
@@ -519,10 +565,19 @@ impl DropProbe {
         {
             return Ok(());
         }
+        if !self.tcx {
+            // clsact works in the calling thread's namespace, like tc itself.
+            let live = run_in(ns, move || live_clsact_owner(ifindex))?;
+            if let Some(pid) = live {
+                return Err(DropProbeError::ClsactBusy {
+                    ifname: ifname.to_owned(),
+                    pid,
+                });
+            }
+        }
         self.register_if(ifindex)?;
         if !self.tcx {
             let iface = ifname.to_owned();
-            // clsact works in the calling thread's namespace, like tc itself.
             let owned = run_in(ns, move || prepare_clsact(&iface, ifindex))?;
             self.clsact.push(ClsactIface {
                 ns: ns.cloned(),
@@ -753,6 +808,18 @@ impl DropProbe {
 /// Before attaching in clsact mode: remove filters a SIGKILLed earlier run left on `ifname`,
 /// make sure a clsact qdisc exists, and say whether it is ours to remove on exit: we created
 /// it, or it held nothing but our leftovers (an earlier run created it and was killed).
+/// A live process holding the program of one of our clsact filters on `ifindex`: another
+/// nfprobe counting there (a killed one's filters hold their programs alone).
+fn live_clsact_owner(ifindex: u32) -> Option<u32> {
+    let ids: Vec<u32> = clsact::filters(ifindex)
+        .ok()?
+        .iter()
+        .filter(|f| is_ours(f))
+        .filter_map(|f| f.prog_id)
+        .collect();
+    super::proc::bpf_program_holders(&ids).into_values().next()
+}
+
 fn prepare_clsact(ifname: &str, ifindex: u32) -> bool {
     let mut leftovers = false;
     for (name, ty) in [

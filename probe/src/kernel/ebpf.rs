@@ -166,10 +166,11 @@ impl DropCounter {
             return Err(EbpfError::NotEmbedded);
         }
         let filter = match netns_ino {
-            Some(ino) => netns_filter(&Btf::from_sys_fs()?, ino)?,
+            Some(ino) => netns_filter(&Btf::from_sys()?, ino)?,
             None => DropFilter::default(),
         };
-        let aya_btf = aya::Btf::from_sys_fs().map_err(EbpfError::AyaBtf)?;
+        let aya_btf = aya::Btf::parse_file(super::btf::vmlinux_path(), aya::Endianness::default())
+            .map_err(EbpfError::AyaBtf)?;
         let mut ebpf = EbpfLoader::new()
             .btf(Some(&aya_btf))
             .override_global(FILTER_GLOBAL, &filter, true)

@@ -2,11 +2,9 @@
 //! tables already in use, BTF, tcx, and whether our eBPF object loads.
 
 use std::io::{BufRead, BufReader};
-use std::path::Path;
 
 use serde::Serialize;
 
-use super::btf::VMLINUX;
 use super::family::Family;
 use super::netns::{NetnsError, NetnsSpec, run_in};
 
@@ -47,7 +45,8 @@ pub fn detect(netns: Option<&NetnsSpec>) -> Result<Features, NetnsError> {
         nf_tables: kallsyms_has(NF_TABLES_SYMBOL),
         legacy_ipv4_tables: v4,
         legacy_ipv6_tables: v6,
-        btf: Path::new(VMLINUX).exists(),
+        // Parsed, not just present: an empty or broken file is no BTF.
+        btf: super::btf::Btf::from_sys().is_ok(),
         ebpf_load: ebpf_error.is_none(),
         ebpf_error,
     })

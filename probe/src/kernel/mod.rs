@@ -1,6 +1,7 @@
 //! The only module that talks to the kernel: netlink sockets, getsockopt, setns, bpf(2),
 //! /proc and /sys. Everything it returns is typed, bounds-checked data.
 pub mod btf;
+pub mod caps;
 pub mod clsact;
 pub mod conntrack;
 pub mod drop_probe;

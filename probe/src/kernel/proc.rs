@@ -70,6 +70,46 @@ pub fn environ_var(pid: u32, name: &str) -> Option<String> {
     })
 }
 
+/// The processes (other than this one) holding an fd of each of these eBPF programs: a program
+/// id in a /proc/PID/fdinfo entry (program and link fds both name it). Unreadable entries are
+/// skipped (processes come and go while we look).
+pub fn bpf_program_holders(ids: &[u32]) -> std::collections::BTreeMap<u32, u32> {
+    let mut out = std::collections::BTreeMap::new();
+    if ids.is_empty() {
+        return out;
+    }
+    let me = std::process::id();
+    let Ok(procs) = std::fs::read_dir("/proc") else {
+        return out;
+    };
+    for p in procs.flatten() {
+        let Some(pid) = p.file_name().to_str().and_then(|s| s.parse::<u32>().ok()) else {
+            continue;
+        };
+        if pid == me {
+            continue;
+        }
+        let Ok(fds) = std::fs::read_dir(p.path().join("fdinfo")) else {
+            continue;
+        };
+        for fd in fds.flatten() {
+            let Ok(text) = std::fs::read_to_string(fd.path()) else {
+                continue;
+            };
+            for id in text
+                .lines()
+                .filter_map(|l| l.strip_prefix("prog_id:"))
+                .filter_map(|v| v.trim().parse::<u32>().ok())
+            {
+                if ids.contains(&id) {
+                    out.entry(id).or_insert(pid);
+                }
+            }
+        }
+    }
+    out
+}
+
 #[cfg(test)]
 mod tests {
     #[test]

@@ -6,10 +6,10 @@ use std::path::PathBuf;
 
 use crate::audit::{self, Finding, Input, Status};
 use crate::claims::{Answer, Binary, Claim, LieProbe, ProbeKind};
-use crate::docker::expect::tests::{B2, example_state, parse_save};
+use crate::docker::expect::tests::{B2, example_state, is_builtin_chain, ruleset_from_save};
 use crate::docker::expect::{self, Layout};
 use crate::docker::state::StateSource;
-use crate::ruleset::{Backend, Chain, Family, Policy, Ruleset, Table};
+use crate::ruleset::{Backend, Family, Policy, Ruleset};
 
 /// Every status; the match fails to compile when a status is added without a line here.
 fn all_statuses() -> Vec<Status> {
@@ -39,40 +39,12 @@ fn all_statuses() -> Vec<Status> {
 }
 
 fn ruleset(backend: Backend, family: Family, text: &str) -> Ruleset {
-    let mut tables: Vec<Table> = Vec::new();
-    for (t, c, r) in parse_save(text) {
-        if !tables.iter().any(|x| x.name == t) {
-            tables.push(Table {
-                name: t.clone(),
-                chains: vec![],
-            });
-        }
-        let Some(table) = tables.iter_mut().find(|x| x.name == t) else {
-            continue;
-        };
-        if !table.chains.iter().any(|x| x.name == c) {
-            let builtin = matches!(
-                c.as_str(),
-                "FORWARD" | "PREROUTING" | "POSTROUTING" | "OUTPUT" | "INPUT"
-            );
-            table.chains.push(Chain {
-                name: c.clone(),
-                builtin,
-                policy: (c == "FORWARD").then_some(Policy::Drop),
-                counters: None,
-                rules: vec![],
-            });
-        }
-        if let Some(chain) = table.chains.iter_mut().find(|x| x.name == c) {
-            chain.rules.push(r);
-        }
-    }
-    Ruleset {
-        backend,
-        family,
-        genid: None,
-        tables,
-    }
+    ruleset_from_save(backend, family, text, |c| {
+        (
+            is_builtin_chain(c),
+            (c == "FORWARD").then_some(Policy::Drop),
+        )
+    })
 }
 
 /// An audit that raises every host note the audit knows (a degraded view, rules in both

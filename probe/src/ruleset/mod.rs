@@ -6,6 +6,7 @@
 pub mod json;
 pub mod model;
 pub mod nft_text;
+pub mod nft_write;
 pub mod parse;
 pub mod read;
 pub mod render;

@@ -45,11 +45,50 @@ impl Ifnames {
 
 /// A table's sets by name, built once per table: rules look their sets up by name, and a
 /// linear search per rule is quadratic on big rulesets (one anonymous set per rule or so).
-pub struct SetIndex<'t>(HashMap<&'t str, &'t NftSet>);
+pub struct SetIndex<'t>(SetIndexKind<'t>);
+
+enum SetIndexKind<'t> {
+    Refs(HashMap<&'t str, &'t NftSet>),
+    /// Positions in `sets` by name, built by the caller and possibly for another read of the
+    /// table: every hit is checked, a miss searched for.
+    Positions(&'t [NftSet], &'t SetPositions),
+}
+
+/// Set positions by name ([`SetIndex::with_positions`]), owned: kept by a caller that renders
+/// one table's chains in several calls.
+pub type SetPositions = HashMap<Box<str>, usize>;
 
 impl<'t> SetIndex<'t> {
     pub fn new(t: &'t NftTable) -> Self {
-        SetIndex(t.sets.iter().map(|s| (s.name.as_str(), s)).collect())
+        SetIndex(SetIndexKind::Refs(
+            t.sets.iter().map(|s| (s.name.as_str(), s)).collect(),
+        ))
+    }
+
+    /// The positions of `t`'s sets by name, to keep and hand to [`SetIndex::with_positions`].
+    pub fn positions(t: &NftTable) -> SetPositions {
+        t.sets
+            .iter()
+            .enumerate()
+            .map(|(i, s)| (Box::from(s.name.as_str()), i))
+            .collect()
+    }
+
+    /// An index over `t`'s sets from positions built earlier; if they were built for another
+    /// read of the table a lookup is still right (checked by name), only slower.
+    pub fn with_positions(t: &'t NftTable, pos: &'t SetPositions) -> Self {
+        SetIndex(SetIndexKind::Positions(&t.sets, pos))
+    }
+
+    fn get(&self, name: &str) -> Option<&'t NftSet> {
+        match &self.0 {
+            SetIndexKind::Refs(m) => m.get(name).copied(),
+            SetIndexKind::Positions(sets, pos) => pos
+                .get(name)
+                .and_then(|&i| sets.get(i))
+                .filter(|s| s.name == name)
+                .or_else(|| sets.iter().find(|s| s.name == name)),
+        }
     }
 }
 
@@ -81,6 +120,27 @@ pub fn table(out: &mut String, t: &NftTable) {
 
 /// One `table FAMILY NAME { ... }` block.
 pub fn table_named(out: &mut String, t: &NftTable, names: &Ifnames) {
+    let mut delim = table_head(out, t, names);
+    let sets = SetIndex::new(t);
+    for c in t.chains.iter().filter(|c| printed_chain(c)) {
+        out.push_str(delim);
+        chain(out, t, c, names, &sets);
+        delim = "\n";
+    }
+    out.push_str("}\n");
+}
+
+/// Whether nft prints this chain in its table (binding chains are printed inside their
+/// rule's statement).
+pub fn printed_chain(c: &NftChain) -> bool {
+    c.flags & crate::kernel::nft::chain::F_BINDING == 0
+}
+
+/// Everything of a table block before its chains: its first line, comment, flags, objects,
+/// named sets and flowtables. Returns what goes before the first chain (a blank line if
+/// anything was printed after the first line); each later chain follows a blank line, and
+/// the block ends with `}`.
+pub fn table_head(out: &mut String, t: &NftTable, names: &Ifnames) -> &'static str {
     let _ = writeln!(out, "table {} {} {{", t.family.name(), t.name);
     if let Some(c) = &t.comment {
         let _ = writeln!(out, "\tcomment {}", quote(c));
@@ -136,17 +196,7 @@ pub fn table_named(out: &mut String, t: &NftTable, names: &Ifnames) {
         }
         out.push_str("\t}\n");
     }
-    let sets = SetIndex::new(t);
-    for c in t
-        .chains
-        .iter()
-        .filter(|c| c.flags & crate::kernel::nft::chain::F_BINDING == 0)
-    {
-        out.push_str(delim);
-        chain(out, t, c, names, &sets);
-        delim = "\n";
-    }
-    out.push_str("}\n");
+    delim
 }
 
 fn family_word(nfproto: u16) -> Option<&'static str> {
@@ -765,6 +815,15 @@ pub fn prio_str(family: NftFamily, hook: u32, prio: i32) -> String {
 }
 
 fn chain(out: &mut String, t: &NftTable, c: &NftChain, names: &Ifnames, sets: &SetIndex<'_>) {
+    chain_head(out, t, c);
+    for r in &c.rules {
+        rule_line(out, t, r, names, sets);
+    }
+    out.push_str("\t}\n");
+}
+
+/// A chain block's lines before its rules; the rules follow ([`rule_line`]), then `\t}`.
+pub fn chain_head(out: &mut String, t: &NftTable, c: &NftChain) {
     let _ = writeln!(out, "\tchain {} {{", c.name);
     if let Some(com) = &c.comment {
         let _ = writeln!(out, "\t\tcomment {}", quote(com));
@@ -798,17 +857,27 @@ fn chain(out: &mut String, t: &NftTable, c: &NftChain, names: &Ifnames, sets: &S
             prio_str(t.family, h.hooknum, h.priority)
         );
     }
-    for r in &c.rules {
-        out.push_str("\t\t");
-        match rule_statements_indexed(t, r, names, sets) {
-            Ok(text) => out.push_str(&text),
-            Err(why) => {
-                let _ = write!(out, "{MARK} rule (handle {}): {why}", r.handle);
-            }
+}
+
+/// One rule's line in its chain block, or its undecodable mark. Returns whether it was
+/// marked.
+pub fn rule_line(
+    out: &mut String,
+    t: &NftTable,
+    r: &NftRule,
+    names: &Ifnames,
+    sets: &SetIndex<'_>,
+) -> bool {
+    out.push_str("\t\t");
+    let marked = match rule_statements_into(out, t, r, names, sets) {
+        Ok(()) => false,
+        Err(why) => {
+            let _ = write!(out, "{MARK} rule (handle {}): {why}", r.handle);
+            true
         }
-        out.push('\n');
-    }
-    out.push_str("\t}\n");
+    };
+    out.push('\n');
+    marked
 }
 
 /// One rule's statements (without indentation or newline), or its undecodable mark.
@@ -832,6 +901,19 @@ pub fn rule_statements_indexed(
     names: &Ifnames,
     sets: &SetIndex<'_>,
 ) -> Result<String, String> {
+    let mut s = String::new();
+    rule_statements_into(&mut s, t, r, names, sets)?;
+    Ok(s)
+}
+
+/// [`rule_statements_indexed`] appended to `out` (on an error `out` is left as it was).
+fn rule_statements_into(
+    out: &mut String,
+    t: &NftTable,
+    r: &NftRule,
+    names: &Ifnames,
+    sets: &SetIndex<'_>,
+) -> Result<(), String> {
     if let Some(raw) = &r.raw {
         return Err(format!(
             "the kernel's message did not decode ({}; {} bytes)",
@@ -843,15 +925,17 @@ pub fn rule_statements_indexed(
     for e in &r.exprs {
         p.expr(e);
     }
-    let mut s = p.finish()?;
+    let start = out.len();
+    p.finish_into(out)?;
     if let Some(c) = &r.comment {
-        if !s.is_empty() {
-            s.push(' ');
+        if out.len() > start {
+            out.push(' ');
         }
-        s.push_str("comment ");
-        s.push_str(&quote(c));
+        out.push_str("comment \"");
+        out.push_str(c);
+        out.push('"');
     }
-    Ok(s)
+    Ok(())
 }
 
 fn quote(s: &str) -> String {
@@ -1311,22 +1395,23 @@ impl<'t> Printer<'t> {
             names,
             sets,
             regs: Default::default(),
-            items: Vec::new(),
+            items: Vec::with_capacity(8),
             problems: Vec::new(),
         }
     }
 
-    fn finish(self) -> Result<String, String> {
+    /// The statements, appended to `out`, or why they cannot be printed (`out` untouched).
+    fn finish_into(self, out: &mut String) -> Result<(), String> {
         if !self.problems.is_empty() {
             return Err(self.problems.join("; "));
         }
-        Ok(self
-            .items
-            .into_iter()
-            .filter(|i| !i.killed)
-            .map(|i| i.text)
-            .collect::<Vec<_>>()
-            .join(" "))
+        let mut sep = "";
+        for i in self.items.iter().filter(|i| !i.killed) {
+            out.push_str(sep);
+            out.push_str(&i.text);
+            sep = " ";
+        }
+        Ok(())
     }
 
     fn push(&mut self, text: String) {
@@ -1944,7 +2029,7 @@ impl<'t> Printer<'t> {
 
     /// `{ a, b }`, a named `@set`, or what nfprobe cannot render in it.
     fn set_ref(&mut self, name: &str) -> Option<(String, Option<&'t NftSet>)> {
-        let set = self.sets.0.get(name).copied();
+        let set = self.sets.get(name);
         match set {
             Some(s) if s.flags & F_ANONYMOUS != 0 => {
                 if let Some(why) = set_unsupported(s) {

@@ -14,6 +14,8 @@ pub enum ReadError {
     Legacy(#[from] xt::XtError),
     #[error("nf_tables: {0}")]
     Nft(#[from] nft::NftError),
+    #[error("the namespace's interfaces: {0}")]
+    Links(#[from] crate::kernel::link::LinkError),
     #[error("writing the ruleset text: {0}")]
     Write(#[source] std::io::Error),
 }

@@ -5,47 +5,16 @@ use std::collections::BTreeMap;
 
 use super::*;
 use crate::audit::{Audit, Input as AuditInput, run};
-use crate::docker::expect::tests::{B2, example_state, parse_save};
+use crate::docker::expect::tests::{B2, example_state, parse_save, ruleset_from_save};
 use crate::docker::expect::{self, Layout, to_rule};
 use crate::docker::state::{DockerState, Network, Subnet};
 use crate::ruleset::{Chain, Policy, Ruleset, Table};
 
 fn ruleset(text: &str) -> Ruleset {
-    let mut tables: Vec<Table> = Vec::new();
-    for (t, c, r) in parse_save(text) {
-        let ti = match tables.iter().position(|x| x.name == t) {
-            Some(i) => i,
-            None => {
-                tables.push(Table {
-                    name: t.clone(),
-                    chains: vec![],
-                });
-                tables.len() - 1
-            }
-        };
-        let table = &mut tables[ti];
-        let ci = match table.chains.iter().position(|x| x.name == c) {
-            Some(i) => i,
-            None => {
-                let builtin = !c.starts_with("DOCKER");
-                table.chains.push(Chain {
-                    name: c.clone(),
-                    builtin,
-                    policy: builtin.then_some(Policy::Drop),
-                    counters: None,
-                    rules: vec![],
-                });
-                table.chains.len() - 1
-            }
-        };
-        table.chains[ci].rules.push(r);
-    }
-    Ruleset {
-        backend: Backend::Nft,
-        family: Family::Ipv4,
-        genid: None,
-        tables,
-    }
+    ruleset_from_save(Backend::Nft, Family::Ipv4, text, |c| {
+        let builtin = !c.starts_with("DOCKER");
+        (builtin, builtin.then_some(Policy::Drop))
+    })
 }
 
 fn audit(state: &DockerState, layout: Layout, rs: &Ruleset) -> Audit {

@@ -86,6 +86,60 @@ pub(crate) fn parse_save(text: &str) -> Vec<(String, String, Rule)> {
     out
 }
 
+/// Whether a chain of iptables' own (a hook's) carries that name.
+pub(crate) fn is_builtin_chain(name: &str) -> bool {
+    matches!(
+        name,
+        "FORWARD" | "PREROUTING" | "POSTROUTING" | "OUTPUT" | "INPUT"
+    )
+}
+
+/// A ruleset holding `text`'s `*table` / `-A` lines, tables and chains in first-seen order;
+/// `chain` gives each chain's built-in flag and policy from its name.
+pub(crate) fn ruleset_from_save(
+    backend: crate::ruleset::Backend,
+    family: Family,
+    text: &str,
+    chain: impl Fn(&str) -> (bool, Option<crate::ruleset::Policy>),
+) -> crate::ruleset::Ruleset {
+    use crate::ruleset::{Chain, Table};
+    let mut tables: Vec<Table> = Vec::new();
+    for (t, c, r) in parse_save(text) {
+        let ti = match tables.iter().position(|x| x.name == t) {
+            Some(i) => i,
+            None => {
+                tables.push(Table {
+                    name: t.clone(),
+                    chains: vec![],
+                });
+                tables.len() - 1
+            }
+        };
+        let table = &mut tables[ti];
+        let ci = match table.chains.iter().position(|x| x.name == c) {
+            Some(i) => i,
+            None => {
+                let (builtin, policy) = chain(&c);
+                table.chains.push(Chain {
+                    name: c.clone(),
+                    builtin,
+                    policy,
+                    counters: None,
+                    rules: vec![],
+                });
+                table.chains.len() - 1
+            }
+        };
+        table.chains[ci].rules.push(r);
+    }
+    crate::ruleset::Ruleset {
+        backend,
+        family,
+        genid: None,
+        tables,
+    }
+}
+
 fn check(state: &DockerState, text: &str, only_tables: &[&str]) {
     assert_layout(state, Layout::V28_0, text, only_tables);
 }

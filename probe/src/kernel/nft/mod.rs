@@ -34,7 +34,8 @@ pub use object::NftObject;
 pub use rule::{NftRule, RuleRef};
 pub use set::{NftSet, NftSetElem};
 pub use snapshot::{
-    BareDumpStats, ChainVisitor, RawChainVisitor, RawRules, bare_rule_dump, dump_threads,
+    BareDumpStats, ChainVisitor, RawChainVisitor, RawRules, RawTableVisitor, bare_full_dump,
+    bare_rule_dump, dump_threads,
 };
 pub use table::NftTable;
 
@@ -136,12 +137,25 @@ pub fn read_ruleset_raw(
     run_in(ns, || snapshot::read(opts, snapshot::Visit::Raw(visit)))?
 }
 
+/// Like [`read_ruleset_raw`], the visitor being also handed the chain's table with its sets
+/// (elements included), objects and flowtables, all read before the rules: enough to render
+/// the chain's rules on the dump thread ([`RawTableVisitor`]).
+pub fn read_ruleset_raw_tables(
+    ns: Option<&NetnsSpec>,
+    opts: &ReadOptions,
+    visit: &RawTableVisitor<'_>,
+) -> Result<NftRuleset, NftError> {
+    run_in(ns, || {
+        snapshot::read(opts, snapshot::Visit::RawTable(visit))
+    })?
+}
+
 /// The current generation id, alone (cheap; used to prove reads change nothing).
 pub fn read_genid(ns: Option<&NetnsSpec>) -> Result<u32, NftError> {
     run_in(ns, snapshot::genid_only)?
 }
 
 #[cfg(test)]
-mod fixed_layout_tests;
+pub(crate) mod fixed_layout_tests;
 #[cfg(test)]
-mod tests;
+pub(crate) mod tests;

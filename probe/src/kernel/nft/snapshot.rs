@@ -120,11 +120,25 @@ pub type ChainVisitor<'v> = dyn Fn(NftFamily, &str, &mut NftChain) + Sync + 'v;
 /// read them in place); the chain's `rules` stay empty.
 pub type RawChainVisitor<'v> = dyn Fn(NftFamily, &str, &NftChain, RawRules<'_>) + Sync + 'v;
 
+/// Like [`RawChainVisitor`], with the chain's whole table (its sets with their elements,
+/// objects, flowtables: everything but rules, read before the rules) and the positions of
+/// the table in the snapshot and of the chain in the table: `visit(table_index, table,
+/// chain_index, rules)`, the chain being `table.chains[chain_index]`.
+pub type RawTableVisitor<'v> = dyn Fn(usize, &NftTable, usize, RawRules<'_>) + Sync + 'v;
+
 /// What to do with the rules of each chain.
 #[derive(Clone, Copy)]
 pub(super) enum Visit<'v> {
     Decoded(&'v ChainVisitor<'v>),
     Raw(&'v RawChainVisitor<'v>),
+    RawTable(&'v RawTableVisitor<'v>),
+}
+
+/// The raw visitors, as handed to the dump workers.
+#[derive(Clone, Copy)]
+enum RawVisit<'v> {
+    Plain(&'v RawChainVisitor<'v>),
+    Table(&'v RawTableVisitor<'v>),
 }
 
 /// The rule messages (attributes after the nfgenmsg) of one chain, in kernel order.
@@ -215,21 +229,32 @@ fn attempt(
         Ok(())
     })?;
     interrupted |= st.interrupted;
+    // Elements, one dump per set. On big rulesets the kernel's cost per dump grows with the
+    // table's number of sets (it finds the set by walking the table's list of sets): the
+    // dumps are shared among threads, one socket each, as the rule dumps are.
+    let mut elem_work: Vec<(u8, &str, &mut NftSet)> = Vec::new();
     for t in tables.iter_mut() {
         let family = t.family.nfproto();
         for set in t.sets.iter_mut() {
-            let mut req = Request::new(NFNL_SUBSYS_NFTABLES, MSG_GETSETELEM, NLM_F_DUMP, family);
-            req.attr_str(NFTA_SET_ELEM_LIST_TABLE, &t.name)
-                .attr_str(NFTA_SET_ELEM_LIST_SET, &set.name);
-            let st = sock.request("GETSETELEM dump", &mut req, true, |m| {
-                cons.check(&m);
-                let e = NftSetElem::decode_msg(m.attrs).map_err(malformed("set element"))?;
-                if e.set == set.name && e.table == t.name {
-                    set.elements.extend(e.elements);
-                }
-                Ok(())
-            })?;
-            interrupted |= st.interrupted;
+            elem_work.push((family, t.name.as_str(), set));
+        }
+    }
+    let workers = dump_threads(elem_work.len());
+    if workers == 1 {
+        let (intr, stale) = dump_elements(sock, elem_work.into_iter(), cons.res_id)?;
+        interrupted |= intr;
+        cons.stale |= stale;
+    } else {
+        let queue = WorkQueue::new(elem_work);
+        let res_id = cons.res_id;
+        let results = queue.run(workers, "GETSETELEM dump", |queue| {
+            let mut sock = NfnlSocket::open_with(buf_hint)?;
+            dump_elements(&mut sock, queue.iter(), res_id)
+        });
+        for r in results {
+            let (intr, stale) = r?;
+            interrupted |= intr;
+            cons.stale |= stale;
         }
     }
 
@@ -256,22 +281,60 @@ fn attempt(
     interrupted |= st.interrupted;
 
     // Rules. Raw visitors need the messages of one chain together: always per chain.
-    let rule_dump = match visit {
-        Visit::Raw(_) => RuleDump::PerChain,
-        Visit::Decoded(_) => opts.rule_dump,
+    let (rule_dump, visit) = match visit {
+        Visit::Raw(v) => (RuleDump::PerChain, Err(RawVisit::Plain(v))),
+        Visit::RawTable(v) => (RuleDump::PerChain, Err(RawVisit::Table(v))),
+        Visit::Decoded(v) => (opts.rule_dump, Ok(v)),
     };
-    match rule_dump {
-        RuleDump::PerChain => {
+    let wanted_chain = |t: &NftTable, c: &NftChain| !matches!(opts.rules_of, Some(wanted) if c.hook.is_none() && !wanted(&t.name, &c.name));
+    // Per chain, each worker takes the next chain when it is done with its last (chains
+    // differ in size: a fixed split leaves one worker with the big ones); each has its own
+    // socket (the kernel does the dump work in the receiving thread, so the cores split it).
+    match (rule_dump, visit) {
+        (_, Err(visit)) => {
+            let tables = &tables;
+            let work: Vec<(usize, usize)> = tables
+                .iter()
+                .enumerate()
+                .flat_map(|(ti, t)| {
+                    t.chains
+                        .iter()
+                        .enumerate()
+                        .filter(move |(_, c)| wanted_chain(t, c))
+                        .map(move |(ci, _)| (ti, ci))
+                })
+                .collect();
+            let workers = dump_threads(work.len());
+            let res_id = cons.res_id;
+            let results = if workers == 1 {
+                vec![dump_chains_raw(
+                    sock,
+                    tables,
+                    work.into_iter(),
+                    visit,
+                    res_id,
+                )]
+            } else {
+                let queue = WorkQueue::new(work);
+                queue.run(workers, "GETRULE dump", |queue| {
+                    let mut sock = NfnlSocket::open_with(buf_hint)?;
+                    dump_chains_raw(&mut sock, tables, queue.iter(), visit, res_id)
+                })
+            };
+            for r in results {
+                let (intr, stale) = r?;
+                interrupted |= intr;
+                cons.stale |= stale;
+            }
+        }
+        (RuleDump::PerChain, Ok(visit)) => {
             let mut work: Vec<(NftFamily, &str, &mut NftChain)> = Vec::new();
             for t in tables.iter_mut() {
-                for c in t.chains.iter_mut() {
-                    if let Some(wanted) = opts.rules_of
-                        && c.hook.is_none()
-                        && !wanted(&t.name, &c.name)
-                    {
-                        continue;
+                let keep: Vec<bool> = t.chains.iter().map(|c| wanted_chain(t, c)).collect();
+                for (c, keep) in t.chains.iter_mut().zip(keep) {
+                    if keep {
+                        work.push((t.family, t.name.as_str(), c));
                     }
-                    work.push((t.family, t.name.as_str(), c));
                 }
             }
             let workers = dump_threads(work.len());
@@ -280,10 +343,6 @@ fn attempt(
                 interrupted |= st.0;
                 cons.stale |= st.1;
             } else {
-                // Each worker takes the next chain when it is done with its last (chains
-                // differ in size: a fixed split leaves one worker with the big ones); each
-                // has its own socket (the kernel does the dump work in the receiving
-                // thread, so the cores split it).
                 let queue = WorkQueue::new(work);
                 let res_id = cons.res_id;
                 let results = queue.run(workers, "GETRULE dump", |queue| {
@@ -297,7 +356,7 @@ fn attempt(
                 }
             }
         }
-        RuleDump::PerFamily => {
+        (RuleDump::PerFamily, Ok(visit)) => {
             let mut req = Request::new(NFNL_SUBSYS_NFTABLES, MSG_GETRULE, NLM_F_DUMP, fam);
             // Remember the last chain looked up: dumps come chain by chain.
             let mut last: Option<(usize, usize)> = None;
@@ -326,11 +385,9 @@ fn attempt(
                 Ok(())
             })?;
             interrupted |= st.interrupted;
-            if let Visit::Decoded(visit) = visit {
-                for t in tables.iter_mut() {
-                    for c in t.chains.iter_mut() {
-                        visit(t.family, &t.name, c);
-                    }
+            for t in tables.iter_mut() {
+                for c in t.chains.iter_mut() {
+                    visit(t.family, &t.name, c);
                 }
             }
         }
@@ -411,19 +468,18 @@ impl<T> WorkQueue<T> {
 const PARALLEL_MIN_CHAINS: usize = 64;
 const MAX_WORKERS: usize = 4;
 
-/// Dumps the rules of each chain (one GETRULE per chain) and visits it. Returns whether a
-/// dump was interrupted and whether a message carried another generation than `res_id`.
+/// Dumps the rules of each chain (one GETRULE per chain), decodes them and visits the
+/// chain. Returns whether a dump was interrupted and whether a message carried another
+/// generation than `res_id`.
 fn dump_chains<'w>(
     sock: &mut NfnlSocket,
     work: impl Iterator<Item = (NftFamily, &'w str, &'w mut NftChain)>,
-    visit: Visit<'_>,
+    visit: &ChainVisitor<'_>,
     res_id: u16,
 ) -> Result<(bool, bool), NfnlError> {
     let mut req = Request::default();
     let mut interrupted = false;
     let mut stale = false;
-    // Raw visitors: this chain's messages, packed (one buffer reused for every chain).
-    let mut packed = Vec::new();
     for (family, table, c) in work {
         req.reset(
             NFNL_SUBSYS_NFTABLES,
@@ -433,34 +489,93 @@ fn dump_chains<'w>(
         );
         req.attr_str(NFTA_RULE_TABLE, table)
             .attr_str(NFTA_RULE_CHAIN, &c.name);
-        let st = match visit {
-            Visit::Decoded(_) => sock.request("GETRULE dump", &mut req, true, |m| {
-                stale |= m.res_id != res_id;
-                let r = NftRule::decode(m.attrs).map_err(malformed("rule"))?;
-                if r.chain == c.name.as_bytes() && r.table == table.as_bytes() {
-                    c.rules.push(r.rule);
-                }
-                Ok(())
-            })?,
-            Visit::Raw(_) => {
-                packed.clear();
-                sock.request("GETRULE dump", &mut req, true, |m| {
-                    stale |= m.res_id != res_id;
-                    let (t, ch) = super::rule::routing(m.attrs).map_err(malformed("rule"))?;
-                    if ch == c.name.as_bytes() && t == table.as_bytes() {
-                        pack(&mut packed, m.attrs);
-                    }
-                    Ok(())
-                })?
+        let st = sock.request("GETRULE dump", &mut req, true, |m| {
+            stale |= m.res_id != res_id;
+            let r = NftRule::decode(m.attrs).map_err(malformed("rule"))?;
+            if r.chain == c.name.as_bytes() && r.table == table.as_bytes() {
+                c.rules.push(r.rule);
             }
-        };
+            Ok(())
+        })?;
         interrupted |= st.interrupted;
         // Hand the chain over while its rules are fresh (callers can translate and drop
         // them chain by chain: flat memory).
+        visit(family, table, c);
+    }
+    Ok((interrupted, stale))
+}
+
+/// [`dump_chains`] for raw visitors: each chain's messages are packed (one buffer reused for
+/// every chain) and handed over undecoded; `work` holds (table, chain) indexes into
+/// `tables`.
+fn dump_chains_raw(
+    sock: &mut NfnlSocket,
+    tables: &[NftTable],
+    work: impl Iterator<Item = (usize, usize)>,
+    visit: RawVisit<'_>,
+    res_id: u16,
+) -> Result<(bool, bool), NfnlError> {
+    let mut req = Request::default();
+    let mut interrupted = false;
+    let mut stale = false;
+    let mut packed = Vec::new();
+    for (ti, ci) in work {
+        let (Some(t), Some(c)) = (
+            tables.get(ti),
+            tables.get(ti).and_then(|t| t.chains.get(ci)),
+        ) else {
+            continue;
+        };
+        req.reset(
+            NFNL_SUBSYS_NFTABLES,
+            MSG_GETRULE,
+            NLM_F_DUMP,
+            t.family.nfproto(),
+        );
+        req.attr_str(NFTA_RULE_TABLE, &t.name)
+            .attr_str(NFTA_RULE_CHAIN, &c.name);
+        packed.clear();
+        let st = sock.request("GETRULE dump", &mut req, true, |m| {
+            stale |= m.res_id != res_id;
+            let (tn, ch) = super::rule::routing(m.attrs).map_err(malformed("rule"))?;
+            if ch == c.name.as_bytes() && tn == t.name.as_bytes() {
+                pack(&mut packed, m.attrs);
+            }
+            Ok(())
+        })?;
+        interrupted |= st.interrupted;
+        let rules = RawRules { packed: &packed };
         match visit {
-            Visit::Decoded(visit) => visit(family, table, c),
-            Visit::Raw(visit) => visit(family, table, c, RawRules { packed: &packed }),
+            RawVisit::Plain(visit) => visit(t.family, &t.name, c, rules),
+            RawVisit::Table(visit) => visit(ti, t, ci, rules),
         }
+    }
+    Ok((interrupted, stale))
+}
+
+/// Dumps the elements of each set (one GETSETELEM per set). Returns whether a dump was
+/// interrupted and whether a message carried another generation than `res_id`.
+fn dump_elements<'w>(
+    sock: &mut NfnlSocket,
+    work: impl Iterator<Item = (u8, &'w str, &'w mut NftSet)>,
+    res_id: u16,
+) -> Result<(bool, bool), NfnlError> {
+    let mut req = Request::default();
+    let mut interrupted = false;
+    let mut stale = false;
+    for (family, table, set) in work {
+        req.reset(NFNL_SUBSYS_NFTABLES, MSG_GETSETELEM, NLM_F_DUMP, family);
+        req.attr_str(NFTA_SET_ELEM_LIST_TABLE, table)
+            .attr_str(NFTA_SET_ELEM_LIST_SET, &set.name);
+        let st = sock.request("GETSETELEM dump", &mut req, true, |m| {
+            stale |= m.res_id != res_id;
+            let e = NftSetElem::decode_msg(m.attrs).map_err(malformed("set element"))?;
+            if e.set == set.name && e.table == table {
+                set.elements.extend(e.elements);
+            }
+            Ok(())
+        })?;
+        interrupted |= st.interrupted;
     }
     Ok((interrupted, stale))
 }
@@ -542,6 +657,78 @@ pub fn bare_rule_dump(
         messages += sock
             .request("GETRULE dump", &mut req, true, |_| Ok(()))?
             .messages;
+    }
+    Ok(BareDumpStats {
+        messages,
+        elapsed: start.elapsed(),
+    })
+}
+
+/// The floor of a ruleset with sets: what any reader must ask for, received and dropped.
+/// The chain and set lists of `family`, then one GETSETELEM dump per set (anonymous sets
+/// included: their elements are printed inline) and one GETRULE dump per chain; with
+/// `parallel`, shared among as many threads, one socket each, as a real read uses
+/// ([`dump_threads`]; sets first, then chains, as a real read does).
+pub fn bare_full_dump(family: NftFamily, parallel: bool) -> Result<BareDumpStats, NftError> {
+    let mut sock = NfnlSocket::open()?;
+    let fam = family.nfproto();
+    let start = Instant::now();
+    let mut chains: Vec<(String, String)> = Vec::new();
+    let mut req = Request::new(NFNL_SUBSYS_NFTABLES, MSG_GETCHAIN, NLM_F_DUMP, fam);
+    sock.request("GETCHAIN dump", &mut req, true, |m| {
+        let c = NftChain::decode(m.attrs).map_err(malformed("chain"))?;
+        chains.push((c.table, c.chain.name));
+        Ok(())
+    })?;
+    let mut sets: Vec<(String, String)> = Vec::new();
+    let mut req = Request::new(NFNL_SUBSYS_NFTABLES, MSG_GETSET, NLM_F_DUMP, fam);
+    sock.request("GETSET dump", &mut req, true, |m| {
+        let s = NftSet::decode(m.attrs).map_err(malformed("set"))?;
+        sets.push((s.table, s.set.name));
+        Ok(())
+    })?;
+    let dump = |sock: &mut NfnlSocket,
+                share: &mut dyn Iterator<Item = (u16, &(String, String))>| {
+        let mut n = 0;
+        let mut req = Request::default();
+        for (msg, (t, name)) in share {
+            req.reset(NFNL_SUBSYS_NFTABLES, msg, NLM_F_DUMP, fam);
+            let (what, t_attr, n_attr) = if msg == MSG_GETSETELEM {
+                (
+                    "GETSETELEM dump",
+                    NFTA_SET_ELEM_LIST_TABLE,
+                    NFTA_SET_ELEM_LIST_SET,
+                )
+            } else {
+                ("GETRULE dump", NFTA_RULE_TABLE, NFTA_RULE_CHAIN)
+            };
+            req.attr_str(t_attr, t).attr_str(n_attr, name);
+            n += sock.request(what, &mut req, true, |_| Ok(()))?.messages;
+        }
+        Ok::<usize, NfnlError>(n)
+    };
+    let work: Vec<(u16, &(String, String))> = sets
+        .iter()
+        .map(|s| (MSG_GETSETELEM, s))
+        .chain(chains.iter().map(|c| (MSG_GETRULE, c)))
+        .collect();
+    let threads = if parallel {
+        dump_threads(work.len())
+    } else {
+        1
+    };
+    let mut messages = 0;
+    if threads == 1 {
+        messages += dump(&mut sock, &mut work.into_iter())?;
+    } else {
+        let queue = WorkQueue::new(work);
+        let dump = &dump;
+        for c in queue.run(threads, "bare dump", |queue| {
+            let mut sock = NfnlSocket::open()?;
+            dump(&mut sock, &mut queue.iter())
+        }) {
+            messages += c?;
+        }
     }
     Ok(BareDumpStats {
         messages,

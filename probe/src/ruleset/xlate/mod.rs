@@ -13,6 +13,8 @@
 
 mod chains;
 mod compat;
+#[cfg(test)]
+mod frame_tests;
 mod header;
 pub mod legacy;
 mod native;
