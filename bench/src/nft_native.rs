@@ -8,7 +8,8 @@
 //! logs and comments — all of them constructs nfprobe prints exactly (checked: the outputs
 //! must be identical and free of undecodable marks, or the bench fails). Contenders run
 //! interleaved as in `bench ruleset`:
-//! - ours: `ruleset_bench ours-nft` (snapshot of every family + interface names + rendering);
+//! - ours: `ruleset_bench ours-nft`, what the command runs (interface names, then each chain
+//!   rendered on its dump thread and written in order);
 //! - `nft list ruleset`;
 //! - `ours-nft-model`: ours as it was (whole snapshot with every rule decoded, then
 //!   rendering on one thread);
@@ -184,7 +185,11 @@ fn one(n: usize, shape: Shape, runs: usize, w: &str, report: &mut String) -> Res
     }
     eprintln!("  output identical to nft list ruleset: true");
     let contenders: [(&str, Vec<&str>, &str); 7] = [
-        ("nfprobe --format nft (ours)", vec![w, "ours-nft"], "ours"),
+        (
+            "nfprobe --format nft (ours: streamed)",
+            vec![w, "ours-nft"],
+            "ours",
+        ),
         (
             "ours before (whole snapshot, then rendering)",
             vec![w, "ours-nft-model"],

@@ -12,7 +12,8 @@
 //! - `json` / `json-legacy`: what `nfprobe ruleset --format json` does (streamed);
 //!   `json-model`: the JSON document built from the whole model, as it was before;
 //! - `ours-nft`: every nf_tables table in `nft list ruleset` syntax, as `nfprobe ruleset
-//!   --format nft` does (rules rendered chain by chain on the dump threads);
+//!   --format nft` does (rules rendered chain by chain on the dump threads, written in order
+//!   as they come);
 //!   `ours-nft-model`: the same from the whole decoded snapshot, as it was before;
 //! - `bare-family` / `bare-chain`: receive the rule messages and drop them (the floor);
 //!   `bare-chain-par`: per chain, with as many dump threads as `ours` uses;
@@ -126,10 +127,14 @@ fn main() -> anyhow::Result<()> {
             }
         }
         "ours-nft" => {
-            // What `nfprobe ruleset --format nft` does: read, decode and render chain by
-            // chain on the dump threads, then write.
-            let marks =
-                nfprobe::ruleset::nft_write::write_nft(None, &mut std::io::stdout().lock())?;
+            // What `nfprobe ruleset --format nft` does: the interface names, then each chain
+            // read, rendered on its dump thread and written in order as it comes.
+            let links = nfprobe::kernel::link::snapshot(None)?;
+            let names = nfprobe::ruleset::nft_text::Ifnames::from_pairs(
+                links.links.into_iter().map(|l| (l.ifindex, l.name)),
+            );
+            let mut out = std::io::stdout();
+            let marks = nfprobe::ruleset::nft_stream::write_ruleset(None, &names, &mut out)?.marks;
             if verbose {
                 eprintln!(
                     "{marks} marked; read, rendered and written in {:?}",

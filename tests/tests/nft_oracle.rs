@@ -262,20 +262,19 @@ fn compare(ns: &Netns, family: &str, exc: &[(String, String, String)]) -> (Outco
     let out = ns.run("nft", &["list", "ruleset"], None);
     assert!(out.status.success(), "nft list ruleset failed");
     let expected = String::from_utf8_lossy(&out.stdout).into_owned();
-    // What `nfprobe ruleset --format nft` prints (rendered chain by chain on the dump
-    // threads) ...
-    let mut streamed = Vec::new();
-    nfprobe::ruleset::nft_write::write_nft(Some(&ns.spec()), &mut streamed)
-        .expect("reading the ruleset");
-    let ours = String::from_utf8(streamed).expect("UTF-8 text");
-    // ... is the rendering of the whole snapshot.
+    // What `nfprobe ruleset --format nft` prints (written chain by chain as it is read,
+    // nft_stream) is the rendering of the whole snapshot.
     let rs = nft::read_ruleset(Some(&ns.spec())).expect("reading the ruleset");
     let links = nfprobe::kernel::link::snapshot(Some(&ns.spec())).expect("interfaces");
     let names = nft_text::Ifnames::from_pairs(links.links.into_iter().map(|l| (l.ifindex, l.name)));
+    let whole = nft_text::ruleset_named(&rs, &names);
+    let mut streamed = Vec::new();
+    nfprobe::ruleset::nft_stream::write_ruleset(Some(&ns.spec()), &names, &mut streamed)
+        .expect("streaming the ruleset");
+    let ours = String::from_utf8(streamed).expect("UTF-8 text");
     assert_eq!(
-        ours,
-        nft_text::ruleset_named(&rs, &names),
-        "{family}: the streamed rendering differs from the whole snapshot's"
+        ours, whole,
+        "{family}: the streamed text differs from the whole snapshot's"
     );
     // NFT_ORACLE_DUMP=DIR keeps both texts for a look by hand.
     if let Some(dir) = std::env::var_os("NFT_ORACLE_DUMP") {

@@ -233,6 +233,28 @@ fn ours(
                 "  {label} [nft]: the save path and the model differ\n    save:  {text:?}\n    model: {model:?}"
             ));
         }
+        // `--format json` streams chain by chain while the rules are dumped: the same
+        // document as the whole model's.
+        if !counters {
+            let mut streamed = Vec::new();
+            let streamed = read::write_json(Some(&ns.spec()), backend, family, &mut streamed)
+                .map(|_| String::from_utf8_lossy(&streamed).into_owned())
+                .unwrap_or_else(|e| format!("<nfprobe error: {e}>\n"));
+            let model = read::read(Some(&ns.spec()), backend, family)
+                .map_err(|e| e.to_string())
+                .and_then(|rs| {
+                    let (buf, _) = nfprobe::ruleset::json::write_ruleset(Vec::new(), &rs)
+                        .map_err(|e| e.to_string())?;
+                    Ok(String::from_utf8_lossy(&buf).into_owned())
+                })
+                .unwrap_or_else(|e| format!("<nfprobe error: {e}>\n"));
+            t.paths_compared += 1;
+            if model != streamed {
+                t.mismatches.push(format!(
+                    "  {label} [nft]: the streamed JSON and the model's differ\n    streamed: {streamed:?}\n    model:    {model:?}"
+                ));
+            }
+        }
     }
     text
 }

@@ -12,10 +12,11 @@ use std::process::Command;
 
 use xt_support::Netns;
 
-/// Peak RSS bound of one command on this ruleset, MiB. The streamed commands measure 24-96
+/// Peak RSS bound of one command on this ruleset, MiB. The streamed commands measure 5-75
 /// MiB here (docs/benchmarks.md, "ruleset JSON"): the bound is above the largest (`check`,
-/// 96 MiB) with room for allocator and kernel variation, and far below a whole-model read
-/// (the JSON document built from the model took 1,047 MiB at 100k rules).
+/// 75 MiB, most of it the legacy table blob the kernel hands over whole) with room for
+/// allocator and kernel variation, and far below a whole-model read (the JSON document built
+/// from the model took 1,047 MiB at 100k rules). `collect` (328 MiB) is not under it yet.
 const BOUND_MIB: u64 = 150;
 
 const RULES: usize = 100_000;
@@ -26,13 +27,18 @@ const SET_ELEMENTS: usize = 100_000;
 /// `RULES` rules in all (Kubernetes-like: comments, compat matches, ports, marks), one of
 /// them matching the ipset `big`.
 fn restore_input() -> String {
+    restore_input_of(RULES, CHAINS)
+}
+
+/// [`restore_input`] with `rules` rules in `chains` chains.
+fn restore_input_of(rules: usize, chains: usize) -> String {
     let mut t =
         String::from("*filter\n:INPUT ACCEPT [0:0]\n:FORWARD ACCEPT [0:0]\n:OUTPUT ACCEPT [0:0]\n");
-    for c in 0..CHAINS {
+    for c in 0..chains {
         let _ = writeln!(t, ":SVC-{c:05} - [0:0]");
     }
     let mut n = 0;
-    for c in 0..CHAINS {
+    for c in 0..chains {
         let _ = writeln!(
             t,
             "-A FORWARD -m comment --comment \"ns{c}/svc\" -j SVC-{c:05}"
@@ -42,8 +48,8 @@ fn restore_input() -> String {
     let _ = writeln!(t, "-A INPUT -m set --match-set big src -j DROP");
     n += 1;
     let mut i = 0usize;
-    while n < RULES {
-        let c = i % CHAINS;
+    while n < rules {
+        let c = i % chains;
         let (a, b) = ((i / 250) % 250, i % 250);
         let port = 1024 + (i % 60000);
         let _ = match i % 4 {
@@ -228,25 +234,110 @@ fn ruleset_and_check_stay_bounded_at_100k_rules() {
     assert_bounded(&ns, &runs);
 }
 
-/// Not met yet (issue 18): `collect` serializes the whole model of every ruleset (407 MiB
-/// here) and `--format nft` renders the whole nf_tables snapshot (209 MiB).
+/// `collect` keeps the model of every rule of every ruleset for the bundle (328 MiB here):
+/// not bounded yet (issue 18). `--format nft` streams chain by chain (tests below).
 #[test]
-#[ignore = "issue 18: collect and --format nft still hold the whole ruleset"]
-fn collect_and_nft_text_stay_bounded_at_100k_rules() {
+#[ignore = "issue 18: collect still holds the whole model of every ruleset"]
+fn collect_stays_bounded_at_100k_rules() {
     let ns = loaded();
     assert_bounded(
         &ns,
-        &[
-            &["--netns", "{ns}", "ruleset", "--format", "nft"],
-            &[
-                "--netns",
-                "{ns}",
-                "collect",
-                "--docker-host",
-                NO_DOCKER,
-                "-o",
-                "{out}",
-            ],
-        ],
+        &[&[
+            "--netns",
+            "{ns}",
+            "collect",
+            "--docker-host",
+            NO_DOCKER,
+            "-o",
+            "{out}",
+        ]],
     );
+}
+
+#[test]
+fn nft_text_stays_bounded_at_100k_rules() {
+    let ns = loaded();
+    assert_bounded(&ns, &[&["--netns", "{ns}", "ruleset", "--format", "nft"]]);
+}
+
+/// Growth bound of the streamed nf_tables reads: peak RSS at 100k rules / 10k chains within
+/// this factor of the same command's at 50k rules / 5k chains (both with the 100k-element
+/// set). Nothing is held per rule (one chain part of 1 MiB per dump thread, 1 MiB of text
+/// ahead, the first 4 MiB of output); what still grows is per chain (the snapshot's chain
+/// list and the writer's plan, about 700 bytes a chain): measured 1.19x-1.22x for JSON and
+/// 1.04x for nft text against the issue's 1.2x target (docs/benchmarks.md, "scale"). Holding the
+/// rules (or their text) gives 1.6x and more: this bound catches that.
+const GROWTH: f64 = 1.3;
+
+/// `ruleset --format json` and `--format nft` on an nf_tables host: twice the rules, (nearly)
+/// the same peak RSS. `check --json` is measured too (bounded, not flat: see below).
+#[test]
+fn ruleset_json_nft_and_check_scale_flat() {
+    let small = loaded_nft_with_ipset(RULES / 2, CHAINS / 2);
+    let big = loaded_nft_with_ipset(RULES, CHAINS);
+    // (args, growth asserted). `check` keeps the model of every rule of the built-in chains
+    // and Docker's (what the audit compares), and FORWARD holds one jump per chain here: it
+    // grows with them (reported, bounded by BOUND_MIB only).
+    let runs: [(&[&str], bool); 3] = [
+        (&["ruleset", "--format", "json"], true),
+        (&["ruleset", "--format", "nft"], true),
+        (&["check", "--json", "--docker-host", NO_DOCKER], false),
+    ];
+    let mut report = String::new();
+    let mut over = Vec::new();
+    for (args, flat) in runs {
+        let mut kib = [0u64; 2];
+        for (i, ns) in [&small, &big].into_iter().enumerate() {
+            let mut a = vec!["--netns", ns.name.as_str()];
+            a.extend_from_slice(args);
+            let (code, k, err) = peak(&a);
+            assert!(
+                code == 0 || code == 1,
+                "`nfprobe {}` failed (exit {code}): {err}",
+                a.join(" ")
+            );
+            kib[i] = k;
+        }
+        let what = args.join(" ");
+        let ratio = kib[1] as f64 / kib[0] as f64;
+        let _ = writeln!(
+            report,
+            "{what}: {:.1} MiB at {}k rules, {:.1} MiB at {}k ({ratio:.2}x)",
+            kib[0] as f64 / 1024.0,
+            RULES / 2000,
+            kib[1] as f64 / 1024.0,
+            RULES / 1000
+        );
+        if (flat && ratio > GROWTH) || kib[1] > BOUND_MIB * 1024 {
+            over.push(what);
+        }
+    }
+    eprintln!("{report}");
+    assert!(
+        over.is_empty(),
+        "peak RSS grows more than {GROWTH}x with the ruleset (or is above {BOUND_MIB} MiB) for {over:?}:\n{report}"
+    );
+}
+
+/// A namespace with `rules` iptables-nft rules in `chains` chains (one matching the big
+/// ipset), the ipset and the big nf_tables set: no legacy rules.
+fn loaded_nft_with_ipset(rules: usize, chains: usize) -> Netns {
+    let ns = Netns::new("scalef");
+    ok(
+        &ns.run("ipset", &["restore"], Some(&ipset_input())),
+        "ipset restore",
+    );
+    ok(
+        &ns.run(
+            "iptables-nft-restore",
+            &[],
+            Some(&restore_input_of(rules, chains)),
+        ),
+        "iptables-nft-restore",
+    );
+    ok(
+        &ns.run("nft", &["-f", "-"], Some(&nft_set_input())),
+        "nft -f",
+    );
+    ns
 }

@@ -4,7 +4,7 @@
 
 use anyhow::{Context, bail};
 use clap::ValueEnum;
-use nfprobe::ruleset::{Backend, Family, nft_text, read};
+use nfprobe::ruleset::{Backend, Family, nft_stream, nft_text, read};
 
 use super::{Global, Outcome};
 
@@ -99,12 +99,15 @@ fn nft_text(global: &Global, backend: Backend) -> anyhow::Result<Outcome> {
     if backend != Backend::Nft {
         bail!("--format nft needs --backend nft (legacy xtables has no nf_tables syntax)");
     }
-    // Rendered chain by chain on the dump threads during the read, then written.
-    let marks = nfprobe::ruleset::nft_write::write_nft(
-        global.netns.as_ref(),
-        &mut std::io::stdout().lock(),
-    )
-    .context("reading the nf_tables ruleset")?;
+    // nft prints `iif`/`oif` as the interface's name in the namespace read.
+    let links = nfprobe::kernel::link::snapshot(global.netns.as_ref())
+        .context("reading the namespace's interfaces")?;
+    let names = nft_text::Ifnames::from_pairs(links.links.into_iter().map(|l| (l.ifindex, l.name)));
+    // Written chain by chain as the rules are read (the whole text is never held).
+    let mut stdout = std::io::stdout();
+    let marks = nft_stream::write_ruleset(global.netns.as_ref(), &names, &mut stdout)
+        .context("reading the nf_tables ruleset")?
+        .marks;
     if marks > 0 {
         log::warn!(
             "{marks} rule(s), set(s) or object(s) could not be rendered exactly as nft would (marked `{}`)",

@@ -198,6 +198,13 @@ fn docker_chain(table: &str, chain: &str) -> bool {
     table == expect::nft29::TABLE || chain.starts_with("DOCKER")
 }
 
+/// The nf_tables tables read here: the iptables-nft ones and Docker 29's.
+fn read_table(family: nft::NftFamily, table: &str) -> bool {
+    table == expect::nft29::TABLE
+        || (matches!(family, nft::NftFamily::Ip | nft::NftFamily::Ip6)
+            && xlate::IPTABLES_TABLES.contains(&table))
+}
+
 /// Both backends, both families, plus the docker-bridges nftables tables. With
 /// `docker_only`, only built-in and Docker chains are kept (nf_tables: their rules are not
 /// even dumped; legacy: the other chains are not decoded): a host's unrelated 50,000 rules
@@ -205,13 +212,18 @@ fn docker_chain(table: &str, chain: &str) -> bool {
 pub fn read_kernel(ns: Option<&NetnsSpec>, docker_only: bool) -> Result<KernelSection, HostError> {
     let opts = nft::ReadOptions {
         rules_of: docker_only.then_some(docker_chain as fn(&str, &str) -> bool),
+        // Only iptables-nft tables and Docker's own are read from here on: another tool's
+        // big sets (100,000 elements are common) would only be held and dropped.
+        elements_of: Some(read_table as fn(nft::NftFamily, &str) -> bool),
         ..Default::default()
     };
-    let snap = nft::read_ruleset_with(ns, &opts)
-        .context("reading nf_tables (needs root / CAP_NET_ADMIN)")?;
+    // The iptables tables translated chain by chain as they are read (their nf_tables rules
+    // are dropped at once); only Docker's own table keeps its rules for the view.
+    let (snap, by_family) =
+        xlate::read_iptables_rulesets(ns, &opts, |_, table| table == expect::nft29::TABLE)
+            .context("reading nf_tables (needs root / CAP_NET_ADMIN)")?;
     let mut rulesets = Vec::new();
-    for family in [Family::Ipv4, Family::Ipv6] {
-        let mut rs = xlate::iptables_ruleset(&snap, family);
+    for mut rs in by_family {
         if docker_only {
             for t in &mut rs.tables {
                 t.chains
@@ -298,9 +310,10 @@ fn ask_claims(
         })
         .collect();
     let claims = claims::ask_all(&binaries, &questions, &opts, &has_table);
-    let rulesets: Vec<Ruleset> = b.kernel.iter().flat_map(|k| k.rulesets.clone()).collect();
-    let backend = audit::docker_backend_of(&rulesets, &binaries);
-    let probes = audit::probe::questions(&rulesets, backend)
+    // Borrowed: a copy of 100,000 rules' models was the biggest allocation of `collect`.
+    let rulesets = b.kernel.as_ref().map_or(&[][..], |k| k.rulesets.as_slice());
+    let backend = audit::docker_backend_of(rulesets, &binaries);
+    let probes = audit::probe::questions(rulesets, backend)
         .iter()
         .flat_map(|(family, kind, q)| {
             claims::probe_lies(&binaries, *family, *kind, q, &opts, &has_table)

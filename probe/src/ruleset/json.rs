@@ -94,6 +94,26 @@ impl<W: Write> JsonStream<W> {
         Ok(())
     }
 
+    /// A chain's rules rendered apart (on a dump thread): the same text as giving them one by
+    /// one to [`Self::rule`] right after [`Self::chain`].
+    /// A big chain may come in several batches ([`RulesText::next_batch`]).
+    pub fn rules(&mut self, t: &RulesText) -> io::Result<()> {
+        self.w.write_all(&t.text)?;
+        self.rules = t.rules;
+        self.undecoded += t.undecoded;
+        Ok(())
+    }
+
+    /// Rules written in the current chain so far.
+    pub fn chain_rules(&self) -> usize {
+        self.rules
+    }
+
+    /// The writer, document unfinished (a read that starts over).
+    pub fn into_inner(self) -> W {
+        self.w
+    }
+
     pub fn end_chain(&mut self) -> io::Result<()> {
         self.close(self.rules, CHAIN + 2, ']')?;
         write!(self.w, "\n{:CHAIN$}}}", "")
@@ -129,17 +149,78 @@ impl<W: Write> JsonStream<W> {
     /// `x` pretty-printed as a `Value` (keys sorted), its lines after the first indented by
     /// `indent` (JSON strings hold no raw newline, so every newline is the printer's).
     fn piece(&mut self, x: &impl Serialize, indent: usize) -> io::Result<()> {
-        let v = serde_json::to_value(x).map_err(io::Error::other)?;
-        self.buf.clear();
-        serde_json::to_writer_pretty(&mut self.buf, &v).map_err(io::Error::other)?;
-        let mut lines = self.buf.split(|b| *b == b'\n');
-        if let Some(first) = lines.next() {
-            self.w.write_all(first)?;
-        }
-        for l in lines {
-            write!(self.w, "\n{:indent$}", "")?;
-            self.w.write_all(l)?;
-        }
+        piece(&mut self.w, &mut self.buf, x, indent)
+    }
+}
+
+/// `x` pretty-printed as a `Value` (keys sorted) into `w`, its lines after the first indented
+/// by `indent` (JSON strings hold no raw newline, so every newline is the printer's); `buf`
+/// is scratch.
+fn piece(
+    w: &mut impl Write,
+    buf: &mut Vec<u8>,
+    x: &impl Serialize,
+    indent: usize,
+) -> io::Result<()> {
+    let v = serde_json::to_value(x).map_err(io::Error::other)?;
+    buf.clear();
+    serde_json::to_writer_pretty(&mut *buf, &v).map_err(io::Error::other)?;
+    let mut lines = buf.split(|b| *b == b'\n');
+    if let Some(first) = lines.next() {
+        w.write_all(first)?;
+    }
+    for l in lines {
+        write!(w, "\n{:indent$}", "")?;
+        w.write_all(l)?;
+    }
+    Ok(())
+}
+
+/// One chain's rules as [`JsonStream`] writes them, rendered apart (where the rules are
+/// translated, while the writer is busy with earlier chains); give it to
+/// [`JsonStream::rules`].
+#[derive(Debug, Default)]
+pub struct RulesText {
+    text: Vec<u8>,
+    /// Rules of the chain so far (all batches).
+    rules: usize,
+    /// Undecoded rules of this batch.
+    undecoded: usize,
+    buf: Vec<u8>,
+}
+
+impl RulesText {
+    /// Empties it for the next chain (keeping the allocations).
+    pub fn clear(&mut self) {
+        self.text.clear();
+        self.rules = 0;
+        self.undecoded = 0;
+    }
+
+    /// Empties it for the next rules of the same chain (the batch before was written).
+    pub fn next_batch(&mut self) {
+        self.text.clear();
+        self.undecoded = 0;
+    }
+
+    /// Empties it to go on with a chain of which `written` rules were written already.
+    pub fn resume(&mut self, written: usize) {
+        self.text.clear();
+        self.rules = written;
+        self.undecoded = 0;
+    }
+
+    /// Bytes of text in this batch.
+    pub fn bytes(&self) -> usize {
+        self.text.len()
+    }
+
+    pub fn rule(&mut self, r: &Rule) -> io::Result<()> {
+        let sep = if self.rules == 0 { "" } else { "," };
+        write!(self.text, "{sep}\n{:RULE$}", "")?;
+        piece(&mut self.text, &mut self.buf, r, RULE)?;
+        self.rules += 1;
+        self.undecoded += usize::from(!r.is_decoded());
         Ok(())
     }
 }
@@ -262,5 +343,30 @@ mod tests {
             ],
         };
         assert_eq!(streamed(&rs), whole(&rs));
+
+        // Rules rendered apart give the same text.
+        let mut s = JsonStream::new(Vec::new(), rs.backend, rs.family, rs.genid).unwrap();
+        let mut apart = RulesText::default();
+        for t in &rs.tables {
+            s.table().unwrap();
+            for c in &t.chains {
+                s.chain(c).unwrap();
+                apart.clear();
+                // One rule per batch: a big chain's way.
+                for r in &c.rules {
+                    apart.next_batch();
+                    apart.rule(r).unwrap();
+                    s.rules(&apart).unwrap();
+                }
+                if c.rules.is_empty() {
+                    s.rules(&apart).unwrap();
+                }
+                s.end_chain().unwrap();
+            }
+            s.end_table(&t.name).unwrap();
+        }
+        let (buf, n) = s.finish().unwrap();
+        assert_eq!(n, 1);
+        assert_eq!(String::from_utf8(buf).unwrap(), whole(&rs));
     }
 }

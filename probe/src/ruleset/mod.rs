@@ -5,11 +5,12 @@
 
 pub mod json;
 pub mod model;
+pub mod nft_stream;
 pub mod nft_text;
-pub mod nft_write;
 pub mod parse;
 pub mod read;
 pub mod render;
+pub mod spool;
 pub mod xlate;
 
 pub use model::*;

@@ -18,6 +18,8 @@ pub enum ReadError {
     Links(#[from] crate::kernel::link::LinkError),
     #[error("writing the ruleset text: {0}")]
     Write(#[source] std::io::Error),
+    #[error(transparent)]
+    Changed(super::xlate::JsonError),
 }
 
 /// Read the ruleset of `backend`/`family` inside `ns` (None: the current namespace).
@@ -115,10 +117,11 @@ pub fn write_save(
     }
 }
 
-/// `nfprobe ruleset --format json` (docs/ruleset-json.md) written to `w` as it is decoded:
-/// after the read (nf_tables: its generation checked; only the rule messages are kept),
-/// table by table and rule by rule, never the whole model. Returns how many rules could not
-/// be fully decoded. Same text as `serde_json::to_string_pretty` of the model's document.
+/// `nfprobe ruleset --format json` (docs/ruleset-json.md) written to `w` as it is decoded,
+/// table by table and rule by rule, never the whole model (nf_tables: chain by chain while
+/// the rules are dumped, see [`super::xlate::write_json`] for what a ruleset changing
+/// meanwhile does). Returns how many rules could not be fully decoded. Same text as
+/// `serde_json::to_string_pretty` of the model's document.
 pub fn write_json(
     ns: Option<&NetnsSpec>,
     backend: Backend,
@@ -128,12 +131,11 @@ pub fn write_json(
     let written = match backend {
         Backend::Legacy => legacy::write_json(ns, family, w)?,
         Backend::Nft => {
-            let raw = super::xlate::read_iptables_raw(ns, family)?;
-            // `-m set` indexes are named by ipset inside the namespace.
-            crate::kernel::netns::run_in(ns, || {
-                super::xlate::with_ipset_names(|| super::xlate::write_json(raw, w))
-            })
-            .map_err(xt::XtError::from)?
+            return super::xlate::write_json(ns, family, w).map_err(|e| match e {
+                super::xlate::JsonError::Nft(e) => ReadError::Nft(e),
+                super::xlate::JsonError::Write(e) => ReadError::Write(e),
+                e => ReadError::Changed(e),
+            });
         }
     };
     written.map_err(ReadError::Write)

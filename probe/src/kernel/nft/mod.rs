@@ -34,8 +34,8 @@ pub use object::NftObject;
 pub use rule::{NftRule, RuleRef};
 pub use set::{NftSet, NftSetElem};
 pub use snapshot::{
-    BareDumpStats, ChainVisitor, RawChainVisitor, RawRules, RawTableVisitor, bare_full_dump,
-    bare_rule_dump, dump_threads,
+    BareDumpStats, ChainVisitor, ORDERED_PART, OrderedVisit, RawChainVisitor, RawRules, Turn,
+    bare_full_dump, bare_rule_dump, dump_threads,
 };
 pub use table::NftTable;
 
@@ -76,8 +76,12 @@ pub struct ReadOptions {
     pub table: Option<String>,
     pub rule_dump: RuleDump,
     /// Per-chain dumps only: dump the rules of base chains and of the chains this accepts
-    /// (`(table, chain)`); the others are listed with no rules. None: every chain.
+    /// (`(table, chain)`); the others are listed with no rules. None: every chain. Not used
+    /// by [`read_ruleset_ordered`], whose plan says which chains are dumped.
     pub rules_of: Option<fn(&str, &str) -> bool>,
+    /// Dump the set elements only of tables this accepts (`(family, table)`); the other
+    /// tables' sets are listed with no elements. None: every set's.
+    pub elements_of: Option<fn(NftFamily, &str) -> bool>,
 }
 
 #[derive(Debug, Error)]
@@ -96,6 +100,9 @@ pub enum NftError {
         "the nf_tables ruleset kept changing while being read ({attempts} attempts); try again"
     )]
     Unstable { attempts: u32 },
+    /// An ordered read ([`read_ruleset_ordered`]) whose caller could not start over.
+    #[error("the nf_tables ruleset changed while it was being read; try again")]
+    NoRestart,
 }
 
 /// Reads the whole ruleset of the namespace (`None`: the current one).
@@ -137,17 +144,15 @@ pub fn read_ruleset_raw(
     run_in(ns, || snapshot::read(opts, snapshot::Visit::Raw(visit)))?
 }
 
-/// Like [`read_ruleset_raw`], the visitor being also handed the chain's table with its sets
-/// (elements included), objects and flowtables, all read before the rules: enough to render
-/// the chain's rules on the dump thread ([`RawTableVisitor`]).
-pub fn read_ruleset_raw_tables(
+/// Like [`read_ruleset_raw`], with the chains to dump and their order chosen by
+/// `visit.plan` and each chain visited in that order (see [`OrderedVisit`]), while later
+/// chains are being dumped. A changed ruleset restarts the read (the plan is asked again).
+pub fn read_ruleset_ordered(
     ns: Option<&NetnsSpec>,
     opts: &ReadOptions,
-    visit: &RawTableVisitor<'_>,
+    visit: &OrderedVisit<'_>,
 ) -> Result<NftRuleset, NftError> {
-    run_in(ns, || {
-        snapshot::read(opts, snapshot::Visit::RawTable(visit))
-    })?
+    run_in(ns, || snapshot::read(opts, snapshot::Visit::Ordered(visit)))?
 }
 
 /// The current generation id, alone (cheap; used to prove reads change nothing).

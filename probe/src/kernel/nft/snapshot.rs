@@ -37,6 +37,8 @@ enum Attempt {
     Done(NftRuleset),
     /// The ruleset changed under us: try again.
     Changed,
+    /// An ordered visit's plan refused to start over.
+    GiveUp,
 }
 
 /// Per-attempt consistency bookkeeping.
@@ -86,6 +88,7 @@ pub(super) fn read(opts: &ReadOptions, visit: Visit<'_>) -> Result<NftRuleset, N
         match attempt(&mut sock, opts, visit, buf_hint) {
             Ok(Attempt::Done(rs)) => return Ok(rs),
             Ok(Attempt::Changed) => {}
+            Ok(Attempt::GiveUp) => return Err(NftError::NoRestart),
             // A message did not fit: restart with a buffer that holds it (the partial dump
             // is discarded with the socket).
             Err(e @ NfnlError::Truncated { size, .. }) => {
@@ -120,25 +123,122 @@ pub type ChainVisitor<'v> = dyn Fn(NftFamily, &str, &mut NftChain) + Sync + 'v;
 /// read them in place); the chain's `rules` stay empty.
 pub type RawChainVisitor<'v> = dyn Fn(NftFamily, &str, &NftChain, RawRules<'_>) + Sync + 'v;
 
-/// Like [`RawChainVisitor`], with the chain's whole table (its sets with their elements,
-/// objects, flowtables: everything but rules, read before the rules) and the positions of
-/// the table in the snapshot and of the chain in the table: `visit(table_index, table,
-/// chain_index, rules)`, the chain being `table.chains[chain_index]`.
-pub type RawTableVisitor<'v> = dyn Fn(usize, &NftTable, usize, RawRules<'_>) + Sync + 'v;
-
 /// What to do with the rules of each chain.
 #[derive(Clone, Copy)]
 pub(super) enum Visit<'v> {
     Decoded(&'v ChainVisitor<'v>),
     Raw(&'v RawChainVisitor<'v>),
-    RawTable(&'v RawTableVisitor<'v>),
+    Ordered(&'v OrderedVisit<'v>),
 }
 
 /// The raw visitors, as handed to the dump workers.
 #[derive(Clone, Copy)]
 enum RawVisit<'v> {
     Plain(&'v RawChainVisitor<'v>),
-    Table(&'v RawTableVisitor<'v>),
+    Ordered(&'v OrderedVisit<'v>),
+}
+
+/// Chains handed over one at a time in an order the caller chooses, while the rules are
+/// dumped (by several threads on big rulesets): a writer can stream them as they come
+/// instead of keeping the whole family until the generation check.
+pub struct OrderedVisit<'v> {
+    /// Called at the start of each attempt with the generation id read first and the tables
+    /// (chains without rules): the chains to dump, as (table index, chain index) in `tables`,
+    /// in the order to visit them. It may take the sets, objects and flowtables out of the
+    /// tables (the read does not need them any more). `None` gives up: the read fails with
+    /// [`NftError::NoRestart`] (a writer that already streamed an earlier attempt's output).
+    pub plan: &'v PlanFn<'v>,
+    /// Called per planned chain with its rule messages, on a dump thread, in parts for a big
+    /// chain ([`Turn::part`], [`Turn::is_last`]); several chains may be visited at once, but
+    /// [`Turn::wait`] returns in plan order, one chain at a time.
+    pub visit: &'v OrderedChainVisitor<'v>,
+}
+
+/// See [`OrderedVisit::plan`].
+pub type PlanFn<'v> = dyn Fn(u32, &mut [NftTable]) -> Option<Vec<(usize, usize)>> + Sync + 'v;
+
+/// See [`OrderedVisit::visit`].
+pub type OrderedChainVisitor<'v> =
+    dyn Fn(NftFamily, &str, &NftChain, RawRules<'_>, &Turn<'_>) + Sync + 'v;
+
+/// Hands the chains of an ordered visit over in plan order.
+#[derive(Default)]
+struct Sequencer {
+    /// (position whose turn it is, given up: a dump thread failed)
+    state: std::sync::Mutex<(usize, bool)>,
+    cv: std::sync::Condvar,
+}
+
+impl Sequencer {
+    fn lock(&self) -> std::sync::MutexGuard<'_, (usize, bool)> {
+        self.state.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    /// Blocks until it is `pos`'s turn (true) or the read failed (false).
+    fn wait(&self, pos: usize) -> bool {
+        let mut st = self.lock();
+        while st.0 != pos && !st.1 {
+            st = self.cv.wait(st).unwrap_or_else(|e| e.into_inner());
+        }
+        !st.1
+    }
+
+    /// `pos` is done: the next position's turn (after `pos`'s own turn came).
+    fn done(&self, pos: usize) {
+        if self.wait(pos) {
+            self.lock().0 = pos + 1;
+            self.cv.notify_all();
+        }
+    }
+
+    fn abort(&self) {
+        self.lock().1 = true;
+        self.cv.notify_all();
+    }
+}
+
+/// Gives up the ordered visit when a dump thread ends by panicking (the others would wait
+/// for its chain forever).
+struct AbortOnPanic<'a>(&'a Sequencer);
+
+impl Drop for AbortOnPanic<'_> {
+    fn drop(&mut self) {
+        if std::thread::panicking() {
+            self.0.abort();
+        }
+    }
+}
+
+/// One chain's place in an ordered visit.
+pub struct Turn<'a> {
+    seq: &'a Sequencer,
+    pos: usize,
+    part: usize,
+    last: bool,
+}
+
+impl Turn<'_> {
+    /// Which part of the chain's messages this is (a big chain comes in parts of about
+    /// [`ORDERED_PART`] bytes, in order, from one thread): 0 for the first.
+    pub fn part(&self) -> usize {
+        self.part
+    }
+
+    /// True for the chain's last part (its turn ends when the visitor returns).
+    pub fn is_last(&self) -> bool {
+        self.last
+    }
+
+    /// Blocks until every chain planned before this one was visited: true, this chain's
+    /// turn (until the visitor returns); false, the read failed (write nothing).
+    pub fn wait(&self) -> bool {
+        self.seq.wait(self.pos)
+    }
+
+    /// Position of this chain in the plan.
+    pub fn position(&self) -> usize {
+        self.pos
+    }
 }
 
 /// The rule messages (attributes after the nfgenmsg) of one chain, in kernel order.
@@ -235,6 +335,12 @@ fn attempt(
     let mut elem_work: Vec<(u8, &str, &mut NftSet)> = Vec::new();
     for t in tables.iter_mut() {
         let family = t.family.nfproto();
+        if opts
+            .elements_of
+            .is_some_and(|wanted| !wanted(t.family, &t.name))
+        {
+            continue;
+        }
         for set in t.sets.iter_mut() {
             elem_work.push((family, t.name.as_str(), set));
         }
@@ -281,9 +387,17 @@ fn attempt(
     interrupted |= st.interrupted;
 
     // Rules. Raw visitors need the messages of one chain together: always per chain.
+    // An ordered visit's plan says which chains are dumped, in which order.
+    let plan = match visit {
+        Visit::Ordered(o) => match (o.plan)(gen_before, &mut tables) {
+            Some(p) => Some(p),
+            None => return Ok(Attempt::GiveUp),
+        },
+        _ => None,
+    };
     let (rule_dump, visit) = match visit {
         Visit::Raw(v) => (RuleDump::PerChain, Err(RawVisit::Plain(v))),
-        Visit::RawTable(v) => (RuleDump::PerChain, Err(RawVisit::Table(v))),
+        Visit::Ordered(v) => (RuleDump::PerChain, Err(RawVisit::Ordered(v))),
         Visit::Decoded(v) => (opts.rule_dump, Ok(v)),
     };
     let wanted_chain = |t: &NftTable, c: &NftChain| !matches!(opts.rules_of, Some(wanted) if c.hook.is_none() && !wanted(&t.name, &c.name));
@@ -293,19 +407,29 @@ fn attempt(
     match (rule_dump, visit) {
         (_, Err(visit)) => {
             let tables = &tables;
-            let work: Vec<(usize, usize)> = tables
-                .iter()
+            let work: Vec<(usize, usize)> = match plan {
+                Some(plan) => plan,
+                None => tables
+                    .iter()
+                    .enumerate()
+                    .flat_map(|(ti, t)| {
+                        t.chains
+                            .iter()
+                            .enumerate()
+                            .filter(move |(_, c)| wanted_chain(t, c))
+                            .map(move |(ci, _)| (ti, ci))
+                    })
+                    .collect(),
+            };
+            // (position in the visit order, table, chain).
+            let work: Vec<(usize, usize, usize)> = work
+                .into_iter()
                 .enumerate()
-                .flat_map(|(ti, t)| {
-                    t.chains
-                        .iter()
-                        .enumerate()
-                        .filter(move |(_, c)| wanted_chain(t, c))
-                        .map(move |(ci, _)| (ti, ci))
-                })
+                .map(|(pos, (ti, ci))| (pos, ti, ci))
                 .collect();
             let workers = dump_threads(work.len());
             let res_id = cons.res_id;
+            let seq = &Sequencer::default();
             let results = if workers == 1 {
                 vec![dump_chains_raw(
                     sock,
@@ -313,12 +437,20 @@ fn attempt(
                     work.into_iter(),
                     visit,
                     res_id,
+                    seq,
                 )]
             } else {
                 let queue = WorkQueue::new(work);
                 queue.run(workers, "GETRULE dump", |queue| {
-                    let mut sock = NfnlSocket::open_with(buf_hint)?;
-                    dump_chains_raw(&mut sock, tables, queue.iter(), visit, res_id)
+                    let _guard = AbortOnPanic(seq);
+                    let r = NfnlSocket::open_with(buf_hint).and_then(|mut sock| {
+                        dump_chains_raw(&mut sock, tables, queue.iter(), visit, res_id, seq)
+                    });
+                    if r.is_err() {
+                        // The chains this thread took will never be visited.
+                        seq.abort();
+                    }
+                    r
                 })
             };
             for r in results {
@@ -464,6 +596,10 @@ impl<T> WorkQueue<T> {
     }
 }
 
+/// Ordered visits get a chain's messages in parts of about this many bytes: a chain of
+/// 100,000 rules is never held whole.
+pub const ORDERED_PART: usize = 1 << 20;
+
 /// Below this many chains one socket is enough.
 const PARALLEL_MIN_CHAINS: usize = 64;
 const MAX_WORKERS: usize = 4;
@@ -511,19 +647,24 @@ fn dump_chains<'w>(
 fn dump_chains_raw(
     sock: &mut NfnlSocket,
     tables: &[NftTable],
-    work: impl Iterator<Item = (usize, usize)>,
+    work: impl Iterator<Item = (usize, usize, usize)>,
     visit: RawVisit<'_>,
     res_id: u16,
+    seq: &Sequencer,
 ) -> Result<(bool, bool), NfnlError> {
     let mut req = Request::default();
     let mut interrupted = false;
     let mut stale = false;
     let mut packed = Vec::new();
-    for (ti, ci) in work {
+    for (pos, ti, ci) in work {
         let (Some(t), Some(c)) = (
             tables.get(ti),
             tables.get(ti).and_then(|t| t.chains.get(ci)),
         ) else {
+            // Not a chain of the snapshot (a plan's mistake): its turn passes.
+            if let RawVisit::Ordered(_) = visit {
+                seq.done(pos);
+            }
             continue;
         };
         req.reset(
@@ -535,11 +676,26 @@ fn dump_chains_raw(
         req.attr_str(NFTA_RULE_TABLE, &t.name)
             .attr_str(NFTA_RULE_CHAIN, &c.name);
         packed.clear();
+        // Ordered visits get a big chain in parts (of ORDERED_PART bytes of messages).
+        let mut part = 0;
         let st = sock.request("GETRULE dump", &mut req, true, |m| {
             stale |= m.res_id != res_id;
             let (tn, ch) = super::rule::routing(m.attrs).map_err(malformed("rule"))?;
             if ch == c.name.as_bytes() && tn == t.name.as_bytes() {
                 pack(&mut packed, m.attrs);
+                if let RawVisit::Ordered(o) = visit
+                    && packed.len() >= ORDERED_PART
+                {
+                    let turn = Turn {
+                        seq,
+                        pos,
+                        part,
+                        last: false,
+                    };
+                    (o.visit)(t.family, &t.name, c, RawRules { packed: &packed }, &turn);
+                    part += 1;
+                    packed.clear();
+                }
             }
             Ok(())
         })?;
@@ -547,7 +703,16 @@ fn dump_chains_raw(
         let rules = RawRules { packed: &packed };
         match visit {
             RawVisit::Plain(visit) => visit(t.family, &t.name, c, rules),
-            RawVisit::Table(visit) => visit(ti, t, ci, rules),
+            RawVisit::Ordered(o) => {
+                let turn = Turn {
+                    seq,
+                    pos,
+                    part,
+                    last: true,
+                };
+                (o.visit)(t.family, &t.name, c, rules, &turn);
+                seq.done(pos);
+            }
         }
     }
     Ok((interrupted, stale))

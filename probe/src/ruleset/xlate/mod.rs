@@ -26,8 +26,8 @@ mod text;
 pub use crate::ext::cache::ExtCache;
 pub use rule::{Scratch, xlate_rule, xlate_rule_msg, xlate_rule_msg_into, xlate_rule_msg_text};
 pub use tables::{
-    IPTABLES_TABLES, RawIptables, SaveText, iptables_ruleset, is_iptables_nft_table,
-    read_iptables_raw, read_iptables_ruleset, read_iptables_save, read_iptables_save_text,
+    IPTABLES_TABLES, JsonError, SaveText, iptables_ruleset, is_iptables_nft_table,
+    read_iptables_ruleset, read_iptables_rulesets, read_iptables_save, read_iptables_save_text,
     write_json,
 };
 pub use text::{Frag, FragCache, RuleText};

@@ -10,6 +10,7 @@ use super::text::FragCache;
 use crate::kernel::netns::NetnsSpec;
 use crate::kernel::nft::{self, NftError, NftFamily, NftRuleset, NftTable, ReadOptions};
 use crate::kernel::xt::ipset::IpsetNames;
+use crate::ruleset::spool::Spool;
 use crate::ruleset::{Backend, Family, Rule, Ruleset, Table, render};
 
 /// iptables-nft 1.8.9 walks its own table array (mangle, security, raw, filter, nat) and
@@ -76,6 +77,45 @@ pub fn read_iptables_ruleset(ns: Option<&NetnsSpec>, family: Family) -> Result<R
     Ok(assemble(&rs, family, &mut |t, c| {
         done.remove(&t.name, &c.name).unwrap_or_default()
     }))
+}
+
+/// Reads the kernel with `opts` and translates the iptables tables of both families chain by
+/// chain while the snapshot is taken (the nf_tables rules of a chain are dropped once
+/// translated, unless `keep(family, table)`): the snapshot (rules kept only where asked) and
+/// the IPv4 and IPv6 rulesets, the same as `iptables_ruleset(&read_ruleset_with(..)?, f)`.
+pub fn read_iptables_rulesets(
+    ns: Option<&NetnsSpec>,
+    opts: &ReadOptions,
+    keep: impl Fn(NftFamily, &str) -> bool + Sync,
+) -> Result<(NftRuleset, [Ruleset; 2]), NftError> {
+    // (IPv4, IPv6) translated chains.
+    let done: [Mutex<ByChain<Vec<Rule>>>; 2] = Default::default();
+    let rs = nft::read_ruleset_visit(ns, opts, &|family, table, chain| {
+        let slot = match family {
+            NftFamily::Ip => Some((0, Family::Ipv4)),
+            NftFamily::Ip6 => Some((1, Family::Ipv6)),
+            _ => None,
+        };
+        if let Some((i, f)) = slot
+            && IPTABLES_TABLES.contains(&table)
+        {
+            let rules = chain.rules.iter().map(|r| xlate_rule(r, f)).collect();
+            if let Some(d) = done.get(i) {
+                lock(d).insert(table, &chain.name, rules);
+            }
+        }
+        if !keep(family, table) {
+            chain.rules = Vec::new();
+        }
+    })?;
+    let [v4, v6] = done.map(|d| d.into_inner().unwrap_or_else(|e| e.into_inner()));
+    let take = |mut by: ByChain<Vec<Rule>>, family| {
+        assemble(&rs, family, &mut |t, c| {
+            by.remove(&t.name, &c.name).unwrap_or_default()
+        })
+    };
+    let out = [take(v4, Family::Ipv4), take(v6, Family::Ipv6)];
+    Ok((rs, out))
 }
 
 /// What `iptables-nft-save` (`-c` with `counters`) prints for `family`, `#` lines aside.
@@ -264,6 +304,8 @@ impl<T> ByChain<T> {
 fn read_opts(family: Family) -> ReadOptions {
     ReadOptions {
         family: Some(nft_family(family)),
+        // Other tables' sets are never looked at here.
+        elements_of: Some(|_, t| IPTABLES_TABLES.contains(&t)),
         ..ReadOptions::default()
     }
 }
@@ -291,73 +333,350 @@ fn assemble(rs: &NftRuleset, family: Family, rules_of: &mut super::chains::Rules
     }
 }
 
-/// The nf_tables rule messages of the iptables tables of `family`, read chain by chain
-/// (packed: u32 length, bytes), with the snapshot they belong to (its generation checked,
-/// its chains without rules). [`write_json`] turns them into the JSON document.
-pub struct RawIptables {
-    rs: NftRuleset,
-    family: Family,
-    msgs: ByChain<Vec<u8>>,
+#[derive(Debug, thiserror::Error)]
+pub enum JsonError {
+    #[error(transparent)]
+    Nft(#[from] NftError),
+    #[error("writing the ruleset text: {0}")]
+    Write(#[source] std::io::Error),
+    #[error(
+        "the nf_tables ruleset changed while it was being written (generation {before}, then \
+         {after}): the JSON printed is incomplete (its document is not closed); run again"
+    )]
+    Changed { before: u32, after: u32 },
 }
 
-/// Reads the kernel's iptables-nft tables of `family` keeping only the rule messages (about
-/// the size of the netlink dump, several times less than the model).
-pub fn read_iptables_raw(ns: Option<&NetnsSpec>, family: Family) -> Result<RawIptables, NftError> {
-    let done: Mutex<ByChain<Vec<u8>>> = Mutex::default();
-    let rs = nft::read_ruleset_raw(ns, &read_opts(family), &|_, table, chain, rules| {
-        if !IPTABLES_TABLES.contains(&table) {
+/// `nfprobe ruleset --format json` of the iptables-nft tables of `family`, written to `w`
+/// chain by chain in save order while the rules are dumped (translated on the dump threads;
+/// each thread holds one chain's messages and text at a time). The document starts with the
+/// generation read first; the snapshot's checks (generation before and after, each message's
+/// generation, interrupted dumps) confirm it at the end. Until [`HOLD`](crate::ruleset::spool::HOLD) bytes the text
+/// is held and a changed ruleset is read again; beyond, it is already written, so a change
+/// is an error and the document is left unclosed (no JSON reader takes it for a complete
+/// one). Returns how many rules were not fully decoded.
+pub fn write_json(
+    ns: Option<&NetnsSpec>,
+    family: Family,
+    w: &mut (dyn std::io::Write + Send),
+) -> Result<usize, JsonError> {
+    let state = Mutex::new(JsonWriter {
+        family,
+        stream: None,
+        spool: Some(Spool::new(w)),
+        skeleton: Vec::new(),
+        slots: Vec::new(),
+        next: 0,
+        genid: 0,
+        refused: None,
+        failed: None,
+        open: false,
+    });
+    let ipset: OnceLock<Option<Arc<IpsetNames>>> = OnceLock::new();
+    let workers: Mutex<Vec<JsonWorker>> = Mutex::default();
+    let plan = |genid: u32, tables: &mut [NftTable]| lock(&state).plan(genid, tables);
+    let visit = |_: NftFamily,
+                 _: &str,
+                 _: &nft::NftChain,
+                 rules: nft::RawRules<'_>,
+                 turn: &nft::Turn<'_>| {
+        let names = ipset
+            .get_or_init(|| IpsetNames::open().ok().map(Arc::new))
+            .clone();
+        let resolve = move |i: u16| names.as_ref().and_then(|s| s.name(i));
+        let mut wk = lock(&workers).pop().unwrap_or_default();
+        crate::ext::set::with_names(resolve, || {
+            // Up to JSON_AHEAD bytes are rendered before the chain's turn; the rest of a
+            // bigger chain (and its later parts) rendered and written batch by batch in it.
+            let mut rest = rules;
+            let mut st = if turn.part() == 0 {
+                wk.text.clear();
+                let ahead = render_rules(&mut wk, &mut rest, family);
+                if !turn.wait() {
+                    return;
+                }
+                let mut st = lock(&state);
+                if let Err(e) = ahead {
+                    return st.fail(e);
+                }
+                st.begin(turn.position(), &wk.text);
+                st
+            } else {
+                // The chain's turn since its first part.
+                if !turn.wait() {
+                    return;
+                }
+                let st = lock(&state);
+                wk.text.resume(st.chain_rules());
+                st
+            };
+            loop {
+                wk.text.next_batch();
+                if let Err(e) = render_rules(&mut wk, &mut rest, family) {
+                    st.fail(e);
+                    break;
+                }
+                if wk.text.bytes() == 0 {
+                    break;
+                }
+                st.more(&wk.text);
+            }
+            if turn.is_last() {
+                st.end();
+            }
+        });
+        lock(&workers).push(wk);
+    };
+    let read = nft::read_ruleset_ordered(
+        ns,
+        &read_opts(family),
+        &nft::OrderedVisit {
+            plan: &plan,
+            visit: &visit,
+        },
+    );
+    let st = state.into_inner().unwrap_or_else(|e| e.into_inner());
+    match read {
+        Ok(_) => {}
+        Err(NftError::NoRestart) => {
+            return Err(JsonError::Changed {
+                before: st.genid,
+                after: st.refused.unwrap_or(st.genid),
+            });
+        }
+        Err(e) => return Err(e.into()),
+    }
+    st.finish()
+}
+
+/// Text of one chain rendered at a time (a dump thread's share: bounded whatever the
+/// chain's size).
+const JSON_AHEAD: usize = 1 << 20;
+
+/// Translates and renders rules of `rest` into `wk.text` until it holds [`JSON_AHEAD`]
+/// bytes or the chain ends.
+fn render_rules(
+    wk: &mut JsonWorker,
+    rest: &mut nft::RawRules<'_>,
+    family: Family,
+) -> std::io::Result<()> {
+    while wk.text.bytes() < JSON_AHEAD {
+        let Some(msg) = rest.next() else { break };
+        let r = super::xlate_rule_msg_into(msg, family, Some(&mut wk.cache), &mut wk.scratch);
+        wk.text.rule(r)?;
+    }
+    Ok(())
+}
+
+/// What each dump thread translates with.
+#[derive(Default)]
+struct JsonWorker {
+    cache: super::ExtCache,
+    scratch: Scratch,
+    text: crate::ruleset::json::RulesText,
+}
+
+/// One step of the document, in order.
+enum Slot {
+    Table,
+    /// (table, chain in it, position in the dump plan: None for a built-in chain the kernel
+    /// does not have, printed empty)
+    Chain(usize, usize, Option<usize>),
+    EndTable(usize),
+}
+
+/// The streamed document of one attempt.
+struct JsonWriter<'w> {
+    family: Family,
+    stream: Option<crate::ruleset::json::JsonStream<Spool<'w>>>,
+    /// The writer when no attempt has started the document.
+    spool: Option<Spool<'w>>,
+    /// The tables in save order, chains without rules.
+    skeleton: Vec<Table>,
+    slots: Vec<Slot>,
+    /// The next slot to write.
+    next: usize,
+    /// Generation the document was started with.
+    genid: u32,
+    /// Generation of an attempt refused because output was already written.
+    refused: Option<u32>,
+    failed: Option<std::io::Error>,
+    /// A chain's head is written, its rules are coming.
+    open: bool,
+}
+
+impl JsonWriter<'_> {
+    /// The dump plan of an attempt: the chains of the iptables tables in save order.
+    fn plan(&mut self, genid: u32, tables: &mut [NftTable]) -> Option<Vec<(usize, usize)>> {
+        let mut spool = match (self.stream.take(), self.spool.take()) {
+            (Some(s), _) => s.into_inner(),
+            (None, Some(s)) => s,
+            (None, None) => return None,
+        };
+        if spool.streaming() {
+            // Part of an earlier generation is out: it cannot be taken back.
+            self.stream = None;
+            self.spool = Some(spool);
+            self.refused = Some(genid);
+            return None;
+        }
+        spool.restart();
+        self.genid = genid;
+        self.next = 0;
+        self.failed = None;
+        self.open = false;
+        self.skeleton.clear();
+        self.slots.clear();
+        let nf = nft_family(self.family);
+        let mut plan = Vec::new();
+        for name in IPTABLES_TABLES {
+            let Some((ti_nft, t)) = tables
+                .iter()
+                .enumerate()
+                .find(|(_, t)| t.family == nf && t.name == name)
+            else {
+                continue;
+            };
+            if !is_iptables_nft_table(t) {
+                continue;
+            }
+            let by_name: HashMap<&str, usize> = t
+                .chains
+                .iter()
+                .enumerate()
+                .map(|(i, c)| (c.name.as_str(), i))
+                .collect();
+            let chains = chains_in_save_order(t, &mut |_, _| Vec::new());
+            let ti = self.skeleton.len();
+            self.slots.push(Slot::Table);
+            for (ci, c) in chains.iter().enumerate() {
+                let pos = by_name.get(c.name.as_str()).map(|&nci| {
+                    plan.push((ti_nft, nci));
+                    plan.len() - 1
+                });
+                self.slots.push(Slot::Chain(ti, ci, pos));
+            }
+            self.slots.push(Slot::EndTable(ti));
+            self.skeleton.push(Table {
+                name: t.name.clone(),
+                chains,
+            });
+        }
+        match crate::ruleset::json::JsonStream::new(spool, Backend::Nft, self.family, Some(genid)) {
+            Ok(s) => self.stream = Some(s),
+            // Only a held buffer was written to: cannot fail.
+            Err(e) => self.failed = Some(e),
+        }
+        Some(plan)
+    }
+
+    /// Writes the document up to the chain at plan position `pos`, that chain's head and
+    /// its first `rules`; more with [`Self::more`], then [`Self::end`].
+    fn begin(&mut self, pos: usize, rules: &crate::ruleset::json::RulesText) {
+        let r = self.write_until(Some(pos), Some(rules));
+        self.check(r);
+    }
+
+    /// Rules written in the chain begun.
+    fn chain_rules(&self) -> usize {
+        self.stream.as_ref().map_or(0, |s| s.chain_rules())
+    }
+
+    /// More rules of the chain begun.
+    fn more(&mut self, rules: &crate::ruleset::json::RulesText) {
+        if !self.open || self.failed.is_some() {
             return;
         }
-        let mut packed = Vec::with_capacity(rules.bytes());
-        for msg in rules {
-            packed.extend_from_slice(&(msg.len() as u32).to_ne_bytes());
-            packed.extend_from_slice(msg);
+        if let Some(s) = self.stream.as_mut() {
+            let r = s.rules(rules);
+            self.check(r);
         }
-        lock(&done).insert(table, &chain.name, packed);
-    })?;
-    Ok(RawIptables {
-        rs,
-        family,
-        msgs: done.into_inner().unwrap_or_else(|e| e.into_inner()),
-    })
-}
-
-/// Writes `raw` as `nfprobe ruleset --format json` prints it, translating rule by rule in
-/// save order (each chain's messages are dropped once written). Run it where `-m set`
-/// indexes can be named (the namespace read). Returns how many rules were not fully decoded.
-pub fn write_json(raw: RawIptables, w: &mut dyn std::io::Write) -> std::io::Result<usize> {
-    let RawIptables {
-        rs,
-        family,
-        mut msgs,
-    } = raw;
-    let skeleton = assemble(&rs, family, &mut |_, _| Vec::new());
-    let mut s = crate::ruleset::json::JsonStream::new(
-        std::io::BufWriter::with_capacity(1 << 16, w),
-        skeleton.backend,
-        skeleton.family,
-        skeleton.genid,
-    )?;
-    let mut cache = super::ExtCache::new();
-    let mut scratch = Scratch::default();
-    for t in &skeleton.tables {
-        s.table()?;
-        for c in &t.chains {
-            s.chain(c)?;
-            let packed = msgs.remove(&t.name, &c.name).unwrap_or_default();
-            let mut rest = packed.as_slice();
-            while let Some((len, tail)) = rest.split_first_chunk::<4>() {
-                let len = u32::from_ne_bytes(*len) as usize;
-                let Some(msg) = tail.get(..len) else { break };
-                rest = &tail[len..];
-                let r = super::xlate_rule_msg_into(msg, family, Some(&mut cache), &mut scratch);
-                s.rule(r)?;
-            }
-            s.end_chain()?;
-        }
-        s.end_table(&t.name)?;
     }
-    let (mut w, undecoded) = s.finish()?;
-    std::io::Write::flush(&mut w)?;
-    Ok(undecoded)
+
+    /// Ends the chain begun.
+    fn end(&mut self) {
+        if !std::mem::take(&mut self.open) {
+            return;
+        }
+        self.next += 1;
+        if self.failed.is_none()
+            && let Some(s) = self.stream.as_mut()
+        {
+            let r = s.end_chain();
+            self.check(r);
+        }
+    }
+
+    fn fail(&mut self, e: std::io::Error) {
+        self.failed.get_or_insert(e);
+    }
+
+    fn check(&mut self, r: std::io::Result<()>) {
+        if let Err(e) = r {
+            self.fail(e);
+        }
+    }
+
+    /// Writes slots until the chain planned at `pos` (with `rules`) or, with None, to the end.
+    fn write_until(
+        &mut self,
+        pos: Option<usize>,
+        rules: Option<&crate::ruleset::json::RulesText>,
+    ) -> std::io::Result<()> {
+        if self.failed.is_some() {
+            return Ok(());
+        }
+        let Some(s) = self.stream.as_mut() else {
+            return Ok(());
+        };
+        while let Some(slot) = self.slots.get(self.next) {
+            match *slot {
+                Slot::Table => s.table()?,
+                Slot::EndTable(ti) => {
+                    let name = self.skeleton.get(ti).map_or("", |t| t.name.as_str());
+                    s.end_table(name)?;
+                }
+                Slot::Chain(ti, ci, p) => {
+                    if pos.is_some() && p.is_some_and(|p| Some(p) > pos) {
+                        // Not this chain's turn yet (cannot happen: visits come in order).
+                        return Ok(());
+                    }
+                    let Some(c) = self.skeleton.get(ti).and_then(|t| t.chains.get(ci)) else {
+                        self.next += 1;
+                        continue;
+                    };
+                    s.chain(c)?;
+                    if pos.is_some() && p == pos {
+                        // Left open for the chain's other batches ([`Self::end`]).
+                        if let Some(rules) = rules {
+                            s.rules(rules)?;
+                        }
+                        self.open = true;
+                        return Ok(());
+                    }
+                    s.end_chain()?;
+                    self.next += 1;
+                    continue;
+                }
+            }
+            self.next += 1;
+        }
+        Ok(())
+    }
+
+    /// After a confirmed read: the rest of the document, written out.
+    fn finish(mut self) -> Result<usize, JsonError> {
+        let r = self.write_until(None, None);
+        self.check(r);
+        if let Some(e) = self.failed {
+            return Err(JsonError::Write(e));
+        }
+        let Some(s) = self.stream else {
+            return Err(JsonError::Write(std::io::Error::other(
+                "no document was started",
+            )));
+        };
+        let (mut spool, undecoded) = s.finish().map_err(JsonError::Write)?;
+        spool.finish().map_err(JsonError::Write)?;
+        Ok(undecoded)
+    }
 }
