@@ -59,9 +59,12 @@ enum Cmd {
     Fuzz {
         /// A target, `all`, or `record-seeds`.
         target: Option<String>,
-        /// Seconds per target.
-        #[arg(long, default_value_t = 300)]
-        seconds: u64,
+        /// Seconds per target (300 unless --runs is given).
+        #[arg(long)]
+        seconds: Option<u64>,
+        /// Executions per target (libFuzzer's -runs); with --seconds, whichever comes first.
+        #[arg(long)]
+        runs: Option<u64>,
     },
 }
 
@@ -77,7 +80,11 @@ fn main() -> std::process::ExitCode {
         } => test::run(!no_lint, &cargo_test_args),
         Cmd::RunCheck { args } => run::check(&args),
         Cmd::Bench { name, args } => bench::run(name.as_deref(), &args),
-        Cmd::Fuzz { target, seconds } => fuzz::run(target.as_deref(), seconds),
+        Cmd::Fuzz {
+            target,
+            seconds,
+            runs,
+        } => fuzz::run(target.as_deref(), fuzz::Budget::new(seconds, runs)),
     };
     match result {
         Ok(()) => std::process::ExitCode::SUCCESS,

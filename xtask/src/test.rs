@@ -70,7 +70,7 @@ pub fn run(lint: bool, cargo_test_args: &[String]) -> Result<()> {
     // A filtered run (`cargo xtask test -- NAME`) skips them.
     if cargo_test_args.is_empty() {
         let names: Vec<&str> = crate::fuzz::TARGETS.iter().map(|t| t.0).collect();
-        match crate::fuzz::fuzz(&names, FUZZ_SECONDS) {
+        match crate::fuzz::fuzz(&names, crate::fuzz::Budget::seconds(FUZZ_SECONDS)) {
             Ok(()) => totals.passed += names.len() as u64,
             Err(e) => {
                 eprintln!("xtask: fuzzing failed: {e:#}");

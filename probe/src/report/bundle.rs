@@ -96,30 +96,39 @@ impl Bundle {
         }
     }
 
+    /// Parsed straight into the typed bundle, in one pass and without a JSON tree in between
+    /// (a tree of a 50k-rule bundle is many times the file). Only when valid JSON does not fit
+    /// is the text read again for `format` and `version`, so that a file of another kind or
+    /// version is named as such rather than by the first field this version does not expect.
     pub fn from_json(path: &str, bytes: &[u8]) -> Result<Self, BundleError> {
-        let v: serde_json::Value =
-            serde_json::from_slice(bytes).map_err(|source| BundleError::Json {
-                path: path.into(),
-                source,
-            })?;
-        let found = v.get("format").and_then(|f| f.as_str()).unwrap_or("");
-        if found != FORMAT {
+        if !is_object(bytes) {
+            return Err(not_object(path, bytes));
+        }
+        let b = match serde_json::from_slice::<Bundle>(bytes) {
+            Ok(b) => b,
+            Err(source) => {
+                // Bad JSON is named first whatever the header says: no second pass needed.
+                if source.is_data() {
+                    check_header(path, bytes)?;
+                }
+                return Err(BundleError::Json {
+                    path: path.into(),
+                    source,
+                });
+            }
+        };
+        if b.format != FORMAT {
             return Err(BundleError::Format {
                 path: path.into(),
-                found: found.into(),
+                found: b.format,
             });
         }
-        let version = v.get("version").and_then(|f| f.as_u64()).unwrap_or(0);
-        if version != u64::from(VERSION) {
+        if b.version != VERSION {
             return Err(BundleError::Version {
                 path: path.into(),
-                found: u32::try_from(version).unwrap_or(u32::MAX),
+                found: b.version,
             });
         }
-        let b: Bundle = serde_json::from_value(v).map_err(|source| BundleError::Json {
-            path: path.into(),
-            source,
-        })?;
         for n in &b.docker.networks {
             if n.name.is_empty() {
                 return Err(BundleError::Content {
@@ -164,6 +173,63 @@ impl Bundle {
     }
 }
 
+/// `format` and `version` of a bundle whose body did not parse; every other field is skipped
+/// unread.
+#[derive(Deserialize)]
+struct Header {
+    #[serde(default)]
+    format: serde_json::Value,
+    #[serde(default)]
+    version: serde_json::Value,
+}
+
+/// Whether the text starts as a JSON object (a bundle always does; serde would also read a
+/// struct from an array).
+fn is_object(bytes: &[u8]) -> bool {
+    bytes
+        .iter()
+        .find(|b| !matches!(b, b' ' | b'\t' | b'\n' | b'\r'))
+        .is_some_and(|b| *b == b'{')
+}
+
+/// Not a JSON object: bad JSON, or some other JSON file.
+fn not_object(path: &str, bytes: &[u8]) -> BundleError {
+    match serde_json::from_slice::<serde::de::IgnoredAny>(bytes) {
+        Ok(_) => BundleError::Format {
+            path: path.into(),
+            found: String::new(),
+        },
+        Err(source) => BundleError::Json {
+            path: path.into(),
+            source,
+        },
+    }
+}
+
+/// The errors the tree-first reader gave first: bad JSON, then another kind of file, then
+/// another version.
+fn check_header(path: &str, bytes: &[u8]) -> Result<(), BundleError> {
+    let h = serde_json::from_slice::<Header>(bytes).map_err(|source| BundleError::Json {
+        path: path.into(),
+        source,
+    })?;
+    let found = h.format.as_str().unwrap_or("");
+    if found != FORMAT {
+        return Err(BundleError::Format {
+            path: path.into(),
+            found: found.into(),
+        });
+    }
+    let version = h.version.as_u64().unwrap_or(0);
+    if version != u64::from(VERSION) {
+        return Err(BundleError::Version {
+            path: path.into(),
+            found: u32::try_from(version).unwrap_or(u32::MAX),
+        });
+    }
+    Ok(())
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -194,6 +260,54 @@ mod tests {
         assert!(matches!(
             Bundle::from_json("x", br#"{"format":"nfprobe-bundle","version":9}"#),
             Err(BundleError::Version { .. })
+        ));
+        // Whichever comes first in the file, bad JSON is named first, then another kind of
+        // file, then another version, then a body this version cannot read.
+        assert!(matches!(
+            Bundle::from_json("x", br#"{"docker": 1, "format":"x","version":1"#),
+            Err(BundleError::Json { .. })
+        ));
+        assert!(matches!(
+            Bundle::from_json("x", br#"["nfprobe-bundle", 1"#),
+            Err(BundleError::Json { .. })
+        ));
+        for other in [
+            &br#" 42"#[..],
+            br#"["nfprobe-bundle", 1]"#,
+            br#"{"docker": 1}"#,
+        ] {
+            assert!(
+                matches!(
+                    Bundle::from_json("x", other),
+                    Err(BundleError::Format { .. })
+                ),
+                "{}",
+                String::from_utf8_lossy(other)
+            );
+        }
+        assert!(matches!(
+            Bundle::from_json(
+                "x",
+                br#"{"docker": 1, "version": 9, "format":"nfprobe-bundle"}"#
+            ),
+            Err(BundleError::Version { .. })
+        ));
+        assert!(matches!(
+            Bundle::from_json(
+                "x",
+                br#"{"format":"nfprobe-bundle","version":4294967297,"docker":{}}"#
+            ),
+            Err(BundleError::Version {
+                found: u32::MAX,
+                ..
+            })
+        ));
+        assert!(matches!(
+            Bundle::from_json(
+                "x",
+                br#"{"docker": 1, "version": 1, "format":"nfprobe-bundle"}"#
+            ),
+            Err(BundleError::Json { .. })
         ));
         let bad = text.replace(r#""network": "web""#, r#""network": "nope""#);
         assert!(matches!(
