@@ -127,19 +127,7 @@ fn features_reports_this_kernel_and_reads_legacy_tables_per_netns() {
     assert_eq!(v["legacy_ipv4_tables"], serde_json::json!([]), "{v}");
 
     // Make the legacy `raw` table exist inside our namespace only; nfprobe must see it there.
-    let made = Command::new("ip")
-        .args([
-            "netns",
-            "exec",
-            &ns.name,
-            "iptables-legacy",
-            "-t",
-            "raw",
-            "-S",
-        ])
-        .output()
-        .expect("this test needs iptables-legacy (package iptables)");
-    assert!(made.status.success(), "{made:?}");
+    ns.make_legacy_table("raw");
     let out = nfprobe(&["--netns", &ns.name, "features", "--json"]);
     let v: serde_json::Value = serde_json::from_slice(&out.stdout).expect("JSON");
     assert_eq!(v["legacy_ipv4_tables"], serde_json::json!(["raw"]), "{v}");

@@ -360,20 +360,8 @@ fn netns_without_cap_sys_admin_points_inside_the_namespace() {
 fn legacy_tables_without_cap_net_raw_name_it_from_the_kernels_refusal() {
     require_root_and_btf();
     let ns = TestNetns::new("prw");
-    // A legacy table to read: listing it creates it (inside the test namespace only).
-    let made = Command::new("ip")
-        .args([
-            "netns",
-            "exec",
-            &ns.name,
-            "iptables-legacy",
-            "-t",
-            "raw",
-            "-L",
-        ])
-        .output()
-        .expect("this test needs iptables-legacy (package iptables)");
-    assert!(made.status.success(), "{made:?}");
+    // A legacy table to read.
+    ns.make_legacy_table("raw");
     // Not checked up front (only hosts with legacy tables need it): the kernel's EPERM on
     // the raw socket is what is translated.
     let r = run(

@@ -13,7 +13,7 @@ use std::sync::{Arc, Mutex};
 use thiserror::Error;
 
 use super::nft_text::{self, Ifnames, SetIndex, SetPositions};
-use super::spool::Spool;
+use super::spool::{Generations, ReadEnd, Spool};
 use crate::kernel::netns::NetnsSpec;
 use crate::kernel::nft::chain::F_BINDING;
 use crate::kernel::nft::{self, NftChain, NftError, NftFamily, NftRule, NftTable};
@@ -52,8 +52,7 @@ pub fn write_ruleset(
         slots: Vec::new(),
         table_of: Vec::new(),
         next: 0,
-        genid: 0,
-        refused: None,
+        gens: Generations::default(),
         failed: None,
         marks: 0,
     });
@@ -124,16 +123,10 @@ pub fn write_ruleset(
         },
     );
     let st = state.into_inner().unwrap_or_else(|e| e.into_inner());
-    match read {
-        Ok(_) => {}
-        Err(NftError::NoRestart) => {
-            return Err(NftStreamError::Changed {
-                before: st.genid,
-                after: st.refused.unwrap_or(st.genid),
-            });
-        }
-        Err(e) => return Err(e.into()),
-    }
+    st.gens.end(read).map_err(|end| match end {
+        ReadEnd::Changed { before, after } => NftStreamError::Changed { before, after },
+        ReadEnd::Failed(e) => e.into(),
+    })?;
     st.finish()
 }
 
@@ -165,8 +158,7 @@ struct Writer<'w, 'n> {
     /// Table (index in `tables`) of each planned chain.
     table_of: Vec<usize>,
     next: usize,
-    genid: u32,
-    refused: Option<u32>,
+    gens: Generations,
     failed: Option<Failed>,
     marks: usize,
 }
@@ -175,11 +167,11 @@ impl Writer<'_, '_> {
     fn plan(&mut self, genid: u32, snap: &mut [NftTable]) -> Option<Vec<(usize, usize)>> {
         if self.spool.streaming() {
             // Part of an earlier generation is out: it cannot be taken back.
-            self.refused = Some(genid);
+            self.gens.refused = Some(genid);
             return None;
         }
         self.spool.restart();
-        self.genid = genid;
+        self.gens.writing = genid;
         self.next = 0;
         self.failed = None;
         self.marks = 0;

@@ -5,6 +5,8 @@
 
 use std::io::{self, BufWriter, Write};
 
+use crate::kernel::nft::{NftError, NftRuleset};
+
 /// How much text a streamed read holds before it starts writing.
 pub const HOLD: usize = 4 << 20;
 
@@ -91,5 +93,38 @@ mod tests {
         }
         assert_eq!(out.len(), HOLD + 4);
         assert!(out.ends_with(b"xtail"));
+    }
+}
+
+/// The generations a streamed writer met during an ordered read: the one whose text it is
+/// writing, and the one of an attempt it had to refuse because that text was already out.
+#[derive(Debug, Default, Clone, Copy)]
+pub struct Generations {
+    pub writing: u32,
+    pub refused: Option<u32>,
+}
+
+/// How an ordered read ended badly for a streamed writer.
+#[derive(Debug)]
+pub enum ReadEnd {
+    /// The ruleset changed after text of generation `before` was out.
+    Changed {
+        before: u32,
+        after: u32,
+    },
+    Failed(NftError),
+}
+
+impl Generations {
+    /// What the ordered read's result means for the text written.
+    pub fn end(&self, read: Result<NftRuleset, NftError>) -> Result<(), ReadEnd> {
+        match read {
+            Ok(_) => Ok(()),
+            Err(NftError::NoRestart) => Err(ReadEnd::Changed {
+                before: self.writing,
+                after: self.refused.unwrap_or(self.writing),
+            }),
+            Err(e) => Err(ReadEnd::Failed(e)),
+        }
     }
 }

@@ -28,6 +28,24 @@ impl TestNetns {
         ip(&["-n", &ns.name, "link", "set", "lo", "up"]);
         ns
     }
+
+    /// Make the legacy IPv4 table `table` exist in this namespace only: listing a legacy
+    /// table makes the kernel create it.
+    pub fn make_legacy_table(&self, table: &str) {
+        let made = Command::new("ip")
+            .args([
+                "netns",
+                "exec",
+                &self.name,
+                "iptables-legacy",
+                "-t",
+                table,
+                "-S",
+            ])
+            .output()
+            .expect("this test needs iptables-legacy (package iptables)");
+        assert!(made.status.success(), "{made:?}");
+    }
 }
 
 impl Drop for TestNetns {

@@ -10,7 +10,7 @@ use super::text::FragCache;
 use crate::kernel::netns::NetnsSpec;
 use crate::kernel::nft::{self, NftError, NftFamily, NftRuleset, NftTable, ReadOptions};
 use crate::kernel::xt::ipset::IpsetNames;
-use crate::ruleset::spool::Spool;
+use crate::ruleset::spool::{Generations, ReadEnd, Spool};
 use crate::ruleset::{Backend, Family, Rule, Ruleset, Table, render};
 
 /// iptables-nft 1.8.9 walks its own table array (mangle, security, raw, filter, nat) and
@@ -366,8 +366,7 @@ pub fn write_json(
         skeleton: Vec::new(),
         slots: Vec::new(),
         next: 0,
-        genid: 0,
-        refused: None,
+        gens: Generations::default(),
         failed: None,
         open: false,
     });
@@ -435,16 +434,10 @@ pub fn write_json(
         },
     );
     let st = state.into_inner().unwrap_or_else(|e| e.into_inner());
-    match read {
-        Ok(_) => {}
-        Err(NftError::NoRestart) => {
-            return Err(JsonError::Changed {
-                before: st.genid,
-                after: st.refused.unwrap_or(st.genid),
-            });
-        }
-        Err(e) => return Err(e.into()),
-    }
+    st.gens.end(read).map_err(|end| match end {
+        ReadEnd::Changed { before, after } => JsonError::Changed { before, after },
+        ReadEnd::Failed(e) => e.into(),
+    })?;
     st.finish()
 }
 
@@ -495,10 +488,8 @@ struct JsonWriter<'w> {
     slots: Vec<Slot>,
     /// The next slot to write.
     next: usize,
-    /// Generation the document was started with.
-    genid: u32,
-    /// Generation of an attempt refused because output was already written.
-    refused: Option<u32>,
+    /// The document's generation, and one refused because its start was already out.
+    gens: Generations,
     failed: Option<std::io::Error>,
     /// A chain's head is written, its rules are coming.
     open: bool,
@@ -516,11 +507,11 @@ impl JsonWriter<'_> {
             // Part of an earlier generation is out: it cannot be taken back.
             self.stream = None;
             self.spool = Some(spool);
-            self.refused = Some(genid);
+            self.gens.refused = Some(genid);
             return None;
         }
         spool.restart();
-        self.genid = genid;
+        self.gens.writing = genid;
         self.next = 0;
         self.failed = None;
         self.open = false;
