@@ -7,7 +7,7 @@
 //! iproute2, kernel BTF.
 
 use std::io::{Read, Write};
-use std::net::{Ipv4Addr, TcpStream, UdpSocket};
+use std::net::TcpStream;
 use std::process::Command;
 use std::time::{Duration, Instant};
 
@@ -34,18 +34,6 @@ fn stop(mut r: Running) -> String {
     let (status, out) = r.stop();
     assert!(status.success(), "{status}: {}", r.seen.join("\n"));
     out
-}
-
-/// `n` UDP datagrams to a closed port on 127.0.0.1 inside `ns`: `n` NO_SOCKET drops on lo.
-fn udp_to_closed_port(ns: &TestNetns, n: u32) {
-    run_in(Some(&ns.spec), move || {
-        let sock = UdpSocket::bind((Ipv4Addr::LOCALHOST, 0)).expect("bind");
-        for i in 0..n {
-            sock.send_to(&i.to_ne_bytes(), (Ipv4Addr::LOCALHOST, 9))
-                .expect("send_to");
-        }
-    })
-    .expect("enter netns");
 }
 
 /// NO_SOCKET packets on `lo` in a `drops --json` summary (its last line).
@@ -82,7 +70,7 @@ fn two_drops_at_once_both_count_every_drop() {
             );
         }
         const N: u32 = 41;
-        udp_to_closed_port(&ns, N);
+        ns.udp_to_closed_port(N);
         std::thread::sleep(Duration::from_millis(300));
         let out_a = stop(a);
         let out_b = stop(b);
@@ -214,7 +202,7 @@ fn serve_and_drops_at_once_both_count_every_drop() {
     }
     let drops = start(&ns, &DROPS, WATCHING);
     const N: u32 = 29;
-    udp_to_closed_port(&ns, N);
+    ns.udp_to_closed_port(N);
     std::thread::sleep(Duration::from_millis(300));
     let out = stop(drops);
     assert_eq!(no_socket_on_lo(&out), u64::from(N), "{out}");

@@ -314,18 +314,6 @@ fn healthy_lab_gives_no_drops_for_the_same_traffic() {
     lab.down().expect("lab down");
 }
 
-/// Send `n` UDP datagrams to a closed port on 127.0.0.1 inside `ns` (reason NO_SOCKET each).
-fn udp_to_closed_port(ns: &TestNetns, n: u32) {
-    run_in(Some(&ns.spec), move || {
-        let sock = UdpSocket::bind((Ipv4Addr::LOCALHOST, 0)).expect("bind");
-        for i in 0..n {
-            sock.send_to(&i.to_ne_bytes(), (Ipv4Addr::LOCALHOST, 9))
-                .expect("send_to");
-        }
-    })
-    .expect("enter netns");
-}
-
 #[test]
 fn drops_in_a_namespace_that_is_not_watched_are_not_counted() {
     require_root_and_btf();
@@ -336,9 +324,9 @@ fn drops_in_a_namespace_that_is_not_watched_are_not_counted() {
     let probe = Probe::start(&watched.name, &["--iface", "lo"]);
     const N: u32 = 37;
     const M: u32 = 50;
-    udp_to_closed_port(&other, M);
-    udp_to_closed_port(&watched, N);
-    udp_to_closed_port(&other, M);
+    other.udp_to_closed_port(M);
+    watched.udp_to_closed_port(N);
+    other.udp_to_closed_port(M);
     std::thread::sleep(Duration::from_millis(300));
     let out = probe.stop();
     let no_socket = out.packets(|r| is(r, "reason", "NO_SOCKET"));
@@ -638,7 +626,7 @@ fn a_named_interface_that_vanishes_while_running_is_dropped_from_the_watch() {
     let probe = Probe::start(&ns.name, &["--iface", "d0", "--iface", "lo"]);
     common::ip(&["-n", &ns.name, "link", "del", "d0"]);
     std::thread::sleep(Duration::from_millis(2500));
-    udp_to_closed_port(&ns, 3);
+    ns.udp_to_closed_port(3);
     std::thread::sleep(Duration::from_millis(300));
     // Still running, still counting on lo; exits cleanly.
     let out = probe.stop();
@@ -862,10 +850,10 @@ fn a_detached_data_path_counts_nothing_and_comes_back() {
         assert_only_the_drop_tracepoint(me);
         session.set_attached(false).expect("detach");
         assert!(bpf_ids(me).1.is_empty(), "links left while detached");
-        udp_to_closed_port(&ns, 4);
+        ns.udp_to_closed_port(4);
         session.set_attached(true).expect("re-attach");
         assert_only_the_drop_tracepoint(me);
-        udp_to_closed_port(&ns, 6);
+        ns.udp_to_closed_port(6);
         let sum = session.summary().expect("summary");
         assert_eq!(sum.total_packets, 6, "{:?}", sum.drops);
         // lo sent and received the 10 datagrams and the 10 ICMP errors, attached or not.

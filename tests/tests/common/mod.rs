@@ -29,6 +29,19 @@ impl TestNetns {
         ns
     }
 
+    /// `n` UDP datagrams to a closed port on 127.0.0.1 in this namespace: `n` drops on lo,
+    /// reason NO_SOCKET.
+    pub fn udp_to_closed_port(&self, n: u32) {
+        nfprobe::kernel::netns::run_in(Some(&self.spec), move || {
+            let sock = std::net::UdpSocket::bind((std::net::Ipv4Addr::LOCALHOST, 0)).expect("bind");
+            for i in 0..n {
+                sock.send_to(&i.to_ne_bytes(), (std::net::Ipv4Addr::LOCALHOST, 9))
+                    .expect("send_to");
+            }
+        })
+        .expect("enter netns");
+    }
+
     /// Make the legacy IPv4 table `table` exist in this namespace only: listing a legacy
     /// table makes the kernel create it.
     pub fn make_legacy_table(&self, table: &str) {
