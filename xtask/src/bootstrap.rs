@@ -199,6 +199,9 @@ fn bpf_linker() -> Result<()> {
                 &format!("+{}", nightly()?),
                 "install",
                 "bpf-linker",
+                // Only reached when the installed one does not run (built against an LLVM
+                // that is gone): without --force cargo keeps it as "already installed".
+                "--force",
                 "--locked",
                 "--no-default-features",
                 "--features",
