@@ -295,6 +295,18 @@ impl LabCore {
         net::http_get(&self.vantage_path(from), addr, timeout)
     }
 
+    /// `n` TCP connects from the external client to the host's `port`, each given up before
+    /// the SYN would be retransmitted (so each sends exactly one SYN); how many timed out.
+    pub fn syns_from_client(&self, port: u16, n: u32) -> u32 {
+        let addr = SocketAddr::V4(SocketAddrV4::new(self.host_addr_for_client(), port));
+        (0..n)
+            .filter(|_| {
+                self.tcp(&Vantage::Client, addr, Duration::from_millis(300))
+                    .is_timeout()
+            })
+            .count() as u32
+    }
+
     /// TCP connect to `addr` from a vantage point.
     pub fn tcp(&self, from: &Vantage, addr: SocketAddr, timeout: Duration) -> Outcome {
         net::tcp_connect(&self.vantage_path(from), addr, timeout)

@@ -140,22 +140,6 @@ fn watched_lab<L: std::ops::Deref<Target = LabCore>>(
     (guard, lab, probe)
 }
 
-/// `n` TCP connects from the external client to host:port, each given up before the SYN would
-/// be retransmitted, so every connect sends exactly one SYN.
-fn syns_from_client(lab: &LabCore, port: u16, n: u32) -> u32 {
-    let addr = SocketAddr::V4(SocketAddrV4::new(lab.host_addr_for_client(), port));
-    let mut timed_out = 0;
-    for _ in 0..n {
-        if lab
-            .tcp(&Vantage::Client, addr, Duration::from_millis(300))
-            .is_timeout()
-        {
-            timed_out += 1;
-        }
-    }
-    timed_out
-}
-
 #[test]
 fn forward_drops_of_the_broken_network_land_on_its_bridge_with_their_flow() {
     let (_g, lab, probe) = watched_lab(faulty_lab);
@@ -163,7 +147,7 @@ fn forward_drops_of_the_broken_network_land_on_its_bridge_with_their_flow() {
     let ctr = &broken.containers[0];
     let port = ctr.ports[0];
     const N: u32 = 10;
-    let timed_out = syns_from_client(&lab, port.host_port, N);
+    let timed_out = lab.syns_from_client(port.host_port, N);
     assert_eq!(
         timed_out, N,
         "every connect to the broken network must time out"
@@ -435,7 +419,7 @@ fn real_dockerd_lost_rules_show_as_drops_on_the_second_bridge() {
     let ctr = &broken.containers[0];
     let port = ctr.ports[0];
     const N: u32 = 5;
-    assert_eq!(syns_from_client(&lab, port.host_port, N), N);
+    assert_eq!(lab.syns_from_client(port.host_port, N), N);
     let outcome = lab.http_from_host(port.host_port, Duration::from_secs(5));
     assert!(
         outcome.is_timeout(),

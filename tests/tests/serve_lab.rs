@@ -15,8 +15,8 @@ use std::sync::Mutex;
 use std::sync::mpsc;
 use std::time::{Duration, Instant};
 
+use lab::Vantage;
 use lab::docker28::{self, Backend, Lab, RuleKind, RuleSelector};
-use lab::{LabCore, Vantage};
 use serde_json::Value;
 
 mod common;
@@ -654,22 +654,6 @@ impl Drop for Prometheus {
     }
 }
 
-/// `n` TCP connects from the external client to host:port, each given up before the SYN would
-/// be retransmitted, so every connect sends exactly one SYN.
-fn syns_from_client(lab: &LabCore, port: u16, n: u32) -> u32 {
-    let addr = SocketAddr::V4(SocketAddrV4::new(lab.host_addr_for_client(), port));
-    let mut timed_out = 0;
-    for _ in 0..n {
-        if lab
-            .tcp(&Vantage::Client, addr, Duration::from_millis(300))
-            .is_timeout()
-        {
-            timed_out += 1;
-        }
-    }
-    timed_out
-}
-
 fn deploy_dir() -> PathBuf {
     lab::bin_path::workspace_root().join("deploy")
 }
@@ -782,7 +766,7 @@ fn prometheus_sees_drops_rise_and_rules_go_missing_then_come_back() {
         |v| v >= 1.0,
     );
     const N: u32 = 8;
-    assert_eq!(syns_from_client(&lab, port, N), N, "connects must time out");
+    assert_eq!(lab.syns_from_client(port, N), N, "connects must time out");
     prom.wait_for("drops rising", &drops_q, Duration::from_secs(15), |v| {
         v >= before + f64::from(N)
     });
@@ -911,7 +895,7 @@ fn the_systemd_units_capabilities_are_enough() {
             }])
             .unwrap();
             let port = lab.networks()[1].containers[0].ports[0].host_port;
-            assert_eq!(syns_from_client(lab, port, 3), 3);
+            assert_eq!(lab.syns_from_client(port, 3), 3);
         },
         restore,
     );
