@@ -81,7 +81,7 @@ pub enum EbpfError {
 impl EbpfError {
     /// Wrap an aya error, naming permission problems as such.
     fn aya<E: std::error::Error + Send + Sync + 'static>(what: &'static str, e: E) -> Self {
-        if is_permission_error(&e) {
+        if super::caps::is_permission_denied(&e) {
             EbpfError::NotPermitted {
                 what,
                 source: Box::new(e),
@@ -93,19 +93,6 @@ impl EbpfError {
             }
         }
     }
-}
-
-fn is_permission_error(e: &(dyn std::error::Error + 'static)) -> bool {
-    let mut cur = Some(e);
-    while let Some(err) = cur {
-        if let Some(io) = err.downcast_ref::<std::io::Error>()
-            && matches!(io.raw_os_error(), Some(libc::EPERM) | Some(libc::EACCES))
-        {
-            return true;
-        }
-        cur = err.source();
-    }
-    false
 }
 
 /// Inode of a network namespace file (`/run/netns/NAME`, `/proc/PID/ns/net`), as the kernel's
