@@ -118,12 +118,7 @@ fn run(args: &[String]) -> Result<()> {
     while let Some(a) = it.next() {
         match a.as_str() {
             "--sizes" => {
-                sizes = it
-                    .next()
-                    .context("--sizes N,N,...")?
-                    .split(',')
-                    .map(|s| s.trim().parse().context("bad size"))
-                    .collect::<Result<_>>()?;
+                sizes = crate::ruleset::parse_sizes(it.next())?;
             }
             "--runs" => runs = it.next().context("--runs N")?.parse()?,
             "--shape" => {

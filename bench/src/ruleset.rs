@@ -316,6 +316,14 @@ pub(crate) fn ms(d: Duration) -> String {
     format!("{:.1}", d.as_secs_f64() * 1000.0)
 }
 
+/// The value of `--sizes N,N,...`: rule counts.
+pub fn parse_sizes(arg: Option<&String>) -> Result<Vec<usize>> {
+    arg.context("--sizes N,N,...")?
+        .split(',')
+        .map(|s| s.trim().parse().context("bad size"))
+        .collect()
+}
+
 fn run(args: &[String]) -> Result<()> {
     let mut sizes = vec![1_000usize, 10_000, 50_000];
     let mut runs = 5usize;
@@ -326,12 +334,7 @@ fn run(args: &[String]) -> Result<()> {
     while let Some(a) = it.next() {
         match a.as_str() {
             "--sizes" => {
-                sizes = it
-                    .next()
-                    .context("--sizes N,N,...")?
-                    .split(',')
-                    .map(|s| s.trim().parse().context("bad size"))
-                    .collect::<Result<_>>()?;
+                sizes = crate::ruleset::parse_sizes(it.next())?;
             }
             "--per-chain" => per_chain = it.next().context("--per-chain N")?.parse()?,
             "--runs" => runs = it.next().context("--runs N")?.parse()?,
